@@ -1,0 +1,58 @@
+"""The `workbench` command. It only translates: each subcommand calls one library function,
+prints the result, and turns a WorkbenchError into one line on stderr and a non-zero exit.
+
+Subcommands live in small modules beside this one, one per area, each with a `register(sub)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from workbench.cli import common, dataprotection, followups, imports, optouts, reports, store, views
+from workbench.errors import WorkbenchError
+
+AREAS = (store, imports, optouts, dataprotection, views, followups, reports)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="The welfare-call workbench: load call outcomes, see who needs support, manage "
+                    "opt-outs, hand branches safe follow-up lists, and publish pseudonymised reports.",
+        epilog="Example:\n  workbench demo --no-launch && workbench info --db data/demo.duckdb",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for area in AREAS:
+        area.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit status. No traceback ever reaches the user."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except WorkbenchError as error:
+        print(f"workbench: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("workbench: interrupted; nothing was half-written.", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
+        if os.environ.get("WORKBENCH_DEBUG"):
+            traceback.print_exc()
+        # The type only: an exception's text could carry a value from a member's row.
+        print(f"workbench: unexpected error ({type(error).__name__}). Nothing of your data is shown "
+              "here. Run again with WORKBENCH_DEBUG=1 for details, and report it.", file=sys.stderr)
+        return 2
+
+
+__all__ = ["build_parser", "main", "common"]

@@ -1,0 +1,48 @@
+"""The demo store: a synthetic organisation in an encrypted store with the published passphrase.
+
+Rebuilding replaces the file, so it refuses to touch a store that is not itself a demo store:
+a real organisation's data must never be overwritten by a training run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench import db, synthetic
+from workbench.errors import InputError, StoreError
+
+
+def is_demo_store(path: Path) -> bool:
+    """True if the file is a store built from synthetic data with the demo passphrase."""
+    try:
+        con = db.connect(path, db.DEMO_PASSPHRASE, read_only=True)
+    except StoreError:
+        return False
+    try:
+        return con.execute("SELECT count(*) FROM meta WHERE key = 'synthetic'").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def rebuild(path: str | Path, org: synthetic.Organisation) -> dict[str, int]:
+    """Replace the demo store at `path` with `org`; return row counts.
+
+    Raises:
+        InputError: a file is there that is not a demo store.
+    """
+    path = Path(path)
+    if path.exists():
+        if not is_demo_store(path):
+            raise InputError(f"{path} exists and is not a demo store; refusing to overwrite it. "
+                             "Choose another path with --db.")
+        path.unlink()
+        Path(f"{path}.wal").unlink(missing_ok=True)
+    db.init_store(path, db.DEMO_PASSPHRASE)
+    con = db.connect(path, db.DEMO_PASSPHRASE)
+    try:
+        with db.transaction(con):
+            counts = synthetic.build_store(con, org)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return counts
