@@ -39,3 +39,12 @@ def member_keys(con: duckdb.DuckDBPyConnection, membership_numbers: Iterable[str
     """The member_key for each membership number, under the store's 'member' key."""
     numbers = [normalise_membership_number(n) for n in membership_numbers]
     return keyed(db.key(con, "member"), numbers, MEMBER_KEY_LENGTH)
+
+
+def suppression_hashes(con: duckdb.DuckDBPyConnection, values: Iterable[str | None]) -> list[str | None]:
+    """Keyed hashes for the opt-out register: of an E.164 phone, or of a normalised membership number.
+
+    The caller normalises first (phones to E.164, numbers with `normalise_membership_number`), so
+    the same person always hashes the same way, before and after their identity is erased.
+    """
+    return keyed(db.key(con, "suppression"), values)

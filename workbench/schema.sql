@@ -43,7 +43,11 @@ CREATE TABLE IF NOT EXISTS identities (
     last_name         VARCHAR,
     phone             VARCHAR,        -- E.164, e.g. +447700900123
     email             VARCHAR,
-    address           VARCHAR
+    address           VARCHAR,
+    -- Keyed hashes (keys['suppression']) of the E.164 phone and the normalised membership number,
+    -- written with the identity, so opt-out suppression is one join and needs no per-row hashing.
+    phone_hash        VARCHAR,
+    membership_hash   VARCHAR
 );
 
 -- ingest.py -------------------------------------------------------------------------------------
