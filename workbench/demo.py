@@ -7,9 +7,13 @@ a real organisation's data must never be overwritten by a training run.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from workbench import db, synthetic
+from workbench import db
 from workbench.errors import InputError, StoreError
+
+if TYPE_CHECKING:
+    from workbench.synthetic import Organisation
 
 
 def is_demo_store(path: Path) -> bool:
@@ -24,7 +28,7 @@ def is_demo_store(path: Path) -> bool:
         con.close()
 
 
-def rebuild(path: str | Path, org: synthetic.Organisation) -> dict[str, int]:
+def rebuild(path: str | Path, org: Organisation) -> dict[str, int]:
     """Replace the demo store at `path` with `org`; return row counts.
 
     Raises:
@@ -40,6 +44,8 @@ def rebuild(path: str | Path, org: synthetic.Organisation) -> dict[str, int]:
     db.init_store(path, db.DEMO_PASSPHRASE)
     con = db.connect(path, db.DEMO_PASSPHRASE)
     try:
+        from workbench import synthetic
+
         with db.transaction(con):
             counts = synthetic.build_store(con, org)
         con.execute("CHECKPOINT")

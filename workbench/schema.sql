@@ -145,9 +145,9 @@ CREATE TABLE IF NOT EXISTS followups (
 
 CREATE TABLE IF NOT EXISTS followup_events (
     member_key VARCHAR NOT NULL,
-    at         TIMESTAMP NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
     state      VARCHAR NOT NULL,
-    by         VARCHAR,
+    changed_by VARCHAR,
     list_id    VARCHAR
 );
 
@@ -179,7 +179,7 @@ CREATE TABLE IF NOT EXISTS list_members (
 -- Append-only and hash-chained. Never holds a name, phone number, email or note.
 CREATE TABLE IF NOT EXISTS audit_log (
     seq           BIGINT PRIMARY KEY,
-    at            TIMESTAMP NOT NULL,
+    logged_at     TIMESTAMP NOT NULL,
     actor         VARCHAR NOT NULL,
     action        VARCHAR NOT NULL,
     object_id     VARCHAR,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbench import db, demo, settings, synthetic
+from workbench import db, settings
 from workbench.cli.common import actor, add_command, add_store_options, open_store, passphrase, prompt_passphrase
 from workbench.errors import InputError
 
@@ -47,14 +47,19 @@ def register(sub) -> None:
 
 
 def _add_size_options(parser) -> None:
-    parser.add_argument("--preset", choices=sorted(synthetic.PRESETS), default="demo",
-                        help="organisation size (default: demo, about 2,000 members)")
+    parser.add_argument("--preset", default="demo",
+                        help="organisation size: tiny, demo (default, about 2,000 members), branch or national")
     parser.add_argument("--members", type=int, default=None, help="exact number of members instead of a preset")
     parser.add_argument("--calls", type=int, default=None, help="approximate number of calls, with --members")
     parser.add_argument("--seed", type=int, default=2020, help="same seed, same organisation (default 2020)")
 
 
 def _generate(args):
+    # Imported here: Faker is slow to import, and only these commands need it.
+    from workbench import synthetic
+
+    if args.preset not in synthetic.PRESETS:
+        raise InputError(f'Unknown preset "{args.preset}". Choose one of: {", ".join(synthetic.PRESETS)}.')
     if args.calls is not None and args.members is None:
         raise InputError("--calls needs --members as well, e.g. --members 5000 --calls 20000.")
     if args.members is not None and args.members < 1:
@@ -90,6 +95,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_synth(args) -> int:
+    from workbench import synthetic
+
     org = _generate(args)
     paths = synthetic.write_exports(org, args.out, args.format)
     for path in paths:
@@ -100,6 +107,8 @@ def cmd_synth(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from workbench import demo
+
     path = Path(args.db or DEMO_PATH)
     org = _generate(args)
     counts = demo.rebuild(path, org)

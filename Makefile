@@ -1,0 +1,47 @@
+# Two commands on a fresh machine with Python 3.11+ and git:
+#   make demo   set up .venv, build the demo store (passphrase: demo), open JupyterLab
+#   make test   set up .venv with the test extras and run every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8888
+DEMO_DB := data/demo.duckdb
+
+.PHONY: demo test app bench lint strip clean-data
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Stamps re-run the install whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/workbench demo --db $(DEMO_DB) --port $(PORT)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+app: $(VENV)/.installed
+	@test -f $(DEMO_DB) || $(BIN)/workbench demo --db $(DEMO_DB) --no-launch
+	WORKBENCH_PASSPHRASE= $(BIN)/workbench app --db $(DEMO_DB) --port $(PORT)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check workbench tests benchmarks
+
+# Notebooks are committed without outputs; a test fails if any slip in.
+strip: $(VENV)/.installed-test
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+clean-data:
+	rm -rf data/demo.duckdb data/demo.duckdb.wal
