@@ -189,6 +189,13 @@ CREATE TABLE IF NOT EXISTS audit_log (
     hash          VARCHAR NOT NULL
 );
 
+-- The chain's newest entry, written with it, so deleting the last entries is detectable too.
+CREATE TABLE IF NOT EXISTS audit_head (
+    id   INTEGER PRIMARY KEY,                -- always 1
+    seq  BIGINT NOT NULL,
+    hash VARCHAR NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS dp_queries (
     call_id    VARCHAR PRIMARY KEY,
     status     VARCHAR NOT NULL,           -- open | passed_to_dp_team | closed
