@@ -11,10 +11,10 @@ import os
 import sys
 import traceback
 
-from workbench.cli import common, dataprotection, followups, imports, optouts, reports, store, views
+from workbench.cli import app, common, dataprotection, followups, imports, optouts, reports, store, views
 from workbench.errors import WorkbenchError
 
-AREAS = (store, imports, optouts, dataprotection, views, followups, reports)
+AREAS = (store, imports, optouts, dataprotection, views, followups, reports, app)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,115 @@
+"""The web app: the dashboard notebook served by Voilà on 127.0.0.1 only.
+
+Voilà runs notebooks/app.ipynb in a fresh kernel for each visitor and shows only the widgets (no code
+cells). The app never takes the passphrase from the environment: it asks for it in the page, so a
+browser left open on a shared machine shows nothing until someone types it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workbench.errors import InputError, StoreError
+
+APP_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "app.ipynb"
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8866
+
+
+def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
+    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened."""
+    return [sys.executable, "-m", "voila", str(notebook), f"--Voila.ip={HOST}", f"--port={port}",
+            "--Voila.port_retries=0", "--no-browser", "--VoilaConfiguration.strip_sources=True",
+            "--VoilaConfiguration.show_tracebacks=False"]
+
+
+def environment(store: Path) -> dict[str, str]:
+    """The app's environment: the store's absolute path, and no passphrase (the page asks for it)."""
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PASSPHRASE"}
+    env["WORKBENCH_DB"] = str(Path(store).resolve())
+    env["WORKBENCH_APP"] = "1"
+    return env
+
+
+def check(store: Path, port: int) -> None:
+    """Refuse early, with the fix, when the store is missing or the port is taken.
+
+    Raises:
+        StoreError: no store at the path.
+        InputError: the port is out of range or already in use.
+    """
+    if not Path(store).exists():
+        raise StoreError(f"No store at {store}. Build the demo store with: workbench demo --no-launch "
+                         f"--db {store}")
+    if not APP_NOTEBOOK.exists():
+        raise StoreError(f"The app's notebook is missing at {APP_NOTEBOOK}; run the app from the workbench's "
+                         "source folder (pip install -e .).")
+    if not 1024 <= port <= 65535:
+        raise InputError(f"--port must be from 1024 to 65535; got {port}.")
+    if not port_free(port):
+        raise InputError(f"Port {port} on {HOST} is already in use. Choose another with --port, e.g. "
+                         f"--port {port + 1}.")
+
+
+def port_free(port: int) -> bool:
+    """True if nothing listens on 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def start(store: Path, port: int, *, quiet: bool = True) -> subprocess.Popen:
+    """Start the app in the background; the caller stops it. Use `wait_until_ready` before visiting."""
+    check(Path(store), port)
+    output = subprocess.DEVNULL if quiet else None
+    return subprocess.Popen(command(port), env=environment(Path(store)), stdout=output, stderr=output,
+                            cwd=APP_NOTEBOOK.parent)
+
+
+def wait_until_ready(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Block until the app accepts connections.
+
+    Raises:
+        StoreError: it did not start in time, or its process ended.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise StoreError(f"The app stopped while starting (exit status {process.returncode}).")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise StoreError(f"The app did not start on {HOST}:{port} within {timeout:.0f} s.")
+
+
+def serve(store: Path, port: int = DEFAULT_PORT) -> int:
+    """Run the app in the foreground until Ctrl+C; return Voilà's exit status."""
+    check(Path(store), port)
+    print(f"The workbench app is at http://{HOST}:{port}/ (this computer only). It will ask for the "
+          "store's passphrase. Ctrl+C to stop.", flush=True)
+    try:
+        return subprocess.call(command(port), env=environment(Path(store)), cwd=APP_NOTEBOOK.parent)
+    except KeyboardInterrupt:
+        return 0
+
+
+__all__ = ["serve", "start", "wait_until_ready", "free_port", "port_free", "command", "environment",
+           "APP_NOTEBOOK", "HOST"]

@@ -1,0 +1,176 @@
+"""Open the store: a path, a password box for the passphrase, and a button.
+
+Every other view takes a `StoreView` and waits for it to open (`when_open`). A view then opens a
+connection for each action and closes it at once (read-only for looking), so the notebooks, the CLI
+and the web app can all use one store side by side.
+
+When WORKBENCH_PASSPHRASE is set (as `make demo` does for the demo store), the box is pre-filled and
+the store opens by itself, so a notebook run top to bottom shows real content with no clicks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import ipywidgets as widgets
+
+from workbench import db
+from workbench.widgets.feedback import Feedback
+
+DEMO_STORE = Path("data") / "demo.duckdb"
+WIDE = widgets.Layout(width="34em")
+
+
+def default_path() -> Path:
+    """WORKBENCH_DB if set; otherwise the demo store, looked for here and one folder up.
+
+    Notebooks run with notebooks/ as their working folder, while the demo store lives in ../data.
+    """
+    if os.environ.get("WORKBENCH_DB"):
+        return Path(os.environ["WORKBENCH_DB"])
+    here = Path.cwd()
+    for base in (here, here.parent):
+        if (base / DEMO_STORE).exists():
+            return base / DEMO_STORE
+    return (here.parent if here.name == "notebooks" else here) / DEMO_STORE
+
+
+def default_actor() -> str:
+    """Who is acting, for the audit log: WORKBENCH_USER, or the login name."""
+    return os.environ.get("WORKBENCH_USER") or getpass.getuser()
+
+
+@dataclass(frozen=True)
+class Store:
+    """An opened store: where it is and how to open it again, briefly, for each action."""
+
+    path: Path
+    passphrase: str | None
+    actor: str
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection for one look, closed afterwards."""
+        with db.session(self.path, self.passphrase, read_only=True) as con:
+            yield con
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection for one change, closed (and the store released) afterwards."""
+        with db.session(self.path, self.passphrase) as con:
+            yield con
+
+    def __repr__(self) -> str:  # never show the passphrase, even in a notebook's repr
+        return f"Store(path={str(self.path)!r}, actor={self.actor!r})"
+
+
+class StoreView(widgets.VBox):
+    """Path + passphrase + Open; builds the demo store when there is none.
+
+    Args:
+        path: the store file; default `default_path()`.
+        passphrase: pre-fill the box; default WORKBENCH_PASSPHRASE (the box stays empty if unset).
+        auto_open: open at once; default: when a passphrase was pre-filled and the file exists.
+        show_path: let the user change the path (the web app fixes it).
+    """
+
+    def __init__(self, path: str | Path | None = None, passphrase: str | None = None, *,
+                 auto_open: bool | None = None, show_path: bool = True) -> None:
+        self.store: Store | None = None
+        self._listeners: list[Callable[[Store], None]] = []
+        preset = passphrase if passphrase is not None else (db.env_passphrase() or "")
+        self.path_box = widgets.Text(value=str(path or default_path()), description="Store file",
+                                     layout=WIDE, style={"description_width": "8em"})
+        self.passphrase_box = widgets.Password(value=preset, description="Passphrase", placeholder="passphrase",
+                                               layout=WIDE, style={"description_width": "8em"})
+        self.actor_box = widgets.Text(value=default_actor(), description="Your name",
+                                      tooltip="recorded in the audit log with every change you make",
+                                      layout=WIDE, style={"description_width": "8em"})
+        self.open_button = widgets.Button(description="Open the store", button_style="primary", icon="unlock")
+        self.demo_button = widgets.Button(description="Build the demo store", icon="magic",
+                                          tooltip="fake members and calls only; passphrase 'demo'")
+        self.feedback = Feedback()
+        self.summary = widgets.HTML()
+        self.progress = widgets.Output()
+        self.open_button.on_click(lambda _: self.open())
+        self.demo_button.on_click(lambda _: self.build_demo())
+        self.passphrase_box.continuous_update = False
+        self.passphrase_box.observe(lambda _: self.open(), names="value")
+        rows = [self.path_box] if show_path else []
+        buttons = [self.open_button, self.demo_button] if show_path else [self.open_button]
+        super().__init__([*rows, self.passphrase_box, self.actor_box, widgets.HBox(buttons),
+                          self.progress, self.feedback, self.summary])
+        self.add_class("wb-store")
+        self._show_demo_button()
+        if auto_open is None:
+            auto_open = bool(preset) and Path(self.path_box.value).exists()
+        if auto_open:
+            self.open()
+
+    @property
+    def path(self) -> Path:
+        return Path(self.path_box.value.strip()).expanduser()
+
+    def when_open(self, callback: Callable[[Store], None]) -> None:
+        """Call `callback(store)` when the store opens (now, if it already is)."""
+        self._listeners.append(callback)
+        if self.store is not None:
+            self.feedback.call(callback, self.store)
+
+    def open(self) -> Store | None:
+        """Check the passphrase by opening the store read-only once; then tell every waiting view."""
+        if not self.passphrase_box.value and not self.path.exists():
+            self._show_demo_button()
+            self.feedback.warn(f"There is no store at {self.path} yet. Build the demo store, or give the "
+                               "path of your organisation's store.")
+            return None
+        with self.feedback.guard():
+            store = Store(self.path, self.passphrase_box.value or None, self.actor_box.value.strip() or "unknown")
+            with store.read() as con:
+                info = db.store_info(con, store.path)
+            self.store = store
+            self.summary.value = _summary_html(info)
+            self.feedback.ok(f"Opened {store.path.name}. Everything below now uses this store.")
+            for listener in self._listeners:
+                self.feedback.call(listener, store)
+            return store
+        return None
+
+    def build_demo(self) -> Store | None:
+        """Build the demo store (fake people only, passphrase 'demo') at the path, then open it."""
+        from workbench import demo, synthetic
+
+        with self.feedback.guard():
+            self.feedback.show("Building the demo store: about a minute. Every person in it is made up.")
+            self.progress.clear_output()
+            with self.progress:
+                org = synthetic.generate("demo", seed=2020, progress=True)
+                demo.rebuild(self.path, org)
+            self.progress.clear_output()
+            self.passphrase_box.value = db.DEMO_PASSPHRASE  # opens it, through the observer
+            if self.store is None or self.store.path != self.path:
+                return self.open()
+            return self.store
+        return None
+
+    def _show_demo_button(self) -> None:
+        self.demo_button.layout.display = None if not self.path.exists() else "none"
+
+
+def _summary_html(info: db.StoreInfo) -> str:
+    counts = info.row_counts
+    lock = "encrypted" if info.encrypted else "<b style='color:#b00020'>NOT encrypted</b>"
+    facts = [("members", counts.get("members", 0)), ("calls", counts.get("calls", 0)),
+             ("services", counts.get("services", 0)), ("opt-outs", counts.get("optouts", 0)),
+             ("lists issued", counts.get("lists", 0))]
+    cells = "".join(f"<span style='margin-right:1.5em'><b>{n:,}</b> {label}</span>" for label, n in facts)
+    return f"<div>{info.path.name} ({lock}, schema {info.schema_version}): {cells}</div>"
+
+
+__all__ = ["Store", "StoreView", "default_path", "default_actor"]
