@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
-import phonenumbers
 
-from workbench import pseudonymise
+from workbench import db, pseudonymise, subjects
 from workbench.audit import audit
 from workbench.errors import InputError
+from workbench.subjects import phone_e164
 
 REASONS = ("asked_not_to_be_called", "complaint", "deceased", "moved_away", "other")
 SCOPES = ("calls", "all")
@@ -45,32 +45,6 @@ class Suppressed:
     @property
     def total_excluded(self) -> int:
         return sum(self.excluded.values())
-
-
-def phone_e164(value: object) -> str | None:
-    """A phone number in E.164 (UK numbers assumed without a country code), or None if it is not one.
-
-    Ofcom's drama ranges (07700 900xxx) are not "valid" to libphonenumber, so a UK number of the
-    right length is accepted as possible; anything else must be a valid number.
-
-    Examples:
-        >>> phone_e164("07700 900123")
-        '+447700900123'
-        >>> phone_e164("12345") is None
-        True
-    """
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        number = phonenumbers.parse(text, "GB")
-    except phonenumbers.NumberParseException:
-        return None
-    uk_possible = (number.country_code == 44 and len(str(number.national_number)) in (9, 10)
-                   and phonenumbers.is_possible_number(number))
-    if not (uk_possible or phonenumbers.is_valid_number(number)):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 # One row per suppressed person with the strongest reason. Three equi-joins (UNION) rather than one
@@ -122,7 +96,7 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
         InputError: no member_key column, or an unknown scope.
     """
     if "member_key" not in people.columns:
-        raise InputError("suppress() needs a member_key column; every list of people is checked by member_key.")
+        raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
     if scope not in LIST_SCOPES:
         raise InputError(f'Unknown list scope "{scope}". Expected one of: {", ".join(LIST_SCOPES)}.')
     reasons = _suppressed_keys(con, people["member_key"], scope)
@@ -159,7 +133,8 @@ RETURNING member_key
 """
 
 
-def record_from_calls(con: duckdb.DuckDBPyConnection, *, actor: str, call_ids: list[str] | None = None) -> int:
+def record_from_calls(con: duckdb.DuckDBPyConnection, *, actor: str,
+                      call_ids: list[str] | None = None) -> int:
     """Turn "do not call" outcomes into register entries (source "call"); return how many were added.
 
     Args:
@@ -191,5 +166,153 @@ def membership_hashes(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) ->
         con, [pseudonymise.normalise_membership_number(n) for n in numbers])
 
 
-__all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "Suppressed", "membership_hashes", "phone_e164",
-           "record_from_calls", "suppress"]
+WITHDRAWAL_REASONS = ("re_consented", "recorded_in_error", "other")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an add or withdraw did: the entries touched, and whether anything changed."""
+
+    optout_ids: tuple[str, ...]
+    changed: bool
+    message: str
+
+
+def vocabulary(value: str | None, allowed: tuple[str, ...], option: str) -> str:
+    """A value from a fixed vocabulary; "asked not to be called" reads as asked_not_to_be_called.
+
+    Raises:
+        InputError: missing or not in the vocabulary; the message lists what is allowed.
+    """
+    text = "_".join(str(value or "").strip().lower().replace("-", " ").split())
+    if text not in allowed:
+        shown = "missing" if not text else f'"{value}" is not one'
+        raise InputError(f"{option} is {shown}; expected one of: {', '.join(allowed)}.")
+    return text
+
+
+ACTIVE_FOR_QUERY = """
+SELECT optout_id, scope FROM optouts
+WHERE withdrawn_at IS NULL
+  AND (member_key = ? OR membership_hash = ? OR (phone_hash = ? AND (member_key IS NULL OR member_key = ?)))
+"""
+ADD_QUERY = "INSERT INTO optouts VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), NULL, NULL, NULL)"
+
+
+def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str = "calls",
+        membership_number: str | None = None, phone: str | None = None, member_key: str | None = None,
+        source: str = "manual") -> Change:
+    """Put one member (and the phone number they gave) on the register, in its own transaction.
+
+    Args:
+        reason: one of REASONS (spaces allowed: "asked not to be called").
+        scope: "calls" (no more calls) or "all" (no contact at all).
+        membership_number, phone, member_key: exactly one, naming a member in the store. To suppress
+            a number that matches nobody yet, use `optouts_import.import_file`.
+
+    Returns:
+        Change: the new entry's id; changed=False if an entry already covers it.
+
+    Raises:
+        InputError: a bad reason or scope, a malformed phone, or nobody matches.
+    """
+    reason, scope = vocabulary(reason, REASONS, "--reason"), vocabulary(scope, SCOPES, "--scope")
+    person = subjects.find(con, membership_number=membership_number, phone=phone, member_key=member_key)
+    by_phone = subjects.phone_hash(con, phone) if phone else None
+    existing = con.execute(ACTIVE_FOR_QUERY, [person.member_key, person.membership_hash,
+                                              by_phone or person.phone_hash, person.member_key]).fetchall()
+    if any(s in (scope, "all") for _, s in existing):
+        return Change(tuple(i for i, _ in existing), False, "Already on the opt-out register; nothing changed.")
+    optout_id = f"opt-{uuid.uuid4().hex[:12]}"
+    with db.transaction(con):
+        con.execute(ADD_QUERY, [optout_id, person.member_key, by_phone or person.phone_hash, person.membership_hash,
+                                scope, reason, source, actor])
+        audit(con, "optout.add", actor=actor, object_id=optout_id,
+              counts={"added": 1, "scope": scope, "reason": reason, "source": source},
+              member_keys=[person.member_key])
+    return Change((optout_id,), True, f"Added {optout_id} (scope {scope}, reason {reason}).")
+
+
+WITHDRAW_QUERY = """
+UPDATE optouts SET withdrawn_at = now(), withdrawn_by = ?, withdrawal_reason = ?
+WHERE withdrawn_at IS NULL AND list_contains(?, optout_id)
+RETURNING optout_id, member_key
+"""
+ACTIVE_BY_HASH_QUERY = """
+SELECT optout_id, scope FROM optouts
+WHERE withdrawn_at IS NULL AND (phone_hash = ? OR membership_hash = ?)
+"""
+
+
+def withdraw(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, membership_number: str | None = None,
+             phone: str | None = None, member_key: str | None = None) -> Change:
+    """Record a re-consent: every active entry for the person is marked withdrawn, never deleted.
+
+    Withdrawing by phone touches entries for that number; by membership number or member_key, the
+    member's own entries and entries for their phone that name no other member.
+
+    Raises:
+        InputError: a bad reason, a malformed phone, or no active entry matches (nothing changed).
+    """
+    reason = vocabulary(reason, WITHDRAWAL_REASONS, "--reason")
+    ids = [row[0] for row in _active_entries(con, membership_number, phone, member_key)]
+    if not ids:
+        raise InputError("No active opt-out matches; nothing changed. See the register with: workbench optout list")
+    with db.transaction(con):
+        rows = con.execute(WITHDRAW_QUERY, [actor, reason, ids]).fetchall()
+        audit(con, "optout.withdraw", actor=actor, counts={"withdrawn": len(rows), "reason": reason},
+              member_keys=[r[1] for r in rows if r[1]])
+    return Change(tuple(r[0] for r in rows), True, f"Withdrew {len(rows)} register entr{'y' if len(rows) == 1 else 'ies'}.")
+
+
+def _active_entries(con: duckdb.DuckDBPyConnection, membership_number: str | None, phone: str | None,
+                    member_key: str | None) -> list[tuple]:
+    subjects.one_identifier(membership_number, phone, member_key)
+    if phone:
+        return con.execute(ACTIVE_BY_HASH_QUERY, [subjects.phone_hash(con, phone), None]).fetchall()
+    try:
+        person = subjects.find(con, membership_number=membership_number, member_key=member_key)
+    except InputError:
+        if not membership_number:
+            raise
+        # A number imported before its member arrived: only its hash is on the register.
+        return con.execute(ACTIVE_BY_HASH_QUERY, [None, subjects.membership_hash(con, membership_number)]).fetchall()
+    return con.execute(ACTIVE_FOR_QUERY, [person.member_key, person.membership_hash, person.phone_hash,
+                                          person.member_key]).fetchall()
+
+
+REGISTER_QUERY = """
+SELECT optout_id, member_key, member_key IS NOT NULL AS matched, scope, reason, source, recorded_by,
+       recorded_at, CASE WHEN withdrawn_at IS NULL THEN 'active' ELSE 'withdrawn' END AS status,
+       withdrawn_at, withdrawn_by, withdrawal_reason
+FROM optouts
+WHERE (? IS NULL OR member_key = ?) AND (? OR withdrawn_at IS NULL)
+ORDER BY recorded_at, optout_id
+"""
+
+
+def register(con: duckdb.DuckDBPyConnection, *, member_key: str | None = None,
+             include_withdrawn: bool = True) -> pd.DataFrame:
+    """The register with its history: who, why, where from, when, and any withdrawal.
+
+    It never shows a phone or membership number, nor their hashes: only member_key.
+    """
+    return con.execute(REGISTER_QUERY, [member_key, member_key, include_withdrawn]).df()
+
+
+ENTRIES_FOR_QUERY = """
+SELECT optout_id, scope, reason, source, recorded_at, withdrawn_at, withdrawal_reason
+FROM optouts
+WHERE member_key = ? OR membership_hash = ? OR phone_hash = ?
+ORDER BY recorded_at
+"""
+
+
+def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.DataFrame:
+    """Every register entry, active or withdrawn, that concerns one person (for subject access)."""
+    return con.execute(ENTRIES_FOR_QUERY, [person.member_key, person.membership_hash, person.phone_hash]).df()
+
+
+__all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
+           "entries_for", "membership_hashes", "phone_e164", "record_from_calls", "register", "suppress",
+           "vocabulary", "withdraw"]
