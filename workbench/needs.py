@@ -1,0 +1,456 @@
+"""Who needs support: the triage queue, escalation, counts, trends across rounds, follow-up state.
+
+A member **needs support** when their most recent answered call recorded a need, their follow-up is
+not resolved, and they are not opted out (every queue goes through `optouts.suppress`). A member
+with such a call but no `followups` row counts as "open" from that call's time, so nobody falls
+through. A resolved follow-up covers the needs recorded up to its resolution: a need recorded on a
+later call opens it again. docs/glossary.md defines every measure used here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+from workbench import optouts, settings
+from workbench.audit import audit
+from workbench.errors import InputError
+from workbench.ingest_vocab import NEED_CATEGORIES, URGENCIES
+
+STATES = ("open", "assigned", "in_progress", "resolved", "unreachable")
+
+# Age bands used everywhere (reports, charts, the queue). Import these; do not write them again.
+AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("18–34", 18, 34), ("35–49", 35, 49), ("50–64", 50, 64), ("65–79", 65, 79), ("80+", 80, None))
+
+# The urgency score: the sum of five documented parts (docs/glossary.md, "urgency score").
+URGENCY_POINTS = {"high": 40, "medium": 20, "low": 5}
+URGENCY_UNKNOWN = 20          # missing urgency counts as medium, so missing data never buries a person
+WELLBEING_STEP = 5            # (5 - wellbeing) * 5: 1 (struggling) -> 20 .. 5 (doing well) -> 0
+WELLBEING_UNKNOWN = 10
+CATEGORY_POINTS = {"food": 15, "medicine": 15, "mental_health": 12, "housing": 10, "financial": 8,
+                   "isolation": 8, "other": 5, "digital": 3}
+EXTRA_CATEGORY_POINTS = 2     # for each category beyond the first
+AGE_POINTS = {"80+": 15, "65–79": 10, "50–64": 5, "35–49": 0, "18–34": 0}
+AGE_UNKNOWN = 5
+WAITING_CAP_DAYS = 30         # one point per day waiting, up to 30
+
+
+def age_band(age: int | float | None) -> str | None:
+    """The age band for an age in whole years; None when unknown or under 18.
+
+    Examples:
+        >>> age_band(34), age_band(35), age_band(80), age_band(None)
+        ('18–34', '35–49', '80+', None)
+    """
+    if age is None or pd.isna(age):
+        return None
+    for label, low, high in AGE_BANDS:
+        if age >= low and (high is None or age <= high):
+            return label
+    return None
+
+
+def age_band_sql(column: str) -> str:
+    """The same banding as `age_band`, as a SQL CASE over a (trusted, constant) column name."""
+    arms = " ".join(f"WHEN {column} >= {low}" + (f" AND {column} <= {high}" if high is not None else "")
+                    + f" THEN '{label}'" for label, low, high in AGE_BANDS)
+    return f"(CASE {arms} ELSE NULL END)"
+
+
+def _points_sql(column: str, points: dict[str, int], default: int) -> str:
+    arms = " ".join(f"WHEN '{k}' THEN {v}" for k, v in points.items())
+    return f"(CASE {column} {arms} ELSE {default} END)"
+
+
+# Filters shared by every analysis module. Each maps an argument to a fixed SQL fragment over
+# calls `c` and members `m`; values are bound, never pasted.
+CALL_FILTERS = {
+    "branch": "m.branch = ?",
+    "ward": "m.ward = ?",
+    "round": "c.round = ?",
+    "outcome": "c.outcome = ?",
+    "date_from": "c.called_at >= CAST(? AS DATE)",
+    "date_to": "c.called_at < CAST(? AS DATE) + INTERVAL 1 DAY",
+}
+
+KNOWN_QUERIES = {
+    "branch": "SELECT DISTINCT branch FROM members WHERE branch IS NOT NULL ORDER BY 1",
+    "ward": "SELECT DISTINCT ward FROM members WHERE ward IS NOT NULL ORDER BY 1",
+    "round": "SELECT round FROM calls GROUP BY round ORDER BY min(called_at), round",
+}
+
+
+def known(con: duckdb.DuckDBPyConnection, what: str) -> list[str]:
+    """The branches, wards or rounds in the store (rounds in the order they were called)."""
+    return [row[0] for row in con.execute(KNOWN_QUERIES[what]).fetchall()]
+
+
+def check_filters(con: duckdb.DuckDBPyConnection, **filters) -> dict[str, object]:
+    """Validate filters; return the ones that are set.
+
+    Raises:
+        InputError: an unknown branch, ward, round, outcome or category (naming the known ones),
+            or a date that is not YYYY-MM-DD.
+    """
+    from workbench.ingest_vocab import OUTCOMES
+
+    chosen = {k: v for k, v in filters.items() if v is not None}
+    for name, value in chosen.items():
+        if name in KNOWN_QUERIES:
+            allowed = known(con, name)
+        elif name == "outcome":
+            allowed = list(OUTCOMES)
+        elif name == "category":
+            allowed = list(NEED_CATEGORIES)
+        elif name in ("date_from", "date_to"):
+            chosen[name] = _check_date(name, value)
+            continue
+        else:
+            raise InputError(f'Unknown filter "{name}". Filters: {", ".join([*CALL_FILTERS, "category"])}.')
+        if value not in allowed:
+            shown = ", ".join(map(str, allowed[:30])) + (" …" if len(allowed) > 30 else "")
+            raise InputError(f'Unknown {name} "{value}". Known {name}s: {shown or "(none in this store)"}.')
+    return chosen
+
+
+def _check_date(name: str, value: object) -> str:
+    try:
+        return pd.Timestamp(value).date().isoformat()
+    except (ValueError, TypeError):
+        raise InputError(f'{name} "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2020-04-06.') from None
+
+
+def where(filters: dict[str, object], allowed: Iterable[str] = tuple(CALL_FILTERS)) -> tuple[str, list]:
+    """A WHERE body and its parameters for the set filters (keys already validated)."""
+    parts, params = ["TRUE"], []
+    for name in allowed:
+        if filters.get(name) is not None:
+            parts.append(CALL_FILTERS[name])
+            params.append(filters[name])
+    return " AND ".join(parts), params
+
+
+# The latest answered call of every member in scope, and the effective follow-up state of the need
+# it recorded. One aggregate per member (arg_max) rather than a window: it is the hot path of every
+# widget. A resolved follow-up covers needs recorded up to its resolution; a later need reopens it.
+CURRENT_NEEDS_QUERY = """
+WITH latest AS (
+    SELECT c.member_key, arg_max(c.call_id, (c.called_at, c.call_id)) AS call_id
+    FROM calls c JOIN members m ON m.member_key = c.member_key
+    WHERE c.outcome = 'answered' AND {where}
+    GROUP BY c.member_key
+), needing AS (
+    SELECT l.member_key, c.call_id, c.called_at, c.urgency, c.wellbeing
+    FROM latest l JOIN calls c ON c.call_id = l.call_id
+    WHERE c.needs_support
+)
+SELECT n.member_key, m.branch, m.ward, m.age, n.call_id, n.called_at, n.urgency, n.wellbeing,
+       CASE WHEN f.member_key IS NULL THEN 'open'
+            WHEN f.state = 'resolved' AND coalesce(f.resolved_at, f.updated_at) < n.called_at THEN 'open'
+            ELSE f.state END AS state,
+       CASE WHEN f.member_key IS NULL
+              OR (f.state = 'resolved' AND coalesce(f.resolved_at, f.updated_at) < n.called_at)
+            THEN n.called_at ELSE f.opened_at END AS opened_at
+FROM needing n
+JOIN members m ON m.member_key = n.member_key
+LEFT JOIN followups f ON f.member_key = n.member_key
+"""
+
+QUEUE_QUERY = """
+WITH current AS ({current}),
+open_needs AS (SELECT * FROM current WHERE state <> 'resolved'),
+cats AS (
+    SELECT cn.call_id, list(cn.category ORDER BY cn.category) AS categories,
+           max({category_points}) + {extra} * (count(*) - 1) AS category_points
+    FROM call_needs cn SEMI JOIN open_needs o ON o.call_id = cn.call_id
+    GROUP BY cn.call_id
+), scored AS (
+    SELECT o.member_key, o.branch, o.ward, coalesce(k.categories, []) AS categories, o.urgency, o.wellbeing,
+           {age_band} AS age_band,
+           CAST(greatest(floor(date_diff('second', o.opened_at, CAST(? AS TIMESTAMP)) / 86400), 0) AS INTEGER)
+           AS days_waiting,
+           o.state, o.call_id, o.opened_at, coalesce(k.category_points, 0) AS category_points
+    FROM open_needs o LEFT JOIN cats k ON k.call_id = o.call_id
+)
+SELECT member_key, branch, ward, categories, urgency, wellbeing, age_band, days_waiting,
+       CAST({urgency_points} + {wellbeing_points} + category_points + {age_points}
+            + least(days_waiting, {cap}) AS INTEGER) AS score,
+       days_waiting > ? AS escalated, state, call_id, opened_at
+FROM scored
+WHERE ? IS NULL OR list_contains(categories, ?)
+ORDER BY score DESC, days_waiting DESC, member_key
+"""
+
+
+def _queue_sql() -> str:
+    return QUEUE_QUERY.format(
+        current=CURRENT_NEEDS_QUERY, category_points=_points_sql("cn.category", CATEGORY_POINTS, 0),
+        extra=EXTRA_CATEGORY_POINTS, age_band=age_band_sql("o.age"),
+        urgency_points=_points_sql("urgency", URGENCY_POINTS, URGENCY_UNKNOWN),
+        wellbeing_points=(f"(CASE WHEN wellbeing IS NULL THEN {WELLBEING_UNKNOWN} "
+                          f"ELSE (5 - least(greatest(wellbeing, 1), 5)) * {WELLBEING_STEP} END)"),
+        age_points=_points_sql("age_band", AGE_POINTS, AGE_UNKNOWN), cap=WAITING_CAP_DAYS)
+
+
+def queue(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
+          category: str | None = None, as_of: datetime | str | None = None,
+          escalate_after_days: int | None = None, **call_filters) -> pd.DataFrame:
+    """The triage queue: everyone who needs support, most urgent first, opt-outs removed.
+
+    The **urgency score** is the sum of five parts (docs/glossary.md):
+
+    - recorded urgency: high 40, medium 20, low 5 (missing: 20);
+    - wellbeing 1-5: (5 - wellbeing) x 5, so 1 (struggling) is 20 and 5 is 0 (missing: 10);
+    - need categories: the weightiest category (food 15, medicine 15, mental_health 12, housing 10,
+      financial 8, isolation 8, other 5, digital 3) plus 2 for each further category;
+    - age band: 80+ 15, 65-79 10, 50-64 5, under 50 0 (unknown: 5);
+    - days waiting: one point a day, up to 30.
+
+    A need is **escalated** when it has waited more than `escalate_after_days` days.
+
+    Args:
+        branch, ward, category: keep only this branch, ward or need category.
+        as_of: the moment days waiting are counted to (default: now).
+        escalate_after_days: default the store setting "escalate_after_days" (7).
+        call_filters: round / date_from / date_to: judge "most recent answered call" within these calls.
+
+    Returns:
+        member_key, branch, ward, categories (list), urgency, wellbeing, age_band, days_waiting, score,
+        escalated, state, call_id, opened_at; no identity. `attrs["excluded"]` counts the people
+        suppression left out, by reason.
+
+    Raises:
+        InputError: an unknown branch, ward or category (the message names the known ones).
+
+    Examples:
+        >>> needs.queue(con, branch="Ashcombe").head()  # doctest: +SKIP
+    """
+    filters = check_filters(con, branch=branch, ward=ward, category=category, **call_filters)
+    days = _escalation_days(con, escalate_after_days)
+    body, params = where(filters, ("branch", "ward", "round", "date_from", "date_to"))
+    frame = con.execute(_queue_sql().format(where=body),
+                        [*params, _as_of(as_of), days, category, category]).df()
+    frame["categories"] = frame["categories"].map(list)
+    suppressed = optouts.suppress(con, frame)
+    result = suppressed.kept.reset_index(drop=True)
+    result.attrs["excluded"] = dict(suppressed.excluded)
+    result.attrs["escalate_after_days"] = days
+    return result
+
+
+def _as_of(as_of: datetime | str | None) -> datetime:
+    if as_of is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    try:
+        return pd.Timestamp(as_of).to_pydatetime().replace(tzinfo=None)
+    except (ValueError, TypeError):
+        raise InputError(f'as_of "{as_of}" is not a date or time; write it as YYYY-MM-DD.') from None
+
+
+def _escalation_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
+    if days is None:
+        return int(settings.get(con, "escalate_after_days"))
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise InputError(f"escalate_after_days must be a whole number of days, 0 or more; got {days!r}.")
+    return days
+
+
+COUNT_COLUMNS = ("category", "ward", "branch", "urgency", "age_band", "state")
+
+
+def counts(queue_frame: pd.DataFrame, by: str = "category") -> pd.DataFrame:
+    """How many members in a triage queue, by category, ward, branch, urgency, age band or state.
+
+    A member with two categories counts once in each; `escalated` counts the escalated ones.
+
+    Raises:
+        InputError: an unknown `by`.
+    """
+    if by not in COUNT_COLUMNS:
+        raise InputError(f'Cannot count needs by "{by}". Choose one of: {", ".join(COUNT_COLUMNS)}.')
+    frame = queue_frame.explode("categories").rename(columns={"categories": "category"}) \
+        if by == "category" else queue_frame
+    grouped = frame.groupby(by, dropna=False).agg(members=("member_key", "nunique"),
+                                                  escalated=("escalated", "sum"))
+    order = list(NEED_CATEGORIES) if by == "category" else None
+    out = grouped.reset_index()
+    out["escalated"] = out["escalated"].astype(int)
+    if order:
+        out = out.set_index(by).reindex(order, fill_value=0).reset_index()
+    return out.sort_values(["members", by], ascending=[False, True], kind="stable").reset_index(drop=True) \
+        if not order else out
+
+
+# Each member's latest answered call in two rounds, compared: wellbeing and need categories.
+TREND_QUERY = """
+WITH latest AS (
+    SELECT c.member_key, c.round, arg_max(c.call_id, (c.called_at, c.call_id)) AS call_id
+    FROM calls c JOIN members m ON m.member_key = c.member_key
+    WHERE c.outcome = 'answered' AND c.round IN (?, ?) AND {where}
+    GROUP BY c.member_key, c.round
+), described AS (
+    SELECT l.member_key, l.round, c.wellbeing, coalesce(c.needs_support, FALSE) AS needs_support,
+           coalesce((SELECT list(category ORDER BY category) FROM call_needs n WHERE n.call_id = l.call_id),
+                    []) AS categories
+    FROM latest l JOIN calls c ON c.call_id = l.call_id
+)
+SELECT b.member_key, m.branch, m.ward, b.wellbeing AS wellbeing_before, a.wellbeing AS wellbeing_now,
+       b.needs_support AS needed_before, a.needs_support AS needs_now,
+       list_filter(a.categories, x -> NOT list_contains(b.categories, x)) AS new_categories
+FROM described b JOIN described a ON a.member_key = b.member_key AND b.round = ? AND a.round = ?
+JOIN members m ON m.member_key = b.member_key
+ORDER BY b.member_key
+"""
+
+
+def trend(con: duckdb.DuckDBPyConnection, *, round: str | None = None, previous: str | None = None,  # noqa: A002
+          branch: str | None = None, ward: str | None = None) -> pd.DataFrame:
+    """Members answered in two rounds: whose wellbeing got worse, and whose need is new.
+
+    Args:
+        round: the later round (default: the latest); previous: the earlier (default: the one before).
+
+    Returns:
+        member_key, branch, ward, wellbeing_before, wellbeing_now, worse (wellbeing fell),
+        new_need (needs support now, did not before), new_categories; suppressed, with
+        `attrs["excluded"]` and `attrs["rounds"]`. Empty when there are fewer than two rounds.
+    """
+    filters = check_filters(con, branch=branch, ward=ward, round=round)
+    filters.pop("round", None)
+    if previous is not None:
+        check_filters(con, round=previous)
+    rounds = known(con, "round")
+    round = round or (rounds[-1] if rounds else None)
+    if previous is None and round in rounds and rounds.index(round) > 0:
+        previous = rounds[rounds.index(round) - 1]
+    body, params = where(filters, ("branch", "ward"))
+    frame = con.execute(TREND_QUERY.format(where=body), [previous, round, *params, previous, round]).df()
+    frame["worse"] = (frame["wellbeing_now"] < frame["wellbeing_before"]).fillna(False).astype(bool)
+    frame["new_need"] = frame["needs_now"] & ~frame["needed_before"]
+    frame["new_categories"] = frame["new_categories"].map(list)
+    frame = frame.drop(columns=["needed_before", "needs_now"])
+    suppressed = optouts.suppress(con, frame)
+    result = suppressed.kept.reset_index(drop=True)
+    result.attrs.update(excluded=dict(suppressed.excluded), rounds=(previous, round))
+    return result
+
+
+def trend_summary(trend_frame: pd.DataFrame) -> pd.DataFrame:
+    """One row of counts for a `trend` frame: compared, worse, better, same, new_need."""
+    before, now = trend_frame["wellbeing_before"], trend_frame["wellbeing_now"]
+    return pd.DataFrame([{
+        "previous": trend_frame.attrs.get("rounds", (None, None))[0],
+        "round": trend_frame.attrs.get("rounds", (None, None))[1],
+        "compared": len(trend_frame), "worse": int((now < before).sum()), "better": int((now > before).sum()),
+        "same": int((now == before).sum()), "new_need": int(trend_frame["new_need"].sum())}])
+
+
+# ---- follow-up state ------------------------------------------------------------------------------
+
+LATEST_NEED_QUERY = """
+SELECT c.call_id, c.called_at, coalesce(c.needs_support, FALSE)
+FROM calls c WHERE c.member_key = ? AND c.outcome = 'answered'
+ORDER BY c.called_at DESC, c.call_id DESC LIMIT 1
+"""
+
+UPSERT_FOLLOWUP = """
+INSERT INTO followups (member_key, call_id, state, opened_at, updated_at, assigned_to, resolved_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (member_key) DO UPDATE SET
+    call_id = excluded.call_id, state = excluded.state, opened_at = excluded.opened_at,
+    updated_at = excluded.updated_at, assigned_to = coalesce(excluded.assigned_to, followups.assigned_to),
+    resolved_at = excluded.resolved_at
+"""
+
+INSERT_EVENT = "INSERT INTO followup_events (member_key, changed_at, state, changed_by, list_id) VALUES (?, ?, ?, ?, ?)"
+
+MEMBER_QUERY = "SELECT count(*) FROM members WHERE member_key = ?"
+FOLLOWUP_QUERY = "SELECT call_id, state, opened_at, resolved_at FROM followups WHERE member_key = ?"
+
+
+def set_state(con: duckdb.DuckDBPyConnection, member_key: str, state: str, *, actor: str,
+              list_id: str | None = None, assigned_to: str | None = None) -> None:
+    """Change a member's follow-up state, record the event, and audit it; all or nothing.
+
+    Runs inside the caller's transaction if one is open (a returns import), else in its own.
+    The follow-up is opened at the need's call time if it had no row yet; moving to a new need
+    (recorded after the last resolution) opens it again from that call.
+
+    Args:
+        state: open, assigned, in_progress, resolved or unreachable.
+        actor: who made the change, for the event and the audit log.
+        list_id: the follow-up list the change came from, if any.
+        assigned_to: who is handling it (a list id or a pseudonymous helper), for "assigned".
+
+    Raises:
+        InputError: an unknown state, no actor, or a member_key not in the store.
+    """
+    set_states(con, [member_key], state, actor=actor, list_id=list_id, assigned_to=assigned_to)
+
+
+def set_states(con: duckdb.DuckDBPyConnection, member_keys: Iterable[str], state: str, *, actor: str,
+               list_id: str | None = None, assigned_to: str | None = None) -> int:
+    """`set_state` for several members at once, with one audit entry; return how many changed."""
+    keys = list(dict.fromkeys(member_keys))
+    if state not in STATES:
+        raise InputError(f'Unknown follow-up state "{state}". Expected one of: {", ".join(STATES)}.')
+    if not str(actor or "").strip():
+        raise InputError("A follow-up change needs an actor: give --by NAME or set WORKBENCH_USER.")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with _transaction(con):
+        for key in keys:
+            _set_one(con, key, state, actor, list_id, assigned_to, now)
+        audit(con, f"followup.{state}", actor=actor, object_id=list_id, counts={"members": len(keys)},
+              member_keys=keys)
+    return len(keys)
+
+
+def _set_one(con, key: str, state: str, actor: str, list_id: str | None, assigned_to: str | None,
+             now: datetime) -> None:
+    if con.execute(MEMBER_QUERY, [key]).fetchone()[0] == 0:
+        raise InputError(f'No member with member_key "{key}" in this store; check the key (from the queue).')
+    need = con.execute(LATEST_NEED_QUERY, [key]).fetchone()
+    row = con.execute(FOLLOWUP_QUERY, [key]).fetchone()
+    call_id, called_at = (need[0], need[1]) if need else (None, now)
+    reopened = row is None or (row[1] == "resolved" and row[3] is not None and need and row[3] < called_at)
+    opened_at = called_at if reopened else row[2]
+    kept_call = call_id if reopened or row[0] is None else row[0]
+    resolved_at = now if state == "resolved" else None
+    con.execute(UPSERT_FOLLOWUP, [key, kept_call, state, opened_at, now, assigned_to, resolved_at])
+    con.execute(INSERT_EVENT, [key, now, state, actor, list_id])
+
+
+TXID_QUERY = "SELECT txid_current()"
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """True inside an explicit transaction: two statements then share one transaction id.
+
+    (Trying BEGIN to find out would abort the caller's transaction, so we ask without changing it.)
+    """
+    return con.execute(TXID_QUERY).fetchone()[0] == con.execute(TXID_QUERY).fetchone()[0]
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    # Join the caller's transaction when there is one (a returns import is all-or-nothing as a
+    # whole); otherwise make this change all-or-nothing on its own.
+    if in_transaction(con):
+        yield
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+__all__ = ["AGE_BANDS", "STATES", "age_band", "age_band_sql", "check_filters", "counts", "known", "queue",
+           "set_state", "set_states", "trend", "trend_summary", "URGENCIES"]
