@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import ipywidgets as widgets
 
-from workbench import db
+from workbench import db, settings
+from workbench.errors import StoreError
 from workbench.widgets.feedback import Feedback
 
 DEMO_STORE = Path("data") / "demo.duckdb"
@@ -163,6 +164,32 @@ class StoreView(widgets.VBox):
         self.demo_button.layout.display = None if not self.path.exists() else "none"
 
 
+class StoreBound(widgets.VBox):
+    """A view that waits for the store: subclasses set `self.feedback` and override `refresh()`."""
+
+    store: Store | None = None
+    feedback: Feedback
+
+    def bind(self, store_view: StoreView) -> None:
+        """Refresh when the store opens (at once, if it already is)."""
+        store_view.when_open(self.attach)
+
+    def attach(self, store: Store) -> None:
+        self.store = store
+        with self.feedback.guard():
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read what the view shows; called when the store opens."""
+
+    @property
+    def opened(self) -> Store:
+        """The open store, or a StoreError saying how to open it."""
+        if self.store is None:
+            raise StoreError("Open the store first: type its passphrase in the box at the top.")
+        return self.store
+
+
 def _summary_html(info: db.StoreInfo) -> str:
     counts = info.row_counts
     lock = "encrypted" if info.encrypted else "<b style='color:#b00020'>NOT encrypted</b>"
@@ -173,4 +200,37 @@ def _summary_html(info: db.StoreInfo) -> str:
     return f"<div>{info.path.name} ({lock}, schema {info.schema_version}): {cells}</div>"
 
 
-__all__ = ["Store", "StoreView", "default_path", "default_actor"]
+
+
+class SettingsView(StoreBound):
+    """The organisation's settings (data-protection contact, shred-by days, ...), with a Save button."""
+
+    def __init__(self, store_view: StoreView) -> None:
+        self.feedback = Feedback()
+        self.boxes = {key: widgets.Text(description=key, tooltip=help_text, layout=WIDE,
+                                        style={"description_width": "12em"})
+                      for key, (_, help_text) in settings.KNOWN.items()}
+        self.save_button = widgets.Button(description="Save settings", icon="save")
+        self.save_button.on_click(self.feedback.guarded(lambda _: self.save()))
+        super().__init__([*self.boxes.values(), self.save_button, self.feedback])
+        self.add_class("wb-settings")
+        self.bind(store_view)
+
+    def refresh(self) -> None:
+        with self.opened.read() as con:
+            values = settings.all(con)
+        for key, value in values.items():
+            self.boxes[key].value = value
+
+    def save(self) -> None:
+        """Write every changed setting (each is checked by the library first)."""
+        with self.opened.write() as con:
+            current = settings.all(con)
+            changed = [key for key, box in self.boxes.items() if box.value.strip() != current[key]]
+            with db.transaction(con):
+                for key in changed:
+                    settings.set(con, key, self.boxes[key].value, actor=self.opened.actor)
+        self.feedback.ok(f"Saved {len(changed)} setting(s)." if changed else "Nothing changed.")
+
+
+__all__ = ["SettingsView", "Store", "StoreBound", "StoreView", "default_path", "default_actor"]
