@@ -27,7 +27,7 @@ from workbench.subjects import phone_e164
 
 REASONS = ("asked_not_to_be_called", "complaint", "deceased", "moved_away", "other")
 SCOPES = ("calls", "all")
-SOURCES = ("call", "manual", "import", "return")
+SOURCES = ("call", "manual", "import", "return", "erasure")
 # What a list is for, as passed to suppress(): a call list (both kinds of opt-out apply), "all"
 # (every opt-out applies: the strictest), or "other" contact such as post (only scope "all" applies).
 LIST_SCOPES = {"calls": ("calls", "all"), "all": ("calls", "all"), "other": ("all",)}

@@ -7,9 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-import phonenumbers
-
-from workbench import pseudonymise
+from workbench import phones, pseudonymise
 from workbench.errors import InputError
 
 
@@ -24,10 +22,8 @@ class Subject:
 
 
 def phone_e164(value: object) -> str | None:
-    """A phone number in E.164 (UK numbers assumed without a country code), or None if it is not one.
-
-    Ofcom's drama ranges (07700 900xxx) are not "valid" to libphonenumber, so a UK number of the
-    right length is accepted as possible; anything else must be a valid number.
+    """A phone number in E.164, or None if it is not one: exactly as ingest normalises it, so the
+    suppression hash of a number given here equals the one written with the identity.
 
     Examples:
         >>> phone_e164("07700 900123")
@@ -35,18 +31,7 @@ def phone_e164(value: object) -> str | None:
         >>> phone_e164("12345") is None
         True
     """
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        number = phonenumbers.parse(text, "GB")
-    except phonenumbers.NumberParseException:
-        return None
-    uk_possible = (number.country_code == 44 and len(str(number.national_number)) in (9, 10)
-                   and phonenumbers.is_possible_number(number))
-    if not (uk_possible or phonenumbers.is_valid_number(number)):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phones.to_e164(None if value is None else str(value))
 
 
 def one_identifier(membership_number: str | None, phone: str | None, member_key: str | None) -> None:
