@@ -123,7 +123,7 @@ CREATE TABLE IF NOT EXISTS optouts (
     membership_hash   VARCHAR,
     scope             VARCHAR NOT NULL,     -- calls | all
     reason            VARCHAR NOT NULL,     -- asked_not_to_be_called | complaint | deceased | moved_away | other
-    source            VARCHAR NOT NULL,     -- call | manual | import | return
+    source            VARCHAR NOT NULL,     -- call | manual | import | return | erasure
     recorded_by       VARCHAR,
     recorded_at       TIMESTAMP NOT NULL,
     withdrawn_at      TIMESTAMP,
