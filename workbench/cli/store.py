@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbench import db, settings
+from workbench import dataprotection, db, settings
 from workbench.cli.common import actor, add_command, add_store_options, open_store, passphrase, prompt_passphrase
 from workbench.errors import InputError
 
@@ -137,7 +137,9 @@ def cmd_config(args) -> int:
             if not args.key or args.value is None:
                 raise InputError("Usage: workbench config set KEY VALUE, e.g. "
                                  "workbench config set dp_contact dataprotection@example.org")
-            settings.set(con, args.key, args.value, actor=actor(args))
+            with db.transaction(con):
+                settings.set(con, args.key, args.value, actor=actor(args))
+                dataprotection.audit(con, "config.set", actor=actor(args), object_id=args.key)
             print(f"{args.key} = {args.value}")
         elif args.action == "get":
             if not args.key:
