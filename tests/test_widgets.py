@@ -97,3 +97,46 @@ def test_settings_are_shown_and_saved_and_bad_values_refused(store_path):
     page.boxes["dp_contact"].value = "not an email"
     page.save_button.click()
     assert "must be an email" in page.feedback.text and "Traceback" not in page.feedback.value
+
+
+# --- opt-outs ------------------------------------------------------------------------------------
+
+def _a_member(path) -> tuple[str, str]:
+    with db.session(path, db.DEMO_PASSPHRASE, read_only=True) as con:
+        return con.execute("SELECT member_key, membership_number FROM identities ORDER BY member_key "
+                           "LIMIT 1").fetchone()
+
+
+def test_optouts_view_adds_looks_up_and_withdraws(synthetic_store):
+    from workbench.widgets.optouts import OptOutsView
+
+    key, number = _a_member(synthetic_store)
+    page = OptOutsView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.identifier.value = number
+    page.lookup_button.click()
+    assert "Not on the register" in shown(page.status)
+    page.reason.value = "asked_not_to_be_called"
+    page.add_button.click()
+    assert "Added" in page.feedback.text and key in page.register.value
+    page.lookup_button.click()
+    assert "On the register" in shown(page.status) and number not in page.entries.value
+    page.withdraw_reason.value = "re_consented"
+    page.withdraw_button.click()
+    assert "Withdrew 1" in page.feedback.text
+    page.lookup_button.click()
+    assert "Not on the register" in shown(page.status) and "re_consented" in page.entries.value
+
+
+@pytest.mark.parametrize("by,value,message", [
+    ("Phone number", "12345", "not a UK phone number"),
+    ("Membership number", "NOBODY-999", "No member has that membership number"),
+    ("Membership number", "", "exactly one"),
+])
+def test_optouts_view_bad_input_is_a_readable_message(synthetic_store, by, value, message):
+    from workbench.widgets.optouts import OptOutsView
+
+    page = OptOutsView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.by.value, page.identifier.value = by, value
+    page.lookup_button.click()
+    assert message in page.feedback.text and "Traceback" not in page.feedback.value
+    assert value == "" or value not in page.feedback.text

@@ -62,4 +62,61 @@ def button(description: str, *, icon: str = "", style: str = "", tooltip: str = 
                           layout=widgets.Layout(width="auto"))
 
 
-__all__ = ["ALL", "button", "choices", "chosen", "dropdown", "heading", "note", "table", "table_html"]
+
+
+
+def figure_widget(figure=None):
+    """A plotly FigureWidget (it needs anywidget), sized for a 1280-pixel screen."""
+    import plotly.graph_objects as go
+
+    widget = go.FigureWidget(figure) if figure is not None else go.FigureWidget()
+    widget.layout.height = widget.layout.height or 360
+    return widget
+
+
+def replace_figure(widget, figure) -> None:
+    """Show `figure` in an existing FigureWidget in place: one batched message, no new widget.
+
+    Traces are updated one by one when their number is unchanged (the chart animates rather than
+    redraws); otherwise they are swapped.
+    """
+    height = widget.layout.height
+    with widget.batch_update():
+        if len(widget.data) == len(figure.data) and all(
+                a.type == b.type for a, b in zip(widget.data, figure.data, strict=True)):
+            for old, new in zip(widget.data, figure.data, strict=True):
+                old.update(new.to_plotly_json(), overwrite=True)
+        else:
+            widget.data = ()
+            widget.add_traces(list(figure.data))
+        widget.layout.update(figure.layout.to_plotly_json(), overwrite=True)
+        widget.layout.height = figure.layout.height or height
+
+
+class Steps:
+    """A progress bar for work done in a few steps; hidden when idle.
+
+    Examples:
+        >>> bar = Steps(3)
+        >>> with bar:
+        ...     bar.step("reading")
+    """
+
+    def __init__(self, total: int, description: str = "Working") -> None:
+        self.bar = widgets.IntProgress(value=0, min=0, max=total, description=description,
+                                       bar_style="info", layout=widgets.Layout(display="none", width="30em"))
+
+    def __enter__(self) -> Steps:
+        self.bar.value = 0
+        self.bar.layout.display = None
+        return self
+
+    def step(self, label: str = "") -> None:
+        self.bar.value = min(self.bar.value + 1, self.bar.max)
+        if label:
+            self.bar.description = label
+
+    def __exit__(self, *exc) -> None:
+        self.bar.layout.display = "none"
+__all__ = ["ALL", "Steps", "button", "choices", "chosen", "dropdown", "figure_widget", "heading", "note", "replace_figure",
+           "table", "table_html"]
