@@ -132,7 +132,7 @@ def test_queue_filters(small, kwargs, expected):
 
 
 @pytest.mark.parametrize("kwargs, known", [
-    ({"branch": "Nowhere"}, "Known branchs: Ashby, Brook"),
+    ({"branch": "Nowhere"}, "Known branches: Ashby, Brook"),
     ({"ward": "West"}, "Known wards: East, North, South"),
     ({"category": "pets"}, "food, medicine, isolation"),
     ({"as_of": "not a date"}, "YYYY-MM-DD"),
@@ -217,3 +217,34 @@ def test_sql_and_python_age_bands_agree(con, ages):
     sql = con.execute(f"SELECT {needs.age_band_sql('age')} FROM ages").fetchall()
     con.unregister("ages")
     assert [row[0] for row in sql] == [needs.age_band(a) for a in ages]
+
+
+def test_cli_needs_prints_the_queue_without_identity(store_path, capsys, monkeypatch):
+    from conftest import PASSPHRASE
+
+    from workbench import db
+    from workbench.cli import main
+
+    with db.session(store_path, PASSPHRASE) as connection:
+        small_store(connection)
+        connection.execute("UPDATE identities SET first_name = 'Zebedee', phone = '+447700900123'")
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", PASSPHRASE)
+    assert main(["needs", "--db", str(store_path), "--as-of", "2020-05-01", "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[0] == "member_key,ward,categories,urgency,days_waiting,escalated,score,state"
+    assert [line.split(",")[0] for line in lines[1:]] == ["m1", "m7"]
+    assert "food; medicine" in out and "Zebedee" not in out + err and "7700" not in out + err
+    assert "1 opted out" in err
+    assert main(["needs", "--db", str(store_path), "--ward", "West"]) == 1
+    assert "Known wards: East, North, South" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["outreach"], ["needs"], ["services", "usage"], ["services", "gaps"],
+                                  ["volunteers"]])
+def test_cli_help_ends_with_a_worked_example(argv, capsys):
+    from workbench.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    assert "Example:\n  workbench " + argv[0] in capsys.readouterr().out

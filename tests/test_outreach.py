@@ -86,3 +86,25 @@ def test_rollup_shows_numbers_beside_rates(small):
                      ].tolist() == [6, 5, 4, 1, 1]
     assert frame.loc["R1", "need_rate"] == pytest.approx(4 / 5)
     assert frame.loc["R2", "attempts_per_member"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["outreach", "--by", "round"], ["round,attempts,members_called,reached,contact_rate", "R1,9,6,5,"]),
+    (["outreach", "--unreached", "3", "--round", "R1"], ["member_key,branch,ward,attempts", "m4,Brook,East,3"]),
+    (["services", "usage", "--by", "ward,category"], ["ward,category,referenced,members", "North,food,1,1"]),
+    (["services", "gaps"], ["# Needs recorded with no service referenced", "Citizens Advice Northvale,1,1,1"]),
+    (["volunteers"], ["branch,ward,keen,befriending,shopping", "Ashby,North,1,1,1"]),
+])
+def test_cli_views_print_tables(store_path, capsys, monkeypatch, argv, expected):
+    from conftest import PASSPHRASE
+
+    from workbench import db
+    from workbench.cli import main
+
+    with db.session(store_path, PASSPHRASE) as connection:
+        small_store(connection)
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", PASSPHRASE)
+    assert main([*argv, "--db", str(store_path), "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out

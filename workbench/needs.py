@@ -114,7 +114,8 @@ def check_filters(con: duckdb.DuckDBPyConnection, **filters) -> dict[str, object
             raise InputError(f'Unknown filter "{name}". Filters: {", ".join([*CALL_FILTERS, "category"])}.')
         if value not in allowed:
             shown = ", ".join(map(str, allowed[:30])) + (" …" if len(allowed) > 30 else "")
-            raise InputError(f'Unknown {name} "{value}". Known {name}s: {shown or "(none in this store)"}.')
+            plural = "branches" if name == "branch" else f"{name}s"
+            raise InputError(f'Unknown {name} "{value}". Known {plural}: {shown or "(none in this store)"}.')
     return chosen
 
 
