@@ -135,7 +135,7 @@ def generate(preset: str | None = "demo", *, members: int | None = None, calls: 
         bar.update(1)
         rounds = calls_.simulate(rng, people["age"].to_numpy(), _codes(people["branch"], geo.branches),
                                  phone >= 0, objector, n_calls, _n_callers(n_members), progress=bar)
-        frames = _call_frames(rng, rounds, people, services, coverage, pools[0])
+        frames = _call_frames(rng, rounds, people, services, coverage, pools.first)
         bar.update(bar.total - bar.n)
     public = people[["membership_number", "first_name", "last_name", "phone", "email", "address", "postcode",
                      "ward", "branch", "age", "joined_on"]]

@@ -153,6 +153,8 @@ def simulate(rng: np.random.Generator, age: np.ndarray, branch: np.ndarray, has_
     Returns:
         A Rounds with attempts in generation order.
     """
+    if target <= 0:
+        return _combine([], [], [])
     n, e_att = len(age), expected_attempts()
     removed = ~has_phone
     objects_in = rng.integers(0, len(ROUND_WEIGHTS), n)

@@ -115,7 +115,7 @@ def build(rng: np.random.Generator, faker: Faker) -> Geography:
     postcodes, sector_of, ward_of = _postcodes(rng, sectors, weight)
     ward_of_arr = np.array(ward_of)
     branches = np.array(BRANCH_NAMES[:n_branches], dtype=object)
-    streets = np.array(sorted({faker.street_name() for _ in range(900)}), dtype=object)
+    streets = np.array(sorted({faker.street_name() for _ in range(300)}), dtype=object)
     frame = pd.DataFrame({
         "constituency": CONSTITUENCY,
         "branch": branches[ward_branch[ward_of_arr]],

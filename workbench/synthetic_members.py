@@ -7,6 +7,7 @@ draw pool indices with numpy; per-row Faker calls would be ~100x slower at natio
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,6 @@ from workbench.synthetic_phones import member_pool_indices, pool
 
 MEMBERSHIP_PREFIX = "SYN"      # membership numbers are "SYN" + 7 digits, issued in joining order
 EMAIL_DOMAINS = np.array(["example.com", "example.org", "example.net"], dtype=object)
-NAME_POOL = 4000
 # Party memberships skew old: UK party-member surveys put the median member in their mid-50s.
 AGE_BANDS = ((18, 24, 0.05), (25, 34, 0.09), (35, 44, 0.11), (45, 54, 0.15), (55, 64, 0.21),
              (65, 74, 0.23), (75, 84, 0.13), (85, 98, 0.03))
@@ -30,11 +30,27 @@ _STR = np.array([str(i) for i in range(10_000)], dtype=object)
 _CUTOFF = np.datetime64("2020-03-01")
 
 
-def name_pools(faker: Faker) -> tuple[np.ndarray, np.ndarray]:
-    """First and last names drawn once from seeded Faker; sampling them uniformly keeps Faker's weights."""
-    first = np.array([faker.first_name() for _ in range(NAME_POOL)], dtype=object)
-    last = np.array([faker.last_name() for _ in range(NAME_POOL)], dtype=object)
-    return first, last
+@dataclass(frozen=True)
+class NamePools:
+    """Faker en_GB's own name tables, with email-safe spellings worked out once per name."""
+
+    first: np.ndarray
+    last: np.ndarray
+    last_p: np.ndarray        # Faker's surname frequencies, so Smiths are commoner than Savages
+    first_email: np.ndarray
+    last_email: np.ndarray
+
+
+def name_pools(faker: Faker) -> NamePools:
+    """Read the pinned Faker's en_GB name tables once; members then draw indices with numpy.
+
+    Calling faker.first_name() per member would be ~50x slower and give the same distribution.
+    """
+    person = next(p for p in faker.get_providers() if type(p).__module__.endswith("person.en_GB"))
+    first = np.array(sorted(set(person.first_names_male) | set(person.first_names_female)), dtype=object)
+    last = np.array(list(person.last_names), dtype=object)
+    weights = np.array(list(person.last_names.values()), dtype=float)
+    return NamePools(first, last, weights / weights.sum(), _ascii_lower(first), _ascii_lower(last))
 
 
 def _ascii_lower(names: np.ndarray) -> np.ndarray:
@@ -81,20 +97,26 @@ def _addresses(rng: np.random.Generator, geo: Geography, n_households: int) -> t
     start = rng.integers(1, 60, len(per_postcode))
     number = np.empty(n_households, dtype=object)
     number[order] = _STR[start[sorted_pc] + 2 * rank]
-    flat = rng.random(n_households) < 0.12
-    flat_prefix = np.where(flat, "Flat " + _STR[rng.integers(1, 30, n_households)] + ", ", "")
-    ward = geo.wards[geo.postcode_ward[postcode]]
-    address = flat_prefix + number + " " + geo.postcode_street[postcode] + ", " + ward + ", " + CONSTITUENCY
+    # Street and locality are joined per postcode (thousands), not per household (up to 370,000).
+    street_end = geo.postcode_street + ", " + geo.wards[geo.postcode_ward] + ", " + CONSTITUENCY
+    address = number + " " + street_end[postcode]
+    flat = np.flatnonzero(rng.random(n_households) < 0.12)
+    address[flat] = "Flat " + _STR[rng.integers(1, 30, len(flat))] + ", " + address[flat]
     return postcode, address
 
 
-def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, age: np.ndarray) -> np.ndarray:
-    f, last_, n = _ascii_lower(first), _ascii_lower(last), len(first)
-    year = _STR[(2020 - age) % 100]
+def _emails(rng: np.random.Generator, pools: NamePools, first: np.ndarray, last: np.ndarray,
+            age: np.ndarray) -> np.ndarray:
+    """Emails on example domains from pool indices; about one member in five has none."""
+    f, last_, n = pools.first_email[first], pools.last_email[last], len(first)
+    initial = np.array([x[:1] for x in pools.first_email], dtype=object)[first]
     style = rng.integers(0, 4, n)
-    local = np.select([style == 0, style == 1, style == 2],
-                      [f + "." + last_, np.array([x[:1] for x in f], dtype=object) + last_, f + last_ + year],
-                      last_ + "." + f)
+    local = np.empty(n, dtype=object)
+    for k, build_local in enumerate((lambda i: f[i] + "." + last_[i], lambda i: initial[i] + last_[i],
+                                     lambda i: f[i] + last_[i] + _STR[(2020 - age[i]) % 100],
+                                     lambda i: last_[i] + "." + f[i])):
+        rows = style == k
+        local[rows] = build_local(rows)
     email = local + "@" + EMAIL_DOMAINS[rng.choice(3, size=n, p=[0.5, 0.25, 0.25])]
     # Real addresses are unique per person: number any repeats.
     dup = pd.Series(email).duplicated().to_numpy()
@@ -103,13 +125,13 @@ def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, age: 
     return np.where(rng.random(n) < P_NO_EMAIL, None, email)
 
 
-def build(rng: np.random.Generator, pools: tuple[np.ndarray, np.ndarray], geo: Geography, n: int,
+def build(rng: np.random.Generator, pools: NamePools, geo: Geography, n: int,
           ) -> pd.DataFrame:
     """Members without phones, in membership-number order.
 
     Args:
         rng: seeded generator.
-        pools: (first names, last names) from name_pools.
+        pools: from name_pools.
         geo: the geography members live in.
         n: number of members.
 
@@ -117,32 +139,32 @@ def build(rng: np.random.Generator, pools: tuple[np.ndarray, np.ndarray], geo: G
         The public member columns (phone still missing) plus internal ones: household, ward_idx,
         pc (postcode row) and first_idx (first-name pool index, reused for third parties in notes).
     """
-    first_pool, last_pool = pools
     household = _households(rng, n)
     n_households = int(household[-1]) + 1
     postcode, address = _addresses(rng, geo, n_households)
-    family = rng.integers(0, len(last_pool), n_households)[household]
+    family = rng.choice(len(pools.last), size=n_households, p=pools.last_p)[household]
     # Most households share a surname; some members keep their own.
-    own = rng.integers(0, len(last_pool), n)
-    last = last_pool[np.where(rng.random(n) < 0.8, family, own)]
-    first_idx = rng.integers(0, len(first_pool), n)
+    own = rng.choice(len(pools.last), size=n, p=pools.last_p)
+    last = np.where(rng.random(n) < 0.8, family, own)
+    first_idx = rng.integers(0, len(pools.first), n)
     age = _ages(rng, household)
     joined = _joined(rng, age)
+    # Membership numbers are issued in joining order, so rows are put in that order first (as
+    # integer arrays: cheaper than sorting a frame of strings afterwards).
+    order = np.argsort(joined, kind="stable")
+    household, last, first_idx, age, joined = (x[order] for x in (household, last, first_idx, age, joined))
+    emails = _emails(rng, pools, first_idx, last, age)
+    numbers = 1_000_000 + np.cumsum(rng.integers(1, 6, n))   # gaps: lapsed and test records
     pc = postcode[household]
-    frame = pd.DataFrame({
-        "first_name": first_pool[first_idx], "last_name": last, "email": _emails(rng, first_pool[first_idx],
-                                                                                   last, age),
+    ward = geo.postcode_ward[pc]
+    return pd.DataFrame({
+        "membership_number": MEMBERSHIP_PREFIX + numbers.astype("U7").astype(object),
+        "first_name": pools.first[first_idx], "last_name": pools.last[last], "email": emails,
         "address": address[household], "postcode": geo.frame["postcode"].to_numpy()[pc],
-        "ward": geo.wards[geo.postcode_ward[pc]], "branch": geo.branches[geo.ward_branch[geo.postcode_ward[pc]]],
-        "age": age.astype("int64"), "joined_on": joined, "household": household,
-        "ward_idx": geo.postcode_ward[pc], "pc": pc, "first_idx": first_idx,
+        "ward": geo.wards[ward], "branch": geo.branches[geo.ward_branch[ward]], "age": age.astype("int64"),
+        "joined_on": joined.astype("datetime64[D]").astype(object),   # datetime.date objects
+        "household": household, "ward_idx": ward, "pc": pc, "first_idx": first_idx,
     })
-    # Membership numbers are issued in joining order, with gaps from lapsed and test records.
-    frame = frame.sort_values("joined_on", kind="stable", ignore_index=True)
-    numbers = 1_000_000 + np.cumsum(rng.integers(1, 6, n))
-    frame.insert(0, "membership_number", [f"{MEMBERSHIP_PREFIX}{x:07d}" for x in numbers])
-    frame["joined_on"] = frame["joined_on"].dt.date
-    return frame
 
 
 def choose_objectors(rng: np.random.Generator, n: int, n_dnc: int, n_refused: int) -> np.ndarray:
