@@ -164,14 +164,22 @@ CREATE TABLE IF NOT EXISTS lists (
     destroyed_by VARCHAR,
     row_count    INTEGER NOT NULL,
     format       VARCHAR NOT NULL,
-    data_categories VARCHAR[]              -- which kinds of data the list held, for a breach report
+    data_categories VARCHAR[],             -- which kinds of data the list held, for a breach report
+    filters      VARCHAR,                  -- JSON: the branch / ward / category (or round rules) it was built from
+    excluded     VARCHAR                   -- JSON: people left out by suppression when it was made, by reason
 );
 
 -- member_key becomes NULL on erasure; the row stays so the list still counts its people.
+-- digest holds keyed hashes (keys['member']) of the protected cells as issued (first name, ward,
+-- needs), so a returned file's edits are caught; erasure clears it with member_key.
 CREATE TABLE IF NOT EXISTS list_members (
-    list_id    VARCHAR NOT NULL,
-    row_number INTEGER NOT NULL,
-    member_key VARCHAR,
+    list_id     VARCHAR NOT NULL,
+    row_number  INTEGER NOT NULL,
+    member_key  VARCHAR,
+    digest      VARCHAR,
+    outcome     VARCHAR,                   -- from the returned list: resolved | unreachable | needs_more_help | opted_out
+    called_on   DATE,
+    returned_at TIMESTAMP,
     PRIMARY KEY (list_id, row_number)
 );
 

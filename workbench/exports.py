@@ -1,0 +1,380 @@
+"""Safe CSV, XLSX and HTML writers: the one place export escaping lives.
+
+Every file of people the workbench writes goes through here, so three rules hold once:
+
+1. **No cell can run as a formula** (OWASP CSV injection). A text cell that begins with `=`, `+`, `-`,
+   `@`, tab or carriage return gets a single quote in front, in CSV *and* XLSX (so it stays safe
+   when a workbook is re-saved as CSV), and every CSV field is quoted. Workbooks are written with
+   xlsxwriter's `strings_to_formulas`, `strings_to_urls` and `strings_to_numbers` all off, and every
+   text cell with `write_string`, so a phone number stays text and keeps its leading zero. A phone
+   written in international form (`+44…`) is therefore shown as `'+44…`: that quote is the OWASP
+   answer, not a bug. `unescape_cell` reverses it when a file comes back.
+2. **Every file carries its notice** (a `Notice`): `#` lines at the top of a CSV, header rows in a
+   workbook, a header and a footer on an HTML page.
+3. **Files are private and whole**: written to a temporary file in the same folder, then renamed
+   over the target (`os.replace`), so a crash never leaves half a list; mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import html
+import numbers
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+import pandas as pd
+
+from workbench import db
+from workbench.errors import InputError
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"
+NOTICE_MARK = "#"
+FORMATS = ("csv", "xlsx", "html")
+XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The data-protection notice a file carries: a title and short lines of plain text.
+
+    Examples:
+        >>> Notice("Confidential", ("Shred it when the calls are done.",)).text_lines()
+        ['Confidential', 'Shred it when the calls are done.']
+    """
+
+    title: str
+    lines: tuple[str, ...] = ()
+    running: str = ""  # one short line repeated on every printed page (HTML)
+
+    def text_lines(self) -> list[str]:
+        return [self.title, *self.lines]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """How a workbook's table may be filled in: columns left editable, and drop-down choices."""
+
+    editable: tuple[str, ...] = ()
+    choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    widths: Mapping[str, float] = field(default_factory=dict)
+
+
+def escape_cell(value: object) -> object:
+    """Neutralise a text cell that a spreadsheet would run as a formula (OWASP); others pass through.
+
+    Examples:
+        >>> escape_cell('=HYPERLINK("http://x","click")')
+        '\\'=HYPERLINK("http://x","click")'
+        >>> escape_cell("07700 900123"), escape_cell(-2)
+        ('07700 900123', -2)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return ESCAPE + value
+    return value
+
+
+def unescape_cell(value: object) -> object:
+    """Undo `escape_cell` for a value read back from a returned file.
+
+    Examples:
+        >>> unescape_cell("'+447700900123"), unescape_cell("O'Brien")
+        ('+447700900123', "O'Brien")
+    """
+    if isinstance(value, str) and value.startswith(ESCAPE) and value[1:2] and value[1] in FORMULA_TRIGGERS:
+        return value[1:]
+    return value
+
+
+def cell_text(value: object) -> str:
+    """How a value is shown in a file: lists joined with '; ', dates day first, blanks empty."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "; ".join(cell_text(v) for v in value)
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    with contextlib.suppress(TypeError, ValueError):
+        if pd.isna(value):
+            return ""
+    return str(value)
+
+
+def _cells(frame: pd.DataFrame) -> list[list[object]]:
+    # Numbers stay numbers (a real number cannot run as a formula); everything else becomes text.
+    rows = []
+    for record in frame.itertuples(index=False, name=None):
+        rows.append([v if _is_number(v) else escape_cell(cell_text(v)) for v in record])
+    return rows
+
+
+def _is_number(value: object) -> bool:
+    # numbers.Real covers numpy's integer and float scalars too, which pandas hands back.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not pd.isna(value)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write a file whole or not at all: `write(temp_path)`, then rename over `path`; mode 0600.
+
+    Raises:
+        InputError: the folder does not exist or cannot be written.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"Cannot write {path}: the folder {path.parent} does not exist. Create it first.")
+    try:
+        # mkstemp creates the file 0600 in the target folder, so the rename stays on one filesystem.
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as error:
+        raise InputError(f"Cannot write in {path.parent}: {error.strerror}.") from None
+    os.close(handle)
+    try:
+        write(Path(temp))
+        db.protect(temp)
+        with open(temp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    db.protect(path)
+    return path
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = None) -> Path:
+    """A CSV with every field quoted and formula-like text escaped, the notice on `#` lines first.
+
+    Readers skip lines whose first field starts with `#` (`read_table` does); in a spreadsheet they
+    show as a block of text above the table.
+
+    Returns:
+        The path written (mode 0600).
+    """
+    def write(temp: Path) -> None:
+        with open(temp, "w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+            if notice is not None:
+                for line in notice.text_lines():
+                    writer.writerow([f"{NOTICE_MARK} {line}"])
+                writer.writerow([NOTICE_MARK])
+            writer.writerow([escape_cell(str(c)) for c in frame.columns])
+            writer.writerows(_cells(frame))
+
+    return atomic_write(path, write)
+
+
+def write_xlsx(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = None,
+               sheet: Sheet | None = None, sheet_name: str = "List") -> Path:
+    """A workbook whose text can never become a formula, with the notice in its first rows.
+
+    The table's header row is frozen and repeats on every printed page. With a `Sheet`, the sheet
+    is protected (no password: a guard against slips, not a lock) except the editable columns,
+    which get drop-downs where choices are given.
+
+    Returns:
+        The path written (mode 0600).
+    """
+    import xlsxwriter
+
+    sheet = sheet or Sheet()
+
+    def write(temp: Path) -> None:
+        book = xlsxwriter.Workbook(str(temp), XLSX_OPTIONS)
+        try:
+            _fill_sheet(book, book.add_worksheet(sheet_name), frame, notice, sheet)
+        finally:
+            book.close()
+
+    return atomic_write(path, write)
+
+
+def _fill_sheet(book, ws, frame: pd.DataFrame, notice: Notice | None, sheet: Sheet) -> None:
+    bold = book.add_format({"bold": True, "font_size": 12})
+    text = book.add_format({"text_wrap": True, "valign": "top"})
+    header = book.add_format({"bold": True, "bg_color": "#DDDDDD", "border": 1, "text_wrap": True,
+                              "valign": "top"})
+    cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": True})
+    open_cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": False,
+                                 "bg_color": "#FFFDE7"})
+    top = 0
+    if notice is not None:
+        for i, line in enumerate(notice.text_lines()):
+            ws.write_string(top, 0, escape_cell(line), bold if i == 0 else text)
+            top += 1
+        top += 1
+    columns = [str(c) for c in frame.columns]
+    for j, name in enumerate(columns):
+        ws.write_string(top, j, escape_cell(name), header)
+        ws.set_column(j, j, sheet.widths.get(name, max(10, min(40, len(name) + 4))))
+    for i, row in enumerate(_cells(frame), start=top + 1):
+        for j, value in enumerate(row):
+            fmt = open_cell if columns[j] in sheet.editable else cell
+            if _is_number(value):
+                ws.write_number(i, j, value, fmt)
+            else:
+                ws.write_string(i, j, value, fmt)
+    _finish_sheet(ws, columns, top, len(frame), sheet, open_cell)
+
+
+def _finish_sheet(ws, columns: list[str], top: int, rows: int, sheet: Sheet, open_cell) -> None:
+    last = top + max(rows, 1)
+    for name, options in sheet.choices.items():
+        if name in columns:
+            j = columns.index(name)
+            ws.data_validation(top + 1, j, last, j, {"validate": "list", "source": list(options)})
+    ws.freeze_panes(top + 1, 0)
+    ws.repeat_rows(top)
+    ws.set_paper(9)  # A4
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_footer("&CPage &P of &N")
+    if sheet.editable:
+        for j, name in enumerate(columns):
+            if name in sheet.editable:
+                ws.set_column(j, j, sheet.widths.get(name, 16), open_cell)
+        ws.protect("", {"format_columns": True, "format_rows": True, "sort": False})
+
+
+def write_html(frame: pd.DataFrame, path: str | Path, *, notice: Notice, title: str,
+               template: str = "list.html", row_numbers: bool = False,
+               widths: Mapping[str, str] | None = None) -> Path:
+    """A print-ready HTML page (A4): the notice in a header and a footer, table headers on every page.
+
+    Text is HTML-escaped, and each cell is isolated for bidirectional text (`<bdi>`), so a name in
+    right-to-left characters cannot reorder the cells beside it.
+
+    Args:
+        template: a file in workbench/templates with $title, $notice_header, $notice_footer,
+            $running, $running_css, $colgroup, $thead and $tbody placeholders.
+        row_numbers: whether the first column holds row numbers (it gets a narrow, bold style).
+        widths: CSS widths by column name, e.g. {"Call-back prompt": "22%"}; the rest share the page.
+
+    Returns:
+        The path written (mode 0600).
+    """
+    page = render_html(frame, notice=notice, title=title, template=template, row_numbers=row_numbers,
+                       widths=widths)
+    return atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
+
+
+def render_html(frame: pd.DataFrame, *, notice: Notice, title: str, template: str = "list.html",
+                row_numbers: bool = False, widths: Mapping[str, str] | None = None) -> str:
+    """The HTML text `write_html` writes."""
+    source = resources.files("workbench").joinpath("templates", template).read_text(encoding="utf-8")
+    columns = [str(c) for c in frame.columns]
+    return Template(source).substitute(
+        title=html.escape(title), running=html.escape(notice.running or notice.title),
+        running_css=_css_string(notice.running or notice.title),
+        notice_header=_notice_html(notice, "notice notice-top"),
+        notice_footer=_notice_html(notice, "notice notice-bottom"),
+        columns=str(len(columns)), colgroup=_colgroup(columns, row_numbers, widths or {}),
+        thead="".join(f"<th scope=\"col\">{html.escape(c)}</th>" for c in columns),
+        tbody="\n".join(_html_row(row, row_numbers) for row in frame.itertuples(index=False, name=None)))
+
+
+def _css_string(text: str) -> str:
+    # A CSS string literal: backslash-escape quotes, backslashes and anything that could end the rule.
+    return '"' + "".join(c if c.isalnum() or c in " .,:;()/@_" else f"\\{ord(c):x} " for c in text) + '"'
+
+
+def _notice_html(notice: Notice, css_class: str) -> str:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in notice.lines)
+    return f'<section class="{css_class}"><h2>{html.escape(notice.title)}</h2><ul>{items}</ul></section>'
+
+
+def _colgroup(columns: list[str], row_numbers: bool, widths: Mapping[str, str]) -> str:
+    cols = []
+    for i, name in enumerate(columns):
+        width = widths.get(name, "")
+        style = f' style="width: {html.escape(width)}"' if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", width) else ""
+        cols.append(f'<col class="rownum"{style}>' if row_numbers and i == 0 else f"<col{style}>")
+    return "".join(cols)
+
+
+def _html_row(row: Iterable[object], row_numbers: bool) -> str:
+    cells = []
+    for i, value in enumerate(row):
+        text = html.escape(cell_text(value))
+        cls = ' class="rownum"' if row_numbers and i == 0 else ""
+        cells.append(f"<td{cls}><bdi>{text}</bdi></td>")
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def read_table(path: str | Path, *, header_first: str) -> tuple[list[str], list[tuple[int, list[object]]]]:
+    """Read a CSV or XLSX this module wrote (and a person filled in): header and data rows.
+
+    Notice lines (`#`) and blank lines are skipped; the header is the first row whose first cell is
+    `header_first`. Cells are unescaped (`unescape_cell`) and stripped.
+
+    Returns:
+        (header, rows) where each row is (the row number a spreadsheet shows, its cells).
+
+    Raises:
+        InputError: not a .csv or .xlsx file, a file that cannot be read as one, or no header row.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InputError(f"Unsupported file extension: '{path.suffix}' ({path.name}). Supported formats: "
+                         ".csv, .xlsx (the list as it was sent out, with the outcome columns filled in).")
+    raw = _read_csv_rows(path) if suffix == ".csv" else _read_xlsx_rows(path)
+    for index, (line, cells) in enumerate(raw):
+        if cells and str(cells[0]).strip() == header_first:
+            header = [str(c or "").strip() for c in cells]
+            rows = [(n, [_clean(c) for c in r]) for n, r in raw[index + 1:]
+                    if any(_clean(c) not in ("", None) for c in r)
+                    and not str(r[0] or "").startswith(NOTICE_MARK)]
+            return header, rows
+    raise InputError(f'{path.name}: no header row starting with "{header_first}" was found. Send back the '
+                     "list as it was exported, with its header row unchanged.")
+
+
+def _clean(value: object) -> object:
+    value = unescape_cell(value.strip() if isinstance(value, str) else value)
+    return "" if value is None else value
+
+
+def _read_csv_rows(path: Path) -> list[tuple[int, list[object]]]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return [(n, row) for n, row in enumerate(csv.reader(handle), start=1)
+                    if row and not row[0].startswith(NOTICE_MARK)]
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not a UTF-8 CSV file. Save it from your spreadsheet as "
+                         '"CSV UTF-8 (comma delimited)" and try again.') from None
+    except (OSError, csv.Error) as error:
+        raise InputError(f"Cannot read {path.name} as CSV ({type(error).__name__}).") from None
+
+
+def _read_xlsx_rows(path: Path) -> list[tuple[int, list[object]]]:
+    import zipfile
+
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        raise InputError(f"{path.name} is not an Excel workbook (.xlsx). Send back the .xlsx file as it "
+                         "was exported, or save the list as .xlsx or .csv.") from None
+    try:
+        ws = book.worksheets[0]
+        return [(n, list(row)) for n, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+    finally:
+        book.close()
+
+
+__all__ = ["ESCAPE", "FORMATS", "FORMULA_TRIGGERS", "Notice", "Sheet", "atomic_write", "cell_text",
+           "escape_cell", "read_table", "render_html", "unescape_cell", "write_csv", "write_html",
+           "write_xlsx"]
