@@ -59,8 +59,9 @@ def naive_rows(rows: int = ANCHOR_ROWS, seed: int = 2020) -> list[tuple[str, str
 
 def national_in_child() -> dict[str, float]:
     """Generate the national preset in a child process; its wall time and peak RSS."""
-    out = subprocess.run([sys.executable, "-c", _CHILD.format(root=str(ROOT))], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(root=str(ROOT))], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -70,21 +71,39 @@ def run(report: Callable[..., None]) -> None:
     synthetic.generate(members=1_000, calls=0)
     anchor = _median(naive_rows) / ANCHOR_ROWS
     ours = _median(lambda: synthetic.generate(members=MEMBERS, calls=0)) / MEMBERS
-    report(f"synthetic member ({MEMBERS:,} members, per member)", ours, "naive per-row Faker, per member",
-           anchor, target="ratio <= 0.033 (30x faster)",
-           extra=f"{1 / ours:,.0f} members/s vs {1 / anchor:,.0f}/s = {anchor / ours:,.0f}x")
+    report(
+        f"synthetic member ({MEMBERS:,} members, per member)",
+        ours,
+        "naive per-row Faker, per member",
+        anchor,
+        target="ratio <= 0.033 (30x faster)",
+        extra=f"{1 / ours:,.0f} members/s vs {1 / anchor:,.0f}/s = {anchor / ours:,.0f}x",
+    )
     national = national_in_child()
     ok = national["seconds"] <= NATIONAL_BUDGET_S and national["peak_mb"] < NATIONAL_BUDGET_GB * 1024
-    report(f"national preset ({national['members']:,} members, {national['calls']:,} calls)",
-           national["seconds"], "naive per-row Faker for 500,000 members (extrapolated)",
-           anchor * synthetic.PRESETS["national"][0], target=f"<= {NATIONAL_BUDGET_S:.0f} s, < 3 GB",
-           extra=f"peak RSS {national['peak_mb']:,.0f} MB {'OK' if ok else 'OVER BUDGET'}")
+    report(
+        f"national preset ({national['members']:,} members, {national['calls']:,} calls)",
+        national["seconds"],
+        "naive per-row Faker for 500,000 members (extrapolated)",
+        anchor * synthetic.PRESETS["national"][0],
+        target=f"<= {NATIONAL_BUDGET_S:.0f} s, < 3 GB",
+        extra=f"peak RSS {national['peak_mb']:,.0f} MB {'OK' if ok else 'OVER BUDGET'}",
+    )
 
 
-def _print_report(name: str, seconds: float, anchor_name: str, anchor_seconds: float, target: str | None = None,
-                  extra: str = "") -> None:
-    print(f"{name}: {seconds * 1000:.4f} ms; anchor {anchor_name}: {anchor_seconds * 1000:.4f} ms; "
-          f"ratio {seconds / anchor_seconds:.4f}; target {target}; {extra}", flush=True)
+def _print_report(
+    name: str,
+    seconds: float,
+    anchor_name: str,
+    anchor_seconds: float,
+    target: str | None = None,
+    extra: str = "",
+) -> None:
+    print(
+        f"{name}: {seconds * 1000:.4f} ms; anchor {anchor_name}: {anchor_seconds * 1000:.4f} ms; "
+        f"ratio {seconds / anchor_seconds:.4f}; target {target}; {extra}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ def test_drama_ranges_are_ofcoms_twenty_thousand_numbers():
     assert len(set(pool()["e164"])) == 20_000
     assert synthetic.is_drama_number("+447700900000") and synthetic.is_drama_number("+441632960999")
     assert synthetic.is_drama_number("+442896496500") and synthetic.is_drama_number("+443069990001")
-    assert not synthetic.is_drama_number("+447700901000")   # just past the mobile range
-    assert not synthetic.is_drama_number("07700900123")     # not E.164
+    assert not synthetic.is_drama_number("+447700901000")  # just past the mobile range
+    assert not synthetic.is_drama_number("07700900123")  # not E.164
     assert not synthetic.is_drama_number(None)
 
 
@@ -53,7 +53,7 @@ def test_member_phones_are_drama_numbers_and_emails_on_example_domains(demo):
     assert len(phones) > 0.85 * len(demo.members)
     assert phones.map(synthetic.is_drama_number).all()
     emails = demo.members["email"].dropna()
-    assert 0.6 * len(demo.members) < len(emails) < len(demo.members)     # some are missing
+    assert 0.6 * len(demo.members) < len(emails) < len(demo.members)  # some are missing
     assert emails.str.fullmatch(r"[a-z0-9.]+@example\.(com|org|net)").all()
 
 
@@ -61,9 +61,10 @@ def test_notes_and_services_hold_only_fake_contacts(demo):
     texts = pd.concat([demo.calls["notes"].dropna(), demo.services["contact"]], ignore_index=True)
     phones = [p for t in texts for p in PHONE_IN_TEXT.findall(t)]
     emails = [d for t in texts for d in EMAIL.findall(t)]
-    assert len(phones) > 20 and len(emails) > 10      # notes really do carry third-party contacts
-    assert all(synthetic.is_drama_number(_e164(p)) for p in phones), [p for p in phones
-                                                                       if not synthetic.is_drama_number(_e164(p))]
+    assert len(phones) > 20 and len(emails) > 10  # notes really do carry third-party contacts
+    assert all(synthetic.is_drama_number(_e164(p)) for p in phones), [
+        p for p in phones if not synthetic.is_drama_number(_e164(p))
+    ]
     assert set(emails) <= {"example.com", "example.org", "example.net"}
 
 
@@ -90,16 +91,50 @@ def test_exports_have_the_agreed_headers_and_mode_0600(tmp_path, demo):
     assert [p.name for p in paths] == ["members.csv", "call_outcomes.csv", "services.csv"]
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in paths)
     headers = [pd.read_csv(p, nrows=0).columns.tolist() for p in paths]
-    assert headers[0] == ["Membership Number", "First Name", "Last Name", "Phone", "Email", "Address",
-                          "Postcode", "Ward", "Branch", "Age", "Joined"]
-    assert headers[1] == ["Call ID", "Membership Number", "Round", "Caller", "Date", "Outcome", "Wellbeing",
-                          "Needs Support", "Need Categories", "Urgency", "Keen To Volunteer", "Skills",
-                          "Services Referenced", "DP Query", "Notes"]
+    assert headers[0] == [
+        "Membership Number",
+        "First Name",
+        "Last Name",
+        "Phone",
+        "Email",
+        "Address",
+        "Postcode",
+        "Ward",
+        "Branch",
+        "Age",
+        "Joined",
+    ]
+    assert headers[1] == [
+        "Call ID",
+        "Membership Number",
+        "Round",
+        "Caller",
+        "Date",
+        "Outcome",
+        "Wellbeing",
+        "Needs Support",
+        "Need Categories",
+        "Urgency",
+        "Keen To Volunteer",
+        "Skills",
+        "Services Referenced",
+        "DP Query",
+        "Notes",
+    ]
     assert headers[2] == ["Service ID", "Name", "Category", "Areas Served", "Contact", "Aliases"]
     calls = pd.read_csv(paths[1], dtype=str, keep_default_na=False)
     assert calls["Date"].str.fullmatch(r"\d\d/\d\d/2020 \d\d:\d\d").all()
-    assert set(calls["Outcome"]) <= {"Answered", "No Answer", "Voicemail", "Busy", "Wrong Number",
-                                     "Call Back Later", "Refused", "Do Not Call", "Deceased/Moved"}
+    assert set(calls["Outcome"]) <= {
+        "Answered",
+        "No Answer",
+        "Voicemail",
+        "Busy",
+        "Wrong Number",
+        "Call Back Later",
+        "Refused",
+        "Do Not Call",
+        "Deceased/Moved",
+    }
     assert calls["Need Categories"].str.contains("; ").any()
     with pytest.raises(InputError, match="Supported formats: csv, xlsx, parquet"):
         synthetic.write_exports(demo, tmp_path, "doc")
@@ -110,13 +145,13 @@ def test_geography_is_coherent(demo):
     assert geo["postcode"].is_unique and geo["postcode"].str.fullmatch(POSTCODE).all()
     assert (geo["constituency"] == "Northvale").all()
     assert 5 <= geo["branch"].nunique() <= 8
-    assert (geo.groupby("sector")["ward"].nunique() == 1).all()       # a sector lies in one ward
-    assert (geo.groupby("ward")["branch"].nunique() == 1).all()       # a ward lies in one branch
-    assert (geo["postcode"].str[:-2] == geo["sector"]).all()         # a postcode lies in its sector
+    assert (geo.groupby("sector")["ward"].nunique() == 1).all()  # a sector lies in one ward
+    assert (geo.groupby("ward")["branch"].nunique() == 1).all()  # a ward lies in one branch
+    assert (geo["postcode"].str[:-2] == geo["sector"]).all()  # a postcode lies in its sector
     placed = demo.members.merge(geo, on="postcode", how="left", suffixes=("", "_geo"))
     assert (placed["ward"] == placed["ward_geo"]).all() and (placed["branch"] == placed["branch_geo"]).all()
     per_ward = demo.members["ward"].value_counts()
-    assert per_ward.min() < 10 and per_ward.max() > 150       # small cells and large ones
+    assert per_ward.min() < 10 and per_ward.max() > 150  # small cells and large ones
 
 
 def test_members_look_like_a_party_membership(demo):
@@ -161,9 +196,11 @@ def test_answers_evolve_across_rounds_for_the_same_member(demo):
 
 def test_households_share_landlines_at_demo(demo):
     m = demo.members.dropna(subset=["phone"])
-    per_phone = m.groupby("phone").agg(households=("address", "nunique"), members=("membership_number", "size"))
+    per_phone = m.groupby("phone").agg(
+        households=("address", "nunique"), members=("membership_number", "size")
+    )
     assert (per_phone["members"] > 1).sum() > 50
-    assert (per_phone["households"] == 1).all()        # below the pool size, nobody else shares it
+    assert (per_phone["households"] == 1).all()  # below the pool size, nobody else shares it
 
 
 def test_no_phone_reuse_across_households_at_branch(branch):
@@ -174,13 +211,15 @@ def test_no_phone_reuse_across_households_at_branch(branch):
 def test_objectors_keep_unique_numbers_above_the_pool_size():
     org = synthetic.generate(members=30_000, calls=60_000, seed=3)
     phones = org.members["phone"].dropna()
-    assert phones.duplicated().any()                    # the pool is too small: numbers are reused
-    objected = org.calls.loc[org.calls["outcome"].isin(["do_not_call", "refused"]), "membership_number"].unique()
+    assert phones.duplicated().any()  # the pool is too small: numbers are reused
+    objected = org.calls.loc[
+        org.calls["outcome"].isin(["do_not_call", "refused"]), "membership_number"
+    ].unique()
     assert len(objected) > 500
     their = org.members.loc[org.members["membership_number"].isin(objected), "phone"]
     assert their.notna().all()
     counts = phones.value_counts()
-    assert (counts.reindex(their).to_numpy() == 1).all()     # shared with nobody, not even family
+    assert (counts.reindex(their).to_numpy() == 1).all()  # shared with nobody, not even family
     assert len(org.calls) == pytest.approx(60_000, rel=0.05)
 
 
@@ -206,15 +245,17 @@ def test_build_store_fills_an_encrypted_store_with_identity_kept_apart(tmp_path:
         for table, n in counts.items():
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n, table
         assert counts["followups"] > 0
-        assert con.execute("SELECT count(*) FROM calls c JOIN members m USING (member_key)").fetchone()[0] \
-            == len(demo.calls)
+        assert con.execute("SELECT count(*) FROM calls c JOIN members m USING (member_key)").fetchone()[
+            0
+        ] == len(demo.calls)
         # Identity columns exist only in identities.
         identity = {"membership_number", "first_name", "last_name", "phone", "email", "address"}
-        columns = con.execute("SELECT table_name, column_name FROM duckdb_columns() "
-                              "WHERE database_name = current_database()").fetchall()
+        columns = con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
+        ).fetchall()
         assert {t for t, c in columns if c in identity} == {"identities"}
         assert con.execute("SELECT value FROM meta WHERE key = 'synthetic'").fetchone()[0] == "demo:2020"
-        assert con.execute("SELECT count(*) FROM optouts").fetchone()[0] == 0   # opt-outs are optouts.py's job
+        assert con.execute("SELECT count(*) FROM optouts").fetchone()[0] == 0  # opt-outs are optouts.py's job
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -29,13 +29,24 @@ from workbench import synthetic_geo, synthetic_members, synthetic_notes, synthet
 from workbench.errors import InputError
 from workbench.synthetic_calls import DP_QUERIES, OUTCOMES, SKILLS, URGENCY
 from workbench.synthetic_io import write_exports
-from workbench.synthetic_store import build_store
 from workbench.synthetic_members import MEMBERSHIP_PREFIX
 from workbench.synthetic_phones import DRAMA_RANGES, is_drama_number
 from workbench.synthetic_services import NEED_CATEGORIES
+from workbench.synthetic_store import build_store
 
-__all__ = ["DRAMA_RANGES", "MEMBERSHIP_PREFIX", "NEED_CATEGORIES", "OUTCOMES", "PRESETS", "SKILLS",
-           "Organisation", "build_store", "generate", "is_drama_number", "write_exports"]
+__all__ = [
+    "DRAMA_RANGES",
+    "MEMBERSHIP_PREFIX",
+    "NEED_CATEGORIES",
+    "OUTCOMES",
+    "PRESETS",
+    "SKILLS",
+    "Organisation",
+    "build_store",
+    "generate",
+    "is_drama_number",
+    "write_exports",
+]
 
 # name -> (members, approximate calls). Four calls a member is what three rounds of up to three
 # attempts, with partial later rounds, come to.
@@ -84,8 +95,9 @@ class Organisation:
 def _sizes(preset: str | None, members: int | None, calls: int | None) -> tuple[str, int, int]:
     if members is None:
         if preset not in PRESETS:
-            raise InputError(f'Unknown preset "{preset}". Choose one of: {", ".join(PRESETS)}, '
-                             "or give members=N.")
+            raise InputError(
+                f'Unknown preset "{preset}". Choose one of: {", ".join(PRESETS)}, or give members=N.'
+            )
         return preset, *PRESETS[preset]
     if members < 1 or (calls is not None and calls < 0):
         raise InputError(f"members must be at least 1 and calls at least 0 (got {members}, {calls}).")
@@ -102,8 +114,14 @@ def _objector_counts(n_members: int, n_calls: int) -> tuple[int, int]:
     return int(dnc * scale), int(refused * scale)
 
 
-def generate(preset: str | None = "demo", *, members: int | None = None, calls: int | None = None,
-             seed: int = 2020, progress: bool = False) -> Organisation:
+def generate(
+    preset: str | None = "demo",
+    *,
+    members: int | None = None,
+    calls: int | None = None,
+    seed: int = 2020,
+    progress: bool = False,
+) -> Organisation:
     """Generate a synthetic organisation.
 
     Args:
@@ -133,12 +151,33 @@ def generate(preset: str | None = "demo", *, members: int | None = None, calls: 
         phone = synthetic_members.assign_phones(rng, people["household"].to_numpy(), objector)
         people["phone"] = synthetic_members.e164(phone)
         bar.update(1)
-        rounds = calls_.simulate(rng, people["age"].to_numpy(), _codes(people["branch"], geo.branches),
-                                 phone >= 0, objector, n_calls, _n_callers(n_members), progress=bar)
+        rounds = calls_.simulate(
+            rng,
+            people["age"].to_numpy(),
+            _codes(people["branch"], geo.branches),
+            phone >= 0,
+            objector,
+            n_calls,
+            _n_callers(n_members),
+            progress=bar,
+        )
         frames = _call_frames(rng, rounds, people, services, coverage, pools.first)
         bar.update(bar.total - bar.n)
-    public = people[["membership_number", "first_name", "last_name", "phone", "email", "address", "postcode",
-                     "ward", "branch", "age", "joined_on"]]
+    public = people[
+        [
+            "membership_number",
+            "first_name",
+            "last_name",
+            "phone",
+            "email",
+            "address",
+            "postcode",
+            "ward",
+            "branch",
+            "age",
+            "joined_on",
+        ]
+    ]
     return Organisation(public, *frames, services, geo.frame, label, seed)
 
 
@@ -151,9 +190,14 @@ def _n_callers(n_members: int) -> int:
     return int(np.clip(np.sqrt(n_members) * 1.2, 40, 300))
 
 
-def _call_frames(rng: np.random.Generator, rounds: calls_.Rounds, people: pd.DataFrame,
-                 services: pd.DataFrame, coverage: pd.DataFrame, first_names: np.ndarray,
-                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _call_frames(
+    rng: np.random.Generator,
+    rounds: calls_.Rounds,
+    people: pd.DataFrame,
+    services: pd.DataFrame,
+    coverage: pd.DataFrame,
+    first_names: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Put attempts in time order, give them ids, and attach needs, skills, services and notes."""
     a = rounds.attempts
     order = np.lexsort((a["member"].to_numpy(), a["called_at"].to_numpy()))
@@ -167,16 +211,35 @@ def _call_frames(rng: np.random.Generator, rounds: calls_.Rounds, people: pd.Dat
     first = needs.drop_duplicates("row")
     need_of[first["row"].to_numpy()] = first["category"].to_numpy()
     calls = _calls_frame(a, call_id, people)
-    calls["notes"] = synthetic_notes.build(rng, a["outcome"].to_numpy(), a["needs_support"].to_numpy(),
-                                           a["keen"].to_numpy(), a["dp_query"].to_numpy(), need_of, first_names)
+    calls["notes"] = synthetic_notes.build(
+        rng,
+        a["outcome"].to_numpy(),
+        a["needs_support"].to_numpy(),
+        a["keen"].to_numpy(),
+        a["dp_query"].to_numpy(),
+        need_of,
+        first_names,
+    )
     ward = people["ward_idx"].to_numpy()[a["member"].to_numpy()]
-    call_needs = pd.DataFrame({"call_id": call_id[needs["row"].to_numpy()],
-                               "category": np.array(NEED_CATEGORIES, dtype=object)[needs["category"].to_numpy()]})
-    call_skills = pd.DataFrame({"call_id": call_id[skills["row"].to_numpy()],
-                                "skill": np.array(SKILLS, dtype=object)[skills["skill"].to_numpy()]})
+    call_needs = pd.DataFrame(
+        {
+            "call_id": call_id[needs["row"].to_numpy()],
+            "category": np.array(NEED_CATEGORIES, dtype=object)[needs["category"].to_numpy()],
+        }
+    )
+    call_skills = pd.DataFrame(
+        {
+            "call_id": call_id[skills["row"].to_numpy()],
+            "skill": np.array(SKILLS, dtype=object)[skills["skill"].to_numpy()],
+        }
+    )
     referenced = _referenced(rng, needs, ward, coverage)
-    call_services = pd.DataFrame({"call_id": call_id[referenced["row"].to_numpy()],
-                                  "service_id": services["service_id"].to_numpy()[referenced["service"].to_numpy()]})
+    call_services = pd.DataFrame(
+        {
+            "call_id": call_id[referenced["row"].to_numpy()],
+            "service_id": services["service_id"].to_numpy()[referenced["service"].to_numpy()],
+        }
+    )
     return calls, call_needs, call_skills, call_services
 
 
@@ -195,29 +258,34 @@ def _calls_frame(a: pd.DataFrame, call_id: np.ndarray, people: pd.DataFrame) -> 
     n_rounds = int(a["round"].max()) + 1 if len(a) else 0
     n_callers = int(a["caller"].max()) + 1 if len(a) else 0
     wellbeing, need, keen = (a[c].to_numpy() for c in ("wellbeing", "needs_support", "keen"))
-    return pd.DataFrame({
-        "call_id": call_id,
-        "membership_number": people["membership_number"].to_numpy()[a["member"].to_numpy()],
-        "round": _nullable(a["round"].to_numpy(), tuple(f"R{r + 1}" for r in range(n_rounds))),
-        "caller": _nullable(a["caller"].to_numpy(), tuple(f"C{c + 1:04d}" for c in range(n_callers))),
-        "called_at": a["called_at"].to_numpy().astype("datetime64[ns]"),
-        "outcome": _nullable(a["outcome"].to_numpy(), OUTCOMES),
-        "wellbeing": _masked(wellbeing.astype("int64"), "Int64", wellbeing > 0),
-        "needs_support": _masked(need == 1, "boolean", need >= 0),
-        "urgency": _nullable(a["urgency"].to_numpy(), URGENCY),
-        "keen_to_volunteer": _masked(keen == 1, "boolean", keen >= 0),
-        "dp_query": _nullable(a["dp_query"].to_numpy(), DP_QUERIES),
-    })
+    return pd.DataFrame(
+        {
+            "call_id": call_id,
+            "membership_number": people["membership_number"].to_numpy()[a["member"].to_numpy()],
+            "round": _nullable(a["round"].to_numpy(), tuple(f"R{r + 1}" for r in range(n_rounds))),
+            "caller": _nullable(a["caller"].to_numpy(), tuple(f"C{c + 1:04d}" for c in range(n_callers))),
+            "called_at": a["called_at"].to_numpy().astype("datetime64[ns]"),
+            "outcome": _nullable(a["outcome"].to_numpy(), OUTCOMES),
+            "wellbeing": _masked(wellbeing.astype("int64"), "Int64", wellbeing > 0),
+            "needs_support": _masked(need == 1, "boolean", need >= 0),
+            "urgency": _nullable(a["urgency"].to_numpy(), URGENCY),
+            "keen_to_volunteer": _masked(keen == 1, "boolean", keen >= 0),
+            "dp_query": _nullable(a["dp_query"].to_numpy(), DP_QUERIES),
+        }
+    )
 
 
-def _referenced(rng: np.random.Generator, needs: pd.DataFrame, ward: np.ndarray,
-                coverage: pd.DataFrame) -> pd.DataFrame:
+def _referenced(
+    rng: np.random.Generator, needs: pd.DataFrame, ward: np.ndarray, coverage: pd.DataFrame
+) -> pd.DataFrame:
     """One service per (call, need) from those covering the member's ward, 70% of the time.
 
     Where no service covers that ward and need, nothing can be referenced: a signposting gap.
     """
-    want = needs.assign(ward=ward[needs["row"].to_numpy()],
-                        category=np.array(NEED_CATEGORIES, dtype=object)[needs["category"].to_numpy()])
+    want = needs.assign(
+        ward=ward[needs["row"].to_numpy()],
+        category=np.array(NEED_CATEGORIES, dtype=object)[needs["category"].to_numpy()],
+    )
     candidates = want.merge(coverage, on=["ward", "category"], how="inner", sort=False)
     candidates = candidates.assign(key=rng.random(len(candidates))).sort_values(["row", "category", "key"])
     chosen = candidates.drop_duplicates(["row", "category"])

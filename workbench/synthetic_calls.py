@@ -15,8 +15,17 @@ import pandas as pd
 
 from workbench.synthetic_services import NEED_CATEGORIES
 
-OUTCOMES = ("answered", "no_answer", "voicemail", "busy", "wrong_number", "call_back_later", "refused",
-            "do_not_call", "deceased_moved")
+OUTCOMES = (
+    "answered",
+    "no_answer",
+    "voicemail",
+    "busy",
+    "wrong_number",
+    "call_back_later",
+    "refused",
+    "do_not_call",
+    "deceased_moved",
+)
 ANSWERED, WRONG, CALL_BACK, REFUSED, DNC, GONE = 0, 4, 5, 6, 7, 8
 # Per-attempt outcomes for members who never object. Refusals and do-not-call come only from the
 # members chosen up front as objectors (their numbers are kept unique; see synthetic_members).
@@ -27,33 +36,45 @@ _REMOVES = np.array([WRONG, REFUSED, DNC, GONE])
 MAX_ATTEMPTS = 3
 MAX_ROUNDS = 8
 ROUND_WEIGHTS = (0.4, 0.33, 0.27)
-FIRST_ROUND = np.datetime64("2020-03-30T00:00")   # a week into the first lockdown
+FIRST_ROUND = np.datetime64("2020-03-30T00:00")  # a week into the first lockdown
 ROUND_GAP_DAYS = 28
 _HOURS = np.arange(9, 21)
 _HOUR_P = np.array([3, 8, 9, 8, 6, 6, 7, 8, 9, 10, 7, 4], dtype=float)
-SKILLS = ("shopping", "prescriptions", "befriending", "lifts", "digital_help", "dog_walking", "phone_calls",
-          "other")
+SKILLS = (
+    "shopping",
+    "prescriptions",
+    "befriending",
+    "lifts",
+    "digital_help",
+    "dog_walking",
+    "phone_calls",
+    "other",
+)
 URGENCY = ("low", "medium", "high")
 DP_QUERIES = ("how_got_number", "complaint", "other")
 
 # Need categories by age band (<35, 35-64, 65+): the young lose income, the old are cut off.
-_NEED_P = np.array([
-    [0.12, 0.04, 0.10, 0.26, 0.28, 0.12, 0.03, 0.05],
-    [0.18, 0.10, 0.12, 0.18, 0.20, 0.08, 0.06, 0.08],
-    [0.22, 0.26, 0.24, 0.06, 0.04, 0.03, 0.10, 0.05],
-])
-_SKILL_P = np.array([
-    [0.24, 0.14, 0.08, 0.14, 0.16, 0.14, 0.06, 0.04],
-    [0.22, 0.16, 0.12, 0.18, 0.10, 0.10, 0.08, 0.04],
-    [0.08, 0.06, 0.30, 0.08, 0.02, 0.06, 0.36, 0.04],
-])
+_NEED_P = np.array(
+    [
+        [0.12, 0.04, 0.10, 0.26, 0.28, 0.12, 0.03, 0.05],
+        [0.18, 0.10, 0.12, 0.18, 0.20, 0.08, 0.06, 0.08],
+        [0.22, 0.26, 0.24, 0.06, 0.04, 0.03, 0.10, 0.05],
+    ]
+)
+_SKILL_P = np.array(
+    [
+        [0.24, 0.14, 0.08, 0.14, 0.16, 0.14, 0.06, 0.04],
+        [0.22, 0.16, 0.12, 0.18, 0.10, 0.10, 0.08, 0.04],
+        [0.08, 0.06, 0.30, 0.08, 0.02, 0.06, 0.36, 0.04],
+    ]
+)
 _KEEN_P = np.array([0.38, 0.24, 0.09])
 
 
 def expected_attempts() -> float:
     """Mean attempts per member per round: 1 + q + q^2 for q = P(attempt does not end the round)."""
     q = 1.0 - _ATTEMPT_P[_TERMINAL].sum()
-    return float(sum(q ** k for k in range(MAX_ATTEMPTS)))
+    return float(sum(q**k for k in range(MAX_ATTEMPTS)))
 
 
 def age_band(age: np.ndarray) -> np.ndarray:
@@ -75,8 +96,13 @@ class Latent:
     def start(cls, rng: np.random.Generator, age: np.ndarray) -> Latent:
         band = age_band(age)
         wellbeing = rng.normal(3.7, 0.7, len(age)) - 0.25 * (age >= 75)
-        latent = cls(wellbeing, np.zeros(len(age), bool), _draw_category(rng, band), rng.random(len(age)) <
-                     _KEEN_P[band], band)
+        latent = cls(
+            wellbeing,
+            np.zeros(len(age), bool),
+            _draw_category(rng, band),
+            rng.random(len(age)) < _KEEN_P[band],
+            band,
+        )
         latent.need = rng.random(len(age)) < latent.p_new_need() * 1.6
         return latent
 
@@ -99,17 +125,18 @@ def _draw_category(rng: np.random.Generator, band: np.ndarray) -> np.ndarray:
 
 
 def _draw_from(rng: np.random.Generator, probs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    return np.minimum(np.searchsorted(np.cumsum(probs / probs.sum()), rng.random(shape), side="right"),
-                      len(probs) - 1)
+    return np.minimum(
+        np.searchsorted(np.cumsum(probs / probs.sum()), rng.random(shape), side="right"), len(probs) - 1
+    )
 
 
 @dataclass
 class Rounds:
     """Everything the simulation produced, one row per attempt (not yet in time order)."""
 
-    attempts: pd.DataFrame   # member, round, outcome, called_at, caller, + answered content
-    needs: pd.DataFrame      # row (attempt row), category (index into NEED_CATEGORIES)
-    skills: pd.DataFrame     # row, skill (index into SKILLS)
+    attempts: pd.DataFrame  # member, round, outcome, called_at, caller, + answered content
+    needs: pd.DataFrame  # row (attempt row), category (index into NEED_CATEGORIES)
+    skills: pd.DataFrame  # row, skill (index into SKILLS)
 
 
 def _callers(rng: np.random.Generator, branch: np.ndarray, n_callers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +148,10 @@ def _callers(rng: np.random.Generator, branch: np.ndarray, n_callers: int) -> tu
 
 def _round_times(rng: np.random.Generator, r: int, k: int) -> np.ndarray:
     """k x MAX_ATTEMPTS timestamps: first attempt in the round's first 10 days, retries 1-3 days apart."""
-    day = rng.integers(0, 10, k)[:, None] + np.c_[np.zeros(k, int), np.cumsum(rng.integers(1, 4, (k, 2)), axis=1)]
+    day = (
+        rng.integers(0, 10, k)[:, None]
+        + np.c_[np.zeros(k, int), np.cumsum(rng.integers(1, 4, (k, 2)), axis=1)]
+    )
     hour = _HOURS[_draw_from(rng, _HOUR_P, (k, MAX_ATTEMPTS))]
     minutes = day * 1440 + hour * 60 + rng.integers(0, 60, (k, MAX_ATTEMPTS))
     return FIRST_ROUND + np.timedelta64(r * ROUND_GAP_DAYS, "D") + minutes.astype("timedelta64[m]")
@@ -139,8 +169,16 @@ def _attempts(rng: np.random.Generator, objecting: np.ndarray) -> tuple[np.ndarr
     return codes, made
 
 
-def simulate(rng: np.random.Generator, age: np.ndarray, branch: np.ndarray, has_phone: np.ndarray,
-             objector: np.ndarray, target: int, n_callers: int, progress=None) -> Rounds:
+def simulate(
+    rng: np.random.Generator,
+    age: np.ndarray,
+    branch: np.ndarray,
+    has_phone: np.ndarray,
+    objector: np.ndarray,
+    target: int,
+    n_callers: int,
+    progress=None,
+) -> Rounds:
     """Run calling rounds until about `target` calls are made (at least three rounds).
 
     Args:
@@ -180,8 +218,15 @@ def simulate(rng: np.random.Generator, age: np.ndarray, branch: np.ndarray, has_
         row, att = np.nonzero(np.arange(MAX_ATTEMPTS)[None, :] < made[:, None])
         last = codes[np.arange(len(idx)), made - 1]
         removed[idx[np.isin(last, _REMOVES)]] = True
-        frame = pd.DataFrame({"member": idx[row], "round": r, "outcome": codes[row, att],
-                              "called_at": times[row, att], "caller": caller[row]})
+        frame = pd.DataFrame(
+            {
+                "member": idx[row],
+                "round": r,
+                "outcome": codes[row, att],
+                "called_at": times[row, att],
+                "caller": caller[row],
+            }
+        )
         frame, needs, skills = _content(rng, frame, latent, offset)
         parts.append(frame)
         need_parts.append(needs)
@@ -201,12 +246,19 @@ def _combine(parts, need_parts, skill_parts) -> Rounds:
             empty[c] = pd.Series(dtype="float64")
         blank = pd.DataFrame({"row": pd.Series(dtype="int64"), "category": pd.Series(dtype="int64")})
         return Rounds(empty, blank, blank.rename(columns={"category": "skill"}))
-    return Rounds(pd.concat(parts, ignore_index=True), pd.concat(need_parts, ignore_index=True),
-                  pd.concat(skill_parts, ignore_index=True))
+    return Rounds(
+        pd.concat(parts, ignore_index=True),
+        pd.concat(need_parts, ignore_index=True),
+        pd.concat(skill_parts, ignore_index=True),
+    )
 
 
-def _content(rng: np.random.Generator, frame: pd.DataFrame, latent: Latent, offset: int,
-             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _content(
+    rng: np.random.Generator,
+    frame: pd.DataFrame,
+    latent: Latent,
+    offset: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """What was said on answered calls: wellbeing, need, urgency, keenness, skills, DP queries.
 
     Non-answered rows get -1 in the coded columns (NA once the frames are built).
@@ -216,20 +268,33 @@ def _content(rng: np.random.Generator, frame: pd.DataFrame, latent: Latent, offs
     k = len(ans)
     need = latent.need[m]
     wellbeing = np.clip(np.rint(latent.wellbeing[m] + rng.normal(0, 0.4, k) - 0.9 * need), 1, 5)
-    urgency = np.where(wellbeing <= 2, _draw_from(rng, np.array([0.2, 0.45, 0.35]), (k,)),
-                       _draw_from(rng, np.array([0.5, 0.38, 0.12]), (k,)))
-    keen = np.where(need, rng.random(k) < 0.03, np.where(latent.keen[m], rng.random(k) < 0.85, rng.random(k) < 0.03))
-    asked = rng.random(k) >= 0.03          # sometimes the caller never asked
+    urgency = np.where(
+        wellbeing <= 2,
+        _draw_from(rng, np.array([0.2, 0.45, 0.35]), (k,)),
+        _draw_from(rng, np.array([0.5, 0.38, 0.12]), (k,)),
+    )
+    keen = np.where(
+        need, rng.random(k) < 0.03, np.where(latent.keen[m], rng.random(k) < 0.85, rng.random(k) < 0.03)
+    )
+    asked = rng.random(k) >= 0.03  # sometimes the caller never asked
     dp = np.where(rng.random(k) < 0.012, _draw_from(rng, np.array([0.6, 0.15, 0.25]), (k,)), -1)
-    cols = {"wellbeing": wellbeing, "needs_support": need, "urgency": np.where(need, urgency, -1),
-            "keen": np.where(asked, keen, -1), "dp_query": dp}
+    cols = {
+        "wellbeing": wellbeing,
+        "needs_support": need,
+        "urgency": np.where(need, urgency, -1),
+        "keen": np.where(asked, keen, -1),
+        "dp_query": dp,
+    }
     for name, values in cols.items():
         full = np.full(len(frame), -1, dtype=np.int8)
         full[ans] = values
         frame[name] = full
     rows = ans + offset
-    return frame, _need_rows(rng, rows[need], latent, m[need]), _skill_rows(rng, rows[asked & keen],
-                                                                            latent.band[m[asked & keen]])
+    return (
+        frame,
+        _need_rows(rng, rows[need], latent, m[need]),
+        _skill_rows(rng, rows[asked & keen], latent.band[m[asked & keen]]),
+    )
 
 
 def _need_rows(rng: np.random.Generator, rows: np.ndarray, latent: Latent, m: np.ndarray) -> pd.DataFrame:

@@ -18,17 +18,63 @@ CONSTITUENCY = "Northvale"
 AREA = "NV"
 
 # Invented town names for branches; none is a UK parliamentary constituency.
-BRANCH_NAMES = ("Northvale Town", "Ashcombe", "Millbridge", "Kestrel Moor", "Elderfield", "Harrowdene",
-                "Brackenhurst", "Wyvern Cross")
-_WARD_STEMS = ("Ash", "Beck", "Birch", "Brook", "Cinder", "Cold", "Elm", "Fern", "Gorse", "Hazel", "Heath",
-               "Holly", "Kings", "Lark", "Lime", "Marsh", "Mill", "Oak", "Rook", "Rush", "Salt", "Stone",
-               "Thorn", "Wil", "Wren", "Yew")
-_WARD_TAILS = ("field", "ley", "ton", "bury", "wood", "gate", " Green", " Park", " Hill", " Vale", "well",
-               "ford", " Common")
+BRANCH_NAMES = (
+    "Northvale Town",
+    "Ashcombe",
+    "Millbridge",
+    "Kestrel Moor",
+    "Elderfield",
+    "Harrowdene",
+    "Brackenhurst",
+    "Wyvern Cross",
+)
+_WARD_STEMS = (
+    "Ash",
+    "Beck",
+    "Birch",
+    "Brook",
+    "Cinder",
+    "Cold",
+    "Elm",
+    "Fern",
+    "Gorse",
+    "Hazel",
+    "Heath",
+    "Holly",
+    "Kings",
+    "Lark",
+    "Lime",
+    "Marsh",
+    "Mill",
+    "Oak",
+    "Rook",
+    "Rush",
+    "Salt",
+    "Stone",
+    "Thorn",
+    "Wil",
+    "Wren",
+    "Yew",
+)
+_WARD_TAILS = (
+    "field",
+    "ley",
+    "ton",
+    "bury",
+    "wood",
+    "gate",
+    " Green",
+    " Park",
+    " Hill",
+    " Vale",
+    "well",
+    "ford",
+    " Common",
+)
 # Letters allowed in the last two characters of a UK postcode (no C, I, K, M, O, V).
 _UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
-_UNITS_TOTAL = 5000        # postcodes in the whole constituency (a real one has ~3,000-6,000)
-_TINY_WARDS = 3            # wards shrunk to a few per cent of normal, for small cells
+_UNITS_TOTAL = 5000  # postcodes in the whole constituency (a real one has ~3,000-6,000)
+_TINY_WARDS = 3  # wards shrunk to a few per cent of normal, for small cells
 
 
 @dataclass(frozen=True)
@@ -82,8 +128,11 @@ def _sectors(rng: np.random.Generator, ward_branch: np.ndarray, weight: np.ndarr
     return out
 
 
-def _postcodes(rng: np.random.Generator, sectors: list[tuple[int, str]], weight: np.ndarray,
-               ) -> tuple[list[str], list[str], list[int]]:
+def _postcodes(
+    rng: np.random.Generator,
+    sectors: list[tuple[int, str]],
+    weight: np.ndarray,
+) -> tuple[list[str], list[str], list[int]]:
     letters = [a + b for a in _UNIT_LETTERS for b in _UNIT_LETTERS]
     sectors_in_ward = np.bincount([w for w, _ in sectors], minlength=len(weight))
     postcodes, sector_of, ward_of = [], [], []
@@ -116,12 +165,21 @@ def build(rng: np.random.Generator, faker: Faker) -> Geography:
     ward_of_arr = np.array(ward_of)
     branches = np.array(BRANCH_NAMES[:n_branches], dtype=object)
     streets = np.array(sorted({faker.street_name() for _ in range(300)}), dtype=object)
-    frame = pd.DataFrame({
-        "constituency": CONSTITUENCY,
-        "branch": branches[ward_branch[ward_of_arr]],
-        "ward": wards[ward_of_arr],
-        "sector": sector_of,
-        "postcode": postcodes,
-    })
-    return Geography(frame, wards, ward_branch, weight, branches, ward_of_arr,
-                     streets[rng.integers(0, len(streets), size=len(postcodes))])
+    frame = pd.DataFrame(
+        {
+            "constituency": CONSTITUENCY,
+            "branch": branches[ward_branch[ward_of_arr]],
+            "ward": wards[ward_of_arr],
+            "sector": sector_of,
+            "postcode": postcodes,
+        }
+    )
+    return Geography(
+        frame,
+        wards,
+        ward_branch,
+        weight,
+        branches,
+        ward_of_arr,
+        streets[rng.integers(0, len(streets), size=len(postcodes))],
+    )

@@ -13,11 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from workbench import db, pseudonymise
 from workbench.errors import InputError
 from workbench.synthetic_phones import humanise, pool
 
@@ -25,11 +23,19 @@ if TYPE_CHECKING:
     from workbench.synthetic import Organisation
 
 FORMATS = ("csv", "xlsx", "parquet")
-EXCEL_MAX_ROWS = 1_048_575     # a sheet holds 1,048,576 rows including the header
+EXCEL_MAX_ROWS = 1_048_575  # a sheet holds 1,048,576 rows including the header
 DP_CONTACT = "dataprotection@example.org"
-OUTCOME_LABELS = {"answered": "Answered", "no_answer": "No Answer", "voicemail": "Voicemail", "busy": "Busy",
-                  "wrong_number": "Wrong Number", "call_back_later": "Call Back Later", "refused": "Refused",
-                  "do_not_call": "Do Not Call", "deceased_moved": "Deceased/Moved"}
+OUTCOME_LABELS = {
+    "answered": "Answered",
+    "no_answer": "No Answer",
+    "voicemail": "Voicemail",
+    "busy": "Busy",
+    "wrong_number": "Wrong Number",
+    "call_back_later": "Call Back Later",
+    "refused": "Refused",
+    "do_not_call": "Do Not Call",
+    "deceased_moved": "Deceased/Moved",
+}
 DP_LABELS = {"how_got_number": "How did you get my number?", "complaint": "Complaint", "other": "Other"}
 _PAD2 = np.array([f"{i:02d}" for i in range(100)], dtype=object)
 _YEAR = np.array([str(y) for y in range(3000)], dtype=object)
@@ -51,7 +57,7 @@ def _private(path: Path, mode: str) -> IO:
 def _dates(values: pd.Series, with_time: bool) -> np.ndarray:
     """dd/mm/yyyy (HH:MM) strings, built from integer parts: strftime is ~50x slower at 2M rows."""
     v = pd.to_datetime(values)
-    out = (_PAD2[v.dt.day.to_numpy()] + "/" + _PAD2[v.dt.month.to_numpy()] + "/" + _YEAR[v.dt.year.to_numpy()])
+    out = _PAD2[v.dt.day.to_numpy()] + "/" + _PAD2[v.dt.month.to_numpy()] + "/" + _YEAR[v.dt.year.to_numpy()]
     if with_time:
         out = out + " " + _PAD2[v.dt.hour.to_numpy()] + ":" + _PAD2[v.dt.minute.to_numpy()]
     return out
@@ -77,12 +83,21 @@ def members_export(org: Organisation, rng: np.random.Generator) -> pd.DataFrame:
     m = org.members
     index = pd.Series(np.arange(len(pool()["e164"])), index=pool()["e164"])
     phone_idx = m["phone"].map(index).fillna(-1).to_numpy(np.int64)
-    return pd.DataFrame({
-        "Membership Number": m["membership_number"], "First Name": m["first_name"], "Last Name": m["last_name"],
-        "Phone": humanise(phone_idx, rng), "Email": m["email"], "Address": m["address"],
-        "Postcode": m["postcode"], "Ward": m["ward"], "Branch": m["branch"], "Age": m["age"],
-        "Joined": _dates(m["joined_on"], with_time=False),
-    })
+    return pd.DataFrame(
+        {
+            "Membership Number": m["membership_number"],
+            "First Name": m["first_name"],
+            "Last Name": m["last_name"],
+            "Phone": humanise(phone_idx, rng),
+            "Email": m["email"],
+            "Address": m["address"],
+            "Postcode": m["postcode"],
+            "Ward": m["ward"],
+            "Branch": m["branch"],
+            "Age": m["age"],
+            "Joined": _dates(m["joined_on"], with_time=False),
+        }
+    )
 
 
 def _service_names(org: Organisation, rng: np.random.Generator) -> pd.Series:
@@ -103,28 +118,42 @@ def calls_export(org: Organisation, rng: np.random.Generator) -> pd.DataFrame:
     """call_outcomes.csv as a phone-banking tool would export it."""
     c = org.calls
     ids = c["call_id"]
-    return pd.DataFrame({
-        "Call ID": ids, "Membership Number": c["membership_number"], "Round": c["round"], "Caller": c["caller"],
-        "Date": _dates(c["called_at"], with_time=True),
-        "Outcome": c["outcome"].cat.rename_categories(OUTCOME_LABELS),
-        "Wellbeing": c["wellbeing"], "Needs Support": _yes_no(c["needs_support"]),
-        "Need Categories": _joined(org.call_needs, "category", org.call_needs["category"].map(_label), ids),
-        "Urgency": c["urgency"].cat.rename_categories(_label),
-        "Keen To Volunteer": _yes_no(c["keen_to_volunteer"]),
-        "Skills": _joined(org.call_skills, "skill", org.call_skills["skill"].map(_label), ids),
-        "Services Referenced": _joined(org.call_services, "service_id", _service_names(org, rng), ids),
-        "DP Query": c["dp_query"].cat.rename_categories(DP_LABELS),
-        "Notes": c["notes"],
-    })
+    return pd.DataFrame(
+        {
+            "Call ID": ids,
+            "Membership Number": c["membership_number"],
+            "Round": c["round"],
+            "Caller": c["caller"],
+            "Date": _dates(c["called_at"], with_time=True),
+            "Outcome": c["outcome"].cat.rename_categories(OUTCOME_LABELS),
+            "Wellbeing": c["wellbeing"],
+            "Needs Support": _yes_no(c["needs_support"]),
+            "Need Categories": _joined(
+                org.call_needs, "category", org.call_needs["category"].map(_label), ids
+            ),
+            "Urgency": c["urgency"].cat.rename_categories(_label),
+            "Keen To Volunteer": _yes_no(c["keen_to_volunteer"]),
+            "Skills": _joined(org.call_skills, "skill", org.call_skills["skill"].map(_label), ids),
+            "Services Referenced": _joined(org.call_services, "service_id", _service_names(org, rng), ids),
+            "DP Query": c["dp_query"].cat.rename_categories(DP_LABELS),
+            "Notes": c["notes"],
+        }
+    )
 
 
 def services_export(org: Organisation) -> pd.DataFrame:
     """services.csv as a community map would be kept in a spreadsheet."""
     s = org.services
-    return pd.DataFrame({
-        "Service ID": s["service_id"], "Name": s["name"], "Category": s["category"].map(_label),
-        "Areas Served": s["areas"].map("; ".join), "Contact": s["contact"], "Aliases": s["aliases"].map("; ".join),
-    })
+    return pd.DataFrame(
+        {
+            "Service ID": s["service_id"],
+            "Name": s["name"],
+            "Category": s["category"].map(_label),
+            "Areas Served": s["areas"].map("; ".join),
+            "Contact": s["contact"],
+            "Aliases": s["aliases"].map("; ".join),
+        }
+    )
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -134,10 +163,18 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     if len(frame) > EXCEL_MAX_ROWS:
-        raise InputError(f"{path.name} would have {len(frame):,} rows, more than an Excel sheet holds "
-                         f"({EXCEL_MAX_ROWS:,}). Supported formats for this size: csv, parquet.")
-    with _private(path, "wb") as f, pd.ExcelWriter(f, engine="xlsxwriter", engine_kwargs={"options": {
-            "strings_to_formulas": False, "strings_to_urls": False}}) as writer:
+        raise InputError(
+            f"{path.name} would have {len(frame):,} rows, more than an Excel sheet holds "
+            f"({EXCEL_MAX_ROWS:,}). Supported formats for this size: csv, parquet."
+        )
+    with (
+        _private(path, "wb") as f,
+        pd.ExcelWriter(
+            f,
+            engine="xlsxwriter",
+            engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False}},
+        ) as writer,
+    ):
         # A fixed creation date keeps the file byte-identical for the same seed.
         writer.book.set_properties({"created": datetime(2020, 6, 30)})
         frame.to_excel(writer, sheet_name=path.stem[:31], index=False)
@@ -152,7 +189,10 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 _WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
-    "csv": _write_csv, "xlsx": _write_xlsx, "parquet": _write_parquet}
+    "csv": _write_csv,
+    "xlsx": _write_xlsx,
+    "parquet": _write_parquet,
+}
 
 
 def write_exports(org: Organisation, out_dir: str | Path, fmt: str = "csv") -> list[Path]:
@@ -174,8 +214,11 @@ def write_exports(org: Organisation, out_dir: str | Path, fmt: str = "csv") -> l
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([org.seed, 1])  # its own stream: exports never change the organisation
-    frames = {"members": members_export(org, rng), "call_outcomes": calls_export(org, rng),
-              "services": services_export(org)}
+    frames = {
+        "members": members_export(org, rng),
+        "call_outcomes": calls_export(org, rng),
+        "services": services_export(org),
+    }
     paths = []
     for name, frame in frames.items():
         path = out_dir / f"{name}.{fmt}"

@@ -16,11 +16,19 @@ from faker import Faker
 from workbench.synthetic_geo import CONSTITUENCY, Geography
 from workbench.synthetic_phones import member_pool_indices, pool
 
-MEMBERSHIP_PREFIX = "SYN"      # membership numbers are "SYN" + 7 digits, issued in joining order
+MEMBERSHIP_PREFIX = "SYN"  # membership numbers are "SYN" + 7 digits, issued in joining order
 EMAIL_DOMAINS = np.array(["example.com", "example.org", "example.net"], dtype=object)
 # Party memberships skew old: UK party-member surveys put the median member in their mid-50s.
-AGE_BANDS = ((18, 24, 0.05), (25, 34, 0.09), (35, 44, 0.11), (45, 54, 0.15), (55, 64, 0.21),
-             (65, 74, 0.23), (75, 84, 0.13), (85, 98, 0.03))
+AGE_BANDS = (
+    (18, 24, 0.05),
+    (25, 34, 0.09),
+    (35, 44, 0.11),
+    (45, 54, 0.15),
+    (55, 64, 0.21),
+    (65, 74, 0.23),
+    (75, 84, 0.13),
+    (85, 98, 0.03),
+)
 HOUSEHOLD_SIZES = (np.array([1, 2, 3]), np.array([0.68, 0.27, 0.05]))
 P_NO_PHONE, P_NO_EMAIL, P_SHARED_LANDLINE = 0.08, 0.22, 0.55
 # When the pool is too small for everyone, at most this many numbers are set aside for members who
@@ -36,7 +44,7 @@ class NamePools:
 
     first: np.ndarray
     last: np.ndarray
-    last_p: np.ndarray        # Faker's surname frequencies, so Smiths are commoner than Savages
+    last_p: np.ndarray  # Faker's surname frequencies, so Smiths are commoner than Savages
     first_email: np.ndarray
     last_email: np.ndarray
 
@@ -78,7 +86,9 @@ def _ages(rng: np.random.Generator, household: np.ndarray) -> np.ndarray:
 
 def _joined(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
     # Half joined in the 2015-2020 surges, the rest any time since turning 18 (and after 1970).
-    earliest = np.maximum(_CUTOFF - ((age - 18) * 365.25).astype("timedelta64[D]"), np.datetime64("1970-01-01"))
+    earliest = np.maximum(
+        _CUTOFF - ((age - 18) * 365.25).astype("timedelta64[D]"), np.datetime64("1970-01-01")
+    )
     recent = np.datetime64("2015-01-01")
     span = (_CUTOFF - earliest).astype(int)
     any_time = earliest + (rng.random(len(age)) * span).astype("timedelta64[D]")
@@ -105,16 +115,22 @@ def _addresses(rng: np.random.Generator, geo: Geography, n_households: int) -> t
     return postcode, address
 
 
-def _emails(rng: np.random.Generator, pools: NamePools, first: np.ndarray, last: np.ndarray,
-            age: np.ndarray) -> np.ndarray:
+def _emails(
+    rng: np.random.Generator, pools: NamePools, first: np.ndarray, last: np.ndarray, age: np.ndarray
+) -> np.ndarray:
     """Emails on example domains from pool indices; about one member in five has none."""
     f, last_, n = pools.first_email[first], pools.last_email[last], len(first)
     initial = np.array([x[:1] for x in pools.first_email], dtype=object)[first]
     style = rng.integers(0, 4, n)
     local = np.empty(n, dtype=object)
-    for k, build_local in enumerate((lambda i: f[i] + "." + last_[i], lambda i: initial[i] + last_[i],
-                                     lambda i: f[i] + last_[i] + _STR[(2020 - age[i]) % 100],
-                                     lambda i: last_[i] + "." + f[i])):
+    for k, build_local in enumerate(
+        (
+            lambda i: f[i] + "." + last_[i],
+            lambda i: initial[i] + last_[i],
+            lambda i: f[i] + last_[i] + _STR[(2020 - age[i]) % 100],
+            lambda i: last_[i] + "." + f[i],
+        )
+    ):
         rows = style == k
         local[rows] = build_local(rows)
     email = local + "@" + EMAIL_DOMAINS[rng.choice(3, size=n, p=[0.5, 0.25, 0.25])]
@@ -125,8 +141,12 @@ def _emails(rng: np.random.Generator, pools: NamePools, first: np.ndarray, last:
     return np.where(rng.random(n) < P_NO_EMAIL, None, email)
 
 
-def build(rng: np.random.Generator, pools: NamePools, geo: Geography, n: int,
-          ) -> pd.DataFrame:
+def build(
+    rng: np.random.Generator,
+    pools: NamePools,
+    geo: Geography,
+    n: int,
+) -> pd.DataFrame:
     """Members without phones, in membership-number order.
 
     Args:
@@ -154,17 +174,27 @@ def build(rng: np.random.Generator, pools: NamePools, geo: Geography, n: int,
     order = np.argsort(joined, kind="stable")
     household, last, first_idx, age, joined = (x[order] for x in (household, last, first_idx, age, joined))
     emails = _emails(rng, pools, first_idx, last, age)
-    numbers = 1_000_000 + np.cumsum(rng.integers(1, 6, n))   # gaps: lapsed and test records
+    numbers = 1_000_000 + np.cumsum(rng.integers(1, 6, n))  # gaps: lapsed and test records
     pc = postcode[household]
     ward = geo.postcode_ward[pc]
-    return pd.DataFrame({
-        "membership_number": MEMBERSHIP_PREFIX + numbers.astype("U7").astype(object),
-        "first_name": pools.first[first_idx], "last_name": pools.last[last], "email": emails,
-        "address": address[household], "postcode": geo.frame["postcode"].to_numpy()[pc],
-        "ward": geo.wards[ward], "branch": geo.branches[geo.ward_branch[ward]], "age": age.astype("int64"),
-        "joined_on": joined.astype("datetime64[D]").astype(object),   # datetime.date objects
-        "household": household, "ward_idx": ward, "pc": pc, "first_idx": first_idx,
-    })
+    return pd.DataFrame(
+        {
+            "membership_number": MEMBERSHIP_PREFIX + numbers.astype("U7").astype(object),
+            "first_name": pools.first[first_idx],
+            "last_name": pools.last[last],
+            "email": emails,
+            "address": address[household],
+            "postcode": geo.frame["postcode"].to_numpy()[pc],
+            "ward": geo.wards[ward],
+            "branch": geo.branches[geo.ward_branch[ward]],
+            "age": age.astype("int64"),
+            "joined_on": joined.astype("datetime64[D]").astype(object),  # datetime.date objects
+            "household": household,
+            "ward_idx": ward,
+            "pc": pc,
+            "first_idx": first_idx,
+        }
+    )
 
 
 def choose_objectors(rng: np.random.Generator, n: int, n_dnc: int, n_refused: int) -> np.ndarray:
@@ -210,10 +240,14 @@ def assign_phones(rng: np.random.Generator, household: np.ndarray, objector: np.
     return np.where(has_phone, phone, -1)
 
 
-def _reuse(rng: np.random.Generator, numbers: np.ndarray, line: np.ndarray, objector: np.ndarray) -> np.ndarray:
+def _reuse(
+    rng: np.random.Generator, numbers: np.ndarray, line: np.ndarray, objector: np.ndarray
+) -> np.ndarray:
     obj_lines = np.unique(line[objector > 0])
     if len(obj_lines) > min(RESERVED_MAX, len(numbers) - 1):
-        raise ValueError(f"{len(obj_lines)} objectors need unique numbers; at most {RESERVED_MAX} can be reserved")
+        raise ValueError(
+            f"{len(obj_lines)} objectors need unique numbers; at most {RESERVED_MAX} can be reserved"
+        )
     per_line = numbers[len(obj_lines) + rng.integers(0, len(numbers) - len(obj_lines), int(line.max()) + 1)]
     per_line[obj_lines] = numbers[: len(obj_lines)]
     return per_line[line]

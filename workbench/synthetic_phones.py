@@ -78,7 +78,7 @@ def is_drama_number(e164: object) -> bool:
 def _human(national: str, groups: tuple[int, ...], style: str) -> str:
     parts, at = [], 0
     for size in groups:
-        parts.append(national[at:at + size])
+        parts.append(national[at : at + size])
         at += size
     if style == "international":
         return "+44 " + " ".join([parts[0][1:], *parts[1:]])

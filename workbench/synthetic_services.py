@@ -15,7 +15,16 @@ import pandas as pd
 from workbench.synthetic_geo import CONSTITUENCY, Geography
 from workbench.synthetic_phones import humanise, service_pool_indices
 
-NEED_CATEGORIES = ("food", "medicine", "isolation", "mental_health", "financial", "housing", "digital", "other")
+NEED_CATEGORIES = (
+    "food",
+    "medicine",
+    "isolation",
+    "mental_health",
+    "financial",
+    "housing",
+    "digital",
+    "other",
+)
 
 # (category, name, aliases). "{c}" is the constituency name.
 _WIDE = (
@@ -49,8 +58,10 @@ def _slug(name: str) -> str:
 
 
 def _rows(rng: np.random.Generator, geo: Geography) -> list[tuple[str, str, list[str], tuple[str, ...]]]:
-    rows = [(cat, name.format(c=CONSTITUENCY), [], tuple(a.format(c=CONSTITUENCY) for a in aliases))
-            for cat, name, aliases in _WIDE]
+    rows = [
+        (cat, name.format(c=CONSTITUENCY), [], tuple(a.format(c=CONSTITUENCY) for a in aliases))
+        for cat, name, aliases in _WIDE
+    ]
     for b, town in enumerate(geo.branches):
         areas = [str(w) for w in geo.wards[geo.ward_branch == b]]
         for i in np.sort(rng.choice(len(_BRANCH), size=int(rng.integers(2, 5)), replace=False)):
@@ -78,15 +89,19 @@ def build(rng: np.random.Generator, geo: Geography) -> tuple[pd.DataFrame, pd.Da
     rows = _rows(rng, geo)
     phones = humanise(rng.choice(service_pool_indices(), size=len(rows), replace=False), rng)
     by_email = rng.random(len(rows)) < 0.6
-    services = pd.DataFrame({
-        "service_id": [f"S{i + 1:03d}" for i in range(len(rows))],
-        "name": [r[1] for r in rows],
-        "category": [r[0] for r in rows],
-        "areas": [r[2] for r in rows],
-        "contact": [f"{_slug(r[1])}@example.org" if e else p for r, e, p in zip(rows, by_email, phones,
-                                                                                 strict=True)],
-        "aliases": [list(r[3]) for r in rows],
-    })
+    services = pd.DataFrame(
+        {
+            "service_id": [f"S{i + 1:03d}" for i in range(len(rows))],
+            "name": [r[1] for r in rows],
+            "category": [r[0] for r in rows],
+            "areas": [r[2] for r in rows],
+            "contact": [
+                f"{_slug(r[1])}@example.org" if e else p
+                for r, e, p in zip(rows, by_email, phones, strict=True)
+            ],
+            "aliases": [list(r[3]) for r in rows],
+        }
+    )
     ward_index = {str(w): i for i, w in enumerate(geo.wards)}
     coverage = [(ward_index[w], r[0], s) for s, r in enumerate(rows) for w in (r[2] or ward_index)]
     return services, pd.DataFrame(coverage, columns=["ward", "category", "service"])

@@ -50,21 +50,42 @@ def _columns(select: str, frame: pd.DataFrame) -> list[str]:
 
 def _members(con: duckdb.DuckDBPyConnection, org: Organisation, keys: list[str]) -> int:
     m = org.members
-    frame = pd.DataFrame({"member_key": keys, "branch": m["branch"], "ward": m["ward"], "postcode": m["postcode"],
-                          "age": m["age"], "joined_on": pd.to_datetime(m["joined_on"])})
-    return _insert(con, "members", frame, "member_key, branch, ward, postcode, age::INTEGER AS age, "
-                   "joined_on::DATE AS joined_on, now()::TIMESTAMP AS created_at, now()::TIMESTAMP AS updated_at")
+    frame = pd.DataFrame(
+        {
+            "member_key": keys,
+            "branch": m["branch"],
+            "ward": m["ward"],
+            "postcode": m["postcode"],
+            "age": m["age"],
+            "joined_on": pd.to_datetime(m["joined_on"]),
+        }
+    )
+    return _insert(
+        con,
+        "members",
+        frame,
+        "member_key, branch, ward, postcode, age::INTEGER AS age, "
+        "joined_on::DATE AS joined_on, now()::TIMESTAMP AS created_at, now()::TIMESTAMP AS updated_at",
+    )
 
 
 def _identities(con: duckdb.DuckDBPyConnection, org: Organisation, keys: list[str]) -> int:
     m = org.members
     numbers = [pseudonymise.normalise_membership_number(n) for n in m["membership_number"]]
     phones = m["phone"].astype(object).where(m["phone"].notna(), None)
-    frame = pd.DataFrame({"member_key": keys, "membership_number": m["membership_number"],
-                          "first_name": m["first_name"], "last_name": m["last_name"], "phone": phones,
-                          "email": m["email"], "address": m["address"],
-                          "phone_hash": pseudonymise.suppression_hashes(con, phones.tolist()),
-                          "membership_hash": pseudonymise.suppression_hashes(con, numbers)})
+    frame = pd.DataFrame(
+        {
+            "member_key": keys,
+            "membership_number": m["membership_number"],
+            "first_name": m["first_name"],
+            "last_name": m["last_name"],
+            "phone": phones,
+            "email": m["email"],
+            "address": m["address"],
+            "phone_hash": pseudonymise.suppression_hashes(con, phones.tolist()),
+            "membership_hash": pseudonymise.suppression_hashes(con, numbers),
+        }
+    )
     return _insert(con, "identities", frame)
 
 
@@ -82,8 +103,12 @@ def _calls(con: duckdb.DuckDBPyConnection, org: Organisation, key_map: pd.DataFr
 
 
 def _services(con: duckdb.DuckDBPyConnection, org: Organisation) -> int:
-    return _insert(con, "services", org.services, "service_id, name, category, areas::VARCHAR[] AS areas, "
-                   "contact, aliases::VARCHAR[] AS aliases")
+    return _insert(
+        con,
+        "services",
+        org.services,
+        "service_id, name, category, areas::VARCHAR[] AS areas, contact, aliases::VARCHAR[] AS aliases",
+    )
 
 
 def _call_services(con: duckdb.DuckDBPyConnection, org: Organisation) -> int:
@@ -106,17 +131,26 @@ def followups_frame(org: Organisation, key_map: pd.DataFrame) -> pd.DataFrame:
     latest = answered.drop_duplicates("membership_number", keep="last")
     latest = latest[latest["needs_support"].fillna(False).to_numpy(bool)].reset_index(drop=True)
     rng = np.random.default_rng([org.seed, 2])
-    state = np.array(FOLLOWUP_STATES, dtype=object)[rng.choice(len(FOLLOWUP_P), size=len(latest), p=FOLLOWUP_P)]
+    state = np.array(FOLLOWUP_STATES, dtype=object)[
+        rng.choice(len(FOLLOWUP_P), size=len(latest), p=FOLLOWUP_P)
+    ]
     opened = latest["called_at"].to_numpy()
     worked = state != "open"
     updated = np.where(worked, opened + rng.integers(1, 11, len(latest)).astype("timedelta64[D]"), opened)
     callers = latest["caller"].astype(object).to_numpy()
-    return pd.DataFrame({
-        "member_key": latest["membership_number"].map(key_map.set_index("membership_number")["member_key"]),
-        "call_id": latest["call_id"], "state": state, "opened_at": opened, "updated_at": updated,
-        "assigned_to": np.where(worked, callers, None),
-        "resolved_at": pd.Series(updated).where(state == "resolved"),
-    })
+    return pd.DataFrame(
+        {
+            "member_key": latest["membership_number"].map(
+                key_map.set_index("membership_number")["member_key"]
+            ),
+            "call_id": latest["call_id"],
+            "state": state,
+            "opened_at": opened,
+            "updated_at": updated,
+            "assigned_to": np.where(worked, callers, None),
+            "resolved_at": pd.Series(updated).where(state == "resolved"),
+        }
+    )
 
 
 def build_store(con: duckdb.DuckDBPyConnection, org: Organisation) -> dict[str, int]:
@@ -133,13 +167,19 @@ def build_store(con: duckdb.DuckDBPyConnection, org: Organisation) -> dict[str, 
         Rows written per table.
     """
     keys = pseudonymise.member_keys(con, org.members["membership_number"])
-    key_map = pd.DataFrame({"membership_number": org.members["membership_number"].to_numpy(), "member_key": keys})
-    counts = {"members": _members(con, org, keys), "identities": _identities(con, org, keys),
-              "calls": _calls(con, org, key_map),
-              "call_needs": _insert(con, "call_needs", org.call_needs),
-              "call_skills": _insert(con, "call_skills", org.call_skills),
-              "services": _services(con, org), "call_services": _call_services(con, org),
-              "followups": _insert(con, "followups", followups_frame(org, key_map))}
+    key_map = pd.DataFrame(
+        {"membership_number": org.members["membership_number"].to_numpy(), "member_key": keys}
+    )
+    counts = {
+        "members": _members(con, org, keys),
+        "identities": _identities(con, org, keys),
+        "calls": _calls(con, org, key_map),
+        "call_needs": _insert(con, "call_needs", org.call_needs),
+        "call_skills": _insert(con, "call_skills", org.call_skills),
+        "services": _services(con, org),
+        "call_services": _call_services(con, org),
+        "followups": _insert(con, "followups", followups_frame(org, key_map)),
+    }
     # OPT-OUT HOOK: do-not-call outcomes become register entries through workbench/optouts.py
     # (`optouts.record_from_calls(con, actor=...)`), owned by the opt-outs module, not written here.
     con.execute("INSERT OR REPLACE INTO settings VALUES ('dp_contact', ?)", [DP_CONTACT])
