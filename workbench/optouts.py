@@ -178,16 +178,22 @@ class Change:
     message: str
 
 
-def vocabulary(value: str | None, allowed: tuple[str, ...], option: str) -> str:
+def vocabulary(value: str | None, allowed: tuple[str, ...], option: str, *, echo: bool = True) -> str:
     """A value from a fixed vocabulary; "asked not to be called" reads as asked_not_to_be_called.
+
+    Args:
+        echo: repeat the bad value in the message; False for values read from a file, where a
+            cell meant for a reason might hold free text about a person.
 
     Raises:
         InputError: missing or not in the vocabulary; the message lists what is allowed.
     """
     text = "_".join(str(value or "").strip().lower().replace("-", " ").split())
+    if not text:
+        raise InputError(f"{option} is missing; expected one of: {', '.join(allowed)}.")
     if text not in allowed:
-        shown = "missing" if not text else f'"{value}" is not one'
-        raise InputError(f"{option} is {shown}; expected one of: {', '.join(allowed)}.")
+        shown = f' "{value}"' if echo else ""
+        raise InputError(f"{option}{shown} is not one of: {', '.join(allowed)}.")
     return text
 
 

@@ -93,8 +93,8 @@ def _entry(name: str, row: int, values: dict, phone_col, number_col, reason: str
 def _row_vocab(name: str, row: int, values: dict, reason: str, scope: str) -> tuple[str, str]:
     found = {_header_key(k): v for k, v in values.items()}
     try:
-        return (vocabulary(found.get("reason") or reason, REASONS, f"{name} row {row}, column Reason"),
-                vocabulary(found.get("scope") or scope, SCOPES, f"{name} row {row}, column Scope"))
+        return (vocabulary(found.get("reason") or reason, REASONS, f"{name} row {row}, column Reason", echo=False),
+                vocabulary(found.get("scope") or scope, SCOPES, f"{name} row {row}, column Scope", echo=False))
     except InputError as error:
         raise InputError(f"{error} Nothing was imported.") from None
 
@@ -123,7 +123,11 @@ SELECT 'imp-' || ? || '-' || entry, member_key, phone_hash, membership_hash, sco
 FROM {matched} WHERE NOT on_register
 """
 SEEN_QUERY = "SELECT import_id FROM imports WHERE kind = 'optouts' AND sha256 = ?"
-IMPORT_ROW_QUERY = "INSERT INTO imports VALUES (?, 'optouts', ?, ?, now(), ?, ?, ?, 0, 0)"
+IMPORT_ROW_QUERY = """
+INSERT INTO imports (import_id, kind, file_name, sha256, imported_at, imported_by, rows_read, loaded, updated,
+                     rejected)
+VALUES (?, 'optouts', ?, ?, now(), ?, ?, ?, 0, 0)
+"""
 
 
 def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str,
