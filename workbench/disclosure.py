@@ -22,11 +22,12 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from workbench.errors import InputError
+from workbench.errors import DisclosureError, InputError
 from workbench.needs import AGE_BANDS, age_band, age_band_sql
 
 SUPPRESSED = "*"
@@ -410,7 +411,131 @@ def period(dates: pd.Series, level: str) -> pd.Series:
     raise InputError(f'Unknown period "{level}". Expected one of: {", ".join(PERIODS)}.')
 
 
-__all__ = ["AGE_BANDS", "AGE_BAND_LABELS", "PERIODS", "PROFILES", "SUPPRESSED", "Profile", "age_band",
-           "age_band_sql", "age_bands", "for_display",
-           "mean", "percentage", "period", "period_sql", "postcode_area", "primary_mask", "profile",
-           "protect_counts", "protect_table", "round_counts", "secondary_suppress", "table_lines"]
+# -- the release scan --------------------------------------------------------------------------------
+# The last line of defence: every file of a release is read back before it leaves the staging
+# folder, and anything that looks like a person stops the whole release.
+
+PHONE_PATTERNS = (
+    re.compile(r"(?<![\w+])\+[1-9]\d{9,14}(?!\d)"),                                     # E.164
+    re.compile(r"(?<![\w+.])\+44[\s-]?\(?0?\)?[\s-]?\d{2,5}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w.])"),
+    re.compile(r"(?<![\w.])\(?0\d{2,5}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w.])"),            # 07700 900123
+)
+EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A full UK postcode: inward codes never use C, I, K, M, O or V, which keeps words out.
+FULL_POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][ABD-HJLNP-UW-Z]{2}\b", re.IGNORECASE)
+WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+SEGMENT_SPLIT = re.compile(r'[\r\n\t",<>\[\]{}|]+')
+MIN_NOTE_LENGTH = 12     # shorter notes ("ok", "fine") are common words, not identifying text
+MIN_SURNAME_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something personal found in a file: what kind it was and which file; never the value."""
+
+    kind: str
+    file: str
+
+
+IDENTITY_SCAN_QUERY = """
+WITH people AS (
+    SELECT lower(trim(first_name)) AS first, lower(trim(last_name)) AS last,
+           lower(trim(membership_number)) AS number
+    FROM identities
+), callers AS (SELECT DISTINCT lower(trim(caller)) AS caller FROM calls WHERE caller IS NOT NULL),
+notes AS (
+    SELECT DISTINCT lower(regexp_replace(trim(notes), '\\s+', ' ', 'g')) AS note FROM calls
+    WHERE length(trim(notes)) >= {min_note}
+)
+SELECT DISTINCT 'a member''s full name' AS kind, t.file FROM scan_pairs t
+    SEMI JOIN people p ON t.token = p.first || ' ' || p.last
+UNION SELECT 'a member''s surname', t.file FROM scan_tokens t
+    SEMI JOIN people p ON t.token = p.last AND length(p.last) >= {min_surname} WHERE NOT t.allowed
+UNION SELECT 'a membership number', t.file FROM scan_tokens t SEMI JOIN people p ON t.token = p.number
+UNION SELECT 'a caller id', t.file FROM (SELECT token, file FROM scan_tokens UNION ALL
+                                        SELECT token, file FROM scan_pairs) t
+    SEMI JOIN callers c ON t.token = c.caller
+UNION SELECT 'call note text', t.file FROM scan_segments t SEMI JOIN notes n ON t.token = n.note
+"""
+
+
+def scan_text(text: str, file: str) -> list[Finding]:
+    """Phone numbers (UK and E.164), emails and full postcodes in one file's text."""
+    found = []
+    if any(_phone_like(m.group()) for pattern in PHONE_PATTERNS for m in pattern.finditer(text)):
+        found.append(Finding("a phone number", file))
+    if EMAIL_PATTERN.search(text):
+        found.append(Finding("an email address", file))
+    if FULL_POSTCODE.search(text):
+        found.append(Finding("a full postcode", file))
+    return found
+
+
+def _phone_like(match: str) -> bool:
+    digits = sum(ch.isdigit() for ch in match)
+    return 10 <= digits <= 15
+
+
+def scan_release(con, files: Sequence, *, allowed_words: frozenset[str] = frozenset(),
+                 known_safe: Sequence[str] = ()) -> list[Finding]:
+    """Look for anything personal in the files of a release: patterns, and people present in the store.
+
+    Args:
+        con: the store; identities and calls are read in one query, inside DuckDB.
+        files: the paths written.
+        allowed_words: lower-case words the report itself uses (headings, ward and service names);
+            a surname on its own is flagged only when it is not one of them. Full names,
+            membership numbers, caller ids and notes are flagged whatever the words around them.
+        known_safe: exact blocks of text that are not data (the inlined plotly.js library), removed
+            before scanning.
+
+    Returns:
+        Findings (kind and file name only), empty when the release is clean.
+    """
+    findings, tokens, pairs, segments = [], [], [], []
+    for path in files:
+        name = Path(path).name
+        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+        for block in known_safe:
+            text = text.replace(block, " ")
+        findings += scan_text(text, name)
+        words = [w.lower() for w in WORD.findall(text)]
+        tokens += [(name, w, w in allowed_words) for w in set(words)]
+        pairs += [(name, p) for p in {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}]
+        segments += [(name, s) for s in {" ".join(part.lower().split()) for part in SEGMENT_SPLIT.split(text)}
+                     if len(s) >= MIN_NOTE_LENGTH]
+    return findings + _identity_findings(con, tokens, pairs, segments)
+
+
+def _identity_findings(con, tokens: list, pairs: list, segments: list) -> list[Finding]:
+    frames = {"scan_tokens": pd.DataFrame(tokens, columns=["file", "token", "allowed"]),
+              "scan_pairs": pd.DataFrame(pairs, columns=["file", "token"]),
+              "scan_segments": pd.DataFrame(segments, columns=["file", "token"])}
+    for name, frame in frames.items():
+        con.register(name, frame.astype({"file": "object", "token": "object"}))
+    try:
+        sql = IDENTITY_SCAN_QUERY.format(min_note=MIN_NOTE_LENGTH, min_surname=MIN_SURNAME_LENGTH)
+        rows = con.execute(sql).fetchall()
+    finally:
+        for name in frames:
+            con.unregister(name)
+    return [Finding(kind, file) for kind, file in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+
+def check_release(con, files: Sequence, **options) -> None:
+    """Raise if `scan_release` finds anything; the message names the kinds and files, never a value.
+
+    Raises:
+        DisclosureError: something personal was found.
+    """
+    findings = scan_release(con, files, **options)
+    if findings:
+        shown = "; ".join(f"{f.kind} in {f.file}" for f in findings)
+        raise DisclosureError(f"The release scan found {shown}. Nothing was released and the staging "
+                              "folder was deleted. Report this as a bug: reports must never carry identity.")
+
+
+__all__ = ["AGE_BANDS", "AGE_BAND_LABELS", "PERIODS", "PROFILES", "SUPPRESSED", "Finding", "Profile",
+           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "mean", "percentage",
+           "period", "period_sql", "postcode_area", "primary_mask", "profile", "protect_counts",
+           "protect_table", "round_counts", "scan_release", "scan_text", "secondary_suppress", "table_lines"]

@@ -33,7 +33,8 @@ class Group:
     def describe(self) -> str:
         shown = ", ".join(f"{name}={value}" for name, value in self.values.items())
         if self.distinct is not None:
-            return f"({shown}): {self.size} records, all with the same {SENSITIVE}"
+            plural = "s" if self.size != 1 else ""
+            return f"({shown}): {self.size} record{plural}, all with the same {SENSITIVE}"
         return f"({shown}): {self.size} record{'s' if self.size != 1 else ''}"
 
 
@@ -143,7 +144,7 @@ def gate(metrics: RiskMetrics, *, suggestion: str = "") -> None:
                         f"{metrics.l_required}; groups where everyone has the same {SENSITIVE}: "
                         + "; ".join(g.describe() for g in metrics.uniform_groups))
     advice = f" Try coarser settings: {suggestion}." if suggestion else ""
-    raise DisclosureError("The extract was blocked, nothing was written: " + " ".join(problems) + "."
+    raise DisclosureError("The extract was blocked, nothing was written: " + ". ".join(problems) + "."
                           + advice)
 
 
