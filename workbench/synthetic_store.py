@@ -93,11 +93,11 @@ def _calls(con: duckdb.DuckDBPyConnection, org: Organisation, key_map: pd.DataFr
     c = org.calls
     with _registered(con, key_map) as keys, _registered(con, c) as calls:
         con.execute(f"""
-            INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome, wellbeing, needs_support,
-                               urgency, keen_to_volunteer, dp_query, notes)
-            SELECT c.call_id, k.member_key, c.round::VARCHAR, c.caller::VARCHAR, c.called_at, c.outcome::VARCHAR,
-                   c.wellbeing::INTEGER, c.needs_support, c.urgency::VARCHAR, c.keen_to_volunteer,
-                   c.dp_query::VARCHAR, c.notes
+            INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome, wellbeing,
+                               needs_support, urgency, keen_to_volunteer, dp_query, notes)
+            SELECT c.call_id, k.member_key, c.round::VARCHAR, c.caller::VARCHAR, c.called_at,
+                   c.outcome::VARCHAR, c.wellbeing::INTEGER, c.needs_support, c.urgency::VARCHAR,
+                   c.keen_to_volunteer, c.dp_query::VARCHAR, c.notes
             FROM {calls} c JOIN {keys} k USING (membership_number)""")
     return len(c)
 
