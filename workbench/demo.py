@@ -28,7 +28,7 @@ def is_demo_store(path: Path) -> bool:
         con.close()
 
 
-def rebuild(path: str | Path, org: Organisation) -> dict[str, int]:
+def rebuild(path: str | Path, org: Organisation, *, actor: str = "workbench demo") -> dict[str, int]:
     """Replace the demo store at `path` with `org`; return row counts.
 
     Raises:
@@ -44,10 +44,14 @@ def rebuild(path: str | Path, org: Organisation) -> dict[str, int]:
     db.init_store(path, db.DEMO_PASSPHRASE)
     con = db.connect(path, db.DEMO_PASSPHRASE)
     try:
-        from workbench import synthetic
+        from workbench import dataprotection, optouts, synthetic
 
         with db.transaction(con):
             counts = synthetic.build_store(con, org)
+            # The demo goes through the same opt-out path as a real import of "do not call" outcomes.
+            counts["optouts"] = optouts.record_from_calls(con, actor=actor)
+            dataprotection.audit(con, "demo.build", actor=actor, object_id=f"{org.preset}:{org.seed}",
+                                 counts={"members": counts.get("members", 0), "calls": counts.get("calls", 0)})
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -111,7 +111,7 @@ def cmd_demo(args) -> int:
 
     path = Path(args.db or DEMO_PATH)
     org = _generate(args)
-    counts = demo.rebuild(path, org)
+    counts = demo.rebuild(path, org, actor=actor(args))
     print(f"Built the demo store {path} (passphrase '{db.DEMO_PASSPHRASE}'): "
           f"{counts.get('members', 0):,} members, {counts.get('calls', 0):,} calls. All of it is fake.")
     if args.no_launch:
