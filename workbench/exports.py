@@ -208,13 +208,16 @@ def _fill_sheet(book, ws, frame: pd.DataFrame, notice: Notice | None, sheet: She
     cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": True})
     open_cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": False,
                                  "bg_color": "#FFFDE7"})
+    columns = [str(c) for c in frame.columns]
     top = 0
     if notice is not None:
+        # Each notice line spans the table's width, tall enough for its wrapped text.
+        last_col = max(len(columns) - 1, 1)
         for i, line in enumerate(notice.text_lines()):
-            ws.write_string(top, 0, escape_cell(line), bold if i == 0 else text)
+            ws.merge_range(top, 0, top, last_col, escape_cell(line), bold if i == 0 else text)
+            ws.set_row(top, 15 * max(1, -(-len(line) // 150)))
             top += 1
         top += 1
-    columns = [str(c) for c in frame.columns]
     for j, name in enumerate(columns):
         ws.write_string(top, j, escape_cell(name), header)
         ws.set_column(j, j, sheet.widths.get(name, max(10, min(40, len(name) + 4))))
@@ -362,6 +365,7 @@ def _read_xlsx_rows(path: Path) -> list[tuple[int, list[object]]]:
     import zipfile
 
     import openpyxl
+    from openpyxl.utils.escape import unescape
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -370,7 +374,9 @@ def _read_xlsx_rows(path: Path) -> list[tuple[int, list[object]]]:
                          "was exported, or save the list as .xlsx or .csv.") from None
     try:
         ws = book.worksheets[0]
-        return [(n, list(row)) for n, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+        # Control characters are stored as _xHHHH_ in the file; openpyxl leaves them so.
+        return [(n, [unescape(v) if isinstance(v, str) else v for v in row])
+                for n, row in enumerate(ws.iter_rows(values_only=True), start=1)]
     finally:
         book.close()
 

@@ -482,13 +482,16 @@ KNOWN_LISTS_QUERY = "SELECT list_id, kind FROM lists WHERE list_contains(?, list
 RECORD_OUTCOME = """
 UPDATE list_members SET outcome = ?, called_on = ?, returned_at = ? WHERE list_id = ? AND row_number = ?
 """
-# One register entry per returned row, its id derived from the row, so no return adds it twice.
+# One register entry per returned row, its id derived from the row, so no return adds it twice;
+# none when an active entry already covers the member.
 RETURN_OPTOUT = """
 INSERT INTO optouts
 SELECT ?, i.member_key, i.phone_hash, i.membership_hash, 'calls', 'asked_not_to_be_called', 'return', ?, ?,
        NULL, NULL, NULL
 FROM identities i
-WHERE i.member_key = ? AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.optout_id = ?)
+WHERE i.member_key = ? AND NOT EXISTS (
+    SELECT 1 FROM optouts o
+    WHERE o.optout_id = ? OR (o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all')))
 RETURNING member_key
 """
 INSERT_IMPORT = "INSERT INTO imports VALUES (?, 'returns', ?, ?, ?, ?, ?, ?, ?, 0)"

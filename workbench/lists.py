@@ -21,6 +21,7 @@ from workbench.audit import audit
 from workbench.errors import InputError
 
 KINDS = {"followup": "FU", "next_round": "NR"}
+KIND_LABELS = {"followup": "welfare follow-up list", "next_round": "next-round call list"}
 # Letters only, without I and O: read aloud over a phone without confusion, and never enough
 # digits in an ID to look like a phone number to the audit log's guard.
 ID_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -284,7 +285,7 @@ def breach_sections(report: BreachReport) -> list[tuple[str, list[str]]]:
     since = ", ".join(f"{n} {reason}" for reason, n in sorted(report.since.items())) or "none"
     outcomes = ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in report.outcomes.items()) or "none"
     return [
-        ("The list", [f"List ID: {r.list_id} ({r.kind.replace('_', ' ')} list, {r.format.upper()})",
+        ("The list", [f"List ID: {r.list_id} ({KIND_LABELS.get(r.kind, r.kind)}, {r.format.upper()})",
                       f"Purpose: {r.purpose}", f"Given to (recipient): {r.recipient}",
                       f"Made: {r.created_at:%d/%m/%Y %H:%M} UTC by {r.created_by or 'unknown'}",
                       f"Shred by: {r.shred_by:%d/%m/%Y}", f"Status: {status}"]),

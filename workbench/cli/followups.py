@@ -71,6 +71,7 @@ def _register_next_round(area) -> None:
                    help="due a check-in when last answered more than this many days ago (28)")
     p.add_argument("--wellbeing-at-most", type=int, default=2,
                    help="or when wellbeing (1-5) at the last answered call was this low or lower (2)")
+    p.add_argument("--as-of", default=None, help="judge 'days ago' from this date, YYYY-MM-DD (default: today)")
     _add_list_options(p)
 
 
@@ -122,7 +123,8 @@ def cmd_next_round(args) -> int:
                                     attempts=args.attempts, checkin_after_days=args.checkin_after_days,
                                     wellbeing_at_most=args.wellbeing_at_most, purpose=args.purpose,
                                     recipient=args.recipient, fmt=args.list_format, out=args.out,
-                                    actor=actor(args), shred_after_days=args.shred_after_days)
+                                    actor=actor(args), shred_after_days=args.shred_after_days,
+                                    as_of=args.as_of)
     _print_exported(done)
     return 0
 

@@ -1,0 +1,193 @@
+"""exports: formula-safe CSV and XLSX, print-ready HTML, notices, atomic 0600 files."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import openpyxl
+from openpyxl.utils.escape import unescape
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbench import exports
+from workbench.errors import InputError
+
+HOSTILE = ['=HYPERLINK("http://x","click")', "+44 7700 900123", "@SUM(1)", "-2+3", "\tTab", "\rCR",
+           "=1+1", "\u202eevil\u202c name"]
+SAFE = ["Alice", "O'Brien", "07700 900123", "", "Anne-Marie", "Zoë"]
+NOTICE = exports.Notice("CONFIDENTIAL: test list", ("List ID: FU-20200415-ABCDE.",
+                                                    "Report it: if lost, tell dataprotection@example.org."),
+                        running="CONFIDENTIAL · List FU-20200415-ABCDE")
+
+
+def _frame(names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"Row": range(1, len(names) + 1), "First Name": names,
+                         "Phone": ["+447700900001"] * len(names), "Outcome": [""] * len(names)})
+
+
+@pytest.mark.parametrize("value", HOSTILE[:-1])
+def test_formula_like_cells_get_a_quote(value):
+    escaped = exports.escape_cell(value)
+    assert escaped == "'" + value
+    assert exports.unescape_cell(escaped) == value
+
+
+@pytest.mark.parametrize("value", [*SAFE, HOSTILE[-1]])
+def test_other_cells_are_left_alone(value):
+    assert exports.escape_cell(value) == value
+    assert exports.unescape_cell(value) == value
+
+
+def test_numbers_are_not_escaped():
+    assert exports.escape_cell(-2) == -2
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=20))
+def test_escaping_round_trips_and_never_starts_with_a_trigger(text):
+    escaped = exports.escape_cell(text)
+    assert not escaped.startswith(exports.FORMULA_TRIGGERS)
+    assert exports.unescape_cell(escaped) == text
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_csv_quotes_every_field_escapes_formulas_and_starts_with_the_notice(tmp_path):
+    path = exports.write_csv(_frame(HOSTILE), tmp_path / "list.csv", notice=NOTICE)
+    assert _mode(path) == 0o600
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == '"# CONFIDENTIAL: test list"'
+    assert lines[1].startswith('"# List ID: FU-20200415-ABCDE')
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    table = [r for r in rows if r and not r[0].startswith("#")]
+    assert table[0] == ["Row", "First Name", "Phone", "Outcome"]
+    names = [r[1] for r in table[1:]]
+    assert names[:7] == ["'" + v for v in HOSTILE[:7]]
+    assert names[7] == HOSTILE[7]
+    assert all(r[2] == "'+447700900001" for r in table[1:])  # a + phone keeps its OWASP quote
+    # QUOTE_ALL: every field of every data line is quoted, even numbers and blanks.
+    assert lines[len(NOTICE.lines) + 3].startswith('"1","\'=HYPERLINK(')
+
+
+def test_csv_reads_back_unescaped(tmp_path):
+    path = exports.write_csv(_frame(HOSTILE), tmp_path / "list.csv", notice=NOTICE)
+    header, rows = exports.read_table(path, header_first="Row")
+    assert header == ["Row", "First Name", "Phone", "Outcome"]
+    assert [r[1][1] for r in rows] == HOSTILE
+    assert rows[0][0] == len(NOTICE.lines) + 4  # the line a spreadsheet shows
+
+
+def test_xlsx_has_no_formulas_and_keeps_text_as_text(tmp_path):
+    path = exports.write_xlsx(_frame(HOSTILE + SAFE), tmp_path / "list.xlsx", notice=NOTICE,
+                              sheet=exports.Sheet(editable=("Outcome",), choices={"Outcome": ["resolved"]}))
+    assert _mode(path) == 0o600
+    ws = openpyxl.load_workbook(path).active
+    cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
+    assert cells and all(c.data_type != "f" for c in cells)
+    assert ws["A1"].value == "CONFIDENTIAL: test list"
+    assert ws["A2"].value == "List ID: FU-20200415-ABCDE."
+    header_row = len(NOTICE.lines) + 3
+    assert [c.value for c in ws[header_row]] == ["Row", "First Name", "Phone", "Outcome"]
+    # Control characters are stored as _xHHHH_ in the XML; Excel shows them as themselves.
+    names = [unescape(ws.cell(header_row + 1 + i, 2).value) for i in range(len(HOSTILE))]
+    assert names[:7] == ["'" + v for v in HOSTILE[:7]]
+    assert names[7] == HOSTILE[7]  # right-to-left text survives as it was
+    phone = ws.cell(header_row + 1, 3)
+    assert phone.data_type == "s" and phone.value == "'+447700900001"
+    assert ws.protection.sheet and not ws.cell(header_row + 1, 4).protection.locked
+
+
+def test_xlsx_reads_back_unescaped(tmp_path):
+    path = exports.write_xlsx(_frame(HOSTILE), tmp_path / "list.xlsx", notice=NOTICE)
+    header, rows = exports.read_table(path, header_first="Row")
+    assert [r[1][1] for r in rows] == HOSTILE
+    assert [r[1][0] for r in rows] == list(range(1, len(HOSTILE) + 1))
+
+
+def test_html_escapes_markup_isolates_bidi_and_carries_the_notice_twice(tmp_path):
+    frame = _frame(["<script>alert(1)</script>", HOSTILE[-1]])
+    path = exports.write_html(frame, tmp_path / "list.html", notice=NOTICE, title="Test list", row_numbers=True)
+    assert _mode(path) == 0o600
+    page = path.read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert f"<bdi>{HOSTILE[-1]}</bdi>" in page
+    assert page.count("Report it: if lost, tell dataprotection@example.org.") == 2  # header and footer
+    for rule in ("size: A4", "thead { display: table-header-group; }", "break-inside: avoid",
+                 "overflow-wrap: anywhere", "@top-center", "counter(page)"):
+        assert rule in page
+
+
+def test_a_failed_write_leaves_no_file_and_no_temporary(tmp_path):
+    target = tmp_path / "list.csv"
+    target.write_text("the old list")
+
+    def broken(temp: Path) -> None:
+        temp.write_text("half a list")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        exports.atomic_write(target, broken)
+    assert target.read_text() == "the old list"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv"]
+
+
+def test_writing_into_a_missing_folder_names_the_folder(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        exports.write_csv(_frame(["A"]), tmp_path / "nowhere" / "list.csv")
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("list.doc", b"x", "Unsupported file extension: '.doc'"),
+    ("list.xlsx", b"List ID,Row\n", "is not an Excel workbook"),
+    ("list.csv", "# only a notice\n".encode(), 'no header row starting with "Row"'),
+    ("list.csv", b"\xff\xfe\x00bad", "is not a UTF-8 CSV file"),
+])
+def test_unreadable_returns_say_what_to_do(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        exports.read_table(path, header_first="Row")
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(not _chromium() and os.environ.get("CI") != "true",
+                    reason="Chromium is not installed (under CI=true this test must run)")
+def test_html_prints_on_a4_with_every_row_and_a_header_on_every_page(tmp_path):
+    for tool in ("pdfinfo", "pdftotext"):
+        assert shutil.which(tool), f"{tool} is missing: apt-get install poppler-utils"
+    # Long names must wrap, not be cut off: each ends with a token that must survive whole.
+    names = [f"Person{i:03d} with a rather long double-barrelled name ending End{i:03d}" for i in range(1, 81)]
+    frame = _frame(names)
+    html_path = exports.write_html(frame, tmp_path / "list.html", notice=NOTICE, title="Test list",
+                                   row_numbers=True)
+    pdf = tmp_path / "list.pdf"
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", html_path.as_uri()], check=True, capture_output=True, timeout=120)
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    assert "(A4)" in info and pages >= 2
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    per_page = text.split("\f")[:pages]
+    for number, page in enumerate(per_page, start=1):
+        assert "List FU-20200415-ABCDE" in page, f"page {number} has no running header"
+        if "Person" in page:
+            assert "First Name" in page, f"page {number} does not repeat the table header"
+        assert f"Page {number} of {pages}" in page
+    for i in range(1, 81):
+        assert f"Person{i:03d}" in text, f"row {i} is missing from the printout"
+        assert f"End{i:03d}" in text, f"row {i} is cut off"
+    assert text.count("Report it: if lost") == 2  # the notice opens and closes the printout
