@@ -66,13 +66,13 @@ def test_store_opens_with_the_right_passphrase_and_tells_waiting_views(store_pat
 ])
 def test_store_errors_are_one_readable_line(store_path, passphrase, message):
     view = StoreView(store_path, passphrase, auto_open=False)
-    assert view.open() is None and view.store is None
+    assert view.open_store() is None and view.store is None
     assert message in view.feedback.text and "Traceback" not in view.feedback.value
 
 
 def test_a_missing_store_offers_the_demo_build(tmp_path):
     view = StoreView(tmp_path / "none.duckdb", "", auto_open=False)
-    view.open()
+    view.open_store()
     assert "no store" in view.feedback.text.lower() and view.demo_button.layout.display != "none"
 
 

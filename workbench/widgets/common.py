@@ -5,10 +5,12 @@ These only present what the library returned; they compute nothing about members
 
 from __future__ import annotations
 
+import datetime
 import html
 from collections.abc import Iterable
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 ALL = "(all)"
@@ -22,11 +24,24 @@ def table_html(frame: pd.DataFrame | None, *, max_rows: int = 50, empty: str = "
     """A DataFrame as a compact, escaped HTML table (first `max_rows` rows, with a count of the rest)."""
     if frame is None or frame.empty:
         return f"<div class='wb-table'><i>{html.escape(empty)}</i></div>"
-    shown = frame.head(max_rows)
+    shown = frame.head(max_rows).map(_cell)
     body = shown.to_html(index=False, escape=True, na_rep="", border=0)
     more = len(frame) - len(shown)
     tail = f"<div><i>… and {more:,} more rows.</i></div>" if more > 0 else ""
     return f"{TABLE_STYLE}<div class='wb-table' style='overflow-x:auto'>{body}{tail}</div>"
+
+
+def _cell(value: object) -> object:
+    """How one cell reads: lists as "a, b", times to the minute, blanks for missing values."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(str(v).replace("_", " ") for v in value)
+    if isinstance(value, pd.Timestamp | datetime.datetime):
+        return "" if pd.isna(value) else value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, datetime.date):
+        return value.strftime("%d/%m/%Y")
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    return value
 
 
 def table() -> widgets.HTML:

@@ -19,6 +19,8 @@ BY = {"Membership number": "membership_number", "Phone number": "phone"}
 class OptOutsView(StoreBound):
     """Look up, add, withdraw, and the register with its history."""
 
+    follows_changes = True
+
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
         self.by = widgets.ToggleButtons(options=list(BY), value="Membership number", description="Look up by",
@@ -84,12 +86,14 @@ class OptOutsView(StoreBound):
                                  **self._who())
         self.feedback.ok(change.message)
         self.refresh()
+        self.announce_change()
 
     def withdraw(self) -> None:
         with self.opened.write() as con:
             change = optouts.withdraw(con, actor=self.opened.actor, reason=self.withdraw_reason.value, **self._who())
         self.feedback.ok(change.message)
         self.refresh()
+        self.announce_change()
 
 
 __all__ = ["OptOutsView"]

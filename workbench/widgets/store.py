@@ -85,6 +85,7 @@ class StoreView(widgets.VBox):
                  auto_open: bool | None = None, show_path: bool = True) -> None:
         self.store: Store | None = None
         self._listeners: list[Callable[[Store], None]] = []
+        self._watchers: list[Callable[[object], None]] = []
         preset = passphrase if passphrase is not None else (db.env_passphrase() or "")
         self.path_box = widgets.Text(value=str(path or default_path()), description="Store file",
                                      layout=WIDE, style={"description_width": "8em"})
@@ -99,10 +100,10 @@ class StoreView(widgets.VBox):
         self.feedback = Feedback()
         self.summary = widgets.HTML()
         self.progress = widgets.Output()
-        self.open_button.on_click(lambda _: self.open())
+        self.open_button.on_click(lambda _: self.open_store())
         self.demo_button.on_click(lambda _: self.build_demo())
         self.passphrase_box.continuous_update = False
-        self.passphrase_box.observe(lambda _: self.open(), names="value")
+        self.passphrase_box.observe(lambda _: self.open_store(), names="value")
         rows = [self.path_box] if show_path else []
         buttons = [self.open_button, self.demo_button] if show_path else [self.open_button]
         super().__init__([*rows, self.passphrase_box, self.actor_box, widgets.HBox(buttons),
@@ -112,7 +113,7 @@ class StoreView(widgets.VBox):
         if auto_open is None:
             auto_open = bool(preset) and Path(self.path_box.value).exists()
         if auto_open:
-            self.open()
+            self.open_store()
 
     @property
     def path(self) -> Path:
@@ -124,7 +125,16 @@ class StoreView(widgets.VBox):
         if self.store is not None:
             self.feedback.call(callback, self.store)
 
-    def open(self) -> Store | None:
+    def when_changed(self, callback: Callable[[object], None]) -> None:
+        """Call `callback(source)` whenever a view reports that it changed the store."""
+        self._watchers.append(callback)
+
+    def changed(self, source: object) -> None:
+        """A view changed the store (a list exported, an opt-out added): let the others re-read."""
+        for watcher in self._watchers:
+            watcher(source)
+
+    def open_store(self) -> Store | None:
         """Check the passphrase by opening the store read-only once; then tell every waiting view."""
         if not self.passphrase_box.value and not self.path.exists():
             self._show_demo_button()
@@ -156,7 +166,7 @@ class StoreView(widgets.VBox):
             self.progress.clear_output()
             self.passphrase_box.value = db.DEMO_PASSPHRASE  # opens it, through the observer
             if self.store is None or self.store.path != self.path:
-                return self.open()
+                return self.open_store()
             return self.store
         return None
 
@@ -168,11 +178,25 @@ class StoreBound(widgets.VBox):
     """A view that waits for the store: subclasses set `self.feedback` and override `refresh()`."""
 
     store: Store | None = None
+    store_view: StoreView | None = None
     feedback: Feedback
+    follows_changes = False  # re-read when another view changes the store (registers, logs)
 
     def bind(self, store_view: StoreView) -> None:
-        """Refresh when the store opens (at once, if it already is)."""
+        """Refresh when the store opens (at once, if it already is), and after others' changes if asked."""
+        self.store_view = store_view
+        store_view.when_changed(self._other_changed)
         store_view.when_open(self.attach)
+
+    def _other_changed(self, source: object) -> None:
+        if self.follows_changes and source is not self and self.store is not None:
+            with self.feedback.guard():
+                self.refresh()
+
+    def announce_change(self) -> None:
+        """Tell the other views on this store that this one changed it."""
+        if self.store_view is not None:
+            self.store_view.changed(self)
 
     def attach(self, store: Store) -> None:
         self.store = store

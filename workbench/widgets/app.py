@@ -1,0 +1,53 @@
+"""The web app's page: the passphrase box, then tabs for outreach, needs, services and follow-up lists.
+
+Served by `workbench app` (Voilà) from notebooks/app.ipynb. The store path comes from WORKBENCH_DB,
+set by `workbench app --db`; the passphrase is never taken from the environment here: the page asks.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from workbench.widgets.common import heading, note
+from workbench.widgets.lists import FollowupListView, RegistryView
+from workbench.widgets.needs import NeedsView, ServicesView, VolunteersView
+from workbench.widgets.outreach import OutreachDashboard
+from workbench.widgets.store import Store, StoreView
+
+TABS = ("Outreach", "Needs", "Services and volunteers", "Follow-up lists")
+
+
+class App(widgets.VBox):
+    """The whole page. Nothing but the passphrase box shows until the store opens."""
+
+    def __init__(self, path: str | None = None, passphrase: str = "") -> None:
+        self.store_view = StoreView(path, passphrase, auto_open=bool(passphrase), show_path=False)
+        self.dashboard = OutreachDashboard(self.store_view)
+        self.needs = NeedsView(self.store_view)
+        self.services = ServicesView(self.store_view)
+        self.volunteers = VolunteersView(self.store_view)
+        self.lists = FollowupListView(self.store_view)
+        self.registry = RegistryView(self.store_view)
+        self.tabs = widgets.Tab(children=[
+            self.dashboard, self.needs,
+            widgets.VBox([self.services, heading("Volunteers", 2), self.volunteers]),
+            widgets.VBox([self.lists, heading("Lists that are out", 2), self.registry])])
+        for index, title in enumerate(TABS):
+            self.tabs.set_title(index, title)
+        self.tabs.layout.display = "none"
+        self.store_view.when_open(self._opened)
+        super().__init__([
+            heading("Welfare-call workbench", 2),
+            note("Type the store's passphrase and press Enter. Everything on this page is personal data: "
+                 "do not leave it open on a shared screen."),
+            self.store_view, self.tabs], layout=widgets.Layout(max_width="1240px"))
+        self.add_class("wb-app")
+
+    def _opened(self, _store: Store) -> None:
+        self.tabs.layout.display = None
+        self.store_view.passphrase_box.layout.display = "none"
+        self.store_view.actor_box.layout.display = "none"
+        self.store_view.open_button.layout.display = "none"
+
+
+__all__ = ["App", "TABS"]

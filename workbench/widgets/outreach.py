@@ -1,0 +1,152 @@
+"""The outreach dashboard: filters, headline numbers, and charts that update in place.
+
+Every filter change runs the library's queries in one short read-only connection, then pushes the
+new numbers into the same FigureWidgets (one batched message per chart), so the page never redraws
+from scratch. The web app and 02_outreach_dashboard both show this view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass, field
+
+import ipywidgets as widgets
+import pandas as pd
+
+from workbench import charts, needs, outreach
+from workbench.ingest_vocab import OUTCOMES
+from workbench.widgets.common import (LABEL, Steps, choices, chosen, dropdown, figure_widget, replace_figure)
+from workbench.widgets.feedback import Feedback
+from workbench.widgets.store import StoreBound, StoreView
+
+HEADLINES = (("attempts", "call attempts", "{:,}"), ("members_called", "members called", "{:,}"),
+             ("reached", "members reached", "{:,}"), ("contact_rate", "contact rate", "{:.0%}"),
+             ("needing_support", "need support now", "{:,}"))
+
+
+@dataclass
+class DashboardData:
+    """What the dashboard last showed: the filters, the headline numbers, and the tables behind the charts."""
+
+    filters: dict = field(default_factory=dict)
+    headline: dict = field(default_factory=dict)
+    over_time: pd.DataFrame | None = None
+    by_round: pd.DataFrame | None = None
+    by_place: pd.DataFrame | None = None
+    place: str = "branch"
+
+
+class OutreachDashboard(StoreBound):
+    """Branch, ward, round, date range and outcome filters over headline numbers and three charts."""
+
+    def __init__(self, store_view: StoreView) -> None:
+        self.feedback = Feedback()
+        self.data = DashboardData()
+        self.branch = dropdown("Branch")
+        self.ward = dropdown("Ward")
+        self.round = dropdown("Round")
+        self.outcome = widgets.Dropdown(description="Outcome", options=choices(OUTCOMES), style=LABEL)
+        self.date_from = widgets.DatePicker(description="From", style=LABEL)
+        self.date_to = widgets.DatePicker(description="To", style=LABEL)
+        self.reset_button = widgets.Button(description="Clear filters", icon="times")
+        self.headline = widgets.HTML(value=_headline_html({}))
+        self.over_time = figure_widget()
+        self.outcomes = figure_widget()
+        self.by_place = figure_widget()
+        self.steps = Steps(4, "Updating")
+        self._quiet = False
+        for box in self.filter_boxes:
+            box.observe(self._changed, names="value")
+        self.reset_button.on_click(self.feedback.guarded(lambda _: self.reset()))
+        filters = widgets.GridBox([self.branch, self.ward, self.round, self.outcome, self.date_from, self.date_to],
+                                  layout=widgets.Layout(grid_template_columns="repeat(3, 32%)"))
+        charts_row = widgets.GridBox([self.over_time, self.outcomes],
+                                     layout=widgets.Layout(grid_template_columns="repeat(2, 50%)"))
+        super().__init__([filters, widgets.HBox([self.reset_button, self.steps.bar]), self.feedback,
+                          self.headline, charts_row, self.by_place])
+        self.add_class("wb-outreach")
+        self.bind(store_view)
+
+    @property
+    def filter_boxes(self) -> tuple[widgets.ValueWidget, ...]:
+        return (self.branch, self.ward, self.round, self.outcome, self.date_from, self.date_to)
+
+    def refresh(self) -> None:
+        """Load the branches, wards and rounds in the store, then draw."""
+        with self.opened.read() as con:
+            options = {name: needs.known(con, name) for name in ("branch", "ward", "round")}
+        self._quiet = True
+        try:
+            for name, values in options.items():
+                box = getattr(self, name)
+                box.options = choices(values)
+                box.value = choices(values)[0]
+        finally:
+            self._quiet = False
+        self.update()
+
+    def filters(self) -> dict[str, str | None]:
+        """The chosen filters as library arguments (None = everything)."""
+        return {"branch": chosen(self.branch.value), "ward": chosen(self.ward.value),
+                "round": chosen(self.round.value), "outcome": chosen(self.outcome.value),
+                "date_from": _iso(self.date_from.value), "date_to": _iso(self.date_to.value)}
+
+    def reset(self) -> None:
+        self._quiet = True
+        try:
+            for box in self.filter_boxes:
+                box.value = box.options[0] if isinstance(box, widgets.Dropdown) else None
+        finally:
+            self._quiet = False
+        self.update()
+
+    def _changed(self, _change) -> None:
+        if not self._quiet:
+            self.feedback.call(self.update)
+
+    def load(self) -> DashboardData:
+        """Run the library's queries for the current filters, in one short read-only connection."""
+        chosen_filters = self.filters()
+        place = "ward" if chosen_filters["branch"] or chosen_filters["ward"] else "branch"
+        with self.steps, self.opened.read() as con:
+            headline = outreach.headline(con, **chosen_filters)
+            self.steps.step()
+            over_time = outreach.summary(con, by="week", **chosen_filters)
+            self.steps.step()
+            by_round = outreach.summary(con, by="round", **chosen_filters)
+            self.steps.step()
+            by_place = outreach.summary(con, by=place, **chosen_filters)
+            self.steps.step()
+        return DashboardData(chosen_filters, headline, over_time, by_round, by_place, place)
+
+    def update(self) -> None:
+        """Re-query and redraw the headline numbers and the charts in place."""
+        if self.store is None:
+            return
+        self.data = self.load()
+        self.headline.value = _headline_html(self.data.headline)
+        replace_figure(self.over_time, charts.outreach_summary(self.data.over_time, "week"))
+        replace_figure(self.outcomes, charts.outcome_mix(self.data.by_round, "round"))
+        replace_figure(self.by_place, charts.outreach_summary(self.data.by_place, self.data.place))
+        self.feedback.clear()
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _headline_html(numbers: dict) -> str:
+    cells = []
+    for key, label, fmt in HEADLINES:
+        value = numbers.get(key)
+        text = fmt.format(value) if value is not None else "–"
+        cells.append(f"<div class='wb-headline' data-name='{key}' style='display:inline-block;min-width:10em;"
+                     "margin:0 1.2em 0.6em 0;padding:0.5em 0.8em;border-left:4px solid #0072B2;"
+                     "background:#f3f6fa'>"
+                     f"<div class='wb-number' style='font-size:1.7em;font-weight:600'>{html.escape(text)}</div>"
+                     f"<div style='color:#444'>{html.escape(label)}</div></div>")
+    return "<div class='wb-headlines'>" + "".join(cells) + "</div>"
+
+
+__all__ = ["DashboardData", "HEADLINES", "OutreachDashboard"]
