@@ -21,9 +21,10 @@ def add_member(con: duckdb.DuckDBPyConnection, number: str, phone: str | None = 
     e164 = phone_e164(phone) if phone else None
     phone_hash, number_hash = pseudonymise.suppression_hashes(
         con, [e164, pseudonymise.normalise_membership_number(number)])
-    con.execute("INSERT OR REPLACE INTO members VALUES (?, ?, ?, 'NV1 1AA', 70, DATE '2001-02-03', now(), now(), "
-                "NULL)", [key, branch, ward])
-    con.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, 'Pat', ?, ?, 'pat@example.org', '1 High St', ?, ?)",
+    con.execute("INSERT OR REPLACE INTO members VALUES "
+                "(?, ?, ?, 'NV1 1AA', 70, DATE '2001-02-03', now(), now(), NULL)", [key, branch, ward])
+    con.execute("INSERT OR REPLACE INTO identities VALUES "
+                "(?, ?, 'Pat', ?, ?, 'pat@example.org', '1 High St', ?, ?)",
                 [key, number, last_name, e164, phone_hash, number_hash])
     return key
 
@@ -33,9 +34,9 @@ def add_call(con: duckdb.DuckDBPyConnection, call_id: str, member_key: str, outc
              dp_query: str | None = None, round: str = "R1") -> str:  # noqa: A002 - the column's name
     """Insert one call; answered calls get wellbeing and a need flag."""
     answered = outcome == "answered"
+    details = [3, True, "high", False] if answered else [None] * 4
     con.execute("INSERT INTO calls VALUES (?, ?, ?, 'C0001', ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                [call_id, member_key, round, called_at, outcome, 3 if answered else None,
-                 answered or None, "high" if answered else None, False if answered else None, dp_query, notes])
+                [call_id, member_key, round, called_at, outcome, *details, dp_query, notes])
     return call_id
 
 

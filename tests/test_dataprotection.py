@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PASSPHRASE
 from dp_helpers import add_call, add_member
 
-from conftest import PASSPHRASE
 from workbench import dataprotection, db, optouts, retention, settings
 from workbench.cli import main
 from workbench.errors import InputError
@@ -25,7 +25,8 @@ def full_member(con) -> str:
     """A member with one of everything a subject-access export must cover."""
     key = add_member(con, "SYN0000007", "07700 900007", last_name=SURNAME)
     add_call(con, "c1", key, "no_answer", called_at=datetime(2020, 4, 1, 9))
-    add_call(con, "c2", key, "answered", called_at=datetime(2020, 4, 2, 9), notes=NOTE, dp_query="how_got_number")
+    add_call(con, "c2", key, "answered", called_at=datetime(2020, 4, 2, 9), notes=NOTE,
+             dp_query="how_got_number")
     con.execute("INSERT INTO call_needs VALUES ('c2', 'medicine')")
     con.execute("INSERT INTO call_skills VALUES ('c2', 'befriending')")
     con.execute("INSERT INTO services (service_id, name, category, areas, contact, aliases) "
@@ -35,9 +36,9 @@ def full_member(con) -> str:
                 "VALUES (?, 'c2', 'assigned', now(), now())", [key])
     con.execute("INSERT INTO followup_events (member_key, changed_at, state, changed_by, list_id) "
                 "VALUES (?, now(), 'assigned', 'ana', 'L1')", [key])
-    con.execute("INSERT INTO lists (list_id, kind, purpose, recipient, created_at, shred_by, row_count, format) "
-                "VALUES ('L1', 'followup', 'welfare follow-up', 'Ashcombe branch', now(), DATE '2020-05-01', 1, "
-                "'xlsx')")
+    con.execute("INSERT INTO lists (list_id, kind, purpose, recipient, created_at, shred_by, row_count, "
+                "format) VALUES ('L1', 'followup', 'welfare follow-up', 'Ashcombe branch', now(), "
+                "DATE '2020-05-01', 1, 'xlsx')")
     con.execute("INSERT INTO list_members (list_id, row_number, member_key) VALUES ('L1', 1, ?)", [key])
     optouts.add(con, actor="ana", reason="complaint", scope="calls", member_key=key)
     return key
@@ -103,7 +104,8 @@ def test_audit_accepts_ids_digests_and_counts(con):
 
 def test_config_set_is_audited_by_key_never_by_value(store_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_PASSPHRASE", PASSPHRASE)
-    assert main(["config", "set", "dp_contact", "dp@example.org", "--db", str(store_path), "--by", "ana"]) == 0
+    args = ["config", "set", "dp_contact", "dp@example.org", "--db", str(store_path), "--by", "ana"]
+    assert main(args) == 0
     with db.session(store_path, PASSPHRASE, read_only=True) as con:
         entry = dataprotection.log(con).iloc[0]
         assert (entry["action"], entry["object_id"], entry["actor"]) == ("config.set", "dp_contact", "ana")
@@ -116,7 +118,8 @@ def test_config_set_is_audited_by_key_never_by_value(store_path, monkeypatch):
 
 def test_subject_access_covers_everything_and_escapes_it(con, tmp_path):
     key = full_member(con)
-    result = dataprotection.subject_access(con, tmp_path / "sar", actor="ana", membership_number="syn 0000007")
+    result = dataprotection.subject_access(con, tmp_path / "sar", actor="ana",
+                                           membership_number="syn 0000007")
     report = json.loads(result.json_path.read_text(encoding="utf-8"))
     assert report["identity"]["last_name"] == SURNAME and report["identity"]["phone"] == "+447700900007"
     assert [c["call_id"] for c in report["calls"]] == ["c1", "c2"] and report["calls"][1]["notes"] == NOTE
@@ -179,7 +182,8 @@ def test_erasure_leaves_no_trace_in_the_files_bytes(tmp_path):
         con.execute("CHECKPOINT")
     assert SURNAME.encode() in file_bytes(path) and b"prescription" in file_bytes(path)
     with db.session(path) as con:
-        result = dataprotection.erase(con, actor="ana", reason="subject_request", membership_number="SYN0000007")
+        result = dataprotection.erase(con, actor="ana", reason="subject_request",
+                                      membership_number="SYN0000007")
     dataprotection.compact(path, None)
     data = file_bytes(path)
     assert SURNAME.encode() not in data and b"prescription" not in data and b"900007" not in data
@@ -237,8 +241,8 @@ def test_cli_erase_bad_input_changes_nothing(cli_store, capsys, args, message):
 
 
 def test_cli_erasing_twice_says_so_and_changes_nothing(cli_store, capsys):
-    args = ["erase", "--db", str(cli_store), "--membership-number", "SYN0000007", "--reason", "subject_request",
-            "--yes"]
+    args = ["erase", "--db", str(cli_store), "--membership-number", "SYN0000007",
+            "--reason", "subject_request", "--yes"]
     assert main(args) == 0
     assert "Erased member" in capsys.readouterr().out
     after_first = store_snapshot(cli_store)
@@ -279,7 +283,8 @@ def test_cli_retention_dry_run_then_apply(cli_store, capsys):
     assert main(["retention", "--db", str(cli_store), "--older-than", "30", "--apply"]) == 0
     assert "Removed" in capsys.readouterr().out
     with db.session(cli_store, PASSPHRASE, read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM calls WHERE notes IS NOT NULL").fetchone()[0] == 1  # open follow-up
+        # only the call under an open follow-up keeps its notes
+        assert con.execute("SELECT count(*) FROM calls WHERE notes IS NOT NULL").fetchone()[0] == 1
     assert main(["retention", "--db", str(cli_store), "--older-than", "0"]) == 1
     assert "--older-than must be" in capsys.readouterr().err
 

@@ -122,16 +122,16 @@ def audit(con: duckdb.DuckDBPyConnection, action: str, *, actor: str, object_id:
     counts_json = _canonical(counts) if counts is not None else None
     entry = _entry(seq, at, str(actor).strip(), action, object_id, counts_json, member_digest(member_keys))
     digest = entry_hash(prev_hash, entry)
-    con.execute(INSERT_QUERY, [seq, at, entry["actor"], action, object_id, counts_json, entry["member_digest"],
-                               prev_hash, digest])
+    con.execute(INSERT_QUERY, [seq, at, entry["actor"], action, object_id, counts_json,
+                               entry["member_digest"], prev_hash, digest])
     con.execute(HEAD_QUERY, [seq, digest])
     return seq
 
 
 def _entry(seq: int, at: datetime, actor: str, action: str, object_id: str | None, counts: str | None,
            digest: str | None) -> dict:
-    return {"seq": int(seq), "logged_at": at.isoformat(timespec="microseconds"), "actor": actor, "action": action,
-            "object_id": object_id, "counts": counts, "member_digest": digest}
+    return {"seq": int(seq), "logged_at": at.isoformat(timespec="microseconds"), "actor": actor,
+            "action": action, "object_id": object_id, "counts": counts, "member_digest": digest}
 
 
 ENTRIES_QUERY = """
@@ -173,7 +173,8 @@ def _check_head(con: duckdb.DuckDBPyConnection, rows: list, last_hash: str, last
                             f"entry {last_seq + 1} is missing (deleted): the log ends at {last_seq}, "
                             f"but {head[0]} entries were written")
     if head[0] != last_seq or head[1] != last_hash:
-        return Verification(False, len(rows), last_seq, f"entry {last_seq} does not match the log's recorded end")
+        return Verification(False, len(rows), last_seq,
+                            f"entry {last_seq} does not match the log's recorded end")
     return Verification(True, len(rows))
 
 

@@ -22,5 +22,5 @@ from workbench.subject_access import SubjectAccess
 from workbench.subject_access import export as subject_access
 
 __all__ = ["DP_QUERY_STATUSES", "ERASURE_REASONS", "Erasure", "Retention", "SubjectAccess", "Verification",
-           "apply_retention", "audit", "compact", "dp_queries", "erase", "log", "member_digest", "plan_retention",
-           "set_dp_query_status", "subject_access", "verify"]
+           "apply_retention", "audit", "compact", "dp_queries", "erase", "log", "member_digest",
+           "plan_retention", "set_dp_query_status", "subject_access", "verify"]

@@ -228,11 +228,12 @@ def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str =
     existing = con.execute(ACTIVE_FOR_QUERY, [person.member_key, person.membership_hash,
                                               by_phone or person.phone_hash, person.member_key]).fetchall()
     if any(s in (scope, "all") for _, s in existing):
-        return Change(tuple(i for i, _ in existing), False, "Already on the opt-out register; nothing changed.")
+        return Change(tuple(i for i, _ in existing), False,
+                      "Already on the opt-out register; nothing changed.")
     optout_id = f"opt-{uuid.uuid4().hex[:12]}"
     with db.transaction(con):
-        con.execute(ADD_QUERY, [optout_id, person.member_key, by_phone or person.phone_hash, person.membership_hash,
-                                scope, reason, source, actor])
+        con.execute(ADD_QUERY, [optout_id, person.member_key, by_phone or person.phone_hash,
+                                person.membership_hash, scope, reason, source, actor])
         audit(con, "optout.add", actor=actor, object_id=optout_id,
               counts={"added": 1, "scope": scope, "reason": reason, "source": source},
               member_keys=[person.member_key])
@@ -263,12 +264,14 @@ def withdraw(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, members
     reason = vocabulary(reason, WITHDRAWAL_REASONS, "--reason")
     ids = [row[0] for row in _active_entries(con, membership_number, phone, member_key)]
     if not ids:
-        raise InputError("No active opt-out matches; nothing changed. See the register with: workbench optout list")
+        raise InputError("No active opt-out matches; nothing changed. "
+                         "See the register with: workbench optout list")
     with db.transaction(con):
         rows = con.execute(WITHDRAW_QUERY, [actor, reason, ids]).fetchall()
         audit(con, "optout.withdraw", actor=actor, counts={"withdrawn": len(rows), "reason": reason},
               member_keys=[r[1] for r in rows if r[1]])
-    return Change(tuple(r[0] for r in rows), True, f"Withdrew {len(rows)} register entr{'y' if len(rows) == 1 else 'ies'}.")
+    noun = "entry" if len(rows) == 1 else "entries"
+    return Change(tuple(r[0] for r in rows), True, f"Withdrew {len(rows)} register {noun}.")
 
 
 def _active_entries(con: duckdb.DuckDBPyConnection, membership_number: str | None, phone: str | None,
@@ -282,7 +285,8 @@ def _active_entries(con: duckdb.DuckDBPyConnection, membership_number: str | Non
         if not membership_number:
             raise
         # A number imported before its member arrived: only its hash is on the register.
-        return con.execute(ACTIVE_BY_HASH_QUERY, [None, subjects.membership_hash(con, membership_number)]).fetchall()
+        number_hash = subjects.membership_hash(con, membership_number)
+        return con.execute(ACTIVE_BY_HASH_QUERY, [None, number_hash]).fetchall()
     return con.execute(ACTIVE_FOR_QUERY, [person.member_key, person.membership_hash, person.phone_hash,
                                           person.member_key]).fetchall()
 

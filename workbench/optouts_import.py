@@ -23,7 +23,8 @@ from workbench.subjects import phone_e164
 SUFFIXES = (".csv", ".xlsx")
 # Accepted headers, compared in lower case with spaces, dots and underscores ignored.
 PHONE_HEADERS = {"phone", "phonenumber", "telephone", "tel", "mobile", "mobilenumber"}
-MEMBERSHIP_HEADERS = {"membershipnumber", "membershipno", "membernumber", "memberno", "membershipid", "memberid"}
+MEMBERSHIP_HEADERS = {"membershipnumber", "membershipno", "membernumber", "memberno", "membershipid",
+                      "memberid"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def read_entries(path: Path, default_reason: str, default_scope: str) -> pd.Data
     number_col = next((columns[k] for k in columns if k in MEMBERSHIP_HEADERS), None)
     if phone_col is None and number_col is None:
         raise InputError(f"{path.name}: no Phone or Membership Number column. Found: "
-                         f"{', '.join(map(str, frame.columns)) or 'no columns'}. Add a header row naming one.")
+                         f"{', '.join(map(str, frame.columns)) or 'no columns'}. "
+                         "Add a header row naming one.")
     rows = []
     for index, values in enumerate(frame.to_dict("records"), start=2):  # row 1 is the header
         rows.append(_entry(path.name, index, values, phone_col, number_col, default_reason, default_scope))
@@ -64,7 +66,8 @@ def read_entries(path: Path, default_reason: str, default_scope: str) -> pd.Data
 
 def _read(path: Path) -> pd.DataFrame:
     if path.suffix.lower() not in SUFFIXES:
-        raise InputError(f"Unsupported file extension: '{path.suffix}'. Supported formats: {', '.join(SUFFIXES)}")
+        raise InputError(f"Unsupported file extension: '{path.suffix}'. "
+                         f"Supported formats: {', '.join(SUFFIXES)}")
     try:
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -93,8 +96,9 @@ def _entry(name: str, row: int, values: dict, phone_col, number_col, reason: str
 def _row_vocab(name: str, row: int, values: dict, reason: str, scope: str) -> tuple[str, str]:
     found = {_header_key(k): v for k, v in values.items()}
     try:
-        return (vocabulary(found.get("reason") or reason, REASONS, f"{name} row {row}, column Reason", echo=False),
-                vocabulary(found.get("scope") or scope, SCOPES, f"{name} row {row}, column Scope", echo=False))
+        where = f"{name} row {row}, column"
+        return (vocabulary(found.get("reason") or reason, REASONS, f"{where} Reason", echo=False),
+                vocabulary(found.get("scope") or scope, SCOPES, f"{where} Scope", echo=False))
     except InputError as error:
         raise InputError(f"{error} Nothing was imported.") from None
 
@@ -173,10 +177,13 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str,
 def _hashed(con: duckdb.DuckDBPyConnection, entries: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "entry": range(1, len(entries) + 1),
-        "phone_hash": pseudonymise.suppression_hashes(con, entries["phone"].where(entries["phone"].notna(), None)),
-        "membership_hash": pseudonymise.suppression_hashes(
-            con, entries["number"].where(entries["number"].notna(), None)),
+        "phone_hash": pseudonymise.suppression_hashes(con, _values(entries["phone"])),
+        "membership_hash": pseudonymise.suppression_hashes(con, _values(entries["number"])),
         "reason": entries["reason"], "scope": entries["scope"]})
+
+
+def _values(column: pd.Series) -> list[str | None]:
+    return [None if pd.isna(v) else str(v) for v in column]
 
 
 def _match(con: duckdb.DuckDBPyConnection, hashed: pd.DataFrame) -> pd.DataFrame:
@@ -193,7 +200,8 @@ def _members(matched: pd.DataFrame) -> set[str]:
 
 
 def _result(import_id: str, matched: pd.DataFrame) -> ImportResult:
-    return ImportResult(import_id, len(matched), len(_members(matched)), int((matched["n_matched"] == 0).sum()),
+    unmatched = int((matched["n_matched"] == 0).sum())
+    return ImportResult(import_id, len(matched), len(_members(matched)), unmatched,
                         int(matched["on_register"].sum()))
 
 

@@ -61,6 +61,8 @@ WHERE NOT EXISTS (SELECT 1 FROM followups f
        OR EXISTS (SELECT 1 FROM call_skills s WHERE s.call_id = c.call_id)
        OR EXISTS (SELECT 1 FROM call_services v WHERE v.call_id = c.call_id))
 """
+COUNT_EXPIRED_QUERY = "SELECT count(*), count(*) FILTER (WHERE has_notes) FROM retention_calls"
+COUNT_DETAILS_QUERY = "SELECT count(*) FROM {table} WHERE call_id IN (SELECT call_id FROM retention_calls)"
 EXPIRED_ROUNDS_QUERY = "SELECT round FROM calls GROUP BY round HAVING max(called_at) < ? ORDER BY round"
 DETAIL_TABLES = ("call_needs", "call_skills", "call_services")
 INACTIVE_QUERY = """
@@ -84,17 +86,18 @@ def plan(con: duckdb.DuckDBPyConnection, *, older_than_days: int = DETAILS_AFTER
     as_of = as_of or datetime.now()
     cutoff = as_of - timedelta(days=int(older_than_days))
     con.execute(EXPIRED_CALLS_QUERY, [cutoff, list(OPEN_STATES)])
-    calls, notes = con.execute("SELECT count(*), count(*) FILTER (WHERE has_notes) FROM retention_calls").fetchone()
-    details = {t: con.execute(f"SELECT count(*) FROM {t} WHERE call_id IN (SELECT call_id FROM retention_calls)"
-                              ).fetchone()[0] for t in DETAIL_TABLES}
-    return Retention(as_of, int(older_than_days), int(inactive_after_days),
-                     [r[0] for r in con.execute(EXPIRED_ROUNDS_QUERY, [cutoff]).fetchall()], calls, notes, details,
-                     con.execute(INACTIVE_QUERY, [as_of - timedelta(days=int(inactive_after_days))]).fetchone()[0],
+    calls, notes = con.execute(COUNT_EXPIRED_QUERY).fetchone()
+    details = {t: con.execute(COUNT_DETAILS_QUERY.format(table=t)).fetchone()[0] for t in DETAIL_TABLES}
+    rounds = [r[0] for r in con.execute(EXPIRED_ROUNDS_QUERY, [cutoff]).fetchall()]
+    inactive_since = as_of - timedelta(days=int(inactive_after_days))
+    return Retention(as_of, int(older_than_days), int(inactive_after_days), rounds, calls, notes, details,
+                     con.execute(INACTIVE_QUERY, [inactive_since]).fetchone()[0],
                      con.execute(OVERDUE_LISTS_QUERY, [as_of]).fetchone()[0])
 
 
 STRIP_CALLS_QUERY = """
-UPDATE calls SET notes = NULL, wellbeing = NULL, needs_support = NULL, urgency = NULL, keen_to_volunteer = NULL
+UPDATE calls SET notes = NULL, wellbeing = NULL, needs_support = NULL, urgency = NULL,
+       keen_to_volunteer = NULL
 WHERE call_id IN (SELECT call_id FROM retention_calls)
 """
 
@@ -107,7 +110,8 @@ def apply(con: duckdb.DuckDBPyConnection, *, actor: str, older_than_days: int = 
         The same counts as `plan`, with applied=True.
     """
     with db.transaction(con):
-        result = plan(con, older_than_days=older_than_days, inactive_after_days=inactive_after_days, as_of=as_of)
+        result = plan(con, older_than_days=older_than_days, inactive_after_days=inactive_after_days,
+                      as_of=as_of)
         for table in DETAIL_TABLES:
             con.execute(f"DELETE FROM {table} WHERE call_id IN (SELECT call_id FROM retention_calls)")
         con.execute(STRIP_CALLS_QUERY)

@@ -109,8 +109,8 @@ def _plain(value):
     return value
 
 
-def export(con: duckdb.DuckDBPyConnection, out: str | Path, *, actor: str, membership_number: str | None = None,
-           phone: str | None = None) -> SubjectAccess:
+def export(con: duckdb.DuckDBPyConnection, out: str | Path, *, actor: str,
+           membership_number: str | None = None, phone: str | None = None) -> SubjectAccess:
     """Write everything held about one person to OUT.json and OUT.html (mode 0600), and audit it.
 
     Args:
@@ -173,8 +173,8 @@ def _table(rows: list[dict]) -> str:
         return "<p>None held.</p>"
     e = html.escape
     head = "".join(f"<th>{e(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{e('' if v is None else str(v))}</td>" for v in row.values()) + "</tr>"
-                   for row in rows)
+    cells = ("".join(f"<td>{e('' if v is None else str(v))}</td>" for v in row.values()) for row in rows)
+    body = "".join(f"<tr>{row}</tr>" for row in cells)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 

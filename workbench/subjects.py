@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+
 from workbench import phones, pseudonymise
 from workbench.errors import InputError
 
@@ -38,7 +39,8 @@ def one_identifier(membership_number: str | None, phone: str | None, member_key:
     """Exactly one way of naming the person must be given."""
     given = [v for v in (membership_number, phone, member_key) if v not in (None, "")]
     if len(given) != 1:
-        raise InputError("Name the member one way: --membership-number, --phone or --member-key (exactly one).")
+        raise InputError("Name the member one way: --membership-number, --phone or --member-key "
+                         "(exactly one).")
 
 
 def phone_hash(con: duckdb.DuckDBPyConnection, phone: str) -> str:
@@ -78,7 +80,8 @@ def find(con: duckdb.DuckDBPyConnection, *, membership_number: str | None = None
         if not keys:
             raise InputError("No member has that phone number. Check it, or use --membership-number.")
         if len(keys) > 1:
-            raise InputError(f"{len(keys)} members share that phone number; use --membership-number to say which.")
+            raise InputError(f"{len(keys)} members share that phone number; use --membership-number "
+                             "to say which.")
         member_key = keys[0]
     row = con.execute(BY_KEY_QUERY, [member_key]).fetchone()
     if row is None:

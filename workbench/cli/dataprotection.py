@@ -7,8 +7,15 @@ from contextlib import closing
 from pathlib import Path
 
 from workbench import dataprotection, db, retention, settings
-from workbench.cli.common import (actor, add_command, add_format_option, open_store, passphrase, print_table,
-                                  prompt_passphrase)
+from workbench.cli.common import (
+    actor,
+    add_command,
+    add_format_option,
+    open_store,
+    passphrase,
+    print_table,
+    prompt_passphrase,
+)
 from workbench.errors import InputError, StoreError
 
 
@@ -16,7 +23,7 @@ def register(sub) -> None:
     """Add this area's subcommands to the parser."""
     p = add_command(sub, "audit", cmd_audit, "List the audit log, or verify its hash chain.",
                     "workbench audit --verify")
-    p.add_argument("--verify", action="store_true", help="check every entry; name the first edited or missing one")
+    p.add_argument("--verify", action="store_true", help="check every entry; name the first bad one")
     p.add_argument("--action", help="only actions starting with this, e.g. optout")
     p.add_argument("--limit", type=int, default=50, help="newest entries to show (default 50)")
     add_format_option(p)
@@ -40,10 +47,11 @@ def register(sub) -> None:
                    help=f"strip call details this many days after a campaign's last call "
                         f"(default {retention.DETAILS_AFTER_DAYS})")
     p.add_argument("--inactive-after", type=int, default=retention.INACTIVE_AFTER_DAYS,
-                   help=f"flag members with no activity for this many days (default {retention.INACTIVE_AFTER_DAYS})")
+                   help="flag members with no activity for this many days "
+                        f"(default {retention.INACTIVE_AFTER_DAYS})")
     p.add_argument("--apply", action="store_true", help="delete, compact the file, and audit")
 
-    p = add_command(sub, "dp-queries", cmd_dp_queries, "Data-protection queries raised on calls, with status.",
+    p = add_command(sub, "dp-queries", cmd_dp_queries, "Data-protection queries raised on calls, and status.",
                     "workbench dp-queries --set-status CALL-0042 passed_to_dp_team --by ana")
     p.add_argument("--status", default="open", help="open (default), passed_to_dp_team, closed, or any")
     p.add_argument("--set-status", nargs=2, metavar=("CALL_ID", "STATUS"), help="move one query to STATUS")
@@ -82,13 +90,15 @@ def cmd_sar(args) -> int:
 
 def cmd_erase(args) -> int:
     if not args.yes:
-        raise InputError("Erasure cannot be undone. Check the member with `workbench sar` first, then add --yes.")
+        raise InputError("Erasure cannot be undone. Check the member with `workbench sar` first, "
+                         "then add --yes.")
     con, secret = _open_with_secret(args)
     with closing(con):
         result = dataprotection.erase(con, actor=actor(args), reason=args.reason,
                                       membership_number=args.membership_number, phone=args.phone)
     dataprotection.compact(args.db or db.default_path(), secret)
-    removed = ", ".join(f"{n} {t}" for t, n in result.removed.items() if t != "list_rows_kept") or "no other rows"
+    removed = (", ".join(f"{n} {t}" for t, n in result.removed.items() if t != "list_rows_kept")
+               or "no other rows")
     print(f"Erased member {result.member_key}: removed {removed}; kept their suppression, and "
           f"{result.removed.get('list_rows_kept', 0)} list row(s) as counts. The file was rewritten.")
     return 0
@@ -113,9 +123,9 @@ def _print_retention(result) -> None:
     verb = "Removed" if result.applied else "Would remove (dry run; add --apply to do it)"
     rounds = ", ".join(result.expired_rounds) or "none"
     print(f"Campaigns ended more than {result.older_than_days} days ago: {rounds}.")
-    print(f"{verb}: details of {result.calls_to_strip:,} calls, {result.notes_to_delete:,} of them with notes; "
+    print(f"{verb}: details of {result.calls_to_strip:,} calls, {result.notes_to_delete:,} with notes; "
           + ", ".join(f"{n:,} {t} rows" for t, n in result.detail_rows.items()) + ".")
-    print(f"Flagged: {result.inactive_members:,} members with no activity for {result.inactive_after_days} days; "
+    print(f"Flagged: {result.inactive_members:,} members inactive for {result.inactive_after_days} days; "
           f"{result.lists_overdue:,} lists past their shred-by date and not marked destroyed.")
 
 

@@ -22,7 +22,7 @@ def register(sub) -> None:
                     "workbench optout add --phone '07700 900123' --reason complaint --scope all --by ana")
     _identify(p)
     p.add_argument("--reason", help=f"why: {', '.join(optouts.REASONS)} (spaces allowed)")
-    p.add_argument("--scope", default="calls", help="calls (no more calls; default) or all (no contact at all)")
+    p.add_argument("--scope", default="calls", help="calls (no more calls; default) or all (no contact)")
 
     p = add_command(actions, "withdraw", cmd_withdraw, "Record a re-consent; the history is kept.",
                     "workbench optout withdraw --membership-number SYN0000042 --reason re_consented --by ana")
