@@ -176,7 +176,7 @@ def compose(con: duckdb.DuckDBPyConnection, *, branch: str, ward: str | None = N
         raise InputError(f"--limit must be a whole number, 1 or more; got {limit!r}.")
     queue = needs.queue(con, branch=branch, ward=ward, category=category, as_of=as_of)
     people, no_phone = _with_identity(con, queue)
-    kept, late = _final_check(con, people)
+    kept, late = _final_check(con, people) if not people.empty else (people, {})
     if limit is not None:
         kept = kept.head(limit)
     columns = ["member_key", "first_name", "phone", "ward", "categories", "urgency", "score"]
@@ -409,7 +409,7 @@ def compose_next_round(con: duckdb.DuckDBPyConnection, *, branch: str | None = N
     first = unreached.assign(reason=f"not reached after {attempts} attempts")[["member_key", "ward", "reason"]]
     people = pd.concat([first, _checkins(con, branch, ward, checkin_after_days, wellbeing_at_most, when)])
     people = people.drop_duplicates("member_key", keep="first").reset_index(drop=True)
-    kept, late = _final_check(con, people)
+    kept, late = _final_check(con, people) if not people.empty else (people, {})
     kept, no_phone = _with_identity(con, kept) if not kept.empty else (kept, {})
     kept = kept.sort_values(["ward", "reason", "member_key"], na_position="last").reset_index(drop=True)
     return Composed(kept, merge_counts(unreached.attrs.get("excluded", {}), late, no_phone))
