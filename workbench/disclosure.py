@@ -71,8 +71,9 @@ class Profile:
                          "cell can be worked out from the totals.")
         rules.append(f"Percentages and means are shown only where n is at least {self.threshold}, and are "
                      "computed from the rounded figures.")
-        rules.append(f"Postcodes are generalised to {self.area}s and dates to {self.period}s; ages to bands "
-                     f"({', '.join(AGE_BAND_LABELS)}). No date of birth is ever used.")
+        rules.append(f"Dates in tables are generalised to {self.period}s. A row-level extract generalises "
+                     f"postcodes to {self.area}s (or coarser), dates to {self.period}s (or coarser) and "
+                     f"ages to bands ({', '.join(AGE_BAND_LABELS)}). No date of birth is ever used.")
         return rules
 
 
@@ -425,7 +426,9 @@ EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 FULL_POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][ABD-HJLNP-UW-Z]{2}\b", re.IGNORECASE)
 WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 SEGMENT_SPLIT = re.compile(r'[\r\n\t",<>\[\]{}|]+')
+NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 MIN_NOTE_LENGTH = 12     # shorter notes ("ok", "fine") are common words, not identifying text
+SHINGLE = 5              # a run of five words shared with any call note is a leak of that note
 MIN_SURNAME_LENGTH = 3
 
 
@@ -444,8 +447,13 @@ WITH people AS (
     FROM identities
 ), callers AS (SELECT DISTINCT lower(trim(caller)) AS caller FROM calls WHERE caller IS NOT NULL),
 notes AS (
-    SELECT DISTINCT lower(regexp_replace(trim(notes), '\\s+', ' ', 'g')) AS note FROM calls
-    WHERE length(trim(notes)) >= {min_note}
+    SELECT DISTINCT trim(regexp_replace(lower(notes), '[^a-z0-9]+', ' ', 'g')) AS note FROM calls
+    WHERE notes IS NOT NULL
+), shingles AS (
+    SELECT DISTINCT array_to_string(words[i:i + {shingle} - 1], ' ') AS shingle
+    FROM (SELECT string_split(note, ' ') AS words FROM notes) w,
+         range(1, len(words) - {shingle} + 2) AS r(i)
+    WHERE len(words) >= {shingle}
 )
 SELECT DISTINCT 'a member''s full name' AS kind, t.file FROM scan_pairs t
     SEMI JOIN people p ON t.token = p.first || ' ' || p.last
@@ -455,7 +463,9 @@ UNION SELECT 'a membership number', t.file FROM scan_tokens t SEMI JOIN people p
 UNION SELECT 'a caller id', t.file FROM (SELECT token, file FROM scan_tokens UNION ALL
                                         SELECT token, file FROM scan_pairs) t
     SEMI JOIN callers c ON t.token = c.caller
-UNION SELECT 'call note text', t.file FROM scan_segments t SEMI JOIN notes n ON t.token = n.note
+UNION SELECT 'call note text', t.file FROM scan_segments t
+    SEMI JOIN notes n ON t.token = n.note AND length(n.note) >= {min_note}
+UNION SELECT 'call note text', t.file FROM scan_shingles t SEMI JOIN shingles n ON t.token = n.shingle
 """
 
 
@@ -492,7 +502,7 @@ def scan_release(con, files: Sequence, *, allowed_words: frozenset[str] = frozen
     Returns:
         Findings (kind and file name only), empty when the release is clean.
     """
-    findings, tokens, pairs, segments = [], [], [], []
+    findings, tokens, pairs, segments, shingles = [], [], [], [], []
     for path in files:
         name = Path(path).name
         text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
@@ -502,19 +512,24 @@ def scan_release(con, files: Sequence, *, allowed_words: frozenset[str] = frozen
         words = [w.lower() for w in WORD.findall(text)]
         tokens += [(name, w, w in allowed_words) for w in set(words)]
         pairs += [(name, p) for p in {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}]
-        segments += [(name, s) for s in {" ".join(part.lower().split()) for part in SEGMENT_SPLIT.split(text)}
-                     if len(s) >= MIN_NOTE_LENGTH]
-    return findings + _identity_findings(con, tokens, pairs, segments)
+        segments += [(name, s) for s in {NOT_ALNUM.sub(" ", part.lower()).strip()
+                                         for part in SEGMENT_SPLIT.split(text)} if len(s) >= MIN_NOTE_LENGTH]
+        plain = NOT_ALNUM.sub(" ", text.lower()).split()
+        runs = {" ".join(plain[i:i + SHINGLE]) for i in range(len(plain) - SHINGLE + 1)}
+        shingles += [(name, run) for run in runs]
+    return findings + _identity_findings(con, tokens, pairs, segments, shingles)
 
 
-def _identity_findings(con, tokens: list, pairs: list, segments: list) -> list[Finding]:
+def _identity_findings(con, tokens: list, pairs: list, segments: list, shingles: list) -> list[Finding]:
     frames = {"scan_tokens": pd.DataFrame(tokens, columns=["file", "token", "allowed"]),
               "scan_pairs": pd.DataFrame(pairs, columns=["file", "token"]),
-              "scan_segments": pd.DataFrame(segments, columns=["file", "token"])}
+              "scan_segments": pd.DataFrame(segments, columns=["file", "token"]),
+              "scan_shingles": pd.DataFrame(shingles, columns=["file", "token"])}
     for name, frame in frames.items():
         con.register(name, frame.astype({"file": "object", "token": "object"}))
     try:
-        sql = IDENTITY_SCAN_QUERY.format(min_note=MIN_NOTE_LENGTH, min_surname=MIN_SURNAME_LENGTH)
+        sql = IDENTITY_SCAN_QUERY.format(min_note=MIN_NOTE_LENGTH, min_surname=MIN_SURNAME_LENGTH,
+                                         shingle=SHINGLE)
         rows = con.execute(sql).fetchall()
     finally:
         for name in frames:
