@@ -26,13 +26,15 @@ def test_usage_by_service_counts_references_and_marks_unlisted(small):
 def test_usage_by_category_and_ward(small):
     usage = services.usage(small, ["ward", "category"])
     assert sorted(map(tuple, usage[["ward", "category", "referenced"]].values.tolist())) == [
-        ("East", "unlisted", 1), ("North", "food", 1)]
+        ("East", "unlisted", 1),
+        ("North", "food", 1),
+    ]
     assert list(services.usage(small, "category", branch="Ashby")["category"]) == ["food"]
 
 
 def test_usage_over_time(small):
     by_week = services.usage(small, "week")
-    assert int(by_week["referenced"].sum()) == 2 and len(by_week) == 1   # both in the week of 30 March
+    assert int(by_week["referenced"].sum()) == 2 and len(by_week) == 1  # both in the week of 30 March
 
 
 @pytest.mark.parametrize("by, message", [("colour", "Choose from: service, category"), ([], "Choose from")])
@@ -53,8 +55,12 @@ def test_gaps_wards_the_map_does_not_cover(small):
     uncovered = services.gaps(small).uncovered
     # The food bank covers everywhere; befriending only North; money advice only East.
     cells = set(map(tuple, uncovered[["ward", "category"]].values.tolist()))
-    assert cells == {("North", "medicine"), ("North", "mental_health"), ("South", "isolation"),
-                     ("East", "isolation")}
+    assert cells == {
+        ("North", "medicine"),
+        ("North", "mental_health"),
+        ("South", "isolation"),
+        ("East", "isolation"),
+    }
 
 
 def test_an_empty_areas_list_covers_every_ward(small):
@@ -65,7 +71,9 @@ def test_an_empty_areas_list_covers_every_ward(small):
 
 def test_gaps_unlisted_names(small):
     unlisted = services.gaps(small).unlisted
-    assert unlisted[["name", "referenced", "members"]].values.tolist() == [["Citizens Advice Northvale", 1, 1]]
+    assert unlisted[["name", "referenced", "members"]].values.tolist() == [
+        ["Citizens Advice Northvale", 1, 1]
+    ]
 
 
 def test_mentions_in_notes_are_counted_never_shown(small):
@@ -85,8 +93,10 @@ def test_mentions_match_whole_words_only(small):
 def test_referral_loop(small):
     loop = services.referrals(small).set_index("service_id")
     assert loop.loc["s1", ["referred", "followed_up", "resolved"]].tolist() == [1, 0, 0]
-    small.execute("INSERT INTO followups VALUES ('m1', 'c02', 'resolved', '2020-04-02', '2020-04-05', NULL, "
-                  "'2020-04-05')")
+    small.execute(
+        "INSERT INTO followups VALUES ('m1', 'c02', 'resolved', '2020-04-02', '2020-04-05', NULL, "
+        "'2020-04-05')"
+    )
     loop = services.referrals(small).set_index("service_id")
     assert loop.loc["s1", ["referred", "followed_up", "resolved"]].tolist() == [1, 1, 1]
     assert loop.loc["s1", "resolved_rate"] == 1.0

@@ -16,8 +16,11 @@ def small(con):
 
 
 def _add_keen(con, call_id, member_key, skills, called_at="2020-04-25 10:00"):
-    con.execute("INSERT INTO calls (call_id, member_key, round, called_at, outcome, needs_support, "
-                "keen_to_volunteer) VALUES (?, ?, 'R2', ?, 'answered', FALSE, TRUE)", [call_id, member_key, called_at])
+    con.execute(
+        "INSERT INTO calls (call_id, member_key, round, called_at, outcome, needs_support, "
+        "keen_to_volunteer) VALUES (?, ?, 'R2', ?, 'answered', FALSE, TRUE)",
+        [call_id, member_key, called_at],
+    )
     con.executemany("INSERT INTO call_skills VALUES (?, ?)", [(call_id, s) for s in skills])
 
 
@@ -37,21 +40,23 @@ def test_keen_counts_by_ward_with_skills(small):
 
 def test_neighbours_share_a_postcode_district(small):
     pairs = set(map(tuple, volunteers.neighbours(small).values.tolist()))
-    assert pairs == {("North", "South"), ("South", "North")}   # NV1 spans both; East is alone in NV9
+    assert pairs == {("North", "South"), ("South", "North")}  # NV1 spans both; East is alone in NV9
 
 
 def test_matches_same_ward_by_category_and_skill(small):
     found = volunteers.matches(small, as_of=AS_OF)
-    assert found[["need_member_key", "category", "volunteer_member_key", "skill", "same_ward"]].values.tolist() \
-        == [["m1", "food", "m2", "shopping", True]]
+    assert found[
+        ["need_member_key", "category", "volunteer_member_key", "skill", "same_ward"]
+    ].values.tolist() == [["m1", "food", "m2", "shopping", True]]
     assert found.attrs["excluded"]["needs"] == {"opted out": 1}
 
 
 def test_matches_reach_into_a_neighbouring_ward(small):
-    _add_keen(small, "k1", "m3", ["prescriptions"])      # m3 lives in South, next to North
+    _add_keen(small, "k1", "m3", ["prescriptions"])  # m3 lives in South, next to North
     found = volunteers.matches(small, as_of=AS_OF, category="medicine")
-    assert found[["need_member_key", "volunteer_member_key", "volunteer_ward", "same_ward"]].values.tolist() \
-        == [["m1", "m3", "South", False]]
+    assert found[
+        ["need_member_key", "volunteer_member_key", "volunteer_ward", "same_ward"]
+    ].values.tolist() == [["m1", "m3", "South", False]]
 
 
 def test_opted_out_volunteers_are_never_suggested(small):
@@ -63,20 +68,31 @@ def test_suggestions_are_spread_round_robin(small):
     # Four more needs for food in North and four shoppers there: nobody is suggested for everyone.
     for i in range(4):
         key = f"n{i}"
-        small.execute("INSERT INTO members (member_key, branch, ward, postcode, created_at, updated_at) "
-                      "VALUES (?, 'Ashby', 'North', 'NV1 1ZZ', now(), now())", [key])
-        small.execute("INSERT INTO calls (call_id, member_key, round, called_at, outcome, needs_support, "
-                      "urgency) VALUES (?, ?, 'R2', '2020-04-22', 'answered', TRUE, 'low')", [f"x{i}", key])
+        small.execute(
+            "INSERT INTO members (member_key, branch, ward, postcode, created_at, updated_at) "
+            "VALUES (?, 'Ashby', 'North', 'NV1 1ZZ', now(), now())",
+            [key],
+        )
+        small.execute(
+            "INSERT INTO calls (call_id, member_key, round, called_at, outcome, needs_support, "
+            "urgency) VALUES (?, ?, 'R2', '2020-04-22', 'answered', TRUE, 'low')",
+            [f"x{i}", key],
+        )
         small.execute("INSERT INTO call_needs VALUES (?, 'food')", [f"x{i}"])
-        small.execute("INSERT INTO members (member_key, branch, ward, postcode, created_at, updated_at) "
-                      "VALUES (?, 'Ashby', 'North', 'NV1 1ZY', now(), now())", [f"v{i}"])
+        small.execute(
+            "INSERT INTO members (member_key, branch, ward, postcode, created_at, updated_at) "
+            "VALUES (?, 'Ashby', 'North', 'NV1 1ZY', now(), now())",
+            [f"v{i}"],
+        )
         _add_keen(small, f"y{i}", f"v{i}", ["shopping"])
     found = volunteers.matches(small, as_of=AS_OF, category="food", per_need=2)
     assert (found.groupby("need_member_key").size() == 2).all()
     assert found.groupby("volunteer_member_key").size().max() <= 3
 
 
-@pytest.mark.parametrize("kwargs, message", [({"ward": "West"}, "Known wards"), ({"per_need": 0}, "1 or more")])
+@pytest.mark.parametrize(
+    "kwargs, message", [({"ward": "West"}, "Known wards"), ({"per_need": 0}, "1 or more")]
+)
 def test_matches_check_their_arguments(small, kwargs, message):
     with pytest.raises(InputError, match=message):
         volunteers.matches(small, **kwargs)

@@ -18,8 +18,15 @@ OUTCOME_LABELS = {o: o.replace("_", " ").replace("deceased moved", "deceased/mov
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **extra) -> go.Figure:
-    fig.update_layout(title={"text": title}, xaxis_title=x, yaxis_title=y, colorway=list(OKABE_ITO),
-                      template="plotly_white", legend_title_text=extra.pop("legend", None), **extra)
+    fig.update_layout(
+        title={"text": title},
+        xaxis_title=x,
+        yaxis_title=y,
+        colorway=list(OKABE_ITO),
+        template="plotly_white",
+        legend_title_text=extra.pop("legend", None),
+        **extra,
+    )
     return fig
 
 
@@ -35,14 +42,36 @@ def outreach_summary(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     """
     by = by or frame.columns[0]
     x = frame[by].astype(str)
-    fig = go.Figure([
-        go.Bar(name="members called", x=x, y=frame["members_called"], text=frame["members_called"],
-               marker_color=OKABE_ITO[1], textposition="outside"),
-        go.Bar(name="reached", x=x, y=frame["reached"], marker_color=OKABE_ITO[4], textposition="outside",
-               text=[f"{n:,} ({r})" for n, r in zip(frame["reached"], _pct(frame["contact_rate"]), strict=True)]),
-    ])
-    return _layout(fig, f"Members called and reached by {by} (contact rate in brackets)", by, "members",
-                   barmode="group", legend="")
+    fig = go.Figure(
+        [
+            go.Bar(
+                name="members called",
+                x=x,
+                y=frame["members_called"],
+                text=frame["members_called"],
+                marker_color=OKABE_ITO[1],
+                textposition="outside",
+            ),
+            go.Bar(
+                name="reached",
+                x=x,
+                y=frame["reached"],
+                marker_color=OKABE_ITO[4],
+                textposition="outside",
+                text=[
+                    f"{n:,} ({r})" for n, r in zip(frame["reached"], _pct(frame["contact_rate"]), strict=True)
+                ],
+            ),
+        ]
+    )
+    return _layout(
+        fig,
+        f"Members called and reached by {by} (contact rate in brackets)",
+        by,
+        "members",
+        barmode="group",
+        legend="",
+    )
 
 
 def outcome_mix(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
@@ -50,34 +79,71 @@ def outcome_mix(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     by = by or frame.columns[0]
     x = frame[by].astype(str)
     present = [o for o in OUTCOMES if o in frame.columns and frame[o].sum() > 0]
-    fig = go.Figure([go.Bar(name=OUTCOME_LABELS[o], x=x, y=frame[o], text=frame[o], textposition="inside",
-                            marker_color=OKABE_ITO[i % len(OKABE_ITO)]) for i, o in enumerate(present)])
-    return _layout(fig, f"Call attempts by outcome and {by}", by, "attempts", barmode="stack", legend="outcome")
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=OUTCOME_LABELS[o],
+                x=x,
+                y=frame[o],
+                text=frame[o],
+                textposition="inside",
+                marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+            )
+            for i, o in enumerate(present)
+        ]
+    )
+    return _layout(
+        fig, f"Call attempts by outcome and {by}", by, "attempts", barmode="stack", legend="outcome"
+    )
 
 
 def attempts_distribution(frame: pd.DataFrame) -> go.Figure:
     """How many members had each number of attempts, split into reached and not reached."""
     x = frame["attempts"].astype(str)
     not_reached = frame["members"] - frame["reached"]
-    fig = go.Figure([
-        go.Bar(name="reached", x=x, y=frame["reached"], text=frame["reached"], marker_color=OKABE_ITO[4]),
-        go.Bar(name="not reached", x=x, y=not_reached, text=not_reached, marker_color=OKABE_ITO[0]),
-    ])
-    return _layout(fig, "Members by number of call attempts", "attempts per member", "members",
-                   barmode="stack", legend="")
+    fig = go.Figure(
+        [
+            go.Bar(name="reached", x=x, y=frame["reached"], text=frame["reached"], marker_color=OKABE_ITO[4]),
+            go.Bar(name="not reached", x=x, y=not_reached, text=not_reached, marker_color=OKABE_ITO[0]),
+        ]
+    )
+    return _layout(
+        fig,
+        "Members by number of call attempts",
+        "attempts per member",
+        "members",
+        barmode="stack",
+        legend="",
+    )
 
 
 def rollup(frame: pd.DataFrame) -> go.Figure:
     """Round by round: members called, reached and recording a need, with their rates printed."""
     x = frame["round"].astype(str)
-    bars = [("members_called", None, "members called"), ("reached", "contact_rate", "reached"),
-            ("recorded_need", "need_rate", "recorded a need")]
-    fig = go.Figure([go.Bar(name=label, x=x, y=frame[col], marker_color=OKABE_ITO[i], textposition="outside",
-                            text=[f"{n:,}" + (f" ({r})" if rate else "") for n, r in
-                                  zip(frame[col], _pct(frame[rate]) if rate else [""] * len(frame), strict=True)])
-                     for i, (col, rate, label) in enumerate(bars)])
-    return _layout(fig, "Rounds compared: numbers with rates in brackets", "round", "members", barmode="group",
-                   legend="")
+    bars = [
+        ("members_called", None, "members called"),
+        ("reached", "contact_rate", "reached"),
+        ("recorded_need", "need_rate", "recorded a need"),
+    ]
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=label,
+                x=x,
+                y=frame[col],
+                marker_color=OKABE_ITO[i],
+                textposition="outside",
+                text=[
+                    f"{n:,}" + (f" ({r})" if rate else "")
+                    for n, r in zip(frame[col], _pct(frame[rate]) if rate else [""] * len(frame), strict=True)
+                ],
+            )
+            for i, (col, rate, label) in enumerate(bars)
+        ]
+    )
+    return _layout(
+        fig, "Rounds compared: numbers with rates in brackets", "round", "members", barmode="group", legend=""
+    )
 
 
 def needs_counts(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
@@ -86,13 +152,29 @@ def needs_counts(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     frame = frame.sort_values("members")
     y = frame[by].astype(str).str.replace("_", " ")
     waiting = frame["members"] - frame["escalated"]
-    fig = go.Figure([
-        go.Bar(name="escalated", y=y, x=frame["escalated"], orientation="h", text=frame["escalated"],
-               marker_color=OKABE_ITO[5]),
-        go.Bar(name="within time", y=y, x=waiting, orientation="h", text=waiting, marker_color=OKABE_ITO[1]),
-    ])
-    return _layout(fig, f"Members needing support by {by.replace('_', ' ')}", "members", by.replace("_", " "),
-                   barmode="stack", legend="")
+    fig = go.Figure(
+        [
+            go.Bar(
+                name="escalated",
+                y=y,
+                x=frame["escalated"],
+                orientation="h",
+                text=frame["escalated"],
+                marker_color=OKABE_ITO[5],
+            ),
+            go.Bar(
+                name="within time", y=y, x=waiting, orientation="h", text=waiting, marker_color=OKABE_ITO[1]
+            ),
+        ]
+    )
+    return _layout(
+        fig,
+        f"Members needing support by {by.replace('_', ' ')}",
+        "members",
+        by.replace("_", " "),
+        barmode="stack",
+        legend="",
+    )
 
 
 def queue_scores(queue: pd.DataFrame) -> go.Figure:
@@ -100,8 +182,9 @@ def queue_scores(queue: pd.DataFrame) -> go.Figure:
     bands = (queue["score"] // 10 * 10).astype(int)
     counts = bands.value_counts().sort_index()
     labels = [f"{b}–{b + 9}" for b in counts.index]
-    fig = go.Figure([go.Bar(x=labels, y=counts.values, text=counts.values, marker_color=OKABE_ITO[4],
-                            name="members")])
+    fig = go.Figure(
+        [go.Bar(x=labels, y=counts.values, text=counts.values, marker_color=OKABE_ITO[4], name="members")]
+    )
     return _layout(fig, "Triage queue: members by urgency score", "urgency score", "members")
 
 
@@ -112,17 +195,33 @@ def trend(summary: pd.DataFrame) -> go.Figure:
     values = [int(row["worse"]), int(row["same"]), int(row["better"]), int(row["new_need"])]
     colours = [OKABE_ITO[5], OKABE_ITO[7], OKABE_ITO[2], OKABE_ITO[0]]
     fig = go.Figure([go.Bar(x=labels, y=values, text=values, marker_color=colours, name="members")])
-    return _layout(fig, f"Change from {row['previous']} to {row['round']} ({int(row['compared']):,} members "
-                        "answered both)", "change", "members")
+    return _layout(
+        fig,
+        f"Change from {row['previous']} to {row['round']} ({int(row['compared']):,} members answered both)",
+        "change",
+        "members",
+    )
 
 
 def services_usage(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     """Times each service (or category, ward...) was referenced, most first, counts on the bars."""
     by = by or frame.columns[0]
     frame = frame.sort_values("referenced")
-    colours = [OKABE_ITO[4] if listed else OKABE_ITO[0] for listed in frame.get("listed", [True] * len(frame))]
-    fig = go.Figure([go.Bar(y=frame[by].astype(str), x=frame["referenced"], orientation="h",
-                            text=frame["referenced"], marker_color=colours, name="references")])
+    colours = [
+        OKABE_ITO[4] if listed else OKABE_ITO[0] for listed in frame.get("listed", [True] * len(frame))
+    ]
+    fig = go.Figure(
+        [
+            go.Bar(
+                y=frame[by].astype(str),
+                x=frame["referenced"],
+                orientation="h",
+                text=frame["referenced"],
+                marker_color=colours,
+                name="references",
+            )
+        ]
+    )
     title = f"Services referenced on calls, by {by}"
     if "listed" in frame:
         title += " (orange: not in the directory)"
@@ -131,12 +230,31 @@ def services_usage(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
 
 def gaps(frame: pd.DataFrame, value: str = "without_service") -> go.Figure:
     """Ward x category grid of a gaps frame (`Gaps.no_service` or `Gaps.uncovered`), counts in each cell."""
-    grid = frame.pivot_table(index="ward", columns="category", values=value if value in frame else "needs",
-                             aggfunc="sum", fill_value=0)
-    fig = go.Figure([go.Heatmap(z=grid.values, x=[c.replace("_", " ") for c in grid.columns],
-                                y=list(grid.index), text=grid.values, texttemplate="%{text}",
-                                colorscale=[[0, "#FFFFFF"], [1, OKABE_ITO[5]]], colorbar={"title": "needs"})])
-    what = "Needs with no service referenced" if value == "without_service" else "Needs where no service covers the ward"
+    grid = frame.pivot_table(
+        index="ward",
+        columns="category",
+        values=value if value in frame else "needs",
+        aggfunc="sum",
+        fill_value=0,
+    )
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=grid.values,
+                x=[c.replace("_", " ") for c in grid.columns],
+                y=list(grid.index),
+                text=grid.values,
+                texttemplate="%{text}",
+                colorscale=[[0, "#FFFFFF"], [1, OKABE_ITO[5]]],
+                colorbar={"title": "needs"},
+            )
+        ]
+    )
+    what = (
+        "Needs with no service referenced"
+        if value == "without_service"
+        else "Needs where no service covers the ward"
+    )
     return _layout(fig, f"{what}, by ward and category", "need category", "ward")
 
 
@@ -145,23 +263,57 @@ def referrals(frame: pd.DataFrame) -> go.Figure:
     frame = frame[frame["referred"] > 0]
     y = frame["name"].astype(str)
     steps = [("referred", None), ("followed_up", "followed_up_rate"), ("resolved", "resolved_rate")]
-    fig = go.Figure([go.Bar(name=col.replace("_", " "), y=y, x=frame[col], orientation="h",
-                            marker_color=OKABE_ITO[i + 1],
-                            text=[f"{n:,}" + (f" ({r})" if rate else "") for n, r in
-                                  zip(frame[col], _pct(frame[rate]) if rate else [""] * len(frame), strict=True)])
-                     for i, (col, rate) in enumerate(steps)])
-    return _layout(fig, "Referral loop by service: referred, followed up, resolved", "members", "service",
-                   barmode="group", legend="")
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=col.replace("_", " "),
+                y=y,
+                x=frame[col],
+                orientation="h",
+                marker_color=OKABE_ITO[i + 1],
+                text=[
+                    f"{n:,}" + (f" ({r})" if rate else "")
+                    for n, r in zip(frame[col], _pct(frame[rate]) if rate else [""] * len(frame), strict=True)
+                ],
+            )
+            for i, (col, rate) in enumerate(steps)
+        ]
+    )
+    return _layout(
+        fig,
+        "Referral loop by service: referred, followed up, resolved",
+        "members",
+        "service",
+        barmode="group",
+        legend="",
+    )
 
 
 def volunteers_by_ward(frame: pd.DataFrame) -> go.Figure:
     """Keen members per ward, stacked by skill offered, counts on the segments."""
     skills = [c for c in frame.columns if c not in ("branch", "ward", "keen")]
     y = frame["ward"].astype(str)
-    fig = go.Figure([go.Bar(name=s.replace("_", " "), y=y, x=frame[s], orientation="h", text=frame[s],
-                            marker_color=OKABE_ITO[i % len(OKABE_ITO)]) for i, s in enumerate(skills)])
-    return _layout(fig, "Members keen to volunteer, by ward and skill offered", "skill offers", "ward",
-                   barmode="stack", legend="skill")
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=s.replace("_", " "),
+                y=y,
+                x=frame[s],
+                orientation="h",
+                text=frame[s],
+                marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+            )
+            for i, s in enumerate(skills)
+        ]
+    )
+    return _layout(
+        fig,
+        "Members keen to volunteer, by ward and skill offered",
+        "skill offers",
+        "ward",
+        barmode="stack",
+        legend="skill",
+    )
 
 
 def matches(frame: pd.DataFrame) -> go.Figure:
@@ -169,16 +321,46 @@ def matches(frame: pd.DataFrame) -> go.Figure:
     same = frame[frame["same_ward"]].groupby("category").size()
     near = frame[~frame["same_ward"]].groupby("category").size()
     cats = sorted(set(same.index) | set(near.index))
-    fig = go.Figure([
-        go.Bar(name="same ward", x=cats, y=[int(same.get(c, 0)) for c in cats],
-               text=[int(same.get(c, 0)) for c in cats], marker_color=OKABE_ITO[2]),
-        go.Bar(name="neighbouring ward", x=cats, y=[int(near.get(c, 0)) for c in cats],
-               text=[int(near.get(c, 0)) for c in cats], marker_color=OKABE_ITO[6]),
-    ])
-    return _layout(fig, "Suggested volunteer matches by need category", "need category", "suggestions",
-                   barmode="stack", legend="")
+    fig = go.Figure(
+        [
+            go.Bar(
+                name="same ward",
+                x=cats,
+                y=[int(same.get(c, 0)) for c in cats],
+                text=[int(same.get(c, 0)) for c in cats],
+                marker_color=OKABE_ITO[2],
+            ),
+            go.Bar(
+                name="neighbouring ward",
+                x=cats,
+                y=[int(near.get(c, 0)) for c in cats],
+                text=[int(near.get(c, 0)) for c in cats],
+                marker_color=OKABE_ITO[6],
+            ),
+        ]
+    )
+    return _layout(
+        fig,
+        "Suggested volunteer matches by need category",
+        "need category",
+        "suggestions",
+        barmode="stack",
+        legend="",
+    )
 
 
-__all__ = ["OKABE_ITO", "attempts_distribution", "gaps", "matches", "needs_counts", "outcome_mix",
-           "outreach_summary", "queue_scores", "referrals", "rollup", "services_usage", "trend",
-           "volunteers_by_ward"]
+__all__ = [
+    "OKABE_ITO",
+    "attempts_distribution",
+    "gaps",
+    "matches",
+    "needs_counts",
+    "outcome_mix",
+    "outreach_summary",
+    "queue_scores",
+    "referrals",
+    "rollup",
+    "services_usage",
+    "trend",
+    "volunteers_by_ward",
+]

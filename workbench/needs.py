@@ -10,6 +10,8 @@ later call opens it again. docs/glossary.md defines every measure used here.
 from __future__ import annotations
 
 import contextlib
+import os
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -25,19 +27,32 @@ STATES = ("open", "assigned", "in_progress", "resolved", "unreachable")
 
 # Age bands used everywhere (reports, charts, the queue). Import these; do not write them again.
 AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
-    ("18–34", 18, 34), ("35–49", 35, 49), ("50–64", 50, 64), ("65–79", 65, 79), ("80+", 80, None))
+    ("18–34", 18, 34),
+    ("35–49", 35, 49),
+    ("50–64", 50, 64),
+    ("65–79", 65, 79),
+    ("80+", 80, None),
+)
 
 # The urgency score: the sum of five documented parts (docs/glossary.md, "urgency score").
 URGENCY_POINTS = {"high": 40, "medium": 20, "low": 5}
-URGENCY_UNKNOWN = 20          # missing urgency counts as medium, so missing data never buries a person
-WELLBEING_STEP = 5            # (5 - wellbeing) * 5: 1 (struggling) -> 20 .. 5 (doing well) -> 0
+URGENCY_UNKNOWN = 20  # missing urgency counts as medium, so missing data never buries a person
+WELLBEING_STEP = 5  # (5 - wellbeing) * 5: 1 (struggling) -> 20 .. 5 (doing well) -> 0
 WELLBEING_UNKNOWN = 10
-CATEGORY_POINTS = {"food": 15, "medicine": 15, "mental_health": 12, "housing": 10, "financial": 8,
-                   "isolation": 8, "other": 5, "digital": 3}
-EXTRA_CATEGORY_POINTS = 2     # for each category beyond the first
+CATEGORY_POINTS = {
+    "food": 15,
+    "medicine": 15,
+    "mental_health": 12,
+    "housing": 10,
+    "financial": 8,
+    "isolation": 8,
+    "other": 5,
+    "digital": 3,
+}
+EXTRA_CATEGORY_POINTS = 2  # for each category beyond the first
 AGE_POINTS = {"80+": 15, "65–79": 10, "50–64": 5, "35–49": 0, "18–34": 0}
 AGE_UNKNOWN = 5
-WAITING_CAP_DAYS = 30         # one point per day waiting, up to 30
+WAITING_CAP_DAYS = 30  # one point per day waiting, up to 30
 
 
 def age_band(age: int | float | None) -> str | None:
@@ -57,8 +72,12 @@ def age_band(age: int | float | None) -> str | None:
 
 def age_band_sql(column: str) -> str:
     """The same banding as `age_band`, as a SQL CASE over a (trusted, constant) column name."""
-    arms = " ".join(f"WHEN {column} >= {low}" + (f" AND {column} <= {high}" if high is not None else "")
-                    + f" THEN '{label}'" for label, low, high in AGE_BANDS)
+    arms = " ".join(
+        f"WHEN {column} >= {low}"
+        + (f" AND {column} <= {high}" if high is not None else "")
+        + f" THEN '{label}'"
+        for label, low, high in AGE_BANDS
+    )
     return f"(CASE {arms} ELSE NULL END)"
 
 
@@ -123,7 +142,9 @@ def _check_date(name: str, value: object) -> str:
     try:
         return pd.Timestamp(value).date().isoformat()
     except (ValueError, TypeError):
-        raise InputError(f'{name} "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2020-04-06.') from None
+        raise InputError(
+            f'{name} "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2020-04-06.'
+        ) from None
 
 
 def where(filters: dict[str, object], allowed: Iterable[str] = tuple(CALL_FILTERS)) -> tuple[str, list]:
@@ -136,35 +157,114 @@ def where(filters: dict[str, object], allowed: Iterable[str] = tuple(CALL_FILTER
     return " AND ".join(parts), params
 
 
-# The latest answered call of every member in scope, and the effective follow-up state of the need
-# it recorded. One aggregate per member (arg_max) rather than a window: it is the hot path of every
-# widget. A resolved follow-up covers needs recorded up to its resolution; a later need reopens it.
-CURRENT_NEEDS_QUERY = """
-WITH latest AS (
-    SELECT c.member_key, arg_max(c.call_id, (c.called_at, c.call_id)) AS call_id
-    FROM calls c JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
-    GROUP BY c.member_key
-), needing AS (
-    SELECT l.member_key, c.call_id, c.called_at, c.urgency, c.wellbeing
-    FROM latest l JOIN calls c ON c.call_id = l.call_id
-    WHERE c.needs_support
-)
-SELECT n.member_key, m.branch, m.ward, m.age, n.call_id, n.called_at, n.urgency, n.wellbeing,
+# The effective follow-up state of the need on call `n`: a resolved follow-up covers needs recorded
+# up to its resolution; a later need reopens it. No row at all counts as open from the call's time.
+STATE_COLUMNS = """
        CASE WHEN f.member_key IS NULL THEN 'open'
             WHEN f.state = 'resolved' AND coalesce(f.resolved_at, f.updated_at) < n.called_at THEN 'open'
             ELSE f.state END AS state,
        CASE WHEN f.member_key IS NULL
               OR (f.state = 'resolved' AND coalesce(f.resolved_at, f.updated_at) < n.called_at)
             THEN n.called_at ELSE f.opened_at END AS opened_at
-FROM needing n
-JOIN members m ON m.member_key = n.member_key
-LEFT JOIN followups f ON f.member_key = n.member_key
 """
+
+# The latest answered call of every member in scope, judged within the filtered calls. One
+# aggregate per member (arg_max) rather than a window.
+LIVE_NEEDS_QUERY = """
+WITH latest AS (
+    SELECT c.member_key, arg_max(c.call_id, (c.called_at, c.call_id)) AS call_id
+    FROM calls c JOIN members m ON m.member_key = c.member_key
+    WHERE c.outcome = 'answered' AND {where}
+    GROUP BY c.member_key
+), needing AS (
+    SELECT l.member_key, m.branch, m.ward, m.age, c.call_id, c.called_at, c.urgency, c.wellbeing
+    FROM latest l JOIN calls c ON c.call_id = l.call_id JOIN members m ON m.member_key = l.member_key
+    WHERE c.needs_support
+)
+SELECT n.*, STATE_COLUMNS FROM needing n LEFT JOIN followups f ON f.member_key = n.member_key
+""".replace("STATE_COLUMNS", STATE_COLUMNS)
+
+# The same from the cached latest-answered table (`latest_answered`), when no call filter applies.
+CACHED_NEEDS_QUERY = """
+SELECT n.*, STATE_COLUMNS
+FROM (SELECT m.member_key, m.branch, m.ward, m.age, m.call_id, m.called_at, m.urgency, m.wellbeing
+      FROM {latest} m WHERE m.needs_support AND {where}) n
+LEFT JOIN followups f ON f.member_key = n.member_key
+""".replace("STATE_COLUMNS", STATE_COLUMNS)
+
+# Every member's latest answered call. It changes only when calls or members do, so it is cached
+# per store state (see `latest_answered`); follow-up state and suppression are never cached.
+LATEST_ANSWERED_QUERY = """
+WITH latest AS (
+    SELECT member_key, arg_max(call_id, (called_at, call_id)) AS call_id
+    FROM calls WHERE outcome = 'answered' GROUP BY member_key
+)
+SELECT l.member_key, m.branch, m.ward, m.age, c.call_id, c.called_at, coalesce(c.needs_support, FALSE)
+       AS needs_support, c.urgency, c.wellbeing, coalesce(c.keen_to_volunteer, FALSE) AS keen
+FROM latest l JOIN calls c ON c.call_id = l.call_id JOIN members m ON m.member_key = l.member_key
+"""
+
+FINGERPRINT_QUERY = """
+SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()),
+       (SELECT count(*) FROM calls), (SELECT count(*) FROM members), (SELECT max(seq) FROM audit_log)
+"""
+
+_LATEST_CACHE: dict[tuple, object] = {}
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    # The file's and its WAL's size and mtime change with every committed write, from any process;
+    # the row counts and the audit head catch writes on this connection. Inside an open transaction
+    # uncommitted changes are invisible to the file, so nothing is cached there.
+    if in_transaction(con):
+        return None
+    path, calls, members, seq = con.execute(FINGERPRINT_QUERY).fetchone()
+    if not path:
+        return None
+    stats = []
+    for name in (path, f"{path}.wal"):
+        with contextlib.suppress(FileNotFoundError):
+            info = os.stat(name)
+            stats.append((info.st_ino, info.st_size, info.st_mtime_ns))
+    return path, calls, members, seq, tuple(stats)
+
+
+def latest_answered(con: duckdb.DuckDBPyConnection):
+    """Every member's latest answered call (an Arrow table), cached while the store is unchanged.
+
+    Columns: member_key, branch, ward, age, call_id, called_at, needs_support, urgency, wellbeing, keen.
+    """
+    key = _fingerprint(con)
+    table = _LATEST_CACHE.get(key) if key else None
+    if table is None:
+        table = con.execute(LATEST_ANSWERED_QUERY).fetch_arrow_table()
+        if key:
+            _LATEST_CACHE.clear()  # one store at a time: keep memory bounded
+            _LATEST_CACHE[key] = table
+    return table
+
+
+@contextlib.contextmanager
+def current_needs_sql(con: duckdb.DuckDBPyConnection, filters: dict) -> Iterator[str]:
+    """The SQL of members whose latest answered call recorded a need, with their follow-up state.
+
+    Uses the cached latest-answered table unless a round or date filter changes what "latest" means.
+    Yields a query with a `{where}` slot for the branch/ward filters.
+    """
+    if any(filters.get(k) is not None for k in ("round", "date_from", "date_to")):
+        yield LIVE_NEEDS_QUERY
+        return
+    name = f"_latest_{uuid.uuid4().hex}"
+    con.register(name, latest_answered(con))
+    try:
+        yield CACHED_NEEDS_QUERY.replace("{latest}", name)
+    finally:
+        con.unregister(name)
+
 
 QUEUE_QUERY = """
 WITH current AS ({current}),
-open_needs AS (SELECT * FROM current WHERE state <> 'resolved'),
+open_needs AS MATERIALIZED (SELECT * FROM current WHERE state <> 'resolved'),
 cats AS (
     SELECT cn.call_id, list(cn.category ORDER BY cn.category) AS categories,
            max({category_points}) + {extra} * (count(*) - 1) AS category_points
@@ -188,19 +288,33 @@ ORDER BY score DESC, days_waiting DESC, member_key
 """
 
 
-def _queue_sql() -> str:
+def _queue_sql(current: str) -> str:
     return QUEUE_QUERY.format(
-        current=CURRENT_NEEDS_QUERY, category_points=_points_sql("cn.category", CATEGORY_POINTS, 0),
-        extra=EXTRA_CATEGORY_POINTS, age_band=age_band_sql("o.age"),
+        current=current,
+        where="{where}",
+        category_points=_points_sql("cn.category", CATEGORY_POINTS, 0),
+        extra=EXTRA_CATEGORY_POINTS,
+        age_band=age_band_sql("o.age"),
         urgency_points=_points_sql("urgency", URGENCY_POINTS, URGENCY_UNKNOWN),
-        wellbeing_points=(f"(CASE WHEN wellbeing IS NULL THEN {WELLBEING_UNKNOWN} "
-                          f"ELSE (5 - least(greatest(wellbeing, 1), 5)) * {WELLBEING_STEP} END)"),
-        age_points=_points_sql("age_band", AGE_POINTS, AGE_UNKNOWN), cap=WAITING_CAP_DAYS)
+        wellbeing_points=(
+            f"(CASE WHEN wellbeing IS NULL THEN {WELLBEING_UNKNOWN} "
+            f"ELSE (5 - least(greatest(wellbeing, 1), 5)) * {WELLBEING_STEP} END)"
+        ),
+        age_points=_points_sql("age_band", AGE_POINTS, AGE_UNKNOWN),
+        cap=WAITING_CAP_DAYS,
+    )
 
 
-def queue(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-          category: str | None = None, as_of: datetime | str | None = None,
-          escalate_after_days: int | None = None, **call_filters) -> pd.DataFrame:
+def queue(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    category: str | None = None,
+    as_of: datetime | str | None = None,
+    escalate_after_days: int | None = None,
+    **call_filters,
+) -> pd.DataFrame:
     """The triage queue: everyone who needs support, most urgent first, opt-outs removed.
 
     The **urgency score** is the sum of five parts (docs/glossary.md):
@@ -234,14 +348,24 @@ def queue(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: st
     filters = check_filters(con, branch=branch, ward=ward, category=category, **call_filters)
     days = _escalation_days(con, escalate_after_days)
     body, params = where(filters, ("branch", "ward", "round", "date_from", "date_to"))
-    frame = con.execute(_queue_sql().format(where=body),
-                        [*params, _as_of(as_of), days, category, category]).df()
-    frame["categories"] = frame["categories"].map(list)
+    with current_needs_sql(con, filters) as current:
+        table = con.execute(
+            _queue_sql(current).format(where=body), [*params, _as_of(as_of), days, category, category]
+        ).fetch_arrow_table()
+    frame = _with_lists(table, "categories")
     suppressed = optouts.suppress(con, frame)
     result = suppressed.kept.reset_index(drop=True)
     result.attrs["excluded"] = dict(suppressed.excluded)
     result.attrs["escalate_after_days"] = days
     return result
+
+
+def _with_lists(table, column: str) -> pd.DataFrame:
+    # pandas turns Arrow lists into numpy arrays slowly; Python lists straight from Arrow are faster
+    # and are what callers expect (list[str]).
+    frame = table.drop_columns([column]).to_pandas()
+    frame.insert(table.column_names.index(column), column, table.column(column).to_pylist())
+    return frame
 
 
 def _as_of(as_of: datetime | str | None) -> datetime:
@@ -274,17 +398,24 @@ def counts(queue_frame: pd.DataFrame, by: str = "category") -> pd.DataFrame:
     """
     if by not in COUNT_COLUMNS:
         raise InputError(f'Cannot count needs by "{by}". Choose one of: {", ".join(COUNT_COLUMNS)}.')
-    frame = queue_frame.explode("categories").rename(columns={"categories": "category"}) \
-        if by == "category" else queue_frame
-    grouped = frame.groupby(by, dropna=False).agg(members=("member_key", "nunique"),
-                                                  escalated=("escalated", "sum"))
+    frame = (
+        queue_frame.explode("categories").rename(columns={"categories": "category"})
+        if by == "category"
+        else queue_frame
+    )
+    grouped = frame.groupby(by, dropna=False).agg(
+        members=("member_key", "nunique"), escalated=("escalated", "sum")
+    )
     order = list(NEED_CATEGORIES) if by == "category" else None
     out = grouped.reset_index()
     out["escalated"] = out["escalated"].astype(int)
     if order:
         out = out.set_index(by).reindex(order, fill_value=0).reset_index()
-    return out.sort_values(["members", by], ascending=[False, True], kind="stable").reset_index(drop=True) \
-        if not order else out
+    return (
+        out.sort_values(["members", by], ascending=[False, True], kind="stable").reset_index(drop=True)
+        if not order
+        else out
+    )
 
 
 # Each member's latest answered call in two rounds, compared: wellbeing and need categories.
@@ -309,8 +440,14 @@ ORDER BY b.member_key
 """
 
 
-def trend(con: duckdb.DuckDBPyConnection, *, round: str | None = None, previous: str | None = None,  # noqa: A002
-          branch: str | None = None, ward: str | None = None) -> pd.DataFrame:
+def trend(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    round: str | None = None,
+    previous: str | None = None,  # noqa: A002
+    branch: str | None = None,
+    ward: str | None = None,
+) -> pd.DataFrame:
     """Members answered in two rounds: whose wellbeing got worse, and whose need is new.
 
     Args:
@@ -344,11 +481,19 @@ def trend(con: duckdb.DuckDBPyConnection, *, round: str | None = None, previous:
 def trend_summary(trend_frame: pd.DataFrame) -> pd.DataFrame:
     """One row of counts for a `trend` frame: compared, worse, better, same, new_need."""
     before, now = trend_frame["wellbeing_before"], trend_frame["wellbeing_now"]
-    return pd.DataFrame([{
-        "previous": trend_frame.attrs.get("rounds", (None, None))[0],
-        "round": trend_frame.attrs.get("rounds", (None, None))[1],
-        "compared": len(trend_frame), "worse": int((now < before).sum()), "better": int((now > before).sum()),
-        "same": int((now == before).sum()), "new_need": int(trend_frame["new_need"].sum())}])
+    return pd.DataFrame(
+        [
+            {
+                "previous": trend_frame.attrs.get("rounds", (None, None))[0],
+                "round": trend_frame.attrs.get("rounds", (None, None))[1],
+                "compared": len(trend_frame),
+                "worse": int((now < before).sum()),
+                "better": int((now > before).sum()),
+                "same": int((now == before).sum()),
+                "new_need": int(trend_frame["new_need"].sum()),
+            }
+        ]
+    )
 
 
 # ---- follow-up state ------------------------------------------------------------------------------
@@ -368,14 +513,23 @@ ON CONFLICT (member_key) DO UPDATE SET
     resolved_at = excluded.resolved_at
 """
 
-INSERT_EVENT = "INSERT INTO followup_events (member_key, changed_at, state, changed_by, list_id) VALUES (?, ?, ?, ?, ?)"
+INSERT_EVENT = (
+    "INSERT INTO followup_events (member_key, changed_at, state, changed_by, list_id) VALUES (?, ?, ?, ?, ?)"
+)
 
 MEMBER_QUERY = "SELECT count(*) FROM members WHERE member_key = ?"
 FOLLOWUP_QUERY = "SELECT call_id, state, opened_at, resolved_at FROM followups WHERE member_key = ?"
 
 
-def set_state(con: duckdb.DuckDBPyConnection, member_key: str, state: str, *, actor: str,
-              list_id: str | None = None, assigned_to: str | None = None) -> None:
+def set_state(
+    con: duckdb.DuckDBPyConnection,
+    member_key: str,
+    state: str,
+    *,
+    actor: str,
+    list_id: str | None = None,
+    assigned_to: str | None = None,
+) -> None:
     """Change a member's follow-up state, record the event, and audit it; all or nothing.
 
     Runs inside the caller's transaction if one is open (a returns import), else in its own.
@@ -394,8 +548,15 @@ def set_state(con: duckdb.DuckDBPyConnection, member_key: str, state: str, *, ac
     set_states(con, [member_key], state, actor=actor, list_id=list_id, assigned_to=assigned_to)
 
 
-def set_states(con: duckdb.DuckDBPyConnection, member_keys: Iterable[str], state: str, *, actor: str,
-               list_id: str | None = None, assigned_to: str | None = None) -> int:
+def set_states(
+    con: duckdb.DuckDBPyConnection,
+    member_keys: Iterable[str],
+    state: str,
+    *,
+    actor: str,
+    list_id: str | None = None,
+    assigned_to: str | None = None,
+) -> int:
     """`set_state` for several members at once, with one audit entry; return how many changed."""
     keys = list(dict.fromkeys(member_keys))
     if state not in STATES:
@@ -406,13 +567,20 @@ def set_states(con: duckdb.DuckDBPyConnection, member_keys: Iterable[str], state
     with _transaction(con):
         for key in keys:
             _set_one(con, key, state, actor, list_id, assigned_to, now)
-        audit(con, f"followup.{state}", actor=actor, object_id=list_id, counts={"members": len(keys)},
-              member_keys=keys)
+        audit(
+            con,
+            f"followup.{state}",
+            actor=actor,
+            object_id=list_id,
+            counts={"members": len(keys)},
+            member_keys=keys,
+        )
     return len(keys)
 
 
-def _set_one(con, key: str, state: str, actor: str, list_id: str | None, assigned_to: str | None,
-             now: datetime) -> None:
+def _set_one(
+    con, key: str, state: str, actor: str, list_id: str | None, assigned_to: str | None, now: datetime
+) -> None:
     if con.execute(MEMBER_QUERY, [key]).fetchone()[0] == 0:
         raise InputError(f'No member with member_key "{key}" in this store; check the key (from the queue).')
     need = con.execute(LATEST_NEED_QUERY, [key]).fetchone()
@@ -453,5 +621,18 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("COMMIT")
 
 
-__all__ = ["AGE_BANDS", "STATES", "age_band", "age_band_sql", "check_filters", "counts", "known", "queue",
-           "set_state", "set_states", "trend", "trend_summary", "URGENCIES"]
+__all__ = [
+    "AGE_BANDS",
+    "STATES",
+    "age_band",
+    "age_band_sql",
+    "check_filters",
+    "counts",
+    "known",
+    "queue",
+    "set_state",
+    "set_states",
+    "trend",
+    "trend_summary",
+    "URGENCIES",
+]

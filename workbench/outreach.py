@@ -30,8 +30,9 @@ STOPPING = ("answered", "refused", "do_not_call", "deceased_moved")
 
 
 def _filters(con, branch, ward, round, date_from, date_to, outcome) -> dict:  # noqa: A002
-    return needs.check_filters(con, branch=branch, ward=ward, round=round, date_from=date_from,
-                               date_to=date_to, outcome=outcome)
+    return needs.check_filters(
+        con, branch=branch, ward=ward, round=round, date_from=date_from, date_to=date_to, outcome=outcome
+    )
 
 
 def _needs_members(filters: dict) -> bool:
@@ -56,9 +57,17 @@ FROM per_member GROUP BY grp ORDER BY ord, grp
 """
 
 
-def summary(con: duckdb.DuckDBPyConnection, by: str = "round", *, branch: str | None = None,
-            ward: str | None = None, round: str | None = None, date_from: str | None = None,  # noqa: A002
-            date_to: str | None = None, outcome: str | None = None) -> pd.DataFrame:
+def summary(
+    con: duckdb.DuckDBPyConnection,
+    by: str = "round",
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    date_from: str | None = None,  # noqa: A002
+    date_to: str | None = None,
+    outcome: str | None = None,
+) -> pd.DataFrame:
     """Attempts, members called, reached, contact rate and outcome mix, grouped by `by`.
 
     Args:
@@ -80,13 +89,20 @@ def summary(con: duckdb.DuckDBPyConnection, by: str = "round", *, branch: str | 
         raise InputError(f'Cannot group outreach by "{by}". Choose one of: {", ".join(GROUPS)}.')
     filters = _filters(con, branch, ward, round, date_from, date_to, outcome)
     body, params = needs.where(filters)
-    join = "JOIN members m ON m.member_key = c.member_key" if by in ("branch", "ward") or \
-        _needs_members(filters) else ""
+    join = (
+        "JOIN members m ON m.member_key = c.member_key"
+        if by in ("branch", "ward") or _needs_members(filters)
+        else ""
+    )
     order = "c.called_at" if by == "round" else GROUPS[by]
     sql = SUMMARY_QUERY.format(
-        group=GROUPS[by], order=order, join=join, where=body,
+        group=GROUPS[by],
+        order=order,
+        join=join,
+        where=body,
         outcome_counts=", ".join(f"count(*) FILTER (WHERE outcome = '{o}') AS {o}" for o in OUTCOMES),
-        outcome_sums=", ".join(f"sum({o})::BIGINT AS {o}" for o in OUTCOMES))
+        outcome_sums=", ".join(f"sum({o})::BIGINT AS {o}" for o in OUTCOMES),
+    )
     frame = con.execute(sql, params).df().drop(columns="ord").rename(columns={"grp": by})
     frame["contact_rate"] = frame["contact_rate"].astype(float)
     return frame
@@ -101,9 +117,16 @@ SELECT coalesce(sum(attempts), 0)::BIGINT, count(*), count(*) FILTER (WHERE reac
 """
 
 
-def headline(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-             round: str | None = None, date_from: str | None = None, date_to: str | None = None,  # noqa: A002
-             outcome: str | None = None) -> dict[str, float | int]:
+def headline(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,  # noqa: A002
+    outcome: str | None = None,
+) -> dict[str, float | int]:
     """The headline numbers for a selection of calls, for a dashboard's top line.
 
     Returns:
@@ -118,9 +141,13 @@ def headline(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward:
     body, params = needs.where(filters)
     join = "JOIN members m ON m.member_key = c.member_key" if _needs_members(filters) else ""
     attempts, called, reached = con.execute(HEADLINE_QUERY.format(join=join, where=body), params).fetchone()
-    return {"attempts": int(attempts), "members_called": int(called), "reached": int(reached),
-            "contact_rate": reached / called if called else 0.0,
-            "needing_support": needing_support(con, filters)}
+    return {
+        "attempts": int(attempts),
+        "members_called": int(called),
+        "reached": int(reached),
+        "contact_rate": reached / called if called else 0.0,
+        "needing_support": needing_support(con, filters),
+    }
 
 
 NEEDING_QUERY = """
@@ -134,7 +161,8 @@ def needing_support(con: duckdb.DuckDBPyConnection, filters: dict) -> int:
     if filters.get("outcome") not in (None, "answered"):
         return 0
     body, params = needs.where(filters, ("branch", "ward", "round", "date_from", "date_to"))
-    keys = con.execute(NEEDING_QUERY.format(current=needs.CURRENT_NEEDS_QUERY.format(where=body)), params).df()
+    with needs.current_needs_sql(con, filters) as current:
+        keys = con.execute(NEEDING_QUERY.format(current=current.format(where=body)), params).df()
     return len(optouts.suppress(con, keys).kept)
 
 
@@ -148,9 +176,15 @@ FROM per_member GROUP BY attempts ORDER BY attempts
 """
 
 
-def attempts_distribution(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-                          round: str | None = None, date_from: str | None = None,  # noqa: A002
-                          date_to: str | None = None) -> pd.DataFrame:
+def attempts_distribution(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    date_from: str | None = None,  # noqa: A002
+    date_to: str | None = None,
+) -> pd.DataFrame:
     """How many members had 1, 2, 3 ... attempts in the selection, and how many of them were reached.
 
     Returns:
@@ -173,8 +207,14 @@ ORDER BY m.branch, m.ward, c.member_key
 """
 
 
-def unreached(con: duckdb.DuckDBPyConnection, round: str | None = None, min_attempts: int = 3, *,  # noqa: A002
-              branch: str | None = None, ward: str | None = None) -> pd.DataFrame:
+def unreached(
+    con: duckdb.DuckDBPyConnection,
+    round: str | None = None,
+    min_attempts: int = 3,
+    *,  # noqa: A002
+    branch: str | None = None,
+    ward: str | None = None,
+) -> pd.DataFrame:
     """Members still unreached after `min_attempts` attempts in a round: the letter or doorstep list.
 
     A member is unreached when none of their attempts in the round was answered, refused, "do not
@@ -197,7 +237,9 @@ def unreached(con: duckdb.DuckDBPyConnection, round: str | None = None, min_atte
     rounds = needs.known(con, "round")
     chosen = filters.get("round") or (rounds[-1] if rounds else None)
     body, params = needs.where(filters, ("branch", "ward"))
-    frame = con.execute(UNREACHED_QUERY.format(where=body), [chosen, *params, min_attempts, list(STOPPING)]).df()
+    frame = con.execute(
+        UNREACHED_QUERY.format(where=body), [chosen, *params, min_attempts, list(STOPPING)]
+    ).df()
     suppressed = optouts.suppress(con, frame)
     result = suppressed.kept.reset_index(drop=True)
     result.attrs.update(excluded=dict(suppressed.excluded), round=chosen)
@@ -228,8 +270,14 @@ FROM per_member GROUP BY round ORDER BY min(first_call), round
 """
 
 
-def rollup(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-           date_from: str | None = None, date_to: str | None = None) -> pd.DataFrame:
+def rollup(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> pd.DataFrame:
     """Round by round, raw numbers beside their rates.
 
     Returns:
@@ -246,5 +294,13 @@ def rollup(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: s
     return frame
 
 
-__all__ = ["GROUPS", "STOPPING", "attempts_distribution", "headline", "needing_support", "rollup", "summary",
-           "unreached"]
+__all__ = [
+    "GROUPS",
+    "STOPPING",
+    "attempts_distribution",
+    "headline",
+    "needing_support",
+    "rollup",
+    "summary",
+    "unreached",
+]

@@ -39,9 +39,16 @@ ORDER BY {order}
 """
 
 
-def usage(con: duckdb.DuckDBPyConnection, by: str | list[str] = "service", *, branch: str | None = None,
-          ward: str | None = None, round: str | None = None, date_from: str | None = None,  # noqa: A002
-          date_to: str | None = None) -> pd.DataFrame:
+def usage(
+    con: duckdb.DuckDBPyConnection,
+    by: str | list[str] = "service",
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    date_from: str | None = None,  # noqa: A002
+    date_to: str | None = None,
+) -> pd.DataFrame:
     """How often services were referenced, grouped by service, category, ward, branch, round, week or month.
 
     Args:
@@ -58,9 +65,12 @@ def usage(con: duckdb.DuckDBPyConnection, by: str | list[str] = "service", *, br
     groups = [by] if isinstance(by, str) else list(by)
     unknown = [g for g in groups if g not in USAGE_GROUPS]
     if not groups or unknown:
-        raise InputError(f'Cannot group services usage by "{", ".join(unknown)}". '
-                         f'Choose from: {", ".join(USAGE_GROUPS)}.')
-    filters = needs.check_filters(con, branch=branch, ward=ward, round=round, date_from=date_from, date_to=date_to)
+        raise InputError(
+            f'Cannot group services usage by "{", ".join(unknown)}". Choose from: {", ".join(USAGE_GROUPS)}.'
+        )
+    filters = needs.check_filters(
+        con, branch=branch, ward=ward, round=round, date_from=date_from, date_to=date_to
+    )
     body, params = needs.where(filters)
     selects = [f"{USAGE_GROUPS[g][0]} AS {g}" for g in groups]
     selects += [f"{USAGE_GROUPS[g][1]} AS listed" for g in groups if USAGE_GROUPS[g][1]]
@@ -73,9 +83,9 @@ def usage(con: duckdb.DuckDBPyConnection, by: str | list[str] = "service", *, br
 class Gaps:
     """The three kinds of signposting gap, each a DataFrame of counts (no member keys)."""
 
-    no_service: pd.DataFrame   # branch, ward, category, needs, without_service, share
-    uncovered: pd.DataFrame    # branch, ward, category, needs, members: no service covers the ward
-    unlisted: pd.DataFrame     # name, referenced, members, wards: names not in the directory
+    no_service: pd.DataFrame  # branch, ward, category, needs, without_service, share
+    uncovered: pd.DataFrame  # branch, ward, category, needs, members: no service covers the ward
+    unlisted: pd.DataFrame  # name, referenced, members, wards: names not in the directory
 
 
 # A need is one (answered call, category). It is "without service" when the call referenced none.
@@ -118,8 +128,13 @@ ORDER BY referenced DESC, name
 """
 
 
-def gaps(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-         round: str | None = None) -> Gaps:  # noqa: A002
+def gaps(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+) -> Gaps:  # noqa: A002
     """Signposting gaps: needs with no service referenced, wards the map does not cover, unlisted names.
 
     Returns:
@@ -134,8 +149,9 @@ def gaps(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str
     recorded = con.execute(NO_SERVICE_QUERY.format(where=body), params).df()
     recorded = recorded[recorded["without_service"] > 0].copy()
     recorded["share"] = (recorded["without_service"] / recorded["needs"]).astype(float)
-    no_service = recorded.sort_values(["without_service", "branch", "ward", "category"],
-                                      ascending=[False, True, True, True]).reset_index(drop=True)
+    no_service = recorded.sort_values(
+        ["without_service", "branch", "ward", "category"], ascending=[False, True, True, True]
+    ).reset_index(drop=True)
     uncovered = con.execute(UNCOVERED_QUERY.format(where=body), params).df()
     unlisted = con.execute(UNLISTED_QUERY.format(where=body), params).df()
     return Gaps(no_service, uncovered, unlisted)
@@ -170,8 +186,13 @@ ORDER BY in_notes_not_ticked DESC, ticked DESC, s.name
 """
 
 
-def mentions(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-             round: str | None = None) -> pd.DataFrame:  # noqa: A002
+def mentions(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+) -> pd.DataFrame:  # noqa: A002
     """Service mentions in free-text notes, matched against directory names and aliases (counts only).
 
     A mention is a name or alias (3+ characters) appearing as whole words in a call's notes, ignoring
@@ -195,7 +216,8 @@ WITH referred AS (
     WHERE cs.service_id IS NOT NULL AND c.outcome = 'answered' AND {where}
 )
 SELECT s.service_id, s.name, s.category, count(r.member_key) AS referred,
-       count(*) FILTER (WHERE f.state IN ('assigned', 'in_progress', 'resolved', 'unreachable')) AS followed_up,
+       count(*) FILTER (WHERE f.state IN ('assigned', 'in_progress', 'resolved', 'unreachable'))
+           AS followed_up,
        count(*) FILTER (WHERE f.state = 'resolved') AS resolved
 FROM services s
 LEFT JOIN referred r ON r.service_id = s.service_id
@@ -205,8 +227,13 @@ ORDER BY referred DESC, s.name
 """
 
 
-def referrals(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-              round: str | None = None) -> pd.DataFrame:  # noqa: A002
+def referrals(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+) -> pd.DataFrame:  # noqa: A002
     """The referral loop for each service: referred, then followed up, then resolved.
 
     Returns:

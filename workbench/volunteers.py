@@ -13,6 +13,8 @@ straddle ward boundaries, so this links wards that touch, using no data beyond t
 
 from __future__ import annotations
 
+import uuid
+
 import duckdb
 import pandas as pd
 
@@ -31,24 +33,22 @@ CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
 }
 MATCHES_PER_NEED = 3
 
-# Latest answered call per member; keen members and their skills from that call.
+# Keen members (from the cached latest-answered table) and the skills recorded on that call.
 KEEN_MEMBERS_QUERY = """
-WITH latest AS (
-    SELECT c.member_key, arg_max(c.call_id, (c.called_at, c.call_id)) AS call_id
-    FROM calls c JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
-    GROUP BY c.member_key
+WITH keen AS (SELECT m.member_key, m.branch, m.ward, m.call_id FROM {latest} m WHERE m.keen AND {where}),
+skills AS (
+    SELECT k.call_id, list(k.skill ORDER BY k.skill) AS skills
+    FROM call_skills k SEMI JOIN keen USING (call_id) GROUP BY k.call_id
 )
-SELECT l.member_key, m.branch, m.ward, l.call_id,
-       coalesce((SELECT list(skill ORDER BY skill) FROM call_skills k WHERE k.call_id = l.call_id), [])
-           AS skills
-FROM latest l JOIN calls c ON c.call_id = l.call_id JOIN members m ON m.member_key = l.member_key
-WHERE c.keen_to_volunteer
-ORDER BY m.branch, m.ward, l.member_key
+SELECT keen.member_key, keen.branch, keen.ward, coalesce(s.skills, []) AS skills
+FROM keen LEFT JOIN skills s ON s.call_id = keen.call_id
+ORDER BY keen.branch, keen.ward, keen.member_key
 """
 
 
-def keen(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None) -> pd.DataFrame:
+def keen(
+    con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None
+) -> pd.DataFrame:
     """Keen members with their skills: member_key, branch, ward, skills (list); opt-outs removed.
 
     Raises:
@@ -56,7 +56,12 @@ def keen(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str
     """
     filters = needs.check_filters(con, branch=branch, ward=ward)
     body, params = needs.where(filters, ("branch", "ward"))
-    frame = con.execute(KEEN_MEMBERS_QUERY.format(where=body), params).df().drop(columns="call_id")
+    name = f"_latest_{uuid.uuid4().hex}"
+    con.register(name, needs.latest_answered(con))
+    try:
+        frame = con.execute(KEEN_MEMBERS_QUERY.format(latest=name, where=body), params).df()
+    finally:
+        con.unregister(name)
     frame["skills"] = frame["skills"].map(list)
     suppressed = optouts.suppress(con, frame)
     result = suppressed.kept.reset_index(drop=True)
@@ -76,8 +81,11 @@ def by_ward(keen_frame: pd.DataFrame) -> pd.DataFrame:
         return base
     wide = pd.crosstab([skills["branch"], skills["ward"]], skills["skills"]).reset_index()
     wide.columns.name = None
-    return base.merge(wide, on=["branch", "ward"], how="left").fillna(0).astype(
-        {c: int for c in wide.columns if c not in ("branch", "ward")})
+    return (
+        base.merge(wide, on=["branch", "ward"], how="left")
+        .fillna(0)
+        .astype({c: int for c in wide.columns if c not in ("branch", "ward")})
+    )
 
 
 NEIGHBOURS_QUERY = """
@@ -125,7 +133,8 @@ offers AS (
     LEFT JOIN same s ON s.ward = w.ward AND s.category = w.category
     WHERE coalesce(s.n, 0) < ?
 ), numbered AS (
-    SELECT *, row_number() OVER (PARTITION BY need_ward, category ORDER BY same_ward DESC, md5(member_key)) - 1
+    SELECT *,
+           row_number() OVER (PARTITION BY need_ward, category ORDER BY same_ward DESC, md5(member_key)) - 1
                   AS place,
            count(*) OVER (PARTITION BY need_ward, category) AS size
     FROM pool
@@ -138,15 +147,23 @@ offers AS (
 SELECT a.member_key AS need_member_key, a.ward AS need_ward, a.category,
        p.member_key AS volunteer_member_key, p.ward AS volunteer_ward, p.skill, p.same_ward, a.score
 FROM asks a
-JOIN (SELECT DISTINCT need_ward, category, size FROM numbered) z ON z.need_ward = a.ward AND z.category = a.category
+JOIN (SELECT DISTINCT need_ward, category, size FROM numbered) z
+  ON z.need_ward = a.ward AND z.category = a.category
 JOIN numbered p ON p.need_ward = a.ward AND p.category = a.category AND p.place = (a.i * ? + a.j) % z.size
 WHERE a.j < z.size AND p.member_key <> a.member_key
 ORDER BY a.score DESC, a.member_key, a.category, p.same_ward DESC, p.member_key
 """
 
 
-def matches(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-            category: str | None = None, per_need: int = MATCHES_PER_NEED, as_of=None) -> pd.DataFrame:
+def matches(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    category: str | None = None,
+    per_need: int = MATCHES_PER_NEED,
+    as_of=None,
+) -> pd.DataFrame:
     """Suggested volunteers for each need in the triage queue, same ward first, then neighbouring wards.
 
     Args:
@@ -164,15 +181,21 @@ def matches(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: 
     """
     if isinstance(per_need, bool) or not isinstance(per_need, int) or per_need < 1:
         from workbench.errors import InputError
+
         raise InputError(f"per_need must be a whole number, 1 or more; got {per_need!r}.")
     queue = needs.queue(con, branch=branch, ward=ward, category=category, as_of=as_of)
     if category is not None:
         queue = queue.assign(categories=[[category]] * len(queue))
     volunteers = keen(con)
-    skills_map = pd.DataFrame([(s, c) for c, skills in CATEGORY_SKILLS.items() for s in skills],
-                              columns=["skill", "category"])
-    frames = {"skills_map": skills_map, "volunteers": volunteers[["member_key", "ward", "skills"]],
-              "queue": queue[["member_key", "ward", "categories", "score"]], "neighbours": neighbours(con)}
+    skills_map = pd.DataFrame(
+        [(s, c) for c, skills in CATEGORY_SKILLS.items() for s in skills], columns=["skill", "category"]
+    )
+    frames = {
+        "skills_map": skills_map,
+        "volunteers": volunteers[["member_key", "ward", "skills"]],
+        "queue": queue[["member_key", "ward", "categories", "score"]],
+        "neighbours": neighbours(con),
+    }
     names = {k: f"_match_{k}" for k in frames}
     for key, frame in frames.items():
         con.register(names[key], frame)

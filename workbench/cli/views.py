@@ -17,45 +17,94 @@ from workbench.cli.common import add_command, add_format_option, add_store_optio
 
 def register(sub) -> None:
     """Add this area's subcommands to the parser."""
-    p = add_command(sub, "outreach", cmd_outreach, "Attempts, members reached, contact rate and outcome mix.",
-                    "workbench outreach --by week --branch Ashcombe --db data/demo.duckdb", store=False)
+    p = add_command(
+        sub,
+        "outreach",
+        cmd_outreach,
+        "Attempts, members reached, contact rate and outcome mix.",
+        "workbench outreach --by week --branch Ashcombe --db data/demo.duckdb",
+        store=False,
+    )
     _read_options(p)
-    p.add_argument("--by", dest="group", choices=list(outreach.GROUPS), default="round",
-                   help="group by day, week, branch, ward, round (default) or caller (pseudonyms, no ranking)")
+    p.add_argument(
+        "--by",
+        dest="group",
+        choices=list(outreach.GROUPS),
+        default="round",
+        help="group by day, week, branch, ward, round (default) or caller (pseudonyms, no ranking)",
+    )
     _add_place_filters(p)
     p.add_argument("--round", default=None, help="only this calling round")
-    p.add_argument("--unreached", type=int, metavar="N", default=None,
-                   help="instead, list member keys still unreached after N attempts in --round (default latest)")
+    p.add_argument(
+        "--unreached",
+        type=int,
+        metavar="N",
+        default=None,
+        help="instead, list member keys still unreached after N attempts in --round (default latest)",
+    )
     add_format_option(p)
 
-    p = add_command(sub, "needs", cmd_needs, "The triage queue: member keys, ward, categories, urgency and "
-                    "days waiting, most urgent first. No identity.",
-                    "workbench needs --branch Ashcombe --db data/demo.duckdb")
+    p = add_command(
+        sub,
+        "needs",
+        cmd_needs,
+        "The triage queue: member keys, ward, categories, urgency and "
+        "days waiting, most urgent first. No identity.",
+        "workbench needs --branch Ashcombe --db data/demo.duckdb",
+    )
     _add_place_filters(p)
     p.add_argument("--category", default=None, help="only needs in this category, e.g. food")
-    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
-                   help="count days waiting up to this date (default: now)")
+    p.add_argument(
+        "--as-of",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="count days waiting up to this date (default: now)",
+    )
     add_format_option(p)
 
-    p = add_command(sub, "services", cmd_services_help, "Services referenced on calls, and signposting gaps.",
-                    "workbench services gaps --db data/demo.duckdb", store=False)
+    p = add_command(
+        sub,
+        "services",
+        cmd_services_help,
+        "Services referenced on calls, and signposting gaps.",
+        "workbench services gaps --db data/demo.duckdb",
+        store=False,
+    )
     inner = p.add_subparsers(dest="services_command", metavar="ACTION")
-    q = add_command(inner, "usage", cmd_services_usage, "How often each service was referenced.",
-                    "workbench services usage --by ward --db data/demo.duckdb", store=False)
+    q = add_command(
+        inner,
+        "usage",
+        cmd_services_usage,
+        "How often each service was referenced.",
+        "workbench services usage --by ward --db data/demo.duckdb",
+        store=False,
+    )
     _read_options(q)
-    q.add_argument("--by", dest="group", default="service",
-                   help=f"comma-separated groups from: {', '.join(services.USAGE_GROUPS)} (default service)")
+    q.add_argument(
+        "--by",
+        dest="group",
+        default="service",
+        help=f"comma-separated groups from: {', '.join(services.USAGE_GROUPS)} (default service)",
+    )
     _add_place_filters(q)
     add_format_option(q)
-    q = add_command(inner, "gaps", cmd_services_gaps, "Signposting gaps: needs with no service, wards the "
-                    "map does not cover, unlisted service names.",
-                    "workbench services gaps --branch Ashcombe --db data/demo.duckdb")
+    q = add_command(
+        inner,
+        "gaps",
+        cmd_services_gaps,
+        "Signposting gaps: needs with no service, wards the map does not cover, unlisted service names.",
+        "workbench services gaps --branch Ashcombe --db data/demo.duckdb",
+    )
     _add_place_filters(q)
     add_format_option(q)
 
-    p = add_command(sub, "volunteers", cmd_volunteers, "Keen members by ward and skill, or suggested matches "
-                    "to needs nearby (member keys only).",
-                    "workbench volunteers --matches --branch Ashcombe --db data/demo.duckdb")
+    p = add_command(
+        sub,
+        "volunteers",
+        cmd_volunteers,
+        "Keen members by ward and skill, or suggested matches to needs nearby (member keys only).",
+        "workbench volunteers --matches --branch Ashcombe --db data/demo.duckdb",
+    )
     _add_place_filters(p)
     p.add_argument("--matches", action="store_true", help="list suggested volunteer matches for needs")
     add_format_option(p)
@@ -64,11 +113,18 @@ def register(sub) -> None:
 def _read_options(parser) -> None:
     # The interface is `--by day|week|...`, but the shared store options use --by for the audit
     # actor. These views only read and audit nothing, so they take the store options without it.
-    parser.add_argument("--db", type=Path, default=None,
-                        help="the store file (default: $WORKBENCH_DB or data/workbench.duckdb)")
-    parser.add_argument("--passphrase-file", type=Path, default=None,
-                        help="read the store's passphrase from this file (default: $WORKBENCH_PASSPHRASE, "
-                             "or a prompt)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="the store file (default: $WORKBENCH_DB or data/workbench.duckdb)",
+    )
+    parser.add_argument(
+        "--passphrase-file",
+        type=Path,
+        default=None,
+        help="read the store's passphrase from this file (default: $WORKBENCH_PASSPHRASE, or a prompt)",
+    )
 
 
 def _add_place_filters(parser) -> None:
@@ -123,7 +179,9 @@ def cmd_needs(args) -> int:
 
 
 def cmd_services_help(args) -> int:
-    print("workbench services: choose an action, usage or gaps, e.g. workbench services gaps", file=sys.stderr)
+    print(
+        "workbench services: choose an action, usage or gaps, e.g. workbench services gaps", file=sys.stderr
+    )
     return 2
 
 
@@ -144,9 +202,11 @@ def cmd_services_gaps(args) -> int:
         found = services.gaps(con, branch=args.branch, ward=args.ward)
     finally:
         con.close()
-    sections = [("Needs recorded with no service referenced", _rates_as_percent(found.no_service, args.format)),
-                ("Wards where a need occurs but no service in the directory covers it", found.uncovered),
-                ("Service names not in the directory", found.unlisted)]
+    sections = [
+        ("Needs recorded with no service referenced", _rates_as_percent(found.no_service, args.format)),
+        ("Wards where a need occurs but no service in the directory covers it", found.uncovered),
+        ("Service names not in the directory", found.unlisted),
+    ]
     for title, frame in sections:
         if args.format == "csv":
             print(f"# {title}")
@@ -161,8 +221,11 @@ def cmd_volunteers(args) -> int:
     try:
         if args.matches:
             frame = volunteers.matches(con, branch=args.branch, ward=args.ward)
-            excluded = {f"{who}: {reason}": n for who, counts in frame.attrs["excluded"].items()
-                        for reason, n in counts.items()}
+            excluded = {
+                f"{who}: {reason}": n
+                for who, counts in frame.attrs["excluded"].items()
+                for reason, n in counts.items()
+            }
             _show(frame, args.format, excluded)
             return 0
         keen = volunteers.keen(con, branch=args.branch, ward=args.ward)
