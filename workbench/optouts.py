@@ -47,11 +47,12 @@ class Suppressed:
         return sum(self.excluded.values())
 
 
-# One row per suppressed person with the strongest reason. Three equi-joins (UNION) rather than one
-# join with OR, so DuckDB hashes each side once instead of comparing every pair.
-SUPPRESS_QUERY = """
-WITH people AS (SELECT DISTINCT member_key FROM {people} WHERE member_key IS NOT NULL),
-active AS (
+# Everyone in the store who must not be on a list, with the strongest reason. It does not depend on
+# the list, so a 500,000-row list costs nothing extra in DuckDB: pandas' isin() against this (small)
+# set does the rest. Three equi-joins (UNION) rather than one join with OR, so DuckDB hashes each
+# side once instead of comparing every pair.
+SUPPRESSED_QUERY = """
+WITH active AS (
     SELECT member_key, phone_hash, membership_hash FROM optouts
     WHERE withdrawn_at IS NULL AND list_contains(?, scope)
 ),
@@ -60,19 +61,19 @@ opted AS (
     UNION SELECT i.member_key FROM identities i JOIN active a ON i.phone_hash = a.phone_hash
     UNION SELECT i.member_key FROM identities i JOIN active a ON i.membership_hash = a.membership_hash
 ),
+-- Only members with a deceased_moved call at all can have it as their latest: find those first,
+-- so the arg_max runs over their calls rather than every call in the store.
+ever_gone AS (SELECT DISTINCT member_key FROM calls WHERE outcome = 'deceased_moved'),
 gone AS (
-    SELECT c.member_key FROM calls c SEMI JOIN people p ON c.member_key = p.member_key
+    SELECT c.member_key FROM calls c SEMI JOIN ever_gone g ON c.member_key = g.member_key
     GROUP BY c.member_key HAVING arg_max(c.outcome, c.called_at) = 'deceased_moved'
+),
+flagged AS (
+    SELECT member_key, 1 AS strength, 'erased' AS reason FROM members WHERE erased_at IS NOT NULL
+    UNION ALL SELECT member_key, 2, 'opted out' FROM opted
+    UNION ALL SELECT member_key, 3, 'deceased or moved' FROM gone
 )
-SELECT p.member_key,
-       CASE WHEN m.erased_at IS NOT NULL THEN 'erased'
-            WHEN o.member_key IS NOT NULL THEN 'opted out'
-            ELSE 'deceased or moved' END AS reason
-FROM people p
-LEFT JOIN members m ON m.member_key = p.member_key
-LEFT JOIN opted o ON o.member_key = p.member_key
-LEFT JOIN gone g ON g.member_key = p.member_key
-WHERE m.erased_at IS NOT NULL OR o.member_key IS NOT NULL OR g.member_key IS NOT NULL
+SELECT member_key, arg_min(reason, strength) AS reason FROM flagged GROUP BY member_key
 """
 
 
@@ -99,23 +100,16 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
         raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
     if scope not in LIST_SCOPES:
         raise InputError(f'Unknown list scope "{scope}". Expected one of: {", ".join(LIST_SCOPES)}.')
-    reasons = _suppressed_keys(con, people["member_key"], scope)
-    missing = people["member_key"].isna()
-    drop = people["member_key"].isin(reasons["member_key"]) | missing
-    excluded = {str(k): int(v) for k, v in reasons["reason"].value_counts().items()}
+    flagged = con.execute(SUPPRESSED_QUERY, [list(LIST_SCOPES[scope])]).df()
+    keys = people["member_key"]
+    flagged_rows = keys.isin(flagged["member_key"])
+    # Counts are of distinct people on this list, whatever their number of rows.
+    on_list = flagged[flagged["member_key"].isin(keys[flagged_rows])]
+    excluded = {str(k): int(v) for k, v in on_list["reason"].value_counts().items()}
+    missing = keys.isna()
     if missing.any():
         excluded[REASON_NO_KEY] = int(missing.sum())
-    return Suppressed(people.loc[~drop].copy(), excluded)
-
-
-def _suppressed_keys(con: duckdb.DuckDBPyConnection, keys: pd.Series, scope: str) -> pd.DataFrame:
-    name = f"_suppress_{uuid.uuid4().hex}"
-    frame = pd.DataFrame({"member_key": keys.dropna().astype(str).unique()})
-    con.register(name, frame)
-    try:
-        return con.execute(SUPPRESS_QUERY.format(people=name), [list(LIST_SCOPES[scope])]).df()
-    finally:
-        con.unregister(name)
+    return Suppressed(people.loc[~(flagged_rows | missing)], excluded)
 
 
 # One register entry per "do not call" outcome, its id derived from the call, so importing the same
