@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as error:
         print(f"workbench: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `workbench needs | head` closed the pipe early: not an error worth a word.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("workbench: interrupted; nothing was half-written.", file=sys.stderr)
         return 130
