@@ -340,3 +340,30 @@ def test_no_module_reads_identities_without_going_through_suppress():
     for name, makes_lists in ALLOWED.items():
         if makes_lists and name in readers:
             assert "optouts.suppress(" in readers[name], f"{name} makes lists but never calls suppress"
+
+
+# --- with the real ingest, on the tiny synthetic organisation -------------------------------------
+
+def test_suppression_holds_after_erasure_and_reimport_of_the_original_files(con, tiny_org, tmp_path):
+    from workbench import ingest, synthetic
+
+    synthetic.write_exports(tiny_org, tmp_path, "csv")
+    members, calls = tmp_path / "members.csv", tmp_path / "call_outcomes.csv"
+    ingest.import_members(con, members, actor="ana")
+    ingest.import_calls(con, calls, actor="ana")
+    everyone = people(keys_of(con))
+    stopped = {r[0] for r in con.execute("SELECT member_key FROM optouts WHERE source = 'call'").fetchall()}
+    assert stopped and not stopped & set(optouts.suppress(con, everyone).kept["member_key"])
+
+    numbers = con.execute("SELECT membership_number FROM identities ORDER BY member_key LIMIT 2").fetchall()
+    dataprotection.erase(con, actor="ana", reason="subject_request", membership_number=numbers[0][0])
+    optouts.add(con, actor="ana", reason="complaint", membership_number=numbers[1][0])
+    gone = {r[0] for r in con.execute("SELECT member_key FROM optouts WHERE source IN ('erasure', 'manual')")
+            .fetchall()}
+
+    for path in (members, calls):  # the same rows again, as a new file (different bytes, same people)
+        path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    ingest.import_members(con, members, actor="ana")
+    ingest.import_calls(con, calls, actor="ana")
+    kept = set(optouts.suppress(con, people(keys_of(con))).kept["member_key"])
+    assert len(gone) == 2 and not (gone | stopped) & kept
