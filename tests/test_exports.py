@@ -10,26 +10,42 @@ import subprocess
 from pathlib import Path
 
 import openpyxl
-from openpyxl.utils.escape import unescape
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl.utils.escape import unescape
 
 from workbench import exports
 from workbench.errors import InputError
 
-HOSTILE = ['=HYPERLINK("http://x","click")', "+44 7700 900123", "@SUM(1)", "-2+3", "\tTab", "\rCR",
-           "=1+1", "\u202eevil\u202c name"]
+HOSTILE = [
+    '=HYPERLINK("http://x","click")',
+    "+44 7700 900123",
+    "@SUM(1)",
+    "-2+3",
+    "\tTab",
+    "\rCR",
+    "=1+1",
+    "\u202eevil\u202c name",
+]
 SAFE = ["Alice", "O'Brien", "07700 900123", "", "Anne-Marie", "Zoë"]
-NOTICE = exports.Notice("CONFIDENTIAL: test list", ("List ID: FU-20200415-ABCDE.",
-                                                    "Report it: if lost, tell dataprotection@example.org."),
-                        running="CONFIDENTIAL · List FU-20200415-ABCDE")
+NOTICE = exports.Notice(
+    "CONFIDENTIAL: test list",
+    ("List ID: FU-20200415-ABCDE.", "Report it: if lost, tell dataprotection@example.org."),
+    running="CONFIDENTIAL · List FU-20200415-ABCDE",
+)
 
 
 def _frame(names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"Row": range(1, len(names) + 1), "First Name": names,
-                         "Phone": ["+447700900001"] * len(names), "Outcome": [""] * len(names)})
+    return pd.DataFrame(
+        {
+            "Row": range(1, len(names) + 1),
+            "First Name": names,
+            "Phone": ["+447700900001"] * len(names),
+            "Outcome": [""] * len(names),
+        }
+    )
 
 
 @pytest.mark.parametrize("value", HOSTILE[:-1])
@@ -88,8 +104,12 @@ def test_csv_reads_back_unescaped(tmp_path):
 
 
 def test_xlsx_has_no_formulas_and_keeps_text_as_text(tmp_path):
-    path = exports.write_xlsx(_frame(HOSTILE + SAFE), tmp_path / "list.xlsx", notice=NOTICE,
-                              sheet=exports.Sheet(editable=("Outcome",), choices={"Outcome": ["resolved"]}))
+    path = exports.write_xlsx(
+        _frame(HOSTILE + SAFE),
+        tmp_path / "list.xlsx",
+        notice=NOTICE,
+        sheet=exports.Sheet(editable=("Outcome",), choices={"Outcome": ["resolved"]}),
+    )
     assert _mode(path) == 0o600
     ws = openpyxl.load_workbook(path).active
     cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
@@ -116,14 +136,22 @@ def test_xlsx_reads_back_unescaped(tmp_path):
 
 def test_html_escapes_markup_isolates_bidi_and_carries_the_notice_twice(tmp_path):
     frame = _frame(["<script>alert(1)</script>", HOSTILE[-1]])
-    path = exports.write_html(frame, tmp_path / "list.html", notice=NOTICE, title="Test list", row_numbers=True)
+    path = exports.write_html(
+        frame, tmp_path / "list.html", notice=NOTICE, title="Test list", row_numbers=True
+    )
     assert _mode(path) == 0o600
     page = path.read_text(encoding="utf-8")
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert f"<bdi>{HOSTILE[-1]}</bdi>" in page
     assert page.count("Report it: if lost, tell dataprotection@example.org.") == 2  # header and footer
-    for rule in ("size: A4", "thead { display: table-header-group; }", "break-inside: avoid",
-                 "overflow-wrap: anywhere", "@top-center", "counter(page)"):
+    for rule in (
+        "size: A4",
+        "thead { display: table-header-group; }",
+        "break-inside: avoid",
+        "overflow-wrap: anywhere",
+        "@top-center",
+        "counter(page)",
+    ):
         assert rule in page
 
 
@@ -146,12 +174,15 @@ def test_writing_into_a_missing_folder_names_the_folder(tmp_path):
         exports.write_csv(_frame(["A"]), tmp_path / "nowhere" / "list.csv")
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("list.doc", b"x", "Unsupported file extension: '.doc'"),
-    ("list.xlsx", b"List ID,Row\n", "is not an Excel workbook"),
-    ("list.csv", "# only a notice\n".encode(), 'no header row starting with "Row"'),
-    ("list.csv", b"\xff\xfe\x00bad", "is not a UTF-8 CSV file"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("list.doc", b"x", "Unsupported file extension: '.doc'"),
+        ("list.xlsx", b"List ID,Row\n", "is not an Excel workbook"),
+        ("list.csv", b"# only a notice\n", 'no header row starting with "Row"'),
+        ("list.csv", b"\xff\xfe\x00bad", "is not a UTF-8 CSV file"),
+    ],
+)
 def test_unreadable_returns_say_what_to_do(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
@@ -163,24 +194,44 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-@pytest.mark.skipif(not _chromium() and os.environ.get("CI") != "true",
-                    reason="Chromium is not installed (under CI=true this test must run)")
+@pytest.mark.skipif(
+    not _chromium() and os.environ.get("CI") != "true",
+    reason="Chromium is not installed (under CI=true this test must run)",
+)
 def test_html_prints_on_a4_with_every_row_and_a_header_on_every_page(tmp_path):
     for tool in ("pdfinfo", "pdftotext"):
         assert shutil.which(tool), f"{tool} is missing: apt-get install poppler-utils"
     # Long names must wrap, not be cut off: each ends with a token that must survive whole.
-    names = [f"Person{i:03d} with a rather long double-barrelled name ending End{i:03d}" for i in range(1, 81)]
+    names = [
+        f"Person{i:03d} with a rather long double-barrelled name ending End{i:03d}" for i in range(1, 81)
+    ]
     frame = _frame(names)
-    html_path = exports.write_html(frame, tmp_path / "list.html", notice=NOTICE, title="Test list",
-                                   row_numbers=True)
+    html_path = exports.write_html(
+        frame, tmp_path / "list.html", notice=NOTICE, title="Test list", row_numbers=True
+    )
     pdf = tmp_path / "list.pdf"
-    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                    f"--print-to-pdf={pdf}", html_path.as_uri()], check=True, capture_output=True, timeout=120)
-    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            html_path.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    info = subprocess.run(
+        [shutil.which("pdfinfo"), str(pdf)], check=True, capture_output=True, text=True
+    ).stdout
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
     assert "(A4)" in info and pages >= 2
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    text = subprocess.run(
+        [shutil.which("pdftotext"), "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
     per_page = text.split("\f")[:pages]
     for number, page in enumerate(per_page, start=1):
         assert "List FU-20200415-ABCDE" in page, f"page {number} has no running header"

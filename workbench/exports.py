@@ -162,6 +162,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = 
     Returns:
         The path written (mode 0600).
     """
+
     def write(temp: Path) -> None:
         with open(temp, "w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
@@ -175,8 +176,14 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = 
     return atomic_write(path, write)
 
 
-def write_xlsx(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = None,
-               sheet: Sheet | None = None, sheet_name: str = "List") -> Path:
+def write_xlsx(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    notice: Notice | None = None,
+    sheet: Sheet | None = None,
+    sheet_name: str = "List",
+) -> Path:
     """A workbook whose text can never become a formula, with the notice in its first rows.
 
     The table's header row is frozen and repeats on every printed page. With a `Sheet`, the sheet
@@ -203,11 +210,13 @@ def write_xlsx(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None =
 def _fill_sheet(book, ws, frame: pd.DataFrame, notice: Notice | None, sheet: Sheet) -> None:
     bold = book.add_format({"bold": True, "font_size": 12})
     text = book.add_format({"text_wrap": True, "valign": "top"})
-    header = book.add_format({"bold": True, "bg_color": "#DDDDDD", "border": 1, "text_wrap": True,
-                              "valign": "top"})
+    header = book.add_format(
+        {"bold": True, "bg_color": "#DDDDDD", "border": 1, "text_wrap": True, "valign": "top"}
+    )
     cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": True})
-    open_cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": False,
-                                 "bg_color": "#FFFDE7"})
+    open_cell = book.add_format(
+        {"text_wrap": True, "valign": "top", "border": 1, "locked": False, "bg_color": "#FFFDE7"}
+    )
     columns = [str(c) for c in frame.columns]
     top = 0
     if notice is not None:
@@ -250,9 +259,16 @@ def _finish_sheet(ws, columns: list[str], top: int, rows: int, sheet: Sheet, ope
         ws.protect("", {"format_columns": True, "format_rows": True, "sort": False})
 
 
-def write_html(frame: pd.DataFrame, path: str | Path, *, notice: Notice, title: str,
-               template: str = "list.html", row_numbers: bool = False,
-               widths: Mapping[str, str] | None = None) -> Path:
+def write_html(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    notice: Notice,
+    title: str,
+    template: str = "list.html",
+    row_numbers: bool = False,
+    widths: Mapping[str, str] | None = None,
+) -> Path:
     """A print-ready HTML page (A4): the notice in a header and a footer, table headers on every page.
 
     Text is HTML-escaped, and each cell is isolated for bidirectional text (`<bdi>`), so a name in
@@ -267,24 +283,35 @@ def write_html(frame: pd.DataFrame, path: str | Path, *, notice: Notice, title: 
     Returns:
         The path written (mode 0600).
     """
-    page = render_html(frame, notice=notice, title=title, template=template, row_numbers=row_numbers,
-                       widths=widths)
+    page = render_html(
+        frame, notice=notice, title=title, template=template, row_numbers=row_numbers, widths=widths
+    )
     return atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
 
 
-def render_html(frame: pd.DataFrame, *, notice: Notice, title: str, template: str = "list.html",
-                row_numbers: bool = False, widths: Mapping[str, str] | None = None) -> str:
+def render_html(
+    frame: pd.DataFrame,
+    *,
+    notice: Notice,
+    title: str,
+    template: str = "list.html",
+    row_numbers: bool = False,
+    widths: Mapping[str, str] | None = None,
+) -> str:
     """The HTML text `write_html` writes."""
     source = resources.files("workbench").joinpath("templates", template).read_text(encoding="utf-8")
     columns = [str(c) for c in frame.columns]
     return Template(source).substitute(
-        title=html.escape(title), running=html.escape(notice.running or notice.title),
+        title=html.escape(title),
+        running=html.escape(notice.running or notice.title),
         running_css=_css_string(notice.running or notice.title),
         notice_header=_notice_html(notice, "notice notice-top"),
         notice_footer=_notice_html(notice, "notice notice-bottom"),
-        columns=str(len(columns)), colgroup=_colgroup(columns, row_numbers, widths or {}),
-        thead="".join(f"<th scope=\"col\">{html.escape(c)}</th>" for c in columns),
-        tbody="\n".join(_html_row(row, row_numbers) for row in frame.itertuples(index=False, name=None)))
+        columns=str(len(columns)),
+        colgroup=_colgroup(columns, row_numbers, widths or {}),
+        thead="".join(f'<th scope="col">{html.escape(c)}</th>' for c in columns),
+        tbody="\n".join(_html_row(row, row_numbers) for row in frame.itertuples(index=False, name=None)),
+    )
 
 
 def _css_string(text: str) -> str:
@@ -301,7 +328,9 @@ def _colgroup(columns: list[str], row_numbers: bool, widths: Mapping[str, str]) 
     cols = []
     for i, name in enumerate(columns):
         width = widths.get(name, "")
-        style = f' style="width: {html.escape(width)}"' if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", width) else ""
+        style = (
+            f' style="width: {html.escape(width)}"' if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", width) else ""
+        )
         cols.append(f'<col class="rownum"{style}>' if row_numbers and i == 0 else f"<col{style}>")
     return "".join(cols)
 
@@ -330,18 +359,24 @@ def read_table(path: str | Path, *, header_first: str) -> tuple[list[str], list[
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InputError(f"Unsupported file extension: '{path.suffix}' ({path.name}). Supported formats: "
-                         ".csv, .xlsx (the list as it was sent out, with the outcome columns filled in).")
+        raise InputError(
+            f"Unsupported file extension: '{path.suffix}' ({path.name}). Supported formats: "
+            ".csv, .xlsx (the list as it was sent out, with the outcome columns filled in)."
+        )
     raw = _read_csv_rows(path) if suffix == ".csv" else _read_xlsx_rows(path)
-    for index, (line, cells) in enumerate(raw):
+    for index, (_line, cells) in enumerate(raw):
         if cells and str(cells[0]).strip() == header_first:
             header = [str(c or "").strip() for c in cells]
-            rows = [(n, [_clean(c) for c in r]) for n, r in raw[index + 1:]
-                    if any(_clean(c) not in ("", None) for c in r)
-                    and not str(r[0] or "").startswith(NOTICE_MARK)]
+            rows = [
+                (n, [_clean(c) for c in r])
+                for n, r in raw[index + 1 :]
+                if any(_clean(c) not in ("", None) for c in r) and not str(r[0] or "").startswith(NOTICE_MARK)
+            ]
             return header, rows
-    raise InputError(f'{path.name}: no header row starting with "{header_first}" was found. Send back the '
-                     "list as it was exported, with its header row unchanged.")
+    raise InputError(
+        f'{path.name}: no header row starting with "{header_first}" was found. Send back the '
+        "list as it was exported, with its header row unchanged."
+    )
 
 
 def _clean(value: object) -> object:
@@ -352,11 +387,16 @@ def _clean(value: object) -> object:
 def _read_csv_rows(path: Path) -> list[tuple[int, list[object]]]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            return [(n, row) for n, row in enumerate(csv.reader(handle), start=1)
-                    if row and not row[0].startswith(NOTICE_MARK)]
+            return [
+                (n, row)
+                for n, row in enumerate(csv.reader(handle), start=1)
+                if row and not row[0].startswith(NOTICE_MARK)
+            ]
     except UnicodeDecodeError:
-        raise InputError(f"{path.name} is not a UTF-8 CSV file. Save it from your spreadsheet as "
-                         '"CSV UTF-8 (comma delimited)" and try again.') from None
+        raise InputError(
+            f"{path.name} is not a UTF-8 CSV file. Save it from your spreadsheet as "
+            '"CSV UTF-8 (comma delimited)" and try again.'
+        ) from None
     except (OSError, csv.Error) as error:
         raise InputError(f"Cannot read {path.name} as CSV ({type(error).__name__}).") from None
 
@@ -370,17 +410,34 @@ def _read_xlsx_rows(path: Path) -> list[tuple[int, list[object]]]:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-        raise InputError(f"{path.name} is not an Excel workbook (.xlsx). Send back the .xlsx file as it "
-                         "was exported, or save the list as .xlsx or .csv.") from None
+        raise InputError(
+            f"{path.name} is not an Excel workbook (.xlsx). Send back the .xlsx file as it "
+            "was exported, or save the list as .xlsx or .csv."
+        ) from None
     try:
         ws = book.worksheets[0]
         # Control characters are stored as _xHHHH_ in the file; openpyxl leaves them so.
-        return [(n, [unescape(v) if isinstance(v, str) else v for v in row])
-                for n, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+        return [
+            (n, [unescape(v) if isinstance(v, str) else v for v in row])
+            for n, row in enumerate(ws.iter_rows(values_only=True), start=1)
+        ]
     finally:
         book.close()
 
 
-__all__ = ["ESCAPE", "FORMATS", "FORMULA_TRIGGERS", "Notice", "Sheet", "atomic_write", "cell_text",
-           "escape_cell", "read_table", "render_html", "unescape_cell", "write_csv", "write_html",
-           "write_xlsx"]
+__all__ = [
+    "ESCAPE",
+    "FORMATS",
+    "FORMULA_TRIGGERS",
+    "Notice",
+    "Sheet",
+    "atomic_write",
+    "cell_text",
+    "escape_cell",
+    "read_table",
+    "render_html",
+    "unescape_cell",
+    "write_csv",
+    "write_html",
+    "write_xlsx",
+]

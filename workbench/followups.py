@@ -29,29 +29,68 @@ from workbench.lists import ListRecord
 
 # Column names, shared by the writer and the returns reader.
 LIST_ID, ROW, FIRST, PHONE, WARD, NEEDS, URGENCY, PROMPT = (
-    "List ID", "Row", "First Name", "Phone", "Ward", "Needs", "Urgency", "Call-back prompt")
+    "List ID",
+    "Row",
+    "First Name",
+    "Phone",
+    "Ward",
+    "Needs",
+    "Urgency",
+    "Call-back prompt",
+)
 OUTCOME, DATE_CALLED, INITIALS, MEMBERSHIP = "Outcome", "Date called", "Caller initials", "Membership Number"
 LAST, REASON = "Last Name", "Reason"
 PROTECTED = (FIRST, WARD, NEEDS)  # cells a returned list must not change; checked against a digest
 
 # What a branch writes in the Outcome column, and what it does to the follow-up.
-OUTCOMES = {"resolved": "resolved", "unreachable": "unreachable", "needs more help": "needs_more_help",
-            "opted out": "opted_out"}
-OUTCOME_STATE = {"resolved": "resolved", "unreachable": "unreachable",
-                 # Still being helped: someone must act on it, so it stays in the queue as in progress.
-                 "needs_more_help": "in_progress"}
-CATEGORY_LABELS = {"food": "Food", "medicine": "Medicine", "isolation": "Isolation",
-                   "mental_health": "Mental health", "financial": "Money", "housing": "Housing",
-                   "digital": "Getting online", "other": "Other"}
+OUTCOMES = {
+    "resolved": "resolved",
+    "unreachable": "unreachable",
+    "needs more help": "needs_more_help",
+    "opted out": "opted_out",
+}
+OUTCOME_STATE = {
+    "resolved": "resolved",
+    "unreachable": "unreachable",
+    # Still being helped: someone must act on it, so it stays in the queue as in progress.
+    "needs_more_help": "in_progress",
+}
+CATEGORY_LABELS = {
+    "food": "Food",
+    "medicine": "Medicine",
+    "isolation": "Isolation",
+    "mental_health": "Mental health",
+    "financial": "Money",
+    "housing": "Housing",
+    "digital": "Getting online",
+    "other": "Other",
+}
 # A short prompt per need: what the caller should ask about. Never a note from the call.
-PROMPTS = {"food": "food shopping or a food bank", "medicine": "getting prescriptions",
-           "isolation": "company or a befriending call", "mental_health": "how they are coping",
-           "financial": "money worries or benefits advice", "housing": "their housing",
-           "digital": "getting online", "other": "what help they need"}
-FOLLOWUP_DATA = ("first name", "phone number", "ward", "support needs (categories; can reveal health)",
-                 "urgency of the need")
-NEXT_ROUND_DATA = ("membership number", "first name", "last name", "phone number", "ward",
-                   "reason for the call (unreached or check-in due)")
+PROMPTS = {
+    "food": "food shopping or a food bank",
+    "medicine": "getting prescriptions",
+    "isolation": "company or a befriending call",
+    "mental_health": "how they are coping",
+    "financial": "money worries or benefits advice",
+    "housing": "their housing",
+    "digital": "getting online",
+    "other": "what help they need",
+}
+FOLLOWUP_DATA = (
+    "first name",
+    "phone number",
+    "ward",
+    "support needs (categories; can reveal health)",
+    "urgency of the need",
+)
+NEXT_ROUND_DATA = (
+    "membership number",
+    "first name",
+    "last name",
+    "phone number",
+    "ward",
+    "reason for the call (unreached or check-in due)",
+)
 
 
 @dataclass(frozen=True)
@@ -83,10 +122,10 @@ class Returns:
     import_id: str
     already_imported: bool
     rows_read: int = 0
-    changed: dict[str, int] = field(default_factory=dict)   # by outcome
-    unchanged: int = 0          # same outcome as already recorded
-    not_called: int = 0         # blank outcome
-    erased: int = 0             # the member was erased since the list was made
+    changed: dict[str, int] = field(default_factory=dict)  # by outcome
+    unchanged: int = 0  # same outcome as already recorded
+    not_called: int = 0  # blank outcome
+    erased: int = 0  # the member was erased since the list was made
     list_ids: tuple[str, ...] = ()
 
 
@@ -135,12 +174,50 @@ def display_phone(e164: object) -> str:
         number = phonenumbers.parse(str(e164), "GB")
     except phonenumbers.NumberParseException:
         return str(e164)
-    style = phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 44 \
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 44
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
     return phonenumbers.format_number(number, style)
 
 
-def _with_identity(con: duckdb.DuckDBPyConnection, people: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+SHAPE_PREFIX = 10  # "+44" and seven digits: enough to fix how any UK number is grouped
+
+
+def display_phones(e164: pd.Series) -> pd.Series:
+    """`display_phone` for a whole column, parsing one number per leading-digits group.
+
+    How a number is grouped depends only on its country code, its length and its leading digits,
+    so one number of each (country, length, first seven digits) is formatted by phonenumbers and
+    the same grouping is applied to the rest: a branch list of thousands costs a few dozen parses.
+    """
+    text = e164.fillna("").astype(str).str.strip()
+    shape = text.str.len().astype(str) + "|" + text.str[:SHAPE_PREFIX]
+    models = {k: display_phone(v) for k, v in text.groupby(shape).first().items()}
+    return pd.Series(
+        [_regroup(t, models[k]) for t, k in zip(text, shape, strict=True)], index=e164.index, dtype=object
+    )
+
+
+def _regroup(e164: str, model: str) -> str:
+    # Numbers in one group share everything up to SHAPE_PREFIX characters, so only the digits
+    # after it differ: put this number's into the model's last digit positions, keeping its spacing.
+    if not e164:
+        return ""
+    tail = e164[SHAPE_PREFIX:]
+    positions = [i for i, c in enumerate(model) if c.isdigit()]
+    if not tail.isdigit() or len(positions) < len(tail):
+        return display_phone(e164)
+    out = list(model)
+    for i, digit in zip(positions[len(positions) - len(tail) :], tail, strict=True):
+        out[i] = digit
+    return "".join(out)
+
+
+def _with_identity(
+    con: duckdb.DuckDBPyConnection, people: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Join first name and phone; leave out (and count) anyone with no phone to call."""
     joined = people.merge(_identities(con, people["member_key"]), on="member_key", how="left")
     no_phone = joined["phone"].isna() | (joined["phone"].astype(str).str.strip() == "")
@@ -153,8 +230,15 @@ def _final_check(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tuple[p
     return checked.kept.reset_index(drop=True), dict(checked.excluded)
 
 
-def compose(con: duckdb.DuckDBPyConnection, *, branch: str, ward: str | None = None, category: str | None = None,
-            limit: int | None = None, as_of: datetime | str | None = None) -> Composed:
+def compose(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str,
+    ward: str | None = None,
+    category: str | None = None,
+    limit: int | None = None,
+    as_of: datetime | str | None = None,
+) -> Composed:
     """Who goes on a branch's follow-up list, most urgent first, with the identity a caller needs.
 
     Args:
@@ -176,12 +260,13 @@ def compose(con: duckdb.DuckDBPyConnection, *, branch: str, ward: str | None = N
         raise InputError(f"--limit must be a whole number, 1 or more; got {limit!r}.")
     queue = needs.queue(con, branch=branch, ward=ward, category=category, as_of=as_of)
     people, no_phone = _with_identity(con, queue)
-    kept, late = _final_check(con, people) if not people.empty else (people, {})
+    kept, late = _final_check(con, people)
     if limit is not None:
         kept = kept.head(limit)
     columns = ["member_key", "first_name", "phone", "ward", "categories", "urgency", "score"]
-    return Composed(kept[columns].reset_index(drop=True),
-                    merge_counts(queue.attrs.get("excluded", {}), no_phone, late))
+    return Composed(
+        kept[columns].reset_index(drop=True), merge_counts(queue.attrs.get("excluded", {}), no_phone, late)
+    )
 
 
 def call_back_prompt(categories: list[str], urgency: str | None) -> str:
@@ -204,15 +289,15 @@ def _normal(value: object) -> str:
     return " ".join(exports.cell_text(value).split())
 
 
-def row_digest(con: duckdb.DuckDBPyConnection, list_id: str, row: int, cells: Mapping[str, object]) -> str:
-    """Keyed hashes of a row's protected cells as issued, one per column, joined with ':'."""
-    secret = key(con, "member")
+def row_digest(secret: bytes, list_id: str, row: int, cells: Mapping[str, object]) -> str:
+    """Keyed hashes (under keys['member']) of a row's protected cells, one per column, joined with ':'."""
     values = [f"{list_id}|{row}|{column}|{_normal(cells.get(column))}" for column in PROTECTED]
     return ":".join(pseudonymise.keyed(secret, values, 16))
 
 
-def _table(con: duckdb.DuckDBPyConnection, list_id: str, composed: Composed,
-           include_membership_number: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _table(
+    con: duckdb.DuckDBPyConnection, list_id: str, composed: Composed, include_membership_number: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The list as written (display columns) and its registry rows (row_number, member_key, digest)."""
     rows = composed.rows
     n = len(rows)
@@ -221,16 +306,25 @@ def _table(con: duckdb.DuckDBPyConnection, list_id: str, composed: Composed,
         ids = _identities(con, rows["member_key"]).set_index("member_key")["membership_number"]
         table[MEMBERSHIP] = rows["member_key"].map(ids).fillna("").to_numpy()
     table[FIRST] = rows["first_name"].fillna("").to_numpy()
-    table[PHONE] = rows["phone"].map(display_phone).to_numpy()
+    table[PHONE] = display_phones(rows["phone"]).to_numpy()
     table[WARD] = rows["ward"].fillna("").to_numpy()
     table[NEEDS] = rows["categories"].map(needs_text).to_numpy()
     table[URGENCY] = rows["urgency"].fillna("").str.capitalize().to_numpy()
-    table[PROMPT] = [call_back_prompt(list(c), u) for c, u in zip(rows["categories"], rows["urgency"], strict=True)]
+    table[PROMPT] = [
+        call_back_prompt(list(c), u) for c, u in zip(rows["categories"], rows["urgency"], strict=True)
+    ]
     table[OUTCOME], table[DATE_CALLED], table[INITIALS] = "", "", ""
-    registry = pd.DataFrame({
-        "row_number": table[ROW].astype("int32"), "member_key": rows["member_key"].to_numpy(),
-        "digest": [row_digest(con, list_id, r, cells) for r, cells in
-                   zip(table[ROW], table[list(PROTECTED)].to_dict("records"), strict=True)]})
+    secret = key(con, "member")
+    registry = pd.DataFrame(
+        {
+            "row_number": table[ROW].astype("int32"),
+            "member_key": rows["member_key"].to_numpy(),
+            "digest": [
+                row_digest(secret, list_id, r, cells)
+                for r, cells in zip(table[ROW], table[list(PROTECTED)].to_dict("records"), strict=True)
+            ],
+        }
+    )
     return table, registry
 
 
@@ -240,35 +334,47 @@ def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice
     lines = (
         f"List ID: {record.list_id}. Made by {org} on {record.created_at:%d/%m/%Y}; "
         f"SHRED BY {record.shred_by:%d %B %Y}.",
-        f"For: {record.recipient}. Purpose: {record.purpose}. Use it for nothing else; do not copy or share it.",
-        f"Report it: if this list is lost or stolen, report it immediately to {dp}: it could be a data breach.",
+        f"For: {record.recipient}. Purpose: {record.purpose}. "
+        "Use it for nothing else; do not copy or share it.",
+        f"Report it: if this list is lost or stolen, report it immediately to {dp}: "
+        "it could be a data breach.",
         "Shred it: once all the calls have been made, destroy this list securely and confidentially "
         "(shred paper, delete files and emptied downloads), and tell your organiser so it is recorded.",
-        "Secure it: if you keep it overnight, make sure it is out of sight and not easily accessible to others.",
+        "Secure it: if you keep it overnight, make sure it is out of sight "
+        "and not easily accessible to others.",
         "It holds members' personal data, including support needs. Write only the outcome, date and your "
         f"initials; no notes about health. Any other data-protection questions: {dp}."
-        if record.kind == "followup" else
-        "It holds members' personal data. Load it into the calling tool, then delete this file and any "
+        if record.kind == "followup"
+        else "It holds members' personal data. Load it into the calling tool, then delete this file and any "
         f"copies. Any other data-protection questions: {dp}.",
     )
-    title = f"CONFIDENTIAL: {org} " + ("welfare follow-up list" if record.kind == "followup"
-                                       else "next-round call list")
-    running = (f"CONFIDENTIAL · {org} · List {record.list_id} · for {record.recipient} · "
-               f"shred by {record.shred_by:%d/%m/%Y} · if lost, report to {dp}")
+    title = f"CONFIDENTIAL: {org} " + (
+        "welfare follow-up list" if record.kind == "followup" else "next-round call list"
+    )
+    running = (
+        f"CONFIDENTIAL · {org} · List {record.list_id} · for {record.recipient} · "
+        f"shred by {record.shred_by:%d/%m/%Y} · if lost, report to {dp}"
+    )
     return exports.Notice(title, lines, running)
 
 
-def _check_request(fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str) -> tuple[str, Path]:
+def _check_request(
+    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str
+) -> tuple[str, Path]:
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in exports.FORMATS:
-        raise InputError(f'Unsupported list format "{fmt}". Supported formats: {", ".join(exports.FORMATS)} '
-                         "(give --format, or an --out path ending in .csv, .xlsx or .html).")
+        raise InputError(
+            f'Unsupported list format "{fmt}". Supported formats: {", ".join(exports.FORMATS)} '
+            "(give --format, or an --out path ending in .csv, .xlsx or .html)."
+        )
     if out.suffix.lower() != f".{fmt}":
         raise InputError(f"--out {out.name} does not end in .{fmt}; name the file {out.stem}.{fmt}.")
     if out.exists():
-        raise InputError(f"{out} already exists. Choose another --out path (an old list is not overwritten "
-                         "silently: record its destruction with `workbench lists destroyed LIST_ID`).")
+        raise InputError(
+            f"{out} already exists. Choose another --out path (an old list is not overwritten "
+            "silently: record its destruction with `workbench lists destroyed LIST_ID`)."
+        )
     for name, value in (("--purpose", purpose), ("--recipient", recipient), ("--by", actor)):
         if not str(value or "").strip():
             raise InputError(f"{name} is required: every list records who it is for, why, and who made it.")
@@ -283,25 +389,63 @@ def _write(table: pd.DataFrame, path: Path, fmt: str, note: exports.Notice, edit
     if fmt == "csv":
         exports.write_csv(table, path, notice=note)
     elif fmt == "xlsx":
-        sheet = exports.Sheet(editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
-                              choices={OUTCOME: list(OUTCOMES)} if editable else {},
-                              widths={LIST_ID: 17, ROW: 5, FIRST: 14, PHONE: 15, WARD: 16, NEEDS: 22,
-                                      URGENCY: 9, PROMPT: 40, OUTCOME: 16, DATE_CALLED: 12, INITIALS: 9})
+        sheet = exports.Sheet(
+            editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
+            choices={OUTCOME: list(OUTCOMES)} if editable else {},
+            widths={
+                LIST_ID: 17,
+                ROW: 5,
+                FIRST: 14,
+                PHONE: 15,
+                WARD: 16,
+                NEEDS: 22,
+                URGENCY: 9,
+                PROMPT: 40,
+                OUTCOME: 16,
+                DATE_CALLED: 12,
+                INITIALS: 9,
+            },
+        )
         exports.write_xlsx(table, path, notice=note, sheet=sheet)
     else:
         # The printed list needs no List ID column: the ID is in the page header on every sheet.
         printed = table.drop(columns=[c for c in (LIST_ID,) if c in table.columns])
-        exports.write_html(printed, path, notice=note, title=note.title, row_numbers=printed.columns[0] == ROW,
-                           widths=HTML_WIDTHS)
+        exports.write_html(
+            printed,
+            path,
+            notice=note,
+            title=note.title,
+            row_numbers=printed.columns[0] == ROW,
+            widths=HTML_WIDTHS,
+        )
 
 
-HTML_WIDTHS = {ROW: "10mm", FIRST: "11%", PHONE: "11%", WARD: "10%", NEEDS: "11%", URGENCY: "7%",
-               PROMPT: "18%", OUTCOME: "11%", DATE_CALLED: "8%", INITIALS: "7%", MEMBERSHIP: "10%",
-               LAST: "12%", REASON: "20%"}
+HTML_WIDTHS = {
+    ROW: "10mm",
+    FIRST: "11%",
+    PHONE: "11%",
+    WARD: "10%",
+    NEEDS: "11%",
+    URGENCY: "7%",
+    PROMPT: "18%",
+    OUTCOME: "11%",
+    DATE_CALLED: "8%",
+    INITIALS: "7%",
+    MEMBERSHIP: "10%",
+    LAST: "12%",
+    REASON: "20%",
+}
 
 
-def _issue(con: duckdb.DuckDBPyConnection, record: ListRecord, table: pd.DataFrame, registry: pd.DataFrame,
-           out: Path, fmt: str, editable: bool) -> None:
+def _issue(
+    con: duckdb.DuckDBPyConnection,
+    record: ListRecord,
+    table: pd.DataFrame,
+    registry: pd.DataFrame,
+    out: Path,
+    fmt: str,
+    editable: bool,
+) -> None:
     """Register and write as one: the file exists only if the registry holds it, and vice versa."""
     written = False
     con.execute("BEGIN TRANSACTION")
@@ -317,10 +461,22 @@ def _issue(con: duckdb.DuckDBPyConnection, record: ListRecord, table: pd.DataFra
         raise
 
 
-def export(con: duckdb.DuckDBPyConnection, *, branch: str, purpose: str, recipient: str, out: str | Path,
-           actor: str, fmt: str | None = None, ward: str | None = None, category: str | None = None,
-           shred_after_days: int | None = None, include_membership_number: bool = False,
-           limit: int | None = None, as_of: datetime | str | None = None) -> Exported:
+def export(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str,
+    purpose: str,
+    recipient: str,
+    out: str | Path,
+    actor: str,
+    fmt: str | None = None,
+    ward: str | None = None,
+    category: str | None = None,
+    shred_after_days: int | None = None,
+    include_membership_number: bool = False,
+    limit: int | None = None,
+    as_of: datetime | str | None = None,
+) -> Exported:
     """Make, write and register a branch's follow-up list (CSV, XLSX or print-ready HTML).
 
     Args:
@@ -348,10 +504,22 @@ def export(con: duckdb.DuckDBPyConnection, *, branch: str, purpose: str, recipie
     _refuse_empty(composed, f"branch {branch}")
     created = lists.now()
     data = FOLLOWUP_DATA + (("membership number",) if include_membership_number else ())
-    record = ListRecord(lists.new_list_id("followup", created), "followup", purpose.strip(), recipient.strip(),
-                        actor.strip(), created, lists.shred_by(created, days), None, None, len(composed.rows), fmt,
-                        data, {"branch": branch, "ward": ward, "category": category, "limit": limit},
-                        composed.excluded)
+    record = ListRecord(
+        lists.new_list_id("followup", created),
+        "followup",
+        purpose.strip(),
+        recipient.strip(),
+        actor.strip(),
+        created,
+        lists.shred_by(created, days),
+        None,
+        None,
+        len(composed.rows),
+        fmt,
+        data,
+        {"branch": branch, "ward": ward, "category": category, "limit": limit},
+        composed.excluded,
+    )
     table, registry = _table(con, record.list_id, composed, include_membership_number)
     _issue(con, record, table, registry, out, fmt, editable=True)
     return Exported(record, out, composed.excluded)
@@ -381,13 +549,22 @@ def _checkins(con: duckdb.DuckDBPyConnection, branch, ward, days: int, wellbeing
     frame = con.execute(CHECKIN_QUERY, [branch, branch, ward, ward, as_of, days, wellbeing]).df()
     # The reason never says "low wellbeing": the list leaves the building, the score stays in the store.
     frame["reason"] = (frame["wellbeing"] <= wellbeing).map(
-        {True: "priority check-in", False: f"check-in due (last spoke over {days} days ago)"})
+        {True: "priority check-in", False: f"check-in due (last spoke over {days} days ago)"}
+    )
     return frame[["member_key", "ward", "reason"]]
 
 
-def compose_next_round(con: duckdb.DuckDBPyConnection, *, branch: str | None = None, ward: str | None = None,
-                       round: str | None = None, attempts: int = 3, checkin_after_days: int = 28,  # noqa: A002
-                       wellbeing_at_most: int = 2, as_of: datetime | str | None = None) -> Composed:
+def compose_next_round(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    attempts: int = 3,
+    checkin_after_days: int = 28,  # noqa: A002
+    wellbeing_at_most: int = 2,
+    as_of: datetime | str | None = None,
+) -> Composed:
     """Who to call in the next round: still unreached after N attempts, or due a repeat check-in.
 
     Args:
@@ -399,17 +576,21 @@ def compose_next_round(con: duckdb.DuckDBPyConnection, *, branch: str | None = N
         Composed(rows, excluded): rows hold member_key, membership_number, first_name, last_name,
         phone, ward, reason; excluded counts who was left out (opt-outs, erased, no phone).
     """
-    for name, value, low, high in (("checkin_after_days", checkin_after_days, 1, 3650),
-                                   ("wellbeing_at_most", wellbeing_at_most, 0, 5)):
+    for name, value, low, high in (
+        ("checkin_after_days", checkin_after_days, 1, 3650),
+        ("wellbeing_at_most", wellbeing_at_most, 0, 5),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InputError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
     needs.check_filters(con, branch=branch, ward=ward)
     when = _moment(as_of)
     unreached = outreach.unreached(con, round, attempts, branch=branch, ward=ward)
-    first = unreached.assign(reason=f"not reached after {attempts} attempts")[["member_key", "ward", "reason"]]
+    first = unreached.assign(reason=f"not reached after {attempts} attempts")[
+        ["member_key", "ward", "reason"]
+    ]
     people = pd.concat([first, _checkins(con, branch, ward, checkin_after_days, wellbeing_at_most, when)])
     people = people.drop_duplicates("member_key", keep="first").reset_index(drop=True)
-    kept, late = _final_check(con, people) if not people.empty else (people, {})
+    kept, late = _final_check(con, people)
     kept, no_phone = _with_identity(con, kept) if not kept.empty else (kept, {})
     kept = kept.sort_values(["ward", "reason", "member_key"], na_position="last").reset_index(drop=True)
     return Composed(kept, merge_counts(unreached.attrs.get("excluded", {}), late, no_phone))
@@ -424,11 +605,23 @@ def _moment(as_of: datetime | str | None) -> datetime:
         raise InputError(f'as_of "{as_of}" is not a date or time; write it as YYYY-MM-DD.') from None
 
 
-def next_round(con: duckdb.DuckDBPyConnection, *, purpose: str, recipient: str, out: str | Path, actor: str,
-               fmt: str | None = None, branch: str | None = None, ward: str | None = None,
-               round: str | None = None, attempts: int = 3, checkin_after_days: int = 28,  # noqa: A002
-               wellbeing_at_most: int = 2, shred_after_days: int | None = None,
-               as_of: datetime | str | None = None) -> Exported:
+def next_round(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    purpose: str,
+    recipient: str,
+    out: str | Path,
+    actor: str,
+    fmt: str | None = None,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    attempts: int = 3,
+    checkin_after_days: int = 28,  # noqa: A002
+    wellbeing_at_most: int = 2,
+    shred_after_days: int | None = None,
+    as_of: datetime | str | None = None,
+) -> Exported:
     """Write and register the call list for the next round, shaped for the calling tool.
 
     Columns: Membership Number, First Name, Last Name, Phone, Ward, Reason. The membership number is
@@ -443,23 +636,55 @@ def next_round(con: duckdb.DuckDBPyConnection, *, purpose: str, recipient: str, 
     """
     fmt, out = _check_request(fmt, out, purpose, recipient, actor)
     days = _shred_days(con, shred_after_days)
-    composed = compose_next_round(con, branch=branch, ward=ward, round=round, attempts=attempts,
-                                  checkin_after_days=checkin_after_days, wellbeing_at_most=wellbeing_at_most,
-                                  as_of=as_of)
+    composed = compose_next_round(
+        con,
+        branch=branch,
+        ward=ward,
+        round=round,
+        attempts=attempts,
+        checkin_after_days=checkin_after_days,
+        wellbeing_at_most=wellbeing_at_most,
+        as_of=as_of,
+    )
     _refuse_empty(composed, f"the next round{f' in branch {branch}' if branch else ''}")
     created = lists.now()
-    record = ListRecord(lists.new_list_id("next_round", created), "next_round", purpose.strip(), recipient.strip(),
-                        actor.strip(), created, lists.shred_by(created, days), None, None, len(composed.rows), fmt,
-                        NEXT_ROUND_DATA, {"branch": branch, "ward": ward, "round": round, "attempts": attempts,
-                                          "checkin_after_days": checkin_after_days,
-                                          "wellbeing_at_most": wellbeing_at_most}, composed.excluded)
+    record = ListRecord(
+        lists.new_list_id("next_round", created),
+        "next_round",
+        purpose.strip(),
+        recipient.strip(),
+        actor.strip(),
+        created,
+        lists.shred_by(created, days),
+        None,
+        None,
+        len(composed.rows),
+        fmt,
+        NEXT_ROUND_DATA,
+        {
+            "branch": branch,
+            "ward": ward,
+            "round": round,
+            "attempts": attempts,
+            "checkin_after_days": checkin_after_days,
+            "wellbeing_at_most": wellbeing_at_most,
+        },
+        composed.excluded,
+    )
     rows = composed.rows
-    table = pd.DataFrame({MEMBERSHIP: rows["membership_number"].fillna(""), FIRST: rows["first_name"].fillna(""),
-                          LAST: rows["last_name"].fillna(""),
-                          PHONE: rows["phone"].map(display_phone).str.replace(" ", "", regex=False),
-                          WARD: rows["ward"].fillna(""), REASON: rows["reason"]})
-    registry = pd.DataFrame({"row_number": range(1, len(rows) + 1), "member_key": rows["member_key"],
-                             "digest": None})
+    table = pd.DataFrame(
+        {
+            MEMBERSHIP: rows["membership_number"].fillna(""),
+            FIRST: rows["first_name"].fillna(""),
+            LAST: rows["last_name"].fillna(""),
+            PHONE: display_phones(rows["phone"]).str.replace(" ", "", regex=False),
+            WARD: rows["ward"].fillna(""),
+            REASON: rows["reason"],
+        }
+    )
+    registry = pd.DataFrame(
+        {"row_number": range(1, len(rows) + 1), "member_key": rows["member_key"], "digest": None}
+    )
     if fmt == "html":
         table.insert(0, ROW, range(1, len(table) + 1))
     _issue(con, record, table, registry, out, fmt, editable=False)
@@ -491,7 +716,8 @@ SELECT ?, i.member_key, i.phone_hash, i.membership_hash, 'calls', 'asked_not_to_
 FROM identities i
 WHERE i.member_key = ? AND NOT EXISTS (
     SELECT 1 FROM optouts o
-    WHERE o.optout_id = ? OR (o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all')))
+    WHERE o.optout_id = ?
+       OR (o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all')))
 RETURNING member_key
 """
 INSERT_IMPORT = "INSERT INTO imports VALUES (?, 'returns', ?, ?, ?, ?, ?, ?, ?, 0)"
@@ -553,12 +779,15 @@ def _problem(problems: list[str], file_name: str, line: int, column: str, text: 
     problems.append(f"{file_name} row {line}, column {column}: {text}")
 
 
-def _check_rows(con: duckdb.DuckDBPyConnection, file_name: str, header: list[str],
-                raw: list[tuple[int, list[object]]]) -> tuple[list[_Row], dict[str, int]]:
+def _check_rows(
+    con: duckdb.DuckDBPyConnection, file_name: str, header: list[str], raw: list[tuple[int, list[object]]]
+) -> tuple[list[_Row], dict[str, int]]:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise InputError(f"{file_name}: the column(s) {', '.join(missing)} are missing. Send back the list as it "
-                         f"was exported: keep every column and its header ({', '.join(REQUIRED)}, ...).")
+        raise InputError(
+            f"{file_name}: the column(s) {', '.join(missing)} are missing. Send back the list as it "
+            f"was exported: keep every column and its header ({', '.join(REQUIRED)}, ...)."
+        )
     at = {name: header.index(name) for name in header if name}
     ids = sorted({str(cells[at[LIST_ID]]).strip().upper() for _, cells in raw if at[LIST_ID] < len(cells)})
     known = dict(con.execute(KNOWN_LISTS_QUERY, [ids]).fetchall())
@@ -587,23 +816,50 @@ def _cell(cells: list[object], at: dict[str, int], column: str) -> object:
     return cells[i] if i is not None and i < len(cells) and cells[i] is not None else ""
 
 
-def _check_row(con, file_name: str, line: int, cells: list[object], at: dict[str, int], known: dict,
-               issued: dict, seen: set, problems: list[str]) -> _Row | None:
+def _check_row(
+    con,
+    file_name: str,
+    line: int,
+    cells: list[object],
+    at: dict[str, int],
+    known: dict,
+    issued: dict,
+    seen: set,
+    problems: list[str],
+) -> _Row | None:
     list_id = str(_cell(cells, at, LIST_ID)).strip().upper()
     before = len(problems)
     if list_id not in known:
         shown = lists.safe_id(list_id) if list_id else "(blank)"
-        _problem(problems, file_name, line, LIST_ID, f'"{shown}" is not a list in this store. Keep the List ID '
-                 "as exported; `workbench lists` shows every list.")
+        _problem(
+            problems,
+            file_name,
+            line,
+            LIST_ID,
+            f'"{shown}" is not a list in this store. Keep the List ID '
+            "as exported; `workbench lists` shows every list.",
+        )
         return None
     if known[list_id] != "followup":
-        _problem(problems, file_name, line, LIST_ID, f"{list_id} is a next-round call list; its results come "
-                 "back as call outcomes (workbench import), not as returns.")
+        _problem(
+            problems,
+            file_name,
+            line,
+            LIST_ID,
+            f"{list_id} is a next-round call list; its results come "
+            "back as call outcomes (workbench import), not as returns.",
+        )
         return None
     number = _row_number(_cell(cells, at, ROW))
     if number is None or (list_id, number) not in issued:
-        _problem(problems, file_name, line, ROW, f"is not a row of list {list_id}. Keep the Row numbers as "
-                 "exported; do not add, renumber or merge rows (add new people to the calling tool instead).")
+        _problem(
+            problems,
+            file_name,
+            line,
+            ROW,
+            f"is not a row of list {list_id}. Keep the Row numbers as "
+            "exported; do not add, renumber or merge rows (add new people to the calling tool instead).",
+        )
         return None
     if (list_id, number) in seen:
         _problem(problems, file_name, line, ROW, f"row {number} of list {list_id} appears twice; keep one.")
@@ -627,14 +883,23 @@ def _row_number(value: object) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-def _check_protected(con, file_name: str, line: int, list_id: str, number: int, cells, at, digest: str,
-                     problems: list[str]) -> None:
-    now = row_digest(con, list_id, number, {c: _cell(cells, at, c) for c in PROTECTED}).split(":")
+def _check_protected(
+    con, file_name: str, line: int, list_id: str, number: int, cells, at, digest: str, problems: list[str]
+) -> None:
+    now = row_digest(key(con, "member"), list_id, number, {c: _cell(cells, at, c) for c in PROTECTED}).split(
+        ":"
+    )
     for column, was, found in zip(PROTECTED, digest.split(":"), now, strict=True):
         if was != found:
-            _problem(problems, file_name, line, column, "differs from the list as issued. Put the original "
-                     "value back; corrections to a member's details go to the membership team, not through "
-                     "a returned list.")
+            _problem(
+                problems,
+                file_name,
+                line,
+                column,
+                "differs from the list as issued. Put the original "
+                "value back; corrections to a member's details go to the membership team, not through "
+                "a returned list.",
+            )
 
 
 def _outcome(file_name: str, line: int, value: object, problems: list[str]) -> str | None:
@@ -646,8 +911,14 @@ def _outcome(file_name: str, line: int, value: object, problems: list[str]) -> s
     if text in OUTCOMES:
         return OUTCOMES[text]
     shown = f'"{value}"' if re.match(SAFE_VALUE, str(value)) else "the value"
-    _problem(problems, file_name, line, OUTCOME, f"{shown} is not an outcome. Write one of: "
-             f"{', '.join(OUTCOMES)} (or leave it blank if the call has not been made).")
+    _problem(
+        problems,
+        file_name,
+        line,
+        OUTCOME,
+        f"{shown} is not an outcome. Write one of: "
+        f"{', '.join(OUTCOMES)} (or leave it blank if the call has not been made).",
+    )
     return None
 
 
@@ -661,8 +932,14 @@ def _called_on(file_name: str, line: int, value: object, problems: list[str]) ->
     else:
         day = _parse_day(str(value).strip())
     if day is None or day > lists.now().date() or day.year < 2000:
-        _problem(problems, file_name, line, DATE_CALLED, "is not a date we can read, or is in the future. Write "
-                 "the day the call was made as dd/mm/yyyy, e.g. 21/04/2020, or leave it blank.")
+        _problem(
+            problems,
+            file_name,
+            line,
+            DATE_CALLED,
+            "is not a date we can read, or is in the future. Write "
+            "the day the call was made as dd/mm/yyyy, e.g. 21/04/2020, or leave it blank.",
+        )
         return None
     return day
 
@@ -679,12 +956,21 @@ def _parse_day(text: str) -> date | None:
 def _raise_problems(file_name: str, problems: list[str]) -> None:
     shown = problems[:MAX_PROBLEMS]
     more = f"\n  ... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
-    raise InputError(f"{file_name}: {len(problems)} problem(s); nothing was imported. Fix these and import the "
-                     "file again:\n  " + "\n  ".join(shown) + more)
+    raise InputError(
+        f"{file_name}: {len(problems)} problem(s); nothing was imported. Fix these and import the "
+        "file again:\n  " + "\n  ".join(shown) + more
+    )
 
 
-def _apply(con: duckdb.DuckDBPyConnection, file_name: str, sha: str, rows: list[_Row], counts: dict[str, int],
-           actor: str, rows_read: int) -> Returns:
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    file_name: str,
+    sha: str,
+    rows: list[_Row],
+    counts: dict[str, int],
+    actor: str,
+    rows_read: int,
+) -> Returns:
     """Record the checked rows in one transaction: states, opt-outs, outcomes, the import, the audit."""
     changed = [r for r in rows if r.outcome != r.previous]
     by_outcome = {o: sum(1 for r in changed if r.outcome == o) for o in OUTCOMES.values()}
@@ -696,20 +982,39 @@ def _apply(con: duckdb.DuckDBPyConnection, file_name: str, sha: str, rows: list[
         added = _record_optouts(con, [r for r in changed if r.outcome == "opted_out"], actor, when)
         for r in changed:
             con.execute(RECORD_OUTCOME, [r.outcome, r.called_on, when, r.list_id, r.row])
-        con.execute(INSERT_IMPORT, [import_id, file_name, sha, when, actor, rows_read, len(changed),
-                                    len(changed)])
-        audit(con, "returns_imported", actor=actor, object_id=import_id,
-              counts={**{k: v for k, v in by_outcome.items() if v}, "unchanged": len(rows) - len(changed),
-                      "not_called": counts["not_called"], "erased": counts["erased"], "optouts_added": added,
-                      "lists": len({r.list_id for r in rows})},
-              member_keys=[r.member_key for r in changed])
+        con.execute(
+            INSERT_IMPORT, [import_id, file_name, sha, when, actor, rows_read, len(changed), len(changed)]
+        )
+        audit(
+            con,
+            "returns_imported",
+            actor=actor,
+            object_id=import_id,
+            counts={
+                **{k: v for k, v in by_outcome.items() if v},
+                "unchanged": len(rows) - len(changed),
+                "not_called": counts["not_called"],
+                "erased": counts["erased"],
+                "optouts_added": added,
+                "lists": len({r.list_id for r in rows}),
+            },
+            member_keys=[r.member_key for r in changed],
+        )
     except BaseException:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
-    return Returns(file_name, import_id, False, rows_read, {k: v for k, v in by_outcome.items() if v},
-                   len(rows) - len(changed), counts["not_called"], counts["erased"],
-                   tuple(sorted({r.list_id for r in rows})))
+    return Returns(
+        file_name,
+        import_id,
+        False,
+        rows_read,
+        {k: v for k, v in by_outcome.items() if v},
+        len(rows) - len(changed),
+        counts["not_called"],
+        counts["erased"],
+        tuple(sorted({r.list_id for r in rows})),
+    )
 
 
 def _set_states(con: duckdb.DuckDBPyConnection, changed: list[_Row], actor: str) -> None:
@@ -727,11 +1032,30 @@ def _record_optouts(con: duckdb.DuckDBPyConnection, rows: list[_Row], actor: str
         optout_id = f"return-{r.list_id}-{r.row}"
         added += con.execute(RETURN_OPTOUT, [optout_id, actor, when, r.member_key, optout_id]).fetchall()
     if added:
-        audit(con, "optout.add", actor=actor, counts={"added": len(added), "source": "return"},
-              member_keys=[a[0] for a in added])
+        audit(
+            con,
+            "optout.add",
+            actor=actor,
+            counts={"added": len(added), "source": "return"},
+            member_keys=[a[0] for a in added],
+        )
     return len(added)
 
 
-__all__ = ["Composed", "Exported", "OUTCOMES", "Returns", "call_back_prompt", "compose", "compose_next_round",
-           "display_phone", "export", "import_results", "merge_counts", "needs_text", "next_round", "notice",
-           "row_digest"]
+__all__ = [
+    "Composed",
+    "Exported",
+    "OUTCOMES",
+    "Returns",
+    "call_back_prompt",
+    "compose",
+    "compose_next_round",
+    "display_phone",
+    "export",
+    "import_results",
+    "merge_counts",
+    "needs_text",
+    "next_round",
+    "notice",
+    "row_digest",
+]
