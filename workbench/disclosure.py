@@ -446,9 +446,12 @@ WITH people AS (
            lower(trim(membership_number)) AS number
     FROM identities
 ), callers AS (SELECT DISTINCT lower(trim(caller)) AS caller FROM calls WHERE caller IS NOT NULL),
+-- Only notes holding one of the files' own foreign words can match; finding them first (one regular
+-- expression over the distinct notes) keeps the scan quick on a national store, and loses nothing.
+raw_notes AS (SELECT DISTINCT lower(notes) AS note FROM calls WHERE notes IS NOT NULL),
 notes AS (
-    SELECT DISTINCT trim(regexp_replace(lower(notes), '[^a-z0-9]+', ' ', 'g')) AS note FROM calls
-    WHERE notes IS NOT NULL
+    SELECT DISTINCT trim(regexp_replace(note, '[^a-z0-9]+', ' ', 'g')) AS note FROM raw_notes
+    WHERE ?::VARCHAR IS NOT NULL AND regexp_matches(note, ?::VARCHAR)
 ), shingles AS (
     SELECT DISTINCT array_to_string(words[i:i + {shingle} - 1], ' ') AS shingle
     FROM (SELECT string_split(note, ' ') AS words FROM notes) w,
@@ -512,15 +515,25 @@ def scan_release(con, files: Sequence, *, allowed_words: frozenset[str] = frozen
         words = [w.lower() for w in WORD.findall(text)]
         tokens += [(name, w, w in allowed_words) for w in set(words)]
         pairs += [(name, p) for p in {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}]
-        segments += [(name, s) for s in {NOT_ALNUM.sub(" ", part.lower()).strip()
-                                         for part in SEGMENT_SPLIT.split(text)} if len(s) >= MIN_NOTE_LENGTH]
+        # Text made only of the report's own words ("call back later") cannot carry a note's content.
+        parts = {NOT_ALNUM.sub(" ", part.lower()).strip() for part in SEGMENT_SPLIT.split(text)}
+        segments += [(name, p) for p in parts if len(p) >= MIN_NOTE_LENGTH and _foreign(p, allowed_words)]
         plain = NOT_ALNUM.sub(" ", text.lower()).split()
         runs = {" ".join(plain[i:i + SHINGLE]) for i in range(len(plain) - SHINGLE + 1)}
-        shingles += [(name, run) for run in runs]
-    return findings + _identity_findings(con, tokens, pairs, segments, shingles)
+        shingles += [(name, run) for run in runs if _foreign(run, allowed_words)]
+    foreign = {w for _, text in segments + shingles for w in text.split()
+               if not w.isdigit() and w not in allowed_words}
+    pattern = f"(^|[^a-z0-9])({'|'.join(sorted(foreign))})([^a-z0-9]|$)" if foreign else None
+    return findings + _identity_findings(con, tokens, pairs, segments, shingles, pattern)
 
 
-def _identity_findings(con, tokens: list, pairs: list, segments: list, shingles: list) -> list[Finding]:
+def _foreign(text: str, allowed_words: frozenset[str]) -> bool:
+    """Whether some word of `text` is neither a number nor one of the report's own words."""
+    return any(not word.isdigit() and word not in allowed_words for word in text.split())
+
+
+def _identity_findings(con, tokens: list, pairs: list, segments: list, shingles: list,
+                       note_pattern: str | None) -> list[Finding]:
     frames = {"scan_tokens": pd.DataFrame(tokens, columns=["file", "token", "allowed"]),
               "scan_pairs": pd.DataFrame(pairs, columns=["file", "token"]),
               "scan_segments": pd.DataFrame(segments, columns=["file", "token"]),
@@ -530,7 +543,7 @@ def _identity_findings(con, tokens: list, pairs: list, segments: list, shingles:
     try:
         sql = IDENTITY_SCAN_QUERY.format(min_note=MIN_NOTE_LENGTH, min_surname=MIN_SURNAME_LENGTH,
                                          shingle=SHINGLE)
-        rows = con.execute(sql).fetchall()
+        rows = con.execute(sql, [note_pattern, note_pattern]).fetchall()
     finally:
         for name in frames:
             con.unregister(name)

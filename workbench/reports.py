@@ -85,6 +85,8 @@ class Options:
     needs: str
     link_to: str | None
     as_of: datetime
+    # Results several tables share (the branch summary), computed once per build.
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def filters(self) -> dict:
         return {k: v for k, v in (("branch", self.branch), ("date_from", self.date_from),
@@ -186,20 +188,37 @@ def _as_of(as_of, end: str | None) -> datetime:
     return now
 
 
-# outreach.headline also counts the triage queue, which a report does not need here; this is the cheap part.
-TOTALS_QUERY = """
-SELECT count(*) AS attempts, count(DISTINCT c.member_key) AS members_called,
-       count(DISTINCT c.member_key) FILTER (WHERE c.outcome = 'answered') AS reached
-FROM calls c JOIN members m ON m.member_key = c.member_key
-WHERE {where}
-"""
+WARD_BRANCH_QUERY = "SELECT ward, min(branch) AS branch FROM members WHERE ward IS NOT NULL GROUP BY ward"
+
+
+def ward_summary(con, options: Options) -> pd.DataFrame:
+    """outreach.summary by ward, with each ward's branch, computed once per build.
+
+    Every member is in one ward and one branch, so the branch table, the outcome mix and the totals
+    are sums of these rows: one pass over the calls serves them all.
+    """
+    if "ward" not in options.cache:
+        frame = outreach.summary(con, by="ward", **options.filters())
+        wards = con.execute(WARD_BRANCH_QUERY).df()
+        frame = frame.merge(wards, on="ward", how="left").fillna({"branch": "unknown", "ward": "unknown"})
+        options.cache["ward"] = frame
+    return options.cache["ward"]
+
+
+def branch_summary(con, options: Options) -> pd.DataFrame:
+    """The ward summary summed by branch."""
+    frame = ward_summary(con, options)
+    counts = [c for c in frame.columns if c not in ("ward", "branch", "contact_rate")]
+    return frame.groupby("branch", sort=True)[counts].sum().reset_index()
 
 
 def totals(con, options: Options) -> dict[str, int]:
-    """Attempts, members called and members reached in the report's scope (raw)."""
-    body, params = needs.where(options.filters())
-    row = con.execute(TOTALS_QUERY.format(where=body), params).fetchone()
-    return dict(zip(COUNTS, map(int, row), strict=True))
+    """Attempts, members called and members reached in the report's scope (raw).
+
+    Every member is in one branch, so these are the sums of the branch summary: no extra query.
+    """
+    frame = branch_summary(con, options)
+    return {column: int(frame[column].sum()) for column in COUNTS}
 
 
 def _check_not_empty(con, options: Options) -> None:
@@ -231,15 +250,19 @@ def report_tables(con: duckdb.DuckDBPyConnection, options: Options) -> list[Tabl
 
 
 # The period table needs months as well as ISO weeks, which outreach.summary does not group by.
+# Two stages, as in outreach.summary: per member and period first, then per period; the label is
+# formatted on the few period rows, not on every call.
 OUTREACH_PERIOD_QUERY = """
-WITH scoped AS (
-    SELECT {period} AS period, c.member_key, c.outcome
-    FROM calls c JOIN members m ON m.member_key = c.member_key
+WITH per_member AS (
+    SELECT date_trunc('{unit}', c.called_at) AS start, c.member_key, count(*) AS attempts,
+           bool_or(c.outcome = 'answered') AS reached
+    FROM calls c {join}
     WHERE {where}
+    GROUP BY ALL
 )
-SELECT period, count(*) AS attempts, count(DISTINCT member_key) AS members_called,
-       count(DISTINCT member_key) FILTER (WHERE outcome = 'answered') AS reached
-FROM scoped GROUP BY period ORDER BY period
+SELECT {label} AS period, sum(attempts)::BIGINT AS attempts, count(*) AS members_called,
+       count(*) FILTER (WHERE reached) AS reached
+FROM per_member GROUP BY start ORDER BY start
 """
 
 COUNTS = ["attempts", "members_called", "reached"]
@@ -248,8 +271,10 @@ COUNTS = ["attempts", "members_called", "reached"]
 def outreach_by_period(con, options: Options) -> Table:
     """Attempts, members called and reached per ISO week (internal) or month (public)."""
     body, params = needs.where(options.filters())
-    sql = OUTREACH_PERIOD_QUERY.format(period=disclosure.period_sql("c.called_at", options.profile.period),
-                                       where=body)
+    join = "JOIN members m ON m.member_key = c.member_key" if options.branch else ""
+    unit = options.profile.period
+    sql = OUTREACH_PERIOD_QUERY.format(unit=unit, join=join, where=body,
+                                       label=disclosure.period_sql("start", unit))
     raw = con.execute(sql, params).df()
     frame = _with_rates(_protect_rows(raw, "period", COUNTS, totals(con, options), options.profile),
                         options.profile)
@@ -261,20 +286,15 @@ def outreach_by_period(con, options: Options) -> Table:
 
 def outreach_by_branch(con, options: Options) -> Table:
     """Outreach per branch (outreach.summary)."""
-    raw = outreach.summary(con, by="branch", **options.filters())[["branch", *COUNTS]]
+    raw = branch_summary(con, options)[["branch", *COUNTS]]
     frame = _with_rates(_protect_additive(raw, ["branch"], COUNTS, options.profile), options.profile)
     return Table("outreach_by_branch", "Outreach by branch", "Members belong to one branch, so rows add up "
                  "to the total before rounding.", frame, ("bar", "branch", ["members_called", "reached"]))
 
 
-WARD_BRANCH_QUERY = "SELECT DISTINCT ward, branch FROM members WHERE ward IS NOT NULL"
-
-
 def outreach_by_ward(con, options: Options) -> Table:
     """Outreach per ward, within its branch (outreach.summary), with branch subtotals."""
-    raw = outreach.summary(con, by="ward", **options.filters())[["ward", *COUNTS]]
-    wards = con.execute(WARD_BRANCH_QUERY).df().drop_duplicates("ward")
-    raw = raw.merge(wards, on="ward", how="left").fillna({"branch": "unknown", "ward": "unknown"})
+    raw = ward_summary(con, options)[["branch", "ward", *COUNTS]]
     frame = _with_rates(_protect_additive(raw, ["branch", "ward"], COUNTS, options.profile), options.profile)
     return Table("outreach_by_ward", "Outreach by ward", "Wards within their branch, with branch subtotals.",
                  frame)
@@ -282,7 +302,7 @@ def outreach_by_ward(con, options: Options) -> Table:
 
 def outcome_mix(con, options: Options) -> Table:
     """Call attempts by outcome and branch (outreach.summary's outcome columns)."""
-    raw = outreach.summary(con, by="branch", **options.filters())[["branch", *OUTCOMES]]
+    raw = branch_summary(con, options)[["branch", *OUTCOMES]]
     long = raw.melt(id_vars="branch", value_vars=list(OUTCOMES), var_name="outcome", value_name="attempts")
     frame = disclosure.protect_table(long, "outcome", "branch", "attempts", options.profile)
     frame = _order(frame, "outcome", list(OUTCOMES))

@@ -1,0 +1,44 @@
+"""The full internal report on the national store, against a full scan of calls in the same run.
+
+Target (issue 7): under 5 s, excluding the browser rendering charts. Each run writes to a fresh
+folder; the anchor is a scan that touches every call (the least any report must do).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from national import PASSPHRASE, national_store
+
+from workbench import db, reports
+
+RUNS = 3
+ANCHOR = "SELECT count(*), count(DISTINCT member_key), max(called_at) FROM calls"
+
+
+def _median(work, runs: int = RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(report) -> None:
+    path = national_store()
+    root = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+    con = db.connect(path, PASSPHRASE)
+    try:
+        counter = iter(range(1000))
+        anchor = _median(lambda: con.execute(ANCHOR).fetchall())
+        seconds = _median(lambda: reports.build(con, root / f"r{next(counter)}", actor="bench"))
+        report("report: full internal report (national)", seconds, "full scan of calls", anchor,
+               target="< 5 s", extra=f"{seconds:.2f} s")
+    finally:
+        con.close()
+        shutil.rmtree(root, ignore_errors=True)
