@@ -417,3 +417,19 @@ def test_help_ends_with_a_worked_example(capsys, command):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert "Example:\n  workbench " + command in capsys.readouterr().out
+
+
+def test_no_identity_in_a_report_from_the_synthetic_store(synthetic_con, outdir):
+    reports.build(synthetic_con, outdir / "out", actor="tester", profile="public")
+    text = "\n".join(_files(outdir / "out").values()).replace(get_plotlyjs(), "").lower()
+    rows = synthetic_con.execute(
+        "SELECT membership_number, first_name || ' ' || last_name, phone, email FROM identities"
+    ).fetchall()
+    leaked = [i for i, row in enumerate(rows) for value in row if value and value.lower() in text]
+    assert leaked == []
+    notes = [
+        r[0]
+        for r in synthetic_con.execute("SELECT DISTINCT notes FROM calls WHERE length(notes) > 30").fetchall()
+    ]
+    assert notes and not [n for n in notes if n.lower() in text]
+    assert not disclosure.PHONE_PATTERNS[0].search(text) and not disclosure.EMAIL_PATTERN.search(text)
