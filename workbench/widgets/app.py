@@ -14,7 +14,7 @@ from workbench.widgets.needs import NeedsView, ServicesView, VolunteersView
 from workbench.widgets.outreach import OutreachDashboard
 from workbench.widgets.store import Store, StoreView
 
-TABS = ("Outreach", "Needs", "Services and volunteers", "Follow-up lists")
+TABS = ("Outreach", "Needs", "Services", "Follow-up lists")
 
 
 class App(widgets.VBox):
@@ -37,7 +37,6 @@ class App(widgets.VBox):
         self.tabs.layout.display = "none"
         self.store_view.when_open(self._opened)
         super().__init__([
-            heading("Welfare-call workbench", 2),
             note("Type the store's passphrase and press Enter. Everything on this page is personal data: "
                  "do not leave it open on a shared screen."),
             self.store_view, self.tabs], layout=widgets.Layout(max_width="1240px"))

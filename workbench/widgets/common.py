@@ -80,12 +80,19 @@ def button(description: str, *, icon: str = "", style: str = "", tooltip: str = 
 
 
 
-def figure_widget(figure=None):
-    """A plotly FigureWidget (it needs anywidget), sized for a 1280-pixel screen."""
+def figure_widget(figure=None, *, width: int | None = None, height: int = 380):
+    """A plotly FigureWidget (it needs anywidget), sized for a 1280-pixel screen.
+
+    Args:
+        width: fixed pixels for charts set side by side (plotly cannot measure a grid cell before it
+            is drawn, and would cut off the legend); None fills the row.
+    """
     import plotly.graph_objects as go
 
     widget = go.FigureWidget(figure) if figure is not None else go.FigureWidget()
-    widget.layout.height = widget.layout.height or 360
+    widget.layout.height = height
+    if width:
+        widget.layout.width = width
     return widget
 
 
@@ -95,7 +102,7 @@ def replace_figure(widget, figure) -> None:
     Traces are updated one by one when their number is unchanged (the chart animates rather than
     redraws); otherwise they are swapped.
     """
-    height = widget.layout.height
+    height, width = widget.layout.height, widget.layout.width
     with widget.batch_update():
         if len(widget.data) == len(figure.data) and all(
                 a.type == b.type for a, b in zip(widget.data, figure.data, strict=True)):
@@ -106,6 +113,8 @@ def replace_figure(widget, figure) -> None:
             widget.add_traces(list(figure.data))
         widget.layout.update(figure.layout.to_plotly_json(), overwrite=True)
         widget.layout.height = figure.layout.height or height
+        if figure.layout.width or width:
+            widget.layout.width = figure.layout.width or width
 
 
 class Steps:

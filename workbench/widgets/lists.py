@@ -75,7 +75,11 @@ class FollowupListView(StoreBound):
             note("Every list carries a data-protection notice (its ID, who it is for, why, and when it must be "
                  "shredded) and is recorded in the registry. People on the opt-out register are always left "
                  "out."),
-            self.purpose, self.recipient, self.fmt, self.folder, self.export_button, self.feedback, self.result])
+            self.purpose, self.recipient, self.fmt, self.folder, widgets.HBox([self.export_button]), self.feedback,
+            self.result])
+        for name in ("branch", "ward", "category", "show_names", "purpose", "recipient", "fmt", "folder",
+                     "preview_button", "export_button"):
+            getattr(self, name).add_class(f"wb-list-{name.replace('_', '-')}")
         self.add_class("wb-lists")
         self.bind(store_view)
 
@@ -180,7 +184,8 @@ class ReturnsView(StoreBound):
         self.result = widgets.HTML()
         self.import_button.on_click(self.feedback.guarded(lambda _: self.import_returns()))
         super().__init__([note("Upload the list the branch sent back (Excel or CSV), or type where it is saved."),
-                          widgets.HBox([self.upload, self.path]), self.import_button, self.feedback, self.result])
+                          widgets.HBox([self.upload, self.path]), widgets.HBox([self.import_button]), self.feedback,
+                          self.result])
         self.add_class("wb-returns")
         self.bind(store_view)
 

@@ -25,6 +25,9 @@ HEADLINES = (("attempts", "call attempts", "{:,}"), ("members_called", "members 
              ("needing_support", "need support now", "{:,}"))
 
 
+FILTERS = ("branch", "ward", "round", "outcome", "date_from", "date_to")
+
+
 @dataclass
 class DashboardData:
     """What the dashboard last showed: the filters, the headline numbers, and the tables behind the charts."""
@@ -51,20 +54,21 @@ class OutreachDashboard(StoreBound):
         self.date_to = widgets.DatePicker(description="To", style=LABEL)
         self.reset_button = widgets.Button(description="Clear filters", icon="times")
         self.headline = widgets.HTML(value=_headline_html({}))
-        self.over_time = figure_widget()
-        self.outcomes = figure_widget()
+        self.over_time = figure_widget(height=340)
+        self.outcomes = figure_widget(height=340)
         self.by_place = figure_widget()
         self.steps = Steps(4, "Updating")
         self._quiet = False
-        for box in self.filter_boxes:
+        for name, box in zip(FILTERS, self.filter_boxes, strict=True):
+            box.add_class(f"wb-filter-{name}")
             box.observe(self._changed, names="value")
+        for name, figure in (("over-time", self.over_time), ("outcomes", self.outcomes), ("place", self.by_place)):
+            figure.add_class(f"wb-chart-{name}")
         self.reset_button.on_click(self.feedback.guarded(lambda _: self.reset()))
         filters = widgets.GridBox([self.branch, self.ward, self.round, self.outcome, self.date_from, self.date_to],
                                   layout=widgets.Layout(grid_template_columns="repeat(3, 32%)"))
-        charts_row = widgets.GridBox([self.over_time, self.outcomes],
-                                     layout=widgets.Layout(grid_template_columns="repeat(2, 50%)"))
         super().__init__([filters, widgets.HBox([self.reset_button, self.steps.bar]), self.feedback,
-                          self.headline, charts_row, self.by_place])
+                          self.headline, self.by_place, self.over_time, self.outcomes])
         self.add_class("wb-outreach")
         self.bind(store_view)
 
