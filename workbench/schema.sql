@@ -170,7 +170,7 @@ CREATE TABLE IF NOT EXISTS lists (
 );
 
 -- member_key becomes NULL on erasure; the row stays so the list still counts its people.
--- digest holds keyed hashes (keys['member']) of the protected cells as issued (first name, ward,
+-- digest holds keyed hashes (BLAKE2b keyed with keys['member']) of the protected cells as issued (first name, ward,
 -- needs), so a returned file's edits are caught; erasure clears it with member_key.
 CREATE TABLE IF NOT EXISTS list_members (
     list_id     VARCHAR NOT NULL,
