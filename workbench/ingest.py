@@ -184,7 +184,7 @@ def _checked_import(kind, con, path, mapping_data, sheet, skip_invalid, actor, r
             raise ImportRejected(result)
     valid = "(" + " AND ".join(f"p__{c.field} IS NULL" for c in checks) + ")"
     result.warnings += _formula_warning(con, matched.columns)
-    _write(kind, con, valid, actor, result, progress)
+    _write(kind, con, valid, actor, result, progress, matched.columns)
     bar.update()
     if result.rejected and not result.dry_run:
         target = Path(rejects) if rejects else path.with_name(f"{path.stem}.rejects.csv")
@@ -257,12 +257,12 @@ def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) ->
             "a formula. It was stored as plain text; the workbench's exports neutralise it."] if n else []
 
 
-def _write(kind, con, valid, actor, result: ImportResult, progress) -> None:
+def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dict[str, str]) -> None:
     result.import_id = f"imp{result.sha256[:8]}{uuid.uuid4().hex[:8]}"
     con.execute("BEGIN TRANSACTION")
     try:
         {"members": _write_members, "calls": _write_calls, "services": _write_services}[kind](
-            con, valid, actor, result, progress)
+            con, valid, actor, result, progress, columns)
         _record(con, actor, result)
     except BaseException:
         con.execute("ROLLBACK")
@@ -271,7 +271,7 @@ def _write(kind, con, valid, actor, result: ImportResult, progress) -> None:
     con.execute("ROLLBACK" if result.dry_run else "COMMIT")
 
 
-def _write_members(con, valid, actor, result: ImportResult, progress) -> None:
+def _write_members(con, valid, actor, result: ImportResult, progress, columns) -> None:
     ingest_members.register_keys(con, "ingest_stage", valid)
     ingest_members.gather(con, "ingest_stage", valid, progress=progress)
     counts = ingest_members.write(con, "ingest_stage", valid)
@@ -291,13 +291,17 @@ def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) 
                                "file were erased earlier; their details were not restored.")
 
 
-def _write_calls(con, valid, actor, result: ImportResult, progress) -> None:
+def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> None:
     ingest_members.register_keys(con, "ingest_stage", valid)
-    ingest_members.gather(con, "ingest_stage", valid, latest="called_at DESC, row DESC", progress=progress)
+    if set(columns) & (set(headers.MEMBER_FIELDS) - {"membership_number"}):
+        ingest_members.gather(con, "ingest_stage", valid, latest="called_at DESC, row DESC", progress=progress)
+    else:
+        ingest_members.gather_numbers_only(con)
     members = ingest_members.write(con, "ingest_stage", valid)
     result.members_created = members.created
     _member_warnings(ingest_members.MemberCounts(0, 0, 0, members.phones_unreadable, members.phone_rows), result)
-    counts = ingest_calls.write(con, "ingest_stage", valid, result.import_id, actor)
+    counts = ingest_calls.write(con, "ingest_stage", valid, result.import_id, actor,
+                                has_call_ids="call_id" in columns)
     result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
     result.erased_skipped, result.optouts_recorded = counts.erased_skipped, counts.optouts_recorded
     if counts.erased_skipped:
@@ -311,7 +315,7 @@ def _write_calls(con, valid, actor, result: ImportResult, progress) -> None:
                                "Add them to the community map with: workbench import services FILE.")
 
 
-def _write_services(con, valid, actor, result: ImportResult, progress) -> None:
+def _write_services(con, valid, actor, result: ImportResult, progress, columns) -> None:
     counts = ingest_services.write(con, "ingest_stage", valid)
     result.loaded, result.updated = counts.created, counts.updated
     if counts.uncategorised:

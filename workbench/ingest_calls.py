@@ -48,38 +48,36 @@ class CallCounts:
     unlisted_count: int
 
 
-NEW_CALLS = """
+STAGED_CALLS = """
 CREATE OR REPLACE TEMP TABLE ingest_calls AS
-SELECT DISTINCT ON (call_id) * FROM (
-    SELECT coalesce(s.call_id, {natural}) AS call_id, k.member_key, s.round, s.caller, s.called_at,
-           s.outcome, s.wellbeing, s.needs_support, s.urgency, s.keen_to_volunteer, s.dp_query, s.t__notes AS notes,
-           s.need_categories, s.skills, s.services_referenced, s.row
-    FROM temp.{stage} s JOIN temp.ingest_keys k USING (membership_number)
-    WHERE {valid}
-      AND k.member_key NOT IN (SELECT member_key FROM members WHERE erased_at IS NOT NULL)
-)
-ORDER BY call_id, row
+SELECT {call_id} AS call_id, k.member_key, s.round, s.caller, s.called_at, s.outcome, s.wellbeing,
+       s.needs_support, s.urgency, s.keen_to_volunteer, s.dp_query, s.t__notes AS notes,
+       s.need_categories, s.skills, s.services_referenced, s.row
+FROM temp.{stage} s JOIN temp.ingest_keys k USING (membership_number)
+WHERE {valid} AND k.member_key NOT IN (SELECT member_key FROM members WHERE erased_at IS NOT NULL)
 """
 
-CALL_COUNTS = """
-SELECT count(*) FILTER (WHERE call_id IN (SELECT call_id FROM calls)),
-       count(*) FILTER (WHERE call_id NOT IN (SELECT call_id FROM calls))
-FROM temp.ingest_calls
+# Without an export call id, the same call can appear twice in one file: keep its first row.
+DEDUPLICATE = """
+CREATE OR REPLACE TEMP TABLE ingest_calls AS
+SELECT DISTINCT ON (call_id) * FROM temp.ingest_calls ORDER BY call_id, row
 """
+
+ALREADY_HELD = "DELETE FROM temp.ingest_calls WHERE call_id IN (SELECT call_id FROM calls)"
 
 INSERT_CALLS = """
 INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome, wellbeing, needs_support, urgency,
                    keen_to_volunteer, dp_query, notes, import_id)
 SELECT call_id, member_key, round, caller, called_at, outcome, wellbeing, needs_support, urgency,
        keen_to_volunteer, dp_query, notes, ?
-FROM temp.ingest_calls WHERE call_id NOT IN (SELECT call_id FROM calls)
+FROM temp.ingest_calls
 """
 
 INSERT_NEEDS = """
 INSERT INTO call_needs
 SELECT DISTINCT call_id, category FROM (
     SELECT call_id, unnest(need_categories) AS category FROM temp.ingest_calls
-    WHERE len(need_categories) > 0 AND call_id IN (SELECT call_id FROM calls WHERE import_id = ?)
+    WHERE len(need_categories) > 0
 ) WHERE category IS NOT NULL
 """
 
@@ -87,7 +85,7 @@ INSERT_SKILLS = """
 INSERT INTO call_skills
 SELECT DISTINCT call_id, skill FROM (
     SELECT call_id, unnest(skills) AS skill FROM temp.ingest_calls
-    WHERE len(skills) > 0 AND call_id IN (SELECT call_id FROM calls WHERE import_id = ?)
+    WHERE len(skills) > 0
 )
 """
 
@@ -104,17 +102,17 @@ INSERT_SERVICES = f"""
 INSERT INTO call_services
 SELECT c.call_id, k.service_id, c.raw_name FROM (
     SELECT call_id, unnest(services_referenced) AS raw_name FROM temp.ingest_calls
-    WHERE len(services_referenced) > 0 AND call_id IN (SELECT call_id FROM calls WHERE import_id = ?)
+    WHERE len(services_referenced) > 0
 ) c LEFT JOIN temp.ingest_service_keys k ON k.key = {norm_sql('c.raw_name')}
 """
 
 UNLISTED = """
 SELECT raw_name, count(*) AS n FROM call_services
-WHERE service_id IS NULL AND call_id IN (SELECT call_id FROM calls WHERE import_id = ?)
+WHERE service_id IS NULL AND call_id IN (SELECT call_id FROM temp.ingest_calls)
 GROUP BY raw_name ORDER BY n DESC, raw_name
 """
 
-DO_NOT_CALL = "SELECT call_id FROM calls WHERE import_id = ? AND outcome = 'do_not_call' ORDER BY call_id"
+DO_NOT_CALL = "SELECT call_id FROM temp.ingest_calls WHERE outcome = 'do_not_call' ORDER BY call_id"
 
 ERASED_ROWS = """
 SELECT count(*) FROM temp.{stage} s JOIN temp.ingest_keys k USING (membership_number)
@@ -122,23 +120,33 @@ WHERE {valid} AND k.member_key IN (SELECT member_key FROM members WHERE erased_a
 """
 
 
-def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str, import_id: str, actor: str) -> CallCounts:
-    """Insert the new calls (and their needs, skills and services); record do-not-call opt-outs."""
-    con.execute(NEW_CALLS.format(stage=stage, valid=valid, natural=NATURAL_ID))
-    held, new = con.execute(CALL_COUNTS).fetchone()
+def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str, import_id: str, actor: str, *,
+          has_call_ids: bool) -> CallCounts:
+    """Insert the new calls (and their needs, skills and services); record do-not-call opt-outs.
+
+    Args:
+        has_call_ids: the export has its own call ids (already checked unique within the file);
+            otherwise each call's id is a digest of its natural key.
+    """
+    con.execute(STAGED_CALLS.format(stage=stage, valid=valid, call_id=f"coalesce(s.call_id, {NATURAL_ID})"))
+    blank_ids = has_call_ids and con.execute(f"SELECT count(*) FROM temp.{stage} WHERE call_id IS NULL").fetchone()[0]
+    if not has_call_ids or blank_ids:
+        con.execute(DEDUPLICATE)
+    held = con.execute(ALREADY_HELD).fetchone()[0]
+    new = con.execute("SELECT count(*) FROM temp.ingest_calls").fetchone()[0]
     erased = con.execute(ERASED_ROWS.format(stage=stage, valid=valid)).fetchone()[0]
     con.execute(INSERT_CALLS, [import_id])
-    con.execute(INSERT_NEEDS, [import_id])
-    con.execute(INSERT_SKILLS, [import_id])
+    con.execute(INSERT_NEEDS)
+    con.execute(INSERT_SKILLS)
     con.execute(SERVICE_KEYS)
-    con.execute(INSERT_SERVICES, [import_id])
-    unlisted = con.execute(UNLISTED, [import_id]).fetchall()
-    optouts = _record_optouts(con, import_id, actor)
+    con.execute(INSERT_SERVICES)
+    unlisted = con.execute(UNLISTED).fetchall()
+    optouts = _record_optouts(con, actor)
     return CallCounts(new, held, erased, optouts, [r[0] for r in unlisted[:10]], len(unlisted))
 
 
-def _record_optouts(con: duckdb.DuckDBPyConnection, import_id: str, actor: str) -> int:
-    call_ids = [r[0] for r in con.execute(DO_NOT_CALL, [import_id]).fetchall()]
+def _record_optouts(con: duckdb.DuckDBPyConnection, actor: str) -> int:
+    call_ids = [r[0] for r in con.execute(DO_NOT_CALL).fetchall()]
     if not call_ids:
         return 0
     # Imported here, not at the top: the opt-out register depends on nothing in ingest, and

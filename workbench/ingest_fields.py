@@ -55,13 +55,28 @@ def vocab_map(vocabulary: str, mapping: dict | None = None) -> str:
                                                                                  strict=True)) + "}"
 
 
+def _lower_map(vocabulary: str) -> str:
+    # The built-in labels as people write them, in lower case: most cells match here without the
+    # regular expression that normalising needs. Only [a-z0-9 /] labels, so inlining stays safe.
+    pairs = {label.lower(): code for code, labels in VOCABULARIES[vocabulary].items() for label in (code, *labels)
+             if all(c.isalnum() or c in " /_" for c in label) and label.isascii()}
+    return "MAP {" + ", ".join(f"'{label}': '{code}'" for label, code in pairs.items()) + "}"
+
+
+def label_sql(vocabulary: str, mapping: dict | None = None, text: str = "{t}") -> str:
+    """SQL: the code for the label in `text`, or NULL; exact lower-case labels first, then normalised."""
+    if vocabulary == "outcome" and (mapping or {}).get("outcomes"):
+        return f"({vocab_map(vocabulary, mapping)})[{norm_sql(text)}]"  # the mapping's labels must win
+    return f"coalesce(({_lower_map(vocabulary)})[lower({text})], ({vocab_map(vocabulary)})[{norm_sql(text)}])"
+
+
 def required(field: str, what: str) -> Rule:
     return Rule(field, problem=f"CASE WHEN {{t}} IS NULL THEN 'is blank; every row needs {what}' END",
                 fix=f"fill in {what}, or remove the row")
 
 
 def _yes_no(field: str) -> Rule:
-    return Rule(field, value=f"CAST(({vocab_map('yes_no')})[{norm_sql('{t}')}] AS BOOLEAN)",
+    return Rule(field, value=f"CAST({label_sql('yes_no')} AS BOOLEAN)",
                 problem="CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN "
                         f"'is not yes or no (accepted: {_sq(accepted('yes_no'))}, or blank)' END",
                 fix="write Y or N, or leave it blank")
@@ -69,18 +84,20 @@ def _yes_no(field: str) -> Rule:
 
 def _labelled(field: str, vocabulary: str, what: str, mapping: dict | None = None, blank_ok: bool = True) -> Rule:
     blank = "" if blank_ok else f"WHEN {{t}} IS NULL THEN 'is blank; every call needs {what}' "
-    return Rule(field, value=f"({vocab_map(vocabulary, mapping)})[{norm_sql('{t}')}]",
+    return Rule(field, value=label_sql(vocabulary, mapping),
                 problem=f"CASE {blank}WHEN {{t}} IS NOT NULL AND {{v}} IS NULL THEN "
                         f"'is not {what} we know. Accepted labels: {_sq(accepted(vocabulary))}' END",
                 fix=f"use one of the accepted labels, or map yours in a mapping file's [{vocabulary}s] section"
                 if vocabulary == "outcome" else "use one of the accepted labels")
 
 
-def _date(field: str, serials: bool, as_date: bool) -> Rule:
+def _date(field: str, serials: bool, as_date: bool, required: str | None = None) -> Rule:
     parsed = dates.parse_sql("{t}", serials=serials)
     value = f"CAST({parsed} AS DATE)" if as_date else parsed
-    return Rule(field, value=value, problem=dates.problem_sql("{t}", "{v}"),
-                fix="write the date day first as dd/mm/yyyy (or yyyy-mm-dd)")
+    problem = dates.problem_sql("{t}", "{v}")
+    if required:
+        problem = f"CASE WHEN {{t}} IS NULL THEN 'is blank; every row needs {required}' ELSE {problem} END"
+    return Rule(field, value=value, problem=problem, fix="write the date day first as dd/mm/yyyy (or yyyy-mm-dd)")
 
 
 def member_rules(serials: bool) -> list[Rule]:
@@ -110,7 +127,7 @@ def call_rules(serials: bool, mapping: dict | None) -> list[Rule]:
         Rule("round", problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs its round' END",
              fix="fill in the round (e.g. R1), or remove the row"),
         Rule("caller"),
-        _date("called_at", serials, as_date=False),
+        _date("called_at", serials, as_date=False, required="the date of the call"),
         _labelled("outcome", "outcome", "an outcome", mapping, blank_ok=False),
         Rule("wellbeing", value="TRY_CAST(TRY_CAST({t} AS DOUBLE) AS INTEGER)",
              problem="CASE WHEN {t} IS NOT NULL AND ({v} IS NULL OR {v} NOT BETWEEN 1 AND 5) "
@@ -118,7 +135,7 @@ def call_rules(serials: bool, mapping: dict | None) -> list[Rule]:
              fix="write a whole number from 1 to 5, or leave it blank"),
         _yes_no("needs_support"),
         Rule("need_categories", value=f"list_transform({split_norm}, x -> ({categories})[x])",
-             problem="CASE WHEN list_contains({v}, NULL) THEN "
+             problem="CASE WHEN list_count({v}) < len({v}) THEN "
                      f"'holds a need category we do not know. Accepted: {_sq(accepted('category'))}' END",
              fix="use the accepted categories, separated by ; or ,"),
         _labelled("urgency", "urgency", "an urgency"),

@@ -11,6 +11,7 @@ checks downstream can name the row a person would see in a spreadsheet.
 from __future__ import annotations
 
 import codecs
+import csv
 import contextlib
 import datetime as dt
 import hashlib
@@ -155,28 +156,69 @@ def _transcoded(path: Path, encoding: str) -> Iterator[tuple[Path, list[str]]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# Fast and parallel first. A ragged file (rows shorter or longer than the header) fails that, and
+# DuckDB's null_padding then guesses the header from the widest row, so such a file (rare, and
+# small: hand-edited) is read again with Python's csv module, which keeps the first row as header.
 READ_CSV = """
-CREATE TEMP TABLE {table} AS
+CREATE OR REPLACE TEMP TABLE {table} AS
 SELECT * FROM read_csv(?, all_varchar = true, header = true, delim = ?, quote = '"', escape = '"',
-                       null_padding = true, max_line_size = {max_line}, auto_detect = true,
-                       sample_size = 20480)
+                       max_line_size = {max_line},
+                       auto_detect = true, sample_size = 20480)
 """
 
 
 def _read_csv(con, path: Path, table: str, encoding: str, delimiter: str) -> SourceFile:
     try:
         con.execute(READ_CSV.format(table=table, max_line=MAX_LINE_BYTES), [str(path), delimiter])
-    except duckdb.InvalidInputException as error:
-        if "unicode" in str(error).lower() or "utf-8" in str(error).lower():
-            raise
-        raise InputError(f"{path.name} could not be read as CSV ({_reason(error)}). Check it opens in a "
-                         "spreadsheet, then save it again as CSV UTF-8.") from None
+    except duckdb.Error as error:
+        if _bad_unicode(error):
+            raise duckdb.InvalidInputException("not UTF-8") from None
+        _read_ragged(con, path, table, delimiter)
     headers = [c for c in con.execute(f"SELECT * FROM temp.{table} LIMIT 0").fetchdf().columns]
-    # rowid follows the file's order; the header is row 1, so data starts at row 2.
-    con.execute(f"ALTER TABLE temp.{table} ADD COLUMN {ROW} BIGINT")
-    con.execute(f"UPDATE temp.{table} SET {ROW} = rowid + 2")
+    if ROW not in headers and not _same_header(headers, path, delimiter):
+        # DuckDB's sniffer took another row for the header (it does on ragged files).
+        _read_ragged(con, path, table, delimiter)
+        headers = [c for c in con.execute(f"SELECT * FROM temp.{table} LIMIT 0").fetchdf().columns]
+    if ROW not in headers:
+        # rowid follows the file's order; the header is row 1, so data starts at row 2.
+        con.execute(f"ALTER TABLE temp.{table} ADD COLUMN {ROW} BIGINT")
+        con.execute(f"UPDATE temp.{table} SET {ROW} = rowid + 2")
+    headers = [h for h in headers if h != ROW]
     rows = con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
     return SourceFile(table, headers, rows, "csv", encoding, delimiter)
+
+
+def _same_header(headers: list[str], path: Path, delimiter: str) -> bool:
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        csv.field_size_limit(MAX_LINE_BYTES)
+        try:
+            first = next(csv.reader(handle, delimiter=delimiter), [])
+        except csv.Error:
+            return True  # let DuckDB's reading stand
+    named = [h.strip() for h in first]
+    return len(named) == len(headers) and all(not n or n == h or named.count(n) > 1
+                                              for n, h in zip(named, headers, strict=True))
+
+
+def _read_ragged(con, path: Path, table: str, delimiter: str) -> None:
+    csv.field_size_limit(MAX_LINE_BYTES)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle, delimiter=delimiter))
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise InputError(f"{path.name} could not be read as CSV ({type(error).__name__}). Check it opens in a "
+                         "spreadsheet, then save it again as CSV UTF-8.") from None
+    frame = _sheet_frame(iter(rows))
+    con.register("ingest_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM ingest_frame")
+    finally:
+        con.unregister("ingest_frame")
+
+
+def _bad_unicode(error: Exception) -> bool:
+    text = str(error).lower()
+    return "unicode" in text or "utf-8" in text or "utf8" in text
 
 
 def _reason(error: Exception) -> str:
@@ -218,10 +260,14 @@ def _sheet_frame(rows) -> pd.DataFrame:
                 header = _unique_headers(cells)
             continue
         if any(c not in (None, "") for c in cells):
-            data.append((cells + [None] * len(header))[:len(header)])
+            data.append(cells)
             numbers.append(number)
     if header is None:
         return pd.DataFrame({ROW: pd.Series([], dtype="int64")})
+    # A row longer than the header gets columns of its own (reported as extra), never silently cut.
+    width = max([len(header), *(len(row) for row in data)])
+    header = _unique_headers(header + [None] * (width - len(header)))
+    data = [row + [None] * (width - len(row)) for row in data]
     frame = pd.DataFrame(data, columns=header, dtype="object")
     frame[ROW] = pd.Series(numbers, dtype="int64")
     return frame

@@ -85,6 +85,23 @@ def gather(con: duckdb.DuckDBPyConnection, stage: str, valid: str, *, latest: st
     con.execute(PEOPLE.format(stage=stage, valid=valid, latest=latest, first=first, last=last))
 
 
+NUMBERS_ONLY = f"""
+CREATE OR REPLACE TEMP TABLE ingest_people AS
+SELECT member_key, membership_hash, membership_number,
+       {", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in ("first_name", "last_name", "email", "address", "postcode",
+                                                           "ward", "branch"))},
+       CAST(NULL AS INTEGER) AS age, CAST(NULL AS DATE) AS joined_on,
+       CAST(NULL AS VARCHAR) AS phone, CAST(NULL AS VARCHAR) AS phone_hash
+FROM temp.ingest_keys
+"""
+
+
+def gather_numbers_only(con: duckdb.DuckDBPyConnection) -> None:
+    """temp.ingest_people for a file with membership numbers but no member details (most call exports)."""
+    _table(con, "ingest_phones", pd.DataFrame({"raw": [], "e164": [], "phone_hash": []}, dtype="object"))
+    con.execute(NUMBERS_ONLY)
+
+
 def _changed(table: str, alias: str, columns: tuple[str, ...]) -> str:
     return " OR ".join(f"coalesce(p.{c}, {alias}.{c}) IS DISTINCT FROM {alias}.{c}" for c in columns)
 
