@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench import db
+from workbench import db, settings
 from workbench.errors import InputError, StoreError
 
 if TYPE_CHECKING:
@@ -50,8 +50,13 @@ def rebuild(path: str | Path, org: Organisation, *, actor: str = "workbench demo
             counts = synthetic.build_store(con, org)
             # The demo goes through the same opt-out path as a real import of "do not call" outcomes.
             counts["optouts"] = optouts.record_from_calls(con, actor=actor)
+            # The calls are from 2020: count waiting up to just after the last round, not to today.
+            last_call = con.execute("SELECT CAST(max(called_at) AS DATE) + 3 FROM calls").fetchone()[0]
+            if last_call is not None:
+                settings.set(con, "as_of", last_call.isoformat())
+            built = {"members": counts.get("members", 0), "calls": counts.get("calls", 0)}
             dataprotection.audit(con, "demo.build", actor=actor, object_id=f"{org.preset}:{org.seed}",
-                                 counts={"members": counts.get("members", 0), "calls": counts.get("calls", 0)})
+                                 counts=built)
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from workbench import ids
 from workbench.audit import audit
 from workbench.errors import InputError
 
@@ -24,7 +25,7 @@ KINDS = {"followup": "FU", "next_round": "NR"}
 KIND_LABELS = {"followup": "welfare follow-up list", "next_round": "next-round call list"}
 # Letters only, without I and O: read aloud over a phone without confusion, and never enough
 # digits in an ID to look like a phone number to the audit log's guard.
-ID_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+ID_LETTERS = ids.LETTERS
 ID_PATTERN = r"^(FU|NR)-\d{8}-[A-Z]{5}$"
 
 
@@ -66,7 +67,7 @@ def new_list_id(kind: str, when: datetime | None = None) -> str:
     """
     if kind not in KINDS:
         raise InputError(f'Unknown list kind "{kind}". Expected one of: {", ".join(KINDS)}.')
-    tail = "".join(secrets.choice(ID_LETTERS) for _ in range(5))
+    tail = ids.random_letters(5)
     return f"{KINDS[kind]}-{(when or now()):%Y%m%d}-{tail}"
 
 

@@ -330,7 +330,7 @@ def queue(
 
     Args:
         branch, ward, category: keep only this branch, ward or need category.
-        as_of: the moment days waiting are counted to (default: now).
+        as_of: the moment days waiting are counted to (default: `reference_time`).
         escalate_after_days: default the store setting "escalate_after_days" (7).
         call_filters: round / date_from / date_to: judge "most recent answered call" within these calls.
 
@@ -350,7 +350,8 @@ def queue(
     body, params = where(filters, ("branch", "ward", "round", "date_from", "date_to"))
     with current_needs_sql(con, filters) as current:
         table = con.execute(
-            _queue_sql(current).format(where=body), [*params, _as_of(as_of), days, category, category]
+            _queue_sql(current).format(where=body),
+            [*params, reference_time(con, as_of), days, category, category],
         ).fetch_arrow_table()
     frame = _with_lists(table, "categories")
     suppressed = optouts.suppress(con, frame)
@@ -368,7 +369,14 @@ def _with_lists(table, column: str) -> pd.DataFrame:
     return frame
 
 
-def _as_of(as_of: datetime | str | None) -> datetime:
+def reference_time(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None = None) -> datetime:
+    """The moment waiting is counted to: `as_of`, else the store's "as_of" setting, else now.
+
+    Raises:
+        InputError: `as_of` is not a date or time.
+    """
+    if as_of is None:
+        as_of = settings.get(con, "as_of") or None
     if as_of is None:
         return datetime.now(UTC).replace(tzinfo=None)
     try:

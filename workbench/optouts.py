@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from workbench import db, pseudonymise, subjects
+from workbench import db, ids, pseudonymise, subjects
 from workbench.audit import audit
 from workbench.errors import InputError
 from workbench.subjects import phone_e164
@@ -224,7 +224,7 @@ def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str =
     if any(s in (scope, "all") for _, s in existing):
         return Change(tuple(i for i, _ in existing), False,
                       "Already on the opt-out register; nothing changed.")
-    optout_id = f"opt-{uuid.uuid4().hex[:12]}"
+    optout_id = f"opt-{ids.random_letters(12)}"
     with db.transaction(con):
         con.execute(ADD_QUERY, [optout_id, person.member_key, by_phone or person.phone_hash,
                                 person.membership_hash, scope, reason, source, actor])

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from workbench import db, pseudonymise
+from workbench import db, ids, pseudonymise
 from workbench.audit import audit
 from workbench.errors import InputError
 from workbench.optouts import REASONS, SCOPES, vocabulary
@@ -155,7 +155,7 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str,
     if con.execute(SEEN_QUERY, [sha256]).fetchone():
         return ImportResult(None, len(entries), 0, 0, 0, already_imported=True)
     hashed = _hashed(con, entries)
-    import_id = f"optouts-{uuid.uuid4().hex[:12]}"
+    import_id = f"optouts-{ids.random_letters(12)}"
     with db.transaction(con):
         matched = _match(con, hashed)
         name = f"_matched_{uuid.uuid4().hex}"

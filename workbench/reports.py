@@ -164,7 +164,7 @@ def _options(con, profile, rounding, date_from, date_to, branch, extract, area, 
     _check_choice("area", area, AREA_LEVELS)
     _check_choice("period", period, disclosure.PERIODS)
     _check_choice("needs detail", needs_detail, NEEDS_DETAIL)
-    when = _as_of(as_of, end)
+    when = _as_of(con, as_of, end)
     options = Options(prof, start, end, chosen.get("branch"), bool(extract), area, period, needs_detail,
                       link_to, when)
     _check_not_empty(con, options)
@@ -176,13 +176,10 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise InputError(f'Unknown {name} "{value}". Expected one of: {", ".join(allowed)}.')
 
 
-def _as_of(as_of, end: str | None) -> datetime:
+def _as_of(con, as_of, end: str | None) -> datetime:
     if as_of is not None:
-        try:
-            return pd.Timestamp(as_of).to_pydatetime().replace(tzinfo=None)
-        except (TypeError, ValueError):
-            raise InputError(f'as_of "{as_of}" is not a date; write it as YYYY-MM-DD.') from None
-    now = datetime.now(UTC).replace(tzinfo=None)
+        return needs.reference_time(con, as_of)
+    now = needs.reference_time(con)
     if end:
         return min(now, datetime.combine(date.fromisoformat(end) + timedelta(days=1), datetime.min.time()))
     return now
