@@ -23,11 +23,14 @@ class App(widgets.VBox):
     def __init__(self, path: str | None = None, passphrase: str = "") -> None:
         self.store_view = StoreView(path, passphrase, auto_open=bool(passphrase), show_path=False)
         self.dashboard = OutreachDashboard(self.store_view)
-        self.needs = NeedsView(self.store_view)
-        self.services = ServicesView(self.store_view)
-        self.volunteers = VolunteersView(self.store_view)
-        self.lists = FollowupListView(self.store_view)
-        self.registry = RegistryView(self.store_view)
+        # Only the dashboard reads the store when it opens; each other tab reads when first shown.
+        self.needs = NeedsView(self.store_view, lazy=True)
+        self.services = ServicesView(self.store_view, lazy=True)
+        self.volunteers = VolunteersView(self.store_view, lazy=True)
+        self.lists = FollowupListView(self.store_view, lazy=True)
+        self.registry = RegistryView(self.store_view, lazy=True)
+        self.views_by_tab = ((self.dashboard,), (self.needs,), (self.services, self.volunteers),
+                             (self.lists, self.registry))
         self.tabs = widgets.Tab(children=[
             self.dashboard, self.needs,
             widgets.VBox([self.services, heading("Volunteers", 2), self.volunteers]),
@@ -35,12 +38,17 @@ class App(widgets.VBox):
         for index, title in enumerate(TABS):
             self.tabs.set_title(index, title)
         self.tabs.layout.display = "none"
+        self.tabs.observe(self._tab_chosen, names="selected_index")
         self.store_view.when_open(self._opened)
         super().__init__([
             note("Type the store's passphrase and press Enter. Everything on this page is personal data: "
                  "do not leave it open on a shared screen."),
             self.store_view, self.tabs], layout=widgets.Layout(max_width="1240px"))
         self.add_class("wb-app")
+
+    def _tab_chosen(self, change) -> None:
+        for view in self.views_by_tab[change["new"] or 0]:
+            view.show()
 
     def _opened(self, _store: Store) -> None:
         self.tabs.layout.display = None

@@ -44,7 +44,7 @@ def list_file_name(branch: str, fmt: str, when: datetime | None = None) -> str:
 class FollowupListView(StoreBound):
     """Choose branch, ward and need; preview; export with purpose and recipient."""
 
-    def __init__(self, store_view: StoreView, *, max_rows: int = 30) -> None:
+    def __init__(self, store_view: StoreView, *, lazy: bool = False, max_rows: int = 30) -> None:
         self.feedback = Feedback()
         self.max_rows = max_rows
         self.composed = None
@@ -81,7 +81,7 @@ class FollowupListView(StoreBound):
                      "preview_button", "export_button"):
             getattr(self, name).add_class(f"wb-list-{name.replace('_', '-')}")
         self.add_class("wb-lists")
-        self.bind(store_view)
+        self.bind(store_view, lazy=lazy)
 
     def refresh(self) -> None:
         with self.opened.read() as con:
@@ -138,7 +138,7 @@ class RegistryView(StoreBound):
 
     follows_changes = True
 
-    def __init__(self, store_view: StoreView) -> None:
+    def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self.feedback = Feedback()
         self.outstanding = widgets.Checkbox(value=True, description="only lists still out", indent=False)
         self.table = table()
@@ -152,7 +152,7 @@ class RegistryView(StoreBound):
                           note("When a list has been shredded (or the file deleted), record it here."),
                           widgets.HBox([self.list_id, self.destroy_button]), self.feedback])
         self.add_class("wb-registry")
-        self.bind(store_view)
+        self.bind(store_view, lazy=lazy)
 
     def refresh(self) -> None:
         with self.opened.read() as con:
@@ -175,7 +175,7 @@ class RegistryView(StoreBound):
 class ReturnsView(StoreBound):
     """Bring a filled-in list back: outcomes update each follow-up; "opted out" goes to the register."""
 
-    def __init__(self, store_view: StoreView) -> None:
+    def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self.feedback = Feedback()
         self.upload = widgets.FileUpload(accept=".xlsx,.csv", multiple=False, description="Choose file")
         self.path = widgets.Text(description="or its path", placeholder="/path/to/returned-list.xlsx", style=LABEL,
@@ -187,7 +187,7 @@ class ReturnsView(StoreBound):
                           widgets.HBox([self.upload, self.path]), widgets.HBox([self.import_button]), self.feedback,
                           self.result])
         self.add_class("wb-returns")
-        self.bind(store_view)
+        self.bind(store_view, lazy=lazy)
 
     def import_returns(self) -> followups.Returns:
         """Import from the uploaded file (kept only for the import, in a private temporary folder) or the path."""

@@ -56,7 +56,7 @@ class _PlaceFilters(StoreBound):
 class NeedsView(_PlaceFilters):
     """The triage queue (most urgent first), how many need what, and the escalations."""
 
-    def __init__(self, store_view: StoreView, *, max_rows: int = 25) -> None:
+    def __init__(self, store_view: StoreView, *, lazy: bool = False, max_rows: int = 25) -> None:
         self._place_boxes()
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
         self.max_rows = max_rows
@@ -74,7 +74,7 @@ class NeedsView(_PlaceFilters):
             self.queue])
         self.add_class("wb-needs")
         self._watch(self.category)
-        self.bind(store_view)
+        self.bind(store_view, lazy=lazy)
 
     def update(self) -> None:
         with self.steps, self.opened.read() as con:
@@ -94,7 +94,7 @@ class NeedsView(_PlaceFilters):
 class ServicesView(_PlaceFilters):
     """Which services were referenced, and the signposting gaps."""
 
-    def __init__(self, store_view: StoreView) -> None:
+    def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self._place_boxes()
         self.usage = figure_widget()
         self.no_service = table()
@@ -110,7 +110,7 @@ class ServicesView(_PlaceFilters):
             self.unlisted])
         self.add_class("wb-services")
         self._watch()
-        self.bind(store_view)
+        self.bind(store_view, lazy=lazy)
 
     def update(self) -> None:
         place = {"branch": chosen(self.branch.value), "ward": chosen(self.ward.value)}
@@ -127,7 +127,7 @@ class ServicesView(_PlaceFilters):
 class VolunteersView(_PlaceFilters):
     """Members keen to help, by ward, and suggested matches to needs nearby (member keys only)."""
 
-    def __init__(self, store_view: StoreView) -> None:
+    def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self._place_boxes()
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
         self.keen = figure_widget()
@@ -140,7 +140,7 @@ class VolunteersView(_PlaceFilters):
             self.matches])
         self.add_class("wb-volunteers")
         self._watch(self.category)
-        self.bind(store_view)
+        self.bind(store_view, lazy=lazy)
 
     def update(self) -> None:
         place = {"branch": chosen(self.branch.value), "ward": chosen(self.ward.value)}

@@ -181,15 +181,30 @@ class StoreBound(widgets.VBox):
     store_view: StoreView | None = None
     feedback: Feedback
     follows_changes = False  # re-read when another view changes the store (registers, logs)
+    lazy = False             # wait for `show()` before the first read (a tab not yet looked at)
+    _stale = True
 
-    def bind(self, store_view: StoreView) -> None:
-        """Refresh when the store opens (at once, if it already is), and after others' changes if asked."""
-        self.store_view = store_view
+    def bind(self, store_view: StoreView, *, lazy: bool = False) -> None:
+        """Refresh when the store opens (at once, if it already is), and after others' changes if asked.
+
+        Args:
+            lazy: do not read until `show()` is called, so a page with many tabs opens quickly.
+        """
+        self.store_view, self.lazy = store_view, lazy
         store_view.when_changed(self._other_changed)
         store_view.when_open(self.attach)
 
+    def show(self) -> None:
+        """The view is now on screen: read the store if it has not yet (or has changed since)."""
+        self.lazy = False
+        if self.store is not None and self._stale:
+            self.attach(self.store)
+
     def _other_changed(self, source: object) -> None:
         if self.follows_changes and source is not self and self.store is not None:
+            if self.lazy:
+                self._stale = True
+                return
             with self.feedback.guard():
                 self.refresh()
 
@@ -200,8 +215,12 @@ class StoreBound(widgets.VBox):
 
     def attach(self, store: Store) -> None:
         self.store = store
+        self._stale = True
+        if self.lazy:
+            return
         with self.feedback.guard():
             self.refresh()
+            self._stale = False
 
     def refresh(self) -> None:
         """Re-read what the view shows; called when the store opens."""
