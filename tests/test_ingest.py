@@ -21,49 +21,65 @@ from workbench import ingest, pseudonymise
 from workbench.errors import InputError
 from workbench.ingest import ImportRejected
 
-TABLES = ("members", "identities", "calls", "call_needs", "call_skills", "call_services", "services", "optouts",
-          "imports", "audit_log")
+TABLES = (
+    "members",
+    "identities",
+    "calls",
+    "call_needs",
+    "call_skills",
+    "call_services",
+    "services",
+    "optouts",
+    "imports",
+    "audit_log",
+)
 
-MEMBERS = pd.DataFrame({
-    "Membership Number": ["SYN0001", "syn 0002", "SYN0003"],
-    "First Name": ["Zoë", "Amir", "Siobhán"],
-    "Last Name": ["Ng", "Khan", "O'Neill"],
-    "Phone": ["07700 900123", "+44 7700 900124", "(0113) 496 0000"],
-    "Email": ["zoe@example.com", "AMIR@EXAMPLE.ORG", ""],
-    "Address": ["1 High St, Northvale", "2 Low Rd", ""],
-    "Postcode": ["nv1  2ab", "NV2 3CD", ""],
-    "Ward": ["Kingsfield", "Fernfield", "Kingsfield"],
-    "Branch": ["North", "South", "North"],
-    "Age": ["34", "71", ""],
-    "Joined": ["03/04/2019", "2020-01-15", ""],
-})
+MEMBERS = pd.DataFrame(
+    {
+        "Membership Number": ["SYN0001", "syn 0002", "SYN0003"],
+        "First Name": ["Zoë", "Amir", "Siobhán"],
+        "Last Name": ["Ng", "Khan", "O'Neill"],
+        "Phone": ["07700 900123", "+44 7700 900124", "(0113) 496 0000"],
+        "Email": ["zoe@example.com", "AMIR@EXAMPLE.ORG", ""],
+        "Address": ["1 High St, Northvale", "2 Low Rd", ""],
+        "Postcode": ["nv1  2ab", "NV2 3CD", ""],
+        "Ward": ["Kingsfield", "Fernfield", "Kingsfield"],
+        "Branch": ["North", "South", "North"],
+        "Age": ["34", "71", ""],
+        "Joined": ["03/04/2019", "2020-01-15", ""],
+    }
+)
 
-CALLS = pd.DataFrame({
-    "Call ID": ["C1", "C2", "C3", "C4"],
-    "Membership Number": ["SYN0001", "SYN0002", "SYN0003", "SYN0001"],
-    "Round": ["R1", "R1", "R1", "R2"],
-    "Caller": ["C0001", "C0002", "C0001", "C0003"],
-    "Date": ["03/04/2020 10:15", "04/04/2020 11:00", "2020-04-05T09:30:00", "06/05/2020"],
-    "Outcome": ["Answered", "Answerphone", "DNC", "Call Back"],
-    "Wellbeing": ["2", "", "", ""],
-    "Needs Support": ["Y", "", "", "N"],
-    "Need Categories": ["Food; Mental Health", "", "", ""],
-    "Urgency": ["High", "", "", ""],
-    "Keen To Volunteer": ["No", "", "", "yes"],
-    "Skills": ["", "", "", "Shopping, Lifts"],
-    "Services Referenced": ["northvale food bank; S002, The Listening Ear; Mystery Club", "", "", ""],
-    "DP Query": ["", "", "How did you get my number?", ""],
-    "Notes": ["Struggling, asked for food help", "", "", ""],
-})
+CALLS = pd.DataFrame(
+    {
+        "Call ID": ["C1", "C2", "C3", "C4"],
+        "Membership Number": ["SYN0001", "SYN0002", "SYN0003", "SYN0001"],
+        "Round": ["R1", "R1", "R1", "R2"],
+        "Caller": ["C0001", "C0002", "C0001", "C0003"],
+        "Date": ["03/04/2020 10:15", "04/04/2020 11:00", "2020-04-05T09:30:00", "06/05/2020"],
+        "Outcome": ["Answered", "Answerphone", "DNC", "Call Back"],
+        "Wellbeing": ["2", "", "", ""],
+        "Needs Support": ["Y", "", "", "N"],
+        "Need Categories": ["Food; Mental Health", "", "", ""],
+        "Urgency": ["High", "", "", ""],
+        "Keen To Volunteer": ["No", "", "", "yes"],
+        "Skills": ["", "", "", "Shopping, Lifts"],
+        "Services Referenced": ["northvale food bank; S002, The Listening Ear; Mystery Club", "", "", ""],
+        "DP Query": ["", "", "How did you get my number?", ""],
+        "Notes": ["Struggling, asked for food help", "", "", ""],
+    }
+)
 
-SERVICES = pd.DataFrame({
-    "Service ID": ["S001", "S002", "S003"],
-    "Name": ["Northvale Food Bank", "Northvale Mind Matters", "Befriending Line"],
-    "Category": ["Food", "Mental Health", "Isolation"],
-    "Areas Served": ["Kingsfield; Fernfield", "", "Kingsfield"],
-    "Contact": ["0113 496 0999", "", ""],
-    "Aliases": ["Food Bank; NFB", "The Listening Ear", ""],
-})
+SERVICES = pd.DataFrame(
+    {
+        "Service ID": ["S001", "S002", "S003"],
+        "Name": ["Northvale Food Bank", "Northvale Mind Matters", "Befriending Line"],
+        "Category": ["Food", "Mental Health", "Isolation"],
+        "Areas Served": ["Kingsfield; Fernfield", "", "Kingsfield"],
+        "Contact": ["0113 496 0999", "", ""],
+        "Aliases": ["Food Bank; NFB", "The Listening Ear", ""],
+    }
+)
 
 
 def write(frame: pd.DataFrame, path: Path, *, encoding: str = "utf-8", sep: str = ",") -> Path:
@@ -77,7 +93,9 @@ def counts(con) -> dict[str, int]:
 
 def identity(con, number: str) -> dict:
     key = pseudonymise.member_keys(con, [number])[0]
-    cursor = con.execute("SELECT * FROM identities JOIN members USING (member_key) WHERE member_key = ?", [key])
+    cursor = con.execute(
+        "SELECT * FROM identities JOIN members USING (member_key) WHERE member_key = ?", [key]
+    )
     row = cursor.fetchone()
     return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else {}
 
@@ -93,17 +111,26 @@ def loaded(con, tmp_path):
 
 # -- members: values ---------------------------------------------------------------------------------
 
+
 def test_members_load_with_exact_values(con, tmp_path):
     result = ingest.import_members(con, write(MEMBERS, tmp_path / "m.csv"), actor="ana")
     assert (result.rows_read, result.loaded, result.updated, result.rejected) == (3, 3, 0, 0)
     zoe = identity(con, "SYN0001")
-    assert (zoe["first_name"], zoe["phone"], zoe["postcode"], zoe["age"]) == ("Zoë", "+447700900123", "NV1 2AB", 34)
+    assert (zoe["first_name"], zoe["phone"], zoe["postcode"], zoe["age"]) == (
+        "Zoë",
+        "+447700900123",
+        "NV1 2AB",
+        34,
+    )
     assert zoe["joined_on"] == dt.date(2019, 4, 3)  # day first, never 4 March
     assert zoe["phone_hash"] == pseudonymise.suppression_hashes(con, ["+447700900123"])[0]
     assert zoe["membership_hash"] == pseudonymise.suppression_hashes(con, ["SYN0001"])[0]
     amir = identity(con, "SYN0002")  # "syn 0002" normalises like every membership number
-    assert (amir["membership_number"], amir["email"], amir["joined_on"]) == ("SYN0002", "amir@example.org",
-                                                                             dt.date(2020, 1, 15))
+    assert (amir["membership_number"], amir["email"], amir["joined_on"]) == (
+        "SYN0002",
+        "amir@example.org",
+        dt.date(2020, 1, 15),
+    )
     assert identity(con, "SYN0003")["phone"] == "+441134960000"
 
 
@@ -125,7 +152,10 @@ def test_every_format_and_encoding_loads_the_same(con, tmp_path, shape):
     result = ingest.import_members(con, path)
     assert (result.loaded, result.rejected) == (3, 0)
     assert identity(con, "SYN0001")["first_name"] == "Zoë"
-    assert identity(con, "SYN0003")["last_name"] == "Siobhán" or identity(con, "SYN0003")["first_name"] == "Siobhán"
+    assert (
+        identity(con, "SYN0003")["last_name"] == "Siobhán"
+        or identity(con, "SYN0003")["first_name"] == "Siobhán"
+    )
     assert ("Windows-1252" in " ".join(result.warnings)) == (shape == "windows-1252")
 
 
@@ -140,11 +170,11 @@ def test_xlsx_real_dates_serials_and_numbers_and_chosen_sheet(con, tmp_path):
     for col, header in enumerate(["Membership No.", "Mobile", "Age", "Joined"]):
         sheet.write(0, col, header)
     sheet.write(1, 0, "SYN0001")
-    sheet.write_number(1, 1, 7700900123)            # Excel ate the leading zero
+    sheet.write_number(1, 1, 7700900123)  # Excel ate the leading zero
     sheet.write_number(1, 2, 34)
     sheet.write_datetime(1, 3, dt.datetime(2019, 4, 3), date_format)
     sheet.write(2, 0, "SYN0002")
-    sheet.write_number(2, 3, 43900)                  # a serial day number: 10 March 2020
+    sheet.write_number(2, 3, 43900)  # a serial day number: 10 March 2020
     book.close()
     with pytest.raises(InputError, match='no sheet "Nope". Sheets: Notes, Members'):
         ingest.import_members(con, path, sheet="Nope")
@@ -155,12 +185,16 @@ def test_xlsx_real_dates_serials_and_numbers_and_chosen_sheet(con, tmp_path):
     assert second["joined_on"] == dt.date(2020, 3, 10)
 
 
-@pytest.mark.parametrize("header", ["Membership No.", "membership_number", "MEMBERSHIP NUMBER", "Member ID",
-                                    " membership  number "])
+@pytest.mark.parametrize(
+    "header",
+    ["Membership No.", "membership_number", "MEMBERSHIP NUMBER", "Member ID", " membership  number "],
+)
 def test_headers_match_whatever_their_spelling(con, tmp_path, header):
     frame = MEMBERS.rename(columns={"Membership Number": header, "Last Name": "Surname", "Phone": "Mobile"})
     assert ingest.import_members(con, write(frame, tmp_path / "m.csv")).loaded == 3
-    assert identity(con, "SYN0001")["last_name"] == "Ng" and identity(con, "SYN0001")["phone"] == "+447700900123"
+    assert (
+        identity(con, "SYN0001")["last_name"] == "Ng" and identity(con, "SYN0001")["phone"] == "+447700900123"
+    )
 
 
 def test_extra_columns_are_ignored_and_reported(con, tmp_path):
@@ -171,10 +205,15 @@ def test_extra_columns_are_ignored_and_reported(con, tmp_path):
 
 
 def test_a_mapping_file_names_unusual_headers_and_outcome_labels(con, tmp_path):
-    (tmp_path / "map.toml").write_text('[columns]\nmembership_number = "Ref"\ncalled_at = "Rang"\n'
-                                       '[outcomes]\n"Spoke - all fine" = "answered"\n')
-    frame = CALLS.rename(columns={"Membership Number": "Ref", "Date": "Rang"}).head(1).assign(
-        Outcome="Spoke - all fine")
+    (tmp_path / "map.toml").write_text(
+        '[columns]\nmembership_number = "Ref"\ncalled_at = "Rang"\n'
+        '[outcomes]\n"Spoke - all fine" = "answered"\n'
+    )
+    frame = (
+        CALLS.rename(columns={"Membership Number": "Ref", "Date": "Rang"})
+        .head(1)
+        .assign(Outcome="Spoke - all fine")
+    )
     result = ingest.import_calls(con, write(frame, tmp_path / "c.csv"), mapping=tmp_path / "map.toml")
     assert result.loaded == 1
     assert con.execute("SELECT outcome FROM calls").fetchone()[0] == "answered"
@@ -188,22 +227,36 @@ def test_a_full_name_column_is_split(con, tmp_path):
 
 
 MISSING = [
-    (MEMBERS.drop(columns="Membership Number"), "members",
-     'no column for Membership number (required). Expected: Membership number. Found: First Name'),
-    (MEMBERS.rename(columns={"Membership Number": "Membrship Numbr"}), "members",
-     'The closest is "Membrship Numbr": if that is it, map it with --mapping '
-     '([columns] membership_number = "Membrship Numbr")'),
-    (CALLS.drop(columns="Outcome"), "calls", "no column for Outcome (required). Expected: Membership number, "
-                                             "Round, Date, Outcome."),
+    (
+        MEMBERS.drop(columns="Membership Number"),
+        "members",
+        "no column for Membership number (required). Expected: Membership number. Found: First Name",
+    ),
+    (
+        MEMBERS.rename(columns={"Membership Number": "Membrship Numbr"}),
+        "members",
+        'The closest is "Membrship Numbr": if that is it, map it with --mapping '
+        '([columns] membership_number = "Membrship Numbr")',
+    ),
+    (
+        CALLS.drop(columns="Outcome"),
+        "calls",
+        "no column for Outcome (required). Expected: Membership number, Round, Date, Outcome.",
+    ),
     (MEMBERS, "calls", "This looks like a members file: try `workbench import members m.csv`"),
-    (CALLS, "members", "looks like a call-outcomes export (it has outcome and date columns), not a members "
-                       "file. Import it with: workbench import calls m.csv"),
+    (
+        CALLS,
+        "members",
+        "looks like a call-outcomes export (it has outcome and date columns), not a members "
+        "file. Import it with: workbench import calls m.csv",
+    ),
     (SERVICES.drop(columns="Name"), "services", "no column for Name (required)"),
 ]
 
 
-@pytest.mark.parametrize(("frame", "kind", "message"), MISSING, ids=[f"{k}-{i}" for i, (_, k, _) in
-                                                                     enumerate(MISSING)])
+@pytest.mark.parametrize(
+    ("frame", "kind", "message"), MISSING, ids=[f"{k}-{i}" for i, (_, k, _) in enumerate(MISSING)]
+)
 def test_missing_or_wrong_columns_say_what_was_expected_and_found(con, tmp_path, frame, kind, message):
     with pytest.raises(InputError) as error:
         getattr(ingest, f"import_{kind}")(con, write(frame, tmp_path / "m.csv"))
@@ -211,6 +264,7 @@ def test_missing_or_wrong_columns_say_what_was_expected_and_found(con, tmp_path,
 
 
 # -- values -------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
@@ -238,58 +292,92 @@ def one_call(con, tmp_path, **cells) -> ImportRejected | pd.Series:
     return con.execute("SELECT * FROM calls WHERE call_id = ?", [call_id]).fetchdf().iloc[0]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("03/04/2020 10:15", dt.datetime(2020, 4, 3, 10, 15)), ("3/4/2020", dt.datetime(2020, 4, 3)),
-    ("03/04/2020 10:15:30", dt.datetime(2020, 4, 3, 10, 15, 30)), ("2020-04-03", dt.datetime(2020, 4, 3)),
-    ("2020-04-03T10:15:00", dt.datetime(2020, 4, 3, 10, 15)), ("03-04-2020", dt.datetime(2020, 4, 3)),
-    ("3 Apr 2020", dt.datetime(2020, 4, 3)), ("13/04/2020 09:00", dt.datetime(2020, 4, 13, 9)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("03/04/2020 10:15", dt.datetime(2020, 4, 3, 10, 15)),
+        ("3/4/2020", dt.datetime(2020, 4, 3)),
+        ("03/04/2020 10:15:30", dt.datetime(2020, 4, 3, 10, 15, 30)),
+        ("2020-04-03", dt.datetime(2020, 4, 3)),
+        ("2020-04-03T10:15:00", dt.datetime(2020, 4, 3, 10, 15)),
+        ("03-04-2020", dt.datetime(2020, 4, 3)),
+        ("3 Apr 2020", dt.datetime(2020, 4, 3)),
+        ("13/04/2020 09:00", dt.datetime(2020, 4, 13, 9)),
+    ],
+)
 def test_dates_are_read_day_first_or_iso(shared, tmp_path, text, expected):
     assert one_call(shared, tmp_path, Date=text)["called_at"] == expected
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("04/25/2020", "is not a date we can read: dates are read day first, as dd/mm/yyyy [HH:MM]"),
-    ("31/02/2020", "is not a date we can read"),
-    ("03/04/20", "has a two-digit year; write the year in full, e.g. 03/04/2020"),
-    ("yesterday", "is not a date we can read"),
-    ("", "is blank; every row needs the date of the call"),
-    ("01/01/2099", "is in the future; check the date"),
-    ("01/01/1850", "is not a plausible date (the year must be 1900 to 2100)"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("04/25/2020", "is not a date we can read: dates are read day first, as dd/mm/yyyy [HH:MM]"),
+        ("31/02/2020", "is not a date we can read"),
+        ("03/04/20", "has a two-digit year; write the year in full, e.g. 03/04/2020"),
+        ("yesterday", "is not a date we can read"),
+        ("", "is blank; every row needs the date of the call"),
+        ("01/01/2099", "is in the future; check the date"),
+        ("01/01/1850", "is not a plausible date (the year must be 1900 to 2100)"),
+    ],
+)
 def test_impossible_ambiguous_and_future_dates_are_row_errors(shared, tmp_path, text, problem):
     rejected = one_call(shared, tmp_path, Date=text)
     assert isinstance(rejected, ImportRejected)
     row = rejected.result.problems.iloc[0]
     assert (row["row"], row["column"], row["file"]) == (2, "Date", "c.csv")
     assert problem in row["problem"]
-    assert "c.csv row 2, column \"Date\"" in str(rejected)
+    assert 'c.csv row 2, column "Date"' in str(rejected)
 
 
-@pytest.mark.parametrize(("label", "code"), [
-    ("Answered", "answered"), ("No Answer", "no_answer"), ("no-answer", "no_answer"), ("Answerphone", "voicemail"),
-    ("Do Not Call", "do_not_call"), ("DNC", "do_not_call"), ("Wrong Number", "wrong_number"),
-    ("Call Back", "call_back_later"), ("ENGAGED", "busy"), ("Refused", "refused"),
-    ("Deceased/Moved", "deceased_moved"), ("call_back_later", "call_back_later"),
-])
+@pytest.mark.parametrize(
+    ("label", "code"),
+    [
+        ("Answered", "answered"),
+        ("No Answer", "no_answer"),
+        ("no-answer", "no_answer"),
+        ("Answerphone", "voicemail"),
+        ("Do Not Call", "do_not_call"),
+        ("DNC", "do_not_call"),
+        ("Wrong Number", "wrong_number"),
+        ("Call Back", "call_back_later"),
+        ("ENGAGED", "busy"),
+        ("Refused", "refused"),
+        ("Deceased/Moved", "deceased_moved"),
+        ("call_back_later", "call_back_later"),
+    ],
+)
 def test_outcome_labels_map_onto_the_vocabulary(shared, tmp_path, label, code):
     assert one_call(shared, tmp_path, Outcome=label)["outcome"] == code
 
 
-@pytest.mark.parametrize(("cells", "column", "problem"), [
-    ({"Outcome": "Maybe"}, "Outcome", "is not an outcome we know. Accepted labels: Answered, Answer, Spoke, "
-                                      "No Answer"),
-    ({"Outcome": ""}, "Outcome", "is blank; every call needs an outcome"),
-    ({"Needs Support": "perhaps"}, "Needs Support", "is not yes or no (accepted: Y, Yes, TRUE"),
-    ({"Need Categories": "Food; Unicorns"}, "Need Categories", "holds a need category we do not know. Accepted: "
-                                                               "Food"),
-    ({"Urgency": "whenever"}, "Urgency", "is not an urgency we know"),
-    ({"Wellbeing": "9"}, "Wellbeing", "is not a wellbeing score from 1 (struggling) to 5 (doing well)"),
-    ({"Round": ""}, "Round", "is blank; every call needs its round"),
-    ({"Membership Number": " "}, "Membership Number", "is blank; every call needs the member's membership number"),
-    ({"DP Query": "lawyer"}, "DP Query", "is not a data-protection query type we know"),
-    ({"Notes": "x" * 10_001}, "Notes", "is 10001 characters long; the longest accepted is 10000"),
-])
+@pytest.mark.parametrize(
+    ("cells", "column", "problem"),
+    [
+        (
+            {"Outcome": "Maybe"},
+            "Outcome",
+            "is not an outcome we know. Accepted labels: Answered, Answer, Spoke, No Answer",
+        ),
+        ({"Outcome": ""}, "Outcome", "is blank; every call needs an outcome"),
+        ({"Needs Support": "perhaps"}, "Needs Support", "is not yes or no (accepted: Y, Yes, TRUE"),
+        (
+            {"Need Categories": "Food; Unicorns"},
+            "Need Categories",
+            "holds a need category we do not know. Accepted: Food",
+        ),
+        ({"Urgency": "whenever"}, "Urgency", "is not an urgency we know"),
+        ({"Wellbeing": "9"}, "Wellbeing", "is not a wellbeing score from 1 (struggling) to 5 (doing well)"),
+        ({"Round": ""}, "Round", "is blank; every call needs its round"),
+        (
+            {"Membership Number": " "},
+            "Membership Number",
+            "is blank; every call needs the member's membership number",
+        ),
+        ({"DP Query": "lawyer"}, "DP Query", "is not a data-protection query type we know"),
+        ({"Notes": "x" * 10_001}, "Notes", "is 10001 characters long; the longest accepted is 10000"),
+    ],
+)
 def test_bad_values_are_row_errors_naming_column_and_fix(shared, tmp_path, cells, column, problem):
     rejected = one_call(shared, tmp_path, **cells)
     assert isinstance(rejected, ImportRejected)
@@ -297,10 +385,20 @@ def test_bad_values_are_row_errors_naming_column_and_fix(shared, tmp_path, cells
     assert row["column"] == column and problem in row["problem"] and row["fix"]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Y", True), ("yes", True), ("TRUE", True), ("1", True), ("N", False), ("No", False), ("false", False),
-    ("0", False), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Y", True),
+        ("yes", True),
+        ("TRUE", True),
+        ("1", True),
+        ("N", False),
+        ("No", False),
+        ("false", False),
+        ("0", False),
+        ("", None),
+    ],
+)
 def test_yes_no(shared, tmp_path, text, expected):
     value = one_call(shared, tmp_path, **{"Needs Support": text})["needs_support"]
     assert (None if pd.isna(value) else bool(value)) == expected
@@ -328,18 +426,33 @@ def test_unreadable_phone_is_a_warning_and_the_member_loads_without_it(con, tmp_
 
 # -- calls --------------------------------------------------------------------------------------------
 
+
 def test_calls_load_with_needs_skills_services_and_optouts(loaded):
     con = loaded
     assert counts(con)["calls"] == 4
     c1 = con.execute("SELECT * FROM calls WHERE call_id = 'C1'").fetchdf().iloc[0]
-    assert (c1["outcome"], c1["wellbeing"], bool(c1["needs_support"]), c1["urgency"]) == ("answered", 2, True, "high")
+    assert (c1["outcome"], c1["wellbeing"], bool(c1["needs_support"]), c1["urgency"]) == (
+        "answered",
+        2,
+        True,
+        "high",
+    )
     assert bool(c1["keen_to_volunteer"]) is False and c1["called_at"] == dt.datetime(2020, 4, 3, 10, 15)
-    assert sorted(r[0] for r in con.execute("SELECT category FROM call_needs").fetchall()) == ["food",
-                                                                                               "mental_health"]
-    assert sorted(r[0] for r in con.execute("SELECT skill FROM call_skills").fetchall()) == ["lifts", "shopping"]
+    assert sorted(r[0] for r in con.execute("SELECT category FROM call_needs").fetchall()) == [
+        "food",
+        "mental_health",
+    ]
+    assert sorted(r[0] for r in con.execute("SELECT skill FROM call_skills").fetchall()) == [
+        "lifts",
+        "shopping",
+    ]
     services = con.execute("SELECT raw_name, service_id FROM call_services ORDER BY raw_name").fetchall()
-    assert services == [("Mystery Club", None), ("S002", "S002"), ("The Listening Ear", "S002"),
-                        ("northvale food bank", "S001")]
+    assert services == [
+        ("Mystery Club", None),
+        ("S002", "S002"),
+        ("The Listening Ear", "S002"),
+        ("northvale food bank", "S001"),
+    ]
     assert con.execute("SELECT dp_query FROM calls WHERE call_id = 'C3'").fetchone()[0] == "how_got_number"
     optout = con.execute("SELECT source, member_key FROM optouts").fetchall()
     assert optout == [("call", pseudonymise.member_keys(con, ["SYN0003"])[0])]
@@ -349,8 +462,11 @@ def test_unlisted_services_are_reported_so_they_can_be_added(con, tmp_path):
     ingest.import_services(con, write(SERVICES, tmp_path / "s.csv"))
     ingest.import_members(con, write(MEMBERS, tmp_path / "m.csv"))
     result = ingest.import_calls(con, write(CALLS, tmp_path / "c.csv"))
-    assert any('1 service name referenced on calls are not in the services directory (kept as unlisted): '
-               '"Mystery Club"' in w for w in result.warnings)
+    assert any(
+        "1 service name referenced on calls are not in the services directory (kept as unlisted): "
+        '"Mystery Club"' in w
+        for w in result.warnings
+    )
     more = pd.DataFrame({"Name": ["Mystery Club"], "Category": ["Other"]})
     later = ingest.import_services(con, write(more, tmp_path / "s2.csv"))
     assert "1 earlier call references now match a listed service." in later.warnings
@@ -359,13 +475,24 @@ def test_unlisted_services_are_reported_so_they_can_be_added(con, tmp_path):
 
 def test_call_exports_with_member_columns_create_and_update_members(con, tmp_path):
     ingest.import_members(con, write(MEMBERS, tmp_path / "m.csv"))
-    frame = CALLS.head(2).assign(**{"Membership Number": ["SYN0001", "SYN0077"], "Ward": ["Moved Ward", "Ashby"],
-                                    "Phone": ["07700 900999", "0113 496 0123"], "First Name": ["", "Newt"]})
+    frame = CALLS.head(2).assign(
+        **{
+            "Membership Number": ["SYN0001", "SYN0077"],
+            "Ward": ["Moved Ward", "Ashby"],
+            "Phone": ["07700 900999", "0113 496 0123"],
+            "First Name": ["", "Newt"],
+        }
+    )
     result = ingest.import_calls(con, write(frame, tmp_path / "c.csv"))
     assert (result.loaded, result.members_created) == (2, 1)
-    assert identity(con, "SYN0001")["ward"] == "Moved Ward" and identity(con, "SYN0001")["first_name"] == "Zoë"
+    assert (
+        identity(con, "SYN0001")["ward"] == "Moved Ward" and identity(con, "SYN0001")["first_name"] == "Zoë"
+    )
     assert identity(con, "SYN0001")["phone"] == "+447700900999"
-    assert identity(con, "SYN0077")["first_name"] == "Newt" and identity(con, "SYN0077")["phone"] == "+441134960123"
+    assert (
+        identity(con, "SYN0077")["first_name"] == "Newt"
+        and identity(con, "SYN0077")["phone"] == "+441134960123"
+    )
 
 
 def test_calls_for_unknown_members_create_them_with_their_number_only(con, tmp_path):
@@ -376,10 +503,15 @@ def test_calls_for_unknown_members_create_them_with_their_number_only(con, tmp_p
 
 # -- safety -------------------------------------------------------------------------------------------
 
+
 def test_one_bad_row_writes_nothing(loaded, tmp_path):
     before = counts(loaded)
-    frame = pd.concat([CALLS.assign(**{"Call ID": ["C5", "C6", "C7", "C8"]}),
-                       CALLS.head(1).assign(**{"Call ID": "C9", "Outcome": "Maybe"})])
+    frame = pd.concat(
+        [
+            CALLS.assign(**{"Call ID": ["C5", "C6", "C7", "C8"]}),
+            CALLS.head(1).assign(**{"Call ID": "C9", "Outcome": "Maybe"}),
+        ]
+    )
     with pytest.raises(ImportRejected, match="1 problem in 1 of 5 rows, so nothing was imported"):
         ingest.import_calls(loaded, write(frame, tmp_path / "more.csv"))
     assert counts(loaded) == before
@@ -390,7 +522,9 @@ def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path):
     # A real failure half-way through the writes: a do-not-call outcome when the opt-out register
     # table is gone fails after the members and calls are already inserted.
     loaded.execute("ALTER TABLE optouts RENAME TO optouts_away")
-    frame = CALLS.assign(**{"Call ID": ["D1", "D2", "D3", "D4"], "Membership Number": ["N1", "N2", "N3", "N4"]})
+    frame = CALLS.assign(
+        **{"Call ID": ["D1", "D2", "D3", "D4"], "Membership Number": ["N1", "N2", "N3", "N4"]}
+    )
     with pytest.raises(duckdb.Error):
         ingest.import_calls(loaded, write(frame, tmp_path / "more.csv"))
     loaded.execute("ALTER TABLE optouts_away RENAME TO optouts")
@@ -398,7 +532,9 @@ def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path):
 
 
 def test_skip_invalid_loads_the_rest_and_writes_private_rejects(con, tmp_path):
-    frame = CALLS.assign(Outcome=["Answered", "Maybe", "DNC", "Busy"], Date=["03/04/2020", "x", "", "01/05/2020"])
+    frame = CALLS.assign(
+        Outcome=["Answered", "Maybe", "DNC", "Busy"], Date=["03/04/2020", "x", "", "01/05/2020"]
+    )
     result = ingest.import_calls(con, write(frame, tmp_path / "c.csv"), skip_invalid=True)
     assert (result.rows_read, result.loaded, result.rejected) == (4, 2, 2)
     assert result.rejects_path == tmp_path / "c.rejects.csv"
@@ -454,7 +590,9 @@ def test_reimporting_members_updates_details_and_keeps_optouts(loaded, tmp_path)
 def test_reimporting_never_resurrects_an_erased_member(loaded, tmp_path):
     from workbench import dataprotection
 
-    dataprotection.erase(loaded, actor="dpo", reason=dataprotection.ERASURE_REASONS[0], membership_number="SYN0001")
+    dataprotection.erase(
+        loaded, actor="dpo", reason=dataprotection.ERASURE_REASONS[0], membership_number="SYN0001"
+    )
     frame = MEMBERS.assign(Ward=["Ashby", "Fernfield", "Kingsfield"])
     result = ingest.import_members(loaded, write(frame, tmp_path / "m2.csv"))
     assert result.erased_skipped == 1
@@ -462,15 +600,18 @@ def test_reimporting_never_resurrects_an_erased_member(loaded, tmp_path):
     assert identity(loaded, "SYN0001") == {}
     erased = loaded.execute("SELECT ward FROM members WHERE erased_at IS NOT NULL").fetchall()
     assert erased == [(None,)]
-    calls = ingest.import_calls(loaded, write(CALLS.assign(**{"Call ID": ["E1", "E2", "E3", "E4"]}),
-                                              tmp_path / "c2.csv"))
+    calls = ingest.import_calls(
+        loaded, write(CALLS.assign(**{"Call ID": ["E1", "E2", "E3", "E4"]}), tmp_path / "c2.csv")
+    )
     assert (calls.loaded, calls.erased_skipped) == (2, 2)
 
 
 def test_every_import_is_recorded_and_audited_without_names(loaded):
     imports = loaded.execute("SELECT kind, rows_read, loaded FROM imports ORDER BY imported_at").fetchall()
     assert imports == [("services", 3, 3), ("members", 3, 3), ("calls", 4, 4)]
-    audit = loaded.execute("SELECT action, counts FROM audit_log WHERE action = 'import' ORDER BY seq").fetchall()
+    audit = loaded.execute(
+        "SELECT action, counts FROM audit_log WHERE action = 'import' ORDER BY seq"
+    ).fetchall()
     assert len(audit) == 3 and '"sha256":' in audit[2][1] and '"kind":"calls"' in audit[2][1]
     text = " ".join(str(a) for a in audit)
     assert "Zoë" not in text and "SYN0001" not in text and "7700" not in text
@@ -504,7 +645,7 @@ def test_missing_file(con, tmp_path):
 
 
 def test_odd_but_valid_text_is_kept_exactly(con, tmp_path):
-    odd = ["Line one\nline \"two\"", "مرحبا 👋🏽 שלום", "=HYPERLINK(\"http://x\",\"click\")"]
+    odd = ['Line one\nline "two"', "مرحبا 👋🏽 שלום", '=HYPERLINK("http://x","click")']
     frame = MEMBERS.assign(Address=odd, **{"Last Name": ["Ng\x00", "Khan", "O'Neill"]})
     result = ingest.import_members(con, write(frame, tmp_path / "m.csv"))
     assert result.loaded == 3
@@ -532,8 +673,11 @@ cell = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.tuples(cell, cell, cell, cell, cell), min_size=1, max_size=6),
-       sep=st.sampled_from([",", ";", "\t"]), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+@given(
+    rows=st.lists(st.tuples(cell, cell, cell, cell, cell), min_size=1, max_size=6),
+    sep=st.sampled_from([",", ";", "\t"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+)
 def test_any_text_gives_a_result_or_a_clear_error(con, tmp_path, rows, sep, encoding):
     frame = pd.DataFrame(rows, columns=["Membership Number", "First Name", "Phone", "Age", "Joined"])
     path = write(frame, tmp_path / "h.csv", encoding=encoding, sep=sep)
@@ -543,9 +687,8 @@ def test_any_text_gives_a_result_or_a_clear_error(con, tmp_path, rows, sep, enco
     except ImportRejected as rejected:
         problems = rejected.result.problems
         assert set(problems["column"]) <= set(frame.columns) and (problems["row"] >= 2).all()
-        for name in frame["First Name"]:
-            if len(name) > 3:
-                assert name not in problems["value"].tolist()
+        shown = problems[problems["column"].isin(["Membership Number", "First Name", "Phone"])]
+        assert shown["value"].str.startswith("(").all()  # withheld or blank, never the value
     except InputError:
         pass
     else:
@@ -554,13 +697,24 @@ def test_any_text_gives_a_result_or_a_clear_error(con, tmp_path, rows, sep, enco
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(outcomes=st.lists(st.sampled_from(["Answered", "No Answer", "Answerphone", "DNC", "Busy", "Call Back"]),
-                         min_size=1, max_size=5))
+@given(
+    outcomes=st.lists(
+        st.sampled_from(["Answered", "No Answer", "Answerphone", "DNC", "Busy", "Call Back"]),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_known_outcomes_always_load_and_each_call_once(shared, tmp_path, outcomes):
     run = next(SEQUENCE)
     optouts_before = shared.execute("SELECT count(*) FROM optouts").fetchone()[0]
-    frame = pd.DataFrame({"Membership Number": [f"P{run}-{i}" for i in range(len(outcomes))], "Round": "R1",
-                          "Date": "01/04/2020 10:00", "Outcome": outcomes})
+    frame = pd.DataFrame(
+        {
+            "Membership Number": [f"P{run}-{i}" for i in range(len(outcomes))],
+            "Round": "R1",
+            "Date": "01/04/2020 10:00",
+            "Outcome": outcomes,
+        }
+    )
     first = ingest.import_calls(shared, write(frame, tmp_path / f"{run}.csv"))
     second = ingest.import_calls(shared, write(pd.concat([frame, frame]), tmp_path / f"{run}.2.csv"))
     assert (first.loaded, second.loaded, second.skipped_duplicate) == (len(outcomes), 0, len(outcomes))
@@ -569,6 +723,7 @@ def test_known_outcomes_always_load_and_each_call_once(shared, tmp_path, outcome
 
 
 # -- the synthetic organisation's own exports ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
 def test_synthetic_exports_round_trip(con, tmp_path, tiny_org, fmt):
@@ -588,6 +743,7 @@ def test_synthetic_exports_round_trip(con, tmp_path, tiny_org, fmt):
 
 
 # -- CLI -------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def cli_store(store_path, monkeypatch):

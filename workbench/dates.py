@@ -15,8 +15,10 @@ from __future__ import annotations
 # list of formats crashed the process when run repeatedly on one connection (DuckDB 1.4.4), so the
 # parts are taken with one regular expression and the date is checked by a plain cast, which also
 # rejects days that do not exist (31/02/2020).
-UK_PARTS = (r"^(\d{1,2})[/.\- ]+(\d{1,2}|[A-Za-z]{3,9})[/.\- ]+(\d{4})"
-            r"(?:[ T]+(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?)?$")
+UK_PARTS = (
+    r"^(\d{1,2})[/.\- ]+(\d{1,2}|[A-Za-z]{3,9})[/.\- ]+(\d{4})"
+    r"(?:[ T]+(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?)?$"
+)
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 ISO_PREFIX = r"^\d{4}-\d{2}-\d{2}"
 TWO_DIGIT_YEAR = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(\s.*)?$"
@@ -31,21 +33,28 @@ ACCEPTED = "dates are read day first, as dd/mm/yyyy [HH:MM], or as ISO 8601 yyyy
 def _uk_sql(text: str) -> str:
     months = "MAP {" + ", ".join(f"'{m}': '{i:02d}'" for i, m in enumerate(MONTHS, start=1)) + "}"
     month = f"CASE WHEN length(p.m) <= 2 THEN lpad(p.m, 2, '0') ELSE ({months})[lower(left(p.m, 3))] END"
-    stamp = (f"p.y || '-' || {month} || '-' || lpad(p.d, 2, '0') || ' ' || lpad(coalesce(nullif(p.hh, ''), '0'), 2, '0')"
-             " || ':' || coalesce(nullif(p.mi, ''), '00') || ':' || coalesce(nullif(p.ss, ''), '00')")
+    stamp = (
+        f"p.y || '-' || {month} || '-' || lpad(p.d, 2, '0') || ' ' "
+        "|| lpad(coalesce(nullif(p.hh, ''), '0'), 2, '0')"
+        " || ':' || coalesce(nullif(p.mi, ''), '00') || ':' || coalesce(nullif(p.ss, ''), '00')"
+    )
     # A one-element list and a lambda, so the regular expression runs once per value.
-    return (f"list_transform([regexp_extract({text}, '{UK_PARTS}', ['d', 'm', 'y', 'hh', 'mi', 'ss'])], "
-            f"p -> CASE WHEN p.y = '' THEN NULL ELSE TRY_CAST({stamp} AS TIMESTAMP) END)[1]")
+    return (
+        f"list_transform([regexp_extract({text}, '{UK_PARTS}', ['d', 'm', 'y', 'hh', 'mi', 'ss'])], "
+        f"p -> CASE WHEN p.y = '' THEN NULL ELSE TRY_CAST({stamp} AS TIMESTAMP) END)[1]"
+    )
 
 
 def _fast_sql(text: str) -> str:
     # Most exports write every date the same way, dd/mm/yyyy HH:MM or dd/mm/yyyy: slice those
     # directly (no regular expression), and leave everything else to the general path.
-    return (f"WHEN length({text}) = 16 AND {text}[3] = '/' AND {text}[6] = '/' AND {text}[14] = ':' "
-            f"THEN TRY_CAST({text}[7:10] || '-' || {text}[4:5] || '-' || {text}[1:2] || ' ' || {text}[12:16] "
-            "AS TIMESTAMP) "
-            f"WHEN length({text}) = 10 AND {text}[3] = '/' AND {text}[6] = '/' "
-            f"THEN TRY_CAST({text}[7:10] || '-' || {text}[4:5] || '-' || {text}[1:2] AS TIMESTAMP) ")
+    return (
+        f"WHEN length({text}) = 16 AND {text}[3] = '/' AND {text}[6] = '/' AND {text}[14] = ':' "
+        f"THEN TRY_CAST({text}[7:10] || '-' || {text}[4:5] || '-' || {text}[1:2] || ' ' || {text}[12:16] "
+        "AS TIMESTAMP) "
+        f"WHEN length({text}) = 10 AND {text}[3] = '/' AND {text}[6] = '/' "
+        f"THEN TRY_CAST({text}[7:10] || '-' || {text}[4:5] || '-' || {text}[1:2] AS TIMESTAMP) "
+    )
 
 
 def parse_sql(column: str, *, serials: bool = False) -> str:
@@ -57,15 +66,20 @@ def parse_sql(column: str, *, serials: bool = False) -> str:
             more likely a typo than a date).
     """
     text = column
-    serial = (f"WHEN regexp_matches({text}, '{EXCEL_SERIAL}') AND TRY_CAST({text} AS DOUBLE) BETWEEN 1 AND 2958465 "
-              f"THEN TIMESTAMP '1899-12-30' + to_seconds(CAST(round(CAST({text} AS DOUBLE) * 86400) AS BIGINT)) "
-              if serials else "")
-    return (f"CASE WHEN {column} IS NULL OR {text} = '' THEN NULL "
-            f"{_fast_sql(text)}"
-            f"WHEN regexp_matches({text}, '{TWO_DIGIT_YEAR}') THEN NULL "
-            f"WHEN regexp_matches({text}, '{ISO_PREFIX}') THEN TRY_CAST({text} AS TIMESTAMP) "
-            f"{serial}"
-            f"ELSE {_uk_sql(text)} END")
+    serial = (
+        f"WHEN regexp_matches({text}, '{EXCEL_SERIAL}') AND TRY_CAST({text} AS DOUBLE) BETWEEN 1 AND 2958465 "
+        f"THEN TIMESTAMP '1899-12-30' + to_seconds(CAST(round(CAST({text} AS DOUBLE) * 86400) AS BIGINT)) "
+        if serials
+        else ""
+    )
+    return (
+        f"CASE WHEN {column} IS NULL OR {text} = '' THEN NULL "
+        f"{_fast_sql(text)}"
+        f"WHEN regexp_matches({text}, '{TWO_DIGIT_YEAR}') THEN NULL "
+        f"WHEN regexp_matches({text}, '{ISO_PREFIX}') THEN TRY_CAST({text} AS TIMESTAMP) "
+        f"{serial}"
+        f"ELSE {_uk_sql(text)} END"
+    )
 
 
 def problem_sql(column: str, parsed: str, *, future: bool = False) -> str:

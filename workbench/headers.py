@@ -21,41 +21,96 @@ from workbench.errors import InputError
 
 # Member columns: a member list holds them, and a call export may carry them too.
 MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
-    "membership_number": ("membership number", "membership no", "membership id", "member number", "member no",
-                          "member id", "membership", "member ref", "member reference", "membership ref",
-                          "person id"),
+    "membership_number": (
+        "membership number",
+        "membership no",
+        "membership id",
+        "member number",
+        "member no",
+        "member id",
+        "membership",
+        "member ref",
+        "member reference",
+        "membership ref",
+        "person id",
+    ),
     "first_name": ("first name", "firstname", "forename", "forenames", "given name", "first"),
     "last_name": ("last name", "lastname", "surname", "family name", "last"),
     "full_name": ("name", "full name", "member name", "fullname"),
-    "phone": ("phone", "phone number", "telephone", "telephone number", "tel", "mobile", "mobile number",
-              "mobile phone", "landline", "contact number", "number to call"),
+    "phone": (
+        "phone",
+        "phone number",
+        "telephone",
+        "telephone number",
+        "tel",
+        "mobile",
+        "mobile number",
+        "mobile phone",
+        "landline",
+        "contact number",
+        "number to call",
+    ),
     "email": ("email", "e mail", "email address", "e mail address"),
     "address": ("address", "address line 1", "street address", "address 1", "home address"),
     "postcode": ("postcode", "post code", "postal code", "zip"),
     "ward": ("ward", "ward name", "electoral ward"),
     "branch": ("branch", "branch name", "clp branch", "local branch"),
     "age": ("age", "age years", "age in years"),
-    "joined_on": ("joined", "joined on", "join date", "date joined", "joined date", "membership start",
-                  "start date"),
+    "joined_on": (
+        "joined",
+        "joined on",
+        "join date",
+        "date joined",
+        "joined date",
+        "membership start",
+        "start date",
+    ),
 }
 
 CALL_FIELDS: dict[str, tuple[str, ...]] = {
     "call_id": ("call id", "call ref", "call reference", "callid", "attempt id", "id"),
     "round": ("round", "calling round", "campaign", "call round", "wave"),
     "caller": ("caller", "caller id", "volunteer", "called by", "agent"),
-    "called_at": ("date", "date time", "datetime", "called at", "call date", "date of call", "call time",
-                  "when", "timestamp", "called on"),
+    "called_at": (
+        "date",
+        "date time",
+        "datetime",
+        "called at",
+        "call date",
+        "date of call",
+        "call time",
+        "when",
+        "timestamp",
+        "called on",
+    ),
     "outcome": ("outcome", "call outcome", "result", "call result", "status", "disposition"),
     "wellbeing": ("wellbeing", "well being", "wellbeing score", "how are they"),
     "needs_support": ("needs support", "needs support y n", "support needed", "need support", "needs help"),
-    "need_categories": ("need categories", "need category", "needs", "support categories", "support type",
-                        "support needs"),
+    "need_categories": (
+        "need categories",
+        "need category",
+        "needs",
+        "support categories",
+        "support type",
+        "support needs",
+    ),
     "urgency": ("urgency", "priority"),
-    "keen_to_volunteer": ("keen to volunteer", "keen to help", "volunteer y n", "wants to volunteer",
-                          "keen to support others"),
+    "keen_to_volunteer": (
+        "keen to volunteer",
+        "keen to help",
+        "volunteer y n",
+        "wants to volunteer",
+        "keen to support others",
+    ),
     "skills": ("skills", "volunteer skills", "can help with"),
-    "services_referenced": ("services referenced", "services", "signposted to", "referred to",
-                            "services signposted", "signposting"),
+    "services_referenced": (
+        "services referenced",
+        "services",
+        "signposted to",
+        "referred to",
+        "services signposted",
+        "signposting",
+    ),
     "dp_query": ("dp query", "data protection query", "data protection", "dp question"),
     "notes": ("notes", "note", "comments", "comment", "call notes"),
 }
@@ -105,7 +160,7 @@ def normalise(header: str) -> str:
 class HeaderMatch:
     """Which file column feeds which field, and which columns were not used."""
 
-    columns: dict[str, str]                 # field -> the file's own header
+    columns: dict[str, str]  # field -> the file's own header
     extra: list[str] = field(default_factory=list)
 
 
@@ -123,16 +178,22 @@ def load_mapping(path: str | Path | None) -> dict:
     except OSError as error:
         raise InputError(f"Cannot read the mapping file {path}: {error.strerror}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path.name} is not a valid TOML mapping file ({error}). Write it like:\n"
-                         '[columns]\nmembership_number = "Member Ref"') from None
+        raise InputError(
+            f"{path.name} is not a valid TOML mapping file ({error}). Write it like:\n"
+            '[columns]\nmembership_number = "Member Ref"'
+        ) from None
     unknown = sorted(set(data) - {"columns", "outcomes"})
     if unknown:
-        raise InputError(f"{path.name}: unknown section [{unknown[0]}]; a mapping file has [columns] "
-                         "(field = \"your header\") and optionally [outcomes] (\"your label\" = \"outcome\").")
+        raise InputError(
+            f"{path.name}: unknown section [{unknown[0]}]; a mapping file has [columns] "
+            '(field = "your header") and optionally [outcomes] ("your label" = "outcome").'
+        )
     return data
 
 
-def match(kind: str, headers: list[str], mapping: dict | None = None, file_name: str = "the file") -> HeaderMatch:
+def match(
+    kind: str, headers: list[str], mapping: dict | None = None, file_name: str = "the file"
+) -> HeaderMatch:
     """Map the file's headers onto `kind`'s fields; check the required ones are there.
 
     Args:
@@ -170,10 +231,14 @@ def _mapped(kind: str, headers: list[str], columns: dict, file_name: str) -> dic
     for name, header in columns.items():
         if name not in fields:
             raise InputError(f'Mapping: "{name}" is not a {kind} field. Fields: {", ".join(fields)}.')
-        found = [h for h in headers if h == header] or [h for h in headers if normalise(h) == normalise(header)]
+        found = [h for h in headers if h == header] or [
+            h for h in headers if normalise(h) == normalise(header)
+        ]
         if not found:
-            raise InputError(f'Mapping: {file_name} has no column "{header}" (for {name}). '
-                             f'Columns found: {", ".join(headers)}.')
+            raise InputError(
+                f'Mapping: {file_name} has no column "{header}" (for {name}). '
+                f"Columns found: {', '.join(headers)}."
+            )
         chosen[name] = found[0]
     return chosen
 
@@ -186,14 +251,23 @@ def _check_required(kind: str, headers: list[str], chosen: dict[str, str], file_
     forms = {normalise(h): h for h in headers}
     candidates = [normalise(name), *(normalise(s) for s in KINDS[kind][name])]
     close = [forms[m] for c in candidates for m in difflib.get_close_matches(c, forms, n=1, cutoff=0.6)]
-    hint = f' The closest is "{close[0]}": if that is it, map it with --mapping ([columns] {name} = "{close[0]}").' \
-        if close else f" Add the column, or map yours with --mapping ([columns] {name} = \"Your Header\")."
+    hint = (
+        f' The closest is "{close[0]}": if that is it, map it with --mapping '
+        f'([columns] {name} = "{close[0]}").'
+        if close
+        else f' Add the column, or map yours with --mapping ([columns] {name} = "Your Header").'
+    )
     guess = guess_kind(headers)
-    also = f" This looks like a {guess} file: try `workbench import {guess} {file_name}`." \
-        if guess and guess != kind else ""
+    also = (
+        f" This looks like a {guess} file: try `workbench import {guess} {file_name}`."
+        if guess and guess != kind
+        else ""
+    )
     expected = ", ".join(_label(n) for n in REQUIRED[kind])
-    raise InputError(f"{file_name}: no column for {_label(name)} (required). Expected: {expected}. "
-                     f"Found: {', '.join(headers) or '(no columns)'}.{hint}{also}")
+    raise InputError(
+        f"{file_name}: no column for {_label(name)} (required). Expected: {expected}. "
+        f"Found: {', '.join(headers) or '(no columns)'}.{hint}{also}"
+    )
 
 
 def _label(name: str) -> str:

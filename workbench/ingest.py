@@ -22,8 +22,15 @@ import duckdb
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workbench import headers, ingest_calls, ingest_fields, ingest_files, ingest_members, ingest_problems
-from workbench import ingest_services
+from workbench import (
+    headers,
+    ingest_calls,
+    ingest_fields,
+    ingest_files,
+    ingest_members,
+    ingest_problems,
+    ingest_services,
+)
 from workbench.errors import InputError
 
 KINDS = ("members", "calls", "services")
@@ -57,17 +64,23 @@ class ImportResult:
         if self.already_imported:
             return "\n".join(self.warnings)
         verb = "would load" if self.dry_run else "loaded"
-        lines = [f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {self.kind}, "
-                 f"updated {self.updated:,}, rejected {self.rejected:,}"
-                 + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "") + "."]
+        lines = [
+            f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {self.kind}, "
+            f"updated {self.updated:,}, rejected {self.rejected:,}"
+            + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "")
+            + "."
+        ]
+        will = "would be" if self.dry_run else "were"
         if self.members_created:
-            lines.append(f"{self.members_created:,} members were created from the call export.")
+            lines.append(f"{self.members_created:,} members {will} created from the call export.")
         if self.optouts_recorded:
-            lines.append(f"{self.optouts_recorded:,} do-not-call outcomes were added to the opt-out register.")
+            lines.append(f"{self.optouts_recorded:,} do-not-call outcomes {will} added to the opt-out register.")
         lines += [f"warning: {w}" for w in self.warnings]
         if self.rejects_path:
-            lines.append(f"Rejected rows, with reasons, are in {self.rejects_path} (readable only by you; "
-                         "delete it once fixed).")
+            lines.append(
+                f"Rejected rows, with reasons, are in {self.rejects_path} (readable only by you; "
+                "delete it once fixed)."
+            )
         if self.dry_run:
             lines.append("Dry run: nothing was written.")
         return "\n".join(lines)
@@ -81,15 +94,25 @@ class ImportRejected(InputError):
         n = len(result.problems)
         super().__init__(
             f"{result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
-            f"{result.rows_read:,} rows, so nothing was imported.\n{ingest_problems.summary(result.problems)}\n"
+            f"{result.rows_read:,} rows, so nothing was imported.\n"
+            f"{ingest_problems.summary(result.problems)}\n"
             "Fix the file and import it again, or use --skip-invalid to load the valid rows and write the "
-            "rest to a rejects file.")
+            "rest to a rejects file."
+        )
 
 
-def import_members(con: duckdb.DuckDBPyConnection, path: str | Path, *, mapping: str | Path | None = None,
-                   sheet: str | None = None, dry_run: bool = False, skip_invalid: bool = False,
-                   actor: str = "unknown", rejects: str | Path | None = None,
-                   progress: bool | None = False) -> ImportResult:
+def import_members(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    rejects: str | Path | None = None,
+    progress: bool | None = False,
+) -> ImportResult:
     """Create or update members (and their identities) from a membership export.
 
     Args:
@@ -113,10 +136,18 @@ def import_members(con: duckdb.DuckDBPyConnection, path: str | Path, *, mapping:
     return _import("members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
 
 
-def import_calls(con: duckdb.DuckDBPyConnection, path: str | Path, *, mapping: str | Path | None = None,
-                 sheet: str | None = None, dry_run: bool = False, skip_invalid: bool = False,
-                 actor: str = "unknown", rejects: str | Path | None = None,
-                 progress: bool | None = False) -> ImportResult:
+def import_calls(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    rejects: str | Path | None = None,
+    progress: bool | None = False,
+) -> ImportResult:
     """Add the new calls from a call-outcomes export (and create or update the members it carries).
 
     Do-not-call outcomes go onto the opt-out register (source "call") in the same transaction.
@@ -125,10 +156,18 @@ def import_calls(con: duckdb.DuckDBPyConnection, path: str | Path, *, mapping: s
     return _import("calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
 
 
-def import_services(con: duckdb.DuckDBPyConnection, path: str | Path, *, mapping: str | Path | None = None,
-                    sheet: str | None = None, dry_run: bool = False, skip_invalid: bool = False,
-                    actor: str = "unknown", rejects: str | Path | None = None,
-                    progress: bool | None = False) -> ImportResult:
+def import_services(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    rejects: str | Path | None = None,
+    progress: bool | None = False,
+) -> ImportResult:
     """Create or update the community services directory (an Open Referral style CSV works too).
 
     Arguments, result and errors as `import_members`.
@@ -152,19 +191,25 @@ def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejec
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:
         result.already_imported, result.import_id, result.skipped_duplicate = True, prior[0], prior[2]
-        result.warnings.append(f"{path.name} was already imported on {prior[1]} (import {prior[0]}); "
-                               "nothing changed.")
+        result.warnings.append(
+            f"{path.name} was already imported on {prior[1]} (import {prior[0]}); nothing changed."
+        )
         return result
-    bar = tqdm(total=4, desc=f"import {kind}", unit="step", disable=True if progress is False else None, leave=False)
+    bar = tqdm(
+        total=4, desc=f"import {kind}", unit="step", disable=True if progress is False else None, leave=False
+    )
     try:
-        return _checked_import(kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress,
-                               result, bar)
+        return _checked_import(
+            kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+        )
     finally:
         bar.close()
         _drop_temp_tables(con)
 
 
-def _checked_import(kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar):
+def _checked_import(
+    kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+):
     staged = ingest_files.stage(con, path, sheet=sheet)
     result.rows_read = staged.rows
     result.warnings += staged.warnings
@@ -172,13 +217,17 @@ def _checked_import(kind, con, path, mapping_data, sheet, skip_invalid, actor, r
     matched = _match(kind, staged, mapping_data, path.name)
     result.extra_columns = matched.extra
     if matched.extra:
-        result.warnings.append(f"{len(matched.extra)} column{'s' if len(matched.extra) > 1 else ''} not used: "
-                               + ", ".join(_shown_header(h) for h in matched.extra[:12]) + ".")
+        result.warnings.append(
+            f"{len(matched.extra)} column{'s' if len(matched.extra) > 1 else ''} not used: "
+            + ", ".join(_shown_header(h) for h in matched.extra[:12])
+            + "."
+        )
     checks = _stage_rows(kind, con, staged, matched.columns, mapping_data)
     bar.update()
     if ingest_problems.has_any(con, "ingest_stage", checks):
-        result.problems = ingest_problems.collect(con, "ingest_stage", staged.table, checks, matched.columns,
-                                                  path.name)
+        result.problems = ingest_problems.collect(
+            con, "ingest_stage", staged.table, checks, matched.columns, path.name
+        )
         result.rejected = int(result.problems["row"].nunique())
         if not skip_invalid:
             raise ImportRejected(result)
@@ -188,8 +237,9 @@ def _checked_import(kind, con, path, mapping_data, sheet, skip_invalid, actor, r
     bar.update()
     if result.rejected and not result.dry_run:
         target = Path(rejects) if rejects else path.with_name(f"{path.stem}.rejects.csv")
-        result.rejects_path = ingest_problems.write_rejects(con, staged.table, staged.headers, result.problems,
-                                                            target)
+        result.rejects_path = ingest_problems.write_rejects(
+            con, staged.table, staged.headers, result.problems, target
+        )
     bar.update()
     return result
 
@@ -199,8 +249,10 @@ def _match(kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name:
         raise InputError(f"{name} has a header row but no data rows: there is nothing to import.")
     guess = headers.guess_kind(staged.headers)
     if guess == "calls" and kind != "calls":
-        raise InputError(f"{name} looks like a call-outcomes export (it has outcome and date columns), not a "
-                         f"{kind} file. Import it with: workbench import calls {name}")
+        raise InputError(
+            f"{name} looks like a call-outcomes export (it has outcome and date columns), not a "
+            f"{kind} file. Import it with: workbench import calls {name}"
+        )
     return headers.match(kind, staged.headers, mapping_data, name)
 
 
@@ -211,14 +263,23 @@ def _shown_header(header: str) -> str:
 
 def _stage_rows(kind, con, staged, columns, mapping_data) -> list[ingest_problems.Check]:
     serials = staged.fmt == "xlsx"
-    rules = {"members": lambda: ingest_fields.member_rules(serials),
-             "calls": lambda: ingest_fields.call_rules(serials, mapping_data)
-             + [r for r in ingest_fields.member_rules(serials) if r.field != "membership_number"]
-             + [ingest_fields.Rule("membership_number", value=ingest_fields.member_rules(serials)[0].value,
-                                   problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs the "
-                                           "member''s membership number' END",
-                                   fix="fill in the membership number, or remove the row")],
-             "services": ingest_fields.service_rules}[kind]()
+    rules = {
+        "members": lambda: ingest_fields.member_rules(serials),
+        "calls": lambda: (
+            ingest_fields.call_rules(serials, mapping_data)
+            + [r for r in ingest_fields.member_rules(serials) if r.field != "membership_number"]
+            + [
+                ingest_fields.Rule(
+                    "membership_number",
+                    value=ingest_fields.member_rules(serials)[0].value,
+                    problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs the "
+                    "member''s membership number' END",
+                    fix="fill in the membership number, or remove the row",
+                )
+            ]
+        ),
+        "services": ingest_fields.service_rules,
+    }[kind]()
     checks = ingest_fields.stage(con, staged.table, "ingest_stage", rules, columns)
     if kind == "members":
         _mark_duplicate_members(con)
@@ -243,8 +304,20 @@ def _mark_duplicate_members(con: duckdb.DuckDBPyConnection) -> None:
 
 
 FORMULA_CELLS = "SELECT count(*) FROM temp.ingest_stage WHERE {any}"
-FORMULA_FIELDS = ("first_name", "last_name", "full_name", "email", "address", "notes", "caller", "name",
-                  "contact", "ward", "branch", "round")
+FORMULA_FIELDS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "address",
+    "notes",
+    "caller",
+    "name",
+    "contact",
+    "ward",
+    "branch",
+    "round",
+)
 
 
 def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[str]:
@@ -253,8 +326,15 @@ def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) ->
         return []
     cond = " OR ".join(f"regexp_matches(t__{f}, '^[=@]')" for f in fields)
     n = con.execute(FORMULA_CELLS.format(any=cond)).fetchone()[0]
-    return [f"{n:,} row{'s' if n > 1 else ''} hold text starting with = or @, which a spreadsheet could run as "
-            "a formula. It was stored as plain text; the workbench's exports neutralise it."] if n else []
+    return (
+        [
+            f"{n:,} row{'s' if n > 1 else ''} hold text starting with = or @, which a spreadsheet could "
+            "run as "
+            "a formula. It was stored as plain text; the workbench's exports neutralise it."
+        ]
+        if n
+        else []
+    )
 
 
 def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dict[str, str]) -> None:
@@ -262,7 +342,8 @@ def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dic
     con.execute("BEGIN TRANSACTION")
     try:
         {"members": _write_members, "calls": _write_calls, "services": _write_services}[kind](
-            con, valid, actor, result, progress, columns)
+            con, valid, actor, result, progress, columns
+        )
         _record(con, actor, result)
     except BaseException:
         con.execute("ROLLBACK")
@@ -275,52 +356,71 @@ def _write_members(con, valid, actor, result: ImportResult, progress, columns) -
     ingest_members.register_keys(con, "ingest_stage", valid)
     ingest_members.gather(con, "ingest_stage", valid, progress=progress)
     counts = ingest_members.write(con, "ingest_stage", valid)
-    result.loaded, result.updated, result.erased_skipped = counts.created, counts.updated, counts.erased_skipped
+    result.loaded, result.updated, result.erased_skipped = (
+        counts.created,
+        counts.updated,
+        counts.erased_skipped,
+    )
     _member_warnings(counts, result)
 
 
 def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) -> None:
     if counts.phones_unreadable:
         rows = ", ".join(str(r) for r in counts.phone_rows)
-        result.warnings.append(f"{counts.phones_unreadable:,} phone number{'s' if counts.phones_unreadable > 1 else ''}"
-                               f" could not be read as a phone number (rows {rows}"
-                               f"{', …' if counts.phones_unreadable > len(counts.phone_rows) else ''}); "
-                               "those members were loaded without a phone.")
+        result.warnings.append(
+            f"{counts.phones_unreadable:,} phone number{'s' if counts.phones_unreadable > 1 else ''}"
+            f" could not be read as a phone number (rows {rows}"
+            f"{', …' if counts.phones_unreadable > len(counts.phone_rows) else ''}); "
+            "those members were loaded without a phone."
+        )
     if counts.erased_skipped:
-        result.warnings.append(f"{counts.erased_skipped:,} member{'s' if counts.erased_skipped > 1 else ''} in the "
-                               "file were erased earlier; their details were not restored.")
+        result.warnings.append(
+            f"{counts.erased_skipped:,} member{'s' if counts.erased_skipped > 1 else ''} in the "
+            "file were erased earlier; their details were not restored."
+        )
 
 
 def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> None:
     ingest_members.register_keys(con, "ingest_stage", valid)
     if set(columns) & (set(headers.MEMBER_FIELDS) - {"membership_number"}):
-        ingest_members.gather(con, "ingest_stage", valid, latest="called_at DESC, row DESC", progress=progress)
+        ingest_members.gather(
+            con, "ingest_stage", valid, latest="called_at DESC, row DESC", progress=progress
+        )
     else:
         ingest_members.gather_numbers_only(con)
     members = ingest_members.write(con, "ingest_stage", valid)
     result.members_created = members.created
-    _member_warnings(ingest_members.MemberCounts(0, 0, 0, members.phones_unreadable, members.phone_rows), result)
-    counts = ingest_calls.write(con, "ingest_stage", valid, result.import_id, actor,
-                                has_call_ids="call_id" in columns)
+    _member_warnings(
+        ingest_members.MemberCounts(0, 0, 0, members.phones_unreadable, members.phone_rows), result
+    )
+    counts = ingest_calls.write(
+        con, "ingest_stage", valid, result.import_id, actor, has_call_ids="call_id" in columns
+    )
     result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
     result.erased_skipped, result.optouts_recorded = counts.erased_skipped, counts.optouts_recorded
     if counts.erased_skipped:
-        result.warnings.append(f"{counts.erased_skipped:,} call{'s' if counts.erased_skipped > 1 else ''} belong to "
-                               "members erased earlier; they were not loaded.")
+        result.warnings.append(
+            f"{counts.erased_skipped:,} call{'s' if counts.erased_skipped > 1 else ''} belong to "
+            "members erased earlier; they were not loaded."
+        )
     if counts.unlisted_count:
         names = ", ".join(f'"{n[:40]}"' for n in counts.unlisted_services)
-        result.warnings.append(f"{counts.unlisted_count:,} service name{'s' if counts.unlisted_count > 1 else ''} "
-                               f"referenced on calls are not in the services directory (kept as unlisted): {names}"
-                               f"{', …' if counts.unlisted_count > len(counts.unlisted_services) else ''}. "
-                               "Add them to the community map with: workbench import services FILE.")
+        result.warnings.append(
+            f"{counts.unlisted_count:,} service name{'s' if counts.unlisted_count > 1 else ''} "
+            f"referenced on calls are not in the services directory (kept as unlisted): {names}"
+            f"{', …' if counts.unlisted_count > len(counts.unlisted_services) else ''}. "
+            "Add them to the community map with: workbench import services FILE."
+        )
 
 
 def _write_services(con, valid, actor, result: ImportResult, progress, columns) -> None:
     counts = ingest_services.write(con, "ingest_stage", valid)
     result.loaded, result.updated = counts.created, counts.updated
     if counts.uncategorised:
-        result.warnings.append(f"{counts.uncategorised:,} service{'s' if counts.uncategorised > 1 else ''} had no "
-                               "category; filed under other.")
+        result.warnings.append(
+            f"{counts.uncategorised:,} service{'s' if counts.uncategorised > 1 else ''} had no "
+            "category; filed under other."
+        )
     if counts.relinked:
         result.warnings.append(f"{counts.relinked:,} earlier call references now match a listed service.")
 
@@ -331,13 +431,38 @@ INSERT_IMPORT = "INSERT INTO imports VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)"
 def _record(con: duckdb.DuckDBPyConnection, actor: str, result: ImportResult) -> None:
     from workbench import dataprotection  # the audit log; imported late like the opt-out register
 
-    con.execute(INSERT_IMPORT, [result.import_id, result.kind, result.file, result.sha256, actor, result.rows_read,
-                                result.loaded, result.updated, result.rejected])
-    dataprotection.audit(con, "import", actor=actor, object_id=result.import_id, counts={
-        "kind": result.kind, "sha256": result.sha256, "rows_read": result.rows_read, "loaded": result.loaded,
-        "updated": result.updated, "rejected": result.rejected, "already_held": result.skipped_duplicate,
-        "members_created": result.members_created, "erased_skipped": result.erased_skipped,
-        "optouts_recorded": result.optouts_recorded})
+    con.execute(
+        INSERT_IMPORT,
+        [
+            result.import_id,
+            result.kind,
+            result.file,
+            result.sha256,
+            actor,
+            result.rows_read,
+            result.loaded,
+            result.updated,
+            result.rejected,
+        ],
+    )
+    dataprotection.audit(
+        con,
+        "import",
+        actor=actor,
+        object_id=result.import_id,
+        counts={
+            "kind": result.kind,
+            "sha256": result.sha256,
+            "rows_read": result.rows_read,
+            "loaded": result.loaded,
+            "updated": result.updated,
+            "rejected": result.rejected,
+            "already_held": result.skipped_duplicate,
+            "members_created": result.members_created,
+            "erased_skipped": result.erased_skipped,
+            "optouts_recorded": result.optouts_recorded,
+        },
+    )
 
 
 TEMP_TABLES = "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'ingest%'"

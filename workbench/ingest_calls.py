@@ -14,8 +14,10 @@ import duckdb
 
 from workbench.ingest_fields import norm_sql
 
-NATURAL_ID = ("'N' || substr(sha256(k.member_key || '|' || s.round || '|' || "
-              "strftime(s.called_at, '%Y-%m-%dT%H:%M:%S') || '|' || coalesce(s.caller, '')), 1, 24)")
+NATURAL_ID = (
+    "'N' || substr(sha256(k.member_key || '|' || s.round || '|' || "
+    "strftime(s.called_at, '%Y-%m-%dT%H:%M:%S') || '|' || coalesce(s.caller, '')), 1, 24)"
+)
 
 DUPLICATE_IDS = """
 SELECT call_id, min(row) AS first_row FROM temp.{stage} WHERE call_id IS NOT NULL
@@ -91,7 +93,7 @@ SELECT DISTINCT call_id, skill FROM (
 
 SERVICE_KEYS = f"""
 CREATE OR REPLACE TEMP TABLE ingest_service_keys AS
-SELECT {norm_sql('v')} AS key, min(service_id) AS service_id FROM (
+SELECT {norm_sql("v")} AS key, min(service_id) AS service_id FROM (
     SELECT service_id, service_id AS v FROM services
     UNION ALL SELECT service_id, name FROM services
     UNION ALL SELECT service_id, unnest(aliases) FROM services
@@ -103,7 +105,7 @@ INSERT INTO call_services
 SELECT c.call_id, k.service_id, c.raw_name FROM (
     SELECT call_id, unnest(services_referenced) AS raw_name FROM temp.ingest_calls
     WHERE len(services_referenced) > 0
-) c LEFT JOIN temp.ingest_service_keys k ON k.key = {norm_sql('c.raw_name')}
+) c LEFT JOIN temp.ingest_service_keys k ON k.key = {norm_sql("c.raw_name")}
 """
 
 UNLISTED = """
@@ -120,8 +122,9 @@ WHERE {valid} AND k.member_key IN (SELECT member_key FROM members WHERE erased_a
 """
 
 
-def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str, import_id: str, actor: str, *,
-          has_call_ids: bool) -> CallCounts:
+def write(
+    con: duckdb.DuckDBPyConnection, stage: str, valid: str, import_id: str, actor: str, *, has_call_ids: bool
+) -> CallCounts:
     """Insert the new calls (and their needs, skills and services); record do-not-call opt-outs.
 
     Args:
@@ -129,7 +132,9 @@ def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str, import_id: str
             otherwise each call's id is a digest of its natural key.
     """
     con.execute(STAGED_CALLS.format(stage=stage, valid=valid, call_id=f"coalesce(s.call_id, {NATURAL_ID})"))
-    blank_ids = has_call_ids and con.execute(f"SELECT count(*) FROM temp.{stage} WHERE call_id IS NULL").fetchone()[0]
+    blank_ids = (
+        has_call_ids and con.execute(f"SELECT count(*) FROM temp.{stage} WHERE call_id IS NULL").fetchone()[0]
+    )
     if not has_call_ids or blank_ids:
         con.execute(DEDUPLICATE)
     held = con.execute(ALREADY_HELD).fetchone()[0]

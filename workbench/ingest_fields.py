@@ -50,16 +50,25 @@ def vocab_map(vocabulary: str, mapping: dict | None = None) -> str:
     """
     frame = lookup((mapping or {}).get("outcomes"))
     frame = frame[frame["vocabulary"] == vocabulary]
-    assert frame["label"].str.fullmatch("[0-9a-z]*").all() and frame["code"].isin(VOCABULARIES[vocabulary]).all()
-    return "MAP {" + ", ".join(f"'{label}': '{code}'" for label, code in zip(frame["label"], frame["code"],
-                                                                                 strict=True)) + "}"
+    assert (
+        frame["label"].str.fullmatch("[0-9a-z]*").all() and frame["code"].isin(VOCABULARIES[vocabulary]).all()
+    )
+    return (
+        "MAP {"
+        + ", ".join(f"'{label}': '{code}'" for label, code in zip(frame["label"], frame["code"], strict=True))
+        + "}"
+    )
 
 
 def _lower_map(vocabulary: str) -> str:
     # The built-in labels as people write them, in lower case: most cells match here without the
     # regular expression that normalising needs. Only [a-z0-9 /] labels, so inlining stays safe.
-    pairs = {label.lower(): code for code, labels in VOCABULARIES[vocabulary].items() for label in (code, *labels)
-             if all(c.isalnum() or c in " /_" for c in label) and label.isascii()}
+    pairs = {
+        label.lower(): code
+        for code, labels in VOCABULARIES[vocabulary].items()
+        for label in (code, *labels)
+        if all(c.isalnum() or c in " /_" for c in label) and label.isascii()
+    }
     return "MAP {" + ", ".join(f"'{label}': '{code}'" for label, code in pairs.items()) + "}"
 
 
@@ -71,24 +80,36 @@ def label_sql(vocabulary: str, mapping: dict | None = None, text: str = "{t}") -
 
 
 def required(field: str, what: str) -> Rule:
-    return Rule(field, problem=f"CASE WHEN {{t}} IS NULL THEN 'is blank; every row needs {what}' END",
-                fix=f"fill in {what}, or remove the row")
+    return Rule(
+        field,
+        problem=f"CASE WHEN {{t}} IS NULL THEN 'is blank; every row needs {what}' END",
+        fix=f"fill in {what}, or remove the row",
+    )
 
 
 def _yes_no(field: str) -> Rule:
-    return Rule(field, value=f"CAST({label_sql('yes_no')} AS BOOLEAN)",
-                problem="CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN "
-                        f"'is not yes or no (accepted: {_sq(accepted('yes_no'))}, or blank)' END",
-                fix="write Y or N, or leave it blank")
+    return Rule(
+        field,
+        value=f"CAST({label_sql('yes_no')} AS BOOLEAN)",
+        problem="CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN "
+        f"'is not yes or no (accepted: {_sq(accepted('yes_no'))}, or blank)' END",
+        fix="write Y or N, or leave it blank",
+    )
 
 
-def _labelled(field: str, vocabulary: str, what: str, mapping: dict | None = None, blank_ok: bool = True) -> Rule:
+def _labelled(
+    field: str, vocabulary: str, what: str, mapping: dict | None = None, blank_ok: bool = True
+) -> Rule:
     blank = "" if blank_ok else f"WHEN {{t}} IS NULL THEN 'is blank; every call needs {what}' "
-    return Rule(field, value=label_sql(vocabulary, mapping),
-                problem=f"CASE {blank}WHEN {{t}} IS NOT NULL AND {{v}} IS NULL THEN "
-                        f"'is not {what} we know. Accepted labels: {_sq(accepted(vocabulary))}' END",
-                fix=f"use one of the accepted labels, or map yours in a mapping file's [{vocabulary}s] section"
-                if vocabulary == "outcome" else "use one of the accepted labels")
+    return Rule(
+        field,
+        value=label_sql(vocabulary, mapping),
+        problem=f"CASE {blank}WHEN {{t}} IS NOT NULL AND {{v}} IS NULL THEN "
+        f"'is not {what} we know. Accepted labels: {_sq(accepted(vocabulary))}' END",
+        fix=f"use one of the accepted labels, or map yours in a mapping file's [{vocabulary}s] section"
+        if vocabulary == "outcome"
+        else "use one of the accepted labels",
+    )
 
 
 def _date(field: str, serials: bool, as_date: bool, required: str | None = None) -> Rule:
@@ -97,53 +118,82 @@ def _date(field: str, serials: bool, as_date: bool, required: str | None = None)
     problem = dates.problem_sql("{t}", "{v}")
     if required:
         problem = f"CASE WHEN {{t}} IS NULL THEN 'is blank; every row needs {required}' ELSE {problem} END"
-    return Rule(field, value=value, problem=problem, fix="write the date day first as dd/mm/yyyy (or yyyy-mm-dd)")
+    return Rule(
+        field, value=value, problem=problem, fix="write the date day first as dd/mm/yyyy (or yyyy-mm-dd)"
+    )
 
 
 def member_rules(serials: bool) -> list[Rule]:
     return [
-        Rule("membership_number", value=r"upper(regexp_replace({t}, '\s+', '', 'g'))",
-             problem="CASE WHEN {t} IS NULL THEN 'is blank; every row needs a membership number' END",
-             fix="fill in the membership number, or remove the row"),
-        Rule("first_name"), Rule("last_name"), Rule("full_name"),
+        Rule(
+            "membership_number",
+            value=r"upper(regexp_replace({t}, '\s+', '', 'g'))",
+            problem="CASE WHEN {t} IS NULL THEN 'is blank; every row needs a membership number' END",
+            fix="fill in the membership number, or remove the row",
+        ),
+        Rule("first_name"),
+        Rule("last_name"),
+        Rule("full_name"),
         Rule("phone"),  # normalised later, once per distinct number
         Rule("email", value="lower({t})"),
         Rule("address"),
         Rule("postcode", value=r"upper(regexp_replace({t}, '\s+', ' ', 'g'))"),
-        Rule("ward"), Rule("branch"),
-        Rule("age", value="TRY_CAST(TRY_CAST({t} AS DOUBLE) AS INTEGER)",
-             problem="CASE WHEN {t} IS NOT NULL AND ({v} IS NULL OR {v} NOT BETWEEN 0 AND 120) "
-                     "THEN 'is not an age in whole years (0 to 120)' END",
-             fix="write the age as a whole number, or leave it blank"),
+        Rule("ward"),
+        Rule("branch"),
+        Rule(
+            "age",
+            value="TRY_CAST(TRY_CAST({t} AS DOUBLE) AS INTEGER)",
+            problem="CASE WHEN {t} IS NOT NULL AND ({v} IS NULL OR {v} NOT BETWEEN 0 AND 120) "
+            "THEN 'is not an age in whole years (0 to 120)' END",
+            fix="write the age as a whole number, or leave it blank",
+        ),
         _date("joined_on", serials, as_date=True),
     ]
 
 
 def call_rules(serials: bool, mapping: dict | None) -> list[Rule]:
     categories = vocab_map("category")
-    split_norm = f"list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), x -> {norm_sql('x')}), x -> x <> '')"
+    split_norm = (
+        f"list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), x -> {norm_sql('x')}), "
+        "x -> x <> '')"
+    )
     return [
         Rule("call_id"),
-        Rule("round", problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs its round' END",
-             fix="fill in the round (e.g. R1), or remove the row"),
+        Rule(
+            "round",
+            problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs its round' END",
+            fix="fill in the round (e.g. R1), or remove the row",
+        ),
         Rule("caller"),
         _date("called_at", serials, as_date=False, required="the date of the call"),
         _labelled("outcome", "outcome", "an outcome", mapping, blank_ok=False),
-        Rule("wellbeing", value="TRY_CAST(TRY_CAST({t} AS DOUBLE) AS INTEGER)",
-             problem="CASE WHEN {t} IS NOT NULL AND ({v} IS NULL OR {v} NOT BETWEEN 1 AND 5) "
-                     "THEN 'is not a wellbeing score from 1 (struggling) to 5 (doing well)' END",
-             fix="write a whole number from 1 to 5, or leave it blank"),
+        Rule(
+            "wellbeing",
+            value="TRY_CAST(TRY_CAST({t} AS DOUBLE) AS INTEGER)",
+            problem="CASE WHEN {t} IS NOT NULL AND ({v} IS NULL OR {v} NOT BETWEEN 1 AND 5) "
+            "THEN 'is not a wellbeing score from 1 (struggling) to 5 (doing well)' END",
+            fix="write a whole number from 1 to 5, or leave it blank",
+        ),
         _yes_no("needs_support"),
-        Rule("need_categories", value=f"list_transform({split_norm}, x -> ({categories})[x])",
-             problem="CASE WHEN list_count({v}) < len({v}) THEN "
-                     f"'holds a need category we do not know. Accepted: {_sq(accepted('category'))}' END",
-             fix="use the accepted categories, separated by ; or ,"),
+        Rule(
+            "need_categories",
+            value=f"list_transform({split_norm}, x -> ({categories})[x])",
+            problem="CASE WHEN list_count({v}) < len({v}) THEN "
+            f"'holds a need category we do not know. Accepted: {_sq(accepted('category'))}' END",
+            fix="use the accepted categories, separated by ; or ,",
+        ),
         _labelled("urgency", "urgency", "an urgency"),
         _yes_no("keen_to_volunteer"),
-        Rule("skills", value=f"list_distinct(list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), "
-                             "x -> trim(regexp_replace(lower(x), '[^0-9a-z]+', '_', 'g'), '_')), x -> x <> ''))"),
-        Rule("services_referenced", value=f"list_distinct(list_filter(list_transform("
-                                          f"string_split_regex({{t}}, '{SPLIT}'), x -> trim(x)), x -> x <> ''))"),
+        Rule(
+            "skills",
+            value=f"list_distinct(list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), "
+            "x -> trim(regexp_replace(lower(x), '[^0-9a-z]+', '_', 'g'), '_')), x -> x <> ''))",
+        ),
+        Rule(
+            "services_referenced",
+            value=f"list_distinct(list_filter(list_transform("
+            f"string_split_regex({{t}}, '{SPLIT}'), x -> trim(x)), x -> x <> ''))",
+        ),
         _labelled("dp_query", "dp_query", "a data-protection query type"),
         Rule("notes", max_length=MAX_NOTES),
     ]
@@ -153,19 +203,29 @@ def service_rules() -> list[Rule]:
     split = f"list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), x -> trim(x)), x -> x <> '')"
     return [
         Rule("service_id"),
-        Rule("name", problem="CASE WHEN {t} IS NULL THEN 'is blank; every service needs a name' END",
-             fix="fill in the service's name, or remove the row"),
-        Rule("category", value=f"({vocab_map('category')})[{norm_sql('{t}')}]",
-             problem="CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN "
-                     f"'is not a category we know. Accepted: {_sq(accepted('category'))}' END",
-             fix="use one of the accepted categories"),
-        Rule("areas", value=split), Rule("contact"), Rule("aliases", value=split),
+        Rule(
+            "name",
+            problem="CASE WHEN {t} IS NULL THEN 'is blank; every service needs a name' END",
+            fix="fill in the service's name, or remove the row",
+        ),
+        Rule(
+            "category",
+            value=f"({vocab_map('category')})[{norm_sql('{t}')}]",
+            problem="CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN "
+            f"'is not a category we know. Accepted: {_sq(accepted('category'))}' END",
+            fix="use one of the accepted categories",
+        ),
+        Rule("areas", value=split),
+        Rule("contact"),
+        Rule("aliases", value=split),
     ]
 
 
 def _length_problem(rule: Rule) -> str:
-    return (f"WHEN length(t__{rule.field}) > {rule.max_length} THEN 'is ' || length(t__{rule.field}) || "
-            f"' characters long; the longest accepted is {rule.max_length}'")
+    return (
+        f"WHEN length(t__{rule.field}) > {rule.max_length} THEN 'is ' || length(t__{rule.field}) || "
+        f"' characters long; the longest accepted is {rule.max_length}'"
+    )
 
 
 def _fill(template: str, field: str) -> str:
@@ -188,33 +248,51 @@ SELECT *, {problems} FROM (
 """
 
 
-def stage(con: duckdb.DuckDBPyConnection, raw: str, stage_table: str, rules: list[Rule],
-          columns: dict[str, str]) -> list[Check]:
+def stage(
+    con: duckdb.DuckDBPyConnection, raw: str, stage_table: str, rules: list[Rule], columns: dict[str, str]
+) -> list[Check]:
     """Create `stage_table`: row, t__<field> (text), <field> (value) and p__<field> (problem).
 
     Returns:
         The checks (problem columns) to collect.
     """
     texts = ", ".join(
-        (f"nullif(trim(replace(CAST(r.{quote(columns[r.field])} AS VARCHAR), chr(0), '')), '')"
-         if r.field in columns else "CAST(NULL AS VARCHAR)") + f" AS t__{r.field}" for r in rules)
+        (
+            f"nullif(trim(replace(CAST(r.{quote(columns[r.field])} AS VARCHAR), chr(0), '')), '')"
+            if r.field in columns
+            else "CAST(NULL AS VARCHAR)"
+        )
+        + f" AS t__{r.field}"
+        for r in rules
+    )
     values = ", ".join(f"{_fill(r.value, r.field)} AS {r.field}" for r in rules)
     problems, checks = [], []
     for r in rules:
         inner = _fill(r.problem, r.field) if r.problem else "NULL"
         length = _length_problem(r) if r.field in columns else ""
-        problems.append(f"CASE {length} WHEN TRUE THEN {inner} END AS p__{r.field}" if length
-                        else f"{inner} AS p__{r.field}")
+        problems.append(
+            f"CASE {length} WHEN TRUE THEN {inner} END AS p__{r.field}"
+            if length
+            else f"{inner} AS p__{r.field}"
+        )
         if r.problem or r.field in columns:
             checks.append(Check(r.field, r.fix if r.problem else "shorten the cell"))
     con.execute(f"DROP TABLE IF EXISTS temp.{stage_table}")
-    con.execute(STAGE.format(stage=stage_table, row=ROW, raw=raw, texts=texts, values=values,
-                             problems=", ".join(problems)))
+    con.execute(
+        STAGE.format(
+            stage=stage_table, row=ROW, raw=raw, texts=texts, values=values, problems=", ".join(problems)
+        )
+    )
     return checks
 
 
-def fix_for(checks: list[Check], field: str) -> str:
-    return next((c.fix for c in checks if c.field == field), "correct the cell in the file")
-
-
-__all__ = ["Rule", "stage", "member_rules", "call_rules", "service_rules", "norm_sql", "vocab_map", "normalise"]
+__all__ = [
+    "Rule",
+    "stage",
+    "member_rules",
+    "call_rules",
+    "service_rules",
+    "norm_sql",
+    "vocab_map",
+    "normalise",
+]

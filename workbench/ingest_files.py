@@ -11,8 +11,8 @@ checks downstream can name the row a person would see in a spreadsheet.
 from __future__ import annotations
 
 import codecs
-import csv
 import contextlib
+import csv
 import datetime as dt
 import hashlib
 import shutil
@@ -27,7 +27,14 @@ import pandas as pd
 
 from workbench.errors import InputError
 
-FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".parquet": "parquet",
+}
 DELIMITERS = (",", ";", "\t")
 ROW = "__row"
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a very long notes cell must give a row error, not a reader crash
@@ -64,14 +71,21 @@ def file_format(path: Path) -> str:
     """
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        hint = " Save it from Excel as .xlsx or CSV." if path.suffix.lower() in (".xls", ".ods", ".numbers") else ""
-        raise InputError(f"Unsupported file extension: '{path.suffix or '(none)'}' ({path.name}). "
-                         f"Supported formats: .csv, .tsv, .txt, .parquet, .xlsx.{hint}")
+        hint = (
+            " Save it from Excel as .xlsx or CSV."
+            if path.suffix.lower() in (".xls", ".ods", ".numbers")
+            else ""
+        )
+        raise InputError(
+            f"Unsupported file extension: '{path.suffix or '(none)'}' ({path.name}). "
+            f"Supported formats: .csv, .tsv, .txt, .parquet, .xlsx.{hint}"
+        )
     return fmt
 
 
-def stage(con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None,
-          table: str = "ingest_raw") -> SourceFile:
+def stage(
+    con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None, table: str = "ingest_raw"
+) -> SourceFile:
     """Read `path` into the temp table `table`: one VARCHAR column per header, plus __row.
 
     Raises:
@@ -97,6 +111,7 @@ def quote(identifier: str) -> str:
 
 
 # -- CSV ------------------------------------------------------------------------------------------
+
 
 def _stage_csv(con, path: Path, table: str, sheet) -> SourceFile:
     head = path.open("rb").read(65536)
@@ -149,8 +164,10 @@ def _transcoded(path: Path, encoding: str) -> Iterator[tuple[Path, list[str]]]:
                 target.write(decoder.decode(chunk))
             target.write(decoder.decode(b"", final=True))
         if encoding == "cp1252":
-            warnings.append(f"{path.name} is not UTF-8; it was read as Windows-1252 (Excel's CSV). "
-                            "If letters look wrong, save it as 'CSV UTF-8' and import again.")
+            warnings.append(
+                f"{path.name} is not UTF-8; it was read as Windows-1252 (Excel's CSV). "
+                "If letters look wrong, save it as 'CSV UTF-8' and import again."
+            )
         yield copy, warnings
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -196,8 +213,9 @@ def _same_header(headers: list[str], path: Path, delimiter: str) -> bool:
         except csv.Error:
             return True  # let DuckDB's reading stand
     named = [h.strip() for h in first]
-    return len(named) == len(headers) and all(not n or n == h or named.count(n) > 1
-                                              for n, h in zip(named, headers, strict=True))
+    return len(named) == len(headers) and all(
+        not n or n == h or named.count(n) > 1 for n, h in zip(named, headers, strict=True)
+    )
 
 
 def _read_ragged(con, path: Path, table: str, delimiter: str) -> None:
@@ -206,8 +224,10 @@ def _read_ragged(con, path: Path, table: str, delimiter: str) -> None:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle, delimiter=delimiter))
     except (csv.Error, UnicodeDecodeError) as error:
-        raise InputError(f"{path.name} could not be read as CSV ({type(error).__name__}). Check it opens in a "
-                         "spreadsheet, then save it again as CSV UTF-8.") from None
+        raise InputError(
+            f"{path.name} could not be read as CSV ({type(error).__name__}). Check it opens in a "
+            "spreadsheet, then save it again as CSV UTF-8."
+        ) from None
     frame = _sheet_frame(iter(rows))
     con.register("ingest_frame", frame)
     try:
@@ -229,14 +249,17 @@ def _reason(error: Exception) -> str:
 
 # -- Excel ----------------------------------------------------------------------------------------
 
+
 def _stage_xlsx(con, path: Path, table: str, sheet: str | None) -> SourceFile:
     import openpyxl
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise InputError(f"{path.name} is not a readable .xlsx workbook. Open it in Excel and save it "
-                         "again as .xlsx, or export it as CSV.") from None
+        raise InputError(
+            f"{path.name} is not a readable .xlsx workbook. Open it in Excel and save it "
+            "again as .xlsx, or export it as CSV."
+        ) from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise InputError(f'{path.name} has no sheet "{sheet}". Sheets: {", ".join(book.sheetnames)}.')
@@ -302,12 +325,16 @@ def _unique_headers(cells: list) -> list[str]:
 
 # -- Parquet --------------------------------------------------------------------------------------
 
+
 def _stage_parquet(con, path: Path, table: str, sheet) -> SourceFile:
     try:
         columns = con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(path)]).fetchdf().columns
         casts = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" for c in columns)
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {casts}, row_number() OVER () AS {ROW} "
-                    "FROM read_parquet(?)", [str(path)])
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT {casts}, row_number() OVER () AS {ROW} "
+            "FROM read_parquet(?)",
+            [str(path)],
+        )
     except duckdb.Error as error:
         raise InputError(f"{path.name} is not a readable Parquet file ({_reason(error)}).") from None
     rows = con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]

@@ -29,15 +29,21 @@ class MemberCounts:
     phone_rows: list[int]
 
 
-KEYS_SOURCE = "SELECT DISTINCT membership_number FROM temp.{stage} WHERE {valid} AND membership_number IS NOT NULL"
+KEYS_SOURCE = (
+    "SELECT DISTINCT membership_number FROM temp.{stage} WHERE {valid} AND membership_number IS NOT NULL"
+)
 
 
 def register_keys(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> None:
     """temp.ingest_keys: membership_number -> member_key, membership_hash, for every valid row."""
     numbers = [r[0] for r in con.execute(KEYS_SOURCE.format(stage=stage, valid=valid)).fetchall()]
-    frame = pd.DataFrame({"membership_number": pd.Series(numbers, dtype="object"),
-                          "member_key": pd.Series(pseudonymise.member_keys(con, numbers), dtype="object"),
-                          "membership_hash": pd.Series(pseudonymise.suppression_hashes(con, numbers), dtype="object")})
+    frame = pd.DataFrame(
+        {
+            "membership_number": pd.Series(numbers, dtype="object"),
+            "member_key": pd.Series(pseudonymise.member_keys(con, numbers), dtype="object"),
+            "membership_hash": pd.Series(pseudonymise.suppression_hashes(con, numbers), dtype="object"),
+        }
+    )
     _table(con, "ingest_keys", frame)
 
 
@@ -58,7 +64,9 @@ def register_phones(con: duckdb.DuckDBPyConnection, stage: str, valid: str, prog
     """temp.ingest_phones: raw -> e164, phone_hash, each distinct raw phone parsed once."""
     raw = [r[0] for r in con.execute(PHONES_SOURCE.format(stage=stage, valid=valid)).fetchall()]
     frame = phones.normalise(raw, progress=progress)
-    frame["phone_hash"] = pd.Series(pseudonymise.suppression_hashes(con, frame["e164"].tolist()), dtype="object")
+    frame["phone_hash"] = pd.Series(
+        pseudonymise.suppression_hashes(con, frame["e164"].tolist()), dtype="object"
+    )
     _table(con, "ingest_phones", frame)
 
 
@@ -75,8 +83,14 @@ LEFT JOIN temp.ingest_phones ph ON ph.raw = s.t__phone
 """
 
 
-def gather(con: duckdb.DuckDBPyConnection, stage: str, valid: str, *, latest: str = "row DESC",
-           progress: bool | None = None) -> None:
+def gather(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    valid: str,
+    *,
+    latest: str = "row DESC",
+    progress: bool | None = None,
+) -> None:
     """temp.ingest_people: one row per member in the file, the latest row's details winning."""
     register_phones(con, stage, valid, progress)
     # "Name" alone: everything before the last word is the first name.
@@ -88,8 +102,12 @@ def gather(con: duckdb.DuckDBPyConnection, stage: str, valid: str, *, latest: st
 NUMBERS_ONLY = f"""
 CREATE OR REPLACE TEMP TABLE ingest_people AS
 SELECT member_key, membership_hash, membership_number,
-       {", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in ("first_name", "last_name", "email", "address", "postcode",
-                                                           "ward", "branch"))},
+       {
+    ", ".join(
+        f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in ("first_name", "last_name", "email", "address", "postcode", "ward", "branch")
+    )
+},
        CAST(NULL AS INTEGER) AS age, CAST(NULL AS DATE) AS joined_on,
        CAST(NULL AS VARCHAR) AS phone, CAST(NULL AS VARCHAR) AS phone_hash
 FROM temp.ingest_keys
@@ -102,7 +120,7 @@ def gather_numbers_only(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(NUMBERS_ONLY)
 
 
-def _changed(table: str, alias: str, columns: tuple[str, ...]) -> str:
+def _changed(alias: str, columns: tuple[str, ...]) -> str:
     return " OR ".join(f"coalesce(p.{c}, {alias}.{c}) IS DISTINCT FROM {alias}.{c}" for c in columns)
 
 
@@ -112,7 +130,7 @@ SELECT p.member_key,
        m.member_key IS NULL AS is_new,
        m.erased_at IS NOT NULL AS erased,
        m.member_key IS NOT NULL AND m.erased_at IS NULL AND (i.member_key IS NULL OR
-           {_changed('members', 'm', DETAILS)} OR {_changed('identities', 'i', IDENTITY)}) AS changed
+           {_changed("m", DETAILS)} OR {_changed("i", IDENTITY)}) AS changed
 FROM temp.ingest_people p
 LEFT JOIN members m USING (member_key)
 LEFT JOIN identities i USING (member_key)
@@ -150,7 +168,10 @@ WHERE p.member_key IN (SELECT member_key FROM temp.ingest_state WHERE NOT erased
   AND p.member_key NOT IN (SELECT member_key FROM identities)
 """
 
-COUNTS = "SELECT count(*) FILTER (is_new), count(*) FILTER (changed), count(*) FILTER (erased) FROM temp.ingest_state"
+COUNTS = (
+    "SELECT count(*) FILTER (is_new), count(*) FILTER (changed), count(*) FILTER (erased) "
+    "FROM temp.ingest_state"
+)
 
 UNREADABLE = """
 SELECT s.row FROM temp.{stage} s JOIN temp.ingest_phones ph ON ph.raw = s.t__phone
@@ -171,5 +192,3 @@ def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> MemberCount
     bad_rows = [r[0] for r in con.execute(UNREADABLE.format(stage=stage, valid=valid)).fetchall()]
     return MemberCounts(created, updated, erased, len(bad_rows), bad_rows[:10])
 
-
-ERASED_KEYS = "SELECT member_key FROM temp.ingest_state WHERE erased"

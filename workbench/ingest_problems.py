@@ -17,8 +17,19 @@ import pandas as pd
 from workbench.ingest_files import ROW, quote
 
 COLUMNS = ["file", "row", "column", "value", "problem", "fix"]
-IDENTITY_FIELDS = frozenset({"membership_number", "first_name", "last_name", "full_name", "phone", "email",
-                             "address", "notes", "postcode"})
+IDENTITY_FIELDS = frozenset(
+    {
+        "membership_number",
+        "first_name",
+        "last_name",
+        "full_name",
+        "phone",
+        "email",
+        "address",
+        "notes",
+        "postcode",
+    }
+)
 SHOWN_LENGTH = 60
 MAX_PROBLEMS = 10_000  # beyond this the report says how many more; the rejects file has them all
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -62,8 +73,14 @@ def has_any(con: duckdb.DuckDBPyConnection, stage: str, checks: list[Check]) -> 
     return con.execute(f"SELECT count(*) FROM temp.{stage} WHERE {where}").fetchone()[0] > 0
 
 
-def collect(con: duckdb.DuckDBPyConnection, stage: str, raw: str, checks: list[Check],
-            columns: dict[str, str], file_name: str) -> pd.DataFrame:
+def collect(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    raw: str,
+    checks: list[Check],
+    columns: dict[str, str],
+    file_name: str,
+) -> pd.DataFrame:
     """Every problem in the staging table, one row per (row, column), in file order.
 
     Args:
@@ -77,47 +94,55 @@ def collect(con: duckdb.DuckDBPyConnection, stage: str, raw: str, checks: list[C
     for check in checks:
         header = columns.get(check.field)
         value = f"r.{quote(header)}" if header else "NULL"
-        parts.append(con.execute(
-            f"SELECT s.row, ? AS field, ? AS column, {value} AS value, s.{quote('p__' + check.field)} AS problem, "
-            f"? AS fix FROM temp.{stage} s JOIN temp.{raw} r ON r.{ROW} = s.row "
-            f"WHERE s.{quote('p__' + check.field)} IS NOT NULL ORDER BY s.row LIMIT {MAX_PROBLEMS}",
-            [check.field, header or check.field.replace("_", " "), check.fix]).fetchdf())
+        parts.append(
+            con.execute(
+                f"SELECT s.row, ? AS field, ? AS column, {value} AS value, "
+                f"s.{quote('p__' + check.field)} AS problem, "
+                f"? AS fix FROM temp.{stage} s JOIN temp.{raw} r ON r.{ROW} = s.row "
+                f"WHERE s.{quote('p__' + check.field)} IS NOT NULL ORDER BY s.row LIMIT {MAX_PROBLEMS}",
+                [check.field, header or check.field.replace("_", " "), check.fix],
+            ).fetchdf()
+        )
     if not parts or all(p.empty for p in parts):
         return empty()
     found = pd.concat([p for p in parts if not p.empty], ignore_index=True).sort_values(["row", "column"])
     found["value"] = [show(f, v) for f, v in zip(found["field"], found["value"], strict=True)]
-    found["problem"] = [_phrase(f, p) for f, p in zip(found["field"], found["problem"], strict=True)]
     found.insert(0, "file", file_name)
     return found[COLUMNS].head(MAX_PROBLEMS).reset_index(drop=True)
 
 
-def _phrase(field: str, problem: str) -> str:
-    return problem if field not in IDENTITY_FIELDS else problem.replace("{value}", "the value")
-
-
 def summary(problems: pd.DataFrame, limit: int = 5) -> str:
     """The first few problems as lines of text, for an error message."""
-    lines = [f"{r.file} row {r.row}, column \"{r.column}\": {r.value} {r.problem}. Fix: {r.fix}"
-             for r in problems.head(limit).itertuples()]
+    lines = [
+        f'{r.file} row {r.row}, column "{r.column}": {r.value} {r.problem}. Fix: {r.fix}'
+        for r in problems.head(limit).itertuples()
+    ]
     more = len(problems) - limit
     if more > 0:
         lines.append(f"... and {more:,} more problem{'s' if more > 1 else ''}.")
     return "\n".join(lines)
 
 
-def write_rejects(con: duckdb.DuckDBPyConnection, raw: str, headers: list[str], problems: pd.DataFrame,
-                  path: Path) -> Path:
+def write_rejects(
+    con: duckdb.DuckDBPyConnection, raw: str, headers: list[str], problems: pd.DataFrame, path: Path
+) -> Path:
     """The rejected rows as written, with their reasons, to a CSV only the owner can read (0600).
 
     Cells that would run as a spreadsheet formula get a leading apostrophe (OWASP CSV injection).
     """
-    reasons = (problems.assign(reason=problems["column"] + ": " + problems["problem"])
-               .groupby("row")["reason"].agg("; ".join).reset_index())
+    reasons = (
+        problems.assign(reason=problems["column"] + ": " + problems["problem"])
+        .groupby("row")["reason"]
+        .agg("; ".join)
+        .reset_index()
+    )
     con.register("ingest_reasons", reasons)
     try:
         cols = ", ".join(f"r.{quote(h)}" for h in headers)
-        rows = con.execute(f"SELECT r.{ROW} AS row, g.reason AS problems, {cols} FROM temp.{raw} r "
-                           f"JOIN ingest_reasons g ON g.row = r.{ROW} ORDER BY r.{ROW}").fetchdf()
+        rows = con.execute(
+            f"SELECT r.{ROW} AS row, g.reason AS problems, {cols} FROM temp.{raw} r "
+            f"JOIN ingest_reasons g ON g.row = r.{ROW} ORDER BY r.{ROW}"
+        ).fetchdf()
     finally:
         con.unregister("ingest_reasons")
     rows = rows.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)

@@ -15,7 +15,6 @@ from workbench.ingest_calls import SERVICE_KEYS
 from workbench.ingest_fields import norm_sql
 
 
-
 def service_id_sql(alias: str = "") -> str:
     """SQL: the service's own id, or one made from its name."""
     prefix = f"{alias}." if alias else ""
@@ -30,9 +29,10 @@ GROUP BY 1 HAVING count(*) > 1
 """
 
 MARK_DUPLICATES = f"""
-UPDATE temp.{{stage}} s SET p__service_id = 'is the same service as row ' || d.first_row || '; list each service once'
+UPDATE temp.{{stage}} s
+SET p__service_id = 'is the same service as row ' || d.first_row || '; list each service once'
 FROM temp.ingest_duplicates d
-WHERE {service_id_sql('s')} = d.id
+WHERE {service_id_sql("s")} = d.id
   AND s.row > d.first_row AND s.p__service_id IS NULL
 """
 
@@ -57,14 +57,16 @@ class ServiceCounts:
 SERVICES = f"""
 CREATE OR REPLACE TEMP TABLE ingest_services AS
 SELECT {SERVICE_ID} AS service_id, name, coalesce(category, 'other') AS category,
-       coalesce(areas, []) AS areas, contact, coalesce(aliases, []) AS aliases, category IS NULL AS uncategorised
+       coalesce(areas, []) AS areas, contact, coalesce(aliases, []) AS aliases,
+       category IS NULL AS uncategorised
 FROM temp.{{stage}} WHERE {{valid}}
 """
 
 STATE = """
 SELECT count(*) FILTER (WHERE x.service_id IS NULL),
        count(*) FILTER (WHERE x.service_id IS NOT NULL AND (x.name, x.category, x.areas, x.contact, x.aliases)
-                        IS DISTINCT FROM (n.name, n.category, n.areas, coalesce(n.contact, x.contact), n.aliases)),
+                        IS DISTINCT FROM
+                        (n.name, n.category, n.areas, coalesce(n.contact, x.contact), n.aliases)),
        count(*) FILTER (WHERE n.uncategorised)
 FROM temp.ingest_services n LEFT JOIN services x USING (service_id)
 """
@@ -84,7 +86,7 @@ WHERE service_id NOT IN (SELECT service_id FROM services)
 RELINK = f"""
 UPDATE call_services c SET service_id = k.service_id
 FROM temp.ingest_service_keys k
-WHERE c.service_id IS NULL AND k.key = {norm_sql('c.raw_name')}
+WHERE c.service_id IS NULL AND k.key = {norm_sql("c.raw_name")}
 """
 
 

@@ -12,28 +12,92 @@ import pandas as pd
 from workbench.errors import InputError
 from workbench.headers import normalise
 
-OUTCOMES = ("answered", "no_answer", "voicemail", "busy", "wrong_number", "call_back_later", "refused",
-            "do_not_call", "deceased_moved")
-NEED_CATEGORIES = ("food", "medicine", "isolation", "mental_health", "financial", "housing", "digital", "other")
+OUTCOMES = (
+    "answered",
+    "no_answer",
+    "voicemail",
+    "busy",
+    "wrong_number",
+    "call_back_later",
+    "refused",
+    "do_not_call",
+    "deceased_moved",
+)
+NEED_CATEGORIES = (
+    "food",
+    "medicine",
+    "isolation",
+    "mental_health",
+    "financial",
+    "housing",
+    "digital",
+    "other",
+)
 URGENCIES = ("low", "medium", "high")
 DP_QUERIES = ("how_got_number", "complaint", "other")
 
 _OUTCOME_LABELS = {
-    "answered": ("Answered", "Answer", "Spoke", "Spoke to member", "Contacted", "Connected", "Completed",
-                 "Yes"),
+    "answered": (
+        "Answered",
+        "Answer",
+        "Spoke",
+        "Spoke to member",
+        "Contacted",
+        "Connected",
+        "Completed",
+        "Yes",
+    ),
     "no_answer": ("No Answer", "No reply", "Not answered", "Unanswered", "NA", "No response", "Rang out"),
-    "voicemail": ("Voicemail", "Answerphone", "Answer phone", "Answering machine", "VM", "Left message",
-                  "Left voicemail"),
+    "voicemail": (
+        "Voicemail",
+        "Answerphone",
+        "Answer phone",
+        "Answering machine",
+        "VM",
+        "Left message",
+        "Left voicemail",
+    ),
     "busy": ("Busy", "Engaged", "Line busy"),
-    "wrong_number": ("Wrong Number", "Wrong No", "Wrong", "Number not recognised", "Not in service",
-                     "Disconnected", "Dead line", "Invalid number"),
-    "call_back_later": ("Call Back Later", "Call Back", "Callback", "Call later", "Ring back", "Busy now",
-                        "Not a good time"),
+    "wrong_number": (
+        "Wrong Number",
+        "Wrong No",
+        "Wrong",
+        "Number not recognised",
+        "Not in service",
+        "Disconnected",
+        "Dead line",
+        "Invalid number",
+    ),
+    "call_back_later": (
+        "Call Back Later",
+        "Call Back",
+        "Callback",
+        "Call later",
+        "Ring back",
+        "Busy now",
+        "Not a good time",
+    ),
     "refused": ("Refused", "Declined", "Not interested", "Hung up"),
-    "do_not_call": ("Do Not Call", "DNC", "Do not contact", "No more calls", "Opt out", "Opted out",
-                    "Remove", "Don't call", "Dont call"),
-    "deceased_moved": ("Deceased/Moved", "Deceased", "Moved", "Moved away", "Died", "Gone away",
-                       "Deceased or moved"),
+    "do_not_call": (
+        "Do Not Call",
+        "DNC",
+        "Do not contact",
+        "No more calls",
+        "Opt out",
+        "Opted out",
+        "Remove",
+        "Don't call",
+        "Dont call",
+    ),
+    "deceased_moved": (
+        "Deceased/Moved",
+        "Deceased",
+        "Moved",
+        "Moved away",
+        "Died",
+        "Gone away",
+        "Deceased or moved",
+    ),
 }
 _CATEGORY_LABELS = {
     "food": ("Food", "Groceries", "Food parcel", "Food bank"),
@@ -51,8 +115,14 @@ _URGENCY_LABELS = {
     "high": ("High", "H", "Urgent", "Very urgent", "3"),
 }
 _DP_LABELS = {
-    "how_got_number": ("How did you get my number", "How got number", "How did you get my number?",
-                       "Where did you get my number", "Source of number", "Number"),
+    "how_got_number": (
+        "How did you get my number",
+        "How got number",
+        "How did you get my number?",
+        "Where did you get my number",
+        "Source of number",
+        "Number",
+    ),
     "complaint": ("Complaint", "How do I complain", "Complain", "Wants to complain"),
     "other": ("Other", "Other query", "Yes"),
 }
@@ -88,8 +158,10 @@ def lookup(extra_outcomes: dict | None = None) -> pd.DataFrame:
             rows += [(vocabulary, normalise(label), code) for label in (code, *labels)]
     for label, code in (extra_outcomes or {}).items():
         if code not in OUTCOMES:
-            raise InputError(f'Mapping [outcomes]: "{label}" maps to "{code}", which is not an outcome. '
-                             f"Outcomes: {', '.join(OUTCOMES)}.")
+            raise InputError(
+                f'Mapping [outcomes]: "{label}" maps to "{code}", which is not an outcome. '
+                f"Outcomes: {', '.join(OUTCOMES)}."
+            )
         rows.append(("outcome", normalise(label), code))
     frame = pd.DataFrame(rows, columns=["vocabulary", "label", "code"])
     # A mapping file's label wins over a built-in one.

@@ -56,7 +56,14 @@ def normalise(values: Iterable[str], progress: bool | None = False) -> pd.DataFr
         DataFrame with columns raw, e164 (None where the value is not a phone number).
     """
     raw = list(values)
-    bar = tqdm(raw, desc="phones", unit="number", disable=True if progress is False else None,
-               leave=False, mininterval=0.5)
-    return pd.DataFrame({"raw": pd.Series(raw, dtype="object"),
-                         "e164": pd.Series([to_e164(v) for v in bar], dtype="object")})
+    bar = tqdm(
+        raw,
+        desc="phones",
+        unit="number",
+        disable=True if progress is False else None,
+        leave=False,
+        mininterval=0.5,
+    )
+    return pd.DataFrame(
+        {"raw": pd.Series(raw, dtype="object"), "e164": pd.Series([to_e164(v) for v in bar], dtype="object")}
+    )

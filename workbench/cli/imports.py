@@ -11,7 +11,11 @@ from workbench import ingest
 from workbench.cli.common import actor, add_command, open_store
 
 SHOWN_PROBLEMS = 20
-FUNCTIONS = {"members": ingest.import_members, "calls": ingest.import_calls, "services": ingest.import_services}
+FUNCTIONS = {
+    "members": ingest.import_members,
+    "calls": ingest.import_calls,
+    "services": ingest.import_services,
+}
 EXAMPLES = {
     "members": "workbench import members exports/members.csv --dry-run",
     "calls": "workbench import calls exports/call_outcomes.xlsx --sheet 'Round 2' --mapping dialogue.toml",
@@ -19,30 +23,44 @@ EXAMPLES = {
 }
 HELP = {
     "members": "Create or update members from a membership export (CSV, XLSX or Parquet).",
-    "calls": "Add call outcomes from a phone-banking export; do-not-call outcomes go on the opt-out register.",
+    "calls": "Add call outcomes from a phone-banking export; do-not-call outcomes join the opt-out register.",
     "services": "Create or update the community services directory (the community map).",
 }
 
 
 def register(sub) -> None:
     """Add `workbench import ...` to the parser."""
-    parser = sub.add_parser("import", help="Load member lists, call outcomes or services, all or nothing.",
-                            description="Load an export into the store. One invalid row means nothing is "
-                                        "written, unless --skip-invalid.",
-                            epilog=f"Example:\n  {EXAMPLES['calls']}",
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "import",
+        help="Load member lists, call outcomes or services, all or nothing.",
+        description="Load an export into the store. One invalid row means nothing is "
+        "written, unless --skip-invalid.",
+        epilog=f"Example:\n  {EXAMPLES['calls']}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     kinds = parser.add_subparsers(dest="import_kind", metavar="KIND")
     for kind in ingest.KINDS:
         p = add_command(kinds, kind, cmd_import, HELP[kind], EXAMPLES[kind])
         p.add_argument("file", type=Path, help="the export: .csv, .tsv, .txt, .xlsx or .parquet")
-        p.add_argument("--mapping", type=Path, default=None,
-                       help='TOML file naming your headers, e.g. [columns] membership_number = "Member Ref"')
+        p.add_argument(
+            "--mapping",
+            type=Path,
+            default=None,
+            help='TOML file naming your headers, e.g. [columns] membership_number = "Member Ref"',
+        )
         p.add_argument("--sheet", default=None, help="workbook sheet to read (default: the first)")
         p.add_argument("--dry-run", action="store_true", help="check and count everything; write nothing")
-        p.add_argument("--skip-invalid", action="store_true",
-                       help="load the valid rows; write the rest, with reasons, to a rejects file (mode 0600)")
-        p.add_argument("--rejects", type=Path, default=None,
-                       help="where to write rejected rows (default: beside FILE, as NAME.rejects.csv)")
+        p.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="load the valid rows; write the rest, with reasons, to a rejects file (mode 0600)",
+        )
+        p.add_argument(
+            "--rejects",
+            type=Path,
+            default=None,
+            help="where to write rejected rows (default: beside FILE, as NAME.rejects.csv)",
+        )
         p.set_defaults(kind=kind)
     parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
 
@@ -50,9 +68,17 @@ def register(sub) -> None:
 def cmd_import(args) -> int:
     with closing(open_store(args)) as con:
         try:
-            result = FUNCTIONS[args.kind](con, args.file, mapping=args.mapping, sheet=args.sheet,
-                                          dry_run=args.dry_run, skip_invalid=args.skip_invalid,
-                                          actor=actor(args), rejects=args.rejects, progress=None)
+            result = FUNCTIONS[args.kind](
+                con,
+                args.file,
+                mapping=args.mapping,
+                sheet=args.sheet,
+                dry_run=args.dry_run,
+                skip_invalid=args.skip_invalid,
+                actor=actor(args),
+                rejects=args.rejects,
+                progress=None,
+            )
         except ingest.ImportRejected as rejected:
             _print_problems(rejected)
             return 1
@@ -63,14 +89,20 @@ def cmd_import(args) -> int:
 def _print_problems(rejected: ingest.ImportRejected) -> None:
     result = rejected.result
     n = len(result.problems)
-    print(f"workbench: {result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
-          f"{result.rows_read:,} rows, so nothing was imported.", file=sys.stderr)
+    print(
+        f"workbench: {result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
+        f"{result.rows_read:,} rows, so nothing was imported.",
+        file=sys.stderr,
+    )
     shown = result.problems.head(SHOWN_PROBLEMS)[["row", "column", "value", "problem", "fix"]]
     print(shown.to_string(index=False, max_colwidth=70), file=sys.stderr)
     if n > SHOWN_PROBLEMS:
         print(f"... and {n - SHOWN_PROBLEMS:,} more.", file=sys.stderr)
-    print("Fix the file and import it again, or add --skip-invalid to load the valid rows and write the rest "
-          "to a rejects file.", file=sys.stderr)
+    print(
+        "Fix the file and import it again, or add --skip-invalid to load the valid rows and write the rest "
+        "to a rejects file.",
+        file=sys.stderr,
+    )
 
 
 __all__ = ["register"]
