@@ -63,8 +63,10 @@ def first_render(path: Path) -> float:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
-                                             "--disable-background-networking", "--disable-gpu"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         port = app.free_port()
         start = time.perf_counter()
@@ -90,13 +92,25 @@ def _import_anchor() -> float:
 
 def run(report) -> None:
     change, anchor = _filter_change(national_store())
-    report("dashboard filter change (national)", change, "SELECT count(*) FROM calls", anchor,
-           target="< 150 ms", extra=f"median of {CHANGES} branch changes, query + figures")
+    report(
+        "dashboard filter change (national)",
+        change,
+        "SELECT count(*) FROM calls",
+        anchor,
+        target="< 150 ms",
+        extra=f"median of {CHANGES} branch changes, query + figures",
+    )
     if not Path(CHROMIUM).exists():
         print(f"skipped the app's first render: {CHROMIUM} is not installed")
         return
     path = demo_store()
     renders = [first_render(path) for _ in range(APP_RUNS)]
     imports = statistics.median(_import_anchor() for _ in range(APP_RUNS))
-    report("web app first render (demo)", statistics.median(renders), "python import plotly+ipywidgets",
-           imports, target="< 5 s", extra=f"median of {APP_RUNS}: start app, passphrase, first chart")
+    report(
+        "web app first render (demo)",
+        statistics.median(renders),
+        "python import plotly+ipywidgets",
+        imports,
+        target="< 5 s",
+        extra=f"median of {APP_RUNS}: start app, passphrase, first chart",
+    )

@@ -22,8 +22,14 @@ import pytest
 from workbench import app, db, followups, optouts, outreach
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1280, "height": 800}
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -85,16 +91,22 @@ def _number(page, name: str) -> str:
 def _expected_headline(store: Path, **filters) -> dict[str, str]:
     with db.session(store, db.DEMO_PASSPHRASE, read_only=True) as con:
         numbers = outreach.headline(con, **filters)
-    return {"attempts": f"{numbers['attempts']:,}", "members_called": f"{numbers['members_called']:,}",
-            "reached": f"{numbers['reached']:,}", "contact_rate": f"{numbers['contact_rate']:.0%}",
-            "needing_support": f"{numbers['needing_support']:,}"}
+    return {
+        "attempts": f"{numbers['attempts']:,}",
+        "members_called": f"{numbers['members_called']:,}",
+        "reached": f"{numbers['reached']:,}",
+        "contact_rate": f"{numbers['contact_rate']:.0%}",
+        "needing_support": f"{numbers['needing_support']:,}",
+    }
 
 
 def _wait_for_headline(page, expected: dict[str, str]) -> None:
     page.wait_for_function(
         """expected => Object.entries(expected).every(([name, text]) => {
                const el = document.querySelector(`.wb-headline[data-name='${name}'] .wb-number`);
-               return el && el.textContent.trim() === text; })""", arg=expected)
+               return el && el.textContent.trim() === text; })""",
+        arg=expected,
+    )
 
 
 def _opt_out_someone_on_the_list(store: Path) -> tuple[str, str, str]:
@@ -104,8 +116,12 @@ def _opt_out_someone_on_the_list(store: Path) -> tuple[str, str, str]:
             rows = followups.compose(con, branch=branch).rows
             if len(rows) >= 2:
                 person = rows.iloc[0]
-                optouts.add(con, actor="browser-test", reason="asked_not_to_be_called",
-                            member_key=person["member_key"])
+                optouts.add(
+                    con,
+                    actor="browser-test",
+                    reason="asked_not_to_be_called",
+                    member_key=person["member_key"],
+                )
                 return branch, person["member_key"], followups.display_phone(person["phone"])
     pytest.fail("the tiny synthetic store has no branch with two people to call back")
 
@@ -135,7 +151,8 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
         """wards => { const ticks = [...document.querySelectorAll('.wb-chart-place .xtick text')]
                                    .map(t => t.textContent);
                       return ticks.length === wards.length && wards.every(w => ticks.includes(w)); }""",
-        arg=wards)
+        arg=wards,
+    )
     page.screenshot(path=tmp_path / "3-branch.png")
 
     # 3. Build a follow-up list for that branch and export it.
@@ -161,26 +178,48 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     # 4. The member opted out before the list was made is not on it.
     assert opted_out_phone not in text
     with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
-        keys = {r[0] for r in con.execute("SELECT member_key FROM list_members WHERE list_id = ?",
-                                          [list_id]).fetchall()}
+        keys = {
+            r[0]
+            for r in con.execute(
+                "SELECT member_key FROM list_members WHERE list_id = ?", [list_id]
+            ).fetchall()
+        }
     assert keys and opted_out_key not in keys
 
 
 def test_a_notebook_runs_in_jupyterlab(page, synthetic_store, tmp_path):
     _require_chromium()
     port, token = app.free_port(), secrets.token_hex(16)
-    env = dict(os.environ, WORKBENCH_DB=str(synthetic_store), WORKBENCH_PASSPHRASE=db.DEMO_PASSPHRASE,
-               JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"), JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    env = dict(
+        os.environ,
+        WORKBENCH_DB=str(synthetic_store),
+        WORKBENCH_PASSPHRASE=db.DEMO_PASSPHRASE,
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
     work = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, work)  # the kernel may write checkpoints; keep the committed copies clean
-    lab = subprocess.Popen([sys.executable, "-m", "jupyterlab", f"--ServerApp.ip={app.HOST}",
-                            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--no-browser",
-                            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-                            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                            "--LabApp.extension_manager=readonly",
-                            *(["--allow-root"] if os.geteuid() == 0 else [])],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            f"--ServerApp.ip={app.HOST}",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            "--no-browser",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         app.wait_until_ready(port, timeout=60, process=lab)
         page.goto(f"http://{app.HOST}:{port}/lab/tree/00_start_here.ipynb?token={token}")

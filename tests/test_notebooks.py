@@ -27,8 +27,11 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])
 def test_committed_notebooks_have_no_outputs(path):
     notebook = nbformat.read(path, as_version=4)
-    dirty = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-             and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    dirty = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; run `make strip` before committing"
     assert "widgets" not in notebook.metadata, f"{path.name} holds saved widget state; run `make strip`"
 
@@ -50,8 +53,13 @@ def test_notebook_runs_against_the_synthetic_store(path, synthetic_store, monkey
     monkeypatch.setenv("WORKBENCH_PASSPHRASE", db.DEMO_PASSPHRASE)
     monkeypatch.setenv("WORKBENCH_USER", "notebook-test")
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        store_widget_state=True,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
     shown = json.dumps([cell.get("outputs", []) for cell in notebook.cells])
     state = json.dumps(notebook.metadata.get("widgets", {}))

@@ -9,10 +9,10 @@ import html
 
 import pytest
 
+from tests.conftest import PASSPHRASE
 from workbench import db
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import SettingsView, StoreView
-from tests.conftest import PASSPHRASE
 
 
 def shown(widget) -> str:
@@ -24,10 +24,14 @@ def shown(widget) -> str:
 
 # --- feedback ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("error,expected", [
-    (ValueError("+447700900123 is bad"), "unexpected"),
-    (KeyError("Jane Smith"), "unexpected"),
-])
+
+@pytest.mark.parametrize(
+    "error,expected",
+    [
+        (ValueError("+447700900123 is bad"), "unexpected"),
+        (KeyError("Jane Smith"), "unexpected"),
+    ],
+)
 def test_unexpected_errors_show_their_type_only(error, expected):
     note = Feedback()
     with note.guard():
@@ -51,6 +55,7 @@ def test_a_guarded_callback_returns_its_value_when_it_works():
 
 # --- the store ---------------------------------------------------------------------------------
 
+
 def test_store_opens_with_the_right_passphrase_and_tells_waiting_views(store_path):
     view = StoreView(store_path, PASSPHRASE)
     seen = []
@@ -60,10 +65,13 @@ def test_store_opens_with_the_right_passphrase_and_tells_waiting_views(store_pat
     assert PASSPHRASE not in repr(view.store)
 
 
-@pytest.mark.parametrize("passphrase,message", [
-    ("wrong", "wrong passphrase"),
-    ("", "is encrypted"),
-])
+@pytest.mark.parametrize(
+    "passphrase,message",
+    [
+        ("wrong", "wrong passphrase"),
+        ("", "is encrypted"),
+    ],
+)
 def test_store_errors_are_one_readable_line(store_path, passphrase, message):
     view = StoreView(store_path, passphrase, auto_open=False)
     assert view.open_store() is None and view.store is None
@@ -101,10 +109,12 @@ def test_settings_are_shown_and_saved_and_bad_values_refused(store_path):
 
 # --- opt-outs ------------------------------------------------------------------------------------
 
+
 def _a_member(path) -> tuple[str, str]:
     with db.session(path, db.DEMO_PASSPHRASE, read_only=True) as con:
-        return con.execute("SELECT member_key, membership_number FROM identities ORDER BY member_key "
-                           "LIMIT 1").fetchone()
+        return con.execute(
+            "SELECT member_key, membership_number FROM identities ORDER BY member_key LIMIT 1"
+        ).fetchone()
 
 
 def test_optouts_view_adds_looks_up_and_withdraws(synthetic_store):
@@ -127,11 +137,14 @@ def test_optouts_view_adds_looks_up_and_withdraws(synthetic_store):
     assert "Not on the register" in shown(page.status) and "re_consented" in page.entries.value
 
 
-@pytest.mark.parametrize("by,value,message", [
-    ("Phone number", "12345", "not a UK phone number"),
-    ("Membership number", "NOBODY-999", "No member has that membership number"),
-    ("Membership number", "", "exactly one"),
-])
+@pytest.mark.parametrize(
+    "by,value,message",
+    [
+        ("Phone number", "12345", "not a UK phone number"),
+        ("Membership number", "NOBODY-999", "No member has that membership number"),
+        ("Membership number", "", "exactly one"),
+    ],
+)
 def test_optouts_view_bad_input_is_a_readable_message(synthetic_store, by, value, message):
     from workbench.widgets.optouts import OptOutsView
 
@@ -140,3 +153,128 @@ def test_optouts_view_bad_input_is_a_readable_message(synthetic_store, by, value
     page.lookup_button.click()
     assert message in page.feedback.text and "Traceback" not in page.feedback.value
     assert value == "" or value not in page.feedback.text
+
+
+# --- the outreach dashboard --------------------------------------------------------------------
+
+
+def test_dashboard_shows_the_library_numbers_and_updates_charts_in_place(synthetic_store):
+    from workbench import outreach
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    figure, trace = page.by_place, page.by_place.data[0]
+    branch = page.branch.options[1]
+    page.branch.value = branch
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        expected = outreach.headline(con, branch=branch)
+        wards = outreach.summary(con, by="ward", branch=branch)
+    assert page.data.headline == expected and not page.feedback.value
+    assert f"{expected['attempts']:,}" in shown(page.headline)
+    assert page.by_place is figure and page.by_place.data[0] is trace  # updated in place, not replaced
+    assert list(trace.x) == [str(w) for w in wards["ward"]] and list(trace.y) == list(wards["members_called"])
+
+
+def test_dashboard_bad_date_range_is_a_message_not_a_traceback(synthetic_store):
+    import datetime as dt
+
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.date_from.value = dt.date(2030, 1, 1)
+    assert "Traceback" not in page.feedback.value
+    assert shown(page.headline).split()[0] == "0"  # no calls after 2030: zero attempts, shown calmly
+
+
+def test_dashboard_before_the_store_opens_asks_for_the_passphrase(store_path):
+    from workbench.widgets.outreach import OutreachDashboard
+
+    view = StoreView(store_path, "", auto_open=False)
+    page = OutreachDashboard(view)
+    page.reset_button.click()
+    assert page.store is None and "Traceback" not in page.feedback.value
+
+
+# --- follow-up lists ---------------------------------------------------------------------------
+
+
+def _branch_with_people(path) -> str:
+    from workbench import followups, needs
+
+    with db.session(path, db.DEMO_PASSPHRASE, read_only=True) as con:
+        return next(b for b in needs.known(con, "branch") if len(followups.compose(con, branch=b).rows) >= 1)
+
+
+def test_followup_preview_hides_names_until_asked_and_export_needs_purpose(synthetic_store, tmp_path):
+    from workbench.widgets.lists import FollowupListView, RegistryView
+
+    view = StoreView(synthetic_store, db.DEMO_PASSPHRASE)
+    page, registry = FollowupListView(view), RegistryView(view)
+    page.branch.value = _branch_with_people(synthetic_store)
+    page.preview_button.click()
+    first = page.composed.rows.iloc[0]
+    assert first["phone"] not in page.preview.value and "member_key" in page.preview.value
+    page.show_names.value = True
+    assert first["first_name"] in page.preview.value
+    page.folder.value = str(tmp_path / "out")
+    page.export_button.click()
+    assert "--purpose is required" in page.feedback.text and page.exported is None
+    page.purpose.value, page.recipient.value, page.fmt.value = "call-backs", "Branch secretary", "html"
+    page.export_button.click()
+    assert page.exported is not None and page.exported.path.exists(), page.feedback.text
+    assert page.exported.list_id in registry.table.value  # the registry re-read after the export
+    registry.list_id.value = page.exported.list_id
+    registry.destroy_button.click()
+    assert "destroyed" in registry.feedback.text and page.exported.list_id not in registry.list_id.options
+
+
+# --- load, report, data protection: errors stay calm ------------------------------------------------
+
+
+def test_load_view_shows_problems_as_a_table(synthetic_store, tmp_path):
+    from workbench.widgets.load import LoadView
+
+    bad = tmp_path / "calls.csv"
+    bad.write_text("Call ID,Membership Number,Round,Caller,Date,Outcome\nX1,NV1,R1,C1,31/02/2020,Maybe\n")
+    page = LoadView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.path.value = str(bad)
+    page.check_button.click()
+    assert "nothing was imported" in page.feedback.text and "Traceback" not in page.feedback.value
+    assert "Outcome" in page.problems.value and page.last is not None and page.last.rejected == 1
+
+
+def test_report_preview_shows_suppression_and_the_risk_verdict(synthetic_store):
+    from workbench.widgets.report import ReportView
+
+    page = ReportView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.extract.value = True
+    page.preview_button.click()
+    assert not page.feedback.value, page.feedback.text
+    assert "suppressed" in page.tables.value and "Risk gate" in shown(page.verdict)
+
+
+def test_erasure_needs_typed_confirmation(synthetic_store):
+    from workbench.widgets.dataprotection import ErasureView
+
+    _, number = _a_member(synthetic_store)
+    page = ErasureView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.identifier.value = number
+    assert page.erase_button.click() is None and "type ERASE" in page.feedback.text
+    page.confirm.value = "ERASE"
+    page.erase_button.click()
+    assert "Erased" in page.feedback.text, page.feedback.text
+    page.confirm.value = "ERASE"
+    page.erase_button.click()  # a second time: the library refuses, calmly
+    assert "Traceback" not in page.feedback.value and "Erased" not in page.feedback.text
+
+
+def test_the_app_page_reads_other_tabs_only_when_shown(synthetic_store):
+    from workbench.widgets.app import App
+
+    page = App(str(synthetic_store))
+    assert page.tabs.layout.display == "none"
+    page.store_view.passphrase_box.value = db.DEMO_PASSPHRASE
+    assert page.tabs.layout.display is None and page.dashboard.data.headline
+    assert page.needs.frame is None
+    page.tabs.selected_index = 1
+    assert page.needs.frame is not None and not page.needs.feedback.value

@@ -23,9 +23,18 @@ DEFAULT_PORT = 8866
 
 def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
     """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened."""
-    return [sys.executable, "-m", "voila", str(notebook), f"--Voila.ip={HOST}", f"--port={port}",
-            "--Voila.port_retries=0", "--no-browser", "--VoilaConfiguration.strip_sources=True",
-            "--VoilaConfiguration.show_tracebacks=False"]
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--Voila.ip={HOST}",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        "--no-browser",
+        "--VoilaConfiguration.strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False",
+    ]
 
 
 def environment(store: Path) -> dict[str, str]:
@@ -44,16 +53,20 @@ def check(store: Path, port: int) -> None:
         InputError: the port is out of range or already in use.
     """
     if not Path(store).exists():
-        raise StoreError(f"No store at {store}. Build the demo store with: workbench demo --no-launch "
-                         f"--db {store}")
+        raise StoreError(
+            f"No store at {store}. Build the demo store with: workbench demo --no-launch --db {store}"
+        )
     if not APP_NOTEBOOK.exists():
-        raise StoreError(f"The app's notebook is missing at {APP_NOTEBOOK}; run the app from the workbench's "
-                         "source folder (pip install -e .).")
+        raise StoreError(
+            f"The app's notebook is missing at {APP_NOTEBOOK}; run the app from the workbench's "
+            "source folder (pip install -e .)."
+        )
     if not 1024 <= port <= 65535:
         raise InputError(f"--port must be from 1024 to 65535; got {port}.")
     if not port_free(port):
-        raise InputError(f"Port {port} on {HOST} is already in use. Choose another with --port, e.g. "
-                         f"--port {port + 1}.")
+        raise InputError(
+            f"Port {port} on {HOST} is already in use. Choose another with --port, e.g. --port {port + 1}."
+        )
 
 
 def port_free(port: int) -> bool:
@@ -78,8 +91,9 @@ def start(store: Path, port: int, *, quiet: bool = True) -> subprocess.Popen:
     """Start the app in the background; the caller stops it. Use `wait_until_ready` before visiting."""
     check(Path(store), port)
     output = subprocess.DEVNULL if quiet else None
-    return subprocess.Popen(command(port), env=environment(Path(store)), stdout=output, stderr=output,
-                            cwd=APP_NOTEBOOK.parent)
+    return subprocess.Popen(
+        command(port), env=environment(Path(store)), stdout=output, stderr=output, cwd=APP_NOTEBOOK.parent
+    )
 
 
 def wait_until_ready(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
@@ -103,13 +117,25 @@ def wait_until_ready(port: int, timeout: float = 30.0, process: subprocess.Popen
 def serve(store: Path, port: int = DEFAULT_PORT) -> int:
     """Run the app in the foreground until Ctrl+C; return Voilà's exit status."""
     check(Path(store), port)
-    print(f"The workbench app is at http://{HOST}:{port}/ (this computer only). It will ask for the "
-          "store's passphrase. Ctrl+C to stop.", flush=True)
+    print(
+        f"The workbench app is at http://{HOST}:{port}/ (this computer only). It will ask for the "
+        "store's passphrase. Ctrl+C to stop.",
+        flush=True,
+    )
     try:
         return subprocess.call(command(port), env=environment(Path(store)), cwd=APP_NOTEBOOK.parent)
     except KeyboardInterrupt:
         return 0
 
 
-__all__ = ["serve", "start", "wait_until_ready", "free_port", "port_free", "command", "environment",
-           "APP_NOTEBOOK", "HOST"]
+__all__ = [
+    "serve",
+    "start",
+    "wait_until_ready",
+    "free_port",
+    "port_free",
+    "command",
+    "environment",
+    "APP_NOTEBOOK",
+    "HOST",
+]

@@ -11,12 +11,24 @@ from workbench.cli.common import add_command
 
 def register(sub) -> None:
     """Add `workbench app` to the parser."""
-    p = add_command(sub, "app", cmd_app, "Serve the dashboard (outreach, needs, services, follow-up lists) as a "
-                    "web page on 127.0.0.1 only; the page asks for the store's passphrase.",
-                    "workbench app --db data/demo.duckdb --port 8866", store=False)
-    p.add_argument("--db", default=None, help="the store file (default: $WORKBENCH_DB or data/workbench.duckdb)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", app.DEFAULT_PORT)),
-                   help=f"the port on 127.0.0.1 (default: $PORT or {app.DEFAULT_PORT})")
+    p = add_command(
+        sub,
+        "app",
+        cmd_app,
+        "Serve the dashboard (outreach, needs, services, follow-up lists) as a "
+        "web page on 127.0.0.1 only; the page asks for the store's passphrase.",
+        "workbench app --db data/demo.duckdb --port 8866",
+        store=False,
+    )
+    p.add_argument(
+        "--db", default=None, help="the store file (default: $WORKBENCH_DB or data/workbench.duckdb)"
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", app.DEFAULT_PORT)),
+        help=f"the port on 127.0.0.1 (default: $PORT or {app.DEFAULT_PORT})",
+    )
 
 
 def cmd_app(args) -> int:

@@ -29,21 +29,36 @@ class App(widgets.VBox):
         self.volunteers = VolunteersView(self.store_view, lazy=True)
         self.lists = FollowupListView(self.store_view, lazy=True)
         self.registry = RegistryView(self.store_view, lazy=True)
-        self.views_by_tab = ((self.dashboard,), (self.needs,), (self.services, self.volunteers),
-                             (self.lists, self.registry))
-        self.tabs = widgets.Tab(children=[
-            self.dashboard, self.needs,
-            widgets.VBox([self.services, heading("Volunteers", 2), self.volunteers]),
-            widgets.VBox([self.lists, heading("Lists that are out", 2), self.registry])])
+        self.views_by_tab = (
+            (self.dashboard,),
+            (self.needs,),
+            (self.services, self.volunteers),
+            (self.lists, self.registry),
+        )
+        self.tabs = widgets.Tab(
+            children=[
+                self.dashboard,
+                self.needs,
+                widgets.VBox([self.services, heading("Volunteers", 2), self.volunteers]),
+                widgets.VBox([self.lists, heading("Lists that are out", 2), self.registry]),
+            ]
+        )
         for index, title in enumerate(TABS):
             self.tabs.set_title(index, title)
         self.tabs.layout.display = "none"
         self.tabs.observe(self._tab_chosen, names="selected_index")
         self.store_view.when_open(self._opened)
-        super().__init__([
-            note("Type the store's passphrase and press Enter. Everything on this page is personal data: "
-                 "do not leave it open on a shared screen."),
-            self.store_view, self.tabs], layout=widgets.Layout(max_width="1240px"))
+        super().__init__(
+            [
+                note(
+                    "Type the store's passphrase and press Enter. Everything on this page is personal data: "
+                    "do not leave it open on a shared screen."
+                ),
+                self.store_view,
+                self.tabs,
+            ],
+            layout=widgets.Layout(max_width="1240px"),
+        )
         self.add_class("wb-app")
 
     def _tab_chosen(self, change) -> None:

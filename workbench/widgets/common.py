@@ -15,9 +15,11 @@ import pandas as pd
 
 ALL = "(all)"
 LABEL = {"description_width": "9em"}
-TABLE_STYLE = ("<style>.wb-table table{border-collapse:collapse;font-size:13px}"
-               ".wb-table th,.wb-table td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}"
-               ".wb-table th{background:#f3f5f8}</style>")
+TABLE_STYLE = (
+    "<style>.wb-table table{border-collapse:collapse;font-size:13px}"
+    ".wb-table th,.wb-table td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}"
+    ".wb-table th{background:#f3f5f8}</style>"
+)
 
 
 def table_html(frame: pd.DataFrame | None, *, max_rows: int = 50, empty: str = "Nothing to show.") -> str:
@@ -69,15 +71,19 @@ def chosen(value: object) -> str | None:
 
 
 def dropdown(description: str, options: Iterable[object] = (), **kwargs) -> widgets.Dropdown:
-    return widgets.Dropdown(description=description, options=choices(options), value=ALL, style=LABEL, **kwargs)
+    return widgets.Dropdown(
+        description=description, options=choices(options), value=ALL, style=LABEL, **kwargs
+    )
 
 
 def button(description: str, *, icon: str = "", style: str = "", tooltip: str = "") -> widgets.Button:
-    return widgets.Button(description=description, icon=icon, button_style=style, tooltip=tooltip,
-                          layout=widgets.Layout(width="auto"))
-
-
-
+    return widgets.Button(
+        description=description,
+        icon=icon,
+        button_style=style,
+        tooltip=tooltip,
+        layout=widgets.Layout(width="auto"),
+    )
 
 
 def figure_widget(figure=None, *, width: int | None = None, height: int = 380):
@@ -105,7 +111,8 @@ def replace_figure(widget, figure) -> None:
     height, width = widget.layout.height, widget.layout.width
     with widget.batch_update():
         if len(widget.data) == len(figure.data) and all(
-                a.type == b.type for a, b in zip(widget.data, figure.data, strict=True)):
+            a.type == b.type for a, b in zip(widget.data, figure.data, strict=True)
+        ):
             for old, new in zip(widget.data, figure.data, strict=True):
                 old.update(new.to_plotly_json(), overwrite=True)
         else:
@@ -127,8 +134,14 @@ class Steps:
     """
 
     def __init__(self, total: int, description: str = "Working") -> None:
-        self.bar = widgets.IntProgress(value=0, min=0, max=total, description=description,
-                                       bar_style="info", layout=widgets.Layout(display="none", width="30em"))
+        self.bar = widgets.IntProgress(
+            value=0,
+            min=0,
+            max=total,
+            description=description,
+            bar_style="info",
+            layout=widgets.Layout(display="none", width="30em"),
+        )
 
     def __enter__(self) -> Steps:
         self.bar.value = 0
@@ -142,5 +155,19 @@ class Steps:
 
     def __exit__(self, *exc) -> None:
         self.bar.layout.display = "none"
-__all__ = ["ALL", "Steps", "button", "choices", "chosen", "dropdown", "figure_widget", "heading", "note", "replace_figure",
-           "table", "table_html"]
+
+
+__all__ = [
+    "ALL",
+    "Steps",
+    "button",
+    "choices",
+    "chosen",
+    "dropdown",
+    "figure_widget",
+    "heading",
+    "note",
+    "replace_figure",
+    "table",
+    "table_html",
+]

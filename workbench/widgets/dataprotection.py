@@ -21,7 +21,9 @@ CONFIRM = "ERASE"
 
 
 def _person_boxes() -> tuple[widgets.ToggleButtons, widgets.Text]:
-    by = widgets.ToggleButtons(options=list(BY), value="Membership number", description="Find by", style=LABEL)
+    by = widgets.ToggleButtons(
+        options=list(BY), value="Membership number", description="Find by", style=LABEL
+    )
     text = widgets.Text(description="Number", style=LABEL, layout=widgets.Layout(width="30em"))
     return by, text
 
@@ -35,21 +37,25 @@ class SubjectAccessView(StoreBound):
         self.folder = widgets.Text(description="Save in", style=LABEL, layout=widgets.Layout(width="36em"))
         self.export_button = button("Export everything held", icon="file", style="primary")
         self.export_button.on_click(self.feedback.guarded(lambda _: self.export()))
-        super().__init__([self.by, self.identifier, self.folder, widgets.HBox([self.export_button]),
-                          self.feedback])
+        super().__init__(
+            [self.by, self.identifier, self.folder, widgets.HBox([self.export_button]), self.feedback]
+        )
         self.add_class("wb-sar")
         self.bind(store_view)
 
     def refresh(self) -> None:
-        self.folder.value = self.folder.value or str(Path(self.opened.path).resolve().parent / "subject-access")
+        self.folder.value = self.folder.value or str(
+            Path(self.opened.path).resolve().parent / "subject-access"
+        )
 
     def export(self) -> dataprotection.SubjectAccess:
         folder = Path(self.folder.value.strip()).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / f"subject-access-{datetime.now():%Y%m%d-%H%M%S}"
         with self.opened.write() as con:
-            result = dataprotection.subject_access(con, out, actor=self.opened.actor,
-                                                   **{BY[self.by.value]: self.identifier.value.strip()})
+            result = dataprotection.subject_access(
+                con, out, actor=self.opened.actor, **{BY[self.by.value]: self.identifier.value.strip()}
+            )
         self.feedback.ok(f"Written {result.html_path} and {result.json_path.name} (readable only by you).")
         return result
 
@@ -60,14 +66,26 @@ class ErasureView(StoreBound):
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
         self.by, self.identifier = _person_boxes()
-        self.reason = widgets.Dropdown(description="Reason", options=dataprotection.ERASURE_REASONS, style=LABEL)
+        self.reason = widgets.Dropdown(
+            description="Reason", options=dataprotection.ERASURE_REASONS, style=LABEL
+        )
         self.confirm = widgets.Text(description="Type ERASE", placeholder=CONFIRM, style=LABEL)
         self.erase_button = button("Erase this member", icon="eraser", style="danger")
         self.erase_button.on_click(self.feedback.guarded(lambda _: self.erase()))
-        super().__init__([note("Erasure removes the member's identity and records for good. Their opt-out "
-                               "stays, so they are never called again."),
-                          self.by, self.identifier, self.reason, self.confirm, widgets.HBox([self.erase_button]),
-                          self.feedback])
+        super().__init__(
+            [
+                note(
+                    "Erasure removes the member's identity and records for good. Their opt-out "
+                    "stays, so they are never called again."
+                ),
+                self.by,
+                self.identifier,
+                self.reason,
+                self.confirm,
+                widgets.HBox([self.erase_button]),
+                self.feedback,
+            ]
+        )
         self.add_class("wb-erasure")
         self.bind(store_view)
 
@@ -77,8 +95,12 @@ class ErasureView(StoreBound):
             return None
         store = self.opened
         with store.write() as con:
-            result = dataprotection.erase(con, actor=store.actor, reason=self.reason.value,
-                                          **{BY[self.by.value]: self.identifier.value.strip()})
+            result = dataprotection.erase(
+                con,
+                actor=store.actor,
+                reason=self.reason.value,
+                **{BY[self.by.value]: self.identifier.value.strip()},
+            )
         dataprotection.compact(store.path, store.passphrase)  # deleted bytes leave the file only now
         self.confirm.value = ""
         removed = sum(result.removed.values())
@@ -92,18 +114,36 @@ class RetentionView(StoreBound):
 
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
-        self.older = widgets.BoundedIntText(value=retention.DETAILS_AFTER_DAYS, min=1, max=3650, description="Details after (days)",
-                                            style={"description_width": "12em"})
-        self.inactive = widgets.BoundedIntText(value=retention.INACTIVE_AFTER_DAYS, min=1, max=3650, description="Inactive after (days)",
-                                               style={"description_width": "12em"})
+        self.older = widgets.BoundedIntText(
+            value=retention.DETAILS_AFTER_DAYS,
+            min=1,
+            max=3650,
+            description="Details after (days)",
+            style={"description_width": "12em"},
+        )
+        self.inactive = widgets.BoundedIntText(
+            value=retention.INACTIVE_AFTER_DAYS,
+            min=1,
+            max=3650,
+            description="Inactive after (days)",
+            style={"description_width": "12em"},
+        )
         self.plan_button = button("Dry run", icon="search", style="primary")
         self.confirm = widgets.Checkbox(value=False, description="I have checked the dry run", indent=False)
         self.apply_button = button("Apply retention", icon="trash", style="danger")
         self.result = widgets.HTML()
         self.plan_button.on_click(self.feedback.guarded(lambda _: self.plan()))
         self.apply_button.on_click(self.feedback.guarded(lambda _: self.apply()))
-        super().__init__([self.older, self.inactive, self.plan_button, self.result,
-                          widgets.HBox([self.confirm, self.apply_button]), self.feedback])
+        super().__init__(
+            [
+                self.older,
+                self.inactive,
+                self.plan_button,
+                self.result,
+                widgets.HBox([self.confirm, self.apply_button]),
+                self.feedback,
+            ]
+        )
         self.add_class("wb-retention")
         self.bind(store_view)
 
@@ -139,13 +179,21 @@ class BreachView(StoreBound):
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
         self.list_id = widgets.Dropdown(description="Lost list", options=[], style=LABEL)
-        self.with_identities = widgets.Checkbox(value=False, indent=False,
-                                                description="include who was on it (for the DP team only)")
+        self.with_identities = widgets.Checkbox(
+            value=False, indent=False, description="include who was on it (for the DP team only)"
+        )
         self.report_button = button("Make the breach report", icon="exclamation-triangle", style="warning")
         self.report = widgets.HTML()
         self.report_button.on_click(self.feedback.guarded(lambda _: self.make()))
-        super().__init__([self.list_id, self.with_identities, widgets.HBox([self.report_button]), self.feedback,
-                          self.report])
+        super().__init__(
+            [
+                self.list_id,
+                self.with_identities,
+                widgets.HBox([self.report_button]),
+                self.feedback,
+                self.report,
+            ]
+        )
         self.add_class("wb-breach")
         self.bind(store_view)
 
@@ -158,8 +206,9 @@ class BreachView(StoreBound):
             self.feedback.warn("No list chosen: no lists have been issued yet.")
             return
         with self.opened.write() as con:
-            report = lists.breach(con, self.list_id.value, actor=self.opened.actor,
-                                  with_identities=self.with_identities.value)
+            report = lists.breach(
+                con, self.list_id.value, actor=self.opened.actor, with_identities=self.with_identities.value
+            )
         self.report.value = lists.render_breach(report, "html")
         self.feedback.ok("Breach report made (and recorded in the audit log).")
 
@@ -181,15 +230,19 @@ class AuditView(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            self.entries.value = table_html(dataprotection.log(con, limit=50), empty="The audit log is empty.")
+            self.entries.value = table_html(
+                dataprotection.log(con, limit=50), empty="The audit log is empty."
+            )
 
     def verify(self) -> dataprotection.Verification:
         with self.opened.read() as con:
             result = dataprotection.verify(con)
-        self.verdict.value = (f"<div style='color:#1b5e20'><b>Intact</b>: {result.entries:,} entries, "
-                              "none changed or removed.</div>" if result.ok else
-                              f"<div style='color:#b00020'><b>BROKEN</b> at entry {result.bad_seq}: "
-                              f"{result.problem}</div>")
+        self.verdict.value = (
+            f"<div style='color:#1b5e20'><b>Intact</b>: {result.entries:,} entries, "
+            "none changed or removed.</div>"
+            if result.ok
+            else f"<div style='color:#b00020'><b>BROKEN</b> at entry {result.bad_seq}: {result.problem}</div>"
+        )
         self.refresh()
         return result
 
@@ -199,17 +252,25 @@ class QueriesView(StoreBound):
 
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
-        self.status_filter = widgets.Dropdown(description="Show", options=[*dataprotection.DP_QUERY_STATUSES,
-                                                                           ("all", None)], style=LABEL)
+        self.status_filter = widgets.Dropdown(
+            description="Show", options=[*dataprotection.DP_QUERY_STATUSES, ("all", None)], style=LABEL
+        )
         self.queries = table()
         self.call_id = widgets.Text(description="Call ID", style=LABEL)
-        self.new_status = widgets.Dropdown(description="New status", options=dataprotection.DP_QUERY_STATUSES,
-                                           style=LABEL)
+        self.new_status = widgets.Dropdown(
+            description="New status", options=dataprotection.DP_QUERY_STATUSES, style=LABEL
+        )
         self.set_button = button("Set status", icon="check")
         self.status_filter.observe(self.feedback.guarded(lambda _: self.refresh()), names="value")
         self.set_button.on_click(self.feedback.guarded(lambda _: self.set_status()))
-        super().__init__([self.status_filter, self.queries,
-                          widgets.HBox([self.call_id, self.new_status, self.set_button]), self.feedback])
+        super().__init__(
+            [
+                self.status_filter,
+                self.queries,
+                widgets.HBox([self.call_id, self.new_status, self.set_button]),
+                self.feedback,
+            ]
+        )
         self.add_class("wb-dp-queries")
         self.bind(store_view)
 
@@ -220,8 +281,9 @@ class QueriesView(StoreBound):
 
     def set_status(self) -> None:
         with self.opened.write() as con:
-            dataprotection.set_dp_query_status(con, self.call_id.value.strip(), self.new_status.value,
-                                               actor=self.opened.actor)
+            dataprotection.set_dp_query_status(
+                con, self.call_id.value.strip(), self.new_status.value, actor=self.opened.actor
+            )
         self.feedback.ok("Status changed.")
         self.refresh()
 
@@ -229,9 +291,11 @@ class QueriesView(StoreBound):
 def _retention_html(result: dataprotection.Retention, verb: str) -> str:
     rows = "".join(f"<li>{table}: {n:,} rows</li>" for table, n in result.detail_rows.items())
     rounds = ", ".join(result.expired_rounds) or "none"
-    return (f"<div>Rounds past retention: {rounds}. It {verb} strip details from {result.calls_to_strip:,} "
-            f"calls and delete {result.notes_to_delete:,} notes; {result.inactive_members:,} inactive members "
-            f"flagged.<ul>{rows}</ul></div>")
+    return (
+        f"<div>Rounds past retention: {rounds}. It {verb} strip details from {result.calls_to_strip:,} "
+        f"calls and delete {result.notes_to_delete:,} notes; {result.inactive_members:,} inactive members "
+        f"flagged.<ul>{rows}</ul></div>"
+    )
 
 
 __all__ = ["AuditView", "BreachView", "ErasureView", "QueriesView", "RetentionView", "SubjectAccessView"]

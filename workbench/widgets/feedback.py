@@ -31,8 +31,10 @@ STYLES = {
 
 def unexpected_message(error: BaseException) -> str:
     """What a person sees when something nobody planned for goes wrong (the type only)."""
-    return (f"Something unexpected went wrong ({type(error).__name__}). None of your data is shown here. "
-            "Try again; if it keeps happening, set WORKBENCH_DEBUG=1, restart, and report it.")
+    return (
+        f"Something unexpected went wrong ({type(error).__name__}). None of your data is shown here. "
+        "Try again; if it keeps happening, set WORKBENCH_DEBUG=1, restart, and report it."
+    )
 
 
 class Feedback(widgets.HTML):

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 
 from workbench import followups, lists, needs
 from workbench.ingest_vocab import NEED_CATEGORIES
-from workbench.widgets.common import (LABEL, button, choices, chosen, heading, note, table, table_html)
+from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table, table_html
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -53,14 +53,23 @@ class FollowupListView(StoreBound):
         self.ward = widgets.Dropdown(description="Ward", options=choices([]), style=LABEL)
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
         self.preview_button = button("Preview the list", icon="eye", style="primary")
-        self.show_names = widgets.Checkbox(value=False, description="show names and phone numbers",
-                                           indent=False)
+        self.show_names = widgets.Checkbox(
+            value=False, description="show names and phone numbers", indent=False
+        )
         self.summary = widgets.HTML()
         self.preview = table()
-        self.purpose = widgets.Text(description="Purpose", placeholder="e.g. welfare call-backs, April",
-                                    style=LABEL, layout=widgets.Layout(width="36em"))
-        self.recipient = widgets.Text(description="Recipient", placeholder="e.g. Ashcombe branch secretary",
-                                      style=LABEL, layout=widgets.Layout(width="36em"))
+        self.purpose = widgets.Text(
+            description="Purpose",
+            placeholder="e.g. welfare call-backs, April",
+            style=LABEL,
+            layout=widgets.Layout(width="36em"),
+        )
+        self.recipient = widgets.Text(
+            description="Recipient",
+            placeholder="e.g. Ashcombe branch secretary",
+            style=LABEL,
+            layout=widgets.Layout(width="36em"),
+        )
         self.fmt = widgets.Dropdown(description="Format", options=FORMATS, value="xlsx", style=LABEL)
         self.folder = widgets.Text(description="Save in", style=LABEL, layout=widgets.Layout(width="36em"))
         self.export_button = button("Export and register the list", icon="file-export", style="success")
@@ -68,17 +77,39 @@ class FollowupListView(StoreBound):
         self.preview_button.on_click(self.feedback.guarded(lambda _: self.show_preview()))
         self.show_names.observe(self.feedback.guarded(lambda _: self._draw()), names="value")
         self.export_button.on_click(self.feedback.guarded(lambda _: self.export()))
-        super().__init__([
-            widgets.HBox([self.branch, self.ward, self.category]),
-            widgets.HBox([self.preview_button, self.show_names]), self.summary, self.preview,
-            heading("Export"),
-            note("Every list carries a data-protection notice (its ID, who it is for, why, and when it must be "
-                 "shredded) and is recorded in the registry. People on the opt-out register are always left "
-                 "out."),
-            self.purpose, self.recipient, self.fmt, self.folder, widgets.HBox([self.export_button]), self.feedback,
-            self.result])
-        for name in ("branch", "ward", "category", "show_names", "purpose", "recipient", "fmt", "folder",
-                     "preview_button", "export_button"):
+        super().__init__(
+            [
+                widgets.HBox([self.branch, self.ward, self.category]),
+                widgets.HBox([self.preview_button, self.show_names]),
+                self.summary,
+                self.preview,
+                heading("Export"),
+                note(
+                    "Every list carries a data-protection notice (its ID, who it is for, why, and when it "
+                    "must be shredded) and is recorded in the registry. People on the opt-out register are "
+                    "always left out."
+                ),
+                self.purpose,
+                self.recipient,
+                self.fmt,
+                self.folder,
+                widgets.HBox([self.export_button]),
+                self.feedback,
+                self.result,
+            ]
+        )
+        for name in (
+            "branch",
+            "ward",
+            "category",
+            "show_names",
+            "purpose",
+            "recipient",
+            "fmt",
+            "folder",
+            "preview_button",
+            "export_button",
+        ):
             getattr(self, name).add_class(f"wb-list-{name.replace('_', '-')}")
         self.add_class("wb-lists")
         self.bind(store_view, lazy=lazy)
@@ -91,8 +122,11 @@ class FollowupListView(StoreBound):
         self.folder.value = self.folder.value or str(exports_folder(self.opened.path))
 
     def _choice(self) -> dict:
-        return {"branch": self.branch.value, "ward": chosen(self.ward.value),
-                "category": chosen(self.category.value)}
+        return {
+            "branch": self.branch.value,
+            "ward": chosen(self.ward.value),
+            "category": chosen(self.category.value),
+        }
 
     def show_preview(self) -> None:
         """Who would be on the list now; names stay hidden unless the box is ticked."""
@@ -105,11 +139,13 @@ class FollowupListView(StoreBound):
             return
         rows, excluded = self.composed.rows, self.composed.excluded
         left_out = ", ".join(f"{n:,} {why}" for why, n in excluded.items()) or "nobody"
-        self.summary.value = (f"<div><b>{len(rows):,}</b> people would be on this list. Left out: {left_out}."
-                              "</div>")
+        self.summary.value = (
+            f"<div><b>{len(rows):,}</b> people would be on this list. Left out: {left_out}.</div>"
+        )
         columns = SHOWN_COLUMNS if self.show_names.value else MASKED_COLUMNS
-        self.preview.value = table_html(rows[columns], max_rows=self.max_rows,
-                                        empty="Nobody in this selection needs a call back.")
+        self.preview.value = table_html(
+            rows[columns], max_rows=self.max_rows, empty="Nobody in this selection needs a call back."
+        )
         self.feedback.clear()
 
     def export(self) -> followups.Exported:
@@ -119,16 +155,27 @@ class FollowupListView(StoreBound):
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / list_file_name(choice["branch"] or "branch", self.fmt.value)
         with self.opened.write() as con:
-            exported = followups.export(con, purpose=self.purpose.value, recipient=self.recipient.value, out=out,
-                                        actor=self.opened.actor, fmt=self.fmt.value, **choice)
+            exported = followups.export(
+                con,
+                purpose=self.purpose.value,
+                recipient=self.recipient.value,
+                out=out,
+                actor=self.opened.actor,
+                fmt=self.fmt.value,
+                **choice,
+            )
         self.exported = exported
         record = exported.record
         left_out = ", ".join(f"{n:,} {why}" for why, n in exported.excluded.items()) or "nobody"
-        self.result.value = (f"<div class='wb-exported'>List <b class='wb-list-id'>{record.list_id}</b>: "
-                             f"{record.row_count:,} people, shred by {record.shred_by:%d/%m/%Y}. Left out: "
-                             f"{left_out}.<br>Saved as <code class='wb-path'>{exported.path}</code></div>")
-        self.feedback.ok(f"Exported and registered {record.list_id}. Report it if lost, shred it when done, "
-                         "secure it overnight.")
+        self.result.value = (
+            f"<div class='wb-exported'>List <b class='wb-list-id'>{record.list_id}</b>: "
+            f"{record.row_count:,} people, shred by {record.shred_by:%d/%m/%Y}. Left out: "
+            f"{left_out}.<br>Saved as <code class='wb-path'>{exported.path}</code></div>"
+        )
+        self.feedback.ok(
+            f"Exported and registered {record.list_id}. Report it if lost, shred it when done, "
+            "secure it overnight."
+        )
         self.announce_change()
         return exported
 
@@ -148,9 +195,15 @@ class RegistryView(StoreBound):
         self.outstanding.observe(self.feedback.guarded(lambda _: self.refresh()), names="value")
         self.destroy_button.on_click(self.feedback.guarded(lambda _: self.destroy()))
         self.refresh_button.on_click(self.feedback.guarded(lambda _: self.refresh()))
-        super().__init__([widgets.HBox([self.outstanding, self.refresh_button]), self.table,
-                          note("When a list has been shredded (or the file deleted), record it here."),
-                          widgets.HBox([self.list_id, self.destroy_button]), self.feedback])
+        super().__init__(
+            [
+                widgets.HBox([self.outstanding, self.refresh_button]),
+                self.table,
+                note("When a list has been shredded (or the file deleted), record it here."),
+                widgets.HBox([self.list_id, self.destroy_button]),
+                self.feedback,
+            ]
+        )
         self.add_class("wb-registry")
         self.bind(store_view, lazy=lazy)
 
@@ -178,19 +231,29 @@ class ReturnsView(StoreBound):
     def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self.feedback = Feedback()
         self.upload = widgets.FileUpload(accept=".xlsx,.csv", multiple=False, description="Choose file")
-        self.path = widgets.Text(description="or its path", placeholder="/path/to/returned-list.xlsx", style=LABEL,
-                                 layout=widgets.Layout(width="36em"))
+        self.path = widgets.Text(
+            description="or its path",
+            placeholder="/path/to/returned-list.xlsx",
+            style=LABEL,
+            layout=widgets.Layout(width="36em"),
+        )
         self.import_button = button("Import the returned list", icon="upload", style="primary")
         self.result = widgets.HTML()
         self.import_button.on_click(self.feedback.guarded(lambda _: self.import_returns()))
-        super().__init__([note("Upload the list the branch sent back (Excel or CSV), or type where it is saved."),
-                          widgets.HBox([self.upload, self.path]), widgets.HBox([self.import_button]), self.feedback,
-                          self.result])
+        super().__init__(
+            [
+                note("Upload the list the branch sent back (Excel or CSV), or type where it is saved."),
+                widgets.HBox([self.upload, self.path]),
+                widgets.HBox([self.import_button]),
+                self.feedback,
+                self.result,
+            ]
+        )
         self.add_class("wb-returns")
         self.bind(store_view, lazy=lazy)
 
     def import_returns(self) -> followups.Returns:
-        """Import from the uploaded file (kept only for the import, in a private temporary folder) or the path."""
+        """Import the uploaded file (kept only for the import, in a private temporary folder) or the path."""
         if self.upload.value:
             item = self.upload.value[0]
             with tempfile.TemporaryDirectory(prefix="workbench-") as folder:
@@ -210,8 +273,10 @@ class ReturnsView(StoreBound):
             self.feedback.ok(f"{returns.file_name} was imported before; nothing changed.")
         else:
             changed = ", ".join(f"{n:,} {what}" for what, n in returns.changed.items()) or "none"
-            self.feedback.ok(f"Imported {returns.file_name}: {returns.rows_read:,} rows; changed: {changed}; "
-                             f"not called yet: {returns.not_called:,}.")
+            self.feedback.ok(
+                f"Imported {returns.file_name}: {returns.rows_read:,} rows; changed: {changed}; "
+                f"not called yet: {returns.not_called:,}."
+            )
             self.announce_change()
         return returns
 

@@ -20,7 +20,11 @@ from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
 KINDS = (("Member list", "members"), ("Call outcomes", "calls"), ("Services directory", "services"))
-IMPORTERS = {"members": ingest.import_members, "calls": ingest.import_calls, "services": ingest.import_services}
+IMPORTERS = {
+    "members": ingest.import_members,
+    "calls": ingest.import_calls,
+    "services": ingest.import_services,
+}
 
 
 class LoadView(StoreBound):
@@ -31,9 +35,15 @@ class LoadView(StoreBound):
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
         self.kind = widgets.Dropdown(description="What it is", options=KINDS, value="calls", style=LABEL)
-        self.upload = widgets.FileUpload(accept=".csv,.xlsx,.parquet", multiple=False, description="Choose file")
-        self.path = widgets.Text(description="or its path", placeholder="/path/to/call_outcomes.csv", style=LABEL,
-                                 layout=widgets.Layout(width="36em"))
+        self.upload = widgets.FileUpload(
+            accept=".csv,.xlsx,.parquet", multiple=False, description="Choose file"
+        )
+        self.path = widgets.Text(
+            description="or its path",
+            placeholder="/path/to/call_outcomes.csv",
+            style=LABEL,
+            layout=widgets.Layout(width="36em"),
+        )
         self.check_button = button("Check (dry run)", icon="search", style="primary")
         self.import_button = button("Import", icon="upload", style="success")
         self.progress = widgets.Output()
@@ -42,17 +52,28 @@ class LoadView(StoreBound):
         self.last = None
         self.check_button.on_click(self.feedback.guarded(lambda _: self.run(dry_run=True)))
         self.import_button.on_click(self.feedback.guarded(lambda _: self.run(dry_run=False)))
-        super().__init__([self.kind, widgets.HBox([self.upload, self.path]),
-                          widgets.HBox([self.check_button, self.import_button]), self.progress, self.feedback,
-                          self.summary, heading("Problems"),
-                          note("Each problem names the row and column and says how to fix it; values from the "
-                               "file are not repeated here."), self.problems])
+        super().__init__(
+            [
+                self.kind,
+                widgets.HBox([self.upload, self.path]),
+                widgets.HBox([self.check_button, self.import_button]),
+                self.progress,
+                self.feedback,
+                self.summary,
+                heading("Problems"),
+                note(
+                    "Each problem names the row and column and says how to fix it; values from the "
+                    "file are not repeated here."
+                ),
+                self.problems,
+            ]
+        )
         self.add_class("wb-load")
         self.bind(store_view)
 
     @contextlib.contextmanager
     def _file(self) -> Iterator[Path]:
-        """The chosen file: an upload (kept only in a private temporary folder during the import) or a path."""
+        """The chosen file: an upload (kept in a private temporary folder during the import) or a path."""
         if self.upload.value:
             item = self.upload.value[0]
             with tempfile.TemporaryDirectory(prefix="workbench-") as folder:

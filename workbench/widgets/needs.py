@@ -10,13 +10,35 @@ import ipywidgets as widgets
 
 from workbench import charts, needs, services, volunteers
 from workbench.ingest_vocab import NEED_CATEGORIES
-from workbench.widgets.common import (LABEL, Steps, choices, chosen, dropdown, figure_widget, heading, note,
-                                      replace_figure, table, table_html)
+from workbench.widgets.common import (
+    LABEL,
+    Steps,
+    choices,
+    chosen,
+    dropdown,
+    figure_widget,
+    heading,
+    note,
+    replace_figure,
+    table,
+    table_html,
+)
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
-QUEUE_COLUMNS = ["member_key", "branch", "ward", "categories", "urgency", "wellbeing", "age_band", "days_waiting",
-                 "score", "escalated", "state"]
+QUEUE_COLUMNS = [
+    "member_key",
+    "branch",
+    "ward",
+    "categories",
+    "urgency",
+    "wellbeing",
+    "age_band",
+    "days_waiting",
+    "score",
+    "escalated",
+    "state",
+]
 
 
 class _PlaceFilters(StoreBound):
@@ -65,29 +87,45 @@ class NeedsView(_PlaceFilters):
         self.queue = table()
         self.frame = None
         self.steps = Steps(2, "Reading")
-        super().__init__([
-            widgets.HBox([self.branch, self.ward, self.category]), self.steps.bar, self.feedback, self.summary,
-            heading("How many need what"), self.by_category,
-            heading("The triage queue, most urgent first"),
-            note("Score = urgency + wellbeing + need + age band + days waiting (see docs/glossary.md). "
-                 "Escalated means waiting longer than the organisation's escalation setting."),
-            self.queue])
+        super().__init__(
+            [
+                widgets.HBox([self.branch, self.ward, self.category]),
+                self.steps.bar,
+                self.feedback,
+                self.summary,
+                heading("How many need what"),
+                self.by_category,
+                heading("The triage queue, most urgent first"),
+                note(
+                    "Score = urgency + wellbeing + need + age band + days waiting (see docs/glossary.md). "
+                    "Escalated means waiting longer than the organisation's escalation setting."
+                ),
+                self.queue,
+            ]
+        )
         self.add_class("wb-needs")
         self._watch(self.category)
         self.bind(store_view, lazy=lazy)
 
     def update(self) -> None:
         with self.steps, self.opened.read() as con:
-            frame = needs.queue(con, branch=chosen(self.branch.value), ward=chosen(self.ward.value),
-                                category=chosen(self.category.value))
+            frame = needs.queue(
+                con,
+                branch=chosen(self.branch.value),
+                ward=chosen(self.ward.value),
+                category=chosen(self.category.value),
+            )
             self.steps.step()
             by_category = needs.counts(frame, by="category")
             self.steps.step()
         self.frame = frame
         self.summary.value = _queue_summary(frame)
         replace_figure(self.by_category, charts.needs_counts(by_category, "category"))
-        self.queue.value = table_html(frame[QUEUE_COLUMNS], max_rows=self.max_rows,
-                                      empty="Nobody in this selection needs support right now.")
+        self.queue.value = table_html(
+            frame[QUEUE_COLUMNS],
+            max_rows=self.max_rows,
+            empty="Nobody in this selection needs support right now.",
+        )
         self.feedback.clear()
 
 
@@ -100,14 +138,21 @@ class ServicesView(_PlaceFilters):
         self.no_service = table()
         self.uncovered = table()
         self.unlisted = table()
-        super().__init__([
-            widgets.HBox([self.branch, self.ward]), self.feedback,
-            heading("Services referenced on calls"), self.usage,
-            heading("Needs recorded with no service referenced"), self.no_service,
-            heading("Wards where no listed service covers a need"), self.uncovered,
-            heading("Services named on calls but not in the directory"),
-            note("Add these to the services directory (01_load_data) so they can be counted and mapped."),
-            self.unlisted])
+        super().__init__(
+            [
+                widgets.HBox([self.branch, self.ward]),
+                self.feedback,
+                heading("Services referenced on calls"),
+                self.usage,
+                heading("Needs recorded with no service referenced"),
+                self.no_service,
+                heading("Wards where no listed service covers a need"),
+                self.uncovered,
+                heading("Services named on calls but not in the directory"),
+                note("Add these to the services directory (01_load_data) so they can be counted and mapped."),
+                self.unlisted,
+            ]
+        )
         self.add_class("wb-services")
         self._watch()
         self.bind(store_view, lazy=lazy)
@@ -118,8 +163,12 @@ class ServicesView(_PlaceFilters):
             usage = services.usage(con, "service", **place)
             gaps = services.gaps(con, **place)
         replace_figure(self.usage, charts.services_usage(usage.head(15), "service"))
-        self.no_service.value = table_html(gaps.no_service, max_rows=20, empty="None: every need had a service.")
-        self.uncovered.value = table_html(gaps.uncovered, max_rows=20, empty="None: the map covers every need.")
+        self.no_service.value = table_html(
+            gaps.no_service, max_rows=20, empty="None: every need had a service."
+        )
+        self.uncovered.value = table_html(
+            gaps.uncovered, max_rows=20, empty="None: the map covers every need."
+        )
         self.unlisted.value = table_html(gaps.unlisted, max_rows=20, empty="None.")
         self.feedback.clear()
 
@@ -132,12 +181,20 @@ class VolunteersView(_PlaceFilters):
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
         self.keen = figure_widget()
         self.matches = table()
-        super().__init__([
-            widgets.HBox([self.branch, self.ward, self.category]), self.feedback,
-            heading("Members keen to volunteer, by ward"), self.keen,
-            heading("Suggested matches: same ward first, then a neighbouring ward"),
-            note("Suggestions only. Identities are never shown here; a branch secretary makes the introduction."),
-            self.matches])
+        super().__init__(
+            [
+                widgets.HBox([self.branch, self.ward, self.category]),
+                self.feedback,
+                heading("Members keen to volunteer, by ward"),
+                self.keen,
+                heading("Suggested matches: same ward first, then a neighbouring ward"),
+                note(
+                    "Suggestions only. Identities are never shown here; a branch secretary makes the "
+                    "introduction."
+                ),
+                self.matches,
+            ]
+        )
         self.add_class("wb-volunteers")
         self._watch(self.category)
         self.bind(store_view, lazy=lazy)
@@ -157,8 +214,10 @@ def _queue_summary(frame) -> str:
     excluded = frame.attrs.get("excluded") or {}
     left_out = ", ".join(f"{n:,} {why}" for why, n in excluded.items() if n) or "nobody"
     days = frame.attrs.get("escalate_after_days", "?")
-    return (f"<div><b>{len(frame):,}</b> members need support; <b style='color:#b00020'>{escalated:,}</b> "
-            f"escalated (waiting more than {days} days). Left out by the opt-out register: {left_out}.</div>")
+    return (
+        f"<div><b>{len(frame):,}</b> members need support; <b style='color:#b00020'>{escalated:,}</b> "
+        f"escalated (waiting more than {days} days). Left out by the opt-out register: {left_out}.</div>"
+    )
 
 
 __all__ = ["NeedsView", "ServicesView", "VolunteersView"]

@@ -23,37 +23,58 @@ class OptOutsView(StoreBound):
 
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
-        self.by = widgets.ToggleButtons(options=list(BY), value="Membership number", description="Look up by",
-                                        style=LABEL)
-        self.identifier = widgets.Text(description="Number", placeholder="e.g. NV000123 or 07700 900123",
-                                       style=LABEL, layout=widgets.Layout(width="30em"))
+        self.by = widgets.ToggleButtons(
+            options=list(BY), value="Membership number", description="Look up by", style=LABEL
+        )
+        self.identifier = widgets.Text(
+            description="Number",
+            placeholder="e.g. NV000123 or 07700 900123",
+            style=LABEL,
+            layout=widgets.Layout(width="30em"),
+        )
         self.lookup_button = button("Look up", icon="search", style="primary")
         self.status = widgets.HTML()
         self.entries = table()
         self.reason = widgets.Dropdown(description="Reason", options=optouts.REASONS, style=LABEL)
-        self.scope = widgets.Dropdown(description="Scope", options=[("no more calls", "calls"),
-                                                                    ("no contact at all", "all")], style=LABEL)
+        self.scope = widgets.Dropdown(
+            description="Scope",
+            options=[("no more calls", "calls"), ("no contact at all", "all")],
+            style=LABEL,
+        )
         self.add_button = button("Add to the register", icon="ban", style="danger")
-        self.withdraw_reason = widgets.Dropdown(description="Withdraw because", options=optouts.WITHDRAWAL_REASONS,
-                                                style=LABEL)
+        self.withdraw_reason = widgets.Dropdown(
+            description="Withdraw because", options=optouts.WITHDRAWAL_REASONS, style=LABEL
+        )
         self.withdraw_button = button("Withdraw (re-consent)", icon="undo")
-        self.include_withdrawn = widgets.Checkbox(value=True, description="include withdrawn entries (history)")
+        self.include_withdrawn = widgets.Checkbox(
+            value=True, description="include withdrawn entries (history)"
+        )
         self.register = table()
         self.lookup_button.on_click(self.feedback.guarded(lambda _: self.lookup()))
         self.add_button.on_click(self.feedback.guarded(lambda _: self.add()))
         self.withdraw_button.on_click(self.feedback.guarded(lambda _: self.withdraw()))
         self.include_withdrawn.observe(self.feedback.guarded(lambda _: self.refresh()), names="value")
-        super().__init__([
-            heading("Look someone up"), self.by, widgets.HBox([self.identifier, self.lookup_button]),
-            self.status, self.entries,
-            heading("Add or withdraw"),
-            note("Adding puts the member (and their phone number) on the register: no list will include them "
-                 "again. Withdrawing keeps the entry as history and records why."),
-            widgets.HBox([self.reason, self.scope, self.add_button]),
-            widgets.HBox([self.withdraw_reason, self.withdraw_button]),
-            self.feedback,
-            heading("The register"), self.include_withdrawn, self.register,
-        ])
+        super().__init__(
+            [
+                heading("Look someone up"),
+                self.by,
+                widgets.HBox([self.identifier, self.lookup_button]),
+                self.status,
+                self.entries,
+                heading("Add or withdraw"),
+                note(
+                    "Adding puts the member (and their phone number) on the register: no list will include "
+                    "them "
+                    "again. Withdrawing keeps the entry as history and records why."
+                ),
+                widgets.HBox([self.reason, self.scope, self.add_button]),
+                widgets.HBox([self.withdraw_reason, self.withdraw_button]),
+                self.feedback,
+                heading("The register"),
+                self.include_withdrawn,
+                self.register,
+            ]
+        )
         self.add_class("wb-optouts")
         self.bind(store_view)
 
@@ -74,23 +95,29 @@ class OptOutsView(StoreBound):
             person = subjects.find(con, **self._who())
             frame = optouts.entries_for(con, person)
         active = frame["withdrawn_at"].isna().any() if not frame.empty else False
-        verdict = ("<b style='color:#b00020'>On the register</b>: do not contact." if active
-                   else "Not on the register (no active entry).")
+        verdict = (
+            "<b style='color:#b00020'>On the register</b>: do not contact."
+            if active
+            else "Not on the register (no active entry)."
+        )
         self.status.value = f"<div>{verdict}</div>"
         self.entries.value = table_html(frame, empty="No entries for this person.")
         self.feedback.clear()
 
     def add(self) -> None:
         with self.opened.write() as con:
-            change = optouts.add(con, actor=self.opened.actor, reason=self.reason.value, scope=self.scope.value,
-                                 **self._who())
+            change = optouts.add(
+                con, actor=self.opened.actor, reason=self.reason.value, scope=self.scope.value, **self._who()
+            )
         self.feedback.ok(change.message)
         self.refresh()
         self.announce_change()
 
     def withdraw(self) -> None:
         with self.opened.write() as con:
-            change = optouts.withdraw(con, actor=self.opened.actor, reason=self.withdraw_reason.value, **self._who())
+            change = optouts.withdraw(
+                con, actor=self.opened.actor, reason=self.withdraw_reason.value, **self._who()
+            )
         self.feedback.ok(change.message)
         self.refresh()
         self.announce_change()

@@ -16,13 +16,17 @@ import pandas as pd
 
 from workbench import charts, needs, outreach
 from workbench.ingest_vocab import OUTCOMES
-from workbench.widgets.common import (LABEL, Steps, choices, chosen, dropdown, figure_widget, replace_figure)
+from workbench.widgets.common import LABEL, Steps, choices, chosen, dropdown, figure_widget, replace_figure
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
-HEADLINES = (("attempts", "call attempts", "{:,}"), ("members_called", "members called", "{:,}"),
-             ("reached", "members reached", "{:,}"), ("contact_rate", "contact rate", "{:.0%}"),
-             ("needing_support", "need support now", "{:,}"))
+HEADLINES = (
+    ("attempts", "call attempts", "{:,}"),
+    ("members_called", "members called", "{:,}"),
+    ("reached", "members reached", "{:,}"),
+    ("contact_rate", "contact rate", "{:.0%}"),
+    ("needing_support", "need support now", "{:,}"),
+)
 
 
 FILTERS = ("branch", "ward", "round", "outcome", "date_from", "date_to")
@@ -62,13 +66,28 @@ class OutreachDashboard(StoreBound):
         for name, box in zip(FILTERS, self.filter_boxes, strict=True):
             box.add_class(f"wb-filter-{name}")
             box.observe(self._changed, names="value")
-        for name, figure in (("over-time", self.over_time), ("outcomes", self.outcomes), ("place", self.by_place)):
+        for name, figure in (
+            ("over-time", self.over_time),
+            ("outcomes", self.outcomes),
+            ("place", self.by_place),
+        ):
             figure.add_class(f"wb-chart-{name}")
         self.reset_button.on_click(self.feedback.guarded(lambda _: self.reset()))
-        filters = widgets.GridBox([self.branch, self.ward, self.round, self.outcome, self.date_from, self.date_to],
-                                  layout=widgets.Layout(grid_template_columns="repeat(3, 32%)"))
-        super().__init__([filters, widgets.HBox([self.reset_button, self.steps.bar]), self.feedback,
-                          self.headline, self.by_place, self.over_time, self.outcomes])
+        filters = widgets.GridBox(
+            [self.branch, self.ward, self.round, self.outcome, self.date_from, self.date_to],
+            layout=widgets.Layout(grid_template_columns="repeat(3, 32%)"),
+        )
+        super().__init__(
+            [
+                filters,
+                widgets.HBox([self.reset_button, self.steps.bar]),
+                self.feedback,
+                self.headline,
+                self.by_place,
+                self.over_time,
+                self.outcomes,
+            ]
+        )
         self.add_class("wb-outreach")
         self.bind(store_view)
 
@@ -92,9 +111,14 @@ class OutreachDashboard(StoreBound):
 
     def filters(self) -> dict[str, str | None]:
         """The chosen filters as library arguments (None = everything)."""
-        return {"branch": chosen(self.branch.value), "ward": chosen(self.ward.value),
-                "round": chosen(self.round.value), "outcome": chosen(self.outcome.value),
-                "date_from": _iso(self.date_from.value), "date_to": _iso(self.date_to.value)}
+        return {
+            "branch": chosen(self.branch.value),
+            "ward": chosen(self.ward.value),
+            "round": chosen(self.round.value),
+            "outcome": chosen(self.outcome.value),
+            "date_from": _iso(self.date_from.value),
+            "date_to": _iso(self.date_to.value),
+        }
 
     def reset(self) -> None:
         self._quiet = True
@@ -145,11 +169,13 @@ def _headline_html(numbers: dict) -> str:
     for key, label, fmt in HEADLINES:
         value = numbers.get(key)
         text = fmt.format(value) if value is not None else "–"
-        cells.append(f"<div class='wb-headline' data-name='{key}' style='display:inline-block;min-width:10em;"
-                     "margin:0 1.2em 0.6em 0;padding:0.5em 0.8em;border-left:4px solid #0072B2;"
-                     "background:#f3f6fa'>"
-                     f"<div class='wb-number' style='font-size:1.7em;font-weight:600'>{html.escape(text)}</div>"
-                     f"<div style='color:#444'>{html.escape(label)}</div></div>")
+        cells.append(
+            f"<div class='wb-headline' data-name='{key}' style='display:inline-block;min-width:10em;"
+            "margin:0 1.2em 0.6em 0;padding:0.5em 0.8em;border-left:4px solid #0072B2;"
+            "background:#f3f6fa'>"
+            f"<div class='wb-number' style='font-size:1.7em;font-weight:600'>{html.escape(text)}</div>"
+            f"<div style='color:#444'>{html.escape(label)}</div></div>"
+        )
     return "<div class='wb-headlines'>" + "".join(cells) + "</div>"
 
 

@@ -81,22 +81,44 @@ class StoreView(widgets.VBox):
         show_path: let the user change the path (the web app fixes it).
     """
 
-    def __init__(self, path: str | Path | None = None, passphrase: str | None = None, *,
-                 auto_open: bool | None = None, show_path: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        passphrase: str | None = None,
+        *,
+        auto_open: bool | None = None,
+        show_path: bool = True,
+    ) -> None:
         self.store: Store | None = None
         self._listeners: list[Callable[[Store], None]] = []
         self._watchers: list[Callable[[object], None]] = []
         preset = passphrase if passphrase is not None else (db.env_passphrase() or "")
-        self.path_box = widgets.Text(value=str(path or default_path()), description="Store file",
-                                     layout=WIDE, style={"description_width": "8em"})
-        self.passphrase_box = widgets.Password(value=preset, description="Passphrase", placeholder="passphrase",
-                                               layout=WIDE, style={"description_width": "8em"})
-        self.actor_box = widgets.Text(value=default_actor(), description="Your name",
-                                      tooltip="recorded in the audit log with every change you make",
-                                      layout=WIDE, style={"description_width": "8em"})
+        self.path_box = widgets.Text(
+            value=str(path or default_path()),
+            description="Store file",
+            layout=WIDE,
+            style={"description_width": "8em"},
+        )
+        self.passphrase_box = widgets.Password(
+            value=preset,
+            description="Passphrase",
+            placeholder="passphrase",
+            layout=WIDE,
+            style={"description_width": "8em"},
+        )
+        self.actor_box = widgets.Text(
+            value=default_actor(),
+            description="Your name",
+            tooltip="recorded in the audit log with every change you make",
+            layout=WIDE,
+            style={"description_width": "8em"},
+        )
         self.open_button = widgets.Button(description="Open the store", button_style="primary", icon="unlock")
-        self.demo_button = widgets.Button(description="Build the demo store", icon="magic",
-                                          tooltip="fake members and calls only; passphrase 'demo'")
+        self.demo_button = widgets.Button(
+            description="Build the demo store",
+            icon="magic",
+            tooltip="fake members and calls only; passphrase 'demo'",
+        )
         self.feedback = Feedback()
         self.summary = widgets.HTML()
         self.progress = widgets.Output()
@@ -106,8 +128,17 @@ class StoreView(widgets.VBox):
         self.passphrase_box.observe(lambda _: self.open_store(), names="value")
         rows = [self.path_box] if show_path else []
         buttons = [self.open_button, self.demo_button] if show_path else [self.open_button]
-        super().__init__([*rows, self.passphrase_box, self.actor_box, widgets.HBox(buttons),
-                          self.progress, self.feedback, self.summary])
+        super().__init__(
+            [
+                *rows,
+                self.passphrase_box,
+                self.actor_box,
+                widgets.HBox(buttons),
+                self.progress,
+                self.feedback,
+                self.summary,
+            ]
+        )
         self.add_class("wb-store")
         self._show_demo_button()
         if auto_open is None:
@@ -138,11 +169,15 @@ class StoreView(widgets.VBox):
         """Check the passphrase by opening the store read-only once; then tell every waiting view."""
         if not self.passphrase_box.value and not self.path.exists():
             self._show_demo_button()
-            self.feedback.warn(f"There is no store at {self.path} yet. Build the demo store, or give the "
-                               "path of your organisation's store.")
+            self.feedback.warn(
+                f"There is no store at {self.path} yet. Build the demo store, or give the "
+                "path of your organisation's store."
+            )
             return None
         with self.feedback.guard():
-            store = Store(self.path, self.passphrase_box.value or None, self.actor_box.value.strip() or "unknown")
+            store = Store(
+                self.path, self.passphrase_box.value or None, self.actor_box.value.strip() or "unknown"
+            )
             with store.read() as con:
                 info = db.store_info(con, store.path)
             self.store = store
@@ -181,7 +216,7 @@ class StoreBound(widgets.VBox):
     store_view: StoreView | None = None
     feedback: Feedback
     follows_changes = False  # re-read when another view changes the store (registers, logs)
-    lazy = False             # wait for `show()` before the first read (a tab not yet looked at)
+    lazy = False  # wait for `show()` before the first read (a tab not yet looked at)
     _stale = True
 
     def bind(self, store_view: StoreView, *, lazy: bool = False) -> None:
@@ -236,13 +271,15 @@ class StoreBound(widgets.VBox):
 def _summary_html(info: db.StoreInfo) -> str:
     counts = info.row_counts
     lock = "encrypted" if info.encrypted else "<b style='color:#b00020'>NOT encrypted</b>"
-    facts = [("members", counts.get("members", 0)), ("calls", counts.get("calls", 0)),
-             ("services", counts.get("services", 0)), ("opt-outs", counts.get("optouts", 0)),
-             ("lists issued", counts.get("lists", 0))]
+    facts = [
+        ("members", counts.get("members", 0)),
+        ("calls", counts.get("calls", 0)),
+        ("services", counts.get("services", 0)),
+        ("opt-outs", counts.get("optouts", 0)),
+        ("lists issued", counts.get("lists", 0)),
+    ]
     cells = "".join(f"<span style='margin-right:1.5em'><b>{n:,}</b> {label}</span>" for label, n in facts)
     return f"<div>{info.path.name} ({lock}, schema {info.schema_version}): {cells}</div>"
-
-
 
 
 class SettingsView(StoreBound):
@@ -250,9 +287,12 @@ class SettingsView(StoreBound):
 
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
-        self.boxes = {key: widgets.Text(description=key, tooltip=help_text, layout=WIDE,
-                                        style={"description_width": "12em"})
-                      for key, (_, help_text) in settings.KNOWN.items()}
+        self.boxes = {
+            key: widgets.Text(
+                description=key, tooltip=help_text, layout=WIDE, style={"description_width": "12em"}
+            )
+            for key, (_, help_text) in settings.KNOWN.items()
+        }
         self.save_button = widgets.Button(description="Save settings", icon="save")
         self.save_button.on_click(self.feedback.guarded(lambda _: self.save()))
         super().__init__([*self.boxes.values(), self.save_button, self.feedback])
