@@ -768,3 +768,37 @@ def test_cli_exit_codes(cli_store, tmp_path, capsys):
     assert main(["import", "calls", str(bad), "--db", str(cli_store), "--skip-invalid"]) == 0
     assert main(["import", "calls", str(tmp_path / "none.csv"), "--db", str(cli_store)]) == 1
     assert "No file at" in capsys.readouterr().err
+
+
+KILLED_IMPORT = """
+import sys
+from workbench import db, ingest
+con = db.connect(sys.argv[1], sys.argv[2])
+ingest.import_calls(con, sys.argv[3], actor="test")
+"""
+
+
+def test_a_killed_import_leaves_the_store_as_it_was(store_path, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import PASSPHRASE
+    from workbench import db
+
+    n = 300_000
+    frame = pd.DataFrame({"Call ID": [f"K{i}" for i in range(n)], "Membership Number": [f"SYN{i % 50_000}"
+                                                                                        for i in range(n)],
+                          "Round": "R1", "Date": "03/04/2020 10:15", "Outcome": "Answered", "Notes": "fine"})
+    path = write(frame, tmp_path / "big.csv")
+    with db.session(store_path, PASSPHRASE) as con:
+        before = counts(con)
+    child = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(store_path), PASSPHRASE, str(path)])
+    time.sleep(1.5)
+    if child.poll() is not None:
+        pytest.skip("the import finished before it could be killed")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    with db.session(store_path, PASSPHRASE) as con:
+        assert counts(con) == before

@@ -64,17 +64,21 @@ class ImportResult:
         if self.already_imported:
             return "\n".join(self.warnings)
         verb = "would load" if self.dry_run else "loaded"
+        noun = self.kind if self.loaded != 1 else self.kind.rstrip("s")
         lines = [
-            f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {self.kind}, "
+            f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {noun}, "
             f"updated {self.updated:,}, rejected {self.rejected:,}"
             + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "")
             + "."
         ]
         will = "would be" if self.dry_run else "were"
         if self.members_created:
-            lines.append(f"{self.members_created:,} members {will} created from the call export.")
+            lines.append(f"{_count(self.members_created, 'member')} {will} created from the call export.")
         if self.optouts_recorded:
-            lines.append(f"{self.optouts_recorded:,} do-not-call outcomes {will} added to the opt-out register.")
+            lines.append(
+                f"{_count(self.optouts_recorded, 'do-not-call outcome')} {will} added to the opt-out "
+                "register."
+            )
         lines += [f"warning: {w}" for w in self.warnings]
         if self.rejects_path:
             lines.append(
@@ -84,6 +88,10 @@ class ImportResult:
         if self.dry_run:
             lines.append("Dry run: nothing was written.")
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 class ImportRejected(InputError):

@@ -29,7 +29,7 @@ def to_e164(text: str | None) -> str | None:
     """
     if text is None:
         return None
-    text = str(text).strip()
+    text = str(text).strip().lstrip("'")  # a rejects file marks "+44..." as text with an apostrophe
     if not text or sum(c.isdigit() for c in text) < 9:
         return None
     if text.isdigit() and len(text) == 10 and text[0] == "7":
