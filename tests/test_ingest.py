@@ -788,9 +788,16 @@ def test_a_killed_import_leaves_the_store_as_it_was(store_path, tmp_path):
     from workbench import db
 
     n = 300_000
-    frame = pd.DataFrame({"Call ID": [f"K{i}" for i in range(n)], "Membership Number": [f"SYN{i % 50_000}"
-                                                                                        for i in range(n)],
-                          "Round": "R1", "Date": "03/04/2020 10:15", "Outcome": "Answered", "Notes": "fine"})
+    frame = pd.DataFrame(
+        {
+            "Call ID": [f"K{i}" for i in range(n)],
+            "Membership Number": [f"SYN{i % 50_000}" for i in range(n)],
+            "Round": "R1",
+            "Date": "03/04/2020 10:15",
+            "Outcome": "Answered",
+            "Notes": "fine",
+        }
+    )
     path = write(frame, tmp_path / "big.csv")
     with db.session(store_path, PASSPHRASE) as con:
         before = counts(con)
