@@ -156,7 +156,7 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     page.screenshot(path=tmp_path / "3-branch.png")
 
     # 3. Build a follow-up list for that branch and export it.
-    page.get_by_role("tab", name="Follow-up lists").click()
+    page.locator(".wb-tabs").get_by_role("button", name="Follow-up lists").click()
     page.locator(".wb-list-branch select").select_option(branch)
     page.locator(".wb-list-preview-button").click()
     page.get_by_text("people would be on this list").wait_for()

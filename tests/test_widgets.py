@@ -272,9 +272,10 @@ def test_the_app_page_reads_other_tabs_only_when_shown(synthetic_store):
     from workbench.widgets.app import App
 
     page = App(str(synthetic_store))
-    assert page.tabs.layout.display == "none"
+    assert page.page.layout.display == "none"
     page.store_view.passphrase_box.value = db.DEMO_PASSPHRASE
-    assert page.tabs.layout.display is None and page.dashboard.data.headline
+    assert page.page.layout.display is None and page.dashboard.data.headline
     assert page.needs.frame is None
-    page.tabs.selected_index = 1
+    page.tabs.value = "Needs"
     assert page.needs.frame is not None and not page.needs.feedback.value
+    assert page.needs.layout.display == "flex" and page.dashboard.layout.display == "none"

@@ -35,18 +35,21 @@ class App(widgets.VBox):
             (self.services, self.volunteers),
             (self.lists, self.registry),
         )
-        self.tabs = widgets.Tab(
-            children=[
-                self.dashboard,
-                self.needs,
-                widgets.VBox([self.services, heading("Volunteers", 2), self.volunteers]),
-                widgets.VBox([self.lists, heading("Lists that are out", 2), self.registry]),
-            ]
+        self.panes = (
+            self.dashboard,
+            self.needs,
+            widgets.VBox([self.services, heading("Volunteers", 2), self.volunteers]),
+            widgets.VBox([self.lists, heading("Lists that are out", 2), self.registry]),
         )
-        for index, title in enumerate(TABS):
-            self.tabs.set_title(index, title)
-        self.tabs.layout.display = "none"
-        self.tabs.observe(self._tab_chosen, names="selected_index")
+        # A button bar over panes that stay on the page, shown one at a time. (ipywidgets.Tab left the
+        # charts of a tab not yet looked at blank.)
+        self.tabs = widgets.ToggleButtons(options=TABS, value=TABS[0], style={"button_width": "10em"})
+        self.tabs.add_class("wb-tabs")
+        for pane in self.panes[1:]:
+            pane.layout.display = "none"
+        self.body = widgets.VBox(self.panes, layout=widgets.Layout(border="1px solid #ccd", padding="6px"))
+        self.page = widgets.VBox([self.tabs, self.body], layout=widgets.Layout(display="none"))
+        self.tabs.observe(self._tab_chosen, names="value")
         self.store_view.when_open(self._opened)
         super().__init__(
             [
@@ -55,18 +58,21 @@ class App(widgets.VBox):
                     "do not leave it open on a shared screen."
                 ),
                 self.store_view,
-                self.tabs,
+                self.page,
             ],
             layout=widgets.Layout(max_width="1240px"),
         )
         self.add_class("wb-app")
 
     def _tab_chosen(self, change) -> None:
-        for view in self.views_by_tab[change["new"] or 0]:
+        index = TABS.index(change["new"])
+        for number, pane in enumerate(self.panes):
+            pane.layout.display = "flex" if number == index else "none"
+        for view in self.views_by_tab[index]:
             view.show()
 
     def _opened(self, _store: Store) -> None:
-        self.tabs.layout.display = None
+        self.page.layout.display = None
         self.store_view.passphrase_box.layout.display = "none"
         self.store_view.actor_box.layout.display = "none"
         self.store_view.open_button.layout.display = "none"

@@ -43,6 +43,8 @@ def _cell(value: object) -> object:
         return value.strftime("%d/%m/%Y")
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return ""
+    if isinstance(value, float | np.floating):
+        return f"{value:,.2f}"
     return value
 
 
