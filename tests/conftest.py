@@ -12,7 +12,7 @@ import pytest
 
 from workbench import db
 
-PASSPHRASE = "correct horse battery staple"
+PASSPHRASE = "correct horse battery staple"  # noqa: S105 - a test store of fake data
 
 
 @pytest.fixture

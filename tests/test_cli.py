@@ -27,7 +27,8 @@ def test_every_command_has_help_ending_with_an_example(name, parser):
     assert parser.description, f"{' '.join(name)} is missing its help"
     leaf = not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
     if leaf:
-        assert parser.epilog and "Example:\n  " in parser.epilog and "workbench " in parser.epilog, f"{' '.join(name)} has no example"
+        example = parser.epilog or ""
+        assert "Example:\n  " in example and "workbench " in example, f"{' '.join(name)} has no example"
 
 
 def test_unexpected_errors_are_one_line_without_traceback(capsys, tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.ingest_vocab import OUTCOMES
+from workbench.vocabulary import OUTCOMES
 
 # Okabe & Ito (2008), "Color Universal Design": black first dropped, as it reads as text.
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")

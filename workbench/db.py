@@ -31,7 +31,7 @@ from workbench.errors import InputError, StoreError
 SCHEMA_VERSION = 1
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
-DEMO_PASSPHRASE = "demo"
+DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
 
 # Each entry upgrades a store from version N-1 to N. schema.sql (all CREATE ... IF NOT EXISTS)
 # runs after them, so new tables need no migration; changed columns do.
@@ -64,12 +64,16 @@ def _httpfs_extension() -> Path:
     spec = importlib.util.find_spec("duckdb_ext")
     if spec is None or not spec.submodule_search_locations:
         raise StoreError("DuckDB's httpfs extension is missing; install it with: pip install -e .")
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine(), platform.machine()
+    )
     root = Path(list(spec.submodule_search_locations)[0]) / "extensions"
     path = root / f"v{duckdb.__version__}" / f"linux_{arch}" / "httpfs.duckdb_extension"
     if not path.exists():
-        raise StoreError(f"DuckDB's httpfs extension for {duckdb.__version__} is missing at {path}; "
-                         "reinstall with: pip install -e .")
+        raise StoreError(
+            f"DuckDB's httpfs extension for {duckdb.__version__} is missing at {path}; "
+            "reinstall with: pip install -e ."
+        )
     return path
 
 
@@ -101,24 +105,35 @@ def _explain_attach_error(path: Path, error: duckdb.Error, has_passphrase: bool)
     if "Wrong encryption key" in text:
         return StoreError(f"{path}: wrong passphrase. Check WORKBENCH_PASSPHRASE or the passphrase file.")
     if "without a key" in text:
-        return StoreError(f"{path} is encrypted: give its passphrase with WORKBENCH_PASSPHRASE, "
-                          "--passphrase-file, or at the prompt.")
+        return StoreError(
+            f"{path} is encrypted: give its passphrase with WORKBENCH_PASSPHRASE, "
+            "--passphrase-file, or at the prompt."
+        )
     if "is not encrypted" in text and has_passphrase:
-        return StoreError(f"{path} is not encrypted, but a passphrase was given. "
-                          "Unset WORKBENCH_PASSPHRASE to open it, or re-create it encrypted.")
+        return StoreError(
+            f"{path} is not encrypted, but a passphrase was given. "
+            "Unset WORKBENCH_PASSPHRASE to open it, or re-create it encrypted."
+        )
     if "Conflicting lock" in text or "Could not set lock" in text:
         holder = re.search(r"held in (\S+) \(PID (\d+)\)", text)
         who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another program"
-        return StoreError(f"{path} is busy: {who} has it open for writing. Wait for that command to "
-                          "finish, or close the notebook or app that holds it (restart its kernel), "
-                          "then try again.")
+        return StoreError(
+            f"{path} is busy: {who} has it open for writing. Wait for that command to "
+            "finish, or close the notebook or app that holds it (restart its kernel), "
+            "then try again."
+        )
     if "not a valid DuckDB database" in text or "Unable to open" in text:
         return StoreError(f"{path} is not a workbench store. Create one with: workbench init --db {path}")
     return None
 
 
-def connect(path: str | Path | None = None, passphrase: str | None = None, *, read_only: bool = False,
-            busy_timeout: float = 10.0) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path | None = None,
+    passphrase: str | None = None,
+    *,
+    read_only: bool = False,
+    busy_timeout: float = 10.0,
+) -> duckdb.DuckDBPyConnection:
     """Open an existing store. Close it soon: other processes are waiting.
 
     Args:
@@ -132,8 +147,10 @@ def connect(path: str | Path | None = None, passphrase: str | None = None, *, re
     """
     path = Path(path) if path else default_path()
     if not path.exists():
-        raise StoreError(f"No store at {path}. Create one with: workbench init --db {path} "
-                         "(or build the demo store with: workbench demo --no-launch)")
+        raise StoreError(
+            f"No store at {path}. Create one with: workbench init --db {path} "
+            "(or build the demo store with: workbench demo --no-launch)"
+        )
     con = _open(path, passphrase, read_only, busy_timeout)
     try:
         _check_version(con, path, read_only)
@@ -143,7 +160,9 @@ def connect(path: str | Path | None = None, passphrase: str | None = None, *, re
     return con
 
 
-def _open(path: Path, passphrase: str | None, read_only: bool, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+def _open(
+    path: Path, passphrase: str | None, read_only: bool, busy_timeout: float
+) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + busy_timeout
     while True:
         con = _new_connection()
@@ -163,8 +182,9 @@ def _open(path: Path, passphrase: str | None, read_only: bool, busy_timeout: flo
 
 
 @contextlib.contextmanager
-def session(path: str | Path | None = None, passphrase: str | None = None, *,
-            read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def session(
+    path: str | Path | None = None, passphrase: str | None = None, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection for one piece of work, closed (and so released) afterwards.
 
     Examples:
@@ -178,8 +198,9 @@ def session(path: str | Path | None = None, passphrase: str | None = None, *,
         con.close()
 
 
-def init_store(path: str | Path | None = None, passphrase: str | None = None, *,
-               encrypted: bool = True) -> StoreInfo:
+def init_store(
+    path: str | Path | None = None, passphrase: str | None = None, *, encrypted: bool = True
+) -> StoreInfo:
     """Create an empty store with its schema and keys; file mode 0600.
 
     Raises:
@@ -189,8 +210,10 @@ def init_store(path: str | Path | None = None, passphrase: str | None = None, *,
     if path.exists():
         raise InputError(f"{path} already exists. Use it as it is, or choose another --db path.")
     if encrypted and not passphrase:
-        raise InputError("An encrypted store needs a passphrase: set WORKBENCH_PASSPHRASE or use "
-                         "--passphrase-file. (--no-encryption creates an unencrypted store.)")
+        raise InputError(
+            "An encrypted store needs a passphrase: set WORKBENCH_PASSPHRASE or use "
+            "--passphrase-file. (--no-encryption creates an unencrypted store.)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     # umask 077 while DuckDB creates the file and its WAL, so they are never readable by others.
     old_umask = os.umask(0o077)
@@ -238,12 +261,16 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) 
     if version < 0:
         raise StoreError(f"{path} is a DuckDB file but not a workbench store.")
     if version > SCHEMA_VERSION:
-        raise StoreError(f"{path} was written by a newer workbench (schema {version}; this version "
-                         f"understands up to {SCHEMA_VERSION}). Upgrade the workbench to open it.")
+        raise StoreError(
+            f"{path} was written by a newer workbench (schema {version}; this version "
+            f"understands up to {SCHEMA_VERSION}). Upgrade the workbench to open it."
+        )
     if read_only:
         if version < SCHEMA_VERSION:
-            raise StoreError(f"{path} needs upgrading to schema {SCHEMA_VERSION}; open it once for "
-                             "writing (for example: workbench info) to migrate it.")
+            raise StoreError(
+                f"{path} needs upgrading to schema {SCHEMA_VERSION}; open it once for "
+                "writing (for example: workbench info) to migrate it."
+            )
         return
     with transaction(con):
         for step in range(version + 1, SCHEMA_VERSION + 1):
@@ -291,8 +318,9 @@ ORDER BY table_name
 
 def store_info(con: duckdb.DuckDBPyConnection, path: str | Path | None = None) -> StoreInfo:
     """Path, schema version, encryption and row counts per table."""
-    encrypted = con.execute("SELECT encrypted FROM duckdb_databases() WHERE database_name = ?",
-                            [ALIAS]).fetchone()[0]
+    encrypted = con.execute(
+        "SELECT encrypted FROM duckdb_databases() WHERE database_name = ?", [ALIAS]
+    ).fetchone()[0]
     tables = [row[0] for row in con.execute(TABLES_QUERY).fetchall()]
     counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables if t != "keys"}
     return StoreInfo(Path(path) if path else default_path(), _stored_version(con), bool(encrypted), counts)

@@ -37,8 +37,10 @@ def rebuild(path: str | Path, org: Organisation, *, actor: str = "workbench demo
     path = Path(path)
     if path.exists():
         if not is_demo_store(path):
-            raise InputError(f"{path} exists and is not a demo store; refusing to overwrite it. "
-                             "Choose another path with --db.")
+            raise InputError(
+                f"{path} exists and is not a demo store; refusing to overwrite it. "
+                "Choose another path with --db."
+            )
         path.unlink()
         Path(f"{path}.wal").unlink(missing_ok=True)
     db.init_store(path, db.DEMO_PASSPHRASE)
@@ -55,8 +57,9 @@ def rebuild(path: str | Path, org: Organisation, *, actor: str = "workbench demo
             if last_call is not None:
                 settings.set(con, "as_of", last_call.isoformat())
             built = {"members": counts.get("members", 0), "calls": counts.get("calls", 0)}
-            dataprotection.audit(con, "demo.build", actor=actor, object_id=f"{org.preset}:{org.seed}",
-                                 counts=built)
+            dataprotection.audit(
+                con, "demo.build", actor=actor, object_id=f"{org.preset}:{org.seed}", counts=built
+            )
         con.execute("CHECKPOINT")
     finally:
         con.close()

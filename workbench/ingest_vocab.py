@@ -12,29 +12,11 @@ import pandas as pd
 from workbench.errors import InputError
 from workbench.headers import normalise
 
-OUTCOMES = (
-    "answered",
-    "no_answer",
-    "voicemail",
-    "busy",
-    "wrong_number",
-    "call_back_later",
-    "refused",
-    "do_not_call",
-    "deceased_moved",
-)
-NEED_CATEGORIES = (
-    "food",
-    "medicine",
-    "isolation",
-    "mental_health",
-    "financial",
-    "housing",
-    "digital",
-    "other",
-)
-URGENCIES = ("low", "medium", "high")
-DP_QUERIES = ("how_got_number", "complaint", "other")
+# Re-exported for modules that still import the vocabularies from here; new code imports vocabulary.
+from workbench.vocabulary import DP_QUERIES as DP_QUERIES
+from workbench.vocabulary import NEED_CATEGORIES as NEED_CATEGORIES
+from workbench.vocabulary import OUTCOMES as OUTCOMES
+from workbench.vocabulary import URGENCIES as URGENCIES
 
 _OUTCOME_LABELS = {
     "answered": (

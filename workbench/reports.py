@@ -35,7 +35,7 @@ import plotly.io as pio
 from workbench import db, disclosure, exports, needs, outreach, pseudonymise, risk, services
 from workbench.audit import audit
 from workbench.errors import DisclosureError, InputError
-from workbench.ingest_vocab import NEED_CATEGORIES, OUTCOMES, URGENCIES
+from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 
 AREA_LEVELS = ("sector", "district", "ward", "branch")   # finest to coarsest
 NEEDS_DETAIL = ("categories", "any")

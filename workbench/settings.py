@@ -15,8 +15,11 @@ KNOWN: dict[str, tuple[str, str]] = {
     "organisation": ("Northvale Labour Party", "the organisation's name, printed on lists and reports"),
     "shred_after_days": ("14", "days a printed list may exist before it must be shredded"),
     "escalate_after_days": ("7", "days a need may wait before it is escalated"),
-    "as_of": ("", "count days waiting up to this date (YYYY-MM-DD); blank means today. The demo "
-                  "store sets it to just after its last calling round, so its 2020 needs read as fresh"),
+    "as_of": (
+        "",
+        "count days waiting up to this date (YYYY-MM-DD); blank means today. The demo "
+        "store sets it to just after its last calling round, so its 2020 needs read as fresh",
+    ),
 }
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,8 +42,9 @@ def set(con: duckdb.DuckDBPyConnection, key: str, value: str, actor: str = "unkn
     _check_key(key)
     value = value.strip()
     if key == "dp_contact" and not EMAIL.match(value):
-        raise InputError(f'dp_contact must be an email address, e.g. dataprotection@example.org; '
-                         f'got "{value}".')
+        raise InputError(
+            f'dp_contact must be an email address, e.g. dataprotection@example.org; got "{value}".'
+        )
     if key == "as_of" and value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise InputError(f'as_of must be a date written YYYY-MM-DD, or blank for today; got "{value}".')
     if key.endswith("_days") and not (value.isdigit() and 0 < int(value) <= 3650):

@@ -27,12 +27,11 @@ from tqdm.auto import tqdm
 from workbench import synthetic_calls as calls_
 from workbench import synthetic_geo, synthetic_members, synthetic_notes, synthetic_services
 from workbench.errors import InputError
-from workbench.synthetic_calls import DP_QUERIES, OUTCOMES, SKILLS, URGENCY
 from workbench.synthetic_io import write_exports
 from workbench.synthetic_members import MEMBERSHIP_PREFIX
 from workbench.synthetic_phones import DRAMA_RANGES, is_drama_number
-from workbench.synthetic_services import NEED_CATEGORIES
 from workbench.synthetic_store import build_store
+from workbench.vocabulary import DP_QUERIES, NEED_CATEGORIES, OUTCOMES, SKILLS, URGENCIES
 
 __all__ = [
     "DRAMA_RANGES",
@@ -268,7 +267,7 @@ def _calls_frame(a: pd.DataFrame, call_id: np.ndarray, people: pd.DataFrame) -> 
             "outcome": _nullable(a["outcome"].to_numpy(), OUTCOMES),
             "wellbeing": _masked(wellbeing.astype("int64"), "Int64", wellbeing > 0),
             "needs_support": _masked(need == 1, "boolean", need >= 0),
-            "urgency": _nullable(a["urgency"].to_numpy(), URGENCY),
+            "urgency": _nullable(a["urgency"].to_numpy(), URGENCIES),
             "keen_to_volunteer": _masked(keen == 1, "boolean", keen >= 0),
             "dp_query": _nullable(a["dp_query"].to_numpy(), DP_QUERIES),
         }

@@ -13,19 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.synthetic_services import NEED_CATEGORIES
+from workbench.vocabulary import NEED_CATEGORIES, SKILLS
 
-OUTCOMES = (
-    "answered",
-    "no_answer",
-    "voicemail",
-    "busy",
-    "wrong_number",
-    "call_back_later",
-    "refused",
-    "do_not_call",
-    "deceased_moved",
-)
 ANSWERED, WRONG, CALL_BACK, REFUSED, DNC, GONE = 0, 4, 5, 6, 7, 8
 # Per-attempt outcomes for members who never object. Refusals and do-not-call come only from the
 # members chosen up front as objectors (their numbers are kept unique; see synthetic_members).
@@ -40,18 +29,6 @@ FIRST_ROUND = np.datetime64("2020-03-30T00:00")  # a week into the first lockdow
 ROUND_GAP_DAYS = 28
 _HOURS = np.arange(9, 21)
 _HOUR_P = np.array([3, 8, 9, 8, 6, 6, 7, 8, 9, 10, 7, 4], dtype=float)
-SKILLS = (
-    "shopping",
-    "prescriptions",
-    "befriending",
-    "lifts",
-    "digital_help",
-    "dog_walking",
-    "phone_calls",
-    "other",
-)
-URGENCY = ("low", "medium", "high")
-DP_QUERIES = ("how_got_number", "complaint", "other")
 
 # Need categories by age band (<35, 35-64, 65+): the young lose income, the old are cut off.
 _NEED_P = np.array(

@@ -12,8 +12,9 @@ import string
 
 import numpy as np
 
-from workbench.synthetic_calls import ANSWERED, OUTCOMES
+from workbench.synthetic_calls import ANSWERED
 from workbench.synthetic_phones import humanise, member_pool_indices
+from workbench.vocabulary import OUTCOMES
 
 _RELATIONS = np.array(
     ["daughter", "son", "neighbour", "carer", "friend", "partner", "niece", "grandson"], dtype=object

@@ -15,17 +15,6 @@ import pandas as pd
 from workbench.synthetic_geo import CONSTITUENCY, Geography
 from workbench.synthetic_phones import humanise, service_pool_indices
 
-NEED_CATEGORIES = (
-    "food",
-    "medicine",
-    "isolation",
-    "mental_health",
-    "financial",
-    "housing",
-    "digital",
-    "other",
-)
-
 # (category, name, aliases). "{c}" is the constituency name.
 _WIDE = (
     ("food", "{c} Food Bank", ("{c} Foodbank", "NV Food Bank")),

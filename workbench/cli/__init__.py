@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="The welfare-call workbench: load call outcomes, see who needs support, manage "
-                    "opt-outs, hand branches safe follow-up lists, and publish pseudonymised reports.",
+        "opt-outs, hand branches safe follow-up lists, and publish pseudonymised reports.",
         epilog="Example:\n  workbench demo --no-launch && workbench info --db data/demo.duckdb",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("WORKBENCH_DEBUG"):
             traceback.print_exc()
         # The type only: an exception's text could carry a value from a member's row.
-        print(f"workbench: unexpected error ({type(error).__name__}). Nothing of your data is shown "
-              "here. Run again with WORKBENCH_DEBUG=1 for details, and report it.", file=sys.stderr)
+        print(
+            f"workbench: unexpected error ({type(error).__name__}). Nothing of your data is shown "
+            "here. Run again with WORKBENCH_DEBUG=1 for details, and report it.",
+            file=sys.stderr,
+        )
         return 2
 
 

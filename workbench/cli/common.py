@@ -14,10 +14,17 @@ from workbench import db
 from workbench.errors import InputError, StoreError
 
 
-def add_command(sub, name: str, handler, help: str, example: str, store: bool = True) -> argparse.ArgumentParser:
+def add_command(
+    sub, name: str, handler, help: str, example: str, store: bool = True
+) -> argparse.ArgumentParser:
     """A subcommand whose help ends with a worked example, with the store options if it uses one."""
-    parser = sub.add_parser(name, help=help, description=help,
-                            epilog=f"Example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=f"Example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if store:
         add_store_options(parser)
     parser.set_defaults(handler=handler)
@@ -25,13 +32,23 @@ def add_command(sub, name: str, handler, help: str, example: str, store: bool = 
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help="the store file (default: $WORKBENCH_DB or data/workbench.duckdb)")
-    parser.add_argument("--passphrase-file", type=Path, default=None,
-                        help="read the store's passphrase from this file (default: $WORKBENCH_PASSPHRASE, "
-                             "or a prompt)")
-    parser.add_argument("--by", default=None, help="who is doing this, for the audit log "
-                                                   "(default: $WORKBENCH_USER, or your login name)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="the store file (default: $WORKBENCH_DB or data/workbench.duckdb)",
+    )
+    parser.add_argument(
+        "--passphrase-file",
+        type=Path,
+        default=None,
+        help="read the store's passphrase from this file (default: $WORKBENCH_PASSPHRASE, or a prompt)",
+    )
+    parser.add_argument(
+        "--by",
+        default=None,
+        help="who is doing this, for the audit log (default: $WORKBENCH_USER, or your login name)",
+    )
 
 
 def actor(args: argparse.Namespace) -> str:
@@ -45,7 +62,9 @@ def passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str | None
         try:
             text = Path(args.passphrase_file).read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise InputError(f"Cannot read the passphrase file {args.passphrase_file}: {error.strerror}.") from None
+            raise InputError(
+                f"Cannot read the passphrase file {args.passphrase_file}: {error.strerror}."
+            ) from None
         if not text:
             raise InputError(f"The passphrase file {args.passphrase_file} is empty.")
         return text
@@ -55,8 +74,10 @@ def passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str | None
 def prompt_passphrase(confirm: bool = False) -> str:
     """Ask at the terminal; refuse when there is no terminal to ask at."""
     if not sys.stdin.isatty():
-        raise StoreError("The store is encrypted and no passphrase was given: set WORKBENCH_PASSPHRASE "
-                         "or use --passphrase-file.")
+        raise StoreError(
+            "The store is encrypted and no passphrase was given: set WORKBENCH_PASSPHRASE "
+            "or use --passphrase-file."
+        )
     first = getpass.getpass("Store passphrase: ")
     if confirm and getpass.getpass("Again, to confirm: ") != first:
         raise InputError("The two passphrases differ; nothing was created.")

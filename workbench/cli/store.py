@@ -9,47 +9,92 @@ import sys
 from pathlib import Path
 
 from workbench import dataprotection, db, settings
-from workbench.cli.common import actor, add_command, add_store_options, open_store, passphrase, prompt_passphrase
+from workbench.cli.common import (
+    actor,
+    add_command,
+    add_store_options,
+    open_store,
+    passphrase,
+    prompt_passphrase,
+)
 from workbench.errors import InputError
 
 DEMO_PATH = Path("data") / "demo.duckdb"
 
 
 def register(sub) -> None:
-    p = add_command(sub, "init", cmd_init, "Create an empty, encrypted store.",
-                    "WORKBENCH_PASSPHRASE='long passphrase' workbench init --db data/northvale.duckdb")
-    p.add_argument("--no-encryption", action="store_true",
-                   help="create an UNENCRYPTED store (only for throwaway test data)")
+    p = add_command(
+        sub,
+        "init",
+        cmd_init,
+        "Create an empty, encrypted store.",
+        "WORKBENCH_PASSPHRASE='long passphrase' workbench init --db data/northvale.duckdb",
+    )
+    p.add_argument(
+        "--no-encryption",
+        action="store_true",
+        help="create an UNENCRYPTED store (only for throwaway test data)",
+    )
 
-    add_command(sub, "info", cmd_info, "Show a store's path, schema version, encryption and row counts.",
-                "workbench info --db data/demo.duckdb")
+    add_command(
+        sub,
+        "info",
+        cmd_info,
+        "Show a store's path, schema version, encryption and row counts.",
+        "workbench info --db data/demo.duckdb",
+    )
 
-    p = add_command(sub, "synth", cmd_synth, "Write a synthetic organisation's exports (fake people only).",
-                    "workbench synth --out synthetic_data/demo --preset demo --seed 2020 --format xlsx",
-                    store=False)
+    p = add_command(
+        sub,
+        "synth",
+        cmd_synth,
+        "Write a synthetic organisation's exports (fake people only).",
+        "workbench synth --out synthetic_data/demo --preset demo --seed 2020 --format xlsx",
+        store=False,
+    )
     _add_size_options(p)
     p.add_argument("--out", type=Path, required=True, help="folder to write the export files into")
     p.add_argument("--format", choices=["csv", "xlsx", "parquet"], default="csv")
 
-    p = add_command(sub, "demo", cmd_demo, "Build the demo store from synthetic data (passphrase 'demo'), "
-                    "then open JupyterLab on it.", "workbench demo --preset demo --no-launch", store=False)
+    p = add_command(
+        sub,
+        "demo",
+        cmd_demo,
+        "Build the demo store from synthetic data (passphrase 'demo'), then open JupyterLab on it.",
+        "workbench demo --preset demo --no-launch",
+        store=False,
+    )
     _add_size_options(p)
     p.add_argument("--db", type=Path, default=None, help=f"where to build it (default: {DEMO_PATH})")
     p.add_argument("--no-launch", action="store_true", help="build the store only; do not start JupyterLab")
-    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8888")),
-                   help="JupyterLab's port on 127.0.0.1 (default: $PORT or 8888)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8888")),
+        help="JupyterLab's port on 127.0.0.1 (default: $PORT or 8888)",
+    )
 
-    p = add_command(sub, "config", cmd_config, "Read or change a setting, such as the data-protection contact.",
-                    "workbench config set dp_contact dataprotection@example.org")
+    p = add_command(
+        sub,
+        "config",
+        cmd_config,
+        "Read or change a setting, such as the data-protection contact.",
+        "workbench config set dp_contact dataprotection@example.org",
+    )
     p.add_argument("action", choices=["get", "set", "list"])
     p.add_argument("key", nargs="?", choices=sorted(settings.KNOWN))
     p.add_argument("value", nargs="?")
 
 
 def _add_size_options(parser) -> None:
-    parser.add_argument("--preset", default="demo",
-                        help="organisation size: tiny, demo (default, about 2,000 members), branch or national")
-    parser.add_argument("--members", type=int, default=None, help="exact number of members instead of a preset")
+    parser.add_argument(
+        "--preset",
+        default="demo",
+        help="organisation size: tiny, demo (default, about 2,000 members), branch or national",
+    )
+    parser.add_argument(
+        "--members", type=int, default=None, help="exact number of members instead of a preset"
+    )
     parser.add_argument("--calls", type=int, default=None, help="approximate number of calls, with --members")
     parser.add_argument("--seed", type=int, default=2020, help="same seed, same organisation (default 2020)")
 
@@ -71,11 +116,16 @@ def _generate(args):
 def cmd_init(args) -> int:
     secret = None if args.no_encryption else (passphrase(args) or prompt_passphrase(confirm=True))
     if args.no_encryption:
-        print("workbench: WARNING: creating an UNENCRYPTED store. Anyone who can read the file can read "
-              "every member's data. Use this only for throwaway test data.", file=sys.stderr)
+        print(
+            "workbench: WARNING: creating an UNENCRYPTED store. Anyone who can read the file can read "
+            "every member's data. Use this only for throwaway test data.",
+            file=sys.stderr,
+        )
     info = db.init_store(args.db, secret, encrypted=not args.no_encryption)
-    print(f"Created {info.path} (schema {info.schema_version}, "
-          f"{'encrypted' if info.encrypted else 'NOT encrypted'}).")
+    print(
+        f"Created {info.path} (schema {info.schema_version}, "
+        f"{'encrypted' if info.encrypted else 'NOT encrypted'})."
+    )
     return 0
 
 
@@ -101,8 +151,10 @@ def cmd_synth(args) -> int:
     paths = synthetic.write_exports(org, args.out, args.format)
     for path in paths:
         print(f"wrote {path}")
-    print(f"{len(org.members):,} fake members, {len(org.calls):,} fake calls. Every phone number is in "
-          "Ofcom's drama ranges; every email is on an example domain.")
+    print(
+        f"{len(org.members):,} fake members, {len(org.calls):,} fake calls. Every phone number is in "
+        "Ofcom's drama ranges; every email is on an example domain."
+    )
     return 0
 
 
@@ -112,8 +164,10 @@ def cmd_demo(args) -> int:
     path = Path(args.db or DEMO_PATH)
     org = _generate(args)
     counts = demo.rebuild(path, org, actor=actor(args))
-    print(f"Built the demo store {path} (passphrase '{db.DEMO_PASSPHRASE}'): "
-          f"{counts.get('members', 0):,} members, {counts.get('calls', 0):,} calls. All of it is fake.")
+    print(
+        f"Built the demo store {path} (passphrase '{db.DEMO_PASSPHRASE}'): "
+        f"{counts.get('members', 0):,} members, {counts.get('calls', 0):,} calls. All of it is fake."
+    )
     if args.no_launch:
         return 0
     return launch_lab(path, args.port)
@@ -124,8 +178,15 @@ def launch_lab(store: Path, port: int) -> int:
     lab = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     env = dict(os.environ, WORKBENCH_DB=str(store.resolve()))
     env.setdefault("WORKBENCH_PASSPHRASE", db.DEMO_PASSPHRASE)
-    command = [lab, "lab", "notebooks/00_start_here.ipynb", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-               "--ServerApp.port_retries=0", "--no-browser"]
+    command = [
+        lab,
+        "lab",
+        "notebooks/00_start_here.ipynb",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--no-browser",
+    ]
     print(f"Starting JupyterLab at http://127.0.0.1:{port}/lab (Ctrl+C to stop).")
     return subprocess.call(command, env=env)
 
@@ -135,8 +196,10 @@ def cmd_config(args) -> int:
     try:
         if args.action == "set":
             if not args.key or args.value is None:
-                raise InputError("Usage: workbench config set KEY VALUE, e.g. "
-                                 "workbench config set dp_contact dataprotection@example.org")
+                raise InputError(
+                    "Usage: workbench config set KEY VALUE, e.g. "
+                    "workbench config set dp_contact dataprotection@example.org"
+                )
             with db.transaction(con):
                 settings.set(con, args.key, args.value, actor=actor(args))
                 dataprotection.audit(con, "config.set", actor=actor(args), object_id=args.key)
