@@ -34,6 +34,10 @@ def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
         "--no-browser",
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
+        # One kernel is started and runs the notebook ahead of the first visit, so the page (which
+        # only asks for the passphrase until then) appears at once; the next is warmed after it.
+        "--VoilaConfiguration.preheat_kernel=True",
+        "--VoilaConfiguration.default_pool_size=1",
     ]
 
 
