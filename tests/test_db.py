@@ -158,3 +158,15 @@ def test_cli_unencrypted_needs_the_flag_and_warns(tmp_path: Path, capsys, monkey
     assert "UNENCRYPTED" in capsys.readouterr().err
     assert main(["info", "--db", str(path)]) == 0
     assert "NO - anyone" in capsys.readouterr().out
+
+
+def test_settings_are_checked_and_every_change_is_audited_by_key(con):
+    from workbench import dataprotection, settings
+
+    with pytest.raises(InputError, match="must be an email"):
+        settings.set(con, "dp_contact", "not an address", actor="ana")
+    settings.set(con, "dp_contact", "dpo@example.org", actor="ana")
+    assert settings.get(con, "dp_contact") == "dpo@example.org"
+    entry = dataprotection.log(con).iloc[-1]
+    assert (entry["action"], entry["object_id"], entry["actor"]) == ("config.set", "dp_contact", "ana")
+    assert "dpo@example.org" not in " ".join(map(str, entry.to_dict().values()))

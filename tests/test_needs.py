@@ -167,7 +167,7 @@ def test_escalation_uses_the_setting_and_the_argument(small):
     assert bool(queue.loc["m1", "escalated"]) and not bool(queue.loc["m7", "escalated"])  # 10 is not > 10
     from workbench import settings as store_settings
 
-    store_settings.set(small, "escalate_after_days", "30")
+    store_settings.set(small, "escalate_after_days", "30", actor="test")
     assert not needs.queue(small, as_of=AS_OF)["escalated"].any()
 
 

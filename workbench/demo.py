@@ -55,7 +55,7 @@ def rebuild(path: str | Path, org: Organisation, *, actor: str = "workbench demo
             # The calls are from 2020: count waiting up to just after the last round, not to today.
             last_call = con.execute("SELECT CAST(max(called_at) AS DATE) + 3 FROM calls").fetchone()[0]
             if last_call is not None:
-                settings.set(con, "as_of", last_call.isoformat())
+                settings.set(con, "as_of", last_call.isoformat(), actor=actor)
             built = {"members": counts.get("members", 0), "calls": counts.get("calls", 0)}
             dataprotection.audit(
                 con, "demo.build", actor=actor, object_id=f"{org.preset}:{org.seed}", counts=built

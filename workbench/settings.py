@@ -6,6 +6,7 @@ import re
 
 import duckdb
 
+from workbench.audit import audit
 from workbench.errors import InputError
 
 # Every setting, with its default and what it is for. The guidance names one contact for
@@ -37,8 +38,8 @@ def all(con: duckdb.DuckDBPyConnection) -> dict[str, str]:  # noqa: A001 - reads
     return {key: get(con, key) for key in KNOWN}
 
 
-def set(con: duckdb.DuckDBPyConnection, key: str, value: str, actor: str = "unknown") -> None:  # noqa: A001
-    """Change a setting, checked first; the change is audited by the caller's audit hook."""
+def set(con: duckdb.DuckDBPyConnection, key: str, value: str, *, actor: str) -> None:  # noqa: A001
+    """Change a setting, checked first, and audit the change (by key: the value is not logged)."""
     _check_key(key)
     value = value.strip()
     if key == "dp_contact" and not EMAIL.match(value):
@@ -50,6 +51,7 @@ def set(con: duckdb.DuckDBPyConnection, key: str, value: str, actor: str = "unkn
     if key.endswith("_days") and not (value.isdigit() and 0 < int(value) <= 3650):
         raise InputError(f'{key} must be a whole number of days from 1 to 3650; got "{value}".')
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+    audit(con, "config.set", actor=actor, object_id=key)
 
 
 def _check_key(key: str) -> None:
