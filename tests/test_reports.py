@@ -433,3 +433,14 @@ def test_no_identity_in_a_report_from_the_synthetic_store(synthetic_con, outdir)
     ]
     assert notes and not [n for n in notes if n.lower() in text]
     assert not disclosure.PHONE_PATTERNS[0].search(text) and not disclosure.EMAIL_PATTERN.search(text)
+
+
+def test_preview_shows_the_protected_tables_and_writes_nothing(synthetic_con, tmp_path):
+    from workbench import dataprotection
+
+    before, files = len(dataprotection.log(synthetic_con)), set(tmp_path.rglob("*"))
+    shown = reports.preview(synthetic_con, profile="public", extract=True, area="branch", period="quarter")
+    assert shown.tables and shown.metrics is not None and shown.metrics.k_min >= 1
+    assert all(t.frame is not None for t in shown.tables)
+    assert len(dataprotection.log(synthetic_con)) == before
+    assert set(tmp_path.rglob("*")) == files

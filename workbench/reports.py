@@ -142,6 +142,35 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
     return _release(con, out, release_id, options, tables, rows, metrics, actor)
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What a report would hold, protected, before anything is written or audited."""
+
+    tables: list[Table]
+    metrics: risk.RiskMetrics | None  # the risk gate's figures, for an extract only
+    options: Options
+
+
+def preview(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_from: str | None = None,
+            date_to: str | None = None, branch: str | None = None, extract: bool = False,
+            rounding: bool = True, area: str | None = None, period: str | None = None,
+            needs_detail: str = "categories", as_of: datetime | str | None = None) -> Preview:
+    """The protected tables (and an extract's risk metrics) that `build` would release; writes nothing.
+
+    Takes the same options as `build`, checked the same way; a read-only connection will do.
+
+    Raises:
+        InputError: as for `build`.
+    """
+    options = _options(con, profile, rounding, date_from, date_to, branch, extract, area, period,
+                       needs_detail, None, as_of)
+    metrics = None
+    if options.extract:
+        prof = options.profile
+        metrics = risk.assess(extract_rows(con, options), k=prof.threshold, l=prof.l_min)
+    return Preview(report_tables(con, options), metrics, options)
+
+
 def new_release_id() -> str:
     """A release id such as "20200612-kqzfpw": the date, then random letters (no long digit runs,
     which the audit log would take for a phone number)."""

@@ -89,29 +89,11 @@ class ReportView(StoreBound):
         """The protected tables, and for an extract the risk gate's verdict; nothing is written."""
         c = self._choices()
         with self.opened.read() as con:
-            # reports has no public preview yet; its option checker is the same one `build` uses.
-            options = reports._options(
-                con,
-                c["profile"],
-                True,
-                c["date_from"],
-                c["date_to"],
-                c["branch"],
-                c["extract"],
-                c["area"],
-                c["period"],
-                "categories",
-                None,
-                None,
+            shown = reports.preview(
+                con, profile=c["profile"], date_from=c["date_from"], date_to=c["date_to"],
+                branch=c["branch"], extract=c["extract"], area=c["area"], period=c["period"],
             )
-            tables = reports.report_tables(con, options)
-            metrics = (
-                risk.assess(
-                    reports.extract_rows(con, options), k=options.profile.threshold, l=options.profile.l_min
-                )
-                if c["extract"]
-                else None
-            )
+        tables, metrics = shown.tables, shown.metrics
         self.tables.value = "".join(
             f"<h4>{html.escape(t.title)} <small>({t.suppressed_cells} suppressed)</small></h4>"
             f"{table_html(disclosure.for_display(t.frame), max_rows=40)}"
