@@ -168,48 +168,34 @@ STATE_COLUMNS = """
             THEN n.called_at ELSE f.opened_at END AS opened_at
 """
 
-# The latest answered call of every member in scope, judged within the filtered calls. One
-# aggregate per member (arg_max) rather than a window.
+# The latest answered call of every member in scope, judged within the filtered calls of the
+# snapshot (`workbench.snapshot`). One aggregate per member (arg_max) rather than a window.
 LIVE_NEEDS_QUERY = """
 WITH latest AS (
-    SELECT c.member_key, arg_max(c.call_id, (c.called_at, c.call_id)) AS call_id
-    FROM calls c JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
-    GROUP BY c.member_key
+    SELECT c.mid, arg_max(c.cid, (c.called_at, c.call_id)) AS cid
+    FROM calls c
+    WHERE c.outcome = 'answered' AND c.known AND {where}
+    GROUP BY c.mid
 ), needing AS (
-    SELECT l.member_key, m.branch, m.ward, m.age, c.call_id, c.called_at, c.urgency, c.wellbeing
-    FROM latest l JOIN calls c ON c.call_id = l.call_id JOIN members m ON m.member_key = l.member_key
+    SELECT m.member_key, m.branch, m.ward, m.age, c.cid, c.call_id, c.called_at, c.urgency, c.wellbeing
+    FROM latest l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = l.mid
     WHERE c.needs_support
 )
-SELECT n.*, STATE_COLUMNS FROM needing n LEFT JOIN followups f ON f.member_key = n.member_key
+SELECT n.*, STATE_COLUMNS FROM needing n LEFT JOIN {followups} f ON f.member_key = n.member_key
 """.replace("STATE_COLUMNS", STATE_COLUMNS)
 
-# The same from the cached latest-answered table (`latest_answered`), when no call filter applies.
+# The same from the snapshot's latest-answered table, when no round or date filter applies.
 CACHED_NEEDS_QUERY = """
 SELECT n.*, STATE_COLUMNS
-FROM (SELECT m.member_key, m.branch, m.ward, m.age, m.call_id, m.called_at, m.urgency, m.wellbeing
-      FROM {latest} m WHERE m.needs_support AND {where}) n
-LEFT JOIN followups f ON f.member_key = n.member_key
+FROM (SELECT c.member_key, c.branch, c.ward, c.age, c.cid, c.call_id, c.called_at, c.urgency, c.wellbeing
+      FROM latest c WHERE c.needs_support AND {where}) n
+LEFT JOIN {followups} f ON f.member_key = n.member_key
 """.replace("STATE_COLUMNS", STATE_COLUMNS)
-
-# Every member's latest answered call. It changes only when calls or members do, so it is cached
-# per store state (see `latest_answered`); follow-up state and suppression are never cached.
-LATEST_ANSWERED_QUERY = """
-WITH latest AS (
-    SELECT member_key, arg_max(call_id, (called_at, call_id)) AS call_id
-    FROM calls WHERE outcome = 'answered' GROUP BY member_key
-)
-SELECT l.member_key, m.branch, m.ward, m.age, c.call_id, c.called_at, coalesce(c.needs_support, FALSE)
-       AS needs_support, c.urgency, c.wellbeing, coalesce(c.keen_to_volunteer, FALSE) AS keen
-FROM latest l JOIN calls c ON c.call_id = l.call_id JOIN members m ON m.member_key = l.member_key
-"""
 
 FINGERPRINT_QUERY = """
 SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()),
        (SELECT count(*) FROM calls), (SELECT count(*) FROM members), (SELECT max(seq) FROM audit_log)
 """
-
-_LATEST_CACHE: dict[tuple, object] = {}
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection) -> tuple | None:
@@ -229,54 +215,54 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> tuple | None:
     return path, calls, members, seq, tuple(stats)
 
 
-def latest_answered(con: duckdb.DuckDBPyConnection):
-    """Every member's latest answered call (an Arrow table), cached while the store is unchanged.
-
-    Columns: member_key, branch, ward, age, call_id, called_at, needs_support, urgency, wellbeing, keen.
-    """
-    key = _fingerprint(con)
-    table = _LATEST_CACHE.get(key) if key else None
-    if table is None:
-        table = con.execute(LATEST_ANSWERED_QUERY).fetch_arrow_table()
-        if key:
-            _LATEST_CACHE.clear()  # one store at a time: keep memory bounded
-            _LATEST_CACHE[key] = table
-    return table
-
-
 @contextlib.contextmanager
-def current_needs_sql(con: duckdb.DuckDBPyConnection, filters: dict) -> Iterator[str]:
-    """The SQL of members whose latest answered call recorded a need, with their follow-up state.
+def current_needs_sql(
+    con: duckdb.DuckDBPyConnection, filters: dict
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """Members whose latest answered call recorded a need, with their live follow-up state.
 
-    Uses the cached latest-answered table unless a round or date filter changes what "latest" means.
-    Yields a query with a `{where}` slot for the branch/ward filters.
+    Yields (cursor, sql): a cursor on the store's snapshot (`workbench.snapshot`) with the store's
+    follow-ups, read now, registered on it, and a query with a `{where}` slot for the filters
+    (`snapshot.where`, alias `c`). The snapshot's latest-answered table serves it unless a round or
+    date filter changes what "latest" means.
     """
-    if any(filters.get(k) is not None for k in ("round", "date_from", "date_to")):
-        yield LIVE_NEEDS_QUERY
-        return
-    name = f"_latest_{uuid.uuid4().hex}"
-    con.register(name, latest_answered(con))
+    from workbench import snapshot
+
+    cursor = snapshot.get(con).cursor()
+    name = f"_followups_{uuid.uuid4().hex}"
+    cursor.register(name, snapshot.live_followups(con))
+    live = any(filters.get(k) is not None for k in ("round", "date_from", "date_to"))
     try:
-        yield CACHED_NEEDS_QUERY.replace("{latest}", name)
+        yield cursor, (LIVE_NEEDS_QUERY if live else CACHED_NEEDS_QUERY).replace("{followups}", name)
     finally:
-        con.unregister(name)
+        cursor.unregister(name)
+        cursor.close()
+
+
+def needs_where(filters: dict) -> tuple[str, list]:
+    """The `{where}` body and parameters for `current_needs_sql` (branch, ward, round, dates)."""
+    from workbench import snapshot
+
+    live = any(filters.get(k) is not None for k in ("round", "date_from", "date_to"))
+    allowed = ("branch", "ward", "round", "date_from", "date_to") if live else ("branch", "ward")
+    return snapshot.where(filters, allowed)
 
 
 QUEUE_QUERY = """
 WITH current AS ({current}),
 open_needs AS MATERIALIZED (SELECT * FROM current WHERE state <> 'resolved'),
 cats AS (
-    SELECT cn.call_id, list(cn.category ORDER BY cn.category) AS categories,
+    SELECT cn.cid, list(cn.category ORDER BY cn.category) AS categories,
            max({category_points}) + {extra} * (count(*) - 1) AS category_points
-    FROM call_needs cn SEMI JOIN open_needs o ON o.call_id = cn.call_id
-    GROUP BY cn.call_id
+    FROM call_needs cn SEMI JOIN open_needs o ON o.cid = cn.cid
+    GROUP BY cn.cid
 ), scored AS (
     SELECT o.member_key, o.branch, o.ward, coalesce(k.categories, []) AS categories, o.urgency, o.wellbeing,
            {age_band} AS age_band,
            CAST(greatest(floor(date_diff('second', o.opened_at, CAST(? AS TIMESTAMP)) / 86400), 0) AS INTEGER)
            AS days_waiting,
            o.state, o.call_id, o.opened_at, coalesce(k.category_points, 0) AS category_points
-    FROM open_needs o LEFT JOIN cats k ON k.call_id = o.call_id
+    FROM open_needs o LEFT JOIN cats k ON k.cid = o.cid
 )
 SELECT member_key, branch, ward, categories, urgency, wellbeing, age_band, days_waiting,
        CAST({urgency_points} + {wellbeing_points} + category_points + {age_points}
@@ -347,9 +333,9 @@ def queue(
     """
     filters = check_filters(con, branch=branch, ward=ward, category=category, **call_filters)
     days = _escalation_days(con, escalate_after_days)
-    body, params = where(filters, ("branch", "ward", "round", "date_from", "date_to"))
-    with current_needs_sql(con, filters) as current:
-        table = con.execute(
+    body, params = needs_where(filters)
+    with current_needs_sql(con, filters) as (cursor, current):
+        table = cursor.execute(
             _queue_sql(current).format(where=body),
             [*params, reference_time(con, as_of), days, category, category],
         ).fetch_arrow_table()
@@ -635,6 +621,7 @@ __all__ = [
     "age_band",
     "age_band_sql",
     "check_filters",
+    "current_needs_sql",
     "counts",
     "known",
     "queue",

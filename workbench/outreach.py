@@ -4,6 +4,11 @@ Definitions (docs/glossary.md): an **attempt** is one row in `calls`; a member i
 group when at least one of their attempts there was answered; the **contact rate** is members
 reached / members called. Callers appear only as the pseudonyms the store holds, and groups are
 ordered by their own key (by pseudonym for callers), never by performance: there is no leaderboard.
+
+Speed: `summary` and `headline` run on the in-memory `snapshot` (integer member ids, branch and ward
+on every call). With no filter, or only branch/ward filters (which keep all of a member's calls or
+none), members are counted through the snapshot's precomputed "first call per member and group"
+bits, with no grouping by member at all; other filters group by the integer member id.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from workbench import needs, optouts
+from workbench import needs, optouts, snapshot
 from workbench.errors import InputError
 from workbench.ingest_vocab import OUTCOMES
 
@@ -57,6 +62,21 @@ FROM per_member GROUP BY grp ORDER BY ord, grp
 """
 
 
+# The same numbers as SUMMARY_QUERY, counting members by the snapshot's "first call" bits.
+FAST_SUMMARY_QUERY = """
+WITH per_outcome AS (
+    SELECT {group} AS grp, c.outcome, min({order}) AS ord, count(*) AS n,
+           count(*) FILTER (WHERE firsts & {first} <> 0) AS firsts,
+           count(*) FILTER (WHERE firsts & {first_answered} <> 0) AS reached
+    FROM calls c WHERE {where}
+    GROUP BY grp, c.outcome
+)
+SELECT grp, min(ord) AS ord, sum(n)::BIGINT AS attempts, sum(firsts)::BIGINT AS members_called,
+       sum(reached)::BIGINT AS reached, sum(reached) / sum(firsts) AS contact_rate, {outcome_sums}
+FROM per_outcome GROUP BY grp ORDER BY ord, grp
+"""
+
+
 def summary(
     con: duckdb.DuckDBPyConnection,
     by: str = "round",
@@ -88,24 +108,40 @@ def summary(
     if by not in GROUPS:
         raise InputError(f'Cannot group outreach by "{by}". Choose one of: {", ".join(GROUPS)}.')
     filters = _filters(con, branch, ward, round, date_from, date_to, outcome)
-    body, params = needs.where(filters)
-    join = (
-        "JOIN members m ON m.member_key = c.member_key"
-        if by in ("branch", "ward") or _needs_members(filters)
-        else ""
-    )
-    order = "c.called_at" if by == "round" else GROUPS[by]
-    sql = SUMMARY_QUERY.format(
-        group=GROUPS[by],
-        order=order,
-        join=join,
-        where=body,
-        outcome_counts=", ".join(f"count(*) FILTER (WHERE outcome = '{o}') AS {o}" for o in OUTCOMES),
-        outcome_sums=", ".join(f"sum({o})::BIGINT AS {o}" for o in OUTCOMES),
-    )
-    frame = con.execute(sql, params).df().drop(columns="ord").rename(columns={"grp": by})
+    body, params = snapshot.where(filters)
+    if by in ("branch", "ward") or _needs_members(filters):
+        body += " AND c.known"  # as the store's join to members: calls of an unknown key drop out
+    group = GROUPS[by].replace("m.", "c.")
+    outcome_counts = ", ".join(f"count(*) FILTER (WHERE outcome = '{o}') AS {o}" for o in OUTCOMES)
+    if _member_level(filters):
+        sql = FAST_SUMMARY_QUERY.format(
+            group=group,
+            order="c.called_at" if by == "round" else group,
+            where=body,
+            first=snapshot.first_bit(by),
+            first_answered=snapshot.first_bit(by, answered=True),
+            outcome_sums=", ".join(
+                f"coalesce(sum(n) FILTER (WHERE outcome = '{o}'), 0)::BIGINT AS {o}" for o in OUTCOMES
+            ),
+        )
+    else:
+        sql = SUMMARY_QUERY.format(
+            group=group,
+            order="c.called_at" if by == "round" else group,
+            join="",
+            where=body,
+            outcome_counts=outcome_counts,
+            outcome_sums=", ".join(f"sum({o})::BIGINT AS {o}" for o in OUTCOMES),
+        ).replace("member_key", "mid")
+    frame = snapshot.get(con).cursor().execute(sql, params).df()
+    frame = frame.drop(columns="ord").rename(columns={"grp": by})
     frame["contact_rate"] = frame["contact_rate"].astype(float)
     return frame
+
+
+def _member_level(filters: dict) -> bool:
+    # Branch and ward keep all of a member's calls or none, so the precomputed bits stay valid.
+    return all(filters.get(k) is None for k in ("round", "date_from", "date_to", "outcome"))
 
 
 HEADLINE_QUERY = """
@@ -114,6 +150,12 @@ WITH per_member AS (
     FROM calls c {join} WHERE {where} GROUP BY c.member_key
 )
 SELECT coalesce(sum(attempts), 0)::BIGINT, count(*), count(*) FILTER (WHERE reached) FROM per_member
+"""
+
+
+FAST_HEADLINE_QUERY = """
+SELECT count(*), count(*) FILTER (WHERE firsts & {first} <> 0), count(*) FILTER (WHERE firsts & {first_answered} <> 0)
+FROM calls c WHERE {where}
 """
 
 
@@ -138,9 +180,16 @@ def headline(
         InputError: an unknown filter value.
     """
     filters = _filters(con, branch, ward, round, date_from, date_to, outcome)
-    body, params = needs.where(filters)
-    join = "JOIN members m ON m.member_key = c.member_key" if _needs_members(filters) else ""
-    attempts, called, reached = con.execute(HEADLINE_QUERY.format(join=join, where=body), params).fetchone()
+    body, params = snapshot.where(filters)
+    if _needs_members(filters):
+        body += " AND c.known"
+    if _member_level(filters):
+        sql = FAST_HEADLINE_QUERY.format(
+            where=body, first=snapshot.first_bit("all"), first_answered=snapshot.first_bit("all", True)
+        )
+    else:
+        sql = HEADLINE_QUERY.format(join="", where=body).replace("member_key", "mid")
+    attempts, called, reached = snapshot.get(con).cursor().execute(sql, params).fetchone()
     return {
         "attempts": int(attempts),
         "members_called": int(called),
@@ -160,9 +209,9 @@ def needing_support(con: duckdb.DuckDBPyConnection, filters: dict) -> int:
     """How many members need support in a (validated) selection, after suppression."""
     if filters.get("outcome") not in (None, "answered"):
         return 0
-    body, params = needs.where(filters, ("branch", "ward", "round", "date_from", "date_to"))
-    with needs.current_needs_sql(con, filters) as current:
-        keys = con.execute(NEEDING_QUERY.format(current=current.format(where=body)), params).df()
+    body, params = needs.needs_where(filters)
+    with needs.current_needs_sql(con, filters) as (cursor, current):
+        keys = cursor.execute(NEEDING_QUERY.format(current=current.format(where=body)), params).df()
     return len(optouts.suppress(con, keys).kept)
 
 

@@ -13,12 +13,10 @@ straddle ward boundaries, so this links wards that touch, using no data beyond t
 
 from __future__ import annotations
 
-import uuid
-
 import duckdb
 import pandas as pd
 
-from workbench import needs, optouts
+from workbench import needs, optouts, snapshot
 
 # Which volunteer skills suit which need category. Skills not listed here never match.
 CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
@@ -33,15 +31,15 @@ CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
 }
 MATCHES_PER_NEED = 3
 
-# Keen members (from the cached latest-answered table) and the skills recorded on that call.
+# Keen members (from the snapshot's latest-answered table) and the skills recorded on that call.
 KEEN_MEMBERS_QUERY = """
-WITH keen AS (SELECT m.member_key, m.branch, m.ward, m.call_id FROM {latest} m WHERE m.keen AND {where}),
+WITH keen AS (SELECT c.member_key, c.branch, c.ward, c.cid FROM latest c WHERE c.keen AND {where}),
 skills AS (
-    SELECT k.call_id, list(k.skill ORDER BY k.skill) AS skills
-    FROM call_skills k SEMI JOIN keen USING (call_id) GROUP BY k.call_id
+    SELECT k.cid, list(k.skill ORDER BY k.skill) AS skills
+    FROM call_skills k SEMI JOIN keen USING (cid) GROUP BY k.cid
 )
 SELECT keen.member_key, keen.branch, keen.ward, coalesce(s.skills, []) AS skills
-FROM keen LEFT JOIN skills s ON s.call_id = keen.call_id
+FROM keen LEFT JOIN skills s ON s.cid = keen.cid
 ORDER BY keen.branch, keen.ward, keen.member_key
 """
 
@@ -55,14 +53,10 @@ def keen(
         InputError: an unknown branch or ward.
     """
     filters = needs.check_filters(con, branch=branch, ward=ward)
-    body, params = needs.where(filters, ("branch", "ward"))
-    name = f"_latest_{uuid.uuid4().hex}"
-    con.register(name, needs.latest_answered(con))
-    try:
-        frame = con.execute(KEEN_MEMBERS_QUERY.format(latest=name, where=body), params).df()
-    finally:
-        con.unregister(name)
-    frame["skills"] = frame["skills"].map(list)
+    body, params = snapshot.where(filters, ("branch", "ward"))
+    with snapshot.get(con).cursor() as cursor:
+        table = cursor.execute(KEEN_MEMBERS_QUERY.format(where=body), params).fetch_arrow_table()
+    frame = needs._with_lists(table, "skills")
     suppressed = optouts.suppress(con, frame)
     result = suppressed.kept.reset_index(drop=True)
     result.attrs["excluded"] = dict(suppressed.excluded)

@@ -1,0 +1,212 @@
+"""A process-level, in-memory snapshot of the call data the analysis queries read.
+
+Why it exists: a person waits on every dashboard filter change, and the target is 150 ms on the
+national store (2M calls, 500,000 members). Grouping 2M calls by the 16-character VARCHAR
+`member_key`, and joining `members` for branch and ward, took most of that budget. The snapshot
+holds the same facts in a compact shape, in a private in-memory DuckDB database (a real DuckDB
+table: a registered Arrow table scans several times slower):
+
+- `members`: an INTEGER `mid` per member_key, with branch, ward and age;
+- `calls`: one row per attempt with `mid`, and the member's branch and ward copied on, so filters
+  and groupings need no join; `cid` is an INTEGER per call_id;
+- `call_needs`, `call_skills`, `call_services`, `services`: keyed by `cid`;
+- `latest`: every member's latest answered call (what "needs support" and "keen" are judged on).
+
+It is built once per store state, keyed by `needs._fingerprint` (file inode/size/mtime, row counts,
+audit head), so any committed write, from any process, rebuilds it on the next call; inside an
+open transaction nothing is cached (`get` builds a throwaway snapshot). Only one store's snapshot
+is kept, so memory stays bounded. Follow-up state and the opt-out register are never in it: they
+are read live from the store on every query.
+
+Privacy: it holds no identity (no name, phone, email, membership number or note), only what the
+analysis tables already hold, and never anything from `identities`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import duckdb
+
+from workbench.ingest_vocab import OUTCOMES
+
+# Each statement copies one table from the store (`src`, read through Arrow) into the snapshot.
+SOURCE_QUERIES = {
+    "members": "SELECT member_key, branch, ward, age FROM members",
+    "calls": """
+        SELECT call_id, member_key, round, caller, called_at, outcome, wellbeing, needs_support, urgency,
+               keen_to_volunteer, dp_query FROM calls""",
+    "call_needs": "SELECT call_id, category FROM call_needs",
+    "call_skills": "SELECT call_id, skill FROM call_skills",
+    "call_services": "SELECT call_id, service_id, raw_name FROM call_services",
+    "services": "SELECT service_id, name, category, areas FROM services",
+}
+
+BUILD_STATEMENTS = (
+    # Outcomes compare as small integers, not strings: every summary counts each of them.
+    # The whole vocabulary is in the type, so filtering on an outcome nobody had is not an error.
+    """CREATE TYPE outcome_t AS ENUM (
+       SELECT DISTINCT o FROM (SELECT outcome AS o FROM src_calls UNION ALL SELECT unnest(OUTCOME_LIST))
+       ORDER BY 1)""",
+    # Every member_key in members or calls gets an id; `known` says it has a members row (the store
+    # queries that join members leave out calls of a key with none).
+    """CREATE TABLE members AS
+       SELECT CAST(row_number() OVER () AS INTEGER) AS mid, k.member_key, m.branch, m.ward, m.age,
+              m.member_key IS NOT NULL AS known
+       FROM (SELECT member_key FROM src_members UNION SELECT member_key FROM src_calls) k
+       LEFT JOIN src_members m USING (member_key)""",
+    """CREATE TABLE calls AS
+       SELECT CAST(row_number() OVER () AS INTEGER) AS cid, c.call_id, m.mid, m.known,
+              m.branch, m.ward, c.round, c.caller, c.called_at, CAST(c.outcome AS outcome_t) AS outcome,
+              c.wellbeing, c.needs_support,
+              c.urgency, c.keen_to_volunteer, c.dp_query
+       FROM src_calls c JOIN members m ON m.member_key = c.member_key""",
+    "CREATE TABLE call_needs AS SELECT c.cid, n.category FROM src_call_needs n JOIN calls c USING (call_id)",
+    "CREATE TABLE call_skills AS SELECT c.cid, k.skill FROM src_call_skills k JOIN calls c USING (call_id)",
+    """CREATE TABLE call_services AS
+       SELECT c.cid, s.service_id, s.raw_name FROM src_call_services s JOIN calls c USING (call_id)""",
+    "CREATE TABLE services AS SELECT * FROM src_services",
+    # One representative call per (member, group) and per (member, group) among answered calls, as
+    # bits in `firsts`: counting flagged rows counts distinct members without grouping by member.
+    """CREATE TABLE marks AS
+       SELECT cid, CAST(bit_or(bit) AS INTEGER) AS firsts FROM (MARK_UNION) GROUP BY cid""",
+    """CREATE OR REPLACE TABLE calls AS
+       SELECT c.*, coalesce(k.firsts, 0) AS firsts FROM calls c LEFT JOIN marks k USING (cid)
+       ORDER BY c.cid""",
+    "DROP TABLE marks",
+    # Every member's latest answered call; ties on time break by call_id, as in the store queries.
+    """CREATE TABLE latest AS
+       WITH l AS (SELECT mid, arg_max(cid, (called_at, call_id)) AS cid FROM calls
+                  WHERE outcome = 'answered' GROUP BY mid)
+       SELECT c.mid, m.member_key, c.branch, c.ward, m.age, c.cid, c.call_id, c.called_at,
+              coalesce(c.needs_support, FALSE) AS needs_support, c.urgency, c.wellbeing,
+              coalesce(c.keen_to_volunteer, FALSE) AS keen
+       FROM l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = c.mid WHERE m.known""",
+)
+
+
+# Groupings with their own "first call" bits. Branch and ward are the member's, so "all" serves them.
+MARK_GROUPS = {
+    "all": "NULL",
+    "day": "CAST(called_at AS DATE)",
+    "week": "CAST(date_trunc('week', called_at) AS DATE)",
+    "round": "round",
+    "caller": "caller",
+}
+
+
+def first_bit(group: str, answered: bool = False) -> int:
+    """The bit in `calls.firsts` marking one call per (member, group), or per answered ones."""
+    base = {"branch": "all", "ward": "all"}.get(group, group)
+    return 1 << (2 * list(MARK_GROUPS).index(base) + int(answered))
+
+
+def _mark_union() -> str:
+    parts = []
+    for group, expr in MARK_GROUPS.items():
+        parts.append(
+            f"SELECT unnest([min(cid), min(cid) FILTER (WHERE outcome = 'answered')]) AS cid, "
+            f"unnest([{first_bit(group)}, {first_bit(group, True)}]) AS bit FROM calls GROUP BY mid, {expr}"
+        )
+    return " UNION ALL ".join(parts)
+
+
+@dataclass
+class Snapshot:
+    """One store state's snapshot: a private in-memory DuckDB database. Use `cursor()` per query."""
+
+    key: tuple | None
+    db: duckdb.DuckDBPyConnection
+    builds: int = 0
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection to the snapshot of its own (registrations stay private to the caller)."""
+        return self.db.cursor()
+
+
+_LOCK = threading.Lock()
+_CURRENT: Snapshot | None = None
+BUILDS = 0  # how many snapshots this process has built (for tests and the benchmark)
+
+
+def build(con: duckdb.DuckDBPyConnection, key: tuple | None = None) -> Snapshot:
+    """Copy the analysis tables of the store on `con` into a new in-memory snapshot."""
+    global BUILDS
+    snap = duckdb.connect()
+    for name, sql in SOURCE_QUERIES.items():
+        snap.register(f"src_{name}", con.execute(sql).fetch_arrow_table())
+    try:
+        for statement in BUILD_STATEMENTS:
+            snap.execute(
+                statement.replace("MARK_UNION", _mark_union()).replace(
+                    "OUTCOME_LIST", "[" + ", ".join(f"'{o}'" for o in OUTCOMES) + "]"
+                )
+            )
+    finally:
+        for name in SOURCE_QUERIES:
+            snap.unregister(f"src_{name}")
+    BUILDS += 1
+    return Snapshot(key, snap)
+
+
+def get(con: duckdb.DuckDBPyConnection) -> Snapshot:
+    """The snapshot of the store on `con` as it is now, built if the store changed since the last one.
+
+    Inside an open transaction (or for a store without a file) the snapshot is built for this call
+    only and not kept, so uncommitted or unkeyable state is never cached.
+    """
+    from workbench import needs  # needs reads the snapshot too
+
+    global _CURRENT
+    key = needs._fingerprint(con)
+    if key is None:
+        return build(con)
+    with _LOCK:
+        if _CURRENT is None or _CURRENT.key != key:
+            old, _CURRENT = _CURRENT, None
+            if old is not None:
+                old.db.close()  # one store at a time: memory stays bounded
+            _CURRENT = build(con, key)
+        return _CURRENT
+
+
+def clear() -> None:
+    """Drop the cached snapshot (tests; or to free memory)."""
+    global _CURRENT
+    with _LOCK:
+        if _CURRENT is not None:
+            _CURRENT.db.close()
+        _CURRENT = None
+
+
+# Filters over the snapshot's `calls c` (branch and ward are on the call row); values are bound.
+FILTERS = {
+    "branch": "c.branch = ?",
+    "ward": "c.ward = ?",
+    "round": "c.round = ?",
+    "outcome": "c.outcome = ?",
+    "date_from": "c.called_at >= CAST(? AS DATE)",
+    "date_to": "c.called_at < CAST(? AS DATE) + INTERVAL 1 DAY",
+}
+
+
+def where(filters: dict[str, object], allowed=tuple(FILTERS), alias: str = "c") -> tuple[str, list]:
+    """A WHERE body over snapshot calls (alias `alias`) and its parameters, for validated filters."""
+    parts, params = ["TRUE"], []
+    for name in allowed:
+        if filters.get(name) is not None:
+            parts.append(FILTERS[name].replace("c.", f"{alias}."))
+            params.append(filters[name])
+    return " AND ".join(parts), params
+
+
+FOLLOWUPS_QUERY = "SELECT member_key, state, opened_at, resolved_at, updated_at FROM followups"
+
+
+def live_followups(con: duckdb.DuckDBPyConnection):
+    """The follow-up table as it is now (an Arrow table): never cached, read on every query."""
+    return con.execute(FOLLOWUPS_QUERY).fetch_arrow_table()
+
+
+__all__ = ["FILTERS", "Snapshot", "build", "clear", "get", "live_followups", "where"]
