@@ -49,8 +49,8 @@ class Suppressed:
 
 # Everyone in the store who must not be on a list, with the strongest reason. It does not depend on
 # the list, so a 500,000-row list costs nothing extra in DuckDB: pandas' isin() against this (small)
-# set does the rest. Three equi-joins (UNION) rather than one join with OR, so DuckDB hashes each
-# side once instead of comparing every pair.
+# set does the rest. Identities are scanned once, with two IN (hash-set) tests rather than a join
+# with OR, so DuckDB hashes the small register side instead of comparing every pair.
 SUPPRESSED_QUERY = """
 WITH active AS (
     SELECT member_key, phone_hash, membership_hash FROM optouts
@@ -58,15 +58,17 @@ WITH active AS (
 ),
 opted AS (
     SELECT member_key FROM active WHERE member_key IS NOT NULL
-    UNION SELECT i.member_key FROM identities i JOIN active a ON i.phone_hash = a.phone_hash
-    UNION SELECT i.member_key FROM identities i JOIN active a ON i.membership_hash = a.membership_hash
+    UNION
+    SELECT member_key FROM identities
+    WHERE phone_hash IN (SELECT phone_hash FROM active) OR membership_hash IN (SELECT membership_hash FROM active)
 ),
--- Only members with a deceased_moved call at all can have it as their latest: find those first,
--- so the arg_max runs over their calls rather than every call in the store.
-ever_gone AS (SELECT DISTINCT member_key FROM calls WHERE outcome = 'deceased_moved'),
+-- Gone: a deceased_moved call with no later call of the same member (so their latest call says
+-- so; on a tie at the latest moment, the safe side: suppressed). Only members with such a call are
+-- probed, and one scan of calls answers it, rather than an arg_max over every call.
 gone AS (
-    SELECT c.member_key FROM calls c SEMI JOIN ever_gone g ON c.member_key = g.member_key
-    GROUP BY c.member_key HAVING arg_max(c.outcome, c.called_at) = 'deceased_moved'
+    SELECT DISTINCT d.member_key FROM calls d
+    WHERE d.outcome = 'deceased_moved'
+      AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.member_key = d.member_key AND c.called_at > d.called_at)
 ),
 flagged AS (
     SELECT member_key, 1 AS strength, 'erased' AS reason FROM members WHERE erased_at IS NOT NULL

@@ -1,0 +1,91 @@
+"""The analysis snapshot: built once per store state, rebuilt on any change, never used stale."""
+
+from __future__ import annotations
+
+import pytest
+from test_needs import small_store
+
+from workbench import db, needs, outreach, snapshot
+
+
+@pytest.fixture
+def small(con):
+    snapshot.clear()
+    small_store(con)
+    return con
+
+
+def test_snapshot_is_reused_while_the_store_is_unchanged(small):
+    first = snapshot.get(small)
+    builds = snapshot.BUILDS
+    outreach.summary(small, by="week")
+    outreach.headline(small)
+    needs.queue(small)
+    assert snapshot.get(small) is first
+    assert snapshot.BUILDS == builds
+
+
+def test_a_new_call_rebuilds_the_snapshot_and_shows_in_the_figures(small):
+    before = outreach.headline(small)
+    old = snapshot.get(small)
+    small.execute(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES ('c99', 'm4', 'R2', 'C01', '2020-04-22 10:00', 'answered')"
+    )
+    after = outreach.headline(small)
+    assert snapshot.get(small) is not old
+    assert after["attempts"] == before["attempts"] + 1
+    assert after["reached"] == before["reached"] + 1  # m4 had never answered
+
+
+def test_an_in_place_update_rebuilds_the_snapshot(small):
+    before = outreach.summary(small, by="round").set_index("round").loc["R2", "reached"]
+    small.execute("UPDATE calls SET outcome = 'no_answer' WHERE call_id = (SELECT min(call_id) FROM calls "
+                  "WHERE round = 'R2' AND outcome = 'answered')")
+    after = outreach.summary(small, by="round").set_index("round").loc["R2", "reached"]
+    assert after == before - 1
+
+
+def test_follow_up_state_is_always_live(small):
+    queued = needs.queue(small)
+    key = queued["member_key"].iloc[0]
+    # Resolving writes followups (and the audit log): the queue must drop the member at once.
+    needs.set_state(small, key, "resolved", actor="test")
+    assert key not in needs.queue(small)["member_key"].tolist()
+    # Reopening shows again: follow-ups are read from the store on every query.
+    small.execute("UPDATE followups SET state = 'open', resolved_at = NULL WHERE member_key = ?", [key])
+    assert key in needs.queue(small)["member_key"].tolist()
+
+
+def test_inside_a_transaction_nothing_is_cached_and_uncommitted_rows_count(small):
+    kept = snapshot.get(small)
+    small.execute("BEGIN TRANSACTION")
+    small.execute(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES ('c98', 'm4', 'R2', 'C01', '2020-04-22 10:00', 'busy')"
+    )
+    inside = outreach.headline(small)["attempts"]
+    small.execute("ROLLBACK")
+    assert inside == outreach.headline(small)["attempts"] + 1
+    assert snapshot.get(small) is kept  # the throwaway snapshot replaced nothing
+
+
+def test_snapshot_holds_no_identity(small):
+    cursor = snapshot.get(small).cursor()
+    columns = {row[0] for row in cursor.execute("SELECT column_name FROM duckdb_columns()").fetchall()}
+    for forbidden in ("membership_number", "first_name", "last_name", "phone", "email", "address", "notes",
+                      "phone_hash", "membership_hash", "postcode"):
+        assert forbidden not in columns
+
+
+def test_one_store_at_a_time(small, tmp_path):
+    snapshot.get(small)
+    other_path = tmp_path / "other.duckdb"
+    db.init_store(other_path, "another passphrase")
+    other = db.connect(other_path, "another passphrase")
+    try:
+        mine = snapshot.get(other)
+        assert snapshot._CURRENT is mine
+        assert mine.cursor().execute("SELECT count(*) FROM calls").fetchone()[0] == 0
+    finally:
+        other.close()
