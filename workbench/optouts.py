@@ -60,7 +60,8 @@ opted AS (
     SELECT member_key FROM active WHERE member_key IS NOT NULL
     UNION
     SELECT member_key FROM identities
-    WHERE phone_hash IN (SELECT phone_hash FROM active) OR membership_hash IN (SELECT membership_hash FROM active)
+    WHERE phone_hash IN (SELECT phone_hash FROM active)
+       OR membership_hash IN (SELECT membership_hash FROM active)
 ),
 -- Gone: a deceased_moved call with no later call of the same member (so their latest call says
 -- so; on a tie at the latest moment, the safe side: suppressed). Only members with such a call are

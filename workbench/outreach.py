@@ -154,7 +154,8 @@ SELECT coalesce(sum(attempts), 0)::BIGINT, count(*), count(*) FILTER (WHERE reac
 
 
 FAST_HEADLINE_QUERY = """
-SELECT count(*), count(*) FILTER (WHERE firsts & {first} <> 0), count(*) FILTER (WHERE firsts & {first_answered} <> 0)
+SELECT count(*), count(*) FILTER (WHERE firsts & {first} <> 0),
+       count(*) FILTER (WHERE firsts & {first_answered} <> 0)
 FROM calls c WHERE {where}
 """
 
