@@ -34,11 +34,11 @@ def _filter_change(path: Path) -> tuple[float, float]:
     branches = list(view.branch.options)
     times = []
     for i in range(CHANGES):
-        before = tuple(view.by_place.data[0].x)
+        before = tuple(view.by_place.figure.data[0].x)
         start = time.perf_counter()
         view.branch.value = branches[(i + 1) % len(branches)]
         elapsed = time.perf_counter() - start
-        assert tuple(view.by_place.data[0].x) != before, "the figure did not change"
+        assert tuple(view.by_place.figure.data[0].x) != before, "the figure did not change"
         assert not view.feedback.value, view.feedback.text
         times.append(elapsed)
     with db.session(path, PASSPHRASE, read_only=True) as con:

@@ -224,7 +224,8 @@ def test_a_notebook_runs_in_jupyterlab(page, synthetic_store, tmp_path):
         app.wait_until_ready(port, timeout=60, process=lab)
         page.goto(f"http://{app.HOST}:{port}/lab/tree/00_start_here.ipynb?token={token}")
         page.locator(".jp-Notebook").wait_for()
-        # Cells run once the kernel is up; until then they wait in the queue.
+        # Run All is ignored while the kernel is still starting, so wait until the status bar says so.
+        page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\|\s*Idle")).first.wait_for()
         page.get_by_role("menuitem", name="Run").click()
         page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
         page.locator(".wb-store").wait_for()

@@ -163,7 +163,7 @@ def test_dashboard_shows_the_library_numbers_and_updates_charts_in_place(synthet
     from workbench.widgets.outreach import OutreachDashboard
 
     page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
-    figure, trace = page.by_place, page.by_place.data[0]
+    figure, trace = page.by_place.figure, page.by_place.figure.data[0]
     branch = page.branch.options[1]
     page.branch.value = branch
     with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
@@ -171,7 +171,8 @@ def test_dashboard_shows_the_library_numbers_and_updates_charts_in_place(synthet
         wards = outreach.summary(con, by="ward", branch=branch)
     assert page.data.headline == expected and not page.feedback.value
     assert f"{expected['attempts']:,}" in shown(page.headline)
-    assert page.by_place is figure and page.by_place.data[0] is trace  # updated in place, not replaced
+    # Updated in place, not replaced.
+    assert page.by_place.figure is figure and page.by_place.figure.data[0] is trace
     assert list(trace.x) == [str(w) for w in wards["ward"]] and list(trace.y) == list(wards["members_called"])
 
 

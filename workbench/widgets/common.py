@@ -126,6 +126,29 @@ def replace_figure(widget, figure) -> None:
             widget.layout.width = figure.layout.width or width
 
 
+class ChartSlot(widgets.Box):
+    """Where a chart goes on the page. Its FigureWidget is made from the first figure shown, data and
+    all, and updated in place after that.
+
+    Why not an empty FigureWidget filled later: plotly sends updates to the browser as messages,
+    and one sent before the chart is drawn on the page can be lost, leaving an empty chart (seen
+    in the browser tests). A widget made with its data carries it in its initial state.
+    """
+
+    def __init__(self, *, height: int = 380, width: int | None = None) -> None:
+        super().__init__(layout=widgets.Layout(width="100%", min_height=f"{height}px"))
+        self.height, self.width = height, width
+        self.figure = None
+
+    def show(self, figure) -> None:
+        """Draw `figure`: the first time as a new FigureWidget, afterwards in place."""
+        if self.figure is None:
+            self.figure = figure_widget(figure, height=figure.layout.height or self.height, width=self.width)
+            self.children = (self.figure,)
+        else:
+            replace_figure(self.figure, figure)
+
+
 class Steps:
     """A progress bar for work done in a few steps; hidden when idle.
 
@@ -166,6 +189,7 @@ __all__ = [
     "choices",
     "chosen",
     "dropdown",
+    "ChartSlot",
     "figure_widget",
     "heading",
     "note",

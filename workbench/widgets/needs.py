@@ -12,14 +12,13 @@ from workbench import charts, needs, services, volunteers
 from workbench.ingest_vocab import NEED_CATEGORIES
 from workbench.widgets.common import (
     LABEL,
+    ChartSlot,
     Steps,
     choices,
     chosen,
     dropdown,
-    figure_widget,
     heading,
     note,
-    replace_figure,
     table,
     table_html,
 )
@@ -83,7 +82,7 @@ class NeedsView(_PlaceFilters):
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
         self.max_rows = max_rows
         self.summary = widgets.HTML()
-        self.by_category = figure_widget()
+        self.by_category = ChartSlot()
         self.queue = table()
         self.frame = None
         self.steps = Steps(2, "Reading")
@@ -120,7 +119,7 @@ class NeedsView(_PlaceFilters):
             self.steps.step()
         self.frame = frame
         self.summary.value = _queue_summary(frame)
-        replace_figure(self.by_category, charts.needs_counts(by_category, "category"))
+        self.by_category.show(charts.needs_counts(by_category, "category"))
         self.queue.value = table_html(
             frame[QUEUE_COLUMNS],
             max_rows=self.max_rows,
@@ -134,7 +133,7 @@ class ServicesView(_PlaceFilters):
 
     def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self._place_boxes()
-        self.usage = figure_widget()
+        self.usage = ChartSlot()
         self.no_service = table()
         self.uncovered = table()
         self.unlisted = table()
@@ -162,7 +161,7 @@ class ServicesView(_PlaceFilters):
         with self.opened.read() as con:
             usage = services.usage(con, "service", **place)
             gaps = services.gaps(con, **place)
-        replace_figure(self.usage, charts.services_usage(usage.head(15), "service"))
+        self.usage.show(charts.services_usage(usage.head(15), "service"))
         self.no_service.value = table_html(
             gaps.no_service, max_rows=20, empty="None: every need had a service."
         )
@@ -179,7 +178,7 @@ class VolunteersView(_PlaceFilters):
     def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self._place_boxes()
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
-        self.keen = figure_widget()
+        self.keen = ChartSlot()
         self.matches = table()
         super().__init__(
             [
@@ -204,7 +203,7 @@ class VolunteersView(_PlaceFilters):
         with self.opened.read() as con:
             keen = volunteers.by_ward(volunteers.keen(con, **place))
             matches = volunteers.matches(con, category=chosen(self.category.value), **place)
-        replace_figure(self.keen, charts.volunteers_by_ward(keen))
+        self.keen.show(charts.volunteers_by_ward(keen))
         self.matches.value = table_html(matches, max_rows=30, empty="No suggestions for this selection.")
         self.feedback.clear()
 

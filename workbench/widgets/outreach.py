@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench import charts, needs, outreach
 from workbench.ingest_vocab import OUTCOMES
-from workbench.widgets.common import LABEL, Steps, choices, chosen, dropdown, figure_widget, replace_figure
+from workbench.widgets.common import LABEL, ChartSlot, Steps, choices, chosen, dropdown
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -58,9 +58,9 @@ class OutreachDashboard(StoreBound):
         self.date_to = widgets.DatePicker(description="To", style=LABEL)
         self.reset_button = widgets.Button(description="Clear filters", icon="times")
         self.headline = widgets.HTML(value=_headline_html({}))
-        self.over_time = figure_widget(height=340)
-        self.outcomes = figure_widget(height=340)
-        self.by_place = figure_widget()
+        self.over_time = ChartSlot(height=340)
+        self.outcomes = ChartSlot(height=340)
+        self.by_place = ChartSlot()
         self.steps = Steps(4, "Updating")
         self._quiet = False
         for name, box in zip(FILTERS, self.filter_boxes, strict=True):
@@ -154,9 +154,9 @@ class OutreachDashboard(StoreBound):
             return
         self.data = self.load()
         self.headline.value = _headline_html(self.data.headline)
-        replace_figure(self.over_time, charts.outreach_summary(self.data.over_time, "week"))
-        replace_figure(self.outcomes, charts.outcome_mix(self.data.by_round, "round"))
-        replace_figure(self.by_place, charts.outreach_summary(self.data.by_place, self.data.place))
+        self.over_time.show(charts.outreach_summary(self.data.over_time, "week"))
+        self.outcomes.show(charts.outcome_mix(self.data.by_round, "round"))
+        self.by_place.show(charts.outreach_summary(self.data.by_place, self.data.place))
         self.feedback.clear()
 
 
