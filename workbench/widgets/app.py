@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench.widgets.common import heading, note
+from workbench.widgets.common import heading, note, warm_up
 from workbench.widgets.lists import FollowupListView, RegistryView
 from workbench.widgets.needs import NeedsView, ServicesView, VolunteersView
 from workbench.widgets.outreach import OutreachDashboard
@@ -21,6 +21,7 @@ class App(widgets.VBox):
     """The whole page. Nothing but the passphrase box shows until the store opens."""
 
     def __init__(self, path: str | None = None, passphrase: str = "") -> None:
+        warm_up()  # before the first visitor: Voilà runs this notebook ahead of time
         self.store_view = StoreView(path, passphrase, auto_open=bool(passphrase), show_path=False)
         self.dashboard = OutreachDashboard(self.store_view)
         # Only the dashboard reads the store when it opens; each other tab reads when first shown.

@@ -104,6 +104,19 @@ def figure_widget(figure=None, *, width: int | None = None, height: int = 380):
     return widget
 
 
+def warm_up() -> None:
+    """Pay plotly's first-use costs in Python now: importing FigureWidget and building a first bar
+    chart take seconds. The web app calls this while Voilà prepares its kernel, before anyone
+    visits, so nobody waits for it after typing the passphrase.
+
+    (Not shown on the page: each FigureWidget carries plotly.js, about 5 MB, to the browser.)
+    """
+    import plotly.graph_objects as go
+
+    go.FigureWidget(go.Figure([go.Bar(x=["a"], y=[1], text=["1"]), go.Scatter(x=["a"], y=[1])],
+                              layout={"title": {"text": "warm-up"}, "xaxis": {"title": {"text": "x"}}}))
+
+
 def replace_figure(widget, figure) -> None:
     """Show `figure` in an existing FigureWidget in place: one batched message, no new widget.
 
@@ -191,6 +204,7 @@ __all__ = [
     "dropdown",
     "ChartSlot",
     "figure_widget",
+    "warm_up",
     "heading",
     "note",
     "replace_figure",
