@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from workbench import optouts, settings
 from workbench.audit import audit
@@ -177,7 +178,7 @@ WITH latest AS (
     WHERE c.outcome = 'answered' AND c.known AND {where}
     GROUP BY c.mid
 ), needing AS (
-    SELECT m.member_key, m.branch, m.ward, m.age, c.cid, c.call_id, c.called_at, c.urgency, c.wellbeing
+    SELECT m.mid, m.member_key, m.branch, m.ward, m.age, c.cid, c.call_id, c.called_at, c.urgency, c.wellbeing
     FROM latest l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = l.mid
     WHERE c.needs_support
 )
@@ -187,7 +188,8 @@ SELECT n.*, STATE_COLUMNS FROM needing n LEFT JOIN {followups} f ON f.member_key
 # The same from the snapshot's latest-answered table, when no round or date filter applies.
 CACHED_NEEDS_QUERY = """
 SELECT n.*, STATE_COLUMNS
-FROM (SELECT c.member_key, c.branch, c.ward, c.age, c.cid, c.call_id, c.called_at, c.urgency, c.wellbeing
+FROM (SELECT c.mid, c.member_key, c.branch, c.ward, c.age, c.cid, c.call_id, c.called_at, c.urgency,
+             c.wellbeing
       FROM latest c WHERE c.needs_support AND {where}) n
 LEFT JOIN {followups} f ON f.member_key = n.member_key
 """.replace("STATE_COLUMNS", STATE_COLUMNS)
@@ -248,29 +250,29 @@ def needs_where(filters: dict) -> tuple[str, list]:
     return snapshot.where(filters, allowed)
 
 
+# Over the snapshot: each call's categories come sorted from `call_categories`, and `mid` (numbered
+# in member_key order) breaks ties as member_key would, on integers. The row's `mid` is for
+# `volunteers.matches`; `queue` drops it.
 QUEUE_QUERY = """
 WITH current AS ({current}),
-open_needs AS MATERIALIZED (SELECT * FROM current WHERE state <> 'resolved'),
-cats AS (
-    SELECT cn.cid, list(cn.category ORDER BY cn.category) AS categories,
-           max({category_points}) + {extra} * (count(*) - 1) AS category_points
-    FROM call_needs cn SEMI JOIN open_needs o ON o.cid = cn.cid
-    GROUP BY cn.cid
-), scored AS (
-    SELECT o.member_key, o.branch, o.ward, coalesce(k.categories, []) AS categories, o.urgency, o.wellbeing,
-           {age_band} AS age_band,
+scored AS (
+    SELECT o.mid, o.member_key, o.branch, o.ward, coalesce(k.categories, []) AS categories, o.urgency,
+           o.wellbeing, {age_band} AS age_band,
            CAST(greatest(floor(date_diff('second', o.opened_at, CAST(? AS TIMESTAMP)) / 86400), 0) AS INTEGER)
            AS days_waiting,
-           o.state, o.call_id, o.opened_at, coalesce(k.category_points, 0) AS category_points
-    FROM open_needs o LEFT JOIN cats k ON k.cid = o.cid
+           o.state, o.call_id, o.opened_at,
+           coalesce(list_max(list_transform(k.categories, x -> {category_points}))
+                    + {extra} * (len(k.categories) - 1), 0) AS category_points
+    FROM current o LEFT JOIN call_categories k ON k.cid = o.cid
+    WHERE o.state <> 'resolved'
 )
 SELECT member_key, branch, ward, categories, urgency, wellbeing, age_band, days_waiting,
        CAST({urgency_points} + {wellbeing_points} + category_points + {age_points}
             + least(days_waiting, {cap}) AS INTEGER) AS score,
-       days_waiting > ? AS escalated, state, call_id, opened_at
+       days_waiting > ? AS escalated, state, call_id, opened_at, mid
 FROM scored
 WHERE ? IS NULL OR list_contains(categories, ?)
-ORDER BY score DESC, days_waiting DESC, member_key
+ORDER BY score DESC, days_waiting DESC, mid
 """
 
 
@@ -278,7 +280,7 @@ def _queue_sql(current: str) -> str:
     return QUEUE_QUERY.format(
         current=current,
         where="{where}",
-        category_points=_points_sql("cn.category", CATEGORY_POINTS, 0),
+        category_points=_points_sql("x", CATEGORY_POINTS, 0),
         extra=EXTRA_CATEGORY_POINTS,
         age_band=age_band_sql("o.age"),
         urgency_points=_points_sql("urgency", URGENCY_POINTS, URGENCY_UNKNOWN),
@@ -333,18 +335,33 @@ def queue(
     """
     filters = check_filters(con, branch=branch, ward=ward, category=category, **call_filters)
     days = _escalation_days(con, escalate_after_days)
-    body, params = needs_where(filters)
-    with current_needs_sql(con, filters) as (cursor, current):
-        table = cursor.execute(
-            _queue_sql(current).format(where=body),
-            [*params, reference_time(con, as_of), days, category, category],
-        ).fetch_arrow_table()
-    frame = _with_lists(table, "categories")
-    suppressed = optouts.suppress(con, frame)
-    result = suppressed.kept.reset_index(drop=True)
-    result.attrs["excluded"] = dict(suppressed.excluded)
+    table, excluded = queue_table(con, filters, reference_time(con, as_of), days)
+    result = _with_lists(table.drop_columns(["mid"]), "categories")
+    result.attrs["excluded"] = excluded
     result.attrs["escalate_after_days"] = days
     return result
+
+
+def queue_table(con: duckdb.DuckDBPyConnection, filters: dict, as_of: datetime, days: int) -> tuple[pa.Table, dict]:
+    """The triage queue as an Arrow table, opt-outs removed, for callers that stay in Arrow.
+
+    Args:
+        filters: validated (`check_filters`); as_of: the reference time; days: escalation days.
+
+    Returns:
+        (table, excluded): the `queue` columns plus the snapshot's integer `mid`, and the
+        suppression counts. Only the keys go through `optouts.suppress`, so no list column is
+        converted to Python just to be dropped.
+    """
+    body, params = needs_where(filters)
+    category = filters.get("category")
+    with current_needs_sql(con, filters) as (cursor, current):
+        table = cursor.execute(
+            _queue_sql(current).format(where=body), [*params, as_of, days, category, category]
+        ).fetch_arrow_table()
+    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
+    suppressed = optouts.suppress(con, keys)
+    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
 
 
 def _with_lists(table, column: str) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from workbench import db, ids, pseudonymise, subjects
+from workbench import db, ids, pseudonymise, snapshot, subjects
 from workbench.audit import audit
 from workbench.errors import InputError
 from workbench.subjects import phone_e164
@@ -47,11 +47,12 @@ class Suppressed:
         return sum(self.excluded.values())
 
 
-# Everyone in the store who must not be on a list, with the strongest reason. It does not depend on
-# the list, so a 500,000-row list costs nothing extra in DuckDB: pandas' isin() against this (small)
-# set does the rest. Identities are scanned once, with two IN (hash-set) tests rather than a join
-# with OR, so DuckDB hashes the small register side instead of comparing every pair.
-SUPPRESSED_QUERY = """
+# Everyone the register or an erasure keeps off a list, with the stronger reason. Read live on every
+# call: an opt-out or erasure counts the moment it is committed. It does not depend on the list, so a
+# 500,000-row list costs nothing extra in DuckDB: pandas' isin() against this (small) set does the
+# rest. Identities are scanned once, with two IN (hash-set) tests rather than a join with OR, so
+# DuckDB hashes the small register side instead of comparing every pair.
+REGISTER_FLAGGED_QUERY = """
 WITH active AS (
     SELECT member_key, phone_hash, membership_hash FROM optouts
     WHERE withdrawn_at IS NULL AND list_contains(?, scope)
@@ -63,21 +64,40 @@ opted AS (
     WHERE phone_hash IN (SELECT phone_hash FROM active)
        OR membership_hash IN (SELECT membership_hash FROM active)
 ),
--- Gone: a deceased_moved call with no later call of the same member (so their latest call says
--- so; on a tie at the latest moment, the safe side: suppressed). Only members with such a call are
--- probed, and one scan of calls answers it, rather than an arg_max over every call.
-gone AS (
-    SELECT DISTINCT d.member_key FROM calls d
-    WHERE d.outcome = 'deceased_moved'
-      AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.member_key = d.member_key AND c.called_at > d.called_at)
-),
 flagged AS (
     SELECT member_key, 1 AS strength, 'erased' AS reason FROM members WHERE erased_at IS NOT NULL
     UNION ALL SELECT member_key, 2, 'opted out' FROM opted
-    UNION ALL SELECT member_key, 3, 'deceased or moved' FROM gone
 )
 SELECT member_key, arg_min(reason, strength) AS reason FROM flagged GROUP BY member_key
 """
+
+# Gone: a deceased_moved call with no later call of the same member (so their latest call says
+# so; on a tie at the latest moment, the safe side: suppressed). It depends only on calls, so the
+# analysis snapshot's `gone` table answers it when the snapshot is of the store as it is now (the
+# snapshot is rebuilt whenever calls change); otherwise (inside a transaction, say) the store does.
+GONE_QUERY = """
+SELECT DISTINCT d.member_key FROM calls d
+WHERE d.outcome = 'deceased_moved'
+  AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.member_key = d.member_key AND c.called_at > d.called_at)
+"""
+SNAPSHOT_GONE_QUERY = "SELECT member_key FROM gone"
+
+
+def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFrame:
+    """Everyone in the store who must not be on a list of kind `scope`: member_key, reason.
+
+    One reason per member, the strongest: erased, then opted out, then deceased or moved.
+    """
+    register = con.execute(REGISTER_FLAGGED_QUERY, [list(LIST_SCOPES[scope])]).df()
+    snap = snapshot.current(con)
+    if snap is not None:
+        with snap.cursor() as cursor:
+            gone = cursor.execute(SNAPSHOT_GONE_QUERY).df()
+    else:
+        gone = con.execute(GONE_QUERY).df()
+    # The register's reasons outrank "deceased or moved": keep the first row per member.
+    both = pd.concat([register, gone.assign(reason=REASON_GONE)], ignore_index=True)
+    return both.drop_duplicates("member_key", keep="first")
 
 
 def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str = "calls") -> Suppressed:
@@ -103,11 +123,11 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
         raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
     if scope not in LIST_SCOPES:
         raise InputError(f'Unknown list scope "{scope}". Expected one of: {", ".join(LIST_SCOPES)}.')
-    flagged = con.execute(SUPPRESSED_QUERY, [list(LIST_SCOPES[scope])]).df()
+    everyone = flagged(con, scope)
     keys = people["member_key"]
-    flagged_rows = keys.isin(flagged["member_key"])
+    flagged_rows = keys.isin(everyone["member_key"])
     # Counts are of distinct people on this list, whatever their number of rows.
-    on_list = flagged[flagged["member_key"].isin(keys[flagged_rows])]
+    on_list = everyone[everyone["member_key"].isin(keys[flagged_rows])]
     excluded = {str(k): int(v) for k, v in on_list["reason"].value_counts().items()}
     missing = keys.isna()
     if missing.any():
@@ -321,5 +341,5 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
-           "entries_for", "membership_hashes", "phone_e164", "record_from_calls", "register", "suppress",
+           "entries_for", "flagged", "membership_hashes", "phone_e164", "record_from_calls", "register", "suppress",
            "vocabulary", "withdraw"]

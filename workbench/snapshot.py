@@ -10,7 +10,17 @@ table: a registered Arrow table scans several times slower):
 - `calls`: one row per attempt with `mid`, and the member's branch and ward copied on, so filters
   and groupings need no join; `cid` is an INTEGER per call_id;
 - `call_needs`, `call_skills`, `call_services`, `services`: keyed by `cid`;
-- `latest`: every member's latest answered call (what "needs support" and "keen" are judged on).
+- `latest`: every member's latest answered call (what "needs support" and "keen" are judged on);
+- `call_categories`: each call's need categories as a sorted list (the queue shows and scores them);
+- `keen`: members whose latest answered call was keen, with that call's skills as a sorted list;
+- `offers`: keen members by the need category their skills suit (`volunteers.CATEGORY_SKILLS`), with
+  `vorder`, their rank by md5(member_key), so matching sorts integers rather than hashing keys;
+- `gone`: members whose latest call says deceased or moved (`optouts.suppress` reads it; it depends
+  only on calls, so it is as fresh as the snapshot; opt-outs and erasures are always read live);
+- `neighbours`: pairs of wards sharing a postcode district (`volunteers.neighbours`): ward names
+  only; the postcodes they come from are read during the build and never kept.
+
+`mid` is numbered in member_key order, so ordering by `mid` is ordering by member_key, on integers.
 
 It is built once per store state, keyed by `needs._fingerprint` (file inode/size/mtime, row counts,
 audit head), so any committed write, from any process, rebuilds it on the next call; inside an
@@ -31,6 +41,19 @@ import duckdb
 
 from workbench.ingest_vocab import OUTCOMES
 
+# Wards are neighbours when members of both live in the same postcode district (the outward code).
+# Only the ward pairs leave the store; postcodes are read here and dropped.
+NEIGHBOURS_QUERY = """
+WITH districts AS (
+    SELECT DISTINCT ward,
+           left(replace(upper(postcode), ' ', ''), length(replace(postcode, ' ', '')) - 3) AS district
+    FROM members WHERE ward IS NOT NULL AND length(replace(coalesce(postcode, ''), ' ', '')) >= 5
+)
+SELECT DISTINCT a.ward, b.ward AS neighbour
+FROM districts a JOIN districts b ON a.district = b.district AND a.ward <> b.ward
+ORDER BY 1, 2
+"""
+
 # Each statement copies one table from the store (`src`, read through Arrow) into the snapshot.
 SOURCE_QUERIES = {
     "members": "SELECT member_key, branch, ward, age FROM members",
@@ -41,6 +64,7 @@ SOURCE_QUERIES = {
     "call_skills": "SELECT call_id, skill FROM call_skills",
     "call_services": "SELECT call_id, service_id, raw_name FROM call_services",
     "services": "SELECT service_id, name, category, areas FROM services",
+    "neighbours": NEIGHBOURS_QUERY,
 }
 
 BUILD_STATEMENTS = (
@@ -52,7 +76,7 @@ BUILD_STATEMENTS = (
     # Every member_key in members or calls gets an id; `known` says it has a members row (the store
     # queries that join members leave out calls of a key with none).
     """CREATE TABLE members AS
-       SELECT CAST(row_number() OVER () AS INTEGER) AS mid, k.member_key, m.branch, m.ward, m.age,
+       SELECT CAST(row_number() OVER (ORDER BY k.member_key) AS INTEGER) AS mid, k.member_key, m.branch, m.ward, m.age,
               m.member_key IS NOT NULL AS known
        FROM (SELECT member_key FROM src_members UNION SELECT member_key FROM src_calls) k
        LEFT JOIN src_members m USING (member_key)""",
@@ -83,6 +107,27 @@ BUILD_STATEMENTS = (
               coalesce(c.needs_support, FALSE) AS needs_support, c.urgency, c.wellbeing,
               coalesce(c.keen_to_volunteer, FALSE) AS keen
        FROM l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = c.mid WHERE m.known""",
+    """CREATE TABLE call_categories AS
+       SELECT cid, list(category ORDER BY category) AS categories FROM call_needs GROUP BY cid""",
+    """CREATE TABLE keen AS
+       SELECT l.mid, l.member_key, l.branch, l.ward, l.cid,
+              coalesce((SELECT list(k.skill ORDER BY k.skill) FROM call_skills k WHERE k.cid = l.cid), [])
+              AS skills
+       FROM latest l WHERE l.keen""",
+    # A volunteer offers a category once, with the first (alphabetical) of their skills that suits it.
+    """CREATE TABLE offers AS
+       SELECT k.mid, k.member_key, k.ward, s.category, min(s.skill) AS skill,
+              CAST(dense_rank() OVER (ORDER BY md5(k.member_key)) AS INTEGER) AS vorder
+       FROM (SELECT mid, member_key, ward, unnest(skills) AS skill FROM keen) k
+       JOIN (SELECT unnest(SKILL_NAMES) AS skill, unnest(SKILL_CATEGORIES) AS category) s USING (skill)
+       GROUP BY k.mid, k.member_key, k.ward, s.category""",
+    # Gone: the member's latest call (by time) is deceased_moved; on a tie at that moment, the safe
+    # side: suppressed. Calls of keys without a members row count too, as in the store query.
+    """CREATE TABLE gone AS
+       SELECT m.member_key FROM calls c JOIN members m USING (mid)
+       GROUP BY m.member_key
+       HAVING max(c.called_at) FILTER (WHERE c.outcome = 'deceased_moved') = max(c.called_at)""",
+    "CREATE TABLE neighbours AS SELECT * FROM src_neighbours",
 )
 
 
@@ -112,6 +157,24 @@ def _mark_union() -> str:
     return " UNION ALL ".join(parts)
 
 
+def _sql_list(values) -> str:
+    # Only fixed vocabularies from the code reach here (outcomes, skills, categories), never input.
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _expand(statement: str) -> str:
+    """A build statement with its placeholders filled from the code's own constants."""
+    from workbench.volunteers import CATEGORY_SKILLS  # volunteers reads the snapshot too
+
+    pairs = [(skill, category) for category, skills in CATEGORY_SKILLS.items() for skill in skills]
+    return (
+        statement.replace("MARK_UNION", _mark_union())
+        .replace("OUTCOME_LIST", _sql_list(OUTCOMES))
+        .replace("SKILL_NAMES", _sql_list(s for s, _ in pairs))
+        .replace("SKILL_CATEGORIES", _sql_list(c for _, c in pairs))
+    )
+
+
 @dataclass
 class Snapshot:
     """One store state's snapshot: a private in-memory DuckDB database. Use `cursor()` per query."""
@@ -138,11 +201,7 @@ def build(con: duckdb.DuckDBPyConnection, key: tuple | None = None) -> Snapshot:
         snap.register(f"src_{name}", con.execute(sql).fetch_arrow_table())
     try:
         for statement in BUILD_STATEMENTS:
-            snap.execute(
-                statement.replace("MARK_UNION", _mark_union()).replace(
-                    "OUTCOME_LIST", "[" + ", ".join(f"'{o}'" for o in OUTCOMES) + "]"
-                )
-            )
+            snap.execute(_expand(statement))
     finally:
         for name in SOURCE_QUERIES:
             snap.unregister(f"src_{name}")
@@ -169,6 +228,19 @@ def get(con: duckdb.DuckDBPyConnection) -> Snapshot:
                 old.db.close()  # one store at a time: memory stays bounded
             _CURRENT = build(con, key)
         return _CURRENT
+
+
+def current(con: duckdb.DuckDBPyConnection) -> Snapshot | None:
+    """The kept snapshot if it is of the store on `con` exactly as it is now, else None (never builds).
+
+    For callers that have a store query to fall back on and should not pay for a build
+    (`optouts.suppress`). Inside a transaction there is none: uncommitted state is never cached.
+    """
+    from workbench import needs
+
+    key = needs._fingerprint(con)
+    snap = _CURRENT
+    return snap if key is not None and snap is not None and snap.key == key else None
 
 
 def clear() -> None:
@@ -209,4 +281,4 @@ def live_followups(con: duckdb.DuckDBPyConnection):
     return con.execute(FOLLOWUPS_QUERY).fetch_arrow_table()
 
 
-__all__ = ["FILTERS", "Snapshot", "build", "clear", "get", "live_followups", "where"]
+__all__ = ["FILTERS", "NEIGHBOURS_QUERY", "Snapshot", "build", "clear", "current", "get", "live_followups", "where"]

@@ -13,10 +13,14 @@ straddle ward boundaries, so this links wards that touch, using no data beyond t
 
 from __future__ import annotations
 
+import uuid
+
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from workbench import needs, optouts, snapshot
+from workbench.errors import InputError
 
 # Which volunteer skills suit which need category. Skills not listed here never match.
 CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
@@ -31,16 +35,10 @@ CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
 }
 MATCHES_PER_NEED = 3
 
-# Keen members (from the snapshot's latest-answered table) and the skills recorded on that call.
+# Keen members from the snapshot's `keen` table (latest answered call keen, skills sorted); `mid` is
+# numbered in member_key order, so it orders as member_key would.
 KEEN_MEMBERS_QUERY = """
-WITH keen AS (SELECT c.member_key, c.branch, c.ward, c.cid FROM latest c WHERE c.keen AND {where}),
-skills AS (
-    SELECT k.cid, list(k.skill ORDER BY k.skill) AS skills
-    FROM call_skills k SEMI JOIN keen USING (cid) GROUP BY k.cid
-)
-SELECT keen.member_key, keen.branch, keen.ward, coalesce(s.skills, []) AS skills
-FROM keen LEFT JOIN skills s ON s.cid = keen.cid
-ORDER BY keen.branch, keen.ward, keen.member_key
+SELECT c.member_key, c.branch, c.ward, c.skills FROM keen c WHERE {where} ORDER BY c.branch, c.ward, c.mid
 """
 
 
@@ -52,15 +50,23 @@ def keen(
     Raises:
         InputError: an unknown branch or ward.
     """
-    filters = needs.check_filters(con, branch=branch, ward=ward)
+    table, excluded = keen_table(con, needs.check_filters(con, branch=branch, ward=ward))
+    result = needs._with_lists(table, "skills")
+    result.attrs["excluded"] = excluded
+    return result
+
+
+def keen_table(con: duckdb.DuckDBPyConnection, filters: dict) -> tuple[pa.Table, dict]:
+    """Keen members as an Arrow table, opt-outs removed, and the suppression counts.
+
+    Only the keys go through `optouts.suppress`; `matches` never converts the skills to Python.
+    """
     body, params = snapshot.where(filters, ("branch", "ward"))
     with snapshot.get(con).cursor() as cursor:
         table = cursor.execute(KEEN_MEMBERS_QUERY.format(where=body), params).fetch_arrow_table()
-    frame = needs._with_lists(table, "skills")
-    suppressed = optouts.suppress(con, frame)
-    result = suppressed.kept.reset_index(drop=True)
-    result.attrs["excluded"] = dict(suppressed.excluded)
-    return result
+    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
+    suppressed = optouts.suppress(con, keys)
+    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
 
 
 def by_ward(keen_frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,16 +88,7 @@ def by_ward(keen_frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-NEIGHBOURS_QUERY = """
-WITH districts AS (
-    SELECT DISTINCT ward,
-           left(replace(upper(postcode), ' ', ''), length(replace(postcode, ' ', '')) - 3) AS district
-    FROM members WHERE ward IS NOT NULL AND length(replace(coalesce(postcode, ''), ' ', '')) >= 5
-)
-SELECT DISTINCT a.ward, b.ward AS neighbour
-FROM districts a JOIN districts b ON a.district = b.district AND a.ward <> b.ward
-ORDER BY 1, 2
-"""
+NEIGHBOURS_QUERY = snapshot.NEIGHBOURS_QUERY  # the snapshot keeps the resulting pairs for `matches`
 
 
 def neighbours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -101,40 +98,36 @@ def neighbours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 # Round robin within each (ward, category) pool, so one volunteer is not suggested for everyone:
 # the i-th need takes pool places i*k .. i*k+k-1 (mod the pool size). The pool is the same-ward
-# volunteers when there are at least k, else those plus the neighbouring wards' volunteers.
+# volunteers when there are at least k, else those plus the neighbouring wards' volunteers, in the
+# order of md5(member_key) (the snapshot's `vorder`). Runs on the snapshot (`offers`, `neighbours`)
+# with the suppressed queue and volunteers registered; `mid` orders as member_key would.
 MATCHES_QUERY = """
-WITH skills_map AS (SELECT * FROM {skills_map}),
-vols AS (SELECT * FROM {volunteers}),
-need_rows AS (SELECT * FROM {queue}),
-offers AS (
-    SELECT v.member_key, v.ward, s.category, min(v.skill) AS skill
-    FROM (SELECT member_key, ward, unnest(skills) AS skill FROM vols) v
-    JOIN skills_map s ON s.skill = v.skill
-    GROUP BY ALL
-), needs_long AS (
-    SELECT member_key, ward, unnest(categories) AS category, score FROM need_rows
+WITH vols AS (SELECT o.* FROM offers o SEMI JOIN {volunteers} v ON v.member_key = o.member_key),
+needs_long AS (
+    SELECT member_key, mid, ward, unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category, score
+    FROM {queue}
+), wanted AS (
+    SELECT DISTINCT ward, category FROM needs_long
 ), same AS (
-    SELECT ward, category, count(*) AS n FROM offers GROUP BY ALL
+    SELECT ward, category, count(*) AS n FROM vols GROUP BY ALL
 ), pool AS (
-    SELECT w.ward AS need_ward, o.category, o.member_key, o.ward, o.skill, o.ward = w.ward AS same_ward
-    FROM (SELECT DISTINCT ward, category FROM needs_long) w
-    JOIN offers o ON o.category = w.category AND o.ward = w.ward
+    SELECT w.ward AS need_ward, o.category, o.mid, o.member_key, o.ward, o.skill, TRUE AS same_ward, o.vorder
+    FROM wanted w JOIN vols o ON o.category = w.category AND o.ward = w.ward
     UNION ALL
-    SELECT w.ward, o.category, o.member_key, o.ward, o.skill, FALSE
-    FROM (SELECT DISTINCT ward, category FROM needs_long) w
-    JOIN {neighbours} nb ON nb.ward = w.ward
-    JOIN offers o ON o.category = w.category AND o.ward = nb.neighbour
+    SELECT w.ward, o.category, o.mid, o.member_key, o.ward, o.skill, FALSE, o.vorder
+    FROM wanted w
     LEFT JOIN same s ON s.ward = w.ward AND s.category = w.category
+    JOIN neighbours nb ON nb.ward = w.ward
+    JOIN vols o ON o.category = w.category AND o.ward = nb.neighbour
     WHERE coalesce(s.n, 0) < ?
 ), numbered AS (
     SELECT *,
-           row_number() OVER (PARTITION BY need_ward, category ORDER BY same_ward DESC, md5(member_key)) - 1
-                  AS place,
+           row_number() OVER (PARTITION BY need_ward, category ORDER BY same_ward DESC, vorder) - 1 AS place,
            count(*) OVER (PARTITION BY need_ward, category) AS size
     FROM pool
 ), asks AS (
-    SELECT n.member_key, n.ward, n.category, n.score,
-           row_number() OVER (PARTITION BY n.ward, n.category ORDER BY n.score DESC, n.member_key) - 1 AS i,
+    SELECT n.member_key, n.mid, n.ward, n.category, n.score,
+           row_number() OVER (PARTITION BY n.ward, n.category ORDER BY n.score DESC, n.mid) - 1 AS i,
            unnest(range(?)) AS j
     FROM needs_long n
 )
@@ -145,7 +138,7 @@ JOIN (SELECT DISTINCT need_ward, category, size FROM numbered) z
   ON z.need_ward = a.ward AND z.category = a.category
 JOIN numbered p ON p.need_ward = a.ward AND p.category = a.category AND p.place = (a.i * ? + a.j) % z.size
 WHERE a.j < z.size AND p.member_key <> a.member_key
-ORDER BY a.score DESC, a.member_key, a.category, p.same_ward DESC, p.member_key
+ORDER BY a.score DESC, a.mid, a.category, p.same_ward DESC, p.mid
 """
 
 
@@ -174,31 +167,18 @@ def matches(
         InputError: an unknown branch, ward or category, or per_need below 1.
     """
     if isinstance(per_need, bool) or not isinstance(per_need, int) or per_need < 1:
-        from workbench.errors import InputError
-
         raise InputError(f"per_need must be a whole number, 1 or more; got {per_need!r}.")
-    queue = needs.queue(con, branch=branch, ward=ward, category=category, as_of=as_of)
-    if category is not None:
-        queue = queue.assign(categories=[[category]] * len(queue))
-    volunteers = keen(con)
-    skills_map = pd.DataFrame(
-        [(s, c) for c, skills in CATEGORY_SKILLS.items() for s in skills], columns=["skill", "category"]
-    )
-    frames = {
-        "skills_map": skills_map,
-        "volunteers": volunteers[["member_key", "ward", "skills"]],
-        "queue": queue[["member_key", "ward", "categories", "score"]],
-        "neighbours": neighbours(con),
-    }
-    names = {k: f"_match_{k}" for k in frames}
-    for key, frame in frames.items():
-        con.register(names[key], frame)
-    try:
-        result = con.execute(MATCHES_QUERY.format(**names), [per_need, per_need, per_need]).df()
-    finally:
-        for name in names.values():
-            con.unregister(name)
-    result.attrs["excluded"] = {"needs": queue.attrs["excluded"], "volunteers": volunteers.attrs["excluded"]}
+    filters = needs.check_filters(con, branch=branch, ward=ward, category=category)
+    days = needs._escalation_days(con, None)
+    queue, needs_excluded = needs.queue_table(con, filters, needs.reference_time(con, as_of), days)
+    volunteers, volunteers_excluded = keen_table(con, {})
+    with snapshot.get(con).cursor() as cursor:
+        names = {"queue": f"_match_queue_{uuid.uuid4().hex}", "volunteers": f"_match_vols_{uuid.uuid4().hex}"}
+        cursor.register(names["queue"], queue.select(["member_key", "mid", "ward", "categories", "score"]))
+        cursor.register(names["volunteers"], volunteers.select(["member_key"]))
+        params = [category, category, per_need, per_need, per_need]
+        result = cursor.execute(MATCHES_QUERY.format(**names), params).df()
+    result.attrs["excluded"] = {"needs": needs_excluded, "volunteers": volunteers_excluded}
     return result
 
 
