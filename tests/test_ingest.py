@@ -544,6 +544,13 @@ def test_skip_invalid_loads_the_rest_and_writes_private_rejects(con, tmp_path):
     assert con.execute("SELECT rejected FROM imports").fetchone()[0] == 2
 
 
+def test_rejects_file_cannot_run_as_a_spreadsheet_formula(con, tmp_path):
+    frame = CALLS.assign(Outcome=["Answered", "=HYPERLINK(\"http://x\",\"click\")", "Busy", "Busy"])
+    result = ingest.import_calls(con, write(frame, tmp_path / "c.csv"), skip_invalid=True)
+    text = result.rejects_path.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK(" in text and ',"=HYPERLINK' not in text
+
+
 def test_dry_run_counts_but_writes_nothing(con, tmp_path):
     before = counts(con)
     result = ingest.import_calls(con, write(CALLS, tmp_path / "c.csv"), dry_run=True)

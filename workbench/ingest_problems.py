@@ -7,13 +7,13 @@ e.g. "(phone withheld, 11 characters)", so a problem report can be pasted into a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from workbench import exports
 from workbench.ingest_files import ROW, quote
 
 COLUMNS = ["file", "row", "column", "value", "problem", "fix"]
@@ -32,7 +32,6 @@ IDENTITY_FIELDS = frozenset(
 )
 SHOWN_LENGTH = 60
 MAX_PROBLEMS = 10_000  # beyond this the report says how many more; the rejects file has them all
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -145,9 +144,5 @@ def write_rejects(
         ).fetchdf()
     finally:
         con.unregister("ingest_reasons")
-    rows = rows.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-        rows.to_csv(handle, index=False)
-    return path
+    # The one safe CSV writer: formula-like cells escaped (OWASP), every field quoted, mode 0600.
+    return exports.write_csv(rows, path)
