@@ -262,3 +262,11 @@ def test_build_store_fills_an_encrypted_store_with_identity_kept_apart(tmp_path:
     surname = demo.members["last_name"].value_counts().index[0]
     assert surname.encode() not in path.read_bytes()
     assert np.all([b not in path.read_bytes() for b in (b"Northvale Food Bank", b"SYN100")])
+
+
+def test_committed_demo_sample_is_what_its_readme_says_regenerates_it(tmp_path):
+    """synthetic_data/README.md says `workbench synth --preset demo --seed 2020` makes these files."""
+    committed = Path(__file__).resolve().parents[1] / "synthetic_data" / "demo"
+    made = synthetic.write_exports(synthetic.generate("demo", seed=2020), tmp_path, "csv")
+    for path in made:
+        assert path.read_bytes() == (committed / path.name).read_bytes(), path.name
