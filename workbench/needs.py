@@ -169,6 +169,32 @@ STATE_COLUMNS = """
             THEN n.called_at ELSE f.opened_at END AS opened_at
 """
 
+def needing_columns() -> str:
+    """The select list of a needing row over `l` (a latest answered call) and `k` (its categories).
+
+    Everything in the urgency score except days waiting (which depends on the live follow-up
+    state) is `points`, so the snapshot can hold it (its `needing` table) and the queue adds days.
+    """
+    category_points = (
+        f"coalesce(list_max(list_transform(k.categories, x -> {_points_sql('x', CATEGORY_POINTS, 0)}))"
+        f" + {EXTRA_CATEGORY_POINTS} * (len(k.categories) - 1), 0)"
+    )
+    wellbeing_points = (
+        f"(CASE WHEN l.wellbeing IS NULL THEN {WELLBEING_UNKNOWN} "
+        f"ELSE (5 - least(greatest(l.wellbeing, 1), 5)) * {WELLBEING_STEP} END)"
+    )
+    points = " + ".join([
+        _points_sql("l.urgency", URGENCY_POINTS, URGENCY_UNKNOWN),
+        wellbeing_points,
+        category_points,
+        _points_sql(age_band_sql("l.age"), AGE_POINTS, AGE_UNKNOWN),
+    ])
+    return (
+        "l.mid, l.member_key, l.branch, l.ward, l.cid, l.call_id, l.called_at, l.urgency, l.wellbeing, "
+        f"coalesce(k.categories, []) AS categories, {age_band_sql('l.age')} AS age_band, {points} AS points"
+    )
+
+
 # The latest answered call of every member in scope, judged within the filtered calls of the
 # snapshot (`workbench.snapshot`). One aggregate per member (arg_max) rather than a window.
 LIVE_NEEDS_QUERY = """
@@ -177,20 +203,21 @@ WITH latest AS (
     FROM calls c
     WHERE c.outcome = 'answered' AND c.known AND {where}
     GROUP BY c.mid
-), needing AS (
+), l AS (
     SELECT m.mid, m.member_key, m.branch, m.ward, m.age, c.cid, c.call_id, c.called_at, c.urgency, c.wellbeing
-    FROM latest l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = l.mid
+    FROM latest x JOIN calls c ON c.cid = x.cid JOIN members m ON m.mid = x.mid
     WHERE c.needs_support
+), needing AS (
+    SELECT NEEDING_COLUMNS FROM l LEFT JOIN call_categories k USING (cid)
 )
 SELECT n.*, STATE_COLUMNS FROM needing n LEFT JOIN {followups} f ON f.member_key = n.member_key
-""".replace("STATE_COLUMNS", STATE_COLUMNS)
+""".replace("STATE_COLUMNS", STATE_COLUMNS).replace("NEEDING_COLUMNS", needing_columns())
 
-# The same from the snapshot's latest-answered table, when no round or date filter applies.
+# The same from the snapshot's `needing` table (built with `needing_columns`), when no round or
+# date filter changes what "latest" means.
 CACHED_NEEDS_QUERY = """
 SELECT n.*, STATE_COLUMNS
-FROM (SELECT c.mid, c.member_key, c.branch, c.ward, c.age, c.cid, c.call_id, c.called_at, c.urgency,
-             c.wellbeing
-      FROM latest c WHERE c.needs_support AND {where}) n
+FROM (SELECT * FROM needing c WHERE {where}) n
 LEFT JOIN {followups} f ON f.member_key = n.member_key
 """.replace("STATE_COLUMNS", STATE_COLUMNS)
 
@@ -219,18 +246,19 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> tuple | None:
 
 @contextlib.contextmanager
 def current_needs_sql(
-    con: duckdb.DuckDBPyConnection, filters: dict
+    con: duckdb.DuckDBPyConnection, filters: dict, snap=None
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
     """Members whose latest answered call recorded a need, with their live follow-up state.
 
     Yields (cursor, sql): a cursor on the store's snapshot (`workbench.snapshot`) with the store's
     follow-ups, read now, registered on it, and a query with a `{where}` slot for the filters
     (`snapshot.where`, alias `c`). The snapshot's latest-answered table serves it unless a round or
-    date filter changes what "latest" means.
+    date filter changes what "latest" means. `snap`: a snapshot the caller already holds (default:
+    the store's current one).
     """
     from workbench import snapshot
 
-    cursor = snapshot.get(con).cursor()
+    cursor = (snap or snapshot.get(con)).cursor()
     name = f"_followups_{uuid.uuid4().hex}"
     cursor.register(name, snapshot.live_followups(con))
     live = any(filters.get(k) is not None for k in ("round", "date_from", "date_to"))
@@ -250,47 +278,28 @@ def needs_where(filters: dict) -> tuple[str, list]:
     return snapshot.where(filters, allowed)
 
 
-# Over the snapshot: each call's categories come sorted from `call_categories`, and `mid` (numbered
-# in member_key order) breaks ties as member_key would, on integers. The row's `mid` is for
-# `volunteers.matches`; `queue` drops it.
+# Over the snapshot's needing rows (`current_needs_sql`): the score is their static `points` plus
+# days waiting, which depend on the live follow-up state. `mid` (numbered in member_key order)
+# breaks ties as member_key would, on integers; `volunteers.matches` uses it, `queue` drops it.
 QUEUE_QUERY = """
 WITH current AS ({current}),
-scored AS (
-    SELECT o.mid, o.member_key, o.branch, o.ward, coalesce(k.categories, []) AS categories, o.urgency,
-           o.wellbeing, {age_band} AS age_band,
-           CAST(greatest(floor(date_diff('second', o.opened_at, CAST(? AS TIMESTAMP)) / 86400), 0) AS INTEGER)
-           AS days_waiting,
-           o.state, o.call_id, o.opened_at,
-           coalesce(list_max(list_transform(k.categories, x -> {category_points}))
-                    + {extra} * (len(k.categories) - 1), 0) AS category_points
-    FROM current o LEFT JOIN call_categories k ON k.cid = o.cid
-    WHERE o.state <> 'resolved'
+waiting AS (
+    SELECT *,
+           CAST(greatest(floor(date_diff('second', opened_at, CAST(? AS TIMESTAMP)) / 86400), 0) AS INTEGER)
+           AS days_waiting
+    FROM current WHERE state <> 'resolved'
 )
 SELECT member_key, branch, ward, categories, urgency, wellbeing, age_band, days_waiting,
-       CAST({urgency_points} + {wellbeing_points} + category_points + {age_points}
-            + least(days_waiting, {cap}) AS INTEGER) AS score,
+       CAST(points + least(days_waiting, {cap}) AS INTEGER) AS score,
        days_waiting > ? AS escalated, state, call_id, opened_at, mid
-FROM scored
+FROM waiting
 WHERE ? IS NULL OR list_contains(categories, ?)
 ORDER BY score DESC, days_waiting DESC, mid
 """
 
 
 def _queue_sql(current: str) -> str:
-    return QUEUE_QUERY.format(
-        current=current,
-        where="{where}",
-        category_points=_points_sql("x", CATEGORY_POINTS, 0),
-        extra=EXTRA_CATEGORY_POINTS,
-        age_band=age_band_sql("o.age"),
-        urgency_points=_points_sql("urgency", URGENCY_POINTS, URGENCY_UNKNOWN),
-        wellbeing_points=(
-            f"(CASE WHEN wellbeing IS NULL THEN {WELLBEING_UNKNOWN} "
-            f"ELSE (5 - least(greatest(wellbeing, 1), 5)) * {WELLBEING_STEP} END)"
-        ),
-        age_points=_points_sql("age_band", AGE_POINTS, AGE_UNKNOWN),
-        cap=WAITING_CAP_DAYS,
-    )
+    return QUEUE_QUERY.format(current=current, cap=WAITING_CAP_DAYS)
 
 
 def queue(
@@ -342,11 +351,14 @@ def queue(
     return result
 
 
-def queue_table(con: duckdb.DuckDBPyConnection, filters: dict, as_of: datetime, days: int) -> tuple[pa.Table, dict]:
+def queue_table(
+    con: duckdb.DuckDBPyConnection, filters: dict, as_of: datetime, days: int, *, snap=None, flagged=None
+) -> tuple[pa.Table, dict]:
     """The triage queue as an Arrow table, opt-outs removed, for callers that stay in Arrow.
 
     Args:
         filters: validated (`check_filters`); as_of: the reference time; days: escalation days.
+        snap, flagged: a snapshot and an `optouts.flagged` reading the caller shares between lists.
 
     Returns:
         (table, excluded): the `queue` columns plus the snapshot's integer `mid`, and the
@@ -355,12 +367,12 @@ def queue_table(con: duckdb.DuckDBPyConnection, filters: dict, as_of: datetime, 
     """
     body, params = needs_where(filters)
     category = filters.get("category")
-    with current_needs_sql(con, filters) as (cursor, current):
+    with current_needs_sql(con, filters, snap) as (cursor, current):
         table = cursor.execute(
             _queue_sql(current).format(where=body), [*params, as_of, days, category, category]
         ).fetch_arrow_table()
     keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
-    suppressed = optouts.suppress(con, keys)
+    suppressed = optouts.suppress(con, keys, flagged_now=flagged)
     return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
 
 

@@ -100,7 +100,8 @@ def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFram
     return both.drop_duplicates("member_key", keep="first")
 
 
-def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str = "calls") -> Suppressed:
+def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str = "calls",
+             flagged_now: pd.DataFrame | None = None) -> Suppressed:
     """Remove everyone who must not be on a list: opted out, erased, or deceased/moved.
 
     Every list, export or follow-up queue of people goes through this function; there is no
@@ -110,6 +111,8 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
         people: any frame with a `member_key` column (other columns are kept as they are).
         scope: what the list is for: "calls" (default; call lists), "all" (every opt-out applies),
             or "other" (contact other than calls, such as post: only opt-outs with scope "all").
+        flagged_now: `flagged(con, scope)` read moments ago, to check several lists built together
+            against one reading of the register (it is read again for every list otherwise).
 
     Returns:
         Suppressed(kept, excluded): `kept` has the same columns with suppressed rows removed;
@@ -123,7 +126,7 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
         raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
     if scope not in LIST_SCOPES:
         raise InputError(f'Unknown list scope "{scope}". Expected one of: {", ".join(LIST_SCOPES)}.')
-    everyone = flagged(con, scope)
+    everyone = flagged(con, scope) if flagged_now is None else flagged_now
     keys = people["member_key"]
     flagged_rows = keys.isin(everyone["member_key"])
     # Counts are of distinct people on this list, whatever their number of rows.
@@ -341,5 +344,5 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
-           "entries_for", "flagged", "membership_hashes", "phone_e164", "record_from_calls", "register", "suppress",
-           "vocabulary", "withdraw"]
+           "entries_for", "flagged", "membership_hashes", "phone_e164", "record_from_calls", "register",
+           "suppress", "vocabulary", "withdraw"]

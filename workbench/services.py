@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from workbench import needs
+from workbench import needs, snapshot
 from workbench.errors import InputError
 
 USAGE_GROUPS = {
@@ -88,15 +88,19 @@ class Gaps:
     unlisted: pd.DataFrame  # name, referenced, members, wards: names not in the directory
 
 
+# The gap queries run on the analysis snapshot (`workbench.snapshot`): calls carry the member's branch
+# and ward (`known`: the member has a members row, as the store's join to members required), and
+# calls, members and services join on integers. The snapshot holds no notes; mentions stay in the store.
+
 # A need is one (answered call, category). It is "without service" when the call referenced none.
 NO_SERVICE_QUERY = """
 WITH recorded AS (
-    SELECT m.branch, m.ward, n.category, c.call_id, c.member_key
-    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
+    SELECT c.branch, c.ward, n.category, c.cid
+    FROM call_needs n JOIN calls c USING (cid)
+    WHERE c.outcome = 'answered' AND c.known AND {where}
 )
 SELECT r.branch, r.ward, r.category, count(*) AS needs,
-       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM call_services cs WHERE cs.call_id = r.call_id))
+       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM call_services cs WHERE cs.cid = r.cid))
            AS without_service
 FROM recorded r GROUP BY ALL
 """
@@ -104,9 +108,9 @@ FROM recorded r GROUP BY ALL
 # Ward names compare without case or surrounding space; empty or missing areas cover every ward.
 UNCOVERED_QUERY = """
 WITH recorded AS (
-    SELECT m.branch, m.ward, n.category, count(*) AS needs, count(DISTINCT c.member_key) AS members
-    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
+    SELECT c.branch, c.ward, n.category, count(*) AS needs, count(DISTINCT c.mid) AS members
+    FROM call_needs n JOIN calls c USING (cid)
+    WHERE c.outcome = 'answered' AND c.known AND {where}
     GROUP BY ALL
 ), cover AS (
     SELECT s.category, lower(trim(a.area)) AS ward_key
@@ -119,10 +123,10 @@ ORDER BY r.needs DESC, r.branch, r.ward, r.category
 """
 
 UNLISTED_QUERY = """
-SELECT min(cs.raw_name) AS name, count(*) AS referenced, count(DISTINCT c.member_key) AS members,
-       count(DISTINCT m.ward) AS wards
-FROM call_services cs JOIN calls c ON c.call_id = cs.call_id JOIN members m ON m.member_key = c.member_key
-WHERE cs.service_id IS NULL AND {where}
+SELECT min(cs.raw_name) AS name, count(*) AS referenced, count(DISTINCT c.mid) AS members,
+       count(DISTINCT c.ward) AS wards
+FROM call_services cs JOIN calls c USING (cid)
+WHERE cs.service_id IS NULL AND c.known AND {where}
 GROUP BY lower(trim(cs.raw_name))
 ORDER BY referenced DESC, name
 """
@@ -145,15 +149,16 @@ def gaps(
         InputError: an unknown branch, ward or round.
     """
     filters = needs.check_filters(con, branch=branch, ward=ward, round=round)
-    body, params = needs.where(filters)
-    recorded = con.execute(NO_SERVICE_QUERY.format(where=body), params).df()
+    body, params = snapshot.where(filters)
+    with snapshot.get(con).cursor() as cursor:
+        recorded = cursor.execute(NO_SERVICE_QUERY.format(where=body), params).df()
+        uncovered = cursor.execute(UNCOVERED_QUERY.format(where=body), params).df()
+        unlisted = cursor.execute(UNLISTED_QUERY.format(where=body), params).df()
     recorded = recorded[recorded["without_service"] > 0].copy()
     recorded["share"] = (recorded["without_service"] / recorded["needs"]).astype(float)
     no_service = recorded.sort_values(
         ["without_service", "branch", "ward", "category"], ascending=[False, True, True, True]
     ).reset_index(drop=True)
-    uncovered = con.execute(UNCOVERED_QUERY.format(where=body), params).df()
-    unlisted = con.execute(UNLISTED_QUERY.format(where=body), params).df()
     return Gaps(no_service, uncovered, unlisted)
 
 

@@ -12,9 +12,12 @@ table: a registered Arrow table scans several times slower):
 - `call_needs`, `call_skills`, `call_services`, `services`: keyed by `cid`;
 - `latest`: every member's latest answered call (what "needs support" and "keen" are judged on);
 - `call_categories`: each call's need categories as a sorted list (the queue shows and scores them);
+- `needing`: members whose latest answered call recorded a need, with the categories and the part
+  of the urgency score that depends on calls alone (`needs.needing_columns`);
 - `keen`: members whose latest answered call was keen, with that call's skills as a sorted list;
-- `offers`: keen members by the need category their skills suit (`volunteers.CATEGORY_SKILLS`), with
-  `vorder`, their rank by md5(member_key), so matching sorts integers rather than hashing keys;
+- `pools`, `offers`: keen members by the need category their skills suit (`volunteers.CATEGORY_SKILLS`),
+  in integer pools per (ward, category), with `vorder`, their rank by md5(member_key), so matching
+  sorts and joins integers rather than hashing keys;
 - `gone`: members whose latest call says deceased or moved (`optouts.suppress` reads it; it depends
   only on calls, so it is as fresh as the snapshot; opt-outs and erasures are always read live);
 - `neighbours`: pairs of wards sharing a postcode district (`volunteers.neighbours`): ward names
@@ -76,8 +79,8 @@ BUILD_STATEMENTS = (
     # Every member_key in members or calls gets an id; `known` says it has a members row (the store
     # queries that join members leave out calls of a key with none).
     """CREATE TABLE members AS
-       SELECT CAST(row_number() OVER (ORDER BY k.member_key) AS INTEGER) AS mid, k.member_key, m.branch, m.ward, m.age,
-              m.member_key IS NOT NULL AS known
+       SELECT CAST(row_number() OVER (ORDER BY k.member_key) AS INTEGER) AS mid, k.member_key,
+              m.branch, m.ward, m.age, m.member_key IS NOT NULL AS known
        FROM (SELECT member_key FROM src_members UNION SELECT member_key FROM src_calls) k
        LEFT JOIN src_members m USING (member_key)""",
     """CREATE TABLE calls AS
@@ -109,18 +112,31 @@ BUILD_STATEMENTS = (
        FROM l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = c.mid WHERE m.known""",
     """CREATE TABLE call_categories AS
        SELECT cid, list(category ORDER BY category) AS categories FROM call_needs GROUP BY cid""",
+    # Members whose latest answered call recorded a need, with the static part of their urgency
+    # score (`needs.needing_columns`); the queue adds the live follow-up state and days waiting.
+    """CREATE TABLE needing AS
+       SELECT NEEDING_COLUMNS FROM latest l LEFT JOIN call_categories k USING (cid) WHERE l.needs_support""",
+    # `korder`: the order keen lists are shown in (branch, ward, member_key), as one integer.
     """CREATE TABLE keen AS
        SELECT l.mid, l.member_key, l.branch, l.ward, l.cid,
               coalesce((SELECT list(k.skill ORDER BY k.skill) FROM call_skills k WHERE k.cid = l.cid), [])
-              AS skills
+              AS skills,
+              CAST(row_number() OVER (ORDER BY l.branch, l.ward, l.mid) AS INTEGER) AS korder
        FROM latest l WHERE l.keen""",
+    # A matching pool is a (ward, category): an integer id, so matching joins and partitions on it.
+    """CREATE TABLE pools AS
+       SELECT CAST(row_number() OVER (ORDER BY ward, category) AS INTEGER) AS pool, ward, category
+       FROM (SELECT DISTINCT ward FROM members WHERE ward IS NOT NULL),
+            (SELECT DISTINCT unnest(SKILL_CATEGORIES) AS category)""",
     # A volunteer offers a category once, with the first (alphabetical) of their skills that suits it.
     """CREATE TABLE offers AS
-       SELECT k.mid, k.member_key, k.ward, s.category, min(s.skill) AS skill,
-              CAST(dense_rank() OVER (ORDER BY md5(k.member_key)) AS INTEGER) AS vorder
-       FROM (SELECT mid, member_key, ward, unnest(skills) AS skill FROM keen) k
-       JOIN (SELECT unnest(SKILL_NAMES) AS skill, unnest(SKILL_CATEGORIES) AS category) s USING (skill)
-       GROUP BY k.mid, k.member_key, k.ward, s.category""",
+       SELECT p.pool, o.* FROM (
+           SELECT k.mid, k.member_key, k.ward, s.category, min(s.skill) AS skill,
+                  CAST(dense_rank() OVER (ORDER BY md5(k.member_key)) AS INTEGER) AS vorder
+           FROM (SELECT mid, member_key, ward, unnest(skills) AS skill FROM keen) k
+           JOIN (SELECT unnest(SKILL_NAMES) AS skill, unnest(SKILL_CATEGORIES) AS category) s USING (skill)
+           GROUP BY k.mid, k.member_key, k.ward, s.category) o
+       LEFT JOIN pools p USING (ward, category)""",
     # Gone: the member's latest call (by time) is deceased_moved; on a tie at that moment, the safe
     # side: suppressed. Calls of keys without a members row count too, as in the store query.
     """CREATE TABLE gone AS
@@ -164,7 +180,8 @@ def _sql_list(values) -> str:
 
 def _expand(statement: str) -> str:
     """A build statement with its placeholders filled from the code's own constants."""
-    from workbench.volunteers import CATEGORY_SKILLS  # volunteers reads the snapshot too
+    from workbench.needs import needing_columns  # needs and volunteers read the snapshot too
+    from workbench.volunteers import CATEGORY_SKILLS
 
     pairs = [(skill, category) for category, skills in CATEGORY_SKILLS.items() for skill in skills]
     return (
@@ -172,6 +189,7 @@ def _expand(statement: str) -> str:
         .replace("OUTCOME_LIST", _sql_list(OUTCOMES))
         .replace("SKILL_NAMES", _sql_list(s for s, _ in pairs))
         .replace("SKILL_CATEGORIES", _sql_list(c for _, c in pairs))
+        .replace("NEEDING_COLUMNS", needing_columns())
     )
 
 
@@ -281,4 +299,6 @@ def live_followups(con: duckdb.DuckDBPyConnection):
     return con.execute(FOLLOWUPS_QUERY).fetch_arrow_table()
 
 
-__all__ = ["FILTERS", "NEIGHBOURS_QUERY", "Snapshot", "build", "clear", "current", "get", "live_followups", "where"]
+__all__ = [
+    "FILTERS", "NEIGHBOURS_QUERY", "Snapshot", "build", "clear", "current", "get", "live_followups", "where",
+]

@@ -35,10 +35,10 @@ CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
 }
 MATCHES_PER_NEED = 3
 
-# Keen members from the snapshot's `keen` table (latest answered call keen, skills sorted); `mid` is
-# numbered in member_key order, so it orders as member_key would.
+# Keen members from the snapshot's `keen` table (latest answered call keen, skills sorted), in the
+# order of `korder` (branch, ward, member_key).
 KEEN_MEMBERS_QUERY = """
-SELECT c.member_key, c.branch, c.ward, c.skills FROM keen c WHERE {where} ORDER BY c.branch, c.ward, c.mid
+SELECT c.member_key, c.branch, c.ward, c.skills, c.mid FROM keen c WHERE {where} ORDER BY c.korder
 """
 
 
@@ -51,21 +51,24 @@ def keen(
         InputError: an unknown branch or ward.
     """
     table, excluded = keen_table(con, needs.check_filters(con, branch=branch, ward=ward))
-    result = needs._with_lists(table, "skills")
+    result = needs._with_lists(table.drop_columns(["mid"]), "skills")
     result.attrs["excluded"] = excluded
     return result
 
 
-def keen_table(con: duckdb.DuckDBPyConnection, filters: dict) -> tuple[pa.Table, dict]:
-    """Keen members as an Arrow table, opt-outs removed, and the suppression counts.
+def keen_table(
+    con: duckdb.DuckDBPyConnection, filters: dict, *, snap=None, flagged=None
+) -> tuple[pa.Table, dict]:
+    """Keen members as an Arrow table (with the snapshot's `mid`), opt-outs removed, and the counts.
 
     Only the keys go through `optouts.suppress`; `matches` never converts the skills to Python.
+    `snap`, `flagged`: a snapshot and an `optouts.flagged` reading the caller shares between lists.
     """
     body, params = snapshot.where(filters, ("branch", "ward"))
-    with snapshot.get(con).cursor() as cursor:
+    with (snap or snapshot.get(con)).cursor() as cursor:
         table = cursor.execute(KEEN_MEMBERS_QUERY.format(where=body), params).fetch_arrow_table()
     keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
-    suppressed = optouts.suppress(con, keys)
+    suppressed = optouts.suppress(con, keys, flagged_now=flagged)
     return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
 
 
@@ -102,42 +105,42 @@ def neighbours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # order of md5(member_key) (the snapshot's `vorder`). Runs on the snapshot (`offers`, `neighbours`)
 # with the suppressed queue and volunteers registered; `mid` orders as member_key would.
 MATCHES_QUERY = """
-WITH vols AS (SELECT o.* FROM offers o SEMI JOIN {volunteers} v ON v.member_key = o.member_key),
-needs_long AS (
-    SELECT member_key, mid, ward, unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category, score
-    FROM {queue}
+WITH vols AS (SELECT o.* FROM offers o SEMI JOIN {volunteers} v ON v.mid = o.mid),
+asks_base AS (
+    SELECT p.pool, p.ward, p.category, n.member_key, n.mid, n.score
+    FROM (SELECT member_key, mid, ward, score,
+                 unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category FROM {queue}) n
+    JOIN pools p ON p.ward = n.ward AND p.category = n.category
 ), wanted AS (
-    SELECT DISTINCT ward, category FROM needs_long
+    SELECT DISTINCT pool, ward, category FROM asks_base
 ), same AS (
-    SELECT ward, category, count(*) AS n FROM vols GROUP BY ALL
-), pool AS (
-    SELECT w.ward AS need_ward, o.category, o.mid, o.member_key, o.ward, o.skill, TRUE AS same_ward, o.vorder
-    FROM wanted w JOIN vols o ON o.category = w.category AND o.ward = w.ward
+    SELECT pool, count(*) AS n FROM vols GROUP BY pool
+), pool_rows AS (
+    SELECT w.pool AS need_pool, o.mid, o.member_key, o.ward, o.skill, TRUE AS same_ward, o.vorder
+    FROM wanted w JOIN vols o ON o.pool = w.pool
     UNION ALL
-    SELECT w.ward, o.category, o.mid, o.member_key, o.ward, o.skill, FALSE, o.vorder
+    SELECT w.pool, o.mid, o.member_key, o.ward, o.skill, FALSE, o.vorder
     FROM wanted w
-    LEFT JOIN same s ON s.ward = w.ward AND s.category = w.category
+    LEFT JOIN same s ON s.pool = w.pool
     JOIN neighbours nb ON nb.ward = w.ward
-    JOIN vols o ON o.category = w.category AND o.ward = nb.neighbour
+    JOIN pools np ON np.ward = nb.neighbour AND np.category = w.category
+    JOIN vols o ON o.pool = np.pool
     WHERE coalesce(s.n, 0) < ?
 ), numbered AS (
     SELECT *,
-           row_number() OVER (PARTITION BY need_ward, category ORDER BY same_ward DESC, vorder) - 1 AS place,
-           count(*) OVER (PARTITION BY need_ward, category) AS size
-    FROM pool
+           row_number() OVER (PARTITION BY need_pool ORDER BY same_ward DESC, vorder) - 1 AS place,
+           count(*) OVER (PARTITION BY need_pool) AS size
+    FROM pool_rows
 ), asks AS (
-    SELECT n.member_key, n.mid, n.ward, n.category, n.score,
-           row_number() OVER (PARTITION BY n.ward, n.category ORDER BY n.score DESC, n.mid) - 1 AS i,
-           unnest(range(?)) AS j
-    FROM needs_long n
+    SELECT *, row_number() OVER (PARTITION BY pool ORDER BY score DESC, mid) - 1 AS i, unnest(range(?)) AS j
+    FROM asks_base
 )
 SELECT a.member_key AS need_member_key, a.ward AS need_ward, a.category,
        p.member_key AS volunteer_member_key, p.ward AS volunteer_ward, p.skill, p.same_ward, a.score
 FROM asks a
-JOIN (SELECT DISTINCT need_ward, category, size FROM numbered) z
-  ON z.need_ward = a.ward AND z.category = a.category
-JOIN numbered p ON p.need_ward = a.ward AND p.category = a.category AND p.place = (a.i * ? + a.j) % z.size
-WHERE a.j < z.size AND p.member_key <> a.member_key
+JOIN (SELECT need_pool, any_value(size) AS size FROM numbered GROUP BY need_pool) z ON z.need_pool = a.pool
+JOIN numbered p ON p.need_pool = a.pool AND p.place = (a.i * ? + a.j) % z.size
+WHERE a.j < z.size AND p.mid <> a.mid
 ORDER BY a.score DESC, a.mid, a.category, p.same_ward DESC, p.mid
 """
 
@@ -169,15 +172,17 @@ def matches(
     if isinstance(per_need, bool) or not isinstance(per_need, int) or per_need < 1:
         raise InputError(f"per_need must be a whole number, 1 or more; got {per_need!r}.")
     filters = needs.check_filters(con, branch=branch, ward=ward, category=category)
-    days = needs._escalation_days(con, None)
-    queue, needs_excluded = needs.queue_table(con, filters, needs.reference_time(con, as_of), days)
-    volunteers, volunteers_excluded = keen_table(con, {})
-    with snapshot.get(con).cursor() as cursor:
+    as_of, days = needs.reference_time(con, as_of), needs._escalation_days(con, None)
+    # One snapshot and one reading of the register for both lists, so their `mid`s agree.
+    snap, flagged = snapshot.get(con), optouts.flagged(con)
+    queue, needs_excluded = needs.queue_table(con, filters, as_of, days, snap=snap, flagged=flagged)
+    volunteers, volunteers_excluded = keen_table(con, {}, snap=snap, flagged=flagged)
+    with snap.cursor() as cursor:
         names = {"queue": f"_match_queue_{uuid.uuid4().hex}", "volunteers": f"_match_vols_{uuid.uuid4().hex}"}
         cursor.register(names["queue"], queue.select(["member_key", "mid", "ward", "categories", "score"]))
-        cursor.register(names["volunteers"], volunteers.select(["member_key"]))
+        cursor.register(names["volunteers"], volunteers.select(["mid"]))
         params = [category, category, per_need, per_need, per_need]
-        result = cursor.execute(MATCHES_QUERY.format(**names), params).df()
+        result = cursor.execute(MATCHES_QUERY.format(**names), params).fetch_arrow_table().to_pandas()
     result.attrs["excluded"] = {"needs": needs_excluded, "volunteers": volunteers_excluded}
     return result
 
