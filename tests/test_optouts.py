@@ -367,3 +367,13 @@ def test_suppression_holds_after_erasure_and_reimport_of_the_original_files(con,
     ingest.import_calls(con, calls, actor="ana")
     kept = set(optouts.suppress(con, people(keys_of(con))).kept["member_key"])
     assert len(gone) == 2 and not (gone | stopped) & kept
+
+
+def test_one_register_reading_can_serve_several_lists(con, three):
+    optouts.add(con, actor="ana", reason="asked not to be called", membership_number="SYN0000001")
+    reading = optouts.flagged(con)
+    frame = people(three.values())
+    shared = optouts.suppress(con, frame, flagged_now=reading)
+    fresh = optouts.suppress(con, frame)
+    pd.testing.assert_frame_equal(shared.kept, fresh.kept)
+    assert shared.excluded == fresh.excluded == {"opted out": 2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_needs import small_store
 
-from workbench import db, needs, outreach, snapshot
+from workbench import db, needs, optouts, outreach, snapshot
 
 
 @pytest.fixture
@@ -89,3 +89,69 @@ def test_one_store_at_a_time(small, tmp_path):
         assert mine.cursor().execute("SELECT count(*) FROM calls").fetchone()[0] == 0
     finally:
         other.close()
+
+
+def _gone_store(con) -> None:
+    """Deceased/moved cases: latest call says so, a later call overrides, a tie at the latest moment
+    (suppressed: the safe side), and a key with calls but no members row."""
+    con.executemany(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES (?, ?, 'R9', 'C01', ?, ?)",
+        [
+            ("g1", "m1", "2020-05-01 10:00", "deceased_moved"),
+            ("g2", "m2", "2020-05-01 10:00", "deceased_moved"),
+            ("g3", "m2", "2020-05-02 10:00", "answered"),
+            ("g4", "m3", "2020-05-03 10:00", "deceased_moved"),
+            ("g5", "m3", "2020-05-03 10:00", "busy"),
+            ("g6", "ghost", "2020-05-04 10:00", "deceased_moved"),
+        ],
+    )
+
+
+def _flagged(con) -> dict[str, str]:
+    return dict(optouts.flagged(con).itertuples(index=False, name=None))
+
+
+def test_deceased_or_moved_from_the_snapshot_matches_the_store_query(small):
+    _gone_store(small)
+    small.execute("BEGIN TRANSACTION")  # no snapshot inside a transaction: the store query answers
+    assert snapshot.current(small) is None
+    from_store = _flagged(small)
+    small.execute("COMMIT")
+    snapshot.get(small)
+    assert snapshot.current(small) is not None
+    from_snapshot = _flagged(small)
+    assert from_snapshot == from_store
+    gone = {k for k, reason in from_snapshot.items() if reason == "deceased or moved"}
+    assert {"m1", "m3", "ghost"} <= gone and "m2" not in gone
+
+
+def test_a_stale_snapshot_is_never_used_for_suppression(small):
+    snapshot.get(small)
+    small.execute(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES ('g7', 'm4', 'R9', 'C01', '2020-06-01 10:00', 'deceased_moved')"
+    )
+    assert snapshot.current(small) is None  # the store changed: current() refuses the old snapshot
+    assert _flagged(small).get("m4") == "deceased or moved"
+
+
+def test_opt_outs_and_erasures_are_read_live_even_with_a_current_snapshot(small):
+    snapshot.get(small)
+    before = set(needs.queue(small)["member_key"])
+    key = sorted(before)[0]
+    optouts.add(small, actor="test", reason="asked not to be called", member_key=key)
+    assert key not in set(needs.queue(small)["member_key"])
+
+
+def test_the_erased_reason_outranks_deceased_or_moved(small):
+    _gone_store(small)
+    small.execute("UPDATE members SET erased_at = now() WHERE member_key = 'm1'")
+    snapshot.get(small)
+    assert _flagged(small)["m1"] == "erased"
+
+
+def test_mid_orders_as_member_key(small):
+    with snapshot.get(small).cursor() as cursor:
+        keys = [r[0] for r in cursor.execute("SELECT member_key FROM members ORDER BY mid").fetchall()]
+    assert keys == sorted(keys)

@@ -125,7 +125,8 @@ BUILD_STATEMENTS = (
        FROM latest l WHERE l.keen""",
     # A matching pool is a (ward, category): an integer id, so matching joins and partitions on it.
     """CREATE TABLE pools AS
-       SELECT CAST(row_number() OVER (ORDER BY ward, category) AS INTEGER) AS pool, ward, category
+       SELECT CAST(row_number() OVER (ORDER BY ward, category) AS INTEGER) AS pool, ward, category,
+              CAST(dense_rank() OVER (ORDER BY category) AS INTEGER) AS category_order
        FROM (SELECT DISTINCT ward FROM members WHERE ward IS NOT NULL),
             (SELECT DISTINCT unnest(SKILL_CATEGORIES) AS category)""",
     # A volunteer offers a category once, with the first (alphabetical) of their skills that suits it.

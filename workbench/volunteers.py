@@ -56,17 +56,26 @@ def keen(
     return result
 
 
-def keen_table(
-    con: duckdb.DuckDBPyConnection, filters: dict, *, snap=None, flagged=None
-) -> tuple[pa.Table, dict]:
+def keen_table(con: duckdb.DuckDBPyConnection, filters: dict) -> tuple[pa.Table, dict]:
     """Keen members as an Arrow table (with the snapshot's `mid`), opt-outs removed, and the counts.
 
-    Only the keys go through `optouts.suppress`; `matches` never converts the skills to Python.
-    `snap`, `flagged`: a snapshot and an `optouts.flagged` reading the caller shares between lists.
+    Only the keys go through `optouts.suppress`, so no skills list is converted to Python twice.
     """
     body, params = snapshot.where(filters, ("branch", "ward"))
-    with (snap or snapshot.get(con)).cursor() as cursor:
+    with snapshot.get(con).cursor() as cursor:
         table = cursor.execute(KEEN_MEMBERS_QUERY.format(where=body), params).fetch_arrow_table()
+    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
+    suppressed = optouts.suppress(con, keys)
+    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
+
+
+KEEN_KEYS_QUERY = "SELECT member_key, mid FROM keen"
+
+
+def keen_keys(con: duckdb.DuckDBPyConnection, snap, flagged) -> tuple[pa.Table, dict]:
+    """Every keen member's member_key and mid, opt-outs removed: `keen_table` without the skills."""
+    with snap.cursor() as cursor:
+        table = cursor.execute(KEEN_KEYS_QUERY).fetch_arrow_table()
     keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
     suppressed = optouts.suppress(con, keys, flagged_now=flagged)
     return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
@@ -102,12 +111,13 @@ def neighbours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # Round robin within each (ward, category) pool, so one volunteer is not suggested for everyone:
 # the i-th need takes pool places i*k .. i*k+k-1 (mod the pool size). The pool is the same-ward
 # volunteers when there are at least k, else those plus the neighbouring wards' volunteers, in the
-# order of md5(member_key) (the snapshot's `vorder`). Runs on the snapshot (`offers`, `neighbours`)
-# with the suppressed queue and volunteers registered; `mid` orders as member_key would.
+# order of md5(member_key) (the snapshot's `vorder`). Runs on the snapshot (`offers`, `pools`,
+# `neighbours`) with the suppressed queue and volunteers registered; `mid` orders as member_key would, and
+# `category_order` as the category name would.
 MATCHES_QUERY = """
 WITH vols AS (SELECT o.* FROM offers o SEMI JOIN {volunteers} v ON v.mid = o.mid),
 asks_base AS (
-    SELECT p.pool, p.ward, p.category, n.member_key, n.mid, n.score
+    SELECT p.pool, p.ward, p.category, p.category_order, n.member_key, n.mid, n.score
     FROM (SELECT member_key, mid, ward, score,
                  unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category FROM {queue}) n
     JOIN pools p ON p.ward = n.ward AND p.category = n.category
@@ -141,7 +151,7 @@ FROM asks a
 JOIN (SELECT need_pool, any_value(size) AS size FROM numbered GROUP BY need_pool) z ON z.need_pool = a.pool
 JOIN numbered p ON p.need_pool = a.pool AND p.place = (a.i * ? + a.j) % z.size
 WHERE a.j < z.size AND p.mid <> a.mid
-ORDER BY a.score DESC, a.mid, a.category, p.same_ward DESC, p.mid
+ORDER BY a.score DESC, a.mid, a.category_order, p.same_ward DESC, p.mid
 """
 
 
@@ -176,7 +186,7 @@ def matches(
     # One snapshot and one reading of the register for both lists, so their `mid`s agree.
     snap, flagged = snapshot.get(con), optouts.flagged(con)
     queue, needs_excluded = needs.queue_table(con, filters, as_of, days, snap=snap, flagged=flagged)
-    volunteers, volunteers_excluded = keen_table(con, {}, snap=snap, flagged=flagged)
+    volunteers, volunteers_excluded = keen_keys(con, snap, flagged)
     with snap.cursor() as cursor:
         names = {"queue": f"_match_queue_{uuid.uuid4().hex}", "volunteers": f"_match_vols_{uuid.uuid4().hex}"}
         cursor.register(names["queue"], queue.select(["member_key", "mid", "ward", "categories", "score"]))
