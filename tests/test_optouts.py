@@ -203,7 +203,7 @@ def cli_store(store_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--membership-number", "SYN404", "--reason", "other"], "No member has that membership number"),
+    (["--member-key", "0123456789abcdef", "--reason", "other"], "No member has that member key"),
     (["--phone", "12345", "--reason", "other"], "--phone is not a UK phone number"),
     (["--membership-number", "SYN0000003"], "--reason is missing"),
     (["--membership-number", "SYN0000003", "--reason", "bored"], '--reason "bored" is not one of'),
@@ -216,6 +216,17 @@ def test_cli_bad_input_is_one_clear_line_and_changes_nothing(cli_store, capsys, 
     assert "12345" not in err
     with db.session(cli_store, PASSPHRASE, read_only=True) as con:
         assert optouts.register(con).empty
+
+
+@pytest.mark.parametrize("given", [{"phone": "07700 900777"}, {"membership_number": "SYN0000099"}])
+def test_an_opt_out_for_someone_not_yet_held_waits_for_them(con, given):
+    change = optouts.add(con, actor="ana", reason="asked not to be called", **given)
+    assert change.changed and "kept" in change.message
+    assert optouts.add(con, actor="ana", reason="other", **given).changed is False  # once is enough
+    add_member(con, "SYN0000099", "07700 900777")  # arrives later, by import
+    key = pseudonymise.member_keys(con, ["SYN0000099"])[0]
+    result = optouts.suppress(con, people([key]))
+    assert result.kept.empty and result.excluded == {"opted out": 1}
 
 
 def test_cli_add_list_withdraw(cli_store, capsys):

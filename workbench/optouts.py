@@ -233,8 +233,8 @@ def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str =
     Args:
         reason: one of REASONS (spaces allowed: "asked not to be called").
         scope: "calls" (no more calls) or "all" (no contact at all).
-        membership_number, phone, member_key: exactly one, naming a member in the store. To suppress
-            a number that matches nobody yet, use `optouts_import.import_file`.
+        membership_number, phone, member_key: exactly one. A phone or membership number that
+            matches nobody yet is stored all the same, so it suppresses anyone who arrives with it.
 
     Returns:
         Change: the new entry's id; changed=False if an entry already covers it.
@@ -243,7 +243,12 @@ def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str =
         InputError: a bad reason or scope, a malformed phone, or nobody matches.
     """
     reason, scope = vocabulary(reason, REASONS, "--reason"), vocabulary(scope, SCOPES, "--scope")
-    person = subjects.find(con, membership_number=membership_number, phone=phone, member_key=member_key)
+    try:
+        person = subjects.find(con, membership_number=membership_number, phone=phone, member_key=member_key)
+    except subjects.NoMatch:
+        if member_key:
+            raise
+        return _add_unmatched(con, actor, reason, scope, source, phone, membership_number)
     by_phone = subjects.phone_hash(con, phone) if phone else None
     existing = con.execute(ACTIVE_FOR_QUERY, [person.member_key, person.membership_hash,
                                               by_phone or person.phone_hash, person.member_key]).fetchall()
@@ -258,6 +263,26 @@ def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str =
               counts={"added": 1, "scope": scope, "reason": reason, "source": source},
               member_keys=[person.member_key])
     return Change((optout_id,), True, f"Added {optout_id} (scope {scope}, reason {reason}).")
+
+
+def _add_unmatched(con: duckdb.DuckDBPyConnection, actor: str, reason: str, scope: str, source: str,
+                   phone: str | None, membership_number: str | None) -> Change:
+    # Someone asked, on paper or by phone, for a number we do not hold yet: keep its hash, so the
+    # suppression is waiting for them if a later import brings them in.
+    phone_h = subjects.phone_hash(con, phone) if phone else None
+    number_h = subjects.membership_hash(con, membership_number) if membership_number else None
+    existing = con.execute(ACTIVE_BY_HASH_QUERY, [phone_h, number_h]).fetchall()
+    if any(s in (scope, "all") for _, s in existing):
+        return Change(tuple(i for i, _ in existing), False,
+                      "Already on the opt-out register; nothing changed.")
+    optout_id = f"opt-{ids.random_letters(12)}"
+    with db.transaction(con):
+        con.execute(ADD_QUERY, [optout_id, None, phone_h, number_h, scope, reason, source, actor])
+        audit(con, "optout.add", actor=actor, object_id=optout_id,
+              counts={"added": 1, "matched": 0, "scope": scope, "reason": reason, "source": source})
+    what = "phone number" if phone else "membership number"
+    return Change((optout_id,), True, f"Added {optout_id} (scope {scope}, reason {reason}). No member has "
+                  f"that {what} yet; it is kept, so anyone who arrives with it will not be called.")
 
 
 WITHDRAW_QUERY = """

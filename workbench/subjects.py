@@ -35,6 +35,10 @@ def phone_e164(value: object) -> str | None:
     return phones.to_e164(None if value is None else str(value))
 
 
+class NoMatch(InputError):
+    """Nobody in the store has the identifier given."""
+
+
 def one_identifier(membership_number: str | None, phone: str | None, member_key: str | None) -> None:
     """Exactly one way of naming the person must be given."""
     given = [v for v in (membership_number, phone, member_key) if v not in (None, "")]
@@ -78,7 +82,7 @@ def find(con: duckdb.DuckDBPyConnection, *, membership_number: str | None = None
     elif phone:
         keys = [r[0] for r in con.execute(BY_PHONE_QUERY, [phone_hash(con, phone)]).fetchall()]
         if not keys:
-            raise InputError("No member has that phone number. Check it, or use --membership-number.")
+            raise NoMatch("No member has that phone number. Check it, or use --membership-number.")
         if len(keys) > 1:
             raise InputError(f"{len(keys)} members share that phone number; use --membership-number "
                              "to say which.")
@@ -86,10 +90,10 @@ def find(con: duckdb.DuckDBPyConnection, *, membership_number: str | None = None
     row = con.execute(BY_KEY_QUERY, [member_key]).fetchone()
     if row is None:
         what = "membership number" if membership_number else "member key"
-        raise InputError(f"No member has that {what}. Check it (membership numbers are compared without "
+        raise NoMatch(f"No member has that {what}. Check it (membership numbers are compared without "
                          "spaces or case).")
     known_hash = membership_hash(con, membership_number) if membership_number else None
     return Subject(row[0], row[1], row[2] or known_hash, bool(row[3]))
 
 
-__all__ = ["Subject", "find", "membership_hash", "one_identifier", "phone_e164", "phone_hash"]
+__all__ = ["NoMatch", "Subject", "find", "membership_hash", "one_identifier", "phone_e164", "phone_hash"]
