@@ -36,9 +36,22 @@ def run(report) -> None:
     try:
         counter = iter(range(1000))
         anchor = _median(lambda: con.execute(ANCHOR).fetchall())
-        seconds = _median(lambda: reports.build(con, root / f"r{next(counter)}", actor="bench"))
-        report("report: full internal report (national)", seconds, "full scan of calls", anchor,
-               target="< 5 s", extra=f"{seconds:.2f} s")
+        # Cold: every release writes its key and audit entry, so the next build finds the store
+        # changed and first rebuilds the analysis snapshot (workbench/snapshot.py).
+        cold = _median(lambda: reports.build(con, root / f"r{next(counter)}", actor="bench"))
+        report("report: full internal report, cold (national)", cold, "full scan of calls", anchor,
+               target="< 5 s", extra=f"{cold:.2f} s, includes rebuilding the analysis snapshot")
+
+        # Warm: what notebook 06 does: preview (which builds the snapshot), then release.
+        def preview_then_build() -> float:
+            reports.preview(con)
+            start = time.perf_counter()
+            reports.build(con, root / f"r{next(counter)}", actor="bench")
+            return time.perf_counter() - start
+
+        warm = statistics.median(preview_then_build() for _ in range(RUNS))
+        report("report: full internal report, after a preview (national)", warm, "full scan of calls",
+               anchor, target="< 5 s", extra=f"{warm:.2f} s")
     finally:
         con.close()
         shutil.rmtree(root, ignore_errors=True)

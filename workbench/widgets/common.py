@@ -133,7 +133,12 @@ def replace_figure(widget, figure) -> None:
         else:
             widget.data = ()
             widget.add_traces(list(figure.data))
-        widget.layout.update(figure.layout.to_plotly_json(), overwrite=True)
+        layout = figure.layout.to_plotly_json()
+        # The theme is the same for every chart and is already on the widget; re-validating its
+        # hundreds of properties was most of the cost of a filter change.
+        if layout.get("template") == widget.layout.template.to_plotly_json():
+            layout.pop("template")
+        widget.layout.update(layout, overwrite=True)
         widget.layout.height = figure.layout.height or height
         if figure.layout.width or width:
             widget.layout.width = figure.layout.width or width
