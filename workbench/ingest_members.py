@@ -29,14 +29,32 @@ class MemberCounts:
     phone_rows: list[int]
 
 
-KEYS_SOURCE = (
-    "SELECT DISTINCT membership_number FROM temp.{stage} WHERE {valid} AND membership_number IS NOT NULL"
-)
+# A member already held has their member_key and membership_hash on their identity row, both
+# keyed from this very membership number (every writer keeps identities so): reusing them spares
+# two Python HMACs per member, over a second on a national call export. Only the numbers the
+# store does not hold yet (or holds no identity for, e.g. after an erasure) are keyed afresh.
+KNOWN_KEYS = """
+CREATE OR REPLACE TEMP TABLE ingest_known_keys AS
+SELECT s.membership_number, min(i.member_key) AS member_key, min(i.membership_hash) AS membership_hash
+FROM (SELECT DISTINCT membership_number FROM temp.{stage} WHERE {valid} AND membership_number IS NOT NULL) s
+LEFT JOIN identities i ON i.membership_number = s.membership_number AND i.membership_hash IS NOT NULL
+GROUP BY s.membership_number
+"""
+
+NEW_NUMBERS = "SELECT membership_number FROM temp.ingest_known_keys WHERE member_key IS NULL"
+
+ALL_KEYS = """
+CREATE OR REPLACE TEMP TABLE ingest_keys AS
+SELECT membership_number, member_key, membership_hash FROM temp.ingest_known_keys WHERE member_key IS NOT NULL
+UNION ALL
+SELECT membership_number, member_key, membership_hash FROM temp.ingest_new_keys
+"""
 
 
 def register_keys(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> None:
     """temp.ingest_keys: membership_number -> member_key, membership_hash, for every valid row."""
-    numbers = [r[0] for r in con.execute(KEYS_SOURCE.format(stage=stage, valid=valid)).fetchall()]
+    con.execute(KNOWN_KEYS.format(stage=stage, valid=valid))
+    numbers = [r[0] for r in con.execute(NEW_NUMBERS).fetchall()]
     frame = pd.DataFrame(
         {
             "membership_number": pd.Series(numbers, dtype="object"),
@@ -44,7 +62,8 @@ def register_keys(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> Non
             "membership_hash": pd.Series(pseudonymise.suppression_hashes(con, numbers), dtype="object"),
         }
     )
-    _table(con, "ingest_keys", frame)
+    _table(con, "ingest_new_keys", frame)
+    con.execute(ALL_KEYS)
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
