@@ -501,6 +501,38 @@ def test_calls_for_unknown_members_create_them_with_their_number_only(con, tmp_p
     assert identity(con, "SYN0002")["membership_number"] == "SYN0002"
 
 
+def test_calls_for_held_and_new_members_get_the_same_keys_as_computed_afresh(loaded, tmp_path):
+    # Held members' keys come from their identity rows; new ones are keyed in Python: both must
+    # equal pseudonymise's keys exactly, and each member's suppression hash too.
+    calls = pd.DataFrame(
+        {
+            "Call ID": ["C10", "C11", "C12"],
+            "Membership Number": ["syn0002", "SYN 0009", "SYN0003"],
+            "Round": ["R3"] * 3,
+            "Date": ["01/06/2020 10:00"] * 3,
+            "Outcome": ["Answered"] * 3,
+        }
+    )
+    result = ingest.import_calls(loaded, write(calls, tmp_path / "more.csv"), actor="test")
+    assert (result.loaded, result.members_created) == (3, 1)
+    held = dict(loaded.execute("SELECT call_id, member_key FROM calls WHERE round = 'R3'").fetchall())
+    expected = pseudonymise.member_keys(loaded, ["SYN0002", "SYN0009", "SYN0003"])
+    assert [held["C10"], held["C11"], held["C12"]] == expected
+    hashes = dict(
+        loaded.execute(
+            "SELECT membership_number, membership_hash FROM identities WHERE membership_number IN "
+            "('SYN0002', 'SYN0009')"
+        ).fetchall()
+    )
+    assert hashes == dict(
+        zip(
+            ["SYN0002", "SYN0009"],
+            pseudonymise.suppression_hashes(loaded, ["SYN0002", "SYN0009"]),
+            strict=True,
+        )
+    )
+
+
 # -- safety -------------------------------------------------------------------------------------------
 
 
@@ -545,7 +577,7 @@ def test_skip_invalid_loads_the_rest_and_writes_private_rejects(con, tmp_path):
 
 
 def test_rejects_file_cannot_run_as_a_spreadsheet_formula(con, tmp_path):
-    frame = CALLS.assign(Outcome=["Answered", "=HYPERLINK(\"http://x\",\"click\")", "Busy", "Busy"])
+    frame = CALLS.assign(Outcome=["Answered", '=HYPERLINK("http://x","click")', "Busy", "Busy"])
     result = ingest.import_calls(con, write(frame, tmp_path / "c.csv"), skip_invalid=True)
     text = result.rejects_path.read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK(" in text and ',"=HYPERLINK' not in text

@@ -71,7 +71,9 @@ def vocab_case(vocabulary: str, expression: str) -> str:
     assert (
         frame["label"].str.fullmatch("[0-9a-z]*").all() and frame["code"].isin(VOCABULARIES[vocabulary]).all()
     )
-    whens = " ".join(f"WHEN '{label}' THEN '{code}'" for label, code in zip(frame["label"], frame["code"], strict=True))
+    whens = " ".join(
+        f"WHEN '{label}' THEN '{code}'" for label, code in zip(frame["label"], frame["code"], strict=True)
+    )
     return f"CASE {expression} {whens} END"
 
 

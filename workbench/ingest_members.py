@@ -210,4 +210,3 @@ def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> MemberCount
     con.execute(INSERT_IDENTITIES)
     bad_rows = [r[0] for r in con.execute(UNREADABLE.format(stage=stage, valid=valid)).fetchall()]
     return MemberCounts(created, updated, erased, len(bad_rows), bad_rows[:10])
-
