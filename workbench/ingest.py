@@ -288,7 +288,7 @@ def _stage_rows(kind, con, staged, columns, mapping_data) -> list[ingest_problem
         ),
         "services": ingest_fields.service_rules,
     }[kind]()
-    checks = ingest_fields.stage(con, staged.table, "ingest_stage", rules, columns)
+    checks = ingest_fields.stage(con, staged.table, "ingest_stage", rules, columns, nul_free=staged.nul_free)
     if kind == "members":
         _mark_duplicate_members(con)
     elif kind == "calls":

@@ -267,16 +267,29 @@ SELECT *, {problems} FROM (
 
 
 def stage(
-    con: duckdb.DuckDBPyConnection, raw: str, stage_table: str, rules: list[Rule], columns: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    stage_table: str,
+    rules: list[Rule],
+    columns: dict[str, str],
+    *,
+    nul_free: bool = False,
 ) -> list[Check]:
     """Create `stage_table`: row, t__<field> (text), <field> (value) and p__<field> (problem).
+
+    Args:
+        nul_free: the file holds no NUL byte, so cells need not have them stripped.
 
     Returns:
         The checks (problem columns) to collect.
     """
     texts = ", ".join(
         (
-            f"nullif(trim(replace(CAST(r.{quote(columns[r.field])} AS VARCHAR), chr(0), '')), '')"
+            (
+                f"nullif(trim(CAST(r.{quote(columns[r.field])} AS VARCHAR)), '')"
+                if nul_free
+                else f"nullif(trim(replace(CAST(r.{quote(columns[r.field])} AS VARCHAR), chr(0), '')), '')"
+            )
             if r.field in columns
             else "CAST(NULL AS VARCHAR)"
         )

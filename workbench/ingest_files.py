@@ -52,6 +52,9 @@ class SourceFile:
     encoding: str | None = None
     delimiter: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # No NUL byte anywhere in what was read, so no cell needs them stripped (a clean national
+    # file then skips one string function per cell: about 0.4 s on 2 million calls).
+    nul_free: bool = False
 
 
 def sha256(path: Path) -> str:
@@ -202,7 +205,12 @@ def _read_csv(con, path: Path, table: str, encoding: str, delimiter: str) -> Sou
         con.execute(f"UPDATE temp.{table} SET {ROW} = rowid + 2")
     headers = [h for h in headers if h != ROW]
     rows = con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
-    return SourceFile(table, headers, rows, "csv", encoding, delimiter)
+    return SourceFile(table, headers, rows, "csv", encoding, delimiter, nul_free=not _has_nul(path))
+
+
+def _has_nul(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return any(b"\x00" in chunk for chunk in iter(lambda: handle.read(CHUNK), b""))
 
 
 def _same_header(headers: list[str], path: Path, delimiter: str) -> bool:
