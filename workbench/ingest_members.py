@@ -130,6 +130,12 @@ SELECT member_key, membership_hash, membership_number,
        CAST(NULL AS INTEGER) AS age, CAST(NULL AS DATE) AS joined_on,
        CAST(NULL AS VARCHAR) AS phone, CAST(NULL AS VARCHAR) AS phone_hash
 FROM temp.ingest_keys
+-- A number alone changes nothing for a member already held with an identity (the one whose keys
+-- came from it): leave those out, so the state query reads none of their details.
+WHERE member_key NOT IN (
+    SELECT member_key FROM temp.ingest_known_keys
+    WHERE member_key IS NOT NULL AND member_key IN (SELECT member_key FROM members)
+)
 """
 
 
