@@ -105,17 +105,23 @@ SELECT {norm_sql("v")} AS key, min(service_id) AS service_id FROM (
 ) WHERE v IS NOT NULL GROUP BY 1
 """
 
-INSERT_SERVICES = f"""
-INSERT INTO call_services
+# Staged first, so the unlisted names are counted from this import's references alone rather than
+# by scanning every call reference held.
+CALL_SERVICES = f"""
+CREATE OR REPLACE TEMP TABLE ingest_call_services AS
 SELECT c.call_id, k.service_id, c.raw_name FROM (
     SELECT call_id, unnest(services_referenced) AS raw_name FROM temp.ingest_calls
     WHERE len(services_referenced) > 0
 ) c LEFT JOIN temp.ingest_service_keys k ON k.key = {norm_sql("c.raw_name")}
 """
 
+INSERT_SERVICES = (
+    "INSERT INTO call_services SELECT call_id, service_id, raw_name FROM temp.ingest_call_services"
+)
+
 UNLISTED = """
-SELECT raw_name, count(*) AS n FROM call_services
-WHERE service_id IS NULL AND call_id IN (SELECT call_id FROM temp.ingest_calls)
+SELECT raw_name, count(*) AS n FROM temp.ingest_call_services
+WHERE service_id IS NULL
 GROUP BY raw_name ORDER BY n DESC, raw_name
 """
 
@@ -158,6 +164,7 @@ def write(
     con.execute(INSERT_NEEDS)
     con.execute(INSERT_SKILLS)
     con.execute(SERVICE_KEYS)
+    con.execute(CALL_SERVICES)
     con.execute(INSERT_SERVICES)
     unlisted = con.execute(UNLISTED).fetchall()
     optouts = _record_optouts(con, actor)

@@ -93,7 +93,11 @@ def label_sql(vocabulary: str, mapping: dict | None = None, text: str = "{t}") -
     """SQL: the code for the label in `text`, or NULL; exact lower-case labels first, then normalised."""
     if vocabulary == "outcome" and (mapping or {}).get("outcomes"):
         return f"({vocab_map(vocabulary, mapping)})[{norm_sql(text)}]"  # the mapping's labels must win
-    return f"coalesce(({_lower_map(vocabulary)})[lower({text})], ({vocab_map(vocabulary)})[{norm_sql(text)}])"
+    # Most cells of the optional columns are blank: skip both lookups for them.
+    return (
+        f"CASE WHEN {text} IS NOT NULL THEN coalesce(({_lower_map(vocabulary)})[lower({text})], "
+        f"({vocab_map(vocabulary)})[{norm_sql(text)}]) END"
+    )
 
 
 def required(field: str, what: str) -> Rule:
@@ -204,13 +208,14 @@ def call_rules(serials: bool, mapping: dict | None) -> list[Rule]:
         _yes_no("keen_to_volunteer"),
         Rule(
             "skills",
-            value=f"list_distinct(list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), "
-            "x -> trim(regexp_replace(lower(x), '[^0-9a-z]+', '_', 'g'), '_')), x -> x <> ''))",
+            value=f"CASE WHEN {{t}} IS NOT NULL THEN list_distinct(list_filter(list_transform("
+            f"string_split_regex({{t}}, '{SPLIT}'), "
+            "x -> trim(regexp_replace(lower(x), '[^0-9a-z]+', '_', 'g'), '_')), x -> x <> '')) END",
         ),
         Rule(
             "services_referenced",
-            value=f"list_distinct(list_filter(list_transform("
-            f"string_split_regex({{t}}, '{SPLIT}'), x -> trim(x)), x -> x <> ''))",
+            value=f"CASE WHEN {{t}} IS NOT NULL THEN list_distinct(list_filter(list_transform("
+            f"string_split_regex({{t}}, '{SPLIT}'), x -> trim(x)), x -> x <> '')) END",
         ),
         _labelled("dp_query", "dp_query", "a data-protection query type"),
         Rule("notes", max_length=MAX_NOTES),
