@@ -31,7 +31,8 @@ def add_command(
     return parser
 
 
-def add_store_options(parser: argparse.ArgumentParser) -> None:
+def add_store_options(parser: argparse.ArgumentParser, *, with_actor: bool = True) -> None:
+    """--db and --passphrase-file; and --by (the audit actor) unless the command uses --by itself."""
     parser.add_argument(
         "--db",
         type=Path,
@@ -44,11 +45,12 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="read the store's passphrase from this file (default: $WORKBENCH_PASSPHRASE, or a prompt)",
     )
-    parser.add_argument(
-        "--by",
-        default=None,
-        help="who is doing this, for the audit log (default: $WORKBENCH_USER, or your login name)",
-    )
+    if with_actor:
+        parser.add_argument(
+            "--by",
+            default=None,
+            help="who is doing this, for the audit log (default: $WORKBENCH_USER, or your login name)",
+        )
 
 
 def actor(args: argparse.Namespace) -> str:

@@ -7,7 +7,6 @@ name, phone number, email or note: the library returns member keys and counts on
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pandas as pd
 
@@ -25,7 +24,7 @@ def register(sub) -> None:
         "workbench outreach --by week --branch Ashcombe --db data/demo.duckdb",
         store=False,
     )
-    _read_options(p)
+    add_store_options(p, with_actor=False)  # --by groups here; these views only read
     p.add_argument(
         "--by",
         dest="group",
@@ -79,7 +78,7 @@ def register(sub) -> None:
         "workbench services usage --by ward --db data/demo.duckdb",
         store=False,
     )
-    _read_options(q)
+    add_store_options(q, with_actor=False)
     q.add_argument(
         "--by",
         dest="group",
@@ -108,23 +107,6 @@ def register(sub) -> None:
     _add_place_filters(p)
     p.add_argument("--matches", action="store_true", help="list suggested volunteer matches for needs")
     add_format_option(p)
-
-
-def _read_options(parser) -> None:
-    # The interface is `--by day|week|...`, but the shared store options use --by for the audit
-    # actor. These views only read and audit nothing, so they take the store options without it.
-    parser.add_argument(
-        "--db",
-        type=Path,
-        default=None,
-        help="the store file (default: $WORKBENCH_DB or data/workbench.duckdb)",
-    )
-    parser.add_argument(
-        "--passphrase-file",
-        type=Path,
-        default=None,
-        help="read the store's passphrase from this file (default: $WORKBENCH_PASSPHRASE, or a prompt)",
-    )
 
 
 def _add_place_filters(parser) -> None:
