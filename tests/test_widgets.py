@@ -280,3 +280,19 @@ def test_the_app_page_reads_other_tabs_only_when_shown(synthetic_store):
     page.tabs.value = "Needs"
     assert page.needs.frame is not None and not page.needs.feedback.value
     assert page.needs.layout.display == "flex" and page.dashboard.layout.display == "none"
+
+
+def test_ward_filter_follows_the_branch(synthetic_store):
+    from workbench import needs as needs_lib
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    everywhere = list(page.ward.options)
+    branch = page.branch.options[1]
+    page.branch.value = branch
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        expected = needs_lib.wards(con, branch)
+    assert list(page.ward.options)[1:] == expected and len(expected) < len(everywhere) - 1
+    page.ward.value = expected[0]
+    page.branch.value = page.branch.options[2]  # a ward of another branch is dropped, not kept
+    assert page.ward.value == "(all)" and not page.feedback.value

@@ -110,6 +110,16 @@ def known(con: duckdb.DuckDBPyConnection, what: str) -> list[str]:
     return [row[0] for row in con.execute(KNOWN_QUERIES[what]).fetchall()]
 
 
+WARDS_QUERY = """
+SELECT DISTINCT ward FROM members WHERE ward IS NOT NULL AND (? IS NULL OR branch = ?) ORDER BY 1
+"""
+
+
+def wards(con: duckdb.DuckDBPyConnection, branch: str | None = None) -> list[str]:
+    """The wards in the store, or in one branch (for a ward filter that follows the branch filter)."""
+    return [row[0] for row in con.execute(WARDS_QUERY, [branch, branch]).fetchall()]
+
+
 def check_filters(con: duckdb.DuckDBPyConnection, **filters) -> dict[str, object]:
     """Validate filters; return the ones that are set.
 

@@ -42,6 +42,7 @@ class DashboardData:
     by_round: pd.DataFrame | None = None
     by_place: pd.DataFrame | None = None
     place: str = "branch"
+    wards: list[str] | None = None  # the branch's wards, when the branch filter has just changed
 
 
 class OutreachDashboard(StoreBound):
@@ -138,6 +139,12 @@ class OutreachDashboard(StoreBound):
         chosen_filters = self.filters()
         place = "ward" if chosen_filters["branch"] or chosen_filters["ward"] else "branch"
         with self.steps, self.opened.read() as con:
+            wards = None
+            if self.data.filters and chosen_filters["branch"] != self.data.filters.get("branch"):
+                # The ward filter offers only the chosen branch's wards; a ward elsewhere is dropped.
+                wards = needs.wards(con, chosen_filters["branch"])
+                if chosen_filters["ward"] not in (None, *wards):
+                    chosen_filters["ward"] = None
             headline = outreach.headline(con, **chosen_filters)
             self.steps.step()
             over_time = outreach.summary(con, by="week", **chosen_filters)
@@ -146,13 +153,20 @@ class OutreachDashboard(StoreBound):
             self.steps.step()
             by_place = outreach.summary(con, by=place, **chosen_filters)
             self.steps.step()
-        return DashboardData(chosen_filters, headline, over_time, by_round, by_place, place)
+        return DashboardData(chosen_filters, headline, over_time, by_round, by_place, place, wards)
 
     def update(self) -> None:
         """Re-query and redraw the headline numbers and the charts in place."""
         if self.store is None:
             return
         self.data = self.load()
+        if self.data.wards is not None:
+            self._quiet = True
+            try:
+                self.ward.options = choices(self.data.wards)
+                self.ward.value = self.data.filters["ward"] or choices(self.data.wards)[0]
+            finally:
+                self._quiet = False
         self.headline.value = _headline_html(self.data.headline)
         self.over_time.show(charts.outreach_summary(self.data.over_time, "week"))
         self.outcomes.show(charts.outcome_mix(self.data.by_round, "round"))
