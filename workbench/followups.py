@@ -573,7 +573,8 @@ def compose_next_round(
 
     Args:
         round, attempts: `outreach.unreached` (the latest round by default; at least 3 attempts).
-        checkin_after_days: answered more than this many days before `as_of`.
+        checkin_after_days: answered more than this many days before `as_of` (default
+            `needs.reference_time`: the store's as_of setting, else now).
         wellbeing_at_most: or wellbeing this low (1-5) at their latest answered call.
 
     Returns:
@@ -587,7 +588,7 @@ def compose_next_round(
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InputError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
     needs.check_filters(con, branch=branch, ward=ward)
-    when = _moment(as_of)
+    when = needs.reference_time(con, as_of)
     unreached = outreach.unreached(con, round, attempts, branch=branch, ward=ward)
     first = unreached.assign(reason=f"not reached after {attempts} attempts")[
         ["member_key", "ward", "reason"]
@@ -598,15 +599,6 @@ def compose_next_round(
     kept, no_phone = _with_identity(con, kept) if not kept.empty else (kept, {})
     kept = kept.sort_values(["ward", "reason", "member_key"], na_position="last").reset_index(drop=True)
     return Composed(kept, merge_counts(unreached.attrs.get("excluded", {}), late, no_phone))
-
-
-def _moment(as_of: datetime | str | None) -> datetime:
-    if as_of is None:
-        return lists.now()
-    try:
-        return pd.Timestamp(as_of).to_pydatetime().replace(tzinfo=None)
-    except (ValueError, TypeError):
-        raise InputError(f'as_of "{as_of}" is not a date or time; write it as YYYY-MM-DD.') from None
 
 
 def next_round(
