@@ -155,3 +155,34 @@ def test_mid_orders_as_member_key(small):
     with snapshot.get(small).cursor() as cursor:
         keys = [r[0] for r in cursor.execute("SELECT member_key FROM members ORDER BY mid").fetchall()]
     assert keys == sorted(keys)
+
+
+def test_a_kept_register_reading_is_reused_only_while_store_and_register_are_unchanged(small):
+    first = optouts.flagged(small)
+    kept = optouts._READINGS["calls"][1]
+    assert "m2" not in set(first["member_key"])
+    optouts.flagged(small)
+    assert optouts._READINGS["calls"][1] is kept  # nothing changed: the reading is reused
+
+    # Writes that bypass the library (no audit entry) are seen all the same.
+    small.execute(
+        "INSERT INTO optouts (optout_id, member_key, scope, reason, source, recorded_at) "
+        "VALUES ('raw-1', 'm2', 'calls', 'other', 'manual', now())"
+    )
+    assert _flagged(small)["m2"] == "opted out"
+    small.execute("UPDATE optouts SET withdrawn_at = now() WHERE optout_id = 'raw-1'")
+    assert "m2" not in _flagged(small)
+    small.execute("UPDATE members SET erased_at = now() WHERE member_key = 'm2'")
+    assert _flagged(small)["m2"] == "erased"
+
+
+def test_a_register_reading_is_never_kept_inside_a_transaction(small):
+    optouts.flagged(small)
+    small.execute("BEGIN TRANSACTION")
+    small.execute(
+        "INSERT INTO optouts (optout_id, member_key, scope, reason, source, recorded_at) "
+        "VALUES ('raw-2', 'm3', 'calls', 'other', 'manual', now())"
+    )
+    assert _flagged(small)["m3"] == "opted out"  # uncommitted, seen by this transaction
+    small.execute("ROLLBACK")
+    assert "m3" not in _flagged(small)

@@ -381,9 +381,7 @@ def queue_table(
         table = cursor.execute(
             _queue_sql(current).format(where=body), [*params, as_of, days, category, category]
         ).fetch_arrow_table()
-    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
-    suppressed = optouts.suppress(con, keys, flagged_now=flagged)
-    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
+    return optouts.suppress_table(con, table, flagged_now=flagged)
 
 
 def _with_lists(table, column: str) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from workbench import db, ids, pseudonymise, snapshot, subjects
 from workbench.audit import audit
@@ -47,8 +48,9 @@ class Suppressed:
         return sum(self.excluded.values())
 
 
-# Everyone the register or an erasure keeps off a list, with the stronger reason. Read live on every
-# call: an opt-out or erasure counts the moment it is committed. It does not depend on the list, so a
+# Everyone the register or an erasure keeps off a list, with the stronger reason. An opt-out or
+# erasure counts the moment it is committed (`_register_reading` keeps a reading only while the store
+# and the register are exactly as they were). It does not depend on the list, so a
 # 500,000-row list costs nothing extra in DuckDB: pandas' isin() against this (small) set does the
 # rest. Identities are scanned once, with two IN (hash-set) tests rather than a join with OR, so
 # DuckDB hashes the small register side instead of comparing every pair.
@@ -83,12 +85,41 @@ WHERE d.outcome = 'deceased_moved'
 SNAPSHOT_GONE_QUERY = "SELECT member_key FROM gone"
 
 
+# What the register reading depends on, read on every call (under a millisecond): any entry added
+# or withdrawn, or any erasure, changes it, so a kept reading is used only for an identical register.
+REGISTER_STATE_QUERY = """
+SELECT count(*), count(withdrawn_at), max(recorded_at), max(withdrawn_at),
+       (SELECT count(erased_at) FROM members), (SELECT count(*) FROM identities)
+FROM optouts
+"""
+# The last register reading per scope: (store fingerprint, register state) -> frame. Matching the
+# register against 500,000 identities costs ~25 ms on the national store, and a dashboard reads it
+# on every filter change; the store fingerprint (file, WAL, audit head) changes with any committed
+# write from any process, and the state above is checked besides. Keys only, never identities.
+_READINGS: dict[str, tuple[tuple, pd.DataFrame]] = {}
+
+
+def _register_reading(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
+    from workbench import needs  # needs imports this module
+
+    fingerprint = needs._fingerprint(con)  # None inside a transaction: then always read afresh
+    key = None if fingerprint is None else (fingerprint, con.execute(REGISTER_STATE_QUERY).fetchone())
+    kept = _READINGS.get(scope)
+    if key is not None and kept is not None and kept[0] == key:
+        return kept[1]
+    reading = con.execute(REGISTER_FLAGGED_QUERY, [list(LIST_SCOPES[scope])]).df()
+    if key is not None:
+        _READINGS[scope] = (key, reading)
+    return reading
+
+
 def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFrame:
     """Everyone in the store who must not be on a list of kind `scope`: member_key, reason.
 
-    One reason per member, the strongest: erased, then opted out, then deceased or moved.
+    One reason per member, the strongest: erased, then opted out, then deceased or moved. Read
+    afresh whenever the store or the register changed; inside a transaction, always.
     """
-    register = con.execute(REGISTER_FLAGGED_QUERY, [list(LIST_SCOPES[scope])]).df()
+    register = _register_reading(con, scope)
     snap = snapshot.current(con)
     if snap is not None:
         with snap.cursor() as cursor:
@@ -136,6 +167,18 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
     if missing.any():
         excluded[REASON_NO_KEY] = int(missing.sum())
     return Suppressed(people.loc[~(flagged_rows | missing)], excluded)
+
+
+def suppress_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, scope: str = "calls",
+                   flagged_now: pd.DataFrame | None = None) -> tuple[pa.Table, dict[str, int]]:
+    """`suppress` for an Arrow table with a member_key column: (rows kept, excluded counts).
+
+    Only the keys are checked, as Arrow-backed strings, so no other column (lists of categories or
+    skills, say) is converted to Python just to be thrown away.
+    """
+    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas(types_mapper=pd.ArrowDtype)})
+    suppressed = suppress(con, keys, scope=scope, flagged_now=flagged_now)
+    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
 
 
 # One register entry per "do not call" outcome, its id derived from the call, so importing the same
@@ -370,4 +413,4 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
            "entries_for", "flagged", "membership_hashes", "phone_e164", "record_from_calls", "register",
-           "suppress", "vocabulary", "withdraw"]
+           "suppress", "suppress_table", "vocabulary", "withdraw"]

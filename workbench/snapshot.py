@@ -38,9 +38,10 @@ analysis tables already hold, and never anything from `identities`.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 
 from workbench.ingest_vocab import OUTCOMES
 
@@ -204,10 +205,22 @@ class Snapshot:
     key: tuple | None
     db: duckdb.DuckDBPyConnection
     builds: int = 0
+    _keys: np.ndarray | None = field(default=None, repr=False)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection to the snapshot of its own (registrations stay private to the caller)."""
         return self.db.cursor()
+
+    def member_keys(self) -> np.ndarray:
+        """Every member_key as a Python string, indexed by `mid` (index 0 is unused), made once.
+
+        `keys[mids]` turns a result's integer ids back into keys without a join or new strings.
+        """
+        if self._keys is None:
+            with self.cursor() as cursor:
+                keys = cursor.execute("SELECT member_key FROM members ORDER BY mid").fetchnumpy()
+            self._keys = np.concatenate([[None], keys["member_key"]]).astype(object)
+        return self._keys
 
 
 _LOCK = threading.Lock()

@@ -64,9 +64,7 @@ def keen_table(con: duckdb.DuckDBPyConnection, filters: dict) -> tuple[pa.Table,
     body, params = snapshot.where(filters, ("branch", "ward"))
     with snapshot.get(con).cursor() as cursor:
         table = cursor.execute(KEEN_MEMBERS_QUERY.format(where=body), params).fetch_arrow_table()
-    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
-    suppressed = optouts.suppress(con, keys)
-    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
+    return optouts.suppress_table(con, table)
 
 
 KEEN_KEYS_QUERY = "SELECT member_key, mid FROM keen"
@@ -76,9 +74,7 @@ def keen_keys(con: duckdb.DuckDBPyConnection, snap, flagged) -> tuple[pa.Table, 
     """Every keen member's member_key and mid, opt-outs removed: `keen_table` without the skills."""
     with snap.cursor() as cursor:
         table = cursor.execute(KEEN_KEYS_QUERY).fetch_arrow_table()
-    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas()})
-    suppressed = optouts.suppress(con, keys, flagged_now=flagged)
-    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
+    return optouts.suppress_table(con, table, flagged_now=flagged)
 
 
 def by_ward(keen_frame: pd.DataFrame) -> pd.DataFrame:
@@ -115,10 +111,12 @@ def neighbours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # `neighbours`) with the suppressed queue and volunteers registered; `mid` orders as member_key would, and
 # `category_order` as the category name would.
 MATCHES_QUERY = """
-WITH vols AS (SELECT o.* FROM offers o SEMI JOIN {volunteers} v ON v.mid = o.mid),
+WITH vols AS (
+    SELECT o.pool, o.mid, o.ward, o.skill, o.vorder FROM offers o SEMI JOIN {volunteers} v ON v.mid = o.mid
+),
 asks_base AS (
-    SELECT p.pool, p.ward, p.category, p.category_order, n.member_key, n.mid, n.score
-    FROM (SELECT member_key, mid, ward, score,
+    SELECT p.pool, p.ward, p.category, p.category_order, n.mid, n.score
+    FROM (SELECT mid, ward, score,
                  unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category FROM {queue}) n
     JOIN pools p ON p.ward = n.ward AND p.category = n.category
 ), wanted AS (
@@ -126,10 +124,10 @@ asks_base AS (
 ), same AS (
     SELECT pool, count(*) AS n FROM vols GROUP BY pool
 ), pool_rows AS (
-    SELECT w.pool AS need_pool, o.mid, o.member_key, o.ward, o.skill, TRUE AS same_ward, o.vorder
+    SELECT w.pool AS need_pool, o.mid, o.ward, o.skill, TRUE AS same_ward, o.vorder
     FROM wanted w JOIN vols o ON o.pool = w.pool
     UNION ALL
-    SELECT w.pool, o.mid, o.member_key, o.ward, o.skill, FALSE, o.vorder
+    SELECT w.pool, o.mid, o.ward, o.skill, FALSE, o.vorder
     FROM wanted w
     LEFT JOIN same s ON s.pool = w.pool
     JOIN neighbours nb ON nb.ward = w.ward
@@ -145,8 +143,8 @@ asks_base AS (
     SELECT *, row_number() OVER (PARTITION BY pool ORDER BY score DESC, mid) - 1 AS i, unnest(range(?)) AS j
     FROM asks_base
 )
-SELECT a.member_key AS need_member_key, a.ward AS need_ward, a.category,
-       p.member_key AS volunteer_member_key, p.ward AS volunteer_ward, p.skill, p.same_ward, a.score
+SELECT a.mid AS need_mid, a.ward AS need_ward, a.category,
+       p.mid AS volunteer_mid, p.ward AS volunteer_ward, p.skill, p.same_ward, a.score
 FROM asks a
 JOIN (SELECT need_pool, any_value(size) AS size FROM numbered GROUP BY need_pool) z ON z.need_pool = a.pool
 JOIN numbered p ON p.need_pool = a.pool AND p.place = (a.i * ? + a.j) % z.size
@@ -189,10 +187,16 @@ def matches(
     volunteers, volunteers_excluded = keen_keys(con, snap, flagged)
     with snap.cursor() as cursor:
         names = {"queue": f"_match_queue_{uuid.uuid4().hex}", "volunteers": f"_match_vols_{uuid.uuid4().hex}"}
-        cursor.register(names["queue"], queue.select(["member_key", "mid", "ward", "categories", "score"]))
+        cursor.register(names["queue"], queue.select(["mid", "ward", "categories", "score"]))
         cursor.register(names["volunteers"], volunteers.select(["mid"]))
         params = [category, category, per_need, per_need, per_need]
-        result = cursor.execute(MATCHES_QUERY.format(**names), params).fetch_arrow_table().to_pandas()
+        found = cursor.execute(MATCHES_QUERY.format(**names), params).fetch_arrow_table()
+    # Keys are looked up by mid at the end: sorting and joining integers, and reusing the snapshot's
+    # key strings rather than making 300,000 new ones for a national result.
+    keys = snap.member_keys()
+    result = found.drop_columns(["need_mid", "volunteer_mid"]).to_pandas()
+    result.insert(0, "need_member_key", keys[found.column("need_mid").to_numpy()])
+    result.insert(3, "volunteer_member_key", keys[found.column("volunteer_mid").to_numpy()])
     result.attrs["excluded"] = {"needs": needs_excluded, "volunteers": volunteers_excluded}
     return result
 
