@@ -96,3 +96,48 @@ def test_suggestions_are_spread_round_robin(small):
 def test_matches_check_their_arguments(small, kwargs, message):
     with pytest.raises(InputError, match=message):
         volunteers.matches(small, **kwargs)
+
+
+def _reference_matches(con, per_need: int):
+    """The documented rule, written out plainly in Python, from the public queue and keen lists."""
+    import hashlib
+
+    from workbench import needs
+
+    queue, keen = needs.queue(con), volunteers.keen(con)
+    near = {}
+    for ward, neighbour in volunteers.neighbours(con).itertuples(index=False):
+        near.setdefault(ward, []).append(neighbour)
+
+    def in_md5_order(offers):  # the snapshot's vorder: a stable shuffle, not a security use
+        return sorted(offers, key=lambda o: hashlib.md5(o[0].encode(), usedforsecurity=False).hexdigest())
+
+    def offers(ward, category):  # (member_key, ward, first suitable skill)
+        suits = volunteers.CATEGORY_SKILLS[category]
+        return [(k, w, min(s for s in skills if s in suits))
+                for k, w, skills in keen[["member_key", "ward", "skills"]].itertuples(index=False)
+                if w == ward and any(s in suits for s in skills)]
+
+    asks = sorted(((-score, key, category, ward) for key, ward, categories, score
+                   in queue[["member_key", "ward", "categories", "score"]].itertuples(index=False)
+                   for category in categories if category in volunteers.CATEGORY_SKILLS and ward),
+                  key=lambda a: a[:3])
+    seen, rows = {}, []
+    for minus_score, key, category, ward in asks:
+        pool = [(*o, True) for o in in_md5_order(offers(ward, category))]
+        if len(pool) < per_need:
+            nearby = [o for n in near.get(ward, []) for o in offers(n, category)]
+            pool += [(*o, False) for o in in_md5_order(nearby)]
+        i = seen.get((ward, category), 0)
+        seen[(ward, category)] = i + 1
+        picked = [pool[(i * per_need + j) % len(pool)] for j in range(min(per_need, len(pool)))]
+        picked = sorted((p for p in picked if p[0] != key), key=lambda p: (not p[3], p[0]))
+        rows += [[key, ward, category, p[0], p[1], p[2], p[3], -minus_score] for p in picked]
+    return rows
+
+
+@pytest.mark.parametrize("per_need", [1, 3, 5])
+def test_matches_follow_the_documented_round_robin_on_a_synthetic_organisation(synthetic_con, per_need):
+    found = volunteers.matches(synthetic_con, per_need=per_need)
+    assert len(found) >= 10 and not found["same_ward"].all()  # many needs; some from next door
+    assert found.values.tolist() == _reference_matches(synthetic_con, per_need)

@@ -308,8 +308,13 @@ ORDER BY score DESC, days_waiting DESC, mid
 """
 
 
-def _queue_sql(current: str) -> str:
-    return QUEUE_QUERY.format(current=current, cap=WAITING_CAP_DAYS)
+def _queue_sql(current: str, columns: tuple[str, ...] | None = None) -> str:
+    sql = QUEUE_QUERY.format(current=current, cap=WAITING_CAP_DAYS)
+    if columns is None:
+        return sql
+    # Only some columns, in no particular order: DuckDB then reads and sorts nothing else.
+    body = sql[: sql.rindex("ORDER BY")]
+    return f"SELECT {', '.join(columns)} FROM ({body})"
 
 
 def queue(
@@ -362,13 +367,15 @@ def queue(
 
 
 def queue_table(
-    con: duckdb.DuckDBPyConnection, filters: dict, as_of: datetime, days: int, *, snap=None, flagged=None
+    con: duckdb.DuckDBPyConnection, filters: dict, as_of: datetime, days: int, *, snap=None, flagged=None,
+    columns: tuple[str, ...] | None = None,
 ) -> tuple[pa.Table, dict]:
     """The triage queue as an Arrow table, opt-outs removed, for callers that stay in Arrow.
 
     Args:
         filters: validated (`check_filters`); as_of: the reference time; days: escalation days.
         snap, flagged: a snapshot and an `optouts.flagged` reading the caller shares between lists.
+        columns: only these (member_key is always among them), unordered; default all, most urgent first.
 
     Returns:
         (table, excluded): the `queue` columns plus the snapshot's integer `mid`, and the
@@ -379,7 +386,8 @@ def queue_table(
     category = filters.get("category")
     with current_needs_sql(con, filters, snap) as (cursor, current):
         table = cursor.execute(
-            _queue_sql(current).format(where=body), [*params, as_of, days, category, category]
+            _queue_sql(current, columns and ("member_key", *columns)).format(where=body),
+            [*params, as_of, days, category, category],
         ).fetch_arrow_table()
     return optouts.suppress_table(con, table, flagged_now=flagged)
 

@@ -92,43 +92,44 @@ SELECT count(*), count(withdrawn_at), max(recorded_at), max(withdrawn_at),
        (SELECT count(erased_at) FROM members), (SELECT count(*) FROM identities)
 FROM optouts
 """
-# The last register reading per scope: (store fingerprint, register state) -> frame. Matching the
-# register against 500,000 identities costs ~25 ms on the national store, and a dashboard reads it
-# on every filter change; the store fingerprint (file, WAL, audit head) changes with any committed
-# write from any process, and the state above is checked besides. Keys only, never identities.
+# The last reading per scope: (store fingerprint, register state) -> frame. Matching the register
+# against 500,000 identities costs ~25 ms on the national store, and a dashboard reads it on every
+# filter change; the store fingerprint (file, WAL, audit head) changes with any committed write from
+# any process, and the register state above is checked besides. Keys only, never identities.
 _READINGS: dict[str, tuple[tuple, pd.DataFrame]] = {}
-
-
-def _register_reading(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
-    from workbench import needs  # needs imports this module
-
-    fingerprint = needs._fingerprint(con)  # None inside a transaction: then always read afresh
-    key = None if fingerprint is None else (fingerprint, con.execute(REGISTER_STATE_QUERY).fetchone())
-    kept = _READINGS.get(scope)
-    if key is not None and kept is not None and kept[0] == key:
-        return kept[1]
-    reading = con.execute(REGISTER_FLAGGED_QUERY, [list(LIST_SCOPES[scope])]).df()
-    if key is not None:
-        _READINGS[scope] = (key, reading)
-    return reading
 
 
 def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFrame:
     """Everyone in the store who must not be on a list of kind `scope`: member_key, reason.
 
     One reason per member, the strongest: erased, then opted out, then deceased or moved. Read
-    afresh whenever the store or the register changed; inside a transaction, always.
+    afresh whenever the store or the register changed; inside a transaction, always. The columns
+    are Arrow-backed strings.
     """
-    register = _register_reading(con, scope)
-    snap = snapshot.current(con)
+    from workbench import needs  # needs imports this module
+
+    fingerprint = needs._fingerprint(con)  # None inside a transaction
+    key = None if fingerprint is None else (fingerprint, con.execute(REGISTER_STATE_QUERY).fetchone())
+    kept = _READINGS.get(scope)
+    if key is not None and kept is not None and kept[0] == key:
+        return kept[1].copy(deep=False)
+    reading = _read_flagged(con, scope, snapshot.current(con, fingerprint))
+    if key is not None:
+        _READINGS[scope] = (key, reading)
+    return reading.copy(deep=False)
+
+
+def _read_flagged(con: duckdb.DuckDBPyConnection, scope: str, snap) -> pd.DataFrame:
+    register = con.execute(REGISTER_FLAGGED_QUERY, [list(LIST_SCOPES[scope])]).fetch_arrow_table()
     if snap is not None:
         with snap.cursor() as cursor:
-            gone = cursor.execute(SNAPSHOT_GONE_QUERY).df()
+            gone = cursor.execute(SNAPSHOT_GONE_QUERY).fetch_arrow_table()
     else:
-        gone = con.execute(GONE_QUERY).df()
+        gone = con.execute(GONE_QUERY).fetch_arrow_table()
+    gone = gone.append_column("reason", pa.array([REASON_GONE] * gone.num_rows, pa.string()))
     # The register's reasons outrank "deceased or moved": keep the first row per member.
-    both = pd.concat([register, gone.assign(reason=REASON_GONE)], ignore_index=True)
-    return both.drop_duplicates("member_key", keep="first")
+    both = pa.concat_tables([register, gone.cast(register.schema)]).to_pandas(types_mapper=pd.ArrowDtype)
+    return both.drop_duplicates("member_key", keep="first").reset_index(drop=True)
 
 
 def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str = "calls",

@@ -38,7 +38,9 @@ analysis tables already hold, and never anything from `identities`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -198,6 +200,10 @@ def _expand(statement: str) -> str:
     )
 
 
+DERIVED_KEPT = 4  # derived values kept per snapshot (`Snapshot.derived`)
+T = TypeVar("T")
+
+
 @dataclass
 class Snapshot:
     """One store state's snapshot: a private in-memory DuckDB database. Use `cursor()` per query."""
@@ -206,6 +212,8 @@ class Snapshot:
     db: duckdb.DuckDBPyConnection
     builds: int = 0
     _keys: np.ndarray | None = field(default=None, repr=False)
+    _derived: dict[tuple, object] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection to the snapshot of its own (registrations stay private to the caller)."""
@@ -221,6 +229,20 @@ class Snapshot:
                 keys = cursor.execute("SELECT member_key FROM members ORDER BY mid").fetchnumpy()
             self._keys = np.concatenate([[None], keys["member_key"]]).astype(object)
         return self._keys
+
+    def derived(self, key: tuple, make: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """A value derived from this snapshot, made once per `key` by `make(cursor)`.
+
+        `key` must hold everything the value depends on beyond the snapshot (such as which members
+        suppression kept). The last few are kept, so memory stays bounded.
+        """
+        with self._lock:
+            if key not in self._derived:
+                with self.cursor() as cursor:
+                    self._derived[key] = make(cursor)
+                while len(self._derived) > DERIVED_KEPT:
+                    del self._derived[next(iter(self._derived))]
+            return self._derived[key]
 
 
 _LOCK = threading.Lock()
@@ -265,15 +287,17 @@ def get(con: duckdb.DuckDBPyConnection) -> Snapshot:
         return _CURRENT
 
 
-def current(con: duckdb.DuckDBPyConnection) -> Snapshot | None:
+def current(con: duckdb.DuckDBPyConnection, key: tuple | None = ...) -> Snapshot | None:
     """The kept snapshot if it is of the store on `con` exactly as it is now, else None (never builds).
 
     For callers that have a store query to fall back on and should not pay for a build
     (`optouts.suppress`). Inside a transaction there is none: uncommitted state is never cached.
+    `key`: the store's `needs._fingerprint`, if the caller has just read it.
     """
     from workbench import needs
 
-    key = needs._fingerprint(con)
+    if key is ...:
+        key = needs._fingerprint(con)
     snap = _CURRENT
     return snap if key is not None and snap is not None and snap.key == key else None
 

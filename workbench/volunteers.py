@@ -13,9 +13,11 @@ straddle ward boundaries, so this links wards that touch, using no data beyond t
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -107,50 +109,109 @@ def neighbours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # Round robin within each (ward, category) pool, so one volunteer is not suggested for everyone:
 # the i-th need takes pool places i*k .. i*k+k-1 (mod the pool size). The pool is the same-ward
 # volunteers when there are at least k, else those plus the neighbouring wards' volunteers, in the
-# order of md5(member_key) (the snapshot's `vorder`). Runs on the snapshot (`offers`, `pools`,
-# `neighbours`) with the suppressed queue and volunteers registered; `mid` orders as member_key would, and
-# `category_order` as the category name would.
-MATCHES_QUERY = """
+# order of md5(member_key) (the snapshot's `vorder`).
+#
+# POOL_PLACES_QUERY lists every pool's places once per (snapshot, volunteers kept by suppression,
+# k): nothing a filter changes touches it, so a dashboard's filter changes reuse it. ASKS_QUERY
+# numbers the suppressed queue's needs within their pools, and `_deal` hands out the places by
+# arithmetic on arrays (a place is found by its position, with no join). `mid` orders as
+# member_key would, and `category_order` as the category name would.
+POOL_PLACES_QUERY = """
 WITH vols AS (
-    SELECT o.pool, o.mid, o.ward, o.skill, o.vorder FROM offers o SEMI JOIN {volunteers} v ON v.mid = o.mid
-),
-asks_base AS (
-    SELECT p.pool, p.ward, p.category, p.category_order, n.mid, n.score
-    FROM (SELECT mid, ward, score,
-                 unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category FROM {queue}) n
-    JOIN pools p ON p.ward = n.ward AND p.category = n.category
-), wanted AS (
-    SELECT DISTINCT pool, ward, category FROM asks_base
+    SELECT o.pool, o.mid, o.ward, o.skill, o.vorder
+    FROM offers o SEMI JOIN _kept_volunteers v ON v.mid = o.mid
 ), same AS (
     SELECT pool, count(*) AS n FROM vols GROUP BY pool
 ), pool_rows AS (
-    SELECT w.pool AS need_pool, o.mid, o.ward, o.skill, TRUE AS same_ward, o.vorder
-    FROM wanted w JOIN vols o ON o.pool = w.pool
+    SELECT o.pool AS need_pool, o.mid, o.ward, o.skill, TRUE AS same_ward, o.vorder FROM vols o
     UNION ALL
     SELECT w.pool, o.mid, o.ward, o.skill, FALSE, o.vorder
-    FROM wanted w
+    FROM pools w
     LEFT JOIN same s ON s.pool = w.pool
     JOIN neighbours nb ON nb.ward = w.ward
     JOIN pools np ON np.ward = nb.neighbour AND np.category = w.category
     JOIN vols o ON o.pool = np.pool
     WHERE coalesce(s.n, 0) < ?
-), numbered AS (
-    SELECT *,
-           row_number() OVER (PARTITION BY need_pool ORDER BY same_ward DESC, vorder) - 1 AS place,
-           count(*) OVER (PARTITION BY need_pool) AS size
-    FROM pool_rows
-), asks AS (
-    SELECT *, row_number() OVER (PARTITION BY pool ORDER BY score DESC, mid) - 1 AS i, unnest(range(?)) AS j
-    FROM asks_base
 )
-SELECT a.mid AS need_mid, a.ward AS need_ward, a.category,
-       p.mid AS volunteer_mid, p.ward AS volunteer_ward, p.skill, p.same_ward, a.score
-FROM asks a
-JOIN (SELECT need_pool, any_value(size) AS size FROM numbered GROUP BY need_pool) z ON z.need_pool = a.pool
-JOIN numbered p ON p.need_pool = a.pool AND p.place = (a.i * ? + a.j) % z.size
-WHERE a.j < z.size AND p.mid <> a.mid
-ORDER BY a.score DESC, a.mid, a.category_order, p.same_ward DESC, p.mid
+SELECT need_pool, mid, ward, skill, same_ward FROM pool_rows ORDER BY need_pool, same_ward DESC, vorder
 """
+
+# The needs to match, one row per (need, category), in the order results are shown.
+ASKS_QUERY = """
+SELECT p.pool, p.ward, p.category, n.mid, n.score
+FROM (SELECT mid, ward, score,
+             unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category FROM _match_queue) n
+JOIN pools p ON p.ward = n.ward AND p.category = n.category
+ORDER BY n.score DESC, n.mid, p.category_order
+"""
+
+
+@dataclass(frozen=True)
+class PoolPlaces:
+    """Every pool's volunteers in place order, as arrays: pool p's places are rows
+    offsets[p] .. offsets[p] + sizes[p] - 1."""
+
+    mid: np.ndarray
+    ward: np.ndarray
+    skill: np.ndarray
+    same_ward: np.ndarray
+    offsets: np.ndarray
+    sizes: np.ndarray
+
+
+def _pool_places(snap: snapshot.Snapshot, volunteers: pa.Table, per_need: int) -> PoolPlaces:
+    """The pool places for these (suppression-kept) volunteers and k, made once per snapshot."""
+    mids = volunteers.column("mid").to_numpy()
+    key = ("pool_places", per_need, hashlib.blake2b(mids.tobytes(), digest_size=16).hexdigest())
+
+    def make(cursor: duckdb.DuckDBPyConnection) -> PoolPlaces:
+        cursor.register("_kept_volunteers", volunteers.select(["mid"]))
+        try:
+            rows = cursor.execute(POOL_PLACES_QUERY, [per_need]).fetchnumpy()
+            pools = cursor.execute("SELECT max(pool) FROM pools").fetchone()[0] or 0
+        finally:
+            cursor.unregister("_kept_volunteers")
+        sizes = np.bincount(rows["need_pool"], minlength=pools + 1)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return PoolPlaces(np.asarray(rows["mid"]), np.asarray(rows["ward"], dtype=object),
+                          np.asarray(rows["skill"], dtype=object), np.asarray(rows["same_ward"], dtype=bool),
+                          offsets, sizes)
+
+    return snap.derived(key, make)
+
+
+def _deal(asks: pa.Table, places: PoolPlaces, per_need: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (ask row, place row), in the order shown: asks in their order, then same ward first, by mid.
+
+    The i-th ask of a pool (most urgent first) takes places i*k .. i*k+k-1 (mod the pool's size);
+    nobody is suggested to help themselves.
+    """
+    pool, mid = asks.column("pool").to_numpy(), asks.column("mid").to_numpy()
+    i = _rank_within(pool)
+    ask = np.repeat(np.arange(len(pool)), per_need)
+    j = np.tile(np.arange(per_need), len(pool))
+    size = places.sizes[pool[ask]]
+    fits = j < size  # a pool smaller than k gives each need the whole pool, once
+    ask, j, size = ask[fits], j[fits], size[fits]
+    place = places.offsets[pool[ask]] + (i[ask] * per_need + j) % size
+    other = places.mid[place] != mid[ask]
+    ask, place = ask[other], place[other]
+    # One int64 sort key (ask, not same ward, mid): rows are nearly in order already, so it is quick.
+    other_ward = (~places.same_ward[place]).astype(np.int64)
+    key = (ask.astype(np.int64) << 32) | (other_ward << 31) | places.mid[place]
+    order = np.argsort(key, kind="stable")
+    return ask[order], place[order]
+
+
+def _rank_within(groups: np.ndarray) -> np.ndarray:
+    """Each row's count of earlier rows in the same group (0, 1, 2, ...), rows taken in order."""
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(groups) else np.array([], int)
+    run = np.arange(len(groups)) - np.repeat(starts, np.diff(np.r_[starts, len(groups)]))
+    ranks = np.empty(len(groups), dtype=np.int64)
+    ranks[order] = run
+    return ranks
 
 
 def matches(
@@ -183,20 +244,26 @@ def matches(
     as_of, days = needs.reference_time(con, as_of), needs._escalation_days(con, None)
     # One snapshot and one reading of the register for both lists, so their `mid`s agree.
     snap, flagged = snapshot.get(con), optouts.flagged(con)
-    queue, needs_excluded = needs.queue_table(con, filters, as_of, days, snap=snap, flagged=flagged)
+    queue, needs_excluded = needs.queue_table(con, filters, as_of, days, snap=snap, flagged=flagged,
+                                              columns=("mid", "ward", "categories", "score"))
     volunteers, volunteers_excluded = keen_keys(con, snap, flagged)
+    places = _pool_places(snap, volunteers, per_need)
     with snap.cursor() as cursor:
-        names = {"queue": f"_match_queue_{uuid.uuid4().hex}", "volunteers": f"_match_vols_{uuid.uuid4().hex}"}
-        cursor.register(names["queue"], queue.select(["mid", "ward", "categories", "score"]))
-        cursor.register(names["volunteers"], volunteers.select(["mid"]))
-        params = [category, category, per_need, per_need, per_need]
-        found = cursor.execute(MATCHES_QUERY.format(**names), params).fetch_arrow_table()
-    # Keys are looked up by mid at the end: sorting and joining integers, and reusing the snapshot's
-    # key strings rather than making 300,000 new ones for a national result.
+        cursor.register("_match_queue", queue.select(["mid", "ward", "categories", "score"]))
+        asks = cursor.execute(ASKS_QUERY, [category, category]).fetch_arrow_table()
+    ask, place = _deal(asks, places, per_need)
+    # Keys come from the snapshot's own strings, by mid: no 300,000 new strings for a national result.
     keys = snap.member_keys()
-    result = found.drop_columns(["need_mid", "volunteer_mid"]).to_pandas()
-    result.insert(0, "need_member_key", keys[found.column("need_mid").to_numpy()])
-    result.insert(3, "volunteer_member_key", keys[found.column("volunteer_mid").to_numpy()])
+    result = pd.DataFrame({
+        "need_member_key": keys[asks.column("mid").to_numpy()[ask]],
+        "need_ward": asks.column("ward").to_numpy(zero_copy_only=False)[ask],
+        "category": asks.column("category").to_numpy(zero_copy_only=False)[ask],
+        "volunteer_member_key": keys[places.mid[place]],
+        "volunteer_ward": places.ward[place],
+        "skill": places.skill[place],
+        "same_ward": places.same_ward[place],
+        "score": asks.column("score").to_numpy()[ask],
+    })
     result.attrs["excluded"] = {"needs": needs_excluded, "volunteers": volunteers_excluded}
     return result
 
