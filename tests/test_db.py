@@ -170,3 +170,24 @@ def test_settings_are_checked_and_every_change_is_audited_by_key(con):
     entry = dataprotection.log(con).iloc[-1]
     assert (entry["action"], entry["object_id"], entry["actor"]) == ("config.set", "dp_contact", "ana")
     assert "dpo@example.org" not in " ".join(map(str, entry.to_dict().values()))
+
+
+def test_the_extension_signature_is_checked_again_whenever_the_file_changes(tmp_path: Path, monkeypatch):
+    import duckdb
+
+    db._new_connection().close()  # the real file, checked (or already checked) in this process
+    real = db._httpfs_extension()
+    assert db._CHECKED_EXTENSION[0] == str(real)
+    # A copy with one byte of its body changed: a different file, so DuckDB must check it, and refuse.
+    tampered = tmp_path / "httpfs.duckdb_extension"
+    data = bytearray(real.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered.write_bytes(bytes(data))
+    monkeypatch.setattr(db, "_httpfs_extension", lambda: tampered)
+    with pytest.raises(duckdb.Error, match="signature"):
+        db._new_connection()
+    assert db._CHECKED_EXTENSION[0] == str(real)  # a refused file is never remembered as checked
+    monkeypatch.undo()
+    con = db._new_connection()  # the real file again: loaded, and unsigned loads stay refused
+    assert con.execute("SELECT current_setting('allow_unsigned_extensions')").fetchone() == (False,)
+    con.close()
