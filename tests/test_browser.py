@@ -128,6 +128,9 @@ def _opt_out_someone_on_the_list(store: Path) -> tuple[str, str, str]:
 
 def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, synthetic_store, tmp_path):
     branch, opted_out_key, opted_out_phone = _opt_out_someone_on_the_list(synthetic_store)
+    bundle_requests, frames = [], []
+    page.on("request", lambda r: bundle_requests.append(r.url) if app.BUNDLE_FOLDER in r.url else None)
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
     page.goto(running_app)
 
     # 1. The page shows no code and asks for the passphrase.
@@ -141,6 +144,9 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     _wait_for_headline(page, _expected_headline(synthetic_store))
     page.locator(".wb-chart-place .xtick text").first.wait_for()
     page.screenshot(path=tmp_path / "2-dashboard.png")
+    # Three charts, and plotly's code (5 MB) came once, by URL, not inside each chart's state.
+    assert page.locator(".js-plotly-plot").count() == 3
+    assert len(bundle_requests) == 1 and max(frames) < 1_000_000, (bundle_requests, max(frames))
 
     # 2. Choose a branch: headline numbers and the by-place chart change to that branch's values.
     page.locator(".wb-filter-branch select").select_option(branch)

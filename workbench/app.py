@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +22,39 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 
 
-def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
-    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened."""
+# plotly's widget code, served once by the app rather than carried in every chart's state
+# (widgets/common.py, SHARED_BUNDLE_LOADER). Voilà serves files under its labextension paths, so
+# the copy goes in a folder of our own added to them; it holds no extension Voilà would load.
+BUNDLE_FOLDER = "workbench-plotly"
+PLOTLY_BUNDLE_ENV = "WORKBENCH_PLOTLY_BUNDLE"  # tells the app's kernel the bundle's URL path
+
+
+def plotly_bundle() -> tuple[Path, str]:
+    """Copy plotly's widget bundle where the app serves it; return (folder to serve, URL path).
+
+    The folder is the user's own (~/.cache/workbench, mode 0700): the page runs what is in it.
+    The file is named by plotly's version and rewritten on every start, so it is never stale.
+    """
+    import plotly
+
+    source = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "app-static"
+    folder = cache / BUNDLE_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    cache.chmod(0o700)
+    name = f"widgetbundle-{plotly.__version__}.js"
+    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as copy:
+        copy.write(source.read_bytes())
+    os.replace(copy.name, folder / name)
+    return cache, f"/voila/labextensions/{BUNDLE_FOLDER}/{name}"
+
+
+def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None) -> list[str]:
+    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened.
+
+    `static`: a folder to serve as an extra labextension path (`plotly_bundle`).
+    """
+    extra = [f"--VoilaConfiguration.extra_labextensions_path={static}"] if static else []
     return [
         sys.executable,
         "-m",
@@ -38,14 +70,20 @@ def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
         # only asks for the passphrase until then) appears at once; the next is warmed after it.
         "--VoilaConfiguration.preheat_kernel=True",
         "--VoilaConfiguration.default_pool_size=1",
+        *extra,
     ]
 
 
-def environment(store: Path) -> dict[str, str]:
-    """The app's environment: the store's absolute path, and no passphrase (the page asks for it)."""
+def environment(store: Path, bundle_url: str | None = None) -> dict[str, str]:
+    """The app's environment: the store's absolute path, and no passphrase (the page asks for it).
+
+    `bundle_url`: where the page finds plotly's widget code (`plotly_bundle`).
+    """
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PASSPHRASE"}
     env["WORKBENCH_DB"] = str(Path(store).resolve())
     env["WORKBENCH_APP"] = "1"
+    if bundle_url:
+        env[PLOTLY_BUNDLE_ENV] = bundle_url
     return env
 
 
@@ -95,8 +133,10 @@ def start(store: Path, port: int, *, quiet: bool = True) -> subprocess.Popen:
     """Start the app in the background; the caller stops it. Use `wait_until_ready` before visiting."""
     check(Path(store), port)
     output = subprocess.DEVNULL if quiet else None
+    static, url = plotly_bundle()
     return subprocess.Popen(
-        command(port), env=environment(Path(store)), stdout=output, stderr=output, cwd=APP_NOTEBOOK.parent
+        command(port, static=static), env=environment(Path(store), url), stdout=output, stderr=output,
+        cwd=APP_NOTEBOOK.parent,
     )
 
 
@@ -126,8 +166,10 @@ def serve(store: Path, port: int = DEFAULT_PORT) -> int:
         "store's passphrase. Ctrl+C to stop.",
         flush=True,
     )
+    static, url = plotly_bundle()
     try:
-        return subprocess.call(command(port), env=environment(Path(store)), cwd=APP_NOTEBOOK.parent)
+        return subprocess.call(command(port, static=static), env=environment(Path(store), url),
+                               cwd=APP_NOTEBOOK.parent)
     except KeyboardInterrupt:
         return 0
 
@@ -140,6 +182,8 @@ __all__ = [
     "port_free",
     "command",
     "environment",
+    "plotly_bundle",
     "APP_NOTEBOOK",
+    "PLOTLY_BUNDLE_ENV",
     "HOST",
 ]

@@ -6,12 +6,17 @@ These only present what the library returned; they compute nothing about members
 from __future__ import annotations
 
 import datetime
+import functools
 import html
+import json
+import os
 from collections.abc import Iterable
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+
+from workbench.app import PLOTLY_BUNDLE_ENV
 
 ALL = "(all)"
 LABEL = {"description_width": "9em"}
@@ -95,26 +100,49 @@ def figure_widget(figure=None, *, width: int | None = None, height: int = 380):
         width: fixed pixels for charts set side by side (plotly cannot measure a grid cell before it
             is drawn, and would cut off the legend); None fills the row.
     """
-    import plotly.graph_objects as go
-
-    widget = go.FigureWidget(figure) if figure is not None else go.FigureWidget()
+    figure_class = _figure_widget_class()
+    widget = figure_class(figure) if figure is not None else figure_class()
     widget.layout.height = height
     if width:
         widget.layout.width = width
     return widget
 
 
+# A plotly FigureWidget's own code (plotly.js and all, 5 MB) travels inside each chart's state, and
+# the browser evaluates it once per chart: with three charts that was most of the web app's first
+# render. In the app, charts carry this loader instead; the browser imports the code from the app's
+# server by URL, once per page for every chart, and caches it between visits.
+SHARED_BUNDLE_LOADER = """// workbench: plotly's widget code, imported once per page for every chart
+const bundle = await import(new URL(BUNDLE_PATH, document.baseURI).href);
+export default bundle.default;
+"""
+
+
+@functools.cache
+def _figure_widget_class():
+    import plotly.graph_objects as go
+
+    path = os.environ.get(PLOTLY_BUNDLE_ENV)  # set by `workbench app`
+    if not path:
+        return go.FigureWidget  # JupyterLab: plotly's own widget, code and all
+
+    class SharedBundleFigureWidget(go.FigureWidget):
+        _esm = SHARED_BUNDLE_LOADER.replace("BUNDLE_PATH", json.dumps(path))
+
+    return SharedBundleFigureWidget
+
+
 def warm_up() -> None:
     """Pay plotly's first-use costs in Python now: importing FigureWidget and building a first bar
     chart take seconds. The web app calls this while Voilà prepares its kernel, before anyone
     visits, so nobody waits for it after typing the passphrase.
-
-    (Not shown on the page: each FigureWidget carries plotly.js, about 5 MB, to the browser.)
     """
     import plotly.graph_objects as go
 
-    go.FigureWidget(go.Figure([go.Bar(x=["a"], y=[1], text=["1"]), go.Scatter(x=["a"], y=[1])],
-                              layout={"title": {"text": "warm-up"}, "xaxis": {"title": {"text": "x"}}}))
+    figure = go.Figure([go.Bar(x=["a"], y=[1], text=["1"]), go.Scatter(x=["a"], y=[1])],
+                       layout={"title": {"text": "warm-up"}, "xaxis": {"title": {"text": "x"}}})
+    # Closed at once: a widget left open is sent to every browser that connects, unseen.
+    _figure_widget_class()(figure).close()
 
 
 def replace_figure(widget, figure) -> None:
