@@ -1,7 +1,9 @@
 """The full internal report on the national store, against a full scan of calls in the same run.
 
 Target (issue 7): under 5 s, excluding the browser rendering charts. Each run writes to a fresh
-folder; the anchor is a scan that touches every call (the least any report must do).
+folder; the anchor is a scan that touches every call (the least any report must do). Three cases:
+the first report after the analysis data changed (it builds the snapshot), another release, and a
+release after a preview (notebook 06).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from national import PASSPHRASE, national_store
 
-from workbench import db, reports
+from workbench import db, reports, snapshot
 
 RUNS = 3
 ANCHOR = "SELECT count(*), count(DISTINCT member_key), max(called_at) FROM calls"
@@ -36,13 +38,25 @@ def run(report) -> None:
     try:
         counter = iter(range(1000))
         anchor = _median(lambda: con.execute(ANCHOR).fetchall())
-        # Cold: every release writes its key and audit entry, so the next build finds the store
-        # changed and first rebuilds the analysis snapshot (workbench/snapshot.py).
-        cold = _median(lambda: reports.build(con, root / f"r{next(counter)}", actor="bench"))
-        report("report: full internal report, cold (national)", cold, "full scan of calls", anchor,
-               target="< 5 s", extra=f"{cold:.2f} s, includes rebuilding the analysis snapshot")
 
-        # Warm: what notebook 06 does: preview (which builds the snapshot), then release.
+        # Cold: the first report after the analysis data changed (an import, say), or in a fresh
+        # process: it builds the analysis snapshot first (workbench/snapshot.py).
+        def after_a_data_change() -> None:
+            snapshot.clear()
+            reports.build(con, root / f"r{next(counter)}", actor="bench")
+
+        cold = _median(after_a_data_change)
+        report("report: full internal report, first after a data change (national)", cold,
+               "full scan of calls", anchor, target="< 5 s",
+               extra=f"{cold:.2f} s, includes building the analysis snapshot")
+
+        # Again: each release writes its key and audit entry; the snapshot's checksum shows its
+        # data unchanged, so it is kept.
+        again = _median(lambda: reports.build(con, root / f"r{next(counter)}", actor="bench"))
+        report("report: full internal report, another release (national)", again, "full scan of calls",
+               anchor, target="< 5 s", extra=f"{again:.2f} s, after the previous release's writes")
+
+        # What notebook 06 does: preview, then release.
         def preview_then_build() -> float:
             reports.preview(con)
             start = time.perf_counter()

@@ -220,3 +220,21 @@ def test_first_marks_match_the_group_by_definition(calls):
     found = snapshot.first_marks(column["mid"], column["day"], column["week"], column["round"],
                                  column["caller"], answered)
     assert found.tolist() == expected.tolist()
+
+
+def test_a_write_that_leaves_the_analysis_data_alone_keeps_the_snapshot(small):
+    from workbench import settings
+
+    first, builds = snapshot.get(small), snapshot.BUILDS
+    settings.set(small, "escalate_after_days", "9", actor="test")  # a write, audited, no analysis data
+    assert snapshot.current(small) is None  # the store changed: not trusted until checked
+    assert snapshot.get(small) is first and snapshot.BUILDS == builds  # checked: same data, kept
+    assert snapshot.current(small) is first
+
+
+def test_an_update_that_keeps_every_count_still_rebuilds(small):
+    before = outreach.summary(small, by="ward").set_index("ward")["attempts"].to_dict()
+    old = snapshot.get(small)
+    small.execute("UPDATE members SET ward = 'East' WHERE member_key = 'm1'")  # same rows, new ward
+    after = outreach.summary(small, by="ward").set_index("ward")["attempts"].to_dict()
+    assert snapshot.get(small) is not old and after != before
