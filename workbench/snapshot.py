@@ -15,7 +15,8 @@ table: a registered Arrow table scans several times slower):
 - `call_categories`: each call's need categories as a sorted list (the queue shows and scores them);
 - `needing`: members whose latest answered call recorded a need, with the categories and the part
   of the urgency score that depends on calls alone (`needs.needing_columns`);
-- `keen`: members whose latest answered call was keen, with that call's skills as a sorted list;
+- `keen`: members whose latest answered call was keen, with that call's skills as a sorted list
+  (this and the next two are built on first use, by `Snapshot.volunteer_tables`);
 - `pools`, `offers`: keen members by the need category their skills suit (`volunteers.CATEGORY_SKILLS`),
   in integer pools per (ward, category), with `vorder`, their rank by md5(member_key), so matching
   sorts and joins integers rather than hashing keys;
@@ -145,6 +146,18 @@ BUILD_STATEMENTS = (
     # score (`needs.needing_columns`); the queue adds the live follow-up state and days waiting.
     """CREATE TABLE needing AS
        SELECT NEEDING_COLUMNS FROM latest l LEFT JOIN call_categories k USING (cid) WHERE l.needs_support""",
+    # Gone: the member's latest call (by time) is deceased_moved; on a tie at that moment, the safe
+    # side: suppressed. Calls of keys without a members row count too, as in the store query.
+    """CREATE TABLE gone AS
+       SELECT m.member_key FROM calls c JOIN members m USING (mid)
+       GROUP BY m.member_key
+       HAVING max(c.called_at) FILTER (WHERE c.outcome = 'deceased_moved') = max(c.called_at)""",
+    "CREATE TABLE neighbours AS SELECT * FROM src_neighbours",
+)
+
+# Only the volunteer views read these, so they are built on first use (`Snapshot.volunteer_tables`),
+# not by every report and dashboard that never asks for them.
+VOLUNTEER_STATEMENTS = (
     # `korder`: the order keen lists are shown in (branch, ward, member_key), as one integer.
     """CREATE TABLE keen AS
        SELECT l.mid, l.member_key, l.branch, l.ward, l.cid,
@@ -167,13 +180,6 @@ BUILD_STATEMENTS = (
            JOIN (SELECT unnest(SKILL_NAMES) AS skill, unnest(SKILL_CATEGORIES) AS category) s USING (skill)
            GROUP BY k.mid, k.member_key, k.ward, s.category) o
        LEFT JOIN pools p USING (ward, category)""",
-    # Gone: the member's latest call (by time) is deceased_moved; on a tie at that moment, the safe
-    # side: suppressed. Calls of keys without a members row count too, as in the store query.
-    """CREATE TABLE gone AS
-       SELECT m.member_key FROM calls c JOIN members m USING (mid)
-       GROUP BY m.member_key
-       HAVING max(c.called_at) FILTER (WHERE c.outcome = 'deceased_moved') = max(c.called_at)""",
-    "CREATE TABLE neighbours AS SELECT * FROM src_neighbours",
 )
 
 
@@ -295,10 +301,20 @@ class Snapshot:
     _keys: np.ndarray | None = field(default=None, repr=False)
     _derived: dict[tuple, object] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _volunteers: bool = field(default=False, repr=False)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection to the snapshot of its own (registrations stay private to the caller)."""
         return self.db.cursor()
+
+    def volunteer_tables(self) -> Snapshot:
+        """Build `keen`, `pools` and `offers` if they are not built yet; return the snapshot."""
+        with self._lock:
+            if not self._volunteers:
+                for statement in VOLUNTEER_STATEMENTS:
+                    self.db.execute(_expand(statement))
+                self._volunteers = True
+        return self
 
     def member_keys(self) -> np.ndarray:
         """Every member_key as a Python string, indexed by `mid` (index 0 is unused), made once.

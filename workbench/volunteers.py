@@ -64,7 +64,7 @@ def keen_table(con: duckdb.DuckDBPyConnection, filters: dict) -> tuple[pa.Table,
     Only the keys go through `optouts.suppress`, so no skills list is converted to Python twice.
     """
     body, params = snapshot.where(filters, ("branch", "ward"))
-    with snapshot.get(con).cursor() as cursor:
+    with snapshot.get(con).volunteer_tables().cursor() as cursor:
         table = cursor.execute(KEEN_MEMBERS_QUERY.format(where=body), params).fetch_arrow_table()
     return optouts.suppress_table(con, table)
 
@@ -74,7 +74,7 @@ KEEN_KEYS_QUERY = "SELECT member_key, mid FROM keen"
 
 def keen_keys(con: duckdb.DuckDBPyConnection, snap, flagged) -> tuple[pa.Table, dict]:
     """Every keen member's member_key and mid, opt-outs removed: `keen_table` without the skills."""
-    with snap.cursor() as cursor:
+    with snap.volunteer_tables().cursor() as cursor:
         table = cursor.execute(KEEN_KEYS_QUERY).fetch_arrow_table()
     return optouts.suppress_table(con, table, flagged_now=flagged)
 
@@ -243,7 +243,7 @@ def matches(
     filters = needs.check_filters(con, branch=branch, ward=ward, category=category)
     as_of, days = needs.reference_time(con, as_of), needs._escalation_days(con, None)
     # One snapshot and one reading of the register for both lists, so their `mid`s agree.
-    snap, flagged = snapshot.get(con), optouts.flagged(con)
+    snap, flagged = snapshot.get(con).volunteer_tables(), optouts.flagged(con)
     queue, needs_excluded = needs.queue_table(con, filters, as_of, days, snap=snap, flagged=flagged,
                                               columns=("mid", "ward", "categories", "score"))
     volunteers, volunteers_excluded = keen_keys(con, snap, flagged)
