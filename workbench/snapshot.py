@@ -286,6 +286,7 @@ def _expand(statement: str) -> str:
     )
 
 
+ARROW_BATCH_ROWS = 122_880  # DuckDB's row group size
 DERIVED_KEPT = 4  # derived values kept per snapshot (`Snapshot.derived`)
 T = TypeVar("T")
 
@@ -352,7 +353,9 @@ def build(con: duckdb.DuckDBPyConnection, key: tuple | None = None) -> Snapshot:
     global BUILDS
     snap = duckdb.connect()
     for name, sql in SOURCE_QUERIES.items():
-        snap.register(f"src_{name}", con.execute(sql).fetch_arrow_table())
+        # In batches of DuckDB's row-group size: handed over in its default million-row batches, the
+        # calls took 1 s to scan into the snapshot, against 0.2 s so.
+        snap.register(f"src_{name}", con.execute(sql).fetch_arrow_table(rows_per_batch=ARROW_BATCH_ROWS))
     try:
         for statement in BUILD_STATEMENTS:
             if statement == FIRSTS:
