@@ -458,16 +458,19 @@ notes AS (
          range(1, len(words) - {shingle} + 2) AS r(i)
     WHERE len(words) >= {shingle}
 )
+-- Length limits are filters inside the subqueries, not join conditions: as join conditions they
+-- made DuckDB plan a nested-loop join, 0.4 s of every national release.
 SELECT DISTINCT 'a member''s full name' AS kind, t.file FROM scan_pairs t
     SEMI JOIN people p ON t.token = p.first || ' ' || p.last
 UNION SELECT 'a member''s surname', t.file FROM scan_tokens t
-    SEMI JOIN people p ON t.token = p.last AND length(p.last) >= {min_surname} WHERE NOT t.allowed
+    SEMI JOIN (SELECT last FROM people WHERE length(last) >= {min_surname}) p ON t.token = p.last
+    WHERE NOT t.allowed
 UNION SELECT 'a membership number', t.file FROM scan_tokens t SEMI JOIN people p ON t.token = p.number
 UNION SELECT 'a caller id', t.file FROM (SELECT token, file FROM scan_tokens UNION ALL
                                         SELECT token, file FROM scan_pairs) t
     SEMI JOIN callers c ON t.token = c.caller
 UNION SELECT 'call note text', t.file FROM scan_segments t
-    SEMI JOIN notes n ON t.token = n.note AND length(n.note) >= {min_note}
+    SEMI JOIN (SELECT note FROM notes WHERE length(note) >= {min_note}) n ON t.token = n.note
 UNION SELECT 'call note text', t.file FROM scan_shingles t SEMI JOIN shingles n ON t.token = n.shingle
 """
 
