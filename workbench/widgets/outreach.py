@@ -62,7 +62,7 @@ class OutreachDashboard(StoreBound):
         self.over_time = ChartSlot(height=340)
         self.outcomes = ChartSlot(height=340)
         self.by_place = ChartSlot()
-        self.steps = Steps(4, "Updating")
+        self.steps = Steps(2, "Updating")
         self._quiet = False
         for name, box in zip(FILTERS, self.filter_boxes, strict=True):
             box.add_class(f"wb-filter-{name}")
@@ -147,13 +147,10 @@ class OutreachDashboard(StoreBound):
                     chosen_filters["ward"] = None
             headline = outreach.headline(con, **chosen_filters)
             self.steps.step()
-            over_time = outreach.summary(con, by="week", **chosen_filters)
+            charts_data = outreach.summaries(con, ("week", "round", place), **chosen_filters)
             self.steps.step()
-            by_round = outreach.summary(con, by="round", **chosen_filters)
-            self.steps.step()
-            by_place = outreach.summary(con, by=place, **chosen_filters)
-            self.steps.step()
-        return DashboardData(chosen_filters, headline, over_time, by_round, by_place, place, wards)
+        return DashboardData(chosen_filters, headline, charts_data["week"], charts_data["round"],
+                             charts_data[place], place, wards)
 
     def update(self) -> None:
         """Re-query and redraw the headline numbers and the charts in place."""
