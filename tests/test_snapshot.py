@@ -238,3 +238,13 @@ def test_an_update_that_keeps_every_count_still_rebuilds(small):
     small.execute("UPDATE members SET ward = 'East' WHERE member_key = 'm1'")  # same rows, new ward
     after = outreach.summary(small, by="ward").set_index("ward")["attempts"].to_dict()
     assert snapshot.get(small) is not old and after != before
+
+
+def test_follow_up_changes_show_at_once_though_the_needing_rows_are_kept(small):
+    first = set(needs.queue(small)["member_key"])
+    key = sorted(first)[0]
+    needs.set_state(small, key, "resolved", actor="test")
+    assert key not in set(needs.queue(small)["member_key"])
+    # A change made behind the library's back (no audit entry) is seen too: the store changed.
+    small.execute("UPDATE followups SET state = 'open', resolved_at = NULL WHERE member_key = ?", [key])
+    assert key in set(needs.queue(small)["member_key"])
