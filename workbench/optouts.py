@@ -49,7 +49,7 @@ class Suppressed:
 
 
 # Everyone the register or an erasure keeps off a list, with the stronger reason. An opt-out or
-# erasure counts the moment it is committed (`_register_reading` keeps a reading only while the store
+# erasure counts the moment it is committed (`flagged` keeps a reading only while the store
 # and the register are exactly as they were). It does not depend on the list, so a
 # 500,000-row list costs nothing extra in DuckDB: pandas' isin() against this (small) set does the
 # rest. Identities are scanned once, with two IN (hash-set) tests rather than a join with OR, so

@@ -21,7 +21,7 @@ table: a registered Arrow table scans several times slower):
   in integer pools per (ward, category), with `vorder`, their rank by md5(member_key), so matching
   sorts and joins integers rather than hashing keys;
 - `gone`: members whose latest call says deceased or moved (`optouts.suppress` reads it; it depends
-  only on calls, so it is as fresh as the snapshot; opt-outs and erasures are always read live);
+  only on calls, so it is as fresh as the snapshot; opt-outs and erasures are read from the store);
 - `neighbours`: pairs of wards sharing a postcode district (`volunteers.neighbours`): ward names
   only; the postcodes they come from are read during the build and never kept.
 
@@ -31,9 +31,10 @@ It is kept per store state, keyed by `needs._fingerprint` (file inode/size/mtime
 audit head), so any committed write, from any process, is noticed on the next call. Then a
 checksum of the source tables (`content`) decides: the same data keeps the snapshot (re-keyed),
 changed data rebuilds it. Inside an open transaction nothing is cached (`get` builds a throwaway
-snapshot). Only one store's snapshot
-is kept, so memory stays bounded. Follow-up state and the opt-out register are never in it: they
-are read live from the store on every query.
+snapshot). Only one store's snapshot is kept, so memory stays bounded. Follow-up state and the
+opt-out register are not part of the build: they are read from the store, and a reading is reused
+only under the exact store fingerprint it was read at (`Snapshot.derived`, `optouts.flagged`), so
+any committed write is seen at once.
 
 Privacy: it holds no identity (no name, phone, email, membership number or note), only what the
 analysis tables already hold, and never anything from `identities`.
