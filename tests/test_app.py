@@ -42,3 +42,17 @@ def test_charts_in_the_app_carry_a_small_loader_instead_of_plotly_js(monkeypatch
         monkeypatch.delenv(app.PLOTLY_BUNDLE_ENV)
         common._figure_widget_class.cache_clear()
     assert len(common.figure_widget()._esm) > 1_000_000  # JupyterLab: plotly's own, code and all
+
+
+def test_plotly_bundle_falls_back_to_a_private_temporary_folder(tmp_path, monkeypatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    folder, url = app.plotly_bundle()
+    try:
+        assert not folder.is_relative_to(blocked) and stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert (folder / url.removeprefix("/voila/labextensions/")).stat().st_size > 1_000_000
+    finally:
+        import shutil
+
+        shutil.rmtree(folder)

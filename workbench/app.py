@@ -32,21 +32,30 @@ PLOTLY_BUNDLE_ENV = "WORKBENCH_PLOTLY_BUNDLE"  # tells the app's kernel the bund
 def plotly_bundle() -> tuple[Path, str]:
     """Copy plotly's widget bundle where the app serves it; return (folder to serve, URL path).
 
-    The folder is the user's own (~/.cache/workbench, mode 0700): the page runs what is in it.
-    The file is named by plotly's version and rewritten on every start, so it is never stale.
+    The folder is the user's own (~/.cache/workbench, mode 0700; a fresh private temporary folder
+    when that cannot be written): the page runs what is in it. The file is named by plotly's
+    version and rewritten on every start, so it is never stale.
     """
     import plotly
 
     source = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "app-static"
-    folder = cache / BUNDLE_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    cache.chmod(0o700)
     name = f"widgetbundle-{plotly.__version__}.js"
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "app-static"
+        _copy_private(source, cache, name)
+    except (OSError, RuntimeError):  # no writable cache folder, or no home folder at all
+        cache = Path(tempfile.mkdtemp(prefix="workbench-app-static-"))  # 0700, ours alone
+        _copy_private(source, cache, name)
+    return cache, f"/voila/labextensions/{BUNDLE_FOLDER}/{name}"
+
+
+def _copy_private(source: Path, root: Path, name: str) -> None:
+    folder = root / BUNDLE_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
     with tempfile.NamedTemporaryFile(dir=folder, delete=False) as copy:
         copy.write(source.read_bytes())
     os.replace(copy.name, folder / name)
-    return cache, f"/voila/labextensions/{BUNDLE_FOLDER}/{name}"
 
 
 def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None) -> list[str]:
