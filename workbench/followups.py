@@ -506,23 +506,12 @@ def export(
     days = _shred_days(con, shred_after_days)
     composed = compose(con, branch=branch, ward=ward, category=category, limit=limit, as_of=as_of)
     _refuse_empty(composed, f"branch {branch}")
-    created = lists.now()
     data = FOLLOWUP_DATA + (("membership number",) if include_membership_number else ())
-    record = ListRecord(
-        lists.new_list_id("followup", created),
-        "followup",
-        purpose.strip(),
-        recipient.strip(),
-        actor.strip(),
-        created,
-        lists.shred_by(created, days),
-        None,
-        None,
-        len(composed.rows),
-        fmt,
-        data,
-        {"branch": branch, "ward": ward, "category": category, "limit": limit},
-        composed.excluded,
+    record = lists.new_record(
+        "followup", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
+        row_count=len(composed.rows), fmt=fmt, data_categories=data,
+        filters={"branch": branch, "ward": ward, "category": category, "limit": limit},
+        excluded=composed.excluded,
     )
     table, registry = _table(con, record.list_id, composed, include_membership_number)
     _issue(con, record, table, registry, out, fmt, editable=True)
@@ -643,21 +632,10 @@ def next_round(
         as_of=as_of,
     )
     _refuse_empty(composed, f"the next round{f' in branch {branch}' if branch else ''}")
-    created = lists.now()
-    record = ListRecord(
-        lists.new_list_id("next_round", created),
-        "next_round",
-        purpose.strip(),
-        recipient.strip(),
-        actor.strip(),
-        created,
-        lists.shred_by(created, days),
-        None,
-        None,
-        len(composed.rows),
-        fmt,
-        NEXT_ROUND_DATA,
-        {
+    record = lists.new_record(
+        "next_round", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
+        row_count=len(composed.rows), fmt=fmt, data_categories=NEXT_ROUND_DATA,
+        filters={
             "branch": branch,
             "ward": ward,
             "round": round,
@@ -665,7 +643,7 @@ def next_round(
             "checkin_after_days": checkin_after_days,
             "wellbeing_at_most": wellbeing_at_most,
         },
-        composed.excluded,
+        excluded=composed.excluded,
     )
     rows = composed.rows
     table = pd.DataFrame(

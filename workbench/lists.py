@@ -155,6 +155,16 @@ def get(con: duckdb.DuckDBPyConnection, list_id: str) -> ListRecord:
     )
 
 
+def new_record(kind: str, *, purpose: str, recipient: str, actor: str, shred_after_days: int, row_count: int,
+               fmt: str, data_categories: tuple[str, ...], filters: dict, excluded: dict) -> ListRecord:
+    """The registry record of a list made now: a fresh ID, its shred-by date, not destroyed."""
+    created = now()
+    return ListRecord(
+        new_list_id(kind, created), kind, purpose.strip(), recipient.strip(), actor.strip(), created,
+        shred_by(created, shred_after_days), None, None, row_count, fmt, data_categories, filters, excluded,
+    )
+
+
 def safe_id(value: object) -> str:
     # An ID is echoed only when it looks like one; anything else might be a pasted name or number.
     text = str(value).strip()
@@ -539,6 +549,7 @@ __all__ = [
     "lists",
     "mark_destroyed",
     "new_list_id",
+    "new_record",
     "now",
     "register",
     "shred_by",
