@@ -27,6 +27,7 @@ demo: $(VENV)/.installed
 	$(BIN)/workbench demo --db $(DEMO_DB) --port $(PORT)
 
 test: $(VENV)/.installed-test
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 app: $(VENV)/.installed
@@ -38,6 +39,7 @@ bench: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 # Notebooks are committed without outputs; a test fails if any slip in.
 strip: $(VENV)/.installed-test

@@ -12,7 +12,9 @@ import time
 
 from national import PASSPHRASE, national_store
 
-from workbench import db, needs, outreach, services, snapshot, volunteers
+from workbench.analysis import needs, outreach, services, volunteers
+from workbench.store import db, snapshot
+from workbench.store.filters import known
 
 RUNS = 5
 SCAN_QUERY = "SELECT count(*) FROM calls WHERE outcome = 'answered'"
@@ -35,7 +37,7 @@ def run(report) -> None:
         anchor = _median(lambda: con.execute("SELECT count(*) FROM calls").fetchone(), runs=15)
         # count(*) is answered from metadata; a one-column scan shows what the machine can do right now.
         scan = _median(lambda: con.execute(SCAN_QUERY).fetchone(), runs=5)
-        branch = needs.known(con, "branch")[0]
+        branch = known(con, "branch")[0]
         # The first query after any change to the store pays for building the in-memory snapshot.
         snapshot.clear()
         start = time.perf_counter()

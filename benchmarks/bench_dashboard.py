@@ -20,7 +20,10 @@ from pathlib import Path
 
 from national import CACHE, PASSPHRASE, national_store
 
-from workbench import app, db, demo, synthetic
+from workbench import synthetic
+from workbench.store import db
+from workbench.synthetic import demo
+from workbench.widgets import server
 from workbench.widgets.outreach import OutreachDashboard
 from workbench.widgets.store import StoreView
 
@@ -70,11 +73,11 @@ def first_render(path: Path) -> tuple[float, float]:
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        port = app.free_port()
+        port = server.free_port()
         start = time.perf_counter()
-        process = app.start(path, port)
+        process = server.start(path, port)
         try:
-            app.wait_until_ready(port, timeout=60, process=process)
+            server.wait_until_ready(port, timeout=60, process=process)
             _visit(page, port)
             cold = time.perf_counter() - start
             time.sleep(5)  # let Voilà warm the next kernel, as it does between visitors
@@ -88,7 +91,7 @@ def first_render(path: Path) -> tuple[float, float]:
 def _visit(page, port: int) -> float:
     """Open the app's page, type the passphrase, wait for the first chart; seconds taken."""
     start = time.perf_counter()
-    page.goto(f"http://{app.HOST}:{port}/")
+    page.goto(f"http://{server.HOST}:{port}/")
     page.locator("input[type=password]").fill(db.DEMO_PASSPHRASE)
     page.locator("input[type=password]").press("Enter")
     page.locator(".wb-chart-place .xtick text").first.wait_for(timeout=60_000)

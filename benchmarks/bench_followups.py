@@ -14,7 +14,9 @@ import time
 
 from national import PASSPHRASE, national_store
 
-from workbench import db, followups, needs
+from workbench.analysis import needs
+from workbench.lists import followups
+from workbench.store import db
 
 RUNS = 7
 TARGET = "< 300 ms"

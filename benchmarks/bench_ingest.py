@@ -24,7 +24,8 @@ MEMORY_LIMIT_GB = 3.0
 
 CHILD = r"""
 import json, resource, sys, time
-from workbench import db, ingest
+from workbench import ingest
+from workbench.store import db
 store, members, calls = sys.argv[1:4]
 db.init_store(store, "bench")
 con = db.connect(store, "bench")

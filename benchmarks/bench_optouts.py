@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 from national import PASSPHRASE, national_store
 
-from workbench import db, erasure, optouts
+from workbench.privacy import erasure, optouts
+from workbench.store import db
 
 RUNS = 5
 

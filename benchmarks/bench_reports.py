@@ -16,7 +16,8 @@ from pathlib import Path
 
 from national import PASSPHRASE, national_store
 
-from workbench import db, reports, snapshot
+from workbench import reports
+from workbench.store import db, snapshot
 
 RUNS = 3
 ANCHOR = "SELECT count(*), count(DISTINCT member_key), max(called_at) FROM calls"

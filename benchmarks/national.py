@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench import db, demo, synthetic
+from workbench import synthetic
+from workbench.store import db
+from workbench.synthetic import demo
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 PASSPHRASE = db.DEMO_PASSPHRASE

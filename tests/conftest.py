@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import db
+from workbench.store import db
 
 PASSPHRASE = "correct horse battery staple"  # noqa: S105 - a test store of fake data
 
@@ -41,7 +41,7 @@ def tiny_org():
 
 @pytest.fixture(scope="session")
 def _tiny_store_template(tmp_path_factory, tiny_org) -> Path:
-    from workbench import demo
+    from workbench.synthetic import demo
 
     path = tmp_path_factory.mktemp("template") / "tiny.duckdb"
     demo.rebuild(path, tiny_org)

@@ -10,8 +10,8 @@ from datetime import datetime
 
 import duckdb
 
-from workbench import pseudonymise
-from workbench.subjects import phone_e164
+from workbench.privacy import pseudonymise
+from workbench.privacy.subjects import phone_e164
 
 
 def add_member(con: duckdb.DuckDBPyConnection, number: str, phone: str | None = None, *,

@@ -33,7 +33,6 @@ from string import Template
 
 import pandas as pd
 
-from workbench import db
 from workbench.errors import InputError
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -124,6 +123,12 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not pd.isna(value)
 
 
+def protect(path: str | Path) -> None:
+    """Give a file the workbench creates mode 0600: owner read/write only."""
+    with contextlib.suppress(FileNotFoundError):
+        Path(path).chmod(0o600)
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Write a file whole or not at all: `write(temp_path)`, then rename over `path`; mode 0600.
 
@@ -141,7 +146,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     os.close(handle)
     try:
         write(Path(temp))
-        db.protect(temp)
+        protect(temp)
         with open(temp, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temp, path)
@@ -149,7 +154,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    db.protect(path)
+    protect(path)
     return path
 
 

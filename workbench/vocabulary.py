@@ -47,3 +47,15 @@ SKILLS = (
     "phone_calls",
     "other",
 )
+
+# Which volunteer skills suit which need category. Skills not listed here never match.
+CATEGORY_SKILLS: dict[str, tuple[str, ...]] = {
+    "food": ("shopping", "cooking"),
+    "medicine": ("prescriptions", "lifts"),
+    "isolation": ("befriending", "phone_calls", "dog_walking"),
+    "mental_health": ("befriending", "phone_calls"),
+    "financial": ("benefits_advice", "admin"),
+    "housing": ("diy", "admin"),
+    "digital": ("digital_help",),
+    "other": ("other", "lifts", "shopping"),
+}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from workbench import app, db
 from workbench.cli.common import add_command
+from workbench.store import db
+from workbench.widgets import server
 
 
 def register(sub) -> None:
@@ -26,13 +27,13 @@ def register(sub) -> None:
     p.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("PORT", app.DEFAULT_PORT)),
-        help=f"the port on 127.0.0.1 (default: $PORT or {app.DEFAULT_PORT})",
+        default=int(os.environ.get("PORT", server.DEFAULT_PORT)),
+        help=f"the port on 127.0.0.1 (default: $PORT or {server.DEFAULT_PORT})",
     )
 
 
 def cmd_app(args) -> int:
-    return app.serve(Path(args.db) if args.db else db.default_path(), args.port)
+    return server.serve(Path(args.db) if args.db else db.default_path(), args.port)
 
 
 __all__ = ["register"]

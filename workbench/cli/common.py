@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import db
 from workbench.errors import InputError, StoreError
+from workbench.store import db
 
 
 def add_command(

@@ -6,7 +6,7 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-from workbench import dataprotection, db, retention, settings
+from workbench import privacy
 from workbench.cli.common import (
     actor,
     add_command,
@@ -17,6 +17,8 @@ from workbench.cli.common import (
     prompt_passphrase,
 )
 from workbench.errors import InputError, StoreError
+from workbench.privacy import retention
+from workbench.store import db, settings
 
 
 def register(sub) -> None:
@@ -38,7 +40,7 @@ def register(sub) -> None:
                     "Keeps their suppression so they are never called again; rewrites the file.",
                     "workbench erase --membership-number SYN0000042 --reason subject_request --yes --by ana")
     _identify(p)
-    p.add_argument("--reason", help=f"why: {', '.join(dataprotection.ERASURE_REASONS)}")
+    p.add_argument("--reason", help=f"why: {', '.join(privacy.ERASURE_REASONS)}")
     p.add_argument("--yes", action="store_true", help="do it; without this, only say what would be erased")
 
     p = add_command(sub, "retention", cmd_retention, "Apply the retention policy: a dry run unless --apply.",
@@ -66,9 +68,9 @@ def _identify(parser) -> None:
 def cmd_audit(args) -> int:
     with closing(open_store(args, read_only=True)) as con:
         if args.verify:
-            result = dataprotection.verify(con)
+            result = privacy.verify(con)
         else:
-            print_table(dataprotection.log(con, action=args.action, limit=args.limit), args.format)
+            print_table(privacy.log(con, action=args.action, limit=args.limit), args.format)
             return 0
     if result.ok:
         print(f"Audit log intact: {result.entries:,} entries, every hash checks.")
@@ -80,7 +82,7 @@ def cmd_audit(args) -> int:
 
 def cmd_sar(args) -> int:
     with closing(open_store(args)) as con:
-        result = dataprotection.subject_access(con, args.out, actor=actor(args),
+        result = privacy.subject_access(con, args.out, actor=actor(args),
                                                membership_number=args.membership_number, phone=args.phone)
     held = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in result.counts.items() if n) or "identity only"
     print(f"Wrote {result.json_path} and {result.html_path} (mode 0600): {held}. "
@@ -94,9 +96,9 @@ def cmd_erase(args) -> int:
                          "then add --yes.")
     con, secret = _open_with_secret(args)
     with closing(con):
-        result = dataprotection.erase(con, actor=actor(args), reason=args.reason,
+        result = privacy.erase(con, actor=actor(args), reason=args.reason,
                                       membership_number=args.membership_number, phone=args.phone)
-    dataprotection.compact(args.db or db.default_path(), secret)
+    privacy.compact(args.db or db.default_path(), secret)
     removed = (", ".join(f"{n} {t}" for t, n in result.removed.items() if t != "list_rows_kept")
                or "no other rows")
     print(f"Erased member {result.member_key}: removed {removed}; kept their suppression, and "
@@ -108,13 +110,13 @@ def cmd_retention(args) -> int:
     days = {"older_than_days": args.older_than, "inactive_after_days": args.inactive_after}
     if not args.apply:
         with closing(open_store(args, read_only=True)) as con:
-            _print_retention(dataprotection.plan_retention(con, **days))
+            _print_retention(privacy.plan_retention(con, **days))
         return 0
     con, secret = _open_with_secret(args)
     with closing(con):
-        result = dataprotection.apply_retention(con, actor=actor(args), **days)
+        result = privacy.apply_retention(con, actor=actor(args), **days)
     if result.calls_to_strip:
-        dataprotection.compact(args.db or db.default_path(), secret)
+        privacy.compact(args.db or db.default_path(), secret)
     _print_retention(result)
     return 0
 
@@ -132,11 +134,11 @@ def _print_retention(result) -> None:
 def cmd_dp_queries(args) -> int:
     if args.set_status:
         with closing(open_store(args)) as con:
-            dataprotection.set_dp_query_status(con, args.set_status[0], args.set_status[1], actor=actor(args))
+            privacy.set_dp_query_status(con, args.set_status[0], args.set_status[1], actor=actor(args))
         print(f"{args.set_status[0]}: {args.set_status[1]}")
         return 0
     with closing(open_store(args, read_only=True)) as con:
-        frame = dataprotection.dp_queries(con, status=None if args.status == "any" else args.status)
+        frame = privacy.dp_queries(con, status=None if args.status == "any" else args.status)
         contact = settings.get(con, "dp_contact")
     print_table(frame, args.format)
     if args.format == "table":

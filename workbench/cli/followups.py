@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench import followups, lists
 from workbench.cli.common import actor, add_command, add_format_option, open_store, print_table
 from workbench.errors import InputError
+from workbench.lists import followups, registry
 
 EXPORT_EXAMPLE = (
     'workbench followups export --branch Ashcombe --purpose "welfare call-backs" '
@@ -229,7 +229,7 @@ def cmd_lists(args) -> int:
         if not args.list_id:
             raise InputError("Say which list: workbench lists destroyed LIST_ID --by NAME")
         with open_store(args) as con:
-            record = lists.mark_destroyed(con, args.list_id, actor=actor(args))
+            record = registry.mark_destroyed(con, args.list_id, actor=actor(args))
         print(
             f"Recorded: list {record.list_id} destroyed by {record.destroyed_by} on "
             f"{record.destroyed_at:%d/%m/%Y %H:%M}."
@@ -237,11 +237,11 @@ def cmd_lists(args) -> int:
         return 0
     if args.list_id:
         raise InputError(
-            f'Unexpected "{lists.safe_id(args.list_id)}". To record a destruction: '
+            f'Unexpected "{registry.safe_id(args.list_id)}". To record a destruction: '
             "workbench lists destroyed LIST_ID --by NAME"
         )
     with open_store(args, read_only=True) as con:
-        frame = lists.lists(con, outstanding=args.outstanding)
+        frame = registry.lists(con, outstanding=args.outstanding)
     shown = frame[
         [
             "list_id",
@@ -275,11 +275,11 @@ def cmd_breach(args) -> int:
         )
     with open_store(args) as con:
         if args.out is not None:
-            lists.write_breach(
+            registry.write_breach(
                 con, args.list_id, args.out, actor=actor(args), with_identities=args.with_identities
             )
         else:
-            text = lists.render_breach(lists.breach(con, args.list_id, actor=actor(args)))
+            text = registry.render_breach(registry.breach(con, args.list_id, actor=actor(args)))
     if args.out is None:
         sys.stdout.write(text + "\n")
     else:

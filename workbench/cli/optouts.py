@@ -6,8 +6,8 @@ import argparse
 from contextlib import closing
 from pathlib import Path
 
-from workbench import optouts, optouts_import
 from workbench.cli.common import actor, add_command, add_format_option, open_store, print_table
+from workbench.privacy import optouts, optouts_import
 
 
 def register(sub) -> None:

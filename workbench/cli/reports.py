@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench import disclosure, pseudonymise, reports
+from workbench import reports
 from workbench.cli.common import actor, add_command, open_store
+from workbench.privacy import pseudonymise
+from workbench.reports import disclosure
 
 
 def register(sub) -> None:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbench import db, settings
 from workbench.cli.common import (
     actor,
     add_command,
@@ -18,6 +17,7 @@ from workbench.cli.common import (
     prompt_passphrase,
 )
 from workbench.errors import InputError
+from workbench.store import db, settings
 
 DEMO_PATH = Path("data") / "demo.duckdb"
 
@@ -159,7 +159,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from workbench import demo
+    from workbench.synthetic import demo
 
     path = Path(args.db or DEMO_PATH)
     org = _generate(args)

@@ -10,7 +10,7 @@ import sys
 
 import pandas as pd
 
-from workbench import needs, outreach, services, volunteers
+from workbench.analysis import needs, outreach, services, volunteers
 from workbench.cli.common import add_command, add_format_option, add_store_options, open_store, print_table
 
 

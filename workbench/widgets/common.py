@@ -16,7 +16,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from workbench.app import PLOTLY_BUNDLE_ENV
+from workbench.widgets.server import PLOTLY_BUNDLE_ENV
 
 ALL = "(all)"
 LABEL = {"description_width": "9em"}

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from workbench import dataprotection, lists, retention
+from workbench import privacy
+from workbench.lists import registry
+from workbench.privacy import retention
 from workbench.widgets.common import LABEL, button, note, table, table_html
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
@@ -48,12 +50,12 @@ class SubjectAccessView(StoreBound):
             Path(self.opened.path).resolve().parent / "subject-access"
         )
 
-    def export(self) -> dataprotection.SubjectAccess:
+    def export(self) -> privacy.SubjectAccess:
         folder = Path(self.folder.value.strip()).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / f"subject-access-{datetime.now():%Y%m%d-%H%M%S}"
         with self.opened.write() as con:
-            result = dataprotection.subject_access(
+            result = privacy.subject_access(
                 con, out, actor=self.opened.actor, **{BY[self.by.value]: self.identifier.value.strip()}
             )
         self.feedback.ok(f"Written {result.html_path} and {result.json_path.name} (readable only by you).")
@@ -67,7 +69,7 @@ class ErasureView(StoreBound):
         self.feedback = Feedback()
         self.by, self.identifier = _person_boxes()
         self.reason = widgets.Dropdown(
-            description="Reason", options=dataprotection.ERASURE_REASONS, style=LABEL
+            description="Reason", options=privacy.ERASURE_REASONS, style=LABEL
         )
         self.confirm = widgets.Text(description="Type ERASE", placeholder=CONFIRM, style=LABEL)
         self.erase_button = button("Erase this member", icon="eraser", style="danger")
@@ -89,19 +91,19 @@ class ErasureView(StoreBound):
         self.add_class("wb-erasure")
         self.bind(store_view)
 
-    def erase(self) -> dataprotection.Erasure | None:
+    def erase(self) -> privacy.Erasure | None:
         if self.confirm.value.strip() != CONFIRM:
             self.feedback.warn(f"Nothing erased: type {CONFIRM} in the box to confirm.")
             return None
         store = self.opened
         with store.write() as con:
-            result = dataprotection.erase(
+            result = privacy.erase(
                 con,
                 actor=store.actor,
                 reason=self.reason.value,
                 **{BY[self.by.value]: self.identifier.value.strip()},
             )
-        dataprotection.compact(store.path, store.passphrase)  # deleted bytes leave the file only now
+        privacy.compact(store.path, store.passphrase)  # deleted bytes leave the file only now
         self.confirm.value = ""
         removed = sum(result.removed.values())
         self.feedback.ok(f"Erased: {removed:,} rows removed, and the store compacted.")
@@ -150,21 +152,21 @@ class RetentionView(StoreBound):
     def _days(self) -> dict:
         return {"older_than_days": int(self.older.value), "inactive_after_days": int(self.inactive.value)}
 
-    def plan(self) -> dataprotection.Retention:
+    def plan(self) -> privacy.Retention:
         with self.opened.read() as con:
-            result = dataprotection.plan_retention(con, **self._days())
+            result = privacy.plan_retention(con, **self._days())
         self.result.value = _retention_html(result, "would")
         self.feedback.clear()
         return result
 
-    def apply(self) -> dataprotection.Retention | None:
+    def apply(self) -> privacy.Retention | None:
         if not self.confirm.value:
             self.feedback.warn("Run the dry run and tick the box first; nothing was removed.")
             return None
         store = self.opened
         with store.write() as con:
-            result = dataprotection.apply_retention(con, actor=store.actor, **self._days())
-        dataprotection.compact(store.path, store.passphrase)
+            result = privacy.apply_retention(con, actor=store.actor, **self._days())
+        privacy.compact(store.path, store.passphrase)
         self.confirm.value = False
         self.result.value = _retention_html(result, "did")
         self.feedback.ok("Retention applied and the store compacted.")
@@ -199,17 +201,17 @@ class BreachView(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            self.list_id.options = list(lists.lists(con)["list_id"])
+            self.list_id.options = list(registry.lists(con)["list_id"])
 
     def make(self) -> None:
         if not self.list_id.value:
             self.feedback.warn("No list chosen: no lists have been issued yet.")
             return
         with self.opened.write() as con:
-            report = lists.breach(
+            report = registry.breach(
                 con, self.list_id.value, actor=self.opened.actor, with_identities=self.with_identities.value
             )
-        self.report.value = lists.render_breach(report, "html")
+        self.report.value = registry.render_breach(report, "html")
         self.feedback.ok("Breach report made (and recorded in the audit log).")
 
 
@@ -231,12 +233,12 @@ class AuditView(StoreBound):
     def refresh(self) -> None:
         with self.opened.read() as con:
             self.entries.value = table_html(
-                dataprotection.log(con, limit=50), empty="The audit log is empty."
+                privacy.log(con, limit=50), empty="The audit log is empty."
             )
 
-    def verify(self) -> dataprotection.Verification:
+    def verify(self) -> privacy.Verification:
         with self.opened.read() as con:
-            result = dataprotection.verify(con)
+            result = privacy.verify(con)
         self.verdict.value = (
             f"<div style='color:#1b5e20'><b>Intact</b>: {result.entries:,} entries, "
             "none changed or removed.</div>"
@@ -253,12 +255,12 @@ class QueriesView(StoreBound):
     def __init__(self, store_view: StoreView) -> None:
         self.feedback = Feedback()
         self.status_filter = widgets.Dropdown(
-            description="Show", options=[*dataprotection.DP_QUERY_STATUSES, ("all", None)], style=LABEL
+            description="Show", options=[*privacy.DP_QUERY_STATUSES, ("all", None)], style=LABEL
         )
         self.queries = table()
         self.call_id = widgets.Text(description="Call ID", style=LABEL)
         self.new_status = widgets.Dropdown(
-            description="New status", options=dataprotection.DP_QUERY_STATUSES, style=LABEL
+            description="New status", options=privacy.DP_QUERY_STATUSES, style=LABEL
         )
         self.set_button = button("Set status", icon="check")
         self.status_filter.observe(self.feedback.guarded(lambda _: self.refresh()), names="value")
@@ -276,19 +278,19 @@ class QueriesView(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            frame = dataprotection.dp_queries(con, status=self.status_filter.value)
+            frame = privacy.dp_queries(con, status=self.status_filter.value)
         self.queries.value = table_html(frame, empty="No queries with this status.")
 
     def set_status(self) -> None:
         with self.opened.write() as con:
-            dataprotection.set_dp_query_status(
+            privacy.set_dp_query_status(
                 con, self.call_id.value.strip(), self.new_status.value, actor=self.opened.actor
             )
         self.feedback.ok("Status changed.")
         self.refresh()
 
 
-def _retention_html(result: dataprotection.Retention, verb: str) -> str:
+def _retention_html(result: privacy.Retention, verb: str) -> str:
     rows = "".join(f"<li>{table}: {n:,} rows</li>" for table, n in result.detail_rows.items())
     rounds = ", ".join(result.expired_rounds) or "none"
     return (

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from workbench import followups, lists, needs
-from workbench.ingest_vocab import NEED_CATEGORIES
+from workbench.lists import followups, registry
+from workbench.store.filters import known
+from workbench.vocabulary import NEED_CATEGORIES
 from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table, table_html
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
@@ -116,7 +117,7 @@ class FollowupListView(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            branches, wards = needs.known(con, "branch"), needs.known(con, "ward")
+            branches, wards = known(con, "branch"), known(con, "ward")
         self.branch.options = branches
         self.ward.options = choices(wards)
         self.folder.value = self.folder.value or str(exports_folder(self.opened.path))
@@ -209,8 +210,8 @@ class RegistryView(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            frame = lists.lists(con, outstanding=self.outstanding.value)
-            out = lists.lists(con, outstanding=True)
+            frame = registry.lists(con, outstanding=self.outstanding.value)
+            out = registry.lists(con, outstanding=True)
         self.table.value = table_html(frame, empty="No lists have been issued yet.")
         self.list_id.options = list(out["list_id"])
 
@@ -219,7 +220,7 @@ class RegistryView(StoreBound):
             self.feedback.warn("Choose a list first.")
             return
         with self.opened.write() as con:
-            record = lists.mark_destroyed(con, self.list_id.value, actor=self.opened.actor)
+            record = registry.mark_destroyed(con, self.list_id.value, actor=self.opened.actor)
         self.feedback.ok(f"Recorded {record.list_id} as destroyed.")
         self.refresh()
         self.announce_change()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench import charts, needs, services, volunteers
-from workbench.ingest_vocab import NEED_CATEGORIES
+from workbench.analysis import charts, needs, services, volunteers
+from workbench.store.filters import known
+from workbench.vocabulary import NEED_CATEGORIES
 from workbench.widgets.common import (
     LABEL,
     ChartSlot,
@@ -60,7 +61,7 @@ class _PlaceFilters(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            options = {name: needs.known(con, name) for name in ("branch", "ward")}
+            options = {name: known(con, name) for name in ("branch", "ward")}
         self._quiet = True
         try:
             for name, values in options.items():

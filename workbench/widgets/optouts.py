@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench import optouts, subjects
+from workbench.privacy import optouts, subjects
 from workbench.widgets.common import LABEL, button, heading, note, table, table_html
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView

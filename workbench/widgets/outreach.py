@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 import pandas as pd
 
-from workbench import charts, needs, outreach
-from workbench.ingest_vocab import OUTCOMES
+from workbench.analysis import charts, outreach
+from workbench.store.filters import known, wards
+from workbench.vocabulary import OUTCOMES
 from workbench.widgets.common import LABEL, ChartSlot, Steps, choices, chosen, dropdown
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
@@ -99,7 +100,7 @@ class OutreachDashboard(StoreBound):
     def refresh(self) -> None:
         """Load the branches, wards and rounds in the store, then draw."""
         with self.opened.read() as con:
-            options = {name: needs.known(con, name) for name in ("branch", "ward", "round")}
+            options = {name: known(con, name) for name in ("branch", "ward", "round")}
         self._quiet = True
         try:
             for name, values in options.items():
@@ -139,18 +140,18 @@ class OutreachDashboard(StoreBound):
         chosen_filters = self.filters()
         place = "ward" if chosen_filters["branch"] or chosen_filters["ward"] else "branch"
         with self.steps, self.opened.read() as con:
-            wards = None
+            ward_choices = None
             if self.data.filters and chosen_filters["branch"] != self.data.filters.get("branch"):
                 # The ward filter offers only the chosen branch's wards; a ward elsewhere is dropped.
-                wards = needs.wards(con, chosen_filters["branch"])
-                if chosen_filters["ward"] not in (None, *wards):
+                ward_choices = wards(con, chosen_filters["branch"])
+                if chosen_filters["ward"] not in (None, *ward_choices):
                     chosen_filters["ward"] = None
             headline = outreach.headline(con, **chosen_filters)
             self.steps.step()
             charts_data = outreach.summaries(con, ("week", "round", place), **chosen_filters)
             self.steps.step()
         return DashboardData(chosen_filters, headline, charts_data["week"], charts_data["round"],
-                             charts_data[place], place, wards)
+                             charts_data[place], place, ward_choices)
 
     def update(self) -> None:
         """Re-query and redraw the headline numbers and the charts in place."""

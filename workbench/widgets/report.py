@@ -13,7 +13,9 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from workbench import disclosure, needs, reports, risk
+from workbench import reports
+from workbench.reports import disclosure, risk
+from workbench.store.filters import known
 from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table_html
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
@@ -71,7 +73,7 @@ class ReportView(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            self.branch.options = choices(needs.known(con, "branch"))
+            self.branch.options = choices(known(con, "branch"))
         self.folder.value = self.folder.value or str(Path(self.opened.path).resolve().parent / "reports")
 
     def _choices(self) -> dict:

@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import ipywidgets as widgets
 
-from workbench import db, settings
 from workbench.errors import StoreError
+from workbench.store import db, settings
 from workbench.widgets.feedback import Feedback
 
 DEMO_STORE = Path("data") / "demo.duckdb"
@@ -190,7 +190,8 @@ class StoreView(widgets.VBox):
 
     def build_demo(self) -> Store | None:
         """Build the demo store (fake people only, passphrase 'demo') at the path, then open it."""
-        from workbench import demo, synthetic
+        from workbench import synthetic
+        from workbench.synthetic import demo
 
         with self.feedback.guard():
             self.feedback.show("Building the demo store: about a minute. Every person in it is made up.")

@@ -1,0 +1,652 @@
+"""followups and lists: who is on a list, the notice, the registry, breach reports, returns, next round.
+
+The store is built by hand (ten members) so every count below is exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbench.cli import main
+from workbench.errors import InputError
+from workbench.lists import followups, registry
+from workbench.privacy import erasure, optouts, pseudonymise
+
+# membership number, first name, phone, branch, ward, calls [(outcome, wellbeing, urgency, needs)]
+NEED = ("answered", 3, "medium")
+PEOPLE = [
+    (
+        "SYN01",
+        "Alice",
+        "+447700900001",
+        "Ashcombe",
+        "Kings Park",
+        [("answered", 1, "high", ["food", "medicine"])],
+    ),
+    (
+        "SYN02",
+        '=HYPERLINK("http://x","click")',
+        "+447700900002",
+        "Ashcombe",
+        "Kings Park",
+        [("answered", 3, "medium", ["isolation"])],
+    ),
+    (
+        "SYN03",
+        "+44 Bob",
+        "+33612345678",
+        "Ashcombe",
+        "Wren Green",
+        [("answered", 3, "medium", ["financial"])],
+    ),
+    ("SYN04", "@SUM(1)", "+447700900004", "Ashcombe", "Wren Green", [("answered", 4, "low", ["digital"])]),
+    ("SYN05", "-2+3", "+447700900005", "Ashcombe", "Wren Green", [("answered", 3, "medium", ["housing"])]),
+    (
+        "SYN06",
+        "\u202eNala",
+        "+447700900006",
+        "Ashcombe",
+        "Kings Park",
+        [("answered", 2, "medium", ["other"])],
+    ),
+    (
+        "SYN07",
+        "\tTabby",
+        "+447700900007",
+        "Ashcombe",
+        "Kings Park",
+        [("answered", 3, "low", ["mental_health"])],
+    ),
+    (
+        "SYN08",
+        "Olive",
+        "+447700900008",
+        "Ashcombe",
+        "Kings Park",
+        [("answered", 3, "high", ["food"])],
+    ),  # opted out
+    ("SYN09", "Nophone", None, "Ashcombe", "Kings Park", [("answered", 3, "medium", ["food"])]),
+    ("SYN10", "Brenda", "+447700900010", "Brackenhurst", "Moor End", [("answered", 3, "high", ["food"])]),
+    ("SYN11", "Una", "+447700900011", "Ashcombe", "Wren Green", [("no_answer", None, None, [])] * 3),
+]
+ON_LIST = 7  # SYN01-07: SYN08 opted out, SYN09 has no phone, SYN10 another branch, SYN11 no need
+WHEN = datetime(2020, 4, 6, 10, 0)
+
+
+def _key(con, number: str) -> str:
+    return pseudonymise.member_keys(con, [number])[0]
+
+
+def _build(con) -> None:
+    now = datetime(2020, 4, 1)
+    call = 0
+    for number, first, phone, branch, ward, calls in PEOPLE:
+        key = _key(con, number)
+        con.execute(
+            "INSERT INTO members VALUES (?, ?, ?, 'NV1 1AA', 70, DATE '2019-01-01', ?, ?, NULL)",
+            [key, branch, ward, now, now],
+        )
+        phone_hash = pseudonymise.suppression_hashes(con, [phone])[0]
+        number_hash = pseudonymise.suppression_hashes(con, [number])[0]
+        con.execute(
+            "INSERT INTO identities VALUES (?, ?, ?, 'Smith', ?, ?, '1 High St', ?, ?)",
+            [key, number, first, phone, f"{number.lower()}@example.com", phone_hash, number_hash],
+        )
+        for i, (outcome, wellbeing, urgency, categories) in enumerate(calls):
+            call += 1
+            call_id = f"CL{call:04d}"
+            con.execute(
+                "INSERT INTO calls VALUES (?, ?, 'R1', 'C0001', ?, ?, ?, ?, ?, FALSE, NULL, "
+                "'private note', NULL)",
+                [call_id, key, WHEN + timedelta(hours=i), outcome, wellbeing, bool(categories), urgency],
+            )
+            for category in categories:
+                con.execute("INSERT INTO call_needs VALUES (?, ?)", [call_id, category])
+    optouts.add(con, actor="dp", reason="asked_not_to_be_called", membership_number="SYN08")
+
+
+@pytest.fixture
+def store(con):
+    _build(con)
+    return con
+
+
+def _export(con, tmp_path: Path, suffix: str = "xlsx", **options) -> followups.Exported:
+    args = {
+        "branch": "Ashcombe",
+        "purpose": "welfare call-backs",
+        "recipient": "Ashcombe secretary",
+        "out": tmp_path / f"list.{suffix}",
+        "actor": "ana",
+        **options,
+    }
+    return followups.export(con, **args)
+
+
+def _row_key(con, list_id: str, row: int) -> str:
+    return con.execute(
+        "SELECT member_key FROM list_members WHERE list_id = ? AND row_number = ?", [list_id, row]
+    ).fetchone()[0]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _text(path: Path) -> str:
+    if path.suffix == ".xlsx":
+        ws = openpyxl.load_workbook(path).active
+        return "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
+    return path.read_text(encoding="utf-8-sig")
+
+
+# ---- exporting -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "html"])
+def test_each_format_carries_the_notice_and_only_the_right_people(store, tmp_path, fmt):
+    done = _export(store, tmp_path, fmt)
+    assert _mode(done.path) == 0o600
+    assert done.record.row_count == ON_LIST
+    assert done.excluded == {"opted out": 1, "no phone number": 1}
+    text = _text(done.path)
+    record = done.record
+    for needle in (
+        record.list_id,
+        "Ashcombe secretary",
+        "welfare call-backs",
+        f"{record.created_at:%d/%m/%Y}",
+        f"{record.shred_by:%d %B %Y}",
+        "Report it:",
+        "Shred it:",
+        "Secure it:",
+        "dataprotection@example.org",
+        "Northvale Labour Party",
+    ):
+        assert needle in text, f"{needle!r} is missing from the {fmt} list"
+    for absent in ("Olive", "Nophone", "Brenda", "Una", "Smith", "High St", "private note", "SYN0"):
+        assert absent not in text
+    if fmt == "html":
+        assert text.count("Secure it:") == 2  # header and footer
+    assert record.shred_by == (record.created_at + timedelta(days=14)).date()
+
+
+def test_the_columns_are_minimal(store, tmp_path):
+    done = _export(store, tmp_path, "csv")
+    header, rows = followups.exports.read_table(done.path, header_first=followups.LIST_ID)
+    assert header == [
+        "List ID",
+        "Row",
+        "First Name",
+        "Phone",
+        "Ward",
+        "Needs",
+        "Urgency",
+        "Call-back prompt",
+        "Outcome",
+        "Date called",
+        "Caller initials",
+    ]
+    first = dict(zip(header, rows[0][1], strict=True))
+    assert first["First Name"] == "Alice" and first["Phone"] == "07700 900001"
+    assert first["Needs"] == "Food; Medicine" and first["Urgency"] == "High"
+    assert first["Call-back prompt"].startswith("Call first.")
+    assert [r[1][1] for r in rows] == [str(n) for n in range(1, ON_LIST + 1)]
+    assert first["Outcome"] == first["Date called"] == first["Caller initials"] == ""
+
+
+def test_membership_number_only_when_asked(store, tmp_path):
+    done = _export(store, tmp_path, "csv", include_membership_number=True)
+    header, rows = followups.exports.read_table(done.path, header_first=followups.LIST_ID)
+    assert "Membership Number" in header
+    assert {r[1][header.index("Membership Number")] for r in rows} == {f"SYN0{i}" for i in range(1, 8)}
+    assert "membership number" in registry.get(store, done.list_id).data_categories
+
+
+def test_hostile_names_cannot_run_as_formulas(store, tmp_path):
+    done = _export(store, tmp_path, "xlsx")
+    ws = openpyxl.load_workbook(done.path).active
+    cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
+    assert all(c.data_type != "f" for c in cells)
+    values = {c.value for c in cells}
+    for name in ('=HYPERLINK("http://x","click")', "+44 Bob", "@SUM(1)", "-2+3", "\tTabby"):
+        assert "'" + name in values and name not in values
+    assert "\u202eNala" in values
+    assert "'+33 6 12 34 56 78" in values  # an international phone keeps its OWASP quote
+    csv_text = _export(store, tmp_path, "csv").path.read_text(encoding="utf-8-sig")
+    assert '"\'=HYPERLINK(""http://x"",""click"")"' in csv_text and '"\'@SUM(1)"' in csv_text
+
+
+def test_the_list_is_registered_with_its_rows_and_audited(store, tmp_path):
+    done = _export(store, tmp_path)
+    rows = store.execute(
+        "SELECT row_number, member_key, digest FROM list_members WHERE list_id = ? ORDER BY row_number",
+        [done.list_id],
+    ).fetchall()
+    assert [r[0] for r in rows] == list(range(1, ON_LIST + 1))
+    assert rows[0][1] == _key(store, "SYN01") and len(rows[0][2].split(":")) == 3
+    record = registry.get(store, done.list_id)
+    assert (record.kind, record.recipient, record.created_by, record.format) == (
+        "followup",
+        "Ashcombe secretary",
+        "ana",
+        "xlsx",
+    )
+    assert record.filters["branch"] == "Ashcombe" and record.excluded == done.excluded
+    entry = store.execute(
+        "SELECT actor, counts FROM audit_log WHERE action = 'list_created' AND object_id = ?", [done.list_id]
+    ).fetchone()
+    assert entry[0] == "ana" and json.loads(entry[1])["rows"] == ON_LIST
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"purpose": " "}, "--purpose is required"),
+        ({"recipient": ""}, "--recipient is required"),
+        ({"fmt": "pdf", "out": "list.pdf"}, 'Unsupported list format "pdf"'),
+        ({"fmt": "csv", "out": "list.xlsx"}, "does not end in .csv"),
+        ({"branch": "Atlantis"}, 'Unknown branch "Atlantis"'),
+        ({"ward": "Moor End"}, "Nobody to put on a list"),
+        ({"shred_after_days": 0}, "from 1 to 3650"),
+    ],
+)
+def test_bad_requests_make_no_list(store, tmp_path, options, message):
+    if "out" in options:
+        options = {**options, "out": tmp_path / options["out"]}
+    with pytest.raises(InputError, match=message):
+        _export(store, tmp_path, **options)
+    assert store.execute("SELECT count(*) FROM lists").fetchone()[0] == 0
+    assert not list(tmp_path.glob("list*"))
+
+
+def test_an_existing_file_is_never_overwritten(store, tmp_path):
+    (tmp_path / "list.xlsx").write_text("someone's spreadsheet")
+    with pytest.raises(InputError, match="already exists"):
+        _export(store, tmp_path)
+    assert (tmp_path / "list.xlsx").read_text() == "someone's spreadsheet"
+
+
+def test_a_failed_write_registers_nothing(store, tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        _export(store, tmp_path, out=tmp_path / "missing" / "list.xlsx")
+    assert store.execute("SELECT count(*) FROM lists").fetchone()[0] == 0
+    assert store.execute("SELECT count(*) FROM audit_log WHERE action = 'list_created'").fetchone()[0] == 0
+
+
+# ---- registry and destruction ----------------------------------------------------------------------------
+
+
+def test_registry_flags_lists_past_shred_by_and_records_destruction_once(store, tmp_path):
+    done = _export(store, tmp_path, shred_after_days=3)
+    shown = registry.lists(store)
+    assert shown.loc[0, "status"] == "out" and shown.loc[0, "rows"] == ON_LIST
+    late = registry.lists(store, as_of=done.record.shred_by + timedelta(days=2))
+    assert late.loc[0, "status"] == "PAST SHRED-BY" and late.loc[0, "days_overdue"] == 2
+    record = registry.mark_destroyed(store, done.list_id.lower(), actor="sam")
+    assert record.destroyed and record.destroyed_by == "sam"
+    assert registry.lists(store, outstanding=True).empty
+    assert registry.lists(store).loc[0, "status"] == "destroyed"
+    with pytest.raises(InputError, match="already recorded destroyed .* by sam; nothing changed"):
+        registry.mark_destroyed(store, done.list_id, actor="sam")
+    assert store.execute("SELECT count(*) FROM audit_log WHERE action = 'list_destroyed'").fetchone()[0] == 1
+
+
+def test_unknown_list_ids_are_named_only_when_they_look_like_ids(store):
+    with pytest.raises(InputError, match='No list with ID "FU-20200101-ABCDE"'):
+        registry.mark_destroyed(store, "FU-20200101-ABCDE", actor="sam")
+    with pytest.raises(InputError, match=r"\(not shown\)"):
+        registry.get(store, "07700 900123")
+
+
+# ---- breach report ---------------------------------------------------------------------------------------
+
+
+def test_breach_report_gives_counts_and_no_identities(store, tmp_path):
+    done = _export(store, tmp_path)
+    optouts.add(store, actor="dp", reason="complaint", membership_number="SYN02")
+    erasure.erase(store, actor="dp", reason="subject_request", membership_number="SYN03")
+    report = registry.breach(store, done.list_id, actor="dp", as_of=done.record.shred_by + timedelta(days=5))
+    assert report.since == {"opted out": 1, "erased": 1}
+    assert report.past_shred_by == 5 and report.identities is None
+    text = registry.render_breach(report)
+    for needle in (
+        done.list_id,
+        "Ashcombe secretary",
+        "welfare call-backs",
+        f"People on the list: {ON_LIST}",
+        "1 erased, 1 opted out",
+        "5 days past its shred-by date",
+        "support needs",
+        "phone number",
+        "72 hours",
+        "dataprotection@example.org",
+    ):
+        assert needle in text
+    for name, *_ in PEOPLE:
+        assert name not in text
+    for first in ("Alice", "HYPERLINK", "Tabby", "07700", "+44"):
+        assert first not in text
+    entry = store.execute("SELECT counts FROM audit_log WHERE action = 'breach_report'").fetchone()
+    assert json.loads(entry[0]) == {"rows": ON_LIST, "with_identities": 0}
+
+
+def test_breach_report_with_identities_is_a_0600_file_for_the_dp_team(store, tmp_path):
+    done = _export(store, tmp_path)
+    erasure.erase(store, actor="dp", reason="subject_request", membership_number="SYN03")
+    path = registry.write_breach(store, done.list_id, tmp_path / "breach.html", actor="dp", with_identities=True)
+    assert _mode(path) == 0o600
+    text = path.read_text()
+    assert "Alice" in text and "+447700900001" in text and "SYN01" in text and "(erased)" in text
+    assert "+33612345678" not in text  # the erased member's identity is gone
+    entry = store.execute("SELECT counts FROM audit_log WHERE action = 'breach_report'").fetchone()
+    assert json.loads(entry[0])["with_identities"] == 1
+
+
+# ---- returns ---------------------------------------------------------------------------------------------
+
+
+def _fill_xlsx(path: Path, outcomes: dict[int, tuple], out: Path) -> Path:
+    book = openpyxl.load_workbook(path)
+    ws = book.active
+    header_row = next(c.row for c in ws["A"] if c.value == followups.LIST_ID)
+    header = [c.value for c in ws[header_row]]
+    for row_number, values in outcomes.items():
+        for column, value in zip(
+            (followups.OUTCOME, followups.DATE_CALLED, followups.INITIALS), values, strict=False
+        ):
+            ws.cell(header_row + row_number, header.index(column) + 1, value)
+    book.save(out)
+    return out
+
+
+def _states(con) -> dict[str, str]:
+    return dict(con.execute("SELECT member_key, state FROM followups").fetchall())
+
+
+def _suppressed(con, number: str) -> bool:
+    frame = pd.DataFrame({"member_key": [_key(con, number)]})
+    return optouts.suppress(con, frame).kept.empty
+
+
+def test_results_round_trip_through_xlsx(store, tmp_path):
+    done = _export(store, tmp_path)
+    # SYN01 opts out (by phone) after the list was made, before the results come back.
+    optouts.add(store, actor="dp", reason="asked_not_to_be_called", phone="07700 900001")
+    filled = _fill_xlsx(
+        done.path,
+        {
+            1: ("resolved", datetime(2020, 4, 20), "AB"),
+            2: ("Unreachable",),
+            3: ("needs more help", "21/04/2020"),
+            4: ("opted out",),
+        },
+        tmp_path / "returned.xlsx",
+    )
+    result = followups.import_results(store, filled, actor="ana")
+    assert result.changed == {"resolved": 1, "unreachable": 1, "needs_more_help": 1, "opted_out": 1}
+    assert (result.not_called, result.unchanged, result.list_ids) == (3, 0, (done.list_id,))
+    assert _row_key(store, done.list_id, 1) == _key(store, "SYN01")  # the most urgent comes first
+    states = _states(store)
+    assert states == {
+        _key(store, "SYN01"): "resolved",
+        _row_key(store, done.list_id, 2): "unreachable",
+        _row_key(store, done.list_id, 3): "in_progress",
+    }
+    assert _suppressed(store, "SYN01"), "a 'resolved' return must not lift a later opt-out"
+    opted = _row_key(store, done.list_id, 4)
+    assert optouts.suppress(store, pd.DataFrame({"member_key": [opted]})).kept.empty
+    entry = store.execute(
+        "SELECT source, scope FROM optouts WHERE member_key = ? AND source = 'return'", [opted]
+    ).fetchall()
+    assert entry == [("return", "calls")]
+    assert store.execute(
+        "SELECT called_on FROM list_members WHERE list_id = ? AND row_number = 3", [done.list_id]
+    ).fetchone()[0] == date(2020, 4, 21)
+    assert (
+        store.execute("SELECT count(*) FROM audit_log WHERE action = 'returns_imported'").fetchone()[0] == 1
+    )
+
+
+def test_importing_returns_again_changes_nothing(store, tmp_path):
+    done = _export(store, tmp_path)
+    first = _fill_xlsx(done.path, {1: ("resolved",), 4: ("opted out",)}, tmp_path / "r1.xlsx")
+    followups.import_results(store, first, actor="ana")
+    events = store.execute("SELECT count(*) FROM followup_events").fetchone()[0]
+    register = store.execute("SELECT count(*) FROM optouts").fetchone()[0]
+    again = followups.import_results(store, first, actor="ana")
+    assert again.already_imported
+    # A later copy of the same list with one more outcome: only the new outcome is recorded.
+    second = _fill_xlsx(first, {2: ("unreachable",)}, tmp_path / "r2.xlsx")
+    result = followups.import_results(store, second, actor="ana")
+    assert result.changed == {"unreachable": 1} and result.unchanged == 2
+    assert store.execute("SELECT count(*) FROM followup_events").fetchone()[0] == events + 1
+    assert store.execute("SELECT count(*) FROM optouts").fetchone()[0] == register
+    assert store.execute("SELECT count(*) FROM imports WHERE kind = 'returns'").fetchone()[0] == 2
+
+
+def test_results_round_trip_through_csv(store, tmp_path):
+    done = _export(store, tmp_path, "csv")
+    with open(done.path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header_at = next(i for i, r in enumerate(rows) if r[0] == followups.LIST_ID)
+    outcome = rows[header_at].index(followups.OUTCOME)
+    rows[header_at + 2][outcome] = "resolved"
+    returned = tmp_path / "returned.csv"
+    with open(returned, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)  # re-saved without QUOTE_ALL, as a spreadsheet might
+    result = followups.import_results(store, returned, actor="ana")
+    assert result.changed == {"resolved": 1} and result.not_called == ON_LIST - 1
+    assert _states(store) == {_row_key(store, done.list_id, 2): "resolved"}
+
+
+def _edit(path: Path, out: Path, row: int, column: str, value) -> Path:
+    book = openpyxl.load_workbook(path)
+    ws = book.active
+    header_row = next(c.row for c in ws["A"] if c.value == followups.LIST_ID)
+    header = [c.value for c in ws[header_row]]
+    ws.cell(header_row + 1, header.index(followups.OUTCOME) + 1, "resolved")
+    ws.cell(header_row + row, header.index(column) + 1, value)
+    book.save(out)
+    return out
+
+
+@pytest.mark.parametrize(
+    "row,column,value,message",
+    [
+        (
+            2,
+            "List ID",
+            "FU-20200101-ZZZZZ",
+            'row 11, column List ID: "FU-20200101-ZZZZZ" is not a list in this store',
+        ),
+        (2, "First Name", "Alicia", "row 11, column First Name: differs from the list as issued"),
+        (3, "Needs", "Food", "row 12, column Needs: differs from the list as issued"),
+        (2, "Row", 99, "row 11, column Row: is not a row of list"),
+        (1, "Outcome", "maybe", 'row 10, column Outcome: "maybe" is not an outcome. Write one of: resolved'),
+        (1, "Outcome", "rang 07700 900001 twice", "row 10, column Outcome: the value is not an outcome"),
+        (2, "Date called", "31/02/2020", "row 11, column Date called: is not a date we can read"),
+    ],
+)
+def test_bad_returns_are_reported_and_change_nothing(store, tmp_path, row, column, value, message):
+    done = _export(store, tmp_path)
+    bad = _edit(done.path, tmp_path / "returned.xlsx", row, column, value)
+    with pytest.raises(InputError) as raised:
+        followups.import_results(store, bad, actor="ana")
+    text = str(raised.value)
+    assert message in text and "returned.xlsx" in text and "nothing was imported" in text
+    for secret in ("Alice", "Alicia", "07700", "HYPERLINK"):
+        assert secret not in text
+    assert _states(store) == {}
+    assert store.execute("SELECT count(*) FROM imports").fetchone()[0] == 0
+    assert store.execute("SELECT count(outcome) FROM list_members").fetchone()[0] == 0
+
+
+def test_a_row_not_on_the_list_is_unmatched(store, tmp_path):
+    done = _export(store, tmp_path)
+    book = openpyxl.load_workbook(done.path)
+    ws = book.active
+    ws.append([done.list_id, 8, "Extra", "07700 900099", "Kings Park", "Food", "High", "", "resolved"])
+    book.save(tmp_path / "returned.xlsx")
+    with pytest.raises(InputError, match="column Row: is not a row of list"):
+        followups.import_results(store, tmp_path / "returned.xlsx", actor="ana")
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("returned.pdf", b"%PDF-1.4", "Unsupported file extension: '.pdf'"),
+        ("returned.xlsx", b"List ID,Row\n", "is not an Excel workbook"),
+    ],
+)
+def test_wrong_file_types_are_refused(store, tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        followups.import_results(store, tmp_path / name, actor="ana")
+
+
+def test_missing_columns_are_named(store, tmp_path):
+    done = _export(store, tmp_path, "csv")
+    text = done.path.read_text(encoding="utf-8-sig").replace('"Needs"', '"Need"')
+    (tmp_path / "returned.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="the column\\(s\\) Needs are missing"):
+        followups.import_results(store, tmp_path / "returned.csv", actor="ana")
+
+
+def test_a_member_erased_since_is_skipped(store, tmp_path):
+    done = _export(store, tmp_path)
+    erasure.erase(store, actor="dp", reason="subject_request", membership_number="SYN01")
+    filled = _fill_xlsx(done.path, {1: ("resolved",), 2: ("resolved",)}, tmp_path / "returned.xlsx")
+    result = followups.import_results(store, filled, actor="ana")
+    assert result.erased == 1 and result.changed == {"resolved": 1}
+
+
+# ---- next round ------------------------------------------------------------------------------------------
+
+
+def test_next_round_lists_the_unreached_and_those_due_a_check_in(store, tmp_path):
+    done = followups.next_round(
+        store,
+        purpose="round 2",
+        recipient="calling team",
+        out=tmp_path / "r2.csv",
+        actor="ana",
+        attempts=3,
+        checkin_after_days=28,
+        wellbeing_at_most=2,
+        as_of="2020-04-20",
+    )
+    header, rows = followups.exports.read_table(done.path, header_first="Membership Number")
+    assert header == ["Membership Number", "First Name", "Last Name", "Phone", "Ward", "Reason"]
+    by_number = {r[1][0]: r[1] for r in rows}
+    assert set(by_number) == {"SYN11", "SYN01", "SYN06"}  # unreached; wellbeing 1; wellbeing 2
+    assert by_number["SYN11"][5] == "not reached after 3 attempts"
+    assert by_number["SYN01"][5] == by_number["SYN06"][5] == "priority check-in"
+    assert by_number["SYN11"][3] == "07700900011"
+    assert registry.get(store, done.list_id).kind == "next_round"
+    later = followups.next_round(
+        store,
+        purpose="round 3",
+        recipient="calling team",
+        out=tmp_path / "r3.xlsx",
+        actor="ana",
+        as_of="2020-06-01",
+    )
+    # Everyone answered in April is due by June, except the opted out (SYN08); SYN09 has no phone.
+    assert later.record.row_count == 9
+    assert later.excluded == {"opted out": 1, "no phone number": 1}
+    returned = tmp_path / "r3-back.csv"
+    returned.write_text(
+        f'"List ID","Row","First Name","Ward","Needs","Outcome"\n"{later.list_id}","1","","","","resolved"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="is a next-round call list; its results come back as call outcomes"):
+        followups.import_results(store, returned, actor="ana")
+
+
+# ---- the command line ------------------------------------------------------------------------------------
+
+
+def test_cli_export_lists_destroy_and_breach(store_path, tmp_path, capsys, monkeypatch):
+    from tests.conftest import PASSPHRASE
+    from workbench.store import db
+
+    with db.session(store_path, PASSPHRASE) as con:
+        _build(con)
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", PASSPHRASE)
+    base = ["--db", str(store_path), "--by", "ana"]
+    out = tmp_path / "ash.html"
+    assert (
+        main(
+            [
+                "followups",
+                "export",
+                *base,
+                "--branch",
+                "Ashcombe",
+                "--purpose",
+                "call-backs",
+                "--recipient",
+                "Ashcombe secretary",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert (
+        f"({ON_LIST} people; list FU-" in printed and "Left out: 1 no phone number, 1 opted out." in printed
+    )
+    list_id = printed.split("list ")[1].split(";")[0]
+    assert main(["lists", *base]) == 0
+    assert list_id in capsys.readouterr().out
+    assert main(["breach", list_id, *base]) == 0
+    report = capsys.readouterr().out
+    assert "People on the list: 7" in report and "Alice" not in report
+    assert main(["breach", list_id, *base, "--with-identities"]) == 1
+    assert "give --out PATH" in capsys.readouterr().err
+    assert main(["lists", "destroyed", list_id, *base]) == 0
+    assert main(["lists", "destroyed", list_id, *base]) == 1
+    assert "already recorded destroyed" in capsys.readouterr().err
+    assert main(["lists", "--outstanding", *base]) == 0
+    assert "(nothing to show)" in capsys.readouterr().out
+
+
+# ---- phones ----------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "+447700900",
+                "+441134960",
+                "+442079460",
+                "+441632960",
+                "+442896496",
+                "+447911123",
+                "+3361234",
+                "+1202555",
+            ]
+        ).flatmap(
+            lambda prefix: st.text("0123456789", min_size=3, max_size=4).map(lambda tail: prefix + tail)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_column_phone_formatting_matches_one_by_one(numbers):
+    column = pd.Series(numbers)
+    assert followups.display_phones(column).tolist() == column.map(followups.display_phone).tolist()

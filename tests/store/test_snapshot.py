@@ -1,0 +1,252 @@
+"""The analysis snapshot: built once per store state, rebuilt on any change, never used stale."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_needs import small_store
+
+from workbench.analysis import needs, outreach
+from workbench.privacy import optouts
+from workbench.store import db, snapshot
+
+
+@pytest.fixture
+def small(con):
+    snapshot.clear()
+    small_store(con)
+    return con
+
+
+def test_snapshot_is_reused_while_the_store_is_unchanged(small):
+    first = snapshot.get(small)
+    builds = snapshot.BUILDS
+    outreach.summary(small, by="week")
+    outreach.headline(small)
+    needs.queue(small)
+    assert snapshot.get(small) is first
+    assert snapshot.BUILDS == builds
+
+
+def test_a_new_call_rebuilds_the_snapshot_and_shows_in_the_figures(small):
+    before = outreach.headline(small)
+    old = snapshot.get(small)
+    small.execute(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES ('c99', 'm4', 'R2', 'C01', '2020-04-22 10:00', 'answered')"
+    )
+    after = outreach.headline(small)
+    assert snapshot.get(small) is not old
+    assert after["attempts"] == before["attempts"] + 1
+    assert after["reached"] == before["reached"] + 1  # m4 had never answered
+
+
+def test_an_in_place_update_rebuilds_the_snapshot(small):
+    before = outreach.summary(small, by="round").set_index("round").loc["R2", "reached"]
+    small.execute("UPDATE calls SET outcome = 'no_answer' WHERE call_id = (SELECT min(call_id) FROM calls "
+                  "WHERE round = 'R2' AND outcome = 'answered')")
+    after = outreach.summary(small, by="round").set_index("round").loc["R2", "reached"]
+    assert after == before - 1
+
+
+def test_follow_up_state_is_always_live(small):
+    queued = needs.queue(small)
+    key = queued["member_key"].iloc[0]
+    # Resolving writes followups (and the audit log): the queue must drop the member at once.
+    needs.set_state(small, key, "resolved", actor="test")
+    assert key not in needs.queue(small)["member_key"].tolist()
+    # Reopening shows again: follow-ups are read from the store on every query.
+    small.execute("UPDATE followups SET state = 'open', resolved_at = NULL WHERE member_key = ?", [key])
+    assert key in needs.queue(small)["member_key"].tolist()
+
+
+def test_inside_a_transaction_nothing_is_cached_and_uncommitted_rows_count(small):
+    kept = snapshot.get(small)
+    small.execute("BEGIN TRANSACTION")
+    small.execute(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES ('c98', 'm4', 'R2', 'C01', '2020-04-22 10:00', 'busy')"
+    )
+    inside = outreach.headline(small)["attempts"]
+    small.execute("ROLLBACK")
+    assert inside == outreach.headline(small)["attempts"] + 1
+    assert snapshot.get(small) is kept  # the throwaway snapshot replaced nothing
+
+
+def test_snapshot_holds_no_identity(small):
+    cursor = snapshot.get(small).cursor()
+    columns = {row[0] for row in cursor.execute("SELECT column_name FROM duckdb_columns()").fetchall()}
+    for forbidden in ("membership_number", "first_name", "last_name", "phone", "email", "address", "notes",
+                      "phone_hash", "membership_hash", "postcode"):
+        assert forbidden not in columns
+
+
+def test_one_store_at_a_time(small, tmp_path):
+    snapshot.get(small)
+    other_path = tmp_path / "other.duckdb"
+    db.init_store(other_path, "another passphrase")
+    other = db.connect(other_path, "another passphrase")
+    try:
+        mine = snapshot.get(other)
+        assert snapshot._CURRENT is mine
+        assert mine.cursor().execute("SELECT count(*) FROM calls").fetchone()[0] == 0
+    finally:
+        other.close()
+
+
+def _gone_store(con) -> None:
+    """Deceased/moved cases: latest call says so, a later call overrides, a tie at the latest moment
+    (suppressed: the safe side), and a key with calls but no members row."""
+    con.executemany(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES (?, ?, 'R9', 'C01', ?, ?)",
+        [
+            ("g1", "m1", "2020-05-01 10:00", "deceased_moved"),
+            ("g2", "m2", "2020-05-01 10:00", "deceased_moved"),
+            ("g3", "m2", "2020-05-02 10:00", "answered"),
+            ("g4", "m3", "2020-05-03 10:00", "deceased_moved"),
+            ("g5", "m3", "2020-05-03 10:00", "busy"),
+            ("g6", "ghost", "2020-05-04 10:00", "deceased_moved"),
+        ],
+    )
+
+
+def _flagged(con) -> dict[str, str]:
+    return dict(optouts.flagged(con).itertuples(index=False, name=None))
+
+
+def test_deceased_or_moved_from_the_snapshot_matches_the_store_query(small):
+    _gone_store(small)
+    small.execute("BEGIN TRANSACTION")  # no snapshot inside a transaction: the store query answers
+    assert snapshot.current(small) is None
+    from_store = _flagged(small)
+    small.execute("COMMIT")
+    snapshot.get(small)
+    assert snapshot.current(small) is not None
+    from_snapshot = _flagged(small)
+    assert from_snapshot == from_store
+    gone = {k for k, reason in from_snapshot.items() if reason == "deceased or moved"}
+    assert {"m1", "m3", "ghost"} <= gone and "m2" not in gone
+
+
+def test_a_stale_snapshot_is_never_used_for_suppression(small):
+    snapshot.get(small)
+    small.execute(
+        "INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+        "VALUES ('g7', 'm4', 'R9', 'C01', '2020-06-01 10:00', 'deceased_moved')"
+    )
+    assert snapshot.current(small) is None  # the store changed: current() refuses the old snapshot
+    assert _flagged(small).get("m4") == "deceased or moved"
+
+
+def test_opt_outs_and_erasures_are_read_live_even_with_a_current_snapshot(small):
+    snapshot.get(small)
+    before = set(needs.queue(small)["member_key"])
+    key = sorted(before)[0]
+    optouts.add(small, actor="test", reason="asked not to be called", member_key=key)
+    assert key not in set(needs.queue(small)["member_key"])
+
+
+def test_the_erased_reason_outranks_deceased_or_moved(small):
+    _gone_store(small)
+    small.execute("UPDATE members SET erased_at = now() WHERE member_key = 'm1'")
+    snapshot.get(small)
+    assert _flagged(small)["m1"] == "erased"
+
+
+def test_mid_orders_as_member_key(small):
+    with snapshot.get(small).cursor() as cursor:
+        keys = [r[0] for r in cursor.execute("SELECT member_key FROM members ORDER BY mid").fetchall()]
+    assert keys == sorted(keys)
+
+
+def test_a_kept_register_reading_is_reused_only_while_store_and_register_are_unchanged(small):
+    first = optouts.flagged(small)
+    kept = optouts._READINGS["calls"][1]
+    assert "m2" not in set(first["member_key"])
+    optouts.flagged(small)
+    assert optouts._READINGS["calls"][1] is kept  # nothing changed: the reading is reused
+
+    # Writes that bypass the library (no audit entry) are seen all the same.
+    small.execute(
+        "INSERT INTO optouts (optout_id, member_key, scope, reason, source, recorded_at) "
+        "VALUES ('raw-1', 'm2', 'calls', 'other', 'manual', now())"
+    )
+    assert _flagged(small)["m2"] == "opted out"
+    small.execute("UPDATE optouts SET withdrawn_at = now() WHERE optout_id = 'raw-1'")
+    assert "m2" not in _flagged(small)
+    small.execute("UPDATE members SET erased_at = now() WHERE member_key = 'm2'")
+    assert _flagged(small)["m2"] == "erased"
+
+
+def test_a_register_reading_is_never_kept_inside_a_transaction(small):
+    optouts.flagged(small)
+    small.execute("BEGIN TRANSACTION")
+    small.execute(
+        "INSERT INTO optouts (optout_id, member_key, scope, reason, source, recorded_at) "
+        "VALUES ('raw-2', 'm3', 'calls', 'other', 'manual', now())"
+    )
+    assert _flagged(small)["m3"] == "opted out"  # uncommitted, seen by this transaction
+    small.execute("ROLLBACK")
+    assert "m3" not in _flagged(small)
+
+
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 3), st.sampled_from(["R1", "R2", None]),
+                          st.sampled_from(["C1", "C2", None]), st.booleans()), min_size=1, max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_first_marks_match_the_group_by_definition(calls):
+    """One call per (member, group) and one answered call per (member, group) carry the bits: the
+    same marks as `min(cid) GROUP BY mid, group`, worked out here in plain SQL."""
+    import duckdb
+    import numpy as np
+
+    rows = sorted(calls, key=lambda c: (c[0], c[1]))  # cid order: by member, then time
+    con = duckdb.connect()
+    con.execute("CREATE TABLE c (cid INT, mid INT, day INT, week INT, round VARCHAR, caller VARCHAR, "
+                "ans BOOL)")
+    con.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(i, m, d, d // 2, r, k, a) for i, (m, d, r, k, a) in enumerate(rows)])
+    expected = np.zeros(len(rows), dtype=np.int32)
+    groups = {"all": "NULL", "day": "day", "week": "week", "round": "round", "caller": "caller"}
+    for group, expr in groups.items():
+        for answered in (False, True):
+            where = "WHERE ans" if answered else ""
+            for (cid,) in con.execute(f"SELECT min(cid) FROM c {where} GROUP BY mid, {expr}").fetchall():
+                expected[cid] |= snapshot.first_bit(group, answered)
+    codes = {v: i for i, v in enumerate(["R1", "R2", "C1", "C2", None])}
+    column = {name: np.array([f(r) for r in rows], dtype=np.int64) for name, f in {
+        "mid": lambda r: r[0], "day": lambda r: r[1], "week": lambda r: r[1] // 2,
+        "round": lambda r: codes[r[2]], "caller": lambda r: codes[r[3]]}.items()}
+    answered = np.array([r[4] for r in rows], dtype=bool)
+    found = snapshot.first_marks(column["mid"], column["day"], column["week"], column["round"],
+                                 column["caller"], answered)
+    assert found.tolist() == expected.tolist()
+
+
+def test_a_write_that_leaves_the_analysis_data_alone_keeps_the_snapshot(small):
+    from workbench.store import settings
+
+    first, builds = snapshot.get(small), snapshot.BUILDS
+    settings.set(small, "escalate_after_days", "9", actor="test")  # a write, audited, no analysis data
+    assert snapshot.current(small) is None  # the store changed: not trusted until checked
+    assert snapshot.get(small) is first and snapshot.BUILDS == builds  # checked: same data, kept
+    assert snapshot.current(small) is first
+
+
+def test_an_update_that_keeps_every_count_still_rebuilds(small):
+    before = outreach.summary(small, by="ward").set_index("ward")["attempts"].to_dict()
+    old = snapshot.get(small)
+    small.execute("UPDATE members SET ward = 'East' WHERE member_key = 'm1'")  # same rows, new ward
+    after = outreach.summary(small, by="ward").set_index("ward")["attempts"].to_dict()
+    assert snapshot.get(small) is not old and after != before
+
+
+def test_follow_up_changes_show_at_once_though_the_needing_rows_are_kept(small):
+    first = set(needs.queue(small)["member_key"])
+    key = sorted(first)[0]
+    needs.set_state(small, key, "resolved", actor="test")
+    assert key not in set(needs.queue(small)["member_key"])
+    # A change made behind the library's back (no audit entry) is seen too: the store changed.
+    small.execute("UPDATE followups SET state = 'open', resolved_at = NULL WHERE member_key = ?", [key])
+    assert key in set(needs.queue(small)["member_key"])

@@ -1,0 +1,249 @@
+"""The web app and a notebook, driven in a real Chromium (Debian's), the way a person uses them.
+
+Nothing is mocked: `workbench app` runs as a subprocess on a free loopback port over a copy of the
+tiny synthetic store, and JupyterLab runs one notebook. Expected numbers come from the library.
+Screenshots (1280x800) are saved under the test's tmp_path for a person to look at.
+
+Under CI=true these tests run (and fail if Chromium is missing); elsewhere they skip without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.analysis import outreach
+from workbench.lists import followups
+from workbench.privacy import optouts
+from workbench.store import db
+from workbench.store.filters import known
+from workbench.widgets import server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def running_app(synthetic_store):
+    port = server.free_port()
+    process = server.start(synthetic_store, port)
+    try:
+        server.wait_until_ready(port, timeout=60, process=process)
+        yield f"http://{server.HOST}:{port}/"
+    finally:
+        _stop(process)
+
+
+def _number(page, name: str) -> str:
+    return page.locator(f".wb-headline[data-name='{name}'] .wb-number").inner_text().strip()
+
+
+def _expected_headline(store: Path, **filters) -> dict[str, str]:
+    with db.session(store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        numbers = outreach.headline(con, **filters)
+    return {
+        "attempts": f"{numbers['attempts']:,}",
+        "members_called": f"{numbers['members_called']:,}",
+        "reached": f"{numbers['reached']:,}",
+        "contact_rate": f"{numbers['contact_rate']:.0%}",
+        "needing_support": f"{numbers['needing_support']:,}",
+    }
+
+
+def _wait_for_headline(page, expected: dict[str, str]) -> None:
+    page.wait_for_function(
+        """expected => Object.entries(expected).every(([name, text]) => {
+               const el = document.querySelector(`.wb-headline[data-name='${name}'] .wb-number`);
+               return el && el.textContent.trim() === text; })""",
+        arg=expected,
+    )
+
+
+def _opt_out_someone_on_the_list(store: Path) -> tuple[str, str, str]:
+    """Pick a branch with people to call back; opt one of them out. Returns (branch, member_key, phone)."""
+    with db.session(store, db.DEMO_PASSPHRASE) as con:
+        for branch in known(con, "branch"):
+            rows = followups.compose(con, branch=branch).rows
+            if len(rows) >= 2:
+                person = rows.iloc[0]
+                optouts.add(
+                    con,
+                    actor="browser-test",
+                    reason="asked_not_to_be_called",
+                    member_key=person["member_key"],
+                )
+                return branch, person["member_key"], followups.display_phone(person["phone"])
+    pytest.fail("the tiny synthetic store has no branch with two people to call back")
+
+
+def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, synthetic_store, tmp_path):
+    branch, opted_out_key, opted_out_phone = _opt_out_someone_on_the_list(synthetic_store)
+    bundle_requests, frames = [], []
+    page.on("request", lambda r: bundle_requests.append(r.url) if server.BUNDLE_FOLDER in r.url else None)
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
+    page.goto(running_app)
+
+    # 1. The page shows no code and asks for the passphrase.
+    password = page.locator("input[type=password]")
+    password.wait_for()
+    body = page.locator("body").inner_text()
+    assert "from workbench" not in body and "App()" not in body and page.locator(".cm-editor").count() == 0
+    page.screenshot(path=tmp_path / "1-passphrase.png")
+    password.fill(db.DEMO_PASSPHRASE)
+    password.press("Enter")
+    _wait_for_headline(page, _expected_headline(synthetic_store))
+    page.locator(".wb-chart-place .xtick text").first.wait_for()
+    page.screenshot(path=tmp_path / "2-dashboard.png")
+    # Three charts, and plotly's code (5 MB) came once, by URL, not inside each chart's state.
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 3")
+    assert len(bundle_requests) == 1 and max(frames) < 1_000_000, (bundle_requests, max(frames))
+
+    # 2. Choose a branch: headline numbers and the by-place chart change to that branch's values.
+    page.locator(".wb-filter-branch select").select_option(branch)
+    _wait_for_headline(page, _expected_headline(synthetic_store, branch=branch))
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        wards = [str(w) for w in outreach.summary(con, by="ward", branch=branch)["ward"]]
+    page.wait_for_function(
+        """wards => { const ticks = [...document.querySelectorAll('.wb-chart-place .xtick text')]
+                                   .map(t => t.textContent);
+                      return ticks.length === wards.length && wards.every(w => ticks.includes(w)); }""",
+        arg=wards,
+    )
+    page.screenshot(path=tmp_path / "3-branch.png")
+
+    # 3. Build a follow-up list for that branch and export it.
+    page.locator(".wb-tabs").get_by_role("button", name="Follow-up lists").click()
+    page.locator(".wb-list-branch select").select_option(branch)
+    page.locator(".wb-list-preview-button").click()
+    page.get_by_text("people would be on this list").wait_for()
+    assert opted_out_phone not in page.locator(".wb-lists").inner_text()  # masked until asked
+    page.locator(".wb-list-purpose input").fill("welfare call-backs")
+    page.locator(".wb-list-recipient input").fill("Branch secretary")
+    page.locator(".wb-list-fmt select").select_option(label="CSV (.csv)")
+    page.locator(".wb-list-export-button").click()
+    path_text = page.locator(".wb-path").inner_text(timeout=60_000).strip()
+    list_id = page.locator(".wb-list-id").inner_text().strip()
+    page.screenshot(path=tmp_path / "4-list.png", full_page=True)
+    exported = Path(path_text)
+    assert exported.exists() and exported.stat().st_mode & 0o777 == 0o600
+    text = exported.read_text(encoding="utf-8-sig")
+    head = text[:2000]
+    assert list_id in head and "Branch secretary" in head and "welfare call-backs" in head
+    assert re.search(r"shred", head, re.I) and re.search(r"report", head, re.I) and "@" in head
+
+    # 4. The member opted out before the list was made is not on it.
+    assert opted_out_phone not in text
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        keys = {
+            r[0]
+            for r in con.execute(
+                "SELECT member_key FROM list_members WHERE list_id = ?", [list_id]
+            ).fetchall()
+        }
+    assert keys and opted_out_key not in keys
+
+
+def test_a_notebook_runs_in_jupyterlab(page, synthetic_store, tmp_path):
+    _require_chromium()
+    port, token = server.free_port(), secrets.token_hex(16)
+    env = dict(
+        os.environ,
+        WORKBENCH_DB=str(synthetic_store),
+        WORKBENCH_PASSPHRASE=db.DEMO_PASSPHRASE,
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
+    work = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, work)  # the kernel may write checkpoints; keep the committed copies clean
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            f"--ServerApp.ip={server.HOST}",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            "--no-browser",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        server.wait_until_ready(port, timeout=60, process=lab)
+        page.goto(f"http://{server.HOST}:{port}/lab/tree/00_start_here.ipynb?token={token}")
+        page.locator(".jp-Notebook").wait_for()
+        # Run All is ignored while the kernel is still starting, so wait until the status bar says so.
+        page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\|\s*Idle")).first.wait_for()
+        page.get_by_role("menuitem", name="Run").click()
+        page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
+        page.locator(".wb-store").wait_for()
+        page.get_by_text("Opened").first.wait_for()
+        page.locator(".wb-settings input").first.wait_for()
+        page.screenshot(path=tmp_path / "5-jupyterlab.png")
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+    finally:
+        page.screenshot(path=tmp_path / "5-jupyterlab.png")
+        _stop(lab)

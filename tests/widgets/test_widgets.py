@@ -1,0 +1,308 @@
+"""The widget views, driven in-process as a person would: set a value, click, read what is shown.
+
+Real stores (the conftest fixtures), real library calls; no kernel and no browser needed here.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from tests.conftest import PASSPHRASE
+from workbench.store import db
+from workbench.store.filters import known, wards
+from workbench.widgets.feedback import Feedback
+from workbench.widgets.store import SettingsView, StoreView
+
+
+def shown(widget) -> str:
+    """The text a person would read in an HTML widget."""
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", widget.value))
+
+
+# --- feedback ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error,expected",
+    [
+        (ValueError("+447700900123 is bad"), "unexpected"),
+        (KeyError("Jane Smith"), "unexpected"),
+    ],
+)
+def test_unexpected_errors_show_their_type_only(error, expected):
+    note = Feedback()
+    with note.guard():
+        raise error
+    assert expected in note.text and type(error).__name__ in note.text
+    assert "Traceback" not in note.value and "7700" not in note.value and "Jane" not in note.value
+
+
+def test_workbench_errors_show_their_own_message_escaped():
+    from workbench.errors import InputError
+
+    note = Feedback()
+    assert note.call(lambda: (_ for _ in ()).throw(InputError("<b>row 3</b>, column Phone"))) is None
+    assert note.text == "<b>row 3</b>, column Phone" and "<b>row" not in note.value
+
+
+def test_a_guarded_callback_returns_its_value_when_it_works():
+    note = Feedback()
+    assert note.guarded(lambda x: x + 1)(1) == 2 and note.value == ""
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+def test_store_opens_with_the_right_passphrase_and_tells_waiting_views(store_path):
+    view = StoreView(store_path, PASSPHRASE)
+    seen = []
+    view.when_open(seen.append)
+    assert view.store is not None and seen == [view.store]
+    assert "Opened" in view.feedback.text and "encrypted" in shown(view.summary)
+    assert PASSPHRASE not in repr(view.store)
+
+
+@pytest.mark.parametrize(
+    "passphrase,message",
+    [
+        ("wrong", "wrong passphrase"),
+        ("", "is encrypted"),
+    ],
+)
+def test_store_errors_are_one_readable_line(store_path, passphrase, message):
+    view = StoreView(store_path, passphrase, auto_open=False)
+    assert view.open_store() is None and view.store is None
+    assert message in view.feedback.text and "Traceback" not in view.feedback.value
+
+
+def test_a_missing_store_offers_the_demo_build(tmp_path):
+    view = StoreView(tmp_path / "none.duckdb", "", auto_open=False)
+    view.open_store()
+    assert "no store" in view.feedback.text.lower() and view.demo_button.layout.display != "none"
+
+
+def test_store_auto_opens_from_the_environment(store_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DB", str(store_path))
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", PASSPHRASE)
+    view = StoreView()
+    assert view.store is not None and view.store.path == store_path
+
+
+def test_settings_are_shown_and_saved_and_bad_values_refused(store_path):
+    view = StoreView(store_path, PASSPHRASE)
+    page = SettingsView(view)
+    assert page.boxes["shred_after_days"].value == "14"
+    page.boxes["shred_after_days"].value = "10"
+    page.save_button.click()
+    assert "Saved 1" in page.feedback.text
+    with db.session(store_path, PASSPHRASE, read_only=True) as con:
+        from workbench.store import settings
+
+        assert settings.get(con, "shred_after_days") == "10"
+    page.boxes["dp_contact"].value = "not an email"
+    page.save_button.click()
+    assert "must be an email" in page.feedback.text and "Traceback" not in page.feedback.value
+
+
+# --- opt-outs ------------------------------------------------------------------------------------
+
+
+def _a_member(path) -> tuple[str, str]:
+    """A member with no opt-out, erasure or deceased/moved flag.
+
+    member_key is keyed by a random per-store secret, so "the first by key" differs between
+    builds of the tiny store; it must be chosen among the unflagged or the test flickers.
+    """
+    from workbench.privacy import optouts
+
+    with db.session(path, db.DEMO_PASSPHRASE, read_only=True) as con:
+        flagged = optouts.flagged(con, "all")["member_key"].tolist()
+        return con.execute(
+            "SELECT member_key, membership_number FROM identities"
+            " WHERE NOT list_contains(?, member_key) ORDER BY member_key LIMIT 1",
+            [flagged],
+        ).fetchone()
+
+
+def test_optouts_view_adds_looks_up_and_withdraws(synthetic_store):
+    from workbench.widgets.optouts import OptOutsView
+
+    key, number = _a_member(synthetic_store)
+    page = OptOutsView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.identifier.value = number
+    page.lookup_button.click()
+    assert "Not on the register" in shown(page.status)
+    page.reason.value = "asked_not_to_be_called"
+    page.add_button.click()
+    assert "Added" in page.feedback.text and key in page.register.value
+    page.lookup_button.click()
+    assert "On the register" in shown(page.status) and number not in page.entries.value
+    page.withdraw_reason.value = "re_consented"
+    page.withdraw_button.click()
+    assert "Withdrew 1" in page.feedback.text
+    page.lookup_button.click()
+    assert "Not on the register" in shown(page.status) and "re_consented" in page.entries.value
+
+
+@pytest.mark.parametrize(
+    "by,value,message",
+    [
+        ("Phone number", "12345", "not a UK phone number"),
+        ("Membership number", "NOBODY-999", "No member has that membership number"),
+        ("Membership number", "", "exactly one"),
+    ],
+)
+def test_optouts_view_bad_input_is_a_readable_message(synthetic_store, by, value, message):
+    from workbench.widgets.optouts import OptOutsView
+
+    page = OptOutsView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.by.value, page.identifier.value = by, value
+    page.lookup_button.click()
+    assert message in page.feedback.text and "Traceback" not in page.feedback.value
+    assert value == "" or value not in page.feedback.text
+
+
+# --- the outreach dashboard --------------------------------------------------------------------
+
+
+def test_dashboard_shows_the_library_numbers_and_updates_charts_in_place(synthetic_store):
+    from workbench.analysis import outreach
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    figure, trace = page.by_place.figure, page.by_place.figure.data[0]
+    branch = page.branch.options[1]
+    page.branch.value = branch
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        expected = outreach.headline(con, branch=branch)
+        wards = outreach.summary(con, by="ward", branch=branch)
+    assert page.data.headline == expected and not page.feedback.value
+    assert f"{expected['attempts']:,}" in shown(page.headline)
+    # Updated in place, not replaced.
+    assert page.by_place.figure is figure and page.by_place.figure.data[0] is trace
+    assert list(trace.x) == [str(w) for w in wards["ward"]] and list(trace.y) == list(wards["members_called"])
+
+
+def test_dashboard_bad_date_range_is_a_message_not_a_traceback(synthetic_store):
+    import datetime as dt
+
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.date_from.value = dt.date(2030, 1, 1)
+    assert "Traceback" not in page.feedback.value
+    assert shown(page.headline).split()[0] == "0"  # no calls after 2030: zero attempts, shown calmly
+
+
+def test_dashboard_before_the_store_opens_asks_for_the_passphrase(store_path):
+    from workbench.widgets.outreach import OutreachDashboard
+
+    view = StoreView(store_path, "", auto_open=False)
+    page = OutreachDashboard(view)
+    page.reset_button.click()
+    assert page.store is None and "Traceback" not in page.feedback.value
+
+
+# --- follow-up lists ---------------------------------------------------------------------------
+
+
+def _branch_with_people(path) -> str:
+    from workbench.lists import followups
+
+    with db.session(path, db.DEMO_PASSPHRASE, read_only=True) as con:
+        return next(b for b in known(con, "branch") if len(followups.compose(con, branch=b).rows) >= 1)
+
+
+def test_followup_preview_hides_names_until_asked_and_export_needs_purpose(synthetic_store, tmp_path):
+    from workbench.widgets.lists import FollowupListView, RegistryView
+
+    view = StoreView(synthetic_store, db.DEMO_PASSPHRASE)
+    page, registry = FollowupListView(view), RegistryView(view)
+    page.branch.value = _branch_with_people(synthetic_store)
+    page.preview_button.click()
+    first = page.composed.rows.iloc[0]
+    assert first["phone"] not in page.preview.value and "member_key" in page.preview.value
+    page.show_names.value = True
+    assert first["first_name"] in page.preview.value
+    page.folder.value = str(tmp_path / "out")
+    page.export_button.click()
+    assert "--purpose is required" in page.feedback.text and page.exported is None
+    page.purpose.value, page.recipient.value, page.fmt.value = "call-backs", "Branch secretary", "html"
+    page.export_button.click()
+    assert page.exported is not None and page.exported.path.exists(), page.feedback.text
+    assert page.exported.list_id in registry.table.value  # the registry re-read after the export
+    registry.list_id.value = page.exported.list_id
+    registry.destroy_button.click()
+    assert "destroyed" in registry.feedback.text and page.exported.list_id not in registry.list_id.options
+
+
+# --- load, report, data protection: errors stay calm ------------------------------------------------
+
+
+def test_load_view_shows_problems_as_a_table(synthetic_store, tmp_path):
+    from workbench.widgets.load import LoadView
+
+    bad = tmp_path / "calls.csv"
+    bad.write_text("Call ID,Membership Number,Round,Caller,Date,Outcome\nX1,NV1,R1,C1,31/02/2020,Maybe\n")
+    page = LoadView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.path.value = str(bad)
+    page.check_button.click()
+    assert "nothing was imported" in page.feedback.text and "Traceback" not in page.feedback.value
+    assert "Outcome" in page.problems.value and page.last is not None and page.last.rejected == 1
+
+
+def test_report_preview_shows_suppression_and_the_risk_verdict(synthetic_store):
+    from workbench.widgets.report import ReportView
+
+    page = ReportView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.extract.value = True
+    page.preview_button.click()
+    assert not page.feedback.value, page.feedback.text
+    assert "suppressed" in page.tables.value and "Risk gate" in shown(page.verdict)
+
+
+def test_erasure_needs_typed_confirmation(synthetic_store):
+    from workbench.widgets.dataprotection import ErasureView
+
+    _, number = _a_member(synthetic_store)
+    page = ErasureView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.identifier.value = number
+    assert page.erase_button.click() is None and "type ERASE" in page.feedback.text
+    page.confirm.value = "ERASE"
+    page.erase_button.click()
+    assert "Erased" in page.feedback.text, page.feedback.text
+    page.confirm.value = "ERASE"
+    page.erase_button.click()  # a second time: the library refuses, calmly
+    assert "Traceback" not in page.feedback.value and "Erased" not in page.feedback.text
+
+
+def test_the_app_page_reads_other_tabs_only_when_shown(synthetic_store):
+    from workbench.widgets.app import App
+
+    page = App(str(synthetic_store))
+    assert page.page.layout.display == "none"
+    page.store_view.passphrase_box.value = db.DEMO_PASSPHRASE
+    assert page.page.layout.display is None and page.dashboard.data.headline
+    assert page.needs.frame is None
+    page.tabs.value = "Needs"
+    assert page.needs.frame is not None and not page.needs.feedback.value
+    assert page.needs.layout.display == "flex" and page.dashboard.layout.display == "none"
+
+
+def test_ward_filter_follows_the_branch(synthetic_store):
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    everywhere = list(page.ward.options)
+    branch = page.branch.options[1]
+    page.branch.value = branch
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        expected = wards(con, branch)
+    assert list(page.ward.options)[1:] == expected and len(expected) < len(everywhere) - 1
+    page.ward.value = expected[0]
+    page.branch.value = page.branch.options[2]  # a ward of another branch is dropped, not kept
+    assert page.ward.value == "(all)" and not page.feedback.value

@@ -1,0 +1,482 @@
+"""Load member lists, call outcomes and services directories from messy CSV, Excel or Parquet.
+
+All or nothing: every row is checked first, and one bad row means nothing is written (unless
+`skip_invalid`, which loads the good rows and writes the bad ones to a 0600 rejects file). The
+same file twice changes nothing (recognised by SHA-256); an overlapping later export adds only
+the calls not already held. The heavy work is SQL inside DuckDB; Python touches only each
+distinct phone number and membership number once.
+
+Examples:
+    >>> result = import_members(con, "members.csv", actor="ana")          # doctest: +SKIP
+    >>> result.loaded, result.warnings                                     # doctest: +SKIP
+    (2000, [])
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from tqdm.auto import tqdm
+
+from workbench.errors import InputError
+from workbench.ingest import calls as ingest_calls
+from workbench.ingest import fields as ingest_fields
+from workbench.ingest import files as ingest_files
+from workbench.ingest import headers
+from workbench.ingest import members as ingest_members
+from workbench.ingest import problems as ingest_problems
+from workbench.ingest import services as ingest_services
+
+KINDS = ("members", "calls", "services")
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, for a dry run, would do). `problems` is a DataFrame to display."""
+
+    kind: str
+    file: str
+    sha256: str
+    import_id: str | None = None
+    rows_read: int = 0
+    loaded: int = 0
+    updated: int = 0
+    rejected: int = 0
+    skipped_duplicate: int = 0
+    already_imported: bool = False
+    dry_run: bool = False
+    members_created: int = 0
+    erased_skipped: int = 0
+    optouts_recorded: int = 0
+    warnings: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    problems: pd.DataFrame = field(default_factory=ingest_problems.empty)
+    rejects_path: Path | None = None
+
+    def summary(self) -> str:
+        """A few lines for a person: what was read, loaded, updated, rejected and why."""
+        if self.already_imported:
+            return "\n".join(self.warnings)
+        verb = "would load" if self.dry_run else "loaded"
+        noun = self.kind if self.loaded != 1 else self.kind.rstrip("s")
+        lines = [
+            f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {noun}, "
+            f"updated {self.updated:,}, rejected {self.rejected:,}"
+            + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "")
+            + "."
+        ]
+        will = "would be" if self.dry_run else "were"
+        if self.members_created:
+            lines.append(f"{_count(self.members_created, 'member')} {will} created from the call export.")
+        if self.optouts_recorded:
+            lines.append(
+                f"{_count(self.optouts_recorded, 'do-not-call outcome')} {will} added to the opt-out "
+                "register."
+            )
+        lines += [f"warning: {w}" for w in self.warnings]
+        if self.rejects_path:
+            lines.append(
+                f"Rejected rows, with reasons, are in {self.rejects_path} (readable only by you; "
+                "delete it once fixed)."
+            )
+        if self.dry_run:
+            lines.append("Dry run: nothing was written.")
+        return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+class ImportRejected(InputError):
+    """The file has invalid rows, so nothing was written. `.result.problems` lists them all."""
+
+    def __init__(self, result: ImportResult):
+        self.result = result
+        n = len(result.problems)
+        super().__init__(
+            f"{result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
+            f"{result.rows_read:,} rows, so nothing was imported.\n"
+            f"{ingest_problems.summary(result.problems)}\n"
+            "Fix the file and import it again, or use --skip-invalid to load the valid rows and write the "
+            "rest to a rejects file."
+        )
+
+
+def import_members(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    rejects: str | Path | None = None,
+    progress: bool | None = False,
+) -> ImportResult:
+    """Create or update members (and their identities) from a membership export.
+
+    Args:
+        con: a read-write connection to the store.
+        path: the CSV, XLSX or Parquet file.
+        mapping: a TOML file mapping fields to this file's headers (see workbench.ingest.headers).
+        sheet: the workbook sheet to read (default: the first).
+        dry_run: check and count everything, write nothing.
+        skip_invalid: load the valid rows; write the others, with reasons, to a 0600 rejects file.
+        actor: who is importing, for the audit log.
+        rejects: where to write rejected rows (default: beside the file, NAME.rejects.csv).
+        progress: show a progress bar (None: only on a terminal).
+
+    Returns:
+        An ImportResult.
+
+    Raises:
+        ImportRejected: invalid rows and no skip_invalid; nothing was written.
+        InputError: the file cannot be read, or a required column is missing.
+    """
+    return _import("members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+
+
+def import_calls(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    rejects: str | Path | None = None,
+    progress: bool | None = False,
+) -> ImportResult:
+    """Add the new calls from a call-outcomes export (and create or update the members it carries).
+
+    Do-not-call outcomes go onto the opt-out register (source "call") in the same transaction.
+    Arguments, result and errors as `import_members`.
+    """
+    return _import("calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+
+
+def import_services(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    rejects: str | Path | None = None,
+    progress: bool | None = False,
+) -> ImportResult:
+    """Create or update the community services directory (an Open Referral style CSV works too).
+
+    Arguments, result and errors as `import_members`.
+    """
+    return _import("services", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+
+
+PRIOR_IMPORT = """
+SELECT import_id, strftime(imported_at, '%d/%m/%Y %H:%M'), rows_read FROM imports
+WHERE sha256 = ? AND kind = ? ORDER BY imported_at LIMIT 1
+"""
+
+
+def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress) -> ImportResult:
+    path = Path(path)
+    mapping_data = headers.load_mapping(mapping)
+    if not path.is_file():
+        raise InputError(f"No file at {path}. Check the path.")
+    ingest_files.file_format(path)
+    result = ImportResult(kind, path.name, ingest_files.sha256(path), dry_run=dry_run)
+    prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
+    if prior:
+        result.already_imported, result.import_id, result.skipped_duplicate = True, prior[0], prior[2]
+        result.warnings.append(
+            f"{path.name} was already imported on {prior[1]} (import {prior[0]}); nothing changed."
+        )
+        return result
+    bar = tqdm(
+        total=4, desc=f"import {kind}", unit="step", disable=True if progress is False else None, leave=False
+    )
+    try:
+        return _checked_import(
+            kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+        )
+    finally:
+        bar.close()
+        _drop_temp_tables(con)
+
+
+def _checked_import(
+    kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+):
+    staged = ingest_files.stage(con, path, sheet=sheet)
+    result.rows_read = staged.rows
+    result.warnings += staged.warnings
+    bar.update()
+    matched = _match(kind, staged, mapping_data, path.name)
+    result.extra_columns = matched.extra
+    if matched.extra:
+        result.warnings.append(
+            f"{len(matched.extra)} column{'s' if len(matched.extra) > 1 else ''} not used: "
+            + ", ".join(_shown_header(h) for h in matched.extra[:12])
+            + "."
+        )
+    checks = _stage_rows(kind, con, staged, matched.columns, mapping_data)
+    bar.update()
+    if ingest_problems.has_any(con, "ingest_stage", checks):
+        result.problems = ingest_problems.collect(
+            con, "ingest_stage", staged.table, checks, matched.columns, path.name
+        )
+        result.rejected = int(result.problems["row"].nunique())
+        if not skip_invalid:
+            raise ImportRejected(result)
+    valid = "(" + " AND ".join(f"p__{c.field} IS NULL" for c in checks) + ")"
+    result.warnings += _formula_warning(con, matched.columns)
+    _write(kind, con, valid, actor, result, progress, matched.columns)
+    bar.update()
+    if result.rejected and not result.dry_run:
+        target = Path(rejects) if rejects else path.with_name(f"{path.stem}.rejects.csv")
+        result.rejects_path = ingest_problems.write_rejects(
+            con, staged.table, staged.headers, result.problems, target
+        )
+    bar.update()
+    return result
+
+
+def _match(kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name: str) -> headers.HeaderMatch:
+    if staged.rows == 0:
+        raise InputError(f"{name} has a header row but no data rows: there is nothing to import.")
+    guess = headers.guess_kind(staged.headers)
+    if guess == "calls" and kind != "calls":
+        raise InputError(
+            f"{name} looks like a call-outcomes export (it has outcome and date columns), not a "
+            f"{kind} file. Import it with: workbench import calls {name}"
+        )
+    return headers.match(kind, staged.headers, mapping_data, name)
+
+
+def _shown_header(header: str) -> str:
+    text = str(header).replace("\n", " ")
+    return f'"{text[:40]}…"' if len(text) > 40 else f'"{text}"'
+
+
+def _stage_rows(kind, con, staged, columns, mapping_data) -> list[ingest_problems.Check]:
+    serials = staged.fmt == "xlsx"
+    rules = {
+        "members": lambda: ingest_fields.member_rules(serials),
+        "calls": lambda: (
+            ingest_fields.call_rules(serials, mapping_data)
+            + [r for r in ingest_fields.member_rules(serials) if r.field != "membership_number"]
+            + [
+                ingest_fields.Rule(
+                    "membership_number",
+                    value=ingest_fields.member_rules(serials)[0].value,
+                    problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs the "
+                    "member''s membership number' END",
+                    fix="fill in the membership number, or remove the row",
+                )
+            ]
+        ),
+        "services": ingest_fields.service_rules,
+    }[kind]()
+    checks = ingest_fields.stage(con, staged.table, "ingest_stage", rules, columns, nul_free=staged.nul_free)
+    if kind == "members":
+        _mark_duplicate_members(con)
+    elif kind == "calls":
+        ingest_calls.mark_duplicate_ids(con, "ingest_stage")
+    else:
+        ingest_services.mark_duplicate_ids(con, "ingest_stage")
+    return checks
+
+
+DUPLICATE_MEMBERS = """
+UPDATE temp.ingest_stage s SET p__membership_number = 'is the same membership number as row ' || d.first_row
+    || '; list each member once'
+FROM (SELECT membership_number, min(row) AS first_row FROM temp.ingest_stage
+      WHERE membership_number IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d
+WHERE s.membership_number = d.membership_number AND s.row > d.first_row AND s.p__membership_number IS NULL
+"""
+
+
+def _mark_duplicate_members(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DUPLICATE_MEMBERS)
+
+
+FORMULA_CELLS = "SELECT count(*) FROM temp.ingest_stage WHERE {any}"
+FORMULA_FIELDS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "address",
+    "notes",
+    "caller",
+    "name",
+    "contact",
+    "ward",
+    "branch",
+    "round",
+)
+
+
+def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[str]:
+    fields = [f for f in FORMULA_FIELDS if f in columns]
+    if not fields:
+        return []
+    cond = " OR ".join(f"regexp_matches(t__{f}, '^[=@]')" for f in fields)
+    n = con.execute(FORMULA_CELLS.format(any=cond)).fetchone()[0]
+    return (
+        [
+            f"{n:,} row{'s' if n > 1 else ''} hold text starting with = or @, which a spreadsheet could "
+            "run as "
+            "a formula. It was stored as plain text; the workbench's exports neutralise it."
+        ]
+        if n
+        else []
+    )
+
+
+def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dict[str, str]) -> None:
+    result.import_id = f"imp{result.sha256[:8]}{uuid.uuid4().hex[:8]}"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        {"members": _write_members, "calls": _write_calls, "services": _write_services}[kind](
+            con, valid, actor, result, progress, columns
+        )
+        _record(con, actor, result)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    # A dry run does everything, to count it exactly, then undoes it.
+    con.execute("ROLLBACK" if result.dry_run else "COMMIT")
+
+
+def _write_members(con, valid, actor, result: ImportResult, progress, columns) -> None:
+    ingest_members.register_keys(con, "ingest_stage", valid)
+    ingest_members.gather(con, "ingest_stage", valid, progress=progress)
+    counts = ingest_members.write(con, "ingest_stage", valid)
+    result.loaded, result.updated, result.erased_skipped = (
+        counts.created,
+        counts.updated,
+        counts.erased_skipped,
+    )
+    _member_warnings(counts, result)
+
+
+def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) -> None:
+    if counts.phones_unreadable:
+        rows = ", ".join(str(r) for r in counts.phone_rows)
+        result.warnings.append(
+            f"{counts.phones_unreadable:,} phone number{'s' if counts.phones_unreadable > 1 else ''}"
+            f" could not be read as a phone number (rows {rows}"
+            f"{', …' if counts.phones_unreadable > len(counts.phone_rows) else ''}); "
+            "those members were loaded without a phone."
+        )
+    if counts.erased_skipped:
+        result.warnings.append(
+            f"{counts.erased_skipped:,} member{'s' if counts.erased_skipped > 1 else ''} in the "
+            "file were erased earlier; their details were not restored."
+        )
+
+
+def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> None:
+    ingest_members.register_keys(con, "ingest_stage", valid)
+    if set(columns) & (set(headers.MEMBER_FIELDS) - {"membership_number"}):
+        ingest_members.gather(
+            con, "ingest_stage", valid, latest="called_at DESC, row DESC", progress=progress
+        )
+    else:
+        ingest_members.gather_numbers_only(con)
+    members = ingest_members.write(con, "ingest_stage", valid)
+    result.members_created = members.created
+    _member_warnings(
+        ingest_members.MemberCounts(0, 0, 0, members.phones_unreadable, members.phone_rows), result
+    )
+    counts = ingest_calls.write(
+        con, "ingest_stage", valid, result.import_id, actor, has_call_ids="call_id" in columns
+    )
+    result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
+    result.erased_skipped, result.optouts_recorded = counts.erased_skipped, counts.optouts_recorded
+    if counts.erased_skipped:
+        result.warnings.append(
+            f"{counts.erased_skipped:,} call{'s' if counts.erased_skipped > 1 else ''} belong to "
+            "members erased earlier; they were not loaded."
+        )
+    if counts.unlisted_count:
+        names = ", ".join(f'"{n[:40]}"' for n in counts.unlisted_services)
+        result.warnings.append(
+            f"{counts.unlisted_count:,} service name{'s' if counts.unlisted_count > 1 else ''} "
+            f"referenced on calls are not in the services directory (kept as unlisted): {names}"
+            f"{', …' if counts.unlisted_count > len(counts.unlisted_services) else ''}. "
+            "Add them to the community map with: workbench import services FILE."
+        )
+
+
+def _write_services(con, valid, actor, result: ImportResult, progress, columns) -> None:
+    counts = ingest_services.write(con, "ingest_stage", valid)
+    result.loaded, result.updated = counts.created, counts.updated
+    if counts.uncategorised:
+        result.warnings.append(
+            f"{counts.uncategorised:,} service{'s' if counts.uncategorised > 1 else ''} had no "
+            "category; filed under other."
+        )
+    if counts.relinked:
+        result.warnings.append(f"{counts.relinked:,} earlier call references now match a listed service.")
+
+
+INSERT_IMPORT = "INSERT INTO imports VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)"
+
+
+def _record(con: duckdb.DuckDBPyConnection, actor: str, result: ImportResult) -> None:
+    from workbench import privacy  # the audit log; imported late like the opt-out register
+
+    con.execute(
+        INSERT_IMPORT,
+        [
+            result.import_id,
+            result.kind,
+            result.file,
+            result.sha256,
+            actor,
+            result.rows_read,
+            result.loaded,
+            result.updated,
+            result.rejected,
+        ],
+    )
+    privacy.audit(
+        con,
+        "import",
+        actor=actor,
+        object_id=result.import_id,
+        counts={
+            "kind": result.kind,
+            "sha256": result.sha256,
+            "rows_read": result.rows_read,
+            "loaded": result.loaded,
+            "updated": result.updated,
+            "rejected": result.rejected,
+            "already_held": result.skipped_duplicate,
+            "members_created": result.members_created,
+            "erased_skipped": result.erased_skipped,
+            "optouts_recorded": result.optouts_recorded,
+        },
+    )
+
+
+TEMP_TABLES = "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'ingest%'"
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for (name,) in con.execute(TEMP_TABLES).fetchall():
+        con.execute(f"DROP TABLE IF EXISTS temp.{ingest_files.quote(name)}")
+
+
+__all__ = ["ImportResult", "ImportRejected", "import_members", "import_calls", "import_services", "KINDS"]

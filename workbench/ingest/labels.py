@@ -1,0 +1,150 @@
+"""The labels real exports use, mapped onto the workbench's fixed vocabularies.
+
+Labels compare in the same normalised form as headers (lower case, letters and digits only), so
+"Do Not Call", "do-not-call" and "DNC" all land on `do_not_call`. A mapping file's [outcomes]
+section adds an organisation's own labels.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from workbench.errors import InputError
+from workbench.ingest.headers import normalise
+
+# Re-exported for modules that still import the vocabularies from here; new code imports vocabulary.
+from workbench.vocabulary import DP_QUERIES as DP_QUERIES
+from workbench.vocabulary import NEED_CATEGORIES as NEED_CATEGORIES
+from workbench.vocabulary import OUTCOMES as OUTCOMES
+from workbench.vocabulary import URGENCIES as URGENCIES
+
+_OUTCOME_LABELS = {
+    "answered": (
+        "Answered",
+        "Answer",
+        "Spoke",
+        "Spoke to member",
+        "Contacted",
+        "Connected",
+        "Completed",
+        "Yes",
+    ),
+    "no_answer": ("No Answer", "No reply", "Not answered", "Unanswered", "NA", "No response", "Rang out"),
+    "voicemail": (
+        "Voicemail",
+        "Answerphone",
+        "Answer phone",
+        "Answering machine",
+        "VM",
+        "Left message",
+        "Left voicemail",
+    ),
+    "busy": ("Busy", "Engaged", "Line busy"),
+    "wrong_number": (
+        "Wrong Number",
+        "Wrong No",
+        "Wrong",
+        "Number not recognised",
+        "Not in service",
+        "Disconnected",
+        "Dead line",
+        "Invalid number",
+    ),
+    "call_back_later": (
+        "Call Back Later",
+        "Call Back",
+        "Callback",
+        "Call later",
+        "Ring back",
+        "Busy now",
+        "Not a good time",
+    ),
+    "refused": ("Refused", "Declined", "Not interested", "Hung up"),
+    "do_not_call": (
+        "Do Not Call",
+        "DNC",
+        "Do not contact",
+        "No more calls",
+        "Opt out",
+        "Opted out",
+        "Remove",
+        "Don't call",
+        "Dont call",
+    ),
+    "deceased_moved": (
+        "Deceased/Moved",
+        "Deceased",
+        "Moved",
+        "Moved away",
+        "Died",
+        "Gone away",
+        "Deceased or moved",
+    ),
+}
+_CATEGORY_LABELS = {
+    "food": ("Food", "Groceries", "Food parcel", "Food bank"),
+    "medicine": ("Medicine", "Medicines", "Medication", "Prescriptions", "Prescription", "Medical"),
+    "isolation": ("Isolation", "Loneliness", "Lonely", "Social isolation", "Company"),
+    "mental_health": ("Mental Health", "Mental wellbeing", "Anxiety", "Wellbeing"),
+    "financial": ("Financial", "Finance", "Money", "Benefits", "Debt"),
+    "housing": ("Housing", "Rent", "Accommodation"),
+    "digital": ("Digital", "Internet", "Technology", "Tech", "Online", "Digital access"),
+    "other": ("Other",),
+}
+_URGENCY_LABELS = {
+    "low": ("Low", "L", "Not urgent", "1"),
+    "medium": ("Medium", "Med", "M", "Moderate", "2"),
+    "high": ("High", "H", "Urgent", "Very urgent", "3"),
+}
+_DP_LABELS = {
+    "how_got_number": (
+        "How did you get my number",
+        "How got number",
+        "How did you get my number?",
+        "Where did you get my number",
+        "Source of number",
+        "Number",
+    ),
+    "complaint": ("Complaint", "How do I complain", "Complain", "Wants to complain"),
+    "other": ("Other", "Other query", "Yes"),
+}
+_YES_NO = {"true": ("Y", "Yes", "TRUE", "1", "T", "x"), "false": ("N", "No", "FALSE", "0", "F")}
+
+VOCABULARIES = {
+    "outcome": _OUTCOME_LABELS,
+    "category": _CATEGORY_LABELS,
+    "urgency": _URGENCY_LABELS,
+    "dp_query": _DP_LABELS,
+    "yes_no": _YES_NO,
+}
+
+
+def accepted(vocabulary: str, limit: int = 40) -> str:
+    """The labels a vocabulary accepts, for an error message."""
+    labels = [label for labels in VOCABULARIES[vocabulary].values() for label in labels[:3]]
+    return ", ".join(labels[:limit])
+
+
+def lookup(extra_outcomes: dict | None = None) -> pd.DataFrame:
+    """Every (vocabulary, normalised label, code) row, to join in SQL; codes map to themselves.
+
+    Args:
+        extra_outcomes: a mapping file's [outcomes]: {"their label": "outcome"}.
+
+    Raises:
+        InputError: an extra label maps to something that is not an outcome.
+    """
+    rows = []
+    for vocabulary, codes in VOCABULARIES.items():
+        for code, labels in codes.items():
+            rows += [(vocabulary, normalise(label), code) for label in (code, *labels)]
+    for label, code in (extra_outcomes or {}).items():
+        if code not in OUTCOMES:
+            raise InputError(
+                f'Mapping [outcomes]: "{label}" maps to "{code}", which is not an outcome. '
+                f"Outcomes: {', '.join(OUTCOMES)}."
+            )
+        rows.append(("outcome", normalise(label), code))
+    frame = pd.DataFrame(rows, columns=["vocabulary", "label", "code"])
+    # A mapping file's label wins over a built-in one.
+    return frame.drop_duplicates(["vocabulary", "label"], keep="last").reset_index(drop=True)

@@ -1,0 +1,219 @@
+"""Create or update members (and their identities) from a staged file, in SQL.
+
+Used by both member lists and call exports that carry member columns. A re-import fills in and
+updates details but never blanks one the file leaves empty, never touches the opt-out register,
+and never writes an identity back for a member who has been erased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from workbench import phones
+from workbench.privacy import pseudonymise
+
+DETAILS = ("branch", "ward", "postcode", "age", "joined_on")
+IDENTITY = ("first_name", "last_name", "email", "address", "phone")
+
+
+@dataclass(frozen=True)
+class MemberCounts:
+    """What writing members did."""
+
+    created: int
+    updated: int
+    erased_skipped: int
+    phones_unreadable: int
+    phone_rows: list[int]
+
+
+# A member already held has their member_key and membership_hash on their identity row, both
+# keyed from this very membership number (every writer keeps identities so): reusing them spares
+# two Python HMACs per member, over a second on a national call export. Only the numbers the
+# store does not hold yet (or holds no identity for, e.g. after an erasure) are keyed afresh.
+KNOWN_KEYS = """
+CREATE OR REPLACE TEMP TABLE ingest_known_keys AS
+SELECT s.membership_number, min(i.member_key) AS member_key, min(i.membership_hash) AS membership_hash
+FROM (SELECT DISTINCT membership_number FROM temp.{stage} WHERE {valid} AND membership_number IS NOT NULL) s
+LEFT JOIN identities i ON i.membership_number = s.membership_number AND i.membership_hash IS NOT NULL
+GROUP BY s.membership_number
+"""
+
+NEW_NUMBERS = "SELECT membership_number FROM temp.ingest_known_keys WHERE member_key IS NULL"
+
+ALL_KEYS = """
+CREATE OR REPLACE TEMP TABLE ingest_keys AS
+SELECT membership_number, member_key, membership_hash FROM temp.ingest_known_keys WHERE member_key IS NOT NULL
+UNION ALL
+SELECT membership_number, member_key, membership_hash FROM temp.ingest_new_keys
+"""
+
+
+def register_keys(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> None:
+    """temp.ingest_keys: membership_number -> member_key, membership_hash, for every valid row."""
+    con.execute(KNOWN_KEYS.format(stage=stage, valid=valid))
+    numbers = [r[0] for r in con.execute(NEW_NUMBERS).fetchall()]
+    frame = pd.DataFrame(
+        {
+            "membership_number": pd.Series(numbers, dtype="object"),
+            "member_key": pd.Series(pseudonymise.member_keys(con, numbers), dtype="object"),
+            "membership_hash": pd.Series(pseudonymise.suppression_hashes(con, numbers), dtype="object"),
+        }
+    )
+    _table(con, "ingest_new_keys", frame)
+    con.execute(ALL_KEYS)
+
+
+def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    # Every column is text; an empty frame would otherwise arrive typed as integers.
+    columns = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in frame.columns)
+    con.register("ingest_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM ingest_frame")
+    finally:
+        con.unregister("ingest_frame")
+
+
+PHONES_SOURCE = "SELECT DISTINCT t__phone FROM temp.{stage} WHERE {valid} AND t__phone IS NOT NULL"
+
+
+def register_phones(con: duckdb.DuckDBPyConnection, stage: str, valid: str, progress: bool | None) -> None:
+    """temp.ingest_phones: raw -> e164, phone_hash, each distinct raw phone parsed once."""
+    raw = [r[0] for r in con.execute(PHONES_SOURCE.format(stage=stage, valid=valid)).fetchall()]
+    frame = phones.normalise(raw, progress=progress)
+    frame["phone_hash"] = pd.Series(
+        pseudonymise.suppression_hashes(con, frame["e164"].tolist()), dtype="object"
+    )
+    _table(con, "ingest_phones", frame)
+
+
+PEOPLE = """
+CREATE OR REPLACE TEMP TABLE ingest_people AS
+SELECT k.member_key, k.membership_hash, s.membership_number,
+       coalesce(s.first_name, {first}) AS first_name, coalesce(s.last_name, {last}) AS last_name,
+       s.email, s.address, s.postcode, s.ward, s.branch, s.age, s.joined_on,
+       ph.e164 AS phone, ph.phone_hash
+FROM (SELECT DISTINCT ON (membership_number) * FROM temp.{stage} WHERE {valid}
+      ORDER BY membership_number, {latest}) s
+JOIN temp.ingest_keys k USING (membership_number)
+LEFT JOIN temp.ingest_phones ph ON ph.raw = s.t__phone
+"""
+
+
+def gather(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    valid: str,
+    *,
+    latest: str = "row DESC",
+    progress: bool | None = None,
+) -> None:
+    """temp.ingest_people: one row per member in the file, the latest row's details winning."""
+    register_phones(con, stage, valid, progress)
+    # "Name" alone: everything before the last word is the first name.
+    first = r"nullif(regexp_extract(s.full_name, '^(.*\S)\s+\S+$', 1), '')"
+    last = r"CASE WHEN s.full_name IS NULL THEN NULL ELSE regexp_extract(s.full_name, '(\S+)$', 1) END"
+    con.execute(PEOPLE.format(stage=stage, valid=valid, latest=latest, first=first, last=last))
+
+
+NUMBERS_ONLY = f"""
+CREATE OR REPLACE TEMP TABLE ingest_people AS
+SELECT member_key, membership_hash, membership_number,
+       {
+    ", ".join(
+        f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in ("first_name", "last_name", "email", "address", "postcode", "ward", "branch")
+    )
+},
+       CAST(NULL AS INTEGER) AS age, CAST(NULL AS DATE) AS joined_on,
+       CAST(NULL AS VARCHAR) AS phone, CAST(NULL AS VARCHAR) AS phone_hash
+FROM temp.ingest_keys
+-- A number alone changes nothing for a member already held with an identity (the one whose keys
+-- came from it): leave those out, so the state query reads none of their details.
+WHERE member_key NOT IN (
+    SELECT member_key FROM temp.ingest_known_keys
+    WHERE member_key IS NOT NULL AND member_key IN (SELECT member_key FROM members)
+)
+"""
+
+
+def gather_numbers_only(con: duckdb.DuckDBPyConnection) -> None:
+    """temp.ingest_people for a file with membership numbers but no member details (most call exports)."""
+    _table(con, "ingest_phones", pd.DataFrame({"raw": [], "e164": [], "phone_hash": []}, dtype="object"))
+    con.execute(NUMBERS_ONLY)
+
+
+def _changed(alias: str, columns: tuple[str, ...]) -> str:
+    return " OR ".join(f"coalesce(p.{c}, {alias}.{c}) IS DISTINCT FROM {alias}.{c}" for c in columns)
+
+
+STATE = f"""
+CREATE OR REPLACE TEMP TABLE ingest_state AS
+SELECT p.member_key,
+       m.member_key IS NULL AS is_new,
+       m.erased_at IS NOT NULL AS erased,
+       m.member_key IS NOT NULL AND m.erased_at IS NULL AND (i.member_key IS NULL OR
+           {_changed("m", DETAILS)} OR {_changed("i", IDENTITY)}) AS changed
+FROM temp.ingest_people p
+LEFT JOIN members m USING (member_key)
+LEFT JOIN identities i USING (member_key)
+"""
+
+UPDATE_MEMBERS = f"""
+UPDATE members m SET {", ".join(f"{c} = coalesce(p.{c}, m.{c})" for c in DETAILS)}, updated_at = now()
+FROM temp.ingest_people p
+WHERE m.member_key = p.member_key
+  AND p.member_key IN (SELECT member_key FROM temp.ingest_state WHERE changed)
+"""
+
+UPDATE_IDENTITIES = f"""
+UPDATE identities i SET {", ".join(f"{c} = coalesce(p.{c}, i.{c})" for c in IDENTITY)},
+       phone_hash = coalesce(p.phone_hash, i.phone_hash), membership_hash = p.membership_hash
+FROM temp.ingest_people p
+WHERE i.member_key = p.member_key
+  AND p.member_key IN (SELECT member_key FROM temp.ingest_state WHERE changed)
+"""
+
+INSERT_MEMBERS = """
+INSERT INTO members (member_key, branch, ward, postcode, age, joined_on, created_at, updated_at)
+SELECT member_key, branch, ward, postcode, age, joined_on, now(), now()
+FROM temp.ingest_people WHERE member_key IN (SELECT member_key FROM temp.ingest_state WHERE is_new)
+"""
+
+# New members, and existing (not erased) ones that somehow lack an identity row.
+INSERT_IDENTITIES = """
+INSERT INTO identities (member_key, membership_number, first_name, last_name, phone, email, address,
+                        phone_hash, membership_hash)
+SELECT p.member_key, p.membership_number, p.first_name, p.last_name, p.phone, p.email, p.address,
+       p.phone_hash, p.membership_hash
+FROM temp.ingest_people p
+WHERE p.member_key IN (SELECT member_key FROM temp.ingest_state WHERE NOT erased)
+  AND p.member_key NOT IN (SELECT member_key FROM identities)
+"""
+
+COUNTS = (
+    "SELECT count(*) FILTER (is_new), count(*) FILTER (changed), count(*) FILTER (erased) "
+    "FROM temp.ingest_state"
+)
+
+UNREADABLE = """
+SELECT s.row FROM temp.{stage} s JOIN temp.ingest_phones ph ON ph.raw = s.t__phone
+WHERE {valid} AND ph.e164 IS NULL ORDER BY s.row
+"""
+
+
+def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> MemberCounts:
+    """Apply temp.ingest_people to members and identities; return what changed."""
+    con.execute(STATE)
+    created, updated, erased = con.execute(COUNTS).fetchone()
+    if updated:
+        con.execute(UPDATE_MEMBERS)
+        con.execute(UPDATE_IDENTITIES)
+    if created:
+        con.execute(INSERT_MEMBERS)
+    con.execute(INSERT_IDENTITIES)
+    bad_rows = [r[0] for r in con.execute(UNREADABLE.format(stage=stage, valid=valid)).fetchall()]
+    return MemberCounts(created, updated, erased, len(bad_rows), bad_rows[:10])

@@ -1,0 +1,101 @@
+"""Write a staged services directory (the community map), in SQL.
+
+A service without an id gets one from its name ("Northvale Food Bank" -> "S-northvalefoodbank"),
+so re-importing the same directory updates rather than duplicates. After an import, call references
+that named a service not then in the directory are linked to it if they now match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from workbench.ingest.calls import SERVICE_KEYS
+from workbench.ingest.fields import norm_sql
+
+
+def service_id_sql(alias: str = "") -> str:
+    """SQL: the service's own id, or one made from its name."""
+    prefix = f"{alias}." if alias else ""
+    return f"coalesce({prefix}service_id, 'S-' || {norm_sql(prefix + 'name')})"
+
+
+SERVICE_ID = service_id_sql()
+
+DUPLICATE_IDS = f"""
+SELECT {SERVICE_ID} AS id, min(row) AS first_row FROM temp.{{stage}} WHERE name IS NOT NULL
+GROUP BY 1 HAVING count(*) > 1
+"""
+
+MARK_DUPLICATES = f"""
+UPDATE temp.{{stage}} s
+SET p__service_id = 'is the same service as row ' || d.first_row || '; list each service once'
+FROM temp.ingest_duplicates d
+WHERE {service_id_sql("s")} = d.id
+  AND s.row > d.first_row AND s.p__service_id IS NULL
+"""
+
+
+def mark_duplicate_ids(con: duckdb.DuckDBPyConnection, stage: str) -> None:
+    """A service listed twice in one file is a problem on its later rows."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ingest_duplicates AS {DUPLICATE_IDS.format(stage=stage)}")
+    if con.execute("SELECT count(*) FROM temp.ingest_duplicates").fetchone()[0]:
+        con.execute(MARK_DUPLICATES.format(stage=stage))
+
+
+@dataclass(frozen=True)
+class ServiceCounts:
+    """What writing services did."""
+
+    created: int
+    updated: int
+    uncategorised: int
+    relinked: int
+
+
+SERVICES = f"""
+CREATE OR REPLACE TEMP TABLE ingest_services AS
+SELECT {SERVICE_ID} AS service_id, name, coalesce(category, 'other') AS category,
+       coalesce(areas, []) AS areas, contact, coalesce(aliases, []) AS aliases,
+       category IS NULL AS uncategorised
+FROM temp.{{stage}} WHERE {{valid}}
+"""
+
+STATE = """
+SELECT count(*) FILTER (WHERE x.service_id IS NULL),
+       count(*) FILTER (WHERE x.service_id IS NOT NULL AND (x.name, x.category, x.areas, x.contact, x.aliases)
+                        IS DISTINCT FROM
+                        (n.name, n.category, n.areas, coalesce(n.contact, x.contact), n.aliases)),
+       count(*) FILTER (WHERE n.uncategorised)
+FROM temp.ingest_services n LEFT JOIN services x USING (service_id)
+"""
+
+UPDATE = """
+UPDATE services x SET name = n.name, category = n.category, areas = n.areas,
+       contact = coalesce(n.contact, x.contact), aliases = n.aliases
+FROM temp.ingest_services n WHERE x.service_id = n.service_id
+"""
+
+INSERT = """
+INSERT INTO services (service_id, name, category, areas, contact, aliases)
+SELECT service_id, name, category, areas, contact, aliases FROM temp.ingest_services
+WHERE service_id NOT IN (SELECT service_id FROM services)
+"""
+
+RELINK = f"""
+UPDATE call_services c SET service_id = k.service_id
+FROM temp.ingest_service_keys k
+WHERE c.service_id IS NULL AND k.key = {norm_sql("c.raw_name")}
+"""
+
+
+def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> ServiceCounts:
+    """Create new services, update changed ones, and link earlier unlisted references."""
+    con.execute(SERVICES.format(stage=stage, valid=valid))
+    created, updated, uncategorised = con.execute(STATE).fetchone()
+    con.execute(UPDATE)
+    con.execute(INSERT)
+    con.execute(SERVICE_KEYS)
+    relinked = con.execute(RELINK).fetchone()[0]
+    return ServiceCounts(created, updated, uncategorised, relinked)

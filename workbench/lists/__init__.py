@@ -1,0 +1,6 @@
+"""Lists that leave the building, and what comes back.
+
+`followups` composes and writes a branch's follow-up list and the next round's list; `returns`
+reads a branch's results back; `registry` records every list issued (Report it, Shred it, Secure
+it); `breach` writes the report for a lost list.
+"""

@@ -1,0 +1,1044 @@
+"""Branch follow-up lists: who to call back, handed out safely, registered, and brought back.
+
+A follow-up list is the triage queue for a branch (`needs.queue`, already suppressed), joined to
+the little identity a caller needs (first name, phone), passed through `optouts.suppress` once
+more right before it is written (an opt-out can land between the queue and the file), and written
+by `exports` with its data-protection notice. Every list is registered (`lists`), so it can be
+chased for shredding and reported if lost. A next-round list uses the same machinery for the
+calling tool. Returns (`import_results`) close the loop: the branch's outcomes update each
+follow-up, and "opted out" goes to the register.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import phonenumbers
+
+from workbench import exports
+from workbench.analysis import needs, outreach
+from workbench.errors import InputError
+from workbench.lists import registry
+from workbench.lists.registry import ListRecord
+from workbench.privacy import optouts
+from workbench.store import settings
+from workbench.store.audit import audit
+from workbench.store.db import key
+from workbench.store.filters import check_filters
+
+# Column names, shared by the writer and the returns reader.
+LIST_ID, ROW, FIRST, PHONE, WARD, NEEDS, URGENCY, PROMPT = (
+    "List ID",
+    "Row",
+    "First Name",
+    "Phone",
+    "Ward",
+    "Needs",
+    "Urgency",
+    "Call-back prompt",
+)
+OUTCOME, DATE_CALLED, INITIALS, MEMBERSHIP = "Outcome", "Date called", "Caller initials", "Membership Number"
+LAST, REASON = "Last Name", "Reason"
+PROTECTED = (FIRST, WARD, NEEDS)  # cells a returned list must not change; checked against a digest
+
+# What a branch writes in the Outcome column, and what it does to the follow-up.
+OUTCOMES = {
+    "resolved": "resolved",
+    "unreachable": "unreachable",
+    "needs more help": "needs_more_help",
+    "opted out": "opted_out",
+}
+OUTCOME_STATE = {
+    "resolved": "resolved",
+    "unreachable": "unreachable",
+    # Still being helped: someone must act on it, so it stays in the queue as in progress.
+    "needs_more_help": "in_progress",
+}
+CATEGORY_LABELS = {
+    "food": "Food",
+    "medicine": "Medicine",
+    "isolation": "Isolation",
+    "mental_health": "Mental health",
+    "financial": "Money",
+    "housing": "Housing",
+    "digital": "Getting online",
+    "other": "Other",
+}
+# A short prompt per need: what the caller should ask about. Never a note from the call.
+PROMPTS = {
+    "food": "food shopping or a food bank",
+    "medicine": "getting prescriptions",
+    "isolation": "company or a befriending call",
+    "mental_health": "how they are coping",
+    "financial": "money worries or benefits advice",
+    "housing": "their housing",
+    "digital": "getting online",
+    "other": "what help they need",
+}
+FOLLOWUP_DATA = (
+    "first name",
+    "phone number",
+    "ward",
+    "support needs (categories; can reveal health)",
+    "urgency of the need",
+)
+NEXT_ROUND_DATA = (
+    "membership number",
+    "first name",
+    "last name",
+    "phone number",
+    "ward",
+    "reason for the call (unreached or check-in due)",
+)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """Who is on a list before it is registered: the rows (with member_key) and who was left out."""
+
+    rows: pd.DataFrame
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A written, registered list: its record, where it went, and who was left out (counts)."""
+
+    record: ListRecord
+    path: Path
+    excluded: dict[str, int]
+
+    @property
+    def list_id(self) -> str:
+        return self.record.list_id
+
+
+@dataclass(frozen=True)
+class Returns:
+    """What importing a returned list did (counts only)."""
+
+    file_name: str
+    import_id: str
+    already_imported: bool
+    rows_read: int = 0
+    changed: dict[str, int] = field(default_factory=dict)  # by outcome
+    unchanged: int = 0  # same outcome as already recorded
+    not_called: int = 0  # blank outcome
+    erased: int = 0  # the member was erased since the list was made
+    list_ids: tuple[str, ...] = ()
+
+
+def merge_counts(*parts: Mapping[str, int]) -> dict[str, int]:
+    """Add up several 'left out, by reason' counts.
+
+    Examples:
+        >>> merge_counts({"opted out": 2}, {"opted out": 1, "erased": 1})
+        {'opted out': 3, 'erased': 1}
+    """
+    total: dict[str, int] = {}
+    for part in parts:
+        for reason, n in part.items():
+            if n:
+                total[reason] = total.get(reason, 0) + int(n)
+    return total
+
+
+IDENTITY_QUERY = """
+SELECT q.member_key, i.first_name, i.last_name, i.phone, i.membership_number
+FROM {people} q JOIN identities i ON i.member_key = q.member_key
+"""
+
+
+def _identities(con: duckdb.DuckDBPyConnection, member_keys: pd.Series) -> pd.DataFrame:
+    name = f"_list_people_{id(member_keys):x}"
+    con.register(name, pd.DataFrame({"member_key": member_keys.astype(str)}))
+    try:
+        return con.execute(IDENTITY_QUERY.format(people=name)).df()
+    finally:
+        con.unregister(name)
+
+
+def display_phone(e164: object) -> str:
+    """A phone as a UK caller dials it: "07700 900123"; other countries in international form.
+
+    National form also keeps a UK number from starting with "+", so it needs no formula escape.
+
+    Examples:
+        >>> display_phone("+447700900123"), display_phone(None)
+        ('07700 900123', '')
+    """
+    if e164 is None or pd.isna(e164) or not str(e164).strip():
+        return ""
+    try:
+        number = phonenumbers.parse(str(e164), "GB")
+    except phonenumbers.NumberParseException:
+        return str(e164)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 44
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
+
+
+SHAPE_PREFIX = 10  # "+44" and seven digits: enough to fix how any UK number is grouped
+
+
+def display_phones(e164: pd.Series) -> pd.Series:
+    """`display_phone` for a whole column, parsing one number per leading-digits group.
+
+    How a number is grouped depends only on its country code, its length and its leading digits,
+    so one number of each (country, length, first seven digits) is formatted by phonenumbers and
+    the same grouping is applied to the rest: a branch list of thousands costs a few dozen parses.
+    """
+    text = e164.fillna("").astype(str).str.strip()
+    shape = text.str.len().astype(str) + "|" + text.str[:SHAPE_PREFIX]
+    models = {k: display_phone(v) for k, v in text.groupby(shape).first().items()}
+    return pd.Series(
+        [_regroup(t, models[k]) for t, k in zip(text, shape, strict=True)], index=e164.index, dtype=object
+    )
+
+
+def _regroup(e164: str, model: str) -> str:
+    # Numbers in one group share everything up to SHAPE_PREFIX characters, so only the digits
+    # after it differ: put this number's into the model's last digit positions, keeping its spacing.
+    if not e164:
+        return ""
+    tail = e164[SHAPE_PREFIX:]
+    positions = [i for i, c in enumerate(model) if c.isdigit()]
+    if not tail.isdigit() or len(positions) < len(tail):
+        return display_phone(e164)
+    out = list(model)
+    for i, digit in zip(positions[len(positions) - len(tail) :], tail, strict=True):
+        out[i] = digit
+    return "".join(out)
+
+
+def _with_identity(
+    con: duckdb.DuckDBPyConnection, people: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Join first name and phone; leave out (and count) anyone with no phone to call."""
+    joined = people.merge(_identities(con, people["member_key"]), on="member_key", how="left")
+    no_phone = joined["phone"].isna() | (joined["phone"].astype(str).str.strip() == "")
+    return joined.loc[~no_phone].reset_index(drop=True), {"no phone number": int(no_phone.sum())}
+
+
+def _final_check(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    # The choke point again, right before writing: an opt-out may have landed since the queue ran.
+    checked = optouts.suppress(con, frame)
+    return checked.kept.reset_index(drop=True), dict(checked.excluded)
+
+
+def compose(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str,
+    ward: str | None = None,
+    category: str | None = None,
+    limit: int | None = None,
+    as_of: datetime | str | None = None,
+) -> Composed:
+    """Who goes on a branch's follow-up list, most urgent first, with the identity a caller needs.
+
+    Args:
+        branch: the branch the list is for; ward, category: narrow it further.
+        limit: at most this many people (the most urgent).
+        as_of: passed to `needs.queue` (days waiting are counted to it).
+
+    Returns:
+        Composed(rows, excluded): rows hold member_key, first_name, phone, ward, categories, urgency,
+        score, in queue order; excluded counts who was left out and why (suppression before and
+        after the identity join, and no phone number).
+
+    Raises:
+        InputError: no branch, an unknown branch / ward / category, or a bad limit.
+    """
+    if not branch:
+        raise InputError("A follow-up list is made for one branch: give --branch NAME.")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError(f"--limit must be a whole number, 1 or more; got {limit!r}.")
+    queue = needs.queue(con, branch=branch, ward=ward, category=category, as_of=as_of)
+    people, no_phone = _with_identity(con, queue)
+    kept, late = _final_check(con, people)
+    if limit is not None:
+        kept = kept.head(limit)
+    columns = ["member_key", "first_name", "phone", "ward", "categories", "urgency", "score"]
+    return Composed(
+        kept[columns].reset_index(drop=True), merge_counts(queue.attrs.get("excluded", {}), no_phone, late)
+    )
+
+
+def call_back_prompt(categories: list[str], urgency: str | None) -> str:
+    """A short, neutral prompt for the caller: what to ask about. No notes, no diagnosis.
+
+    Examples:
+        >>> call_back_prompt(["food", "medicine"], "high")
+        'Call first. Ask about food shopping or a food bank; getting prescriptions.'
+    """
+    asks = "; ".join(PROMPTS.get(c, "what help they need") for c in categories) or "how they are"
+    return ("Call first. " if urgency == "high" else "") + f"Ask about {asks}."
+
+
+def needs_text(categories) -> str:
+    """Need categories as a list shows them: "Food; Medicine"."""
+    return "; ".join(CATEGORY_LABELS.get(c, str(c)) for c in list(categories))
+
+
+def _normal(value: object) -> str:
+    return " ".join((value if isinstance(value, str) else exports.cell_text(value)).split())
+
+
+def row_digest(secret: bytes, list_id: str, row: int, cells: Mapping[str, object]) -> str:
+    """Keyed hashes of a row's protected cells as issued, one per column, joined with ':'.
+
+    BLAKE2b in its keyed (MAC) mode under keys['member']: as strong as an HMAC here, and one C call
+    per cell, which matters for a national branch list with tens of thousands of cells.
+    """
+    messages = (f"{list_id}|{row}|{column}|{_normal(cells.get(column))}".encode() for column in PROTECTED)
+    return ":".join(hashlib.blake2b(m, key=secret, digest_size=8).hexdigest() for m in messages)
+
+
+def _table(
+    con: duckdb.DuckDBPyConnection, list_id: str, composed: Composed, include_membership_number: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The list as written (display columns) and its registry rows (row_number, member_key, digest)."""
+    rows = composed.rows
+    n = len(rows)
+    table = pd.DataFrame({LIST_ID: [list_id] * n, ROW: range(1, n + 1)})
+    if include_membership_number:
+        ids = _identities(con, rows["member_key"]).set_index("member_key")["membership_number"]
+        table[MEMBERSHIP] = rows["member_key"].map(ids).fillna("").to_numpy()
+    table[FIRST] = rows["first_name"].fillna("").to_numpy()
+    table[PHONE] = display_phones(rows["phone"]).to_numpy()
+    table[WARD] = rows["ward"].fillna("").to_numpy()
+    table[NEEDS] = rows["categories"].map(needs_text).to_numpy()
+    table[URGENCY] = rows["urgency"].fillna("").str.capitalize().to_numpy()
+    table[PROMPT] = [
+        call_back_prompt(list(c), u) for c, u in zip(rows["categories"], rows["urgency"], strict=True)
+    ]
+    table[OUTCOME], table[DATE_CALLED], table[INITIALS] = "", "", ""
+    secret = key(con, "member")
+    entries = pd.DataFrame(
+        {
+            "row_number": table[ROW].astype("int32"),
+            "member_key": rows["member_key"].to_numpy(),
+            "digest": [
+                row_digest(secret, list_id, r, cells)
+                for r, cells in zip(table[ROW], table[list(PROTECTED)].to_dict("records"), strict=True)
+            ],
+        }
+    )
+    return table, entries
+
+
+def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice:
+    """The data-protection notice a list carries: ID, recipient and purpose, dates, the three rules."""
+    org, dp = settings.get(con, "organisation"), settings.get(con, "dp_contact")
+    lines = (
+        f"List ID: {record.list_id}. Made by {org} on {record.created_at:%d/%m/%Y}; "
+        f"SHRED BY {record.shred_by:%d %B %Y}.",
+        f"For: {record.recipient}. Purpose: {record.purpose}. "
+        "Use it for nothing else; do not copy or share it.",
+        f"Report it: if this list is lost or stolen, report it immediately to {dp}: "
+        "it could be a data breach.",
+        "Shred it: once all the calls have been made, destroy this list securely and confidentially "
+        "(shred paper, delete files and emptied downloads), and tell your organiser so it is recorded.",
+        "Secure it: if you keep it overnight, make sure it is out of sight "
+        "and not easily accessible to others.",
+        "It holds members' personal data, including support needs. Write only the outcome, date and your "
+        f"initials; no notes about health. Any other data-protection questions: {dp}."
+        if record.kind == "followup"
+        else "It holds members' personal data. Load it into the calling tool, then delete this file and any "
+        f"copies. Any other data-protection questions: {dp}.",
+    )
+    title = f"CONFIDENTIAL: {org} " + (
+        "welfare follow-up list" if record.kind == "followup" else "next-round call list"
+    )
+    running = (
+        f"CONFIDENTIAL · {org} · List {record.list_id} · for {record.recipient} · "
+        f"shred by {record.shred_by:%d/%m/%Y} · if lost, report to {dp}"
+    )
+    return exports.Notice(title, lines, running)
+
+
+def _check_request(
+    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str
+) -> tuple[str, Path]:
+    out = Path(out)
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    if fmt not in exports.FORMATS:
+        raise InputError(
+            f'Unsupported list format "{fmt}". Supported formats: {", ".join(exports.FORMATS)} '
+            "(give --format, or an --out path ending in .csv, .xlsx or .html)."
+        )
+    if out.suffix.lower() != f".{fmt}":
+        raise InputError(f"--out {out.name} does not end in .{fmt}; name the file {out.stem}.{fmt}.")
+    if out.exists():
+        raise InputError(
+            f"{out} already exists. Choose another --out path (an old list is not overwritten "
+            "silently: record its destruction with `workbench lists destroyed LIST_ID`)."
+        )
+    for name, value in (("--purpose", purpose), ("--recipient", recipient), ("--by", actor)):
+        if not str(value or "").strip():
+            raise InputError(f"{name} is required: every list records who it is for, why, and who made it.")
+    return fmt, out
+
+
+def _shred_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
+    return int(settings.get(con, "shred_after_days")) if days is None else days
+
+
+def _write(table: pd.DataFrame, path: Path, fmt: str, note: exports.Notice, editable: bool) -> None:
+    if fmt == "csv":
+        exports.write_csv(table, path, notice=note)
+    elif fmt == "xlsx":
+        sheet = exports.Sheet(
+            editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
+            choices={OUTCOME: list(OUTCOMES)} if editable else {},
+            widths={
+                LIST_ID: 17,
+                ROW: 5,
+                FIRST: 14,
+                PHONE: 15,
+                WARD: 16,
+                NEEDS: 22,
+                URGENCY: 9,
+                PROMPT: 40,
+                OUTCOME: 16,
+                DATE_CALLED: 12,
+                INITIALS: 9,
+            },
+        )
+        exports.write_xlsx(table, path, notice=note, sheet=sheet)
+    else:
+        # The printed list needs no List ID column: the ID is in the page header on every sheet.
+        printed = table.drop(columns=[c for c in (LIST_ID,) if c in table.columns])
+        exports.write_html(
+            printed,
+            path,
+            notice=note,
+            title=note.title,
+            row_numbers=printed.columns[0] == ROW,
+            widths=HTML_WIDTHS,
+        )
+
+
+HTML_WIDTHS = {
+    ROW: "10mm",
+    FIRST: "11%",
+    PHONE: "11%",
+    WARD: "10%",
+    NEEDS: "11%",
+    URGENCY: "7%",
+    PROMPT: "18%",
+    OUTCOME: "11%",
+    DATE_CALLED: "8%",
+    INITIALS: "7%",
+    MEMBERSHIP: "10%",
+    LAST: "12%",
+    REASON: "20%",
+}
+
+
+def _issue(
+    con: duckdb.DuckDBPyConnection,
+    record: ListRecord,
+    table: pd.DataFrame,
+    entries: pd.DataFrame,
+    out: Path,
+    fmt: str,
+    editable: bool,
+) -> None:
+    """Register and write as one: the file exists only if the registry holds it, and vice versa."""
+    written = False
+    con.execute("BEGIN TRANSACTION")
+    try:
+        registry.register(con, record, entries)
+        _write(table, out, fmt, notice(con, record), editable)  # atomic: whole file or none
+        written = True
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        if written:  # the path did not exist before (checked), so this removes only our own file
+            out.unlink(missing_ok=True)
+        raise
+
+
+def export(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str,
+    purpose: str,
+    recipient: str,
+    out: str | Path,
+    actor: str,
+    fmt: str | None = None,
+    ward: str | None = None,
+    category: str | None = None,
+    shred_after_days: int | None = None,
+    include_membership_number: bool = False,
+    limit: int | None = None,
+    as_of: datetime | str | None = None,
+) -> Exported:
+    """Make, write and register a branch's follow-up list (CSV, XLSX or print-ready HTML).
+
+    Args:
+        branch, ward, category: who it is for (see `compose`).
+        purpose, recipient: why and to whom it is given; printed on it and kept in the registry.
+        out: the file to write (mode 0600; never overwrites); fmt: csv, xlsx or html (default: from out).
+        actor: who made it (audit log and registry).
+        shred_after_days: default the setting "shred_after_days" (14).
+        include_membership_number: add the membership number (only when the branch needs it).
+
+    Returns:
+        Exported(record, path, excluded): the list's registry record and who was left out, by reason.
+
+    Raises:
+        InputError: a bad argument, nobody to put on the list, or an unwritable path. Nothing is
+            registered or written then.
+
+    Examples:
+        >>> export(con, branch="Ashcombe", purpose="welfare call-backs", recipient="Ashcombe secretary",
+        ...        out="ashcombe.xlsx", actor="ana")  # doctest: +SKIP
+    """
+    fmt, out = _check_request(fmt, out, purpose, recipient, actor)
+    days = _shred_days(con, shred_after_days)
+    composed = compose(con, branch=branch, ward=ward, category=category, limit=limit, as_of=as_of)
+    _refuse_empty(composed, f"branch {branch}")
+    data = FOLLOWUP_DATA + (("membership number",) if include_membership_number else ())
+    record = registry.new_record(
+        "followup", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
+        row_count=len(composed.rows), fmt=fmt, data_categories=data,
+        filters={"branch": branch, "ward": ward, "category": category, "limit": limit},
+        excluded=composed.excluded,
+    )
+    table, entries = _table(con, record.list_id, composed, include_membership_number)
+    _issue(con, record, table, entries, out, fmt, editable=True)
+    return Exported(record, out, composed.excluded)
+
+
+def _refuse_empty(composed: Composed, what: str) -> None:
+    if composed.rows.empty:
+        left = ", ".join(f"{n} {r}" for r, n in composed.excluded.items()) or "none"
+        raise InputError(f"Nobody to put on a list for {what} (left out: {left}); no list was made.")
+
+
+# ---- the next calling round ---------------------------------------------------------------------------
+
+# Members whose latest answered call was long ago, or found them struggling (wellbeing <= N).
+CHECKIN_QUERY = """
+SELECT c.member_key, any_value(m.ward) AS ward, max(c.called_at) AS last_answered,
+       arg_max(c.wellbeing, (c.called_at, c.call_id)) AS wellbeing
+FROM calls c JOIN members m ON m.member_key = c.member_key
+WHERE c.outcome = 'answered' AND (? IS NULL OR m.branch = ?) AND (? IS NULL OR m.ward = ?)
+GROUP BY c.member_key
+HAVING max(c.called_at) < CAST(? AS TIMESTAMP) - to_days(CAST(? AS INTEGER))
+    OR arg_max(c.wellbeing, (c.called_at, c.call_id)) <= ?
+"""
+
+
+def _checkins(con: duckdb.DuckDBPyConnection, branch, ward, days: int, wellbeing: int, as_of) -> pd.DataFrame:
+    frame = con.execute(CHECKIN_QUERY, [branch, branch, ward, ward, as_of, days, wellbeing]).df()
+    # The reason never says "low wellbeing": the list leaves the building, the score stays in the store.
+    frame["reason"] = (frame["wellbeing"] <= wellbeing).map(
+        {True: "priority check-in", False: f"check-in due (last spoke over {days} days ago)"}
+    )
+    return frame[["member_key", "ward", "reason"]]
+
+
+def compose_next_round(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    attempts: int = 3,
+    checkin_after_days: int = 28,  # noqa: A002
+    wellbeing_at_most: int = 2,
+    as_of: datetime | str | None = None,
+) -> Composed:
+    """Who to call in the next round: still unreached after N attempts, or due a repeat check-in.
+
+    Args:
+        round, attempts: `outreach.unreached` (the latest round by default; at least 3 attempts).
+        checkin_after_days: answered more than this many days before `as_of` (default
+            `needs.reference_time`: the store's as_of setting, else now).
+        wellbeing_at_most: or wellbeing this low (1-5) at their latest answered call.
+
+    Returns:
+        Composed(rows, excluded): rows hold member_key, membership_number, first_name, last_name,
+        phone, ward, reason; excluded counts who was left out (opt-outs, erased, no phone).
+    """
+    for name, value, low, high in (
+        ("checkin_after_days", checkin_after_days, 1, 3650),
+        ("wellbeing_at_most", wellbeing_at_most, 0, 5),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InputError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
+    check_filters(con, branch=branch, ward=ward)
+    when = needs.reference_time(con, as_of)
+    unreached = outreach.unreached(con, round, attempts, branch=branch, ward=ward)
+    first = unreached.assign(reason=f"not reached after {attempts} attempts")[
+        ["member_key", "ward", "reason"]
+    ]
+    people = pd.concat([first, _checkins(con, branch, ward, checkin_after_days, wellbeing_at_most, when)])
+    people = people.drop_duplicates("member_key", keep="first").reset_index(drop=True)
+    kept, late = _final_check(con, people)
+    kept, no_phone = _with_identity(con, kept) if not kept.empty else (kept, {})
+    kept = kept.sort_values(["ward", "reason", "member_key"], na_position="last").reset_index(drop=True)
+    return Composed(kept, merge_counts(unreached.attrs.get("excluded", {}), late, no_phone))
+
+
+def next_round(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    purpose: str,
+    recipient: str,
+    out: str | Path,
+    actor: str,
+    fmt: str | None = None,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    attempts: int = 3,
+    checkin_after_days: int = 28,  # noqa: A002
+    wellbeing_at_most: int = 2,
+    shred_after_days: int | None = None,
+    as_of: datetime | str | None = None,
+) -> Exported:
+    """Write and register the call list for the next round, shaped for the calling tool.
+
+    Columns: Membership Number, First Name, Last Name, Phone, Ward, Reason. The membership number is
+    here because the calling tool matches each call to its member record by it, and call outcomes
+    come back into the workbench keyed by it; a branch follow-up list leaves it out.
+
+    Returns:
+        Exported(record, path, excluded).
+
+    Raises:
+        InputError: a bad argument, nobody to call, or an unwritable path; nothing is registered then.
+    """
+    fmt, out = _check_request(fmt, out, purpose, recipient, actor)
+    days = _shred_days(con, shred_after_days)
+    composed = compose_next_round(
+        con,
+        branch=branch,
+        ward=ward,
+        round=round,
+        attempts=attempts,
+        checkin_after_days=checkin_after_days,
+        wellbeing_at_most=wellbeing_at_most,
+        as_of=as_of,
+    )
+    _refuse_empty(composed, f"the next round{f' in branch {branch}' if branch else ''}")
+    record = registry.new_record(
+        "next_round", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
+        row_count=len(composed.rows), fmt=fmt, data_categories=NEXT_ROUND_DATA,
+        filters={
+            "branch": branch,
+            "ward": ward,
+            "round": round,
+            "attempts": attempts,
+            "checkin_after_days": checkin_after_days,
+            "wellbeing_at_most": wellbeing_at_most,
+        },
+        excluded=composed.excluded,
+    )
+    rows = composed.rows
+    table = pd.DataFrame(
+        {
+            MEMBERSHIP: rows["membership_number"].fillna(""),
+            FIRST: rows["first_name"].fillna(""),
+            LAST: rows["last_name"].fillna(""),
+            PHONE: display_phones(rows["phone"]).str.replace(" ", "", regex=False),
+            WARD: rows["ward"].fillna(""),
+            REASON: rows["reason"],
+        }
+    )
+    entries = pd.DataFrame(
+        {"row_number": range(1, len(rows) + 1), "member_key": rows["member_key"], "digest": None}
+    )
+    if fmt == "html":
+        table.insert(0, ROW, range(1, len(table) + 1))
+    _issue(con, record, table, entries, out, fmt, editable=False)
+    return Exported(record, out, composed.excluded)
+
+
+# ---- returns: the branch sends the list back with outcomes filled in ----------------------------------
+
+REQUIRED = (LIST_ID, ROW, *PROTECTED, OUTCOME)
+MAX_PROBLEMS = 40
+SAFE_VALUE = r"^[A-Za-z][A-Za-z \-]{0,24}$"  # a value echoed in a problem must look like a word, not a person
+
+DONE_QUERY = "SELECT import_id FROM imports WHERE kind = 'returns' AND sha256 = ?"
+ISSUED_QUERY = """
+SELECT lm.list_id, lm.row_number, lm.member_key, lm.digest, lm.outcome, l.kind
+FROM list_members lm JOIN lists l ON l.list_id = lm.list_id
+WHERE list_contains(?, lm.list_id)
+"""
+KNOWN_LISTS_QUERY = "SELECT list_id, kind FROM lists WHERE list_contains(?, list_id)"
+RECORD_OUTCOME = """
+UPDATE list_members SET outcome = ?, called_on = ?, returned_at = ? WHERE list_id = ? AND row_number = ?
+"""
+# One register entry per returned row, its id derived from the row, so no return adds it twice;
+# none when an active entry already covers the member.
+RETURN_OPTOUT = """
+INSERT INTO optouts
+SELECT ?, i.member_key, i.phone_hash, i.membership_hash, 'calls', 'asked_not_to_be_called', 'return', ?, ?,
+       NULL, NULL, NULL
+FROM identities i
+WHERE i.member_key = ? AND NOT EXISTS (
+    SELECT 1 FROM optouts o
+    WHERE o.optout_id = ?
+       OR (o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all')))
+RETURNING member_key
+"""
+INSERT_IMPORT = "INSERT INTO imports VALUES (?, 'returns', ?, ?, ?, ?, ?, ?, ?, 0)"
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    list_id: str
+    row: int
+    member_key: str | None
+    outcome: str | None
+    previous: str | None
+    called_on: date | None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_results(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str) -> Returns:
+    """Read a returned follow-up list (XLSX or CSV) and record its outcomes; all or nothing.
+
+    Rows are matched by List ID and Row. Outcomes: resolved and unreachable set the follow-up's
+    state; "needs more help" sets it in progress; "opted out" adds an opt-out (source "return").
+    A row whose protected cells (First Name, Ward, Needs) differ from the list as issued, an
+    unknown list ID, a row that is not on the list, or an outcome outside the vocabulary stops the
+    whole import with a problem report naming file, row, column and fix, never a name or phone.
+    An opt-out recorded after the list was made stays in force whatever the return says.
+
+    Idempotent: the same file again changes nothing; a row whose outcome is already recorded adds
+    no second event.
+
+    Returns:
+        Returns(...) with counts of what changed.
+
+    Raises:
+        InputError: the file is missing, not CSV/XLSX, or has problems (all listed; nothing changed).
+    """
+    path = Path(path)
+    if not str(actor or "").strip():
+        raise InputError("Say who is importing the returns: give --by NAME or set WORKBENCH_USER.")
+    if not path.is_file():
+        raise InputError(f"No file at {path}. Give the path of the returned list (.xlsx or .csv).")
+    header, raw = exports.read_table(path, header_first=LIST_ID)
+    sha = _sha256(path)
+    done = con.execute(DONE_QUERY, [sha]).fetchone()
+    if done:
+        return Returns(path.name, done[0], True)
+    rows, counts = _check_rows(con, path.name, header, raw)
+    return _apply(con, path.name, sha, rows, counts, actor.strip(), len(raw))
+
+
+def _problem(problems: list[str], file_name: str, line: int, column: str, text: str) -> None:
+    problems.append(f"{file_name} row {line}, column {column}: {text}")
+
+
+def _check_rows(
+    con: duckdb.DuckDBPyConnection, file_name: str, header: list[str], raw: list[tuple[int, list[object]]]
+) -> tuple[list[_Row], dict[str, int]]:
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputError(
+            f"{file_name}: the column(s) {', '.join(missing)} are missing. Send back the list as it "
+            f"was exported: keep every column and its header ({', '.join(REQUIRED)}, ...)."
+        )
+    at = {name: header.index(name) for name in header if name}
+    ids = sorted({str(cells[at[LIST_ID]]).strip().upper() for _, cells in raw if at[LIST_ID] < len(cells)})
+    known = dict(con.execute(KNOWN_LISTS_QUERY, [ids]).fetchall())
+    issued = {(r[0], r[1]): r for r in con.execute(ISSUED_QUERY, [ids]).fetchall()}
+    problems: list[str] = []
+    rows: list[_Row] = []
+    seen: set[tuple[str, int]] = set()
+    counts = {"not_called": 0, "erased": 0}
+    for line, cells in raw:
+        checked = _check_row(con, file_name, line, cells, at, known, issued, seen, problems)
+        if checked is None:
+            continue
+        if checked.outcome is None:
+            counts["not_called"] += 1
+        elif checked.member_key is None:
+            counts["erased"] += 1
+        else:
+            rows.append(checked)
+    if problems:
+        _raise_problems(file_name, problems)
+    return rows, counts
+
+
+def _cell(cells: list[object], at: dict[str, int], column: str) -> object:
+    i = at.get(column)
+    return cells[i] if i is not None and i < len(cells) and cells[i] is not None else ""
+
+
+def _check_row(
+    con,
+    file_name: str,
+    line: int,
+    cells: list[object],
+    at: dict[str, int],
+    known: dict,
+    issued: dict,
+    seen: set,
+    problems: list[str],
+) -> _Row | None:
+    list_id = str(_cell(cells, at, LIST_ID)).strip().upper()
+    before = len(problems)
+    if list_id not in known:
+        shown = registry.safe_id(list_id) if list_id else "(blank)"
+        _problem(
+            problems,
+            file_name,
+            line,
+            LIST_ID,
+            f'"{shown}" is not a list in this store. Keep the List ID '
+            "as exported; `workbench lists` shows every list.",
+        )
+        return None
+    if known[list_id] != "followup":
+        _problem(
+            problems,
+            file_name,
+            line,
+            LIST_ID,
+            f"{list_id} is a next-round call list; its results come "
+            "back as call outcomes (workbench import), not as returns.",
+        )
+        return None
+    number = _row_number(_cell(cells, at, ROW))
+    if number is None or (list_id, number) not in issued:
+        _problem(
+            problems,
+            file_name,
+            line,
+            ROW,
+            f"is not a row of list {list_id}. Keep the Row numbers as "
+            "exported; do not add, renumber or merge rows (add new people to the calling tool instead).",
+        )
+        return None
+    if (list_id, number) in seen:
+        _problem(problems, file_name, line, ROW, f"row {number} of list {list_id} appears twice; keep one.")
+        return None
+    seen.add((list_id, number))
+    _, _, member_key, digest, previous, _ = issued[(list_id, number)]
+    if digest and member_key is not None:
+        _check_protected(con, file_name, line, list_id, number, cells, at, digest, problems)
+    outcome = _outcome(file_name, line, _cell(cells, at, OUTCOME), problems)
+    called_on = _called_on(file_name, line, _cell(cells, at, DATE_CALLED), problems)
+    if len(problems) > before:
+        return None
+    return _Row(line, list_id, number, member_key, outcome, previous, called_on)
+
+
+def _row_number(value: object) -> int | None:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _check_protected(
+    con, file_name: str, line: int, list_id: str, number: int, cells, at, digest: str, problems: list[str]
+) -> None:
+    now = row_digest(key(con, "member"), list_id, number, {c: _cell(cells, at, c) for c in PROTECTED}).split(
+        ":"
+    )
+    for column, was, found in zip(PROTECTED, digest.split(":"), now, strict=True):
+        if was != found:
+            _problem(
+                problems,
+                file_name,
+                line,
+                column,
+                "differs from the list as issued. Put the original "
+                "value back; corrections to a member's details go to the membership team, not through "
+                "a returned list.",
+            )
+
+
+def _outcome(file_name: str, line: int, value: object, problems: list[str]) -> str | None:
+    import re
+
+    text = " ".join(str(value).replace("-", " ").replace("_", " ").split()).lower()
+    if not text:
+        return None
+    if text in OUTCOMES:
+        return OUTCOMES[text]
+    shown = f'"{value}"' if re.match(SAFE_VALUE, str(value)) else "the value"
+    _problem(
+        problems,
+        file_name,
+        line,
+        OUTCOME,
+        f"{shown} is not an outcome. Write one of: "
+        f"{', '.join(OUTCOMES)} (or leave it blank if the call has not been made).",
+    )
+    return None
+
+
+def _called_on(file_name: str, line: int, value: object, problems: list[str]) -> date | None:
+    if isinstance(value, datetime):
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    elif not str(value).strip():
+        return None
+    else:
+        day = _parse_day(str(value).strip())
+    if day is None or day > registry.now().date() or day.year < 2000:
+        _problem(
+            problems,
+            file_name,
+            line,
+            DATE_CALLED,
+            "is not a date we can read, or is in the future. Write "
+            "the day the call was made as dd/mm/yyyy, e.g. 21/04/2020, or leave it blank.",
+        )
+        return None
+    return day
+
+
+def _parse_day(text: str) -> date | None:
+    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _raise_problems(file_name: str, problems: list[str]) -> None:
+    shown = problems[:MAX_PROBLEMS]
+    more = f"\n  ... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+    raise InputError(
+        f"{file_name}: {len(problems)} problem(s); nothing was imported. Fix these and import the "
+        "file again:\n  " + "\n  ".join(shown) + more
+    )
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    file_name: str,
+    sha: str,
+    rows: list[_Row],
+    counts: dict[str, int],
+    actor: str,
+    rows_read: int,
+) -> Returns:
+    """Record the checked rows in one transaction: states, opt-outs, outcomes, the import, the audit."""
+    changed = [r for r in rows if r.outcome != r.previous]
+    by_outcome = {o: sum(1 for r in changed if r.outcome == o) for o in OUTCOMES.values()}
+    # Letters only, derived from the file's SHA-256: a long run of hex digits would look like a
+    # phone number to the audit log's guard.
+    import_id = "returns-" + "".join(
+        registry.ID_LETTERS[b % len(registry.ID_LETTERS)] for b in bytes.fromhex(sha[:24])
+    )
+    when = registry.now()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _set_states(con, changed, actor)
+        added = _record_optouts(con, [r for r in changed if r.outcome == "opted_out"], actor, when)
+        for r in changed:
+            con.execute(RECORD_OUTCOME, [r.outcome, r.called_on, when, r.list_id, r.row])
+        con.execute(
+            INSERT_IMPORT, [import_id, file_name, sha, when, actor, rows_read, len(changed), len(changed)]
+        )
+        audit(
+            con,
+            "returns_imported",
+            actor=actor,
+            object_id=import_id,
+            counts={
+                **{k: v for k, v in by_outcome.items() if v},
+                "unchanged": len(rows) - len(changed),
+                "not_called": counts["not_called"],
+                "erased": counts["erased"],
+                "optouts_added": added,
+                "lists": len({r.list_id for r in rows}),
+            },
+            member_keys=[r.member_key for r in changed],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return Returns(
+        file_name,
+        import_id,
+        False,
+        rows_read,
+        {k: v for k, v in by_outcome.items() if v},
+        len(rows) - len(changed),
+        counts["not_called"],
+        counts["erased"],
+        tuple(sorted({r.list_id for r in rows})),
+    )
+
+
+def _set_states(con: duckdb.DuckDBPyConnection, changed: list[_Row], actor: str) -> None:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in changed:
+        if r.outcome in OUTCOME_STATE:
+            groups.setdefault((r.list_id, OUTCOME_STATE[r.outcome]), []).append(r.member_key)
+    for (list_id, state), keys in sorted(groups.items()):
+        needs.set_states(con, keys, state, actor=actor, list_id=list_id)  # joins this transaction
+
+
+def _record_optouts(con: duckdb.DuckDBPyConnection, rows: list[_Row], actor: str, when: datetime) -> int:
+    added = []
+    for r in rows:
+        optout_id = f"return-{r.list_id}-{r.row}"
+        added += con.execute(RETURN_OPTOUT, [optout_id, actor, when, r.member_key, optout_id]).fetchall()
+    if added:
+        audit(
+            con,
+            "optout.add",
+            actor=actor,
+            counts={"added": len(added), "source": "return"},
+            member_keys=[a[0] for a in added],
+        )
+    return len(added)
+
+
+__all__ = [
+    "Composed",
+    "Exported",
+    "OUTCOMES",
+    "Returns",
+    "call_back_prompt",
+    "compose",
+    "compose_next_round",
+    "display_phone",
+    "export",
+    "import_results",
+    "merge_counts",
+    "needs_text",
+    "next_round",
+    "notice",
+    "row_digest",
+]

@@ -1,0 +1,799 @@
+"""Pseudonymised reports: tables, charts and an optional row-level extract, released only when safe.
+
+`build` runs in this order, so a failure at any step leaves nothing behind:
+
+1. check the inputs (branch, dates, an empty period, the output folder);
+2. compute every table from the analysis library and put it through disclosure control;
+3. for `extract=True`, generalise the row-level extract and run the risk gate (blocked: audited, stop);
+4. write every file into a private staging folder beside the output folder;
+5. scan every file written for phone numbers, emails, full postcodes, and any name, membership
+   number, caller id or note held in the store (found: delete the staging folder, audit, stop);
+6. rename the staging folder to the output folder (one atomic step) and audit the release.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib import metadata, resources
+from pathlib import Path
+from string import Template
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from workbench import exports
+from workbench.analysis import needs, outreach, services
+from workbench.privacy import pseudonymise
+from workbench.reports import disclosure, risk
+from workbench.store import db
+from workbench.store.audit import audit
+from workbench.scoring import age_band_sql
+from workbench.errors import DisclosureError, InputError
+from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
+from workbench.store.filters import check_filters, where
+
+AREA_LEVELS = ("sector", "district", "ward", "branch")   # finest to coarsest
+NEEDS_DETAIL = ("categories", "any")
+EXTRACT_FILE = "extract.csv"
+MANIFEST_FILE = "manifest.json"
+HTML_FILE = "report.html"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One published table: protected counts ready to show, and how it was made."""
+
+    name: str
+    title: str
+    description: str
+    frame: pd.DataFrame          # protected: Int64 counts with <NA> where suppressed
+    chart: tuple[str, str, list[str]] | None = None   # (kind, category column, value columns)
+
+    @property
+    def suppressed_cells(self) -> int:
+        return int(self.frame.select_dtypes("Int64").isna().sum().sum())
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What a build released (or, with released False, what it would have)."""
+
+    release_id: str
+    out_dir: Path
+    paths: tuple[Path, ...]
+    released: bool
+    metrics: dict | None = None
+    manifest: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated parameters of one build, as written to the manifest."""
+
+    profile: disclosure.Profile
+    date_from: str | None
+    date_to: str | None
+    branch: str | None
+    extract: bool
+    area: str
+    period: str
+    needs: str
+    link_to: str | None
+    as_of: datetime
+    # Results several tables share (the branch summary), computed once per build.
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def filters(self) -> dict:
+        return {k: v for k, v in (("branch", self.branch), ("date_from", self.date_from),
+                                  ("date_to", self.date_to)) if v is not None}
+
+    def as_dict(self) -> dict:
+        return {"profile": self.profile.name, "rounding": self.profile.rounding, "date_from": self.date_from,
+                "date_to": self.date_to, "branch": self.branch, "extract": self.extract,
+                "extract_area": self.area if self.extract else None,
+                "extract_period": self.period if self.extract else None,
+                "extract_needs": self.needs if self.extract else None, "linked_to": self.link_to,
+                "as_of": self.as_of.isoformat(timespec="minutes")}
+
+
+def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str = "internal",
+          date_from: str | None = None, date_to: str | None = None, branch: str | None = None,
+          extract: bool = False, actor: str, rounding: bool = True, area: str | None = None,
+          period: str | None = None, needs_detail: str = "categories", link_to: str | None = None,
+          as_of: datetime | str | None = None) -> ReportResult:
+    """Build, check and release a pseudonymised report into `out_dir` (which must not exist yet).
+
+    Args:
+        con: a read-write connection (the release key and the audit entry are written).
+        out_dir: the folder to create; report.html, one CSV per table, manifest.json (and extract.csv).
+        profile: "internal" (NHS Digital rules) or "public" (ONS 10-5).
+        date_from, date_to: YYYY-MM-DD, inclusive.
+        branch: one branch only.
+        extract: also release a row-level pseudonymised extract, if it passes the risk gate.
+        actor: who is releasing it, for the audit log.
+        rounding: False shows exact counts, protected by secondary suppression instead.
+        area, period: the extract's generalisation: area sector|district|ward|branch (default by
+            profile: sector internal, district public); period week|month|quarter (week / month).
+        needs_detail: "categories" (each need listed) or "any" (yes/no) in the extract.
+        link_to: reuse that release's pseudonym key so the two extracts can be linked.
+        as_of: when "waiting" is measured to (default: the end of date_to, or now).
+
+    Returns:
+        ReportResult with the paths released, the risk metrics (extract only) and the manifest.
+
+    Raises:
+        InputError: an unknown branch, a date that is not a date, date_from after date_to, a period
+            with no calls, an output folder that already holds files, or an unknown option.
+        DisclosureError: the risk gate or the release scan blocked the release; nothing was written.
+    """
+    options = _options(con, profile, rounding, date_from, date_to, branch, extract, area, period,
+                       needs_detail, link_to, as_of)
+    out = _check_out_dir(out_dir)
+    release_id = new_release_id()
+    tables = report_tables(con, options)
+    rows, metrics = (None, None)
+    if options.extract:
+        rows, metrics = _gated_extract(con, options, release_id, actor)
+    return _release(con, out, release_id, options, tables, rows, metrics, actor)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a report would hold, protected, before anything is written or audited."""
+
+    tables: list[Table]
+    metrics: risk.RiskMetrics | None  # the risk gate's figures, for an extract only
+    options: Options
+
+
+def preview(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_from: str | None = None,
+            date_to: str | None = None, branch: str | None = None, extract: bool = False,
+            rounding: bool = True, area: str | None = None, period: str | None = None,
+            needs_detail: str = "categories", as_of: datetime | str | None = None) -> Preview:
+    """The protected tables (and an extract's risk metrics) that `build` would release; writes nothing.
+
+    Takes the same options as `build`, checked the same way; a read-only connection will do.
+
+    Raises:
+        InputError: as for `build`.
+    """
+    options = _options(con, profile, rounding, date_from, date_to, branch, extract, area, period,
+                       needs_detail, None, as_of)
+    metrics = None
+    if options.extract:
+        prof = options.profile
+        metrics = risk.assess(extract_rows(con, options), k=prof.threshold, l=prof.l_min)
+    return Preview(report_tables(con, options), metrics, options)
+
+
+def new_release_id() -> str:
+    """A release id such as "20200612-kqzfpw": the date, then random letters (no long digit runs,
+    which the audit log would take for a phone number)."""
+    letters = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz") for _ in range(6))
+    return f"{datetime.now(UTC):%Y%m%d}-{letters}"
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+
+
+def _options(con, profile, rounding, date_from, date_to, branch, extract, area, period, needs_detail, link_to,
+             as_of) -> Options:
+    prof = disclosure.profile(profile, rounding=rounding)
+    chosen = check_filters(con, branch=branch, date_from=date_from, date_to=date_to)
+    start, end = chosen.get("date_from"), chosen.get("date_to")
+    if start and end and start > end:
+        raise InputError(f"--from {start} is later than --to {end}; swap them, or widen the period.")
+    area = area or prof.area
+    period = period or prof.period
+    _check_choice("area", area, AREA_LEVELS)
+    _check_choice("period", period, disclosure.PERIODS)
+    _check_choice("needs detail", needs_detail, NEEDS_DETAIL)
+    when = _as_of(con, as_of, end)
+    options = Options(prof, start, end, chosen.get("branch"), bool(extract), area, period, needs_detail,
+                      link_to, when)
+    _check_not_empty(con, options)
+    return options
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f'Unknown {name} "{value}". Expected one of: {", ".join(allowed)}.')
+
+
+def _as_of(con, as_of, end: str | None) -> datetime:
+    if as_of is not None:
+        return needs.reference_time(con, as_of)
+    now = needs.reference_time(con)
+    if end:
+        return min(now, datetime.combine(date.fromisoformat(end) + timedelta(days=1), datetime.min.time()))
+    return now
+
+
+WARD_BRANCH_QUERY = "SELECT ward, min(branch) AS branch FROM members WHERE ward IS NOT NULL GROUP BY ward"
+
+
+def ward_summary(con, options: Options) -> pd.DataFrame:
+    """outreach.summary by ward, with each ward's branch, computed once per build.
+
+    Every member is in one ward and one branch, so the branch table, the outcome mix and the totals
+    are sums of these rows: one pass over the calls serves them all.
+    """
+    if "ward" not in options.cache:
+        frame = outreach.summary(con, by="ward", **options.filters())
+        wards = con.execute(WARD_BRANCH_QUERY).df()
+        frame = frame.merge(wards, on="ward", how="left").fillna({"branch": "unknown", "ward": "unknown"})
+        options.cache["ward"] = frame
+    return options.cache["ward"]
+
+
+def branch_summary(con, options: Options) -> pd.DataFrame:
+    """The ward summary summed by branch."""
+    frame = ward_summary(con, options)
+    counts = [c for c in frame.columns if c not in ("ward", "branch", "contact_rate")]
+    return frame.groupby("branch", sort=True)[counts].sum().reset_index()
+
+
+def totals(con, options: Options) -> dict[str, int]:
+    """Attempts, members called and members reached in the report's scope (raw).
+
+    Every member is in one branch, so these are the sums of the branch summary: no extra query.
+    """
+    frame = branch_summary(con, options)
+    return {column: int(frame[column].sum()) for column in COUNTS}
+
+
+def _check_not_empty(con, options: Options) -> None:
+    if totals(con, options)["attempts"] == 0:
+        where = f" in branch {options.branch}" if options.branch else ""
+        span = f"from {options.date_from or 'the start'} to {options.date_to or 'the end'}"
+        raise InputError(f"No calls {span}{where}, so there is nothing to report. Widen --from/--to "
+                         "or choose another --branch.")
+
+
+def _check_out_dir(out_dir: str | Path) -> Path:
+    out = Path(out_dir).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out} already exists and is not an empty folder; a release never overwrites "
+                         "files. Choose a new --out folder.")
+    if not out.parent.is_dir():
+        raise InputError(f"Cannot write {out}: the folder {out.parent} does not exist. Create it first.")
+    return out
+
+
+# -- tables ------------------------------------------------------------------------------------------
+
+
+def report_tables(con: duckdb.DuckDBPyConnection, options: Options) -> list[Table]:
+    """Every table of the report, each already through disclosure control."""
+    return [outreach_by_period(con, options), outreach_by_branch(con, options),
+            outreach_by_ward(con, options), outcome_mix(con, options), needs_by_ward(con, options),
+            waiting(con, options), services_usage(con, options), signposting_gaps(con, options)]
+
+
+# The period table needs months as well as ISO weeks, which outreach.summary does not group by.
+# Two stages, as in outreach.summary: per member and period first, then per period; the label is
+# formatted on the few period rows, not on every call.
+OUTREACH_PERIOD_QUERY = """
+WITH per_member AS (
+    SELECT date_trunc('{unit}', c.called_at) AS start, c.member_key, count(*) AS attempts,
+           bool_or(c.outcome = 'answered') AS reached
+    FROM calls c {join}
+    WHERE {where}
+    GROUP BY ALL
+)
+SELECT {label} AS period, sum(attempts)::BIGINT AS attempts, count(*) AS members_called,
+       count(*) FILTER (WHERE reached) AS reached
+FROM per_member GROUP BY start ORDER BY start
+"""
+
+COUNTS = ["attempts", "members_called", "reached"]
+
+
+def outreach_by_period(con, options: Options) -> Table:
+    """Attempts, members called and reached per ISO week (internal) or month (public)."""
+    body, params = where(options.filters())
+    join = "JOIN members m ON m.member_key = c.member_key" if options.branch else ""
+    unit = options.profile.period
+    sql = OUTREACH_PERIOD_QUERY.format(unit=unit, join=join, where=body,
+                                       label=disclosure.period_sql("start", unit))
+    raw = con.execute(sql, params).df()
+    frame = _with_rates(_protect_rows(raw, "period", COUNTS, totals(con, options), options.profile),
+                        options.profile)
+    return Table("outreach_by_period", f"Outreach by {options.profile.period}",
+                 "Call attempts, members called and members reached. A member called in two periods counts "
+                 "in both, so the total counts each member once.", frame,
+                 ("bar", "period", ["members_called", "reached"]))
+
+
+def outreach_by_branch(con, options: Options) -> Table:
+    """Outreach per branch (outreach.summary)."""
+    raw = branch_summary(con, options)[["branch", *COUNTS]]
+    frame = _with_rates(_protect_additive(raw, ["branch"], COUNTS, options.profile), options.profile)
+    return Table("outreach_by_branch", "Outreach by branch", "Members belong to one branch, so rows add up "
+                 "to the total before rounding.", frame, ("bar", "branch", ["members_called", "reached"]))
+
+
+def outreach_by_ward(con, options: Options) -> Table:
+    """Outreach per ward, within its branch (outreach.summary), with branch subtotals."""
+    raw = ward_summary(con, options)[["branch", "ward", *COUNTS]]
+    frame = _with_rates(_protect_additive(raw, ["branch", "ward"], COUNTS, options.profile), options.profile)
+    return Table("outreach_by_ward", "Outreach by ward", "Wards within their branch, with branch subtotals.",
+                 frame)
+
+
+def outcome_mix(con, options: Options) -> Table:
+    """Call attempts by outcome and branch (outreach.summary's outcome columns)."""
+    raw = branch_summary(con, options)[["branch", *OUTCOMES]]
+    long = raw.melt(id_vars="branch", value_vars=list(OUTCOMES), var_name="outcome", value_name="attempts")
+    frame = disclosure.protect_table(long, "outcome", "branch", "attempts", options.profile)
+    frame = _order(frame, "outcome", list(OUTCOMES))
+    return Table("outcome_mix", "Outcome of every call attempt, by branch",
+                 "Each attempt counts once, under its outcome.", frame, ("bar", "outcome", ["Total"]))
+
+
+# One row per (member, category) among members whose answered calls in the period recorded a need.
+NEEDS_QUERY = """
+SELECT DISTINCT m.branch, m.ward, n.category, c.member_key
+FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
+WHERE c.outcome = 'answered' AND {where}
+"""
+
+
+def needs_by_ward(con, options: Options) -> Table:
+    """Members with a need recorded in the period, by category and ward (a small query: see the notes)."""
+    body, params = where(options.filters())
+    raw = con.execute(NEEDS_QUERY.format(where=body), params).df()
+    long = raw.groupby(["branch", "ward", "category"], dropna=False).size().rename("members").reset_index()
+    long = _complete(long, "category", NEED_CATEGORIES, ["branch", "ward"], "members")
+    frame = disclosure.protect_table(long, ["branch", "ward"], "category", "members", options.profile)
+    frame = frame[["branch", "ward", *NEED_CATEGORIES, "Total"]]
+    return Table("needs_by_ward", "Needs recorded, by category and ward",
+                 "Members whose answered call in the period recorded a need. A member with two needs counts "
+                 "under both; the Total column counts needs, not people.", frame,
+                 ("bar", "category", []))
+
+
+def waiting(con, options: Options) -> Table:
+    """People waiting for help now (needs.queue, opt-outs removed), by urgency and escalation."""
+    queue = needs.queue(con, as_of=options.as_of, **options.filters())
+    days = queue.attrs.get("escalate_after_days", 7)
+    labels = (f"waiting {days} days or less", f"waiting over {days} days")
+    status = queue["escalated"].map({False: labels[0], True: labels[1]})
+    long = pd.DataFrame({"urgency": queue["urgency"].fillna("unknown"), "status": status}) \
+        .value_counts().rename("members").reset_index()
+    long = _complete(long, "status", labels, ["urgency"], "members")
+    long = _complete(long, "urgency", (*reversed(URGENCIES), "unknown"), ["status"], "members")
+    frame = disclosure.protect_table(long, "urgency", "status", "members", options.profile)
+    frame = _order(frame, "urgency", [*reversed(URGENCIES), "unknown"])
+    return Table("waiting", "People waiting for help", f"Members with an open need as of "
+                 f"{options.as_of:%d %B %Y}, by recorded urgency; escalated after {days} days. People who "
+                 "opted out are not counted.", frame, ("bar", "urgency", list(frame.columns[1:-1])))
+
+
+def services_usage(con, options: Options) -> Table:
+    """Members referred to a service, by the service's category (services.usage); never a typed-in name."""
+    raw = services.usage(con, by="category", **options.filters())[["category", "members", "referenced"]]
+    raw = raw.rename(columns={"referenced": "references"})
+    # Members span categories, so their total is counted by branch, where each member is in one.
+    by_branch = services.usage(con, by="branch", **options.filters())
+    totals = {"members": int(by_branch["members"].sum()), "references": int(by_branch["referenced"].sum())}
+    frame = _protect_rows(raw, "category", ["members", "references"], totals, options.profile)
+    return Table("services_usage", "Services referenced, by category",
+                 "References to community services named on calls; names not in the directory count as "
+                 "'unlisted'. A member referred to two kinds of service counts under both.", frame,
+                 ("bar", "category", ["references"]))
+
+
+# Ward x category combinations the directory does not cover, with the members who needed that help.
+GAPS_QUERY = """
+WITH wards AS (SELECT DISTINCT branch, ward FROM members WHERE ward IS NOT NULL AND {branch}),
+cats AS (SELECT unnest(?::VARCHAR[]) AS category),
+cover AS (
+    SELECT s.category, lower(trim(a.area)) AS ward_key
+    FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
+),
+needed AS (
+    SELECT m.ward, n.category, count(DISTINCT c.member_key) AS members
+    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
+    WHERE c.outcome = 'answered' AND {where}
+    GROUP BY ALL
+)
+SELECT w.branch, w.ward, k.category, coalesce(d.members, 0) AS members
+FROM wards w CROSS JOIN cats k
+LEFT JOIN needed d ON d.ward = w.ward AND d.category = k.category
+WHERE NOT EXISTS (SELECT 1 FROM cover v WHERE v.category = k.category
+                  AND (v.ward_key = '*' OR v.ward_key = lower(trim(w.ward))))
+ORDER BY w.branch, w.ward, k.category
+"""
+
+
+def signposting_gaps(con, options: Options) -> Table:
+    """Every ward and need category no listed service covers, with how many members needed it.
+
+    The rows depend only on the directory, never on who needed help, so a row's presence says
+    nothing about a member; its count goes through disclosure control like any other.
+    """
+    body, params = where(options.filters())
+    branch_sql = "branch = ?" if options.branch else "TRUE"
+    branch_params = [options.branch] if options.branch else []
+    raw = con.execute(GAPS_QUERY.format(branch=branch_sql, where=body),
+                      [*branch_params, list(NEED_CATEGORIES), *params]).df()
+    frame = disclosure.protect_counts(raw, ["members"], options.profile)
+    return Table("signposting_gaps", "Signposting gaps: needs no listed service covers",
+                 "Each ward and need category for which no service in the directory covers the ward, with "
+                 "the members whose calls recorded that need.", frame)
+
+
+def _protect_rows(raw: pd.DataFrame, label: str, counts: list[str], totals: dict | None,
+                  prof: disclosure.Profile) -> pd.DataFrame:
+    """Rows whose total is not their sum (members span periods): the total comes from `totals`, raw."""
+    if totals is not None:
+        total = pd.DataFrame([{label: "Total", **{c: totals[c] for c in counts}}])
+        raw = pd.concat([raw, total], ignore_index=True)
+    out = disclosure.protect_counts(raw, counts, prof)
+    if not prof.rounding:
+        for column in counts:
+            mask = disclosure.primary_mask(raw[column], prof).to_numpy()
+            lines = [list(range(len(raw)))] if totals is not None else []
+            hidden = disclosure.secondary_suppress(raw[column].to_numpy(), mask, lines)
+            out[column] = out[column].mask(hidden)
+    return out
+
+
+def _protect_additive(raw: pd.DataFrame, index: list[str], counts: list[str],
+                      prof: disclosure.Profile) -> pd.DataFrame:
+    """Each count column as a protected table with totals (and subtotals for a two-level index)."""
+    frames = [disclosure.protect_table(raw[[*index, c]], index, None, c, prof) for c in counts]
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.merge(frame, on=index, how="left", sort=False)
+    return out
+
+
+def _with_rates(frame: pd.DataFrame, prof: disclosure.Profile) -> pd.DataFrame:
+    out = frame.copy()
+    # The shown (rounded) figures decide: a rounded base of 10 or more means a raw n of 8 or more.
+    out["contact_rate_%"] = disclosure.percentage(out["reached"], out["members_called"],
+                                                  out["members_called"].fillna(0), prof)
+    return out
+
+
+def _complete(long: pd.DataFrame, column: str, values, others: list[str], count: str) -> pd.DataFrame:
+    """Add zero rows so every value of `column` appears (a table's shape must not depend on the data)."""
+    keys = long[others].drop_duplicates() if others else pd.DataFrame(index=[0])
+    full = keys.merge(pd.DataFrame({column: list(values)}), how="cross")
+    merged = full.merge(long, on=[*others, column], how="outer")
+    return merged.fillna({count: 0}).astype({count: "int64"})
+
+
+def _order(frame: pd.DataFrame, column: str, order: list[str]) -> pd.DataFrame:
+    rank = {value: i for i, value in enumerate([*order, "Total"])}
+    return frame.sort_values(column, key=lambda s: s.map(rank).fillna(len(rank)), kind="stable") \
+        .reset_index(drop=True)
+
+
+# -- the row-level extract and its gate --------------------------------------------------------------
+
+# One row per member: their latest call in the period, the needs it recorded, and whether they were
+# ever keen to volunteer in the period. Erased members are never in an extract.
+EXTRACT_QUERY = """
+WITH scoped AS (
+    SELECT c.call_id, c.member_key, c.called_at, c.outcome, c.keen_to_volunteer, m.branch, m.ward,
+           m.postcode, m.age
+    FROM calls c JOIN members m ON m.member_key = c.member_key
+    WHERE m.erased_at IS NULL AND {where}
+), latest AS (
+    SELECT member_key, arg_max(call_id, (called_at, call_id)) AS call_id,
+           bool_or(coalesce(keen_to_volunteer, FALSE)) AS volunteer
+    FROM scoped GROUP BY member_key
+), cats AS (
+    SELECT call_id, string_agg(category, '; ' ORDER BY category) AS categories
+    FROM call_needs SEMI JOIN latest USING (call_id) GROUP BY call_id
+)
+SELECT l.member_key, s.branch, s.ward, s.postcode, {age_band} AS age_band, {period} AS period, s.outcome,
+       CASE WHEN s.outcome <> 'answered' THEN 'not asked' ELSE coalesce(k.categories, 'none') END AS needs,
+       l.volunteer
+FROM latest l JOIN scoped s ON s.call_id = l.call_id LEFT JOIN cats k ON k.call_id = l.call_id
+"""
+
+
+def extract_rows(con: duckdb.DuckDBPyConnection, options: Options) -> pd.DataFrame:
+    """The generalised extract, before pseudonyms: member_key, area, age_band, period, outcome, needs,
+    volunteer.
+
+    People on the opt-out register (any scope) are left out: `attrs["excluded"]` counts them.
+    """
+    body, params = where(options.filters())
+    sql = EXTRACT_QUERY.format(where=body, age_band=age_band_sql("s.age"),
+                               period=disclosure.period_sql("s.called_at", options.period))
+    raw = con.execute(sql, params).df()
+    kept = optouts_suppress(con, raw)
+    rows = kept.assign(area=_area(kept, options.area), age_band=kept["age_band"].fillna("unknown"))
+    if options.needs == "any":
+        rows["needs"] = rows["needs"].map(lambda v: v if v in ("none", "not asked") else "any need")
+    rows["volunteer"] = rows["volunteer"].map({True: "yes", False: "no"})
+    out = rows[["member_key", "area", "age_band", "period", "outcome", "needs", "volunteer"]] \
+        .sort_values(["area", "age_band", "period", "member_key"]).reset_index(drop=True)
+    out.attrs["excluded"] = kept.attrs.get("excluded", {})
+    return out
+
+
+def optouts_suppress(con, frame: pd.DataFrame) -> pd.DataFrame:
+    """The one choke point: optouts.suppress with scope "all", the strictest, for a list of people."""
+    from workbench.privacy import optouts
+
+    suppressed = optouts.suppress(con, frame, scope="all")
+    kept = suppressed.kept.reset_index(drop=True)
+    kept.attrs["excluded"] = dict(suppressed.excluded)
+    return kept
+
+
+def _area(rows: pd.DataFrame, level: str) -> pd.Series:
+    if level in ("sector", "district"):
+        area = disclosure.postcode_area(rows["postcode"], level)
+    else:
+        area = rows[level]
+    return area.fillna("unknown").astype(str)
+
+
+def suggest_coarser(options: Options) -> str:
+    """The next coarser settings to try, as CLI options."""
+    ideas = []
+    if options.area != AREA_LEVELS[-1]:
+        ideas.append(f"--area {AREA_LEVELS[AREA_LEVELS.index(options.area) + 1]}")
+    if options.period != disclosure.PERIODS[-1]:
+        ideas.append(f"--period {disclosure.PERIODS[disclosure.PERIODS.index(options.period) + 1]}")
+    if options.needs == "categories":
+        ideas.append("--needs any")
+    if options.branch or options.date_from or options.date_to:
+        ideas.append("a wider --from/--to or no --branch")
+    return ", ".join(ideas) or "leave out --extract and release the tables only"
+
+
+def _gated_extract(con, options: Options, release_id: str,
+                   actor: str) -> tuple[pd.DataFrame, risk.RiskMetrics]:
+    rows = extract_rows(con, options)
+    metrics = risk.assess(rows, k=options.profile.threshold, l=options.profile.l_min)
+    if not metrics.passed:
+        _audit(con, "report.blocked", actor, release_id, {"reason": "risk gate", **_audit_metrics(metrics)})
+        risk.gate(metrics, suggestion=suggest_coarser(options))
+    return rows, metrics
+
+
+def _audit_metrics(metrics: risk.RiskMetrics) -> dict:
+    data = metrics.as_dict()
+    data.pop("quasi_identifiers")
+    return data
+
+
+def _audit(con, action: str, actor: str, release_id: str, counts: dict, member_keys=None) -> None:
+    with db.transaction(con):
+        audit(con, action, actor=actor, object_id=f"release {release_id}", counts=counts,
+              member_keys=member_keys)
+
+
+# -- writing, scanning, releasing --------------------------------------------------------------------
+
+
+def _release(con, out: Path, release_id: str, options: Options, tables: list[Table], rows, metrics,
+             actor: str) -> ReportResult:
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        paths = _write_all(con, staging, release_id, options, tables, rows, metrics)
+        manifest = json.loads((staging / MANIFEST_FILE).read_text(encoding="utf-8"))
+        disclosure.check_release(con, paths, allowed_words=_allowed_words(con, tables),
+                                 known_safe=[_plotly_js()])
+        counts = {"files": len(paths), "tables": len(tables),
+                  "suppressed_cells": manifest["suppressed_cells"], "profile": options.profile.name,
+                  **(_audit_metrics(metrics) if metrics else {})}
+        audit(con, "report.release", actor=actor, object_id=f"release {release_id}", counts=counts,
+              member_keys=list(rows["member_key"]) if rows is not None else None)
+        _move_into_place(staging, out)
+        con.execute("COMMIT")
+    except BaseException as error:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, DisclosureError):
+            _audit(con, "report.blocked", actor, release_id, {"reason": "release scan"})
+        raise
+    released = tuple(out / p.name for p in paths)
+    return ReportResult(release_id, out, released, True, metrics.as_dict() if metrics else None, manifest)
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    if out.exists():
+        out.rmdir()          # empty (checked before); rename cannot replace a folder on every system
+    os.rename(staging, out)  # one step: the folder appears whole or not at all
+    os.chmod(out, 0o700)
+
+
+def _write_all(con, staging: Path, release_id: str, options: Options, tables: list[Table], rows,
+               metrics) -> list[Path]:
+    notice = exports.Notice(f"Pseudonymised report {release_id} ({options.profile.name} profile)",
+                            (f"Suppressed counts are shown as {disclosure.SUPPRESSED}.",))
+    paths = [exports.write_csv(disclosure.for_display(t.frame), staging / f"{t.name}.csv", notice=notice)
+             for t in tables]
+    if rows is not None:
+        secret = pseudonymise.release_key(con, release_id, link_to=options.link_to)
+        released = rows.assign(pseudonym=pseudonymise.release_pseudonyms(secret, rows["member_key"]))
+        released = released.drop(columns="member_key")[["pseudonym", *rows.columns[1:]]]
+        paths.append(exports.write_csv(released.sort_values("pseudonym"), staging / EXTRACT_FILE,
+                                       notice=notice))
+    html_path = staging / HTML_FILE
+    html_path.write_text(render(release_id, options, tables, metrics, _plotly_js()), encoding="utf-8")
+    db.protect(html_path)
+    paths.append(html_path)
+    manifest = _manifest(release_id, options, tables, rows, metrics, paths)
+    manifest_path = staging / MANIFEST_FILE
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
+                             encoding="utf-8")
+    db.protect(manifest_path)
+    return [*paths, manifest_path]
+
+
+def _manifest(release_id: str, options: Options, tables: list[Table], rows, metrics,
+              paths: list[Path]) -> dict:
+    prof = options.profile
+    return {
+        "release_id": release_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "workbench_version": version(),
+        "parameters": options.as_dict(),
+        "disclosure": {"profile": prof.name, "threshold": prof.threshold,
+                       "zeros_suppressed": prof.suppress_zero,
+                       "rounding_base": prof.base if prof.rounding else None, "rounding": prof.rounding,
+                       "secondary_suppression": not prof.rounding, "rules": prof.describe()},
+        "tables": [{"name": t.name, "file": f"{t.name}.csv", "title": t.title, "rows": len(t.frame),
+                    "suppressed_cells": t.suppressed_cells} for t in tables],
+        "suppressed_cells": sum(t.suppressed_cells for t in tables),
+        "extract": None if rows is None else {
+            "file": EXTRACT_FILE, "rows": len(rows), "columns": ["pseudonym", *rows.columns[1:]],
+            "pseudonym": "HMAC-SHA256 of the member key under this release's own key",
+            "linked_to": options.link_to, "excluded_by_optouts": rows.attrs.get("excluded", {}),
+            "risk": metrics.as_dict()},
+        "release_scan": ["phone numbers (UK and E.164)", "email addresses", "full postcodes",
+                         "members' full names and surnames", "membership numbers", "caller ids",
+                         "call notes"],
+        "files": [{"name": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in paths],
+    }
+
+
+def version() -> str:
+    """The workbench's version, from the installed package metadata."""
+    try:
+        return metadata.version("workbench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# Words a report may use on its own: vocabularies, geography and directory names, and the report's
+# own words. A member's surname that is also one of these (a "Ward", a "Green") is only flagged as
+# part of a full name; full names, membership numbers, caller ids and notes are always flagged.
+VOCABULARY_QUERY = """
+SELECT DISTINCT lower(v) FROM (
+    SELECT branch AS v FROM members UNION ALL SELECT ward FROM members
+    UNION ALL SELECT name FROM services UNION ALL SELECT category FROM services
+) WHERE v IS NOT NULL
+"""
+
+
+def _allowed_words(con, tables: list[Table]) -> frozenset[str]:
+    texts = [row[0] for row in con.execute(VOCABULARY_QUERY).fetchall()]
+    texts += [*OUTCOMES, *NEED_CATEGORIES, *URGENCIES]
+    for table in tables:
+        texts += [table.title, table.description, *map(str, table.frame.columns)]
+    texts += [_template(), Path(__file__).read_text(encoding="utf-8"),
+              Path(disclosure.__file__).read_text(encoding="utf-8")]
+    return frozenset(w.lower() for text in texts for w in disclosure.WORD.findall(str(text)))
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+# -- the HTML page -----------------------------------------------------------------------------------
+
+COLOURS = ("#1f5f8b", "#e07b39", "#5b8c3a", "#8c3a5b", "#6b6b6b")
+# Plotly's own templates name colours in words ("white"); ours uses hex only, so the release scan
+# never has to tell a colour from a surname.
+LAYOUT = {"template": None, "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff", "height": 340,
+          "margin": {"l": 50, "r": 20, "t": 30, "b": 90}, "barmode": "group", "font": {"size": 12},
+          "legend": {"orientation": "h"}}
+
+
+def _template() -> str:
+    return resources.files("workbench").joinpath("templates", "report.html").read_text(encoding="utf-8")
+
+
+def render(release_id: str, options: Options, tables: list[Table], metrics, plotly_js: str) -> str:
+    """The self-contained report page: plotly.js inline once, then one section per table."""
+    sections = "\n".join(_section(t) for t in tables)
+    prof = options.profile
+    params = options.as_dict()
+    shown = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in params.items()
+                      if v not in (None, False) and k != "rounding")
+    return Template(_template()).substitute(
+        title=html.escape(f"Welfare calls: pseudonymised report {release_id}"),
+        release_id=html.escape(release_id), parameters=html.escape(shown),
+        plotly_js=plotly_js.replace("</script", "<\\/script"), sections=sections,
+        rules="".join(f"<li>{html.escape(r)}</li>" for r in prof.describe()),
+        extract=_extract_html(metrics), version=html.escape(version()))
+
+
+def _extract_html(metrics) -> str:
+    if metrics is None:
+        return "<p>No row-level extract was released with this report.</p>"
+    m = metrics.as_dict()
+    return ("<p>A pseudonymised row-level extract (extract.csv) was released: one row per member, with a "
+            "pseudonym made for this release only, their area, age band, period, outcome, needs and "
+            f"volunteer flag. It passed the risk gate: every group of records sharing area, age band, period "
+            f"and needs holds at least {m['k_min']} people (required {m['k_required']}); needs take at least "
+            f"{m['l_min']} distinct values in every area, age band and period (required {m['l_required']}); "
+            f"highest re-identification risk {m['max_risk']:.3f}, average {m['avg_risk']:.3f}.</p>")
+
+
+def _section(table: Table) -> str:
+    chart = _chart_html(table) if table.chart else ""
+    return (f'<section id="{table.name}"><h2>{html.escape(table.title)}</h2>'
+            f"<p>{html.escape(table.description)}</p>{chart}{_table_html(table.frame)}</section>")
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    shown = disclosure.for_display(frame)
+    head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in shown.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+                   for row in shown.itertuples(index=False, name=None))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _chart_html(table: Table) -> str:
+    figure = chart(table)
+    return pio.to_html(figure, include_plotlyjs=False, full_html=False, div_id=f"chart-{table.name}",
+                       config={"displaylogo": False, "responsive": True})
+
+
+def chart(table: Table) -> go.Figure:
+    """A bar chart of a protected table: suppressed cells are gaps, never estimates."""
+    _, label, values = table.chart
+    if not values:      # a wide table: chart its Total row across the columns
+        total = table.frame[table.frame.iloc[:, 0] == "Total"].iloc[0]
+        categories = [c for c in table.frame.columns if c in NEED_CATEGORIES]
+        traces = [go.Bar(x=categories, y=[_number(total[c]) for c in categories], name="needs",
+                         marker={"color": COLOURS[0]})]
+    else:
+        frame = table.frame[table.frame[label].astype(str) != "Total"]
+        traces = [go.Bar(x=[str(v) for v in frame[label]], y=[_number(v) for v in frame[column]],
+                         name=column.replace("_", " "), marker={"color": COLOURS[i % len(COLOURS)]})
+                  for i, column in enumerate(values)]
+    figure = go.Figure(traces)
+    figure.update_layout(**LAYOUT)
+    return figure
+
+
+def _number(value):
+    return None if pd.isna(value) else int(value)
+
+
+__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "build", "chart",
+           "extract_rows", "new_release_id", "render", "report_tables", "suggest_coarser", "version"]

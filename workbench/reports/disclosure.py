@@ -1,0 +1,572 @@
+"""Disclosure control: small-number suppression, rounding, secondary suppression, generalisation.
+
+Two profiles:
+
+- ``internal`` follows NHS Digital (HES/ECDS, 2018): 0 stays 0, 1 to 7 is suppressed (shown ``*``),
+  8 and above is rounded to the nearest 5. Totals come from the raw data, then are rounded.
+  Percentages and means are shown only where n >= 8, computed from the rounded figures.
+- ``public`` follows the ONS "10-5" rule: counts under 10 are suppressed, zeros included, the rest
+  are rounded to the nearest 5.
+
+A suppressed cell is ``<NA>`` in the nullable ``Int64`` columns these functions return; writers
+show it as ``*`` (`SUPPRESSED`). When rounding is turned off (``Profile(rounding=False)``) the exact
+totals would let anyone subtract the visible cells from a total, so `secondary_suppress` hides
+more cells until no suppressed cell can be worked out from the totals.
+
+Every function takes a DataFrame and returns a new one; the input is never changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import DisclosureError, InputError
+from workbench.scoring import AGE_BANDS, age_band, age_band_sql
+
+SUPPRESSED = "*"
+AGE_BAND_LABELS = tuple(label for label, _, _ in AGE_BANDS)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One disclosure-control method.
+
+    Attributes:
+        name: "internal" or "public".
+        threshold: counts below this are suppressed (8 internal, 10 public); it is also the k-min
+            for row-level extracts and the n below which no percentage or mean is shown.
+        suppress_zero: whether a zero count is suppressed too (public) or stays 0 (internal).
+        base: counts that are shown are rounded to the nearest `base`.
+        rounding: when False, counts are shown exactly and secondary suppression protects them.
+        l_min: the least ℓ-diversity of need categories a row-level extract may have.
+        area: how postcodes are generalised: "sector" (internal) or "district" (public).
+        period: how dates are generalised: "week" (internal, ISO weeks) or "month" (public).
+    """
+
+    name: str
+    threshold: int
+    suppress_zero: bool
+    base: int = 5
+    rounding: bool = True
+    l_min: int = 2
+    area: str = "sector"
+    period: str = "week"
+
+    def describe(self) -> list[str]:
+        """The rules applied, in words, for the report's "How this was protected" and its manifest."""
+        zero = "Zeros are suppressed too." if self.suppress_zero else "Zeros are shown as 0."
+        rules = [f"Counts from 1 to {self.threshold - 1} are suppressed and shown as {SUPPRESSED}. {zero}"]
+        if self.rounding:
+            rules.append(f"Counts that are shown are rounded to the nearest {self.base}; totals are computed "
+                         "from the raw data and then rounded, so they need not equal the sum of the rows.")
+        else:
+            rules.append("Counts are exact; secondary suppression hides further cells so that no suppressed "
+                         "cell can be worked out from the totals.")
+        rules.append(f"Percentages and means are shown only where n is at least {self.threshold}, and are "
+                     "computed from the rounded figures.")
+        rules.append(f"Dates in tables are generalised to {self.period}s. A row-level extract generalises "
+                     f"postcodes to {self.area}s (or coarser), dates to {self.period}s (or coarser) and "
+                     f"ages to bands ({', '.join(AGE_BAND_LABELS)}). No date of birth is ever used.")
+        return rules
+
+
+PROFILES: dict[str, Profile] = {
+    "internal": Profile("internal", threshold=8, suppress_zero=False, area="sector", period="week"),
+    "public": Profile("public", threshold=10, suppress_zero=True, area="district", period="month"),
+}
+
+
+def profile(name: str | Profile, *, rounding: bool = True) -> Profile:
+    """The profile called `name` (or `name` itself), with rounding switched on or off.
+
+    Raises:
+        InputError: an unknown profile name.
+    """
+    if isinstance(name, Profile):
+        return name if name.rounding == rounding else dataclasses.replace(name, rounding=rounding)
+    if name not in PROFILES:
+        raise InputError(f'Unknown disclosure profile "{name}". Expected one of: {", ".join(PROFILES)}.')
+    return dataclasses.replace(PROFILES[name], rounding=rounding)
+
+
+# -- cell rules --------------------------------------------------------------------------------------
+
+
+def primary_mask(values: pd.Series, prof: Profile) -> pd.Series:
+    """True where a raw count must be suppressed under `prof` (missing counts count as 0)."""
+    raw = pd.to_numeric(values).fillna(0)
+    small = raw < prof.threshold
+    return small if prof.suppress_zero else small & (raw != 0)
+
+
+def round_counts(values: pd.Series, base: int = 5) -> pd.Series:
+    """Round counts to the nearest `base`, halves upwards (so 8 -> 10, 12 -> 10, 13 -> 15).
+
+    Examples:
+        >>> round_counts(pd.Series([8, 12, 13, 102])).tolist()
+        [10, 10, 15, 100]
+    """
+    raw = pd.to_numeric(values).fillna(0).astype("int64")
+    return (raw + base // 2) // base * base
+
+
+def protect_counts(df: pd.DataFrame, columns: Sequence[str], prof: Profile | str) -> pd.DataFrame:
+    """Apply the cell rule to each count column: suppress (``<NA>``) or round; other columns unchanged.
+
+    This is the whole rule when rounding is on. With rounding off, use `protect_table`, which
+    also applies secondary suppression across rows, columns and the totals.
+
+    Args:
+        df: a table holding raw counts in `columns`.
+        columns: the count columns.
+        prof: the profile, or its name.
+
+    Returns:
+        A new DataFrame; each count column is nullable Int64 with <NA> where suppressed.
+
+    Examples:
+        >>> t = pd.DataFrame({"ward": list("abcd"), "n": [0, 3, 8, 27]})
+        >>> protect_counts(t, ["n"], "internal")["n"].tolist()
+        [0, <NA>, 10, 25]
+    """
+    prof = profile(prof) if isinstance(prof, str) else prof
+    out = df.copy()
+    for column in columns:
+        raw = pd.to_numeric(out[column]).fillna(0)
+        shown = round_counts(raw, prof.base) if prof.rounding else raw
+        out[column] = shown.astype("Int64").mask(primary_mask(out[column], prof))
+    return out
+
+
+def percentage(numerator: pd.Series, denominator: pd.Series, raw_n: pd.Series, prof: Profile,
+               decimals: int = 1) -> pd.Series:
+    """Percentages from the protected (rounded) figures, shown only where the raw n is at least the threshold.
+
+    Args:
+        numerator: protected counts (Int64, <NA> where suppressed).
+        denominator: protected counts of the base.
+        raw_n: the raw base counts, which decide whether a percentage may be shown at all.
+
+    Returns:
+        Float percentages, NaN where not shown.
+    """
+    num = pd.to_numeric(numerator).astype("Float64")
+    den = pd.to_numeric(denominator).astype("Float64")
+    allowed = (pd.to_numeric(raw_n).fillna(0) >= prof.threshold) & den.notna() & (den > 0) & num.notna()
+    result = (num / den * 100).round(decimals)
+    return result.where(allowed).astype("float64")
+
+
+def mean(sums: pd.Series, raw_n: pd.Series, prof: Profile, decimals: int = 1) -> pd.Series:
+    """Means (sum / n) shown only where the raw n is at least the threshold; NaN elsewhere."""
+    n = pd.to_numeric(raw_n).fillna(0)
+    result = (pd.to_numeric(sums) / n.where(n > 0)).round(decimals)
+    return result.where(n >= prof.threshold).astype("float64")
+
+
+# -- secondary suppression ---------------------------------------------------------------------------
+
+
+def secondary_suppress(values: np.ndarray, suppressed: np.ndarray,
+                       lines: Sequence[Sequence[int]]) -> np.ndarray:
+    """Suppress more cells until no suppressed cell can be worked out from the lines' totals.
+
+    Each line is a set of cells whose signed sum is published (a row with its total cell, a column
+    with its total, a hierarchy level with its subtotal); the total cell itself is one of the
+    line's cells. First, any line with exactly one suppressed cell gets its smallest other cell
+    suppressed too, repeated until nothing changes. Then the linear system is checked as a whole
+    (two lines can pin a cell that neither pins alone) and a further cell is hidden for each cell
+    still determined.
+
+    Args:
+        values: flat array of raw cell values (used to choose the smallest cell to hide).
+        suppressed: flat boolean array, True where a cell is already suppressed.
+        lines: index lists into the flat arrays.
+
+    Returns:
+        A new boolean array: the primary and secondary suppressions together.
+    """
+    mask = np.asarray(suppressed, dtype=bool).copy()
+    values = np.asarray(values, dtype=float)
+    lines = [np.asarray(line, dtype=int) for line in lines]
+    while True:
+        changed = _close_single_cells(values, mask, lines)
+        determined = _determined_cells(mask, lines)
+        if determined.size:
+            changed = _hide_partner(values, mask, lines, int(determined[0])) or changed
+        if not changed:
+            return mask
+
+
+def _close_single_cells(values: np.ndarray, mask: np.ndarray, lines: list[np.ndarray]) -> bool:
+    changed = False
+    while True:
+        step = False
+        for line in lines:
+            if mask[line].sum() == 1 and _hide_smallest(values, mask, line):
+                step = changed = True
+        if not step:
+            return changed
+
+
+def _hide_smallest(values: np.ndarray, mask: np.ndarray, cells: np.ndarray) -> bool:
+    visible = cells[~mask[cells]]
+    if visible.size == 0:
+        return False
+    # Smallest value first; ties go to the earliest cell, so the result is deterministic.
+    mask[visible[np.argmin(values[visible])]] = True
+    return True
+
+
+def _incidence(mask: np.ndarray, lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    unknown = np.flatnonzero(mask)
+    position = {cell: i for i, cell in enumerate(unknown)}
+    matrix = np.zeros((len(lines), unknown.size))
+    for row, line in enumerate(lines):
+        for i, cell in enumerate(line):
+            if cell in position:
+                # A line says: its cells sum to its last cell (the total).
+                matrix[row, position[cell]] = -1.0 if i == len(line) - 1 else 1.0
+    return unknown, matrix
+
+
+def _determined_cells(mask: np.ndarray, lines: list[np.ndarray]) -> np.ndarray:
+    """Suppressed cells whose value follows from the published totals by linear algebra.
+
+    A cell x_j is determined exactly when every solution of A x = 0 has x_j = 0, that is when
+    dropping column j lowers the rank of A (the lines restricted to the suppressed cells).
+    """
+    unknown, matrix = _incidence(mask, lines)
+    if unknown.size == 0:
+        return unknown
+    rank = np.linalg.matrix_rank(matrix)
+    pinned = [cell for j, cell in enumerate(unknown)
+              if np.linalg.matrix_rank(np.delete(matrix, j, axis=1)) < rank]
+    return np.asarray(pinned, dtype=int)
+
+
+def _hide_partner(values: np.ndarray, mask: np.ndarray, lines: list[np.ndarray], cell: int) -> bool:
+    """Hide the smallest visible cell that shares a line with `cell`."""
+    partners = np.unique(np.concatenate([line for line in lines if cell in line] or [np.empty(0, int)]))
+    return _hide_smallest(values, mask, partners)
+
+
+def table_lines(n_rows: int, n_cols: int, groups: Sequence[Sequence[int]] = (), *,
+                row_totals: bool = True) -> list[list[int]]:
+    """The lines of a row-major grid whose last row is the grand total (and last column the row totals).
+
+    Each line lists cells whose sum is published as the line's last cell.
+
+    Args:
+        n_rows, n_cols: the grid's size including the totals row (and column).
+        groups: for a hierarchy, each group lists the row positions of its children followed by
+            its subtotal row; the grand total row then sums the subtotal rows.
+        row_totals: whether the last column holds each row's total (False for a single count column).
+
+    Returns:
+        Index lists for `secondary_suppress`.
+    """
+    lines = [[r * n_cols + c for c in range(n_cols)] for r in range(n_rows)] if row_totals else []
+    tops = [group[-1] for group in groups] if groups else list(range(n_rows - 1))
+    for c in range(n_cols):
+        lines.append([r * n_cols + c for r in [*tops, n_rows - 1]])
+        lines += [[r * n_cols + c for r in group] for group in groups]
+    return lines
+
+
+def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None, value: str,
+                  prof: Profile | str, *, total_label: str = "Total") -> pd.DataFrame:
+    """A cross-tabulation of raw counts with totals, protected under `prof`.
+
+    Totals come from the raw data and are then protected like any other cell. With rounding on,
+    cells are suppressed or rounded; with rounding off, secondary suppression is applied across
+    rows, columns and totals (and across each top-level group when `index` has two levels), so
+    no suppressed cell can be worked out by subtraction.
+
+    Args:
+        df: long table of raw counts: the `index` columns, the `columns` column and `value`.
+        index: the row dimension (one name, or two for a hierarchy such as branch, ward).
+        columns: the column dimension, or None for a single count column.
+        value: the count column.
+        prof: the profile, or its name.
+
+    Returns:
+        A new wide DataFrame (index reset) with Int64 counts, <NA> where suppressed, and a
+        `total_label` row and column.
+
+    Examples:
+        >>> long = pd.DataFrame({"ward": ["a", "a", "b"], "need": ["food", "housing", "food"],
+        ...                      "n": [3, 9, 20]})
+        >>> protect_table(long, "ward", "need", "n", "internal")["food"].tolist()
+        [<NA>, 20, 25]
+    """
+    prof = profile(prof) if isinstance(prof, str) else prof
+    index = [index] if isinstance(index, str) else list(index)
+    grid, groups = _grid_with_totals(df, index, columns, value, total_label)
+    values = grid.to_numpy(dtype=float)
+    mask = primary_mask(pd.Series(values.ravel()), prof).to_numpy()
+    if not prof.rounding:
+        lines = table_lines(*values.shape, groups, row_totals=columns is not None)
+        mask = secondary_suppress(values.ravel(), mask, lines)
+    shown = round_counts(pd.Series(values.ravel()), prof.base) if prof.rounding else pd.Series(values.ravel())
+    shown = shown.astype("Int64").mask(mask).to_numpy().reshape(values.shape)
+    out = pd.DataFrame(shown, index=grid.index, columns=grid.columns).astype("Int64")
+    out.columns.name = None
+    return out.reset_index()
+
+
+def _grid_with_totals(df: pd.DataFrame, index: list[str], columns: str | None, value: str,
+                      total_label: str) -> tuple[pd.DataFrame, list[list[int]]]:
+    if columns is None:
+        grid = df.groupby(index, sort=True, observed=True)[[value]].sum()
+    else:
+        grid = df.pivot_table(index=index, columns=columns, values=value, aggfunc="sum", fill_value=0,
+                              observed=True)
+        grid[total_label] = grid.sum(axis=1)
+    grid = grid.astype("int64")
+    groups: list[list[int]] = []
+    if len(index) == 2:
+        grid, groups = _with_subtotals(grid, total_label)
+    total = grid.xs(total_label, level=1, drop_level=False).sum() if groups else grid.sum()
+    key = (total_label,) * len(index) if len(index) > 1 else total_label
+    grid.loc[key, :] = total.to_numpy()
+    return grid.astype("int64"), groups
+
+
+def _with_subtotals(grid: pd.DataFrame, total_label: str) -> tuple[pd.DataFrame, list[list[int]]]:
+    """Insert a subtotal row after each top-level group; return the grid and each group's row positions."""
+    parts, groups, position = [], [], 0
+    for top, block in grid.groupby(level=0, sort=True):
+        subtotal = pd.DataFrame([block.sum().to_numpy()], columns=block.columns,
+                                index=pd.MultiIndex.from_tuples([(top, total_label)], names=grid.index.names))
+        parts += [block, subtotal]
+        groups.append(list(range(position, position + len(block) + 1)))
+        position += len(block) + 1
+    return pd.concat(parts), groups
+
+
+def for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as text for CSV and HTML: suppressed cells as ``*``, no NaN anywhere."""
+    out = df.astype(object).where(df.notna(), SUPPRESSED)
+    return out
+
+
+# -- generalisation ----------------------------------------------------------------------------------
+
+POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$")
+
+
+def postcode_area(postcodes: pd.Series, level: str) -> pd.Series:
+    """Generalise full postcodes to their sector ("SW1A 1") or district ("SW1A"); others become <NA>.
+
+    Examples:
+        >>> postcode_area(pd.Series(["sw1a 1aa", "LS1 4AP", "nonsense"]), "sector").tolist()
+        ['SW1A 1', 'LS1 4', None]
+    """
+    if level not in ("sector", "district"):
+        raise InputError(f'Unknown postcode level "{level}". Expected one of: sector, district.')
+    parts = postcodes.astype("string").str.upper().str.replace(r"\s+", "", regex=True).str.extract(POSTCODE)
+    area = parts[0] + " " + parts[1] if level == "sector" else parts[0]
+    return area.astype(object).where(area.notna(), None)
+
+
+def age_bands(ages: pd.Series) -> pd.Series:
+    """`scoring.age_band` over a Series: 18–34, 35–49, 50–64, 65–79, 80+; under 18 or unknown gives None."""
+    return ages.map(age_band).astype(object)
+
+
+PERIODS = ("week", "month", "quarter")
+
+
+def period_sql(column: str, level: str) -> str:
+    """A DuckDB expression generalising a trusted timestamp column to an ISO week, month or quarter."""
+    formats = {"week": f"strftime({column}, '%G-W%V')", "month": f"strftime({column}, '%Y-%m')",
+               "quarter": f"(year({column})::VARCHAR || '-Q' || quarter({column})::VARCHAR)"}
+    if level not in formats:
+        raise InputError(f'Unknown period "{level}". Expected one of: {", ".join(PERIODS)}.')
+    return formats[level]
+
+
+def period(dates: pd.Series, level: str) -> pd.Series:
+    """Generalise dates to ISO weeks ("2020-W15"), months ("2020-04") or quarters ("2020-Q2").
+
+    Examples:
+        >>> period(pd.Series(pd.to_datetime(["2020-04-06", "2021-01-01"])), "week").tolist()
+        ['2020-W15', '2020-W53']
+    """
+    stamps = pd.to_datetime(dates)
+    if level == "week":
+        iso = stamps.dt.isocalendar()
+        return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    if level == "month":
+        return stamps.dt.strftime("%Y-%m")
+    if level == "quarter":
+        return stamps.dt.year.astype(str) + "-Q" + stamps.dt.quarter.astype(str)
+    raise InputError(f'Unknown period "{level}". Expected one of: {", ".join(PERIODS)}.')
+
+
+# -- the release scan --------------------------------------------------------------------------------
+# The last line of defence: every file of a release is read back before it leaves the staging
+# folder, and anything that looks like a person stops the whole release.
+
+PHONE_PATTERNS = (
+    re.compile(r"(?<![\w+])\+[1-9]\d{9,14}(?!\d)"),                                     # E.164
+    re.compile(r"(?<![\w+.])\+44[\s-]?\(?0?\)?[\s-]?\d{2,5}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w.])"),
+    re.compile(r"(?<![\w.])\(?0\d{2,5}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w.])"),            # 07700 900123
+)
+EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A full UK postcode: inward codes never use C, I, K, M, O or V, which keeps words out.
+FULL_POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][ABD-HJLNP-UW-Z]{2}\b", re.IGNORECASE)
+WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+SEGMENT_SPLIT = re.compile(r'[\r\n\t",<>\[\]{}|]+')
+NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+MIN_NOTE_LENGTH = 12     # shorter notes ("ok", "fine") are common words, not identifying text
+SHINGLE = 5              # a run of five words shared with any call note is a leak of that note
+MIN_SURNAME_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something personal found in a file: what kind it was and which file; never the value."""
+
+    kind: str
+    file: str
+
+
+IDENTITY_SCAN_QUERY = """
+WITH people AS (
+    SELECT lower(trim(first_name)) AS first, lower(trim(last_name)) AS last,
+           lower(trim(membership_number)) AS number
+    FROM identities
+), callers AS (SELECT DISTINCT lower(trim(caller)) AS caller FROM calls WHERE caller IS NOT NULL),
+-- Only notes holding one of the files' own foreign words can match; finding them first (one regular
+-- expression over the distinct notes) keeps the scan quick on a national store, and loses nothing.
+raw_notes AS (SELECT DISTINCT lower(notes) AS note FROM calls WHERE notes IS NOT NULL),
+notes AS (
+    SELECT DISTINCT trim(regexp_replace(note, '[^a-z0-9]+', ' ', 'g')) AS note FROM raw_notes
+    WHERE ?::VARCHAR IS NOT NULL AND regexp_matches(note, ?::VARCHAR)
+), shingles AS (
+    SELECT DISTINCT array_to_string(words[i:i + {shingle} - 1], ' ') AS shingle
+    FROM (SELECT string_split(note, ' ') AS words FROM notes) w,
+         range(1, len(words) - {shingle} + 2) AS r(i)
+    WHERE len(words) >= {shingle}
+)
+-- Length limits are filters inside the subqueries, not join conditions: as join conditions they
+-- made DuckDB plan a nested-loop join, 0.4 s of every national release.
+SELECT DISTINCT 'a member''s full name' AS kind, t.file FROM scan_pairs t
+    SEMI JOIN people p ON t.token = p.first || ' ' || p.last
+UNION SELECT 'a member''s surname', t.file FROM scan_tokens t
+    SEMI JOIN (SELECT last FROM people WHERE length(last) >= {min_surname}) p ON t.token = p.last
+    WHERE NOT t.allowed
+UNION SELECT 'a membership number', t.file FROM scan_tokens t SEMI JOIN people p ON t.token = p.number
+UNION SELECT 'a caller id', t.file FROM (SELECT token, file FROM scan_tokens UNION ALL
+                                        SELECT token, file FROM scan_pairs) t
+    SEMI JOIN callers c ON t.token = c.caller
+UNION SELECT 'call note text', t.file FROM scan_segments t
+    SEMI JOIN (SELECT note FROM notes WHERE length(note) >= {min_note}) n ON t.token = n.note
+UNION SELECT 'call note text', t.file FROM scan_shingles t SEMI JOIN shingles n ON t.token = n.shingle
+"""
+
+
+def scan_text(text: str, file: str) -> list[Finding]:
+    """Phone numbers (UK and E.164), emails and full postcodes in one file's text."""
+    found = []
+    if any(_phone_like(m.group()) for pattern in PHONE_PATTERNS for m in pattern.finditer(text)):
+        found.append(Finding("a phone number", file))
+    if EMAIL_PATTERN.search(text):
+        found.append(Finding("an email address", file))
+    if FULL_POSTCODE.search(text):
+        found.append(Finding("a full postcode", file))
+    return found
+
+
+def _phone_like(match: str) -> bool:
+    digits = sum(ch.isdigit() for ch in match)
+    return 10 <= digits <= 15
+
+
+def scan_release(con, files: Sequence, *, allowed_words: frozenset[str] = frozenset(),
+                 known_safe: Sequence[str] = ()) -> list[Finding]:
+    """Look for anything personal in the files of a release: patterns, and people present in the store.
+
+    Args:
+        con: the store; identities and calls are read in one query, inside DuckDB.
+        files: the paths written.
+        allowed_words: lower-case words the report itself uses (headings, ward and service names);
+            a surname on its own is flagged only when it is not one of them. Full names,
+            membership numbers, caller ids and notes are flagged whatever the words around them.
+        known_safe: exact blocks of text that are not data (the inlined plotly.js library), removed
+            before scanning.
+
+    Returns:
+        Findings (kind and file name only), empty when the release is clean.
+    """
+    findings, tokens, pairs, segments, shingles = [], [], [], [], []
+    for path in files:
+        name = Path(path).name
+        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+        for block in known_safe:
+            text = text.replace(block, " ")
+        findings += scan_text(text, name)
+        words = [w.lower() for w in WORD.findall(text)]
+        tokens += [(name, w, w in allowed_words) for w in set(words)]
+        pairs += [(name, p) for p in {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}]
+        # Text made only of the report's own words ("call back later") cannot carry a note's content.
+        parts = {NOT_ALNUM.sub(" ", part.lower()).strip() for part in SEGMENT_SPLIT.split(text)}
+        segments += [(name, p) for p in parts if len(p) >= MIN_NOTE_LENGTH and _foreign(p, allowed_words)]
+        plain = NOT_ALNUM.sub(" ", text.lower()).split()
+        runs = {" ".join(plain[i:i + SHINGLE]) for i in range(len(plain) - SHINGLE + 1)}
+        shingles += [(name, run) for run in runs if _foreign(run, allowed_words)]
+    foreign = {w for _, text in segments + shingles for w in text.split()
+               if not w.isdigit() and w not in allowed_words}
+    pattern = f"(^|[^a-z0-9])({'|'.join(sorted(foreign))})([^a-z0-9]|$)" if foreign else None
+    return findings + _identity_findings(con, tokens, pairs, segments, shingles, pattern)
+
+
+def _foreign(text: str, allowed_words: frozenset[str]) -> bool:
+    """Whether some word of `text` is neither a number nor one of the report's own words."""
+    return any(not word.isdigit() and word not in allowed_words for word in text.split())
+
+
+def _identity_findings(con, tokens: list, pairs: list, segments: list, shingles: list,
+                       note_pattern: str | None) -> list[Finding]:
+    frames = {"scan_tokens": pd.DataFrame(tokens, columns=["file", "token", "allowed"]),
+              "scan_pairs": pd.DataFrame(pairs, columns=["file", "token"]),
+              "scan_segments": pd.DataFrame(segments, columns=["file", "token"]),
+              "scan_shingles": pd.DataFrame(shingles, columns=["file", "token"])}
+    for name, frame in frames.items():
+        con.register(name, frame.astype({"file": "object", "token": "object"}))
+    try:
+        sql = IDENTITY_SCAN_QUERY.format(min_note=MIN_NOTE_LENGTH, min_surname=MIN_SURNAME_LENGTH,
+                                         shingle=SHINGLE)
+        rows = con.execute(sql, [note_pattern, note_pattern]).fetchall()
+    finally:
+        for name in frames:
+            con.unregister(name)
+    return [Finding(kind, file) for kind, file in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+
+def check_release(con, files: Sequence, **options) -> None:
+    """Raise if `scan_release` finds anything; the message names the kinds and files, never a value.
+
+    Raises:
+        DisclosureError: something personal was found.
+    """
+    findings = scan_release(con, files, **options)
+    if findings:
+        shown = "; ".join(f"{f.kind} in {f.file}" for f in findings)
+        raise DisclosureError(f"The release scan found {shown}. Nothing was released and the staging "
+                              "folder was deleted. Report this as a bug: reports must never carry identity.")
+
+
+__all__ = ["AGE_BANDS", "AGE_BAND_LABELS", "PERIODS", "PROFILES", "SUPPRESSED", "Finding", "Profile",
+           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "mean", "percentage",
+           "period", "period_sql", "postcode_area", "primary_mask", "profile", "protect_counts",
+           "protect_table", "round_counts", "scan_release", "scan_text", "secondary_suppress", "table_lines"]

@@ -1,0 +1,59 @@
+"""Organisation settings kept in the store, such as the data-protection contact."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from workbench.errors import InputError
+from workbench.store.audit import audit
+
+# Every setting, with its default and what it is for. The guidance names one contact for
+# lost lists, complaints and "how did you get my number?": the data-protection team.
+KNOWN: dict[str, tuple[str, str]] = {
+    "dp_contact": ("dataprotection@example.org", "the data-protection team's email, printed on every list"),
+    "organisation": ("Northvale Labour Party", "the organisation's name, printed on lists and reports"),
+    "shred_after_days": ("14", "days a printed list may exist before it must be shredded"),
+    "escalate_after_days": ("7", "days a need may wait before it is escalated"),
+    "as_of": (
+        "",
+        "count days waiting up to this date (YYYY-MM-DD); blank means today. The demo "
+        "store sets it to just after its last calling round, so its 2020 needs read as fresh",
+    ),
+}
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def get(con: duckdb.DuckDBPyConnection, key: str) -> str:
+    """A setting's value, or its default."""
+    _check_key(key)
+    row = con.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    return row[0] if row else KNOWN[key][0]
+
+
+def all(con: duckdb.DuckDBPyConnection) -> dict[str, str]:  # noqa: A001 - reads as settings.all(con)
+    """Every setting with its current value."""
+    return {key: get(con, key) for key in KNOWN}
+
+
+def set(con: duckdb.DuckDBPyConnection, key: str, value: str, *, actor: str) -> None:  # noqa: A001
+    """Change a setting, checked first, and audit the change (by key: the value is not logged)."""
+    _check_key(key)
+    value = value.strip()
+    if key == "dp_contact" and not EMAIL.match(value):
+        raise InputError(
+            f'dp_contact must be an email address, e.g. dataprotection@example.org; got "{value}".'
+        )
+    if key == "as_of" and value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise InputError(f'as_of must be a date written YYYY-MM-DD, or blank for today; got "{value}".')
+    if key.endswith("_days") and not (value.isdigit() and 0 < int(value) <= 3650):
+        raise InputError(f'{key} must be a whole number of days from 1 to 3650; got "{value}".')
+    con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+    audit(con, "config.set", actor=actor, object_id=key)
+
+
+def _check_key(key: str) -> None:
+    if key not in KNOWN:
+        raise InputError(f'Unknown setting "{key}". Known settings: {", ".join(sorted(KNOWN))}.')

@@ -1,0 +1,198 @@
+"""The web app: the dashboard notebook served by Voilà on 127.0.0.1 only.
+
+Voilà runs notebooks/app.ipynb in a fresh kernel for each visitor and shows only the widgets (no code
+cells). The app never takes the passphrase from the environment: it asks for it in the page, so a
+browser left open on a shared machine shows nothing until someone types it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from workbench.errors import InputError, StoreError
+
+APP_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "app.ipynb"
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8866
+
+
+# plotly's widget code, served once by the app rather than carried in every chart's state
+# (widgets/common.py, SHARED_BUNDLE_LOADER). Voilà serves files under its labextension paths, so
+# the copy goes in a folder of our own added to them; it holds no extension Voilà would load.
+BUNDLE_FOLDER = "workbench-plotly"
+PLOTLY_BUNDLE_ENV = "WORKBENCH_PLOTLY_BUNDLE"  # tells the app's kernel the bundle's URL path
+
+
+def plotly_bundle() -> tuple[Path, str]:
+    """Copy plotly's widget bundle where the app serves it; return (folder to serve, URL path).
+
+    The folder is the user's own (~/.cache/workbench, mode 0700; a fresh private temporary folder
+    when that cannot be written): the page runs what is in it. The file is named by plotly's
+    version and rewritten on every start, so it is never stale.
+    """
+    import plotly
+
+    source = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
+    name = f"widgetbundle-{plotly.__version__}.js"
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "app-static"
+        _copy_private(source, cache, name)
+    except (OSError, RuntimeError):  # no writable cache folder, or no home folder at all
+        cache = Path(tempfile.mkdtemp(prefix="workbench-app-static-"))  # 0700, ours alone
+        _copy_private(source, cache, name)
+    return cache, f"/voila/labextensions/{BUNDLE_FOLDER}/{name}"
+
+
+def _copy_private(source: Path, root: Path, name: str) -> None:
+    folder = root / BUNDLE_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as copy:
+        copy.write(source.read_bytes())
+    os.replace(copy.name, folder / name)
+
+
+def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None) -> list[str]:
+    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened.
+
+    `static`: a folder to serve as an extra labextension path (`plotly_bundle`).
+    """
+    extra = [f"--VoilaConfiguration.extra_labextensions_path={static}"] if static else []
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--Voila.ip={HOST}",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        "--no-browser",
+        "--VoilaConfiguration.strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False",
+        # One kernel is started and runs the notebook ahead of the first visit, so the page (which
+        # only asks for the passphrase until then) appears at once; the next is warmed after it.
+        "--VoilaConfiguration.preheat_kernel=True",
+        "--VoilaConfiguration.default_pool_size=1",
+        *extra,
+    ]
+
+
+def environment(store: Path, bundle_url: str | None = None) -> dict[str, str]:
+    """The app's environment: the store's absolute path, and no passphrase (the page asks for it).
+
+    `bundle_url`: where the page finds plotly's widget code (`plotly_bundle`).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PASSPHRASE"}
+    env["WORKBENCH_DB"] = str(Path(store).resolve())
+    env["WORKBENCH_APP"] = "1"
+    if bundle_url:
+        env[PLOTLY_BUNDLE_ENV] = bundle_url
+    return env
+
+
+def check(store: Path, port: int) -> None:
+    """Refuse early, with the fix, when the store is missing or the port is taken.
+
+    Raises:
+        StoreError: no store at the path.
+        InputError: the port is out of range or already in use.
+    """
+    if not Path(store).exists():
+        raise StoreError(
+            f"No store at {store}. Build the demo store with: workbench demo --no-launch --db {store}"
+        )
+    if not APP_NOTEBOOK.exists():
+        raise StoreError(
+            f"The app's notebook is missing at {APP_NOTEBOOK}; run the app from the workbench's "
+            "source folder (pip install -e .)."
+        )
+    if not 1024 <= port <= 65535:
+        raise InputError(f"--port must be from 1024 to 65535; got {port}.")
+    if not port_free(port):
+        raise InputError(
+            f"Port {port} on {HOST} is already in use. Choose another with --port, e.g. --port {port + 1}."
+        )
+
+
+def port_free(port: int) -> bool:
+    """True if nothing listens on 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def start(store: Path, port: int, *, quiet: bool = True) -> subprocess.Popen:
+    """Start the app in the background; the caller stops it. Use `wait_until_ready` before visiting."""
+    check(Path(store), port)
+    output = subprocess.DEVNULL if quiet else None
+    static, url = plotly_bundle()
+    return subprocess.Popen(
+        command(port, static=static), env=environment(Path(store), url), stdout=output, stderr=output,
+        cwd=APP_NOTEBOOK.parent,
+    )
+
+
+def wait_until_ready(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Block until the app accepts connections.
+
+    Raises:
+        StoreError: it did not start in time, or its process ended.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise StoreError(f"The app stopped while starting (exit status {process.returncode}).")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise StoreError(f"The app did not start on {HOST}:{port} within {timeout:.0f} s.")
+
+
+def serve(store: Path, port: int = DEFAULT_PORT) -> int:
+    """Run the app in the foreground until Ctrl+C; return Voilà's exit status."""
+    check(Path(store), port)
+    print(
+        f"The workbench app is at http://{HOST}:{port}/ (this computer only). It will ask for the "
+        "store's passphrase. Ctrl+C to stop.",
+        flush=True,
+    )
+    static, url = plotly_bundle()
+    try:
+        return subprocess.call(command(port, static=static), env=environment(Path(store), url),
+                               cwd=APP_NOTEBOOK.parent)
+    except KeyboardInterrupt:
+        return 0
+
+
+__all__ = [
+    "serve",
+    "start",
+    "wait_until_ready",
+    "free_port",
+    "port_free",
+    "command",
+    "environment",
+    "plotly_bundle",
+    "APP_NOTEBOOK",
+    "PLOTLY_BUNDLE_ENV",
+    "HOST",
+]
