@@ -137,7 +137,7 @@ WHERE full_name LIKE '%,%' AND first_name IS NULL AND last_name IS NULL
 SKIPPED = "DELETE FROM temp.{stage} WHERE {norm} IN ({labels}) RETURNING row"
 
 WITH_TIME = """
-UPDATE temp.{stage} SET called_at = CAST(CAST(called_at AS DATE) AS TIMESTAMP) + call_time
+UPDATE temp.{stage} SET called_at = CAST(called_at AS DATE) + call_time
 WHERE called_at IS NOT NULL AND call_time IS NOT NULL
 """
 BAD_TIMES = "SELECT row FROM temp.{stage} WHERE t__call_time IS NOT NULL AND call_time IS NULL ORDER BY row"

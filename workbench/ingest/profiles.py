@@ -181,10 +181,11 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "spoke",
         "Spoke texting campaign export",
-        ("calls",),
+        ("members", "calls"),
         telltales=("contact[cell]", "contact[messageStatus]"),
         columns={
-            "external_id": ("contact[external_id]",),
+            # Spoke carries the id its contacts were uploaded with: the membership number.
+            "membership_number": ("contact[external_id]",),
             "first_name": ("contact[firstName]",),
             "last_name": ("contact[lastName]",),
             "phone": ("contact[cell]",),
@@ -199,7 +200,6 @@ PROFILES: tuple[Profile, ...] = (
             "needsResponse": "answered",
             "messaged": "no_answer",
         },
-        identity="external_id",
         skip_outcomes=("needsMessage",),
     ),
     Profile(
