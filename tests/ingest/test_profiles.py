@@ -299,3 +299,22 @@ def test_an_outcome_label_that_means_nothing_is_still_a_row_problem(con, tmp_pat
         "is not an outcome we know. Accepted labels: Answered"
         in rejected.value.result.problems["problem"].iloc[0]
     )
+
+
+def test_the_cli_lists_profiles_and_takes_profile_and_round(store_path, tools, capsys, monkeypatch):
+    from tests.conftest import PASSPHRASE
+    from workbench.cli import main
+
+    assert main(["import", "--profiles"]) == 0
+    listing = capsys.readouterr().out
+    assert "callhub" in listing and "recognised by: contact, disposition, campaign_name" in listing
+    assert "only --profile van_us" in listing
+
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", PASSPHRASE)
+    db = ["--db", str(store_path)]
+    assert main(["import", "calls", str(tools["plain"]), *db, "--round", "R9", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "read as Plain export" in out and 'called_at <- "Date Called" (100)' in out
+    assert 'every call was given the round "R9" (--round)' in out
+    assert main(["import", "calls", str(tools["plain"]), *db, "--profile", "nope"]) == 1
+    assert 'No format profile "nope"' in capsys.readouterr().err

@@ -56,7 +56,9 @@ class Profile:
 
     def identified_by(self) -> str:
         """The telltale headers, for `workbench import --profiles`."""
-        return ", ".join(self.telltales) if self.telltales else "anything no other profile claims"
+        if self.telltales:
+            return ", ".join(self.telltales)
+        return "anything no other profile claims" if self.name == "plain" else f"only --profile {self.name}"
 
 
 CALLHUB_OUTCOMES = {
