@@ -318,3 +318,68 @@ def test_the_cli_lists_profiles_and_takes_profile_and_round(store_path, tools, c
     assert 'every call was given the round "R9" (--round)' in out
     assert main(["import", "calls", str(tools["plain"]), *db, "--profile", "nope"]) == 1
     assert 'No format profile "nope"' in capsys.readouterr().err
+
+
+# -- Open Referral UK -----------------------------------------------------------------------------
+
+
+def test_an_open_referral_directory_loads_with_categories_areas_and_status(con, tools, tiny_org, tmp_path):
+    result = ingest.import_services(con, tools["oruk"], actor="ana")
+    assert (result.profile, result.loaded) == ("open_referral_uk", len(tiny_org.services))
+    assert any("matched no need category" in w and '"Community hubs"' in w for w in result.warnings)
+    held = con.execute("SELECT service_id, name, category, areas, status FROM services").fetchdf()
+    source = pd.read_csv(tools["oruk"] / "services.csv", dtype=str)
+    assert set(held["service_id"]) == set(source["id"])  # keyed by the ORUK id
+    by_name = held.set_index("name")
+    for _, service in tiny_org.services.iterrows():
+        row = by_name.loc[service["name"]]
+        assert row["category"] == service["category"]  # every term but "Community hubs" maps
+        assert sorted(row["areas"]) == sorted(service["areas"])
+    assert sorted(held["status"].value_counts().items()) == [
+        ("active", len(held) - 2),
+        ("defunct", 1),
+        ("inactive", 1),
+    ]
+
+    # The same directory again changes nothing; read through its datapackage.json it is the same too.
+    assert ingest.import_services(con, tools["oruk"]).already_imported
+    assert ingest.import_services(con, tools["oruk"] / "datapackage.json").already_imported
+
+    # An edited copy updates in place, keyed by ORUK id: a service closes, a term gets mapped.
+    copy = tmp_path / "edited"
+    shutil.copytree(tools["oruk"], copy)
+    edited = source.assign(status=source["status"].where(source.index != 0, "temporarily closed"))
+    edited.to_csv(copy / "services.csv", index=False)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[categories]\n"Community hubs" = "isolation"\n')
+    again = ingest.import_services(con, copy, mapping=mapping)
+    assert (again.loaded, again.updated) == (0, 1 + (tiny_org.services["category"] == "other").sum())
+    assert con.execute("SELECT count(*) FROM services").fetchone()[0] == len(tiny_org.services)
+    assert con.execute("SELECT count(*) FROM services WHERE category = 'other'").fetchone()[0] == 0
+
+
+def test_a_folder_without_a_services_table_is_refused(con, tmp_path):
+    (tmp_path / "taxonomy.csv").write_text("id,name\n1,Food\n")
+    with pytest.raises(InputError, match="no services table, so this is not an Open Referral UK directory"):
+        ingest.import_services(con, tmp_path)
+
+
+def test_inactive_services_are_not_offered_for_signposting_but_stay_in_history(synthetic_con, tmp_path):
+    from workbench.analysis import services
+
+    before = services.gaps(synthetic_con)
+    used_before = services.usage(synthetic_con)
+    held = synthetic_con.execute("SELECT service_id, name, category FROM services").fetchdf()
+    food = held[held["category"] == "food"]
+    path = tmp_path / "closures.csv"
+    pd.DataFrame(
+        {"Service ID": food["service_id"], "Name": food["name"], "Category": "Food", "Status": "Inactive"}
+    ).to_csv(path, index=False)
+    assert ingest.import_services(synthetic_con, path).updated == len(food)
+    after = services.gaps(synthetic_con)
+    newly = set(map(tuple, after.uncovered[["ward", "category"]].to_numpy())) - set(
+        map(tuple, before.uncovered[["ward", "category"]].to_numpy())
+    )
+    assert newly and {c for _, c in newly} == {"food"}
+    # What was referenced stays in the history.
+    pd.testing.assert_frame_equal(services.usage(synthetic_con), used_before)

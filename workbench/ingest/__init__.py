@@ -28,6 +28,7 @@ from workbench.ingest import fields as ingest_fields
 from workbench.ingest import files as ingest_files
 from workbench.ingest import formats, headers
 from workbench.ingest import members as ingest_members
+from workbench.ingest import oruk
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
 
@@ -230,10 +231,13 @@ def _import(
 ) -> ImportResult:
     path = Path(path)
     mapping_data = headers.load_mapping(mapping)
-    if not path.is_file():
+    directory = kind == "services" and oruk.is_directory(path)  # an Open Referral UK folder
+    if not directory and not path.is_file():
         raise InputError(f"No file at {path}. Check the path.")
-    ingest_files.file_format(path)
-    result = ImportResult(kind, path.name, ingest_files.sha256(path), dry_run=dry_run)
+    if not directory:
+        ingest_files.file_format(path)
+    digest = oruk.sha256(path) if directory else ingest_files.sha256(path)
+    result = ImportResult(kind, path.name, digest, dry_run=dry_run)
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:
         result.already_imported, result.import_id, result.skipped_duplicate = True, prior[0], prior[2]
@@ -258,7 +262,12 @@ def _checked_import(
     kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar, *,
     profile=None, round_name=None,
 ):
-    staged = ingest_files.stage(con, path, sheet=sheet)
+    if kind == "services" and oruk.is_directory(path):
+        directory = oruk.stage(con, path, mapping_data)
+        staged, profile = directory.staged, "open_referral_uk"
+        result.warnings += _unmapped_terms(directory.unmapped_terms)
+    else:
+        staged = ingest_files.stage(con, path, sheet=sheet)
     result.rows_read = staged.rows
     result.warnings += staged.warnings
     bar.update()
@@ -298,6 +307,17 @@ def _checked_import(
         )
     bar.update()
     return result
+
+
+def _unmapped_terms(terms: list[str]) -> list[str]:
+    if not terms:
+        return []
+    shown = ", ".join(f'"{t[:40]}"' for t in terms[:10]) + (", …" if len(terms) > 10 else "")
+    return [
+        f"{len(terms):,} taxonomy term{'s' if len(terms) > 1 else ''} matched no need category, so "
+        f"services with only those were filed under other: {shown}. Map them with a mapping file's "
+        '[categories] table ("Term name" = "food").'
+    ]
 
 
 def _match(

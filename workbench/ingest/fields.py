@@ -292,6 +292,13 @@ def service_rules() -> list[Rule]:
         Rule("areas", value=split),
         Rule("contact"),
         Rule("aliases", value=split),
+        Rule(
+            "status",
+            value="lower(regexp_replace({t}, '[\\s_]+', ' ', 'g'))",
+            problem="CASE WHEN {v} NOT IN ('active', 'inactive', 'defunct', 'temporarily closed') "
+            "THEN 'is not a service status (active, inactive, defunct or temporarily closed)' END",
+            fix="write active, inactive, defunct or temporarily closed, or leave it blank (active)",
+        ),
     ]
 
 

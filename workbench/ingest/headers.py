@@ -133,6 +133,7 @@ SERVICE_FIELDS: dict[str, tuple[str, ...]] = {
     "areas": ("areas served", "areas", "area", "wards", "wards served", "service area", "coverage"),
     "contact": ("contact", "contact details", "phone", "email", "website", "url"),
     "aliases": ("aliases", "alias", "also known as", "other names", "alternate name", "alternate names"),
+    "status": ("status", "service status", "open or closed"),
 }
 
 CALL_AND_MEMBER_FIELDS = {**CALL_FIELDS, **MEMBER_FIELDS}
@@ -235,7 +236,7 @@ def load_mapping(path: str | Path | None) -> dict:
             f"{path.name} is not a valid TOML mapping file ({error}). Write it like:\n"
             '[columns]\nmembership_number = "Member Ref"'
         ) from None
-    unknown = sorted(set(data) - {"columns", "outcomes", "answers"})
+    unknown = sorted(set(data) - {"columns", "outcomes", "answers", "categories"})
     if unknown:
         raise InputError(
             f"{path.name}: unknown section [{unknown[0]}]; a mapping file has [columns] "

@@ -40,6 +40,7 @@ class Profile:
             (nationbuilder_id, van_id, external_id) or "phone_first_name".
         skip_outcomes: labels that mean no call happened (e.g. a text never sent); such rows
             are left out and counted.
+        identified: how the format is recognised when that is not by its headers.
     """
 
     name: str
@@ -53,9 +54,12 @@ class Profile:
     name_order: str = "first last"
     identity: str = "membership_number"
     skip_outcomes: tuple[str, ...] = ()
+    identified: str = ""  # how it is recognised, when that is not by headers
 
     def identified_by(self) -> str:
         """The telltale headers, for `workbench import --profiles`."""
+        if self.identified:
+            return self.identified
         if self.telltales:
             return ", ".join(self.telltales)
         return "anything no other profile claims" if self.name == "plain" else f"only --profile {self.name}"
@@ -216,6 +220,13 @@ PROFILES: tuple[Profile, ...] = (
             "membership_number": ("Resident ref", "Member ref"),
         },
         outcomes={"Y": "answered", "Yes": "answered", "N": "no_answer", "No": "no_answer"},
+    ),
+    Profile(
+        "open_referral_uk",
+        "Open Referral UK directory (a folder of tables, or its datapackage.json)",
+        ("services",),
+        identified="a folder holding services.csv, taxonomy.csv, services_taxonomy.csv and "
+        "service_areas.csv, or a datapackage.json",
     ),
     Profile("plain", "Plain export (any headers the workbench recognises)", ("members", "calls", "services")),
 )

@@ -108,7 +108,10 @@ CREATE TABLE IF NOT EXISTS services (
     category   VARCHAR NOT NULL,            -- same vocabulary as need categories
     areas      VARCHAR[],
     contact    VARCHAR,
-    aliases    VARCHAR[]
+    aliases    VARCHAR[],
+    -- active | inactive | defunct | temporarily closed (Open Referral UK, schema 2). Only active
+    -- services are offered for signposting; the others stay for the history of what was referenced.
+    status     VARCHAR DEFAULT 'active'
 );
 
 -- Services referenced on a call. service_id is NULL for a name not (yet) in the directory.

@@ -17,7 +17,9 @@ Examples:
 from __future__ import annotations
 
 import csv
+import json
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -360,6 +362,102 @@ def spoke_contacts(org: Organisation, path: Path, seed: int = 2020) -> Path:
     return _private_writer(path)(frame)
 
 
+# Taxonomy terms as a council's directory words them, per workbench category.
+ORUK_TERMS = {
+    "food": "Food banks and community meals",
+    "medicine": "Prescription collection and delivery",
+    "isolation": "Befriending",
+    "mental_health": "Mental health and wellbeing support",
+    "financial": "Money and debt advice",
+    "housing": "Housing advice",
+    "digital": "Digital inclusion",
+    "other": "Community hubs",
+}
+ORUK_NAMESPACE = uuid.UUID("6f1c1c4e-2d3b-4b8e-9a55-0a5b2f1d7e01")  # fixed, so ids repeat run to run
+
+
+def _uuid(kind: str, key: object) -> str:
+    return str(uuid.uuid5(ORUK_NAMESPACE, f"{kind}:{key}"))
+
+
+def oruk_directory(org: Organisation, out: Path) -> Path:
+    """An Open Referral UK directory: one CSV per table, UUID ids, and a datapackage.json.
+
+    The second service is inactive and the third defunct; "Community hubs" matches no category.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    s = org.services.reset_index(drop=True)
+    ids = [_uuid("service", i) for i in s["service_id"]]
+    status = ["active"] * len(s)
+    status[1], status[2] = "inactive", "defunct"
+    contact = s["contact"].fillna("")
+    tables = {
+        "services": pd.DataFrame(
+            {
+                "id": ids,
+                "name": s["name"],
+                "description": "A community service in Northvale.",
+                "url": "https://" + s["service_id"].str.lower() + ".example.org",
+                "email": contact.where(contact.str.contains("@"), None),
+                "status": status,
+            }
+        ),
+        "taxonomy": pd.DataFrame(
+            {
+                "id": [_uuid("term", c) for c in ORUK_TERMS],
+                "name": list(ORUK_TERMS.values()),
+                "parent_id": None,
+                "vocabulary": "Northvale Directory",
+            }
+        ),
+        "services_taxonomy": pd.DataFrame(
+            {
+                "id": [_uuid("st", i) for i in ids],
+                "service_id": ids,
+                "taxonomy_id": [_uuid("term", c) for c in s["category"]],
+            }
+        ),
+        "service_areas": pd.DataFrame(
+            [
+                {
+                    "id": _uuid("area", f"{i}-{a}"),
+                    "service_id": i,
+                    "service_area": a,
+                    "extent": None,
+                    "uri": None,
+                }
+                for i, areas in zip(ids, s["areas"], strict=True)
+                for a in list(areas)  # none: the service covers the whole area
+            ]
+        ),
+        "locations": pd.DataFrame({"id": [_uuid("loc", i) for i in ids], "name": s["name"]}),
+        "physical_addresses": pd.DataFrame(
+            {
+                "id": [_uuid("addr", i) for i in ids],
+                "location_id": [_uuid("loc", i) for i in ids],
+                "address_1": "1 High Street",
+                "city": "Northvale",
+                "postal_code": "NV1 1AA",
+            }
+        ),
+        "services_at_location": pd.DataFrame(
+            {
+                "id": [_uuid("sal", i) for i in ids],
+                "service_id": ids,
+                "location_id": [_uuid("loc", i) for i in ids],
+            }
+        ),
+    }
+    for name, frame in tables.items():
+        _private_writer(out / f"{name}.csv")(frame)
+    package = {
+        "name": "northvale-directory",
+        "resources": [{"name": name, "path": f"{name}.csv", "format": "csv"} for name in tables],
+    }
+    (out / "datapackage.json").write_text(json.dumps(package, indent=2), encoding="utf-8")
+    return out
+
+
 def write_tool_exports(org: Organisation, out: Path) -> dict[str, Path]:
     """Write every tool's export of `org` into `out` (mode 0600 files); return name -> path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -377,6 +475,7 @@ def write_tool_exports(org: Organisation, out: Path) -> dict[str, Path]:
         "council_log": council_welfare_log(org, out / "council_welfare_log.csv"),
         "plain": plain_date_called(org, out / "plain_date_called.csv"),
         "spoke": spoke_contacts(org, out / "spoke_contacts.csv"),
+        "oruk": oruk_directory(org, out / "oruk_directory"),
     }
 
 
@@ -387,6 +486,7 @@ __all__ = [
     "members_with_van_ids",
     "nationbuilder_contacts",
     "nationbuilder_people",
+    "oruk_directory",
     "plain_date_called",
     "plain_members",
     "spoke_contacts",
