@@ -8,8 +8,8 @@ from contextlib import closing
 from pathlib import Path
 
 from workbench import ingest
-from workbench.ingest import profiles
 from workbench.cli.common import actor, add_command, open_store
+from workbench.ingest import profiles
 
 SHOWN_PROBLEMS = 20
 FUNCTIONS = {

@@ -26,9 +26,8 @@ from workbench.errors import InputError
 from workbench.ingest import calls as ingest_calls
 from workbench.ingest import fields as ingest_fields
 from workbench.ingest import files as ingest_files
-from workbench.ingest import formats, headers
+from workbench.ingest import formats, headers, oruk
 from workbench.ingest import members as ingest_members
-from workbench.ingest import oruk
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
 
