@@ -215,6 +215,35 @@ def callhub_call_report(org: Organisation, path: Path) -> tuple[Path, pd.DataFra
     return _private_writer(path)(frame), members
 
 
+def callhub_all_rounds(org: Organisation, path: Path) -> Path:
+    """Every call as one CallHub call report, for the national benchmark: vectorised, no survey.
+
+    Only calls to members whose phone and first name no other member shares: synthetic phones
+    come from the 20,000 drama numbers, so at national size many households "share" a line, and
+    those calls would (rightly) be refused rather than measured.
+    """
+    m = org.members[["membership_number", "first_name", "last_name", "phone"]]
+    pair = m["phone"].astype(str) + "|" + m["first_name"].astype(str)
+    m = m[m["phone"].notna() & ~pair.duplicated(keep=False)]
+    calls = org.calls[["membership_number", "called_at", "round", "caller", "outcome", "notes"]].merge(
+        m, on="membership_number"
+    )
+    when = pd.to_datetime(calls["called_at"])
+    frame = pd.DataFrame(
+        {
+            "date": when.dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "campaign_name": "Welfare calls " + calls["round"].astype(str),
+            "agent": "agent" + calls["caller"].astype(str).str[1:],
+            "contact": calls["phone"].str[1:],
+            "contact_firstname": calls["first_name"],
+            "contact_lastname": calls["last_name"],
+            "disposition": calls["outcome"].astype(str).map(CALLHUB),
+            "notes": calls["notes"],
+        }
+    )
+    return _private_writer(path)(frame)
+
+
 def plain_members(members: pd.DataFrame, path: Path) -> Path:
     """A plain member list (Membership Number, names, phone as people write it, ward, branch)."""
     frame = pd.DataFrame(
@@ -481,6 +510,7 @@ def write_tool_exports(org: Organisation, out: Path) -> dict[str, Path]:
 
 __all__ = [
     "CALLHUB_MAPPING",
+    "callhub_all_rounds",
     "callhub_call_report",
     "council_welfare_log",
     "members_with_van_ids",
