@@ -383,3 +383,31 @@ def test_inactive_services_are_not_offered_for_signposting_but_stay_in_history(s
     assert newly and {c for _, c in newly} == {"food"}
     # What was referenced stays in the history.
     pd.testing.assert_frame_equal(services.usage(synthetic_con), used_before)
+
+
+# -- survey questions -----------------------------------------------------------------------------
+
+
+def test_survey_questions_are_listed_and_a_mapping_file_is_written_that_loads(con, tools, tmp_path):
+    from workbench.ingest import survey
+
+    found = {q.column: q.answers for q in survey.questions(con, tools["callhub"])}
+    # The yes/no questions are found by meaning ("need ... support", "keen to volunteer"); only the
+    # category question needs a person to say what it is.
+    assert set(found) == {tool_exports.CATEGORY_QUESTION}
+    assert "Yes - medicine" in found[tool_exports.CATEGORY_QUESTION]  # split on ";"
+    assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0]
+    assert survey.suggest("need_categories", "Food shopping") == "food"
+    assert survey.suggest("needs_support", "Yes, please") == "yes"
+    answers = {a: survey.suggest("need_categories", a) for a in found[tool_exports.CATEGORY_QUESTION]}
+    answers["Someone to talk to"], answers["Something else"] = "isolation", "other"
+    text = survey.mapping_text(
+        {"need_categories": tool_exports.CATEGORY_QUESTION},
+        {"need_categories": {a: v for a, v in answers.items() if v}},
+    )
+    mapping = survey.save(text, tmp_path / "survey.toml")
+    ingest.import_members(con, tools["callhub_members"])
+    result = ingest.import_calls(con, tools["callhub"], mapping=mapping, skip_invalid=True)
+    assert result.rejected == 1 and con.execute("SELECT count(*) FROM call_needs").fetchone()[0] > 0
+    with pytest.raises(InputError, match='"groceries" is not one of: food'):
+        survey.mapping_text({}, {"need_categories": {"Food shopping": "groceries"}})
