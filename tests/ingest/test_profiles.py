@@ -411,3 +411,27 @@ def test_survey_questions_are_listed_and_a_mapping_file_is_written_that_loads(co
     assert result.rejected == 1 and con.execute("SELECT count(*) FROM call_needs").fetchone()[0] > 0
     with pytest.raises(InputError, match='"groceries" is not one of: food'):
         survey.mapping_text({}, {"need_categories": {"Food shopping": "groceries"}})
+
+
+def test_a_store_from_before_aliases_and_status_is_upgraded_when_opened(store_path):
+    from tests.conftest import PASSPHRASE
+    from workbench.store import db
+
+    con = db.connect(store_path, PASSPHRASE)
+    for table, column in (
+        ("identities", "nationbuilder_id"),
+        ("identities", "van_id"),
+        ("identities", "external_id"),
+        ("services", "status"),
+    ):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    con = db.connect(store_path, PASSPHRASE)
+    try:
+        columns = {r[0] for r in con.execute("DESCRIBE identities").fetchall()}
+        assert {"nationbuilder_id", "van_id", "external_id"} <= columns
+        assert "status" in {r[0] for r in con.execute("DESCRIBE services").fetchall()}
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    finally:
+        con.close()

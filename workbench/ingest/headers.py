@@ -1,12 +1,23 @@
-"""Match an export's column headers to the fields the workbench knows, whatever they are called.
+"""Match an export's column headers to the fields the workbench knows, by meaning.
 
 Headers compare in a normalised form (lower case, letters and digits only), so "Membership No.",
-"membership_number" and "MEMBERSHIP NUMBER" are all the same. Each field has the synonyms real
-exports use; a small TOML mapping file handles anything else:
+"membership_number" and "MEMBERSHIP NUMBER" are all the same; beyond that each header is scored
+against every field's synonyms with rapidfuzz (word order, punctuation and small typos aside), so
+"Date Called", "Call date/time" and "When called" all find the call time. A format profile adds
+its own header names. A small TOML mapping file handles anything else:
 
     [columns]
     membership_number = "Member Ref"
     called_at = "When"
+
+    [outcomes]              # your outcome labels
+    "Spoke - all fine" = "answered"
+
+    [answers.need_categories]   # a survey question's answers
+    "Yes - medicine" = "medicine"
+
+    [categories]            # Open Referral UK taxonomy terms
+    "Community hubs" = "isolation"
 """
 
 from __future__ import annotations
