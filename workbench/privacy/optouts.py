@@ -229,9 +229,10 @@ def record_from_calls(con: duckdb.DuckDBPyConnection, *, actor: str,
 # Spoke's contact[optOut]); its id is derived from the file's SHA-256 and the member, so the same
 # file imported twice adds nothing. A member already opted out (not withdrawn) gets no second entry.
 FROM_IMPORT_QUERY = """
-INSERT INTO optouts
+INSERT INTO optouts (optout_id, member_key, phone_hash, membership_hash, scope, reason, source, recorded_by,
+                     recorded_at)
 SELECT 'import-' || substr(sha256(? || '|' || k.member_key), 1, 24), k.member_key, i.phone_hash,
-       i.membership_hash, 'calls', 'asked_not_to_be_called', 'import', ?, now(), NULL, NULL, NULL
+       i.membership_hash, 'calls', 'asked_not_to_be_called', 'import', ?, now()
 FROM (SELECT DISTINCT member_key FROM {keys}) k
 LEFT JOIN identities i ON i.member_key = k.member_key
 WHERE NOT EXISTS (SELECT 1 FROM optouts o
