@@ -110,9 +110,10 @@ def required(field: str, what: str) -> Rule:
     )
 
 
-# "Yes - I would like a call back" and "No thanks" are yes/no answers too.
-YES_LIKE = r"^(yes|y|true)\b"
-NO_LIKE = r"^(no|n|false)\b"
+# "Yes - I would like a call back" and "No thanks" are yes/no answers too (a lone Y or N is a label
+# already; "N/A" and "Not sure" are neither).
+YES_LIKE = r"^(yes|true)\b"
+NO_LIKE = r"^(no|false)\b"
 
 
 def _answers(field: str, mapping: dict | None, codes: tuple[str, ...], text: str = "{t}") -> str:
