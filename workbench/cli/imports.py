@@ -20,12 +20,13 @@ FUNCTIONS = {
 EXAMPLES = {
     "members": "workbench import members exports/members.csv --dry-run",
     "calls": "workbench import calls callhub_call_report.csv --round 'Spring 2020' --mapping survey.toml",
-    "services": "workbench import services community_map.csv --by ana",
+    "services": "workbench import services council-directory/ --by ana",
 }
 HELP = {
     "members": "Create or update members from a membership export (CSV, XLSX or Parquet).",
     "calls": "Add call outcomes from a phone-banking export; do-not-call outcomes join the opt-out register.",
-    "services": "Create or update the community services directory (the community map).",
+    "services": "Create or update the community services directory (the community map) from a file, or "
+    "from an Open Referral UK folder of tables or its datapackage.json.",
 }
 
 

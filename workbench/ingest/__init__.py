@@ -208,7 +208,11 @@ def import_services(
     progress: bool | None = False,
     profile: str | None = None,
 ) -> ImportResult:
-    """Create or update the community services directory (an Open Referral style CSV works too).
+    """Create or update the community services directory (the community map).
+
+    `path` may be a services file, or an Open Referral UK directory: its folder of tables or its
+    datapackage.json (see `ingest.oruk`); services are then keyed by their ORUK id, and inactive
+    or defunct ones are kept but never offered for signposting.
 
     Arguments, result and errors as `import_members`.
     """
