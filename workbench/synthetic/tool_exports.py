@@ -215,12 +215,16 @@ def callhub_call_report(org: Organisation, path: Path) -> tuple[Path, pd.DataFra
     return _private_writer(path)(frame), members
 
 
-def callhub_all_rounds(org: Organisation, path: Path) -> Path:
+def callhub_all_rounds(org: Organisation, path: Path, rows: int | None = None) -> Path:
     """Every call as one CallHub call report, for the national benchmark: vectorised, no survey.
 
     Only calls to members whose phone and first name no other member shares: synthetic phones
     come from the 20,000 drama numbers, so at national size many households "share" a line, and
     those calls would (rightly) be refused rather than measured.
+
+    Args:
+        rows: top the report up to this many rows with redials (the same call two hours later,
+            unanswered), as a call report lists every attempt.
     """
     m = org.members[["membership_number", "first_name", "last_name", "phone"]]
     pair = m["phone"].astype(str) + "|" + m["first_name"].astype(str)
@@ -228,6 +232,11 @@ def callhub_all_rounds(org: Organisation, path: Path) -> Path:
     calls = org.calls[["membership_number", "called_at", "round", "caller", "outcome", "notes"]].merge(
         m, on="membership_number"
     )
+    if rows and rows > len(calls):
+        redials = calls.iloc[np.arange(rows - len(calls)) % len(calls)].copy()
+        redials["called_at"] = pd.to_datetime(redials["called_at"]) + pd.Timedelta(hours=2)
+        redials["outcome"], redials["notes"] = "no_answer", None
+        calls = pd.concat([calls, redials], ignore_index=True)
     when = pd.to_datetime(calls["called_at"])
     frame = pd.DataFrame(
         {
