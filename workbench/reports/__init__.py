@@ -35,15 +35,15 @@ import plotly.io as pio
 
 from workbench import exports, pages
 from workbench.analysis import needs, outreach, services
+from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import disclosure, page, risk
+from workbench.scoring import age_band_sql
 from workbench.store import db
 from workbench.store.audit import audit
-from workbench.scoring import age_band_sql
-from workbench.errors import DisclosureError, InputError
-from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 from workbench.store.filters import check_filters, where
 from workbench.store.state import transaction
+from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 
 AREA_LEVELS = ("sector", "district", "ward", "branch")   # finest to coarsest
 NEEDS_DETAIL = ("categories", "any")
