@@ -14,6 +14,12 @@ from workbench.store.audit import audit
 KNOWN: dict[str, tuple[str, str]] = {
     "dp_contact": ("dataprotection@example.org", "the data-protection team's email, printed on every list"),
     "organisation": ("Northvale Labour Party", "the organisation's name, printed on lists and reports"),
+    "call_purpose": (
+        "to check in with members, keep them company while many are cut off from friends and family, find "
+        "out whether they need support or would like to help others, and point them to local groups and "
+        "services that can help",
+        "why the calls are made, in the organisation's own words; printed on the callers' briefing",
+    ),
     "shred_after_days": ("14", "days a printed list may exist before it must be shredded"),
     "escalate_after_days": ("7", "days a need may wait before it is escalated"),
     "as_of": (
