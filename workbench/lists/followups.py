@@ -348,7 +348,12 @@ def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice
         "Shred it: once all the calls have been made, destroy this list securely and confidentially "
         "(shred paper, delete files and emptied downloads), and tell your organiser so it is recorded.",
         "Secure it: if you keep it overnight, make sure it is out of sight "
-        "and not easily accessible to others.",
+        "and not easily accessible to others."
+        + (
+            " This file is encrypted: never write its passphrase on it or keep the two together."
+            if record.protection is not None and record.protection.protected
+            else ""
+        ),
         "It holds members' personal data, including support needs. Write only the outcome, date and your "
         f"initials; no notes about health. Any other data-protection questions: {dp}."
         if record.kind == "followup"
