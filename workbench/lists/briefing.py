@@ -41,6 +41,21 @@ OUTCOME_MEANINGS = {
     "do_not_call": "they asked not to be called again",
     "deceased_moved": "you were told the member has died or moved away",
 }
+NEED_MEANINGS = {
+    "food": "food shopping, a food bank or meals",
+    "medicine": "collecting prescriptions or medicines",
+    "isolation": "lonely or cut off, and would like company",
+    "mental_health": "finding it hard to cope, anxious or low",
+    "financial": "money worries, benefits or debt",
+    "housing": "rent, repairs, or fear of losing their home",
+    "digital": "getting online or using a phone or computer",
+    "other": "any other help",
+}
+URGENCY_MEANINGS = {
+    "low": "help would be welcome in the next week or two",
+    "medium": "help is needed within a few days",
+    "high": "help is needed today or tomorrow",
+}
 DP_QUERY_MEANINGS = {
     "how_got_number": "they asked how we got their number",
     "complaint": "they want to complain",
@@ -121,8 +136,8 @@ def record_labels() -> dict[str, list[tuple[str, str]]]:
     """
     return {
         "Outcome": [(_first_label("outcome", c), OUTCOME_MEANINGS[c]) for c in OUTCOMES],
-        "Support needed": [(_first_label("category", c), "") for c in NEED_CATEGORIES],
-        "Urgency": [(_first_label("urgency", c), "") for c in URGENCIES],
+        "Support needed": [(_first_label("category", c), NEED_MEANINGS[c]) for c in NEED_CATEGORIES],
+        "Urgency": [(_first_label("urgency", c), URGENCY_MEANINGS[c]) for c in URGENCIES],
         "Data-protection query": [(_first_label("dp_query", c), DP_QUERY_MEANINGS[c]) for c in DP_QUERIES],
     }
 
