@@ -154,6 +154,8 @@ def test_cli_writes_the_briefing(synthetic_store, tmp_path, capsys, monkeypatch)
     assert main(["briefing", "--db", str(synthetic_store), "--branch", "Ashcombe", "--out",
                  str(tmp_path / "b.docx")]) == 1
     assert "Supported formats: .html, .pdf" in capsys.readouterr().err
+    assert main(["briefing", "--db", str(synthetic_store), "--branch", "Ashcombe", "--out", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
 
 
 def test_a_briefing_is_not_a_list(directory, tmp_path):

@@ -212,6 +212,8 @@ def write_briefing(
             f"Unsupported briefing format for {out.name}. Supported formats: .html, .pdf "
             "(give --format and an --out path ending in it)."
         )
+    if out.exists():
+        raise InputError(f"{out} already exists. Choose another --out path (files are never overwritten).")
     page = render_briefing(briefing(con, branch=branch, ward=ward, round=round))
     if fmt == "html":
         return exports.atomic_write(out, lambda temp: temp.write_text(page, encoding="utf-8"))
