@@ -31,17 +31,16 @@ needs_chromium = pytest.mark.skipif(
 
 @pytest.fixture
 def directory(synthetic_con):
-    """The tiny store's directory with statuses, as an Open Referral UK import records them."""
+    """The tiny store's directory with statuses as an ORUK import records them, and a long entry."""
     con = synthetic_con
-    con.execute("ALTER TABLE services ADD COLUMN status VARCHAR")
-    con.execute("UPDATE services SET status = 'active'")
     con.execute("UPDATE services SET status = 'inactive' WHERE name = 'Ashcombe Housing Advice Surgery'")
     con.execute("UPDATE services SET status = 'defunct' WHERE name = 'Northvale Advice Centre'")
+    con.execute("UPDATE services SET status = 'temporarily closed' WHERE name = 'Elmbury Tech Buddies'")
     # A service with no status recorded counts as active.
     con.execute("UPDATE services SET status = NULL WHERE name = 'Salt Green Walking Group'")
     con.execute(
         "INSERT INTO services (service_id, name, category, areas, contact, aliases, status) "
-        "VALUES ('SV-LONG', ?, 'food', ['Salt Green'], ?, [], 'Active')",
+        "VALUES ('SV-LONG', ?, 'food', ['Salt Green'], ?, [], 'active')",
         [LONG_NAME, LONG_CONTACT],
     )
     settings.set(con, "dp_contact", "privacy@ashcombe-labour.example.org", actor="dp")
@@ -67,7 +66,7 @@ def test_only_active_services_of_the_branch_wards(directory):
     assert "Ashcombe Good Neighbours" in _names(one_ward)
 
 
-def test_without_a_status_column_every_service_counts_as_active(synthetic_con):
+def test_every_service_counts_as_active_until_an_import_says_otherwise(synthetic_con):
     names = _names(briefing.briefing(synthetic_con, branch="Ashcombe"))
     assert {"Ashcombe Housing Advice Surgery", "Northvale Advice Centre"} <= names
 

@@ -87,28 +87,21 @@ class Briefing:
     labels: dict[str, list[tuple[str, str]]]  # what to record: (label as imported, what it means)
 
 
-# The one place services are filtered on status. The directory records a status only when one was
-# imported (Open Referral UK: active / inactive / defunct); a service with none is taken as active.
-STATUS_COLUMN_QUERY = """
-SELECT count(*) FROM duckdb_columns()
-WHERE database_name = current_database() AND table_name = 'services' AND column_name = 'status'
-"""
-ACTIVE = "lower(trim(coalesce(CAST(status AS VARCHAR), 'active'))) = 'active'"
-
-# A service with no areas covers every ward (as analysis.services counts coverage).
+# Only active services are offered (as analysis.services counts coverage): an Open Referral UK import
+# records inactive, defunct or temporarily closed ones, which stay for history but are never signposted.
+# A service with no areas covers every ward.
 SERVICES_QUERY = """
 SELECT name, category, coalesce(contact, '') AS contact, coalesce(areas, []) AS areas
 FROM services
-WHERE ({active}) AND (len(coalesce(areas, [])) = 0 OR list_has_any(areas, ?::VARCHAR[]))
+WHERE coalesce(status, 'active') = 'active'
+  AND (len(coalesce(areas, [])) = 0 OR list_has_any(areas, ?::VARCHAR[]))
 ORDER BY name
 """
 
 
 def active_services(con: duckdb.DuckDBPyConnection, in_wards: list[str]) -> list[tuple]:
     """Active services serving any of these wards (or everywhere): (name, category, contact, areas)."""
-    has_status = con.execute(STATUS_COLUMN_QUERY).fetchone()[0] > 0
-    query = SERVICES_QUERY.format(active=ACTIVE if has_status else "TRUE")
-    return con.execute(query, [in_wards]).fetchall()
+    return con.execute(SERVICES_QUERY, [in_wards]).fetchall()
 
 
 def _grouped(rows: list[tuple]) -> dict[str, list[Service]]:

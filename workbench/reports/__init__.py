@@ -404,6 +404,7 @@ cats AS (SELECT unnest(?::VARCHAR[]) AS category),
 cover AS (
     SELECT s.category, lower(trim(a.area)) AS ward_key
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
+    WHERE coalesce(s.status, 'active') = 'active'  -- inactive or defunct services cover nothing
 ),
 needed AS (
     SELECT m.ward, n.category, count(DISTINCT c.member_key) AS members
