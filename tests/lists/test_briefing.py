@@ -98,13 +98,16 @@ def test_every_label_to_record_reads_back_as_what_it_means():
 
 
 def test_the_page_carries_the_contact_the_purpose_and_the_rules(directory, tmp_path):
-    settings.set(directory, "call_purpose", "to see how members are & who needs a hand", actor="ana")
+    with pytest.raises(InputError, match="call_purpose must be one or two sentences"):
+        settings.set(directory, "call_purpose", "x", actor="ana")
+    settings.set(directory, "call_purpose", "to see how members are & who needs a hand.", actor="ana")
     path = briefing.write_briefing(directory, tmp_path / "b.html", branch="Ashcombe", round="round 3")
     html = path.read_text(encoding="utf-8")
     assert html.count("privacy@ashcombe-labour.example.org") == 3  # how we got it, complaints, report it
     css = re.sub(r"\\([0-9a-f]+) ", lambda m: chr(int(m[1], 16)), html)  # the footer is a CSS string
     assert "Questions about data: privacy@ashcombe-labour.example.org" in css
-    assert "to see how members are &amp; who needs a hand" in html  # the organisation's words, escaped
+    assert "to see how members are &amp; who needs a hand." in html  # their words, escaped, one stop
+    assert "hand.." not in html
     for words in ("Report it:", "Shred it:", "Secure it:", "Please don't call me again",
                   "How did you get my number?", "How do I complain?", "Call Back Later", "Do Not Call",
                   "Mental Health", "round 3", "Northvale Labour Party"):

@@ -163,7 +163,7 @@ def briefing(
     return Briefing(
         organisation=settings.get(con, "organisation"),
         dp_contact=settings.get(con, "dp_contact"),
-        purpose=settings.get(con, "call_purpose"),
+        purpose=settings.get(con, "call_purpose").strip().rstrip("."),  # the page adds its own full stop
         branch=branch,
         wards=tuple(chosen),
         round=round.strip() if round else None,

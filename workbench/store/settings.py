@@ -54,6 +54,11 @@ def set(con: duckdb.DuckDBPyConnection, key: str, value: str, *, actor: str) -> 
         )
     if key == "as_of" and value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise InputError(f'as_of must be a date written YYYY-MM-DD, or blank for today; got "{value}".')
+    if key == "call_purpose" and not 10 <= len(value) <= 400:
+        raise InputError(
+            "call_purpose must be one or two sentences (10 to 400 characters) saying why members are "
+            'called, e.g. "to check in and find out whether anyone needs support".'
+        )
     if key.endswith("_days") and not (value.isdigit() and 0 < int(value) <= 3650):
         raise InputError(f'{key} must be a whole number of days from 1 to 3650; got "{value}".')
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
