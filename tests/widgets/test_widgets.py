@@ -231,7 +231,8 @@ def test_followup_preview_hides_names_until_asked_and_export_needs_purpose(synth
     page.folder.value = str(tmp_path / "out")
     page.export_button.click()
     assert "--purpose is required" in page.feedback.text and page.exported is None
-    page.purpose.value, page.recipient.value, page.fmt.value = "call-backs", "Branch secretary", "html"
+    page.purpose.value, page.recipient.value, page.fmt.value = "call-backs", "Branch secretary", "html-plain"
+    page.reason.value = "printed for a branch with no computer"
     page.export_button.click()
     assert page.exported is not None and page.exported.path.exists(), page.feedback.text
     assert page.exported.list_id in registry.table.value  # the registry re-read after the export

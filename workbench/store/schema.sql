@@ -191,6 +191,14 @@ CREATE TABLE IF NOT EXISTS list_members (
     PRIMARY KEY (list_id, row_number)
 );
 
+-- How each list left the building (issue 16): encrypted, and by which method, or not and why. Never the
+-- passphrase. A separate table, so lists made before it existed read as "not recorded".
+CREATE TABLE IF NOT EXISTS list_protection (
+    list_id    VARCHAR PRIMARY KEY,
+    method     VARCHAR NOT NULL,           -- xlsx-agile-aes256 | pdf-aes256 | none
+    reason     VARCHAR                     -- why it was not encrypted (--unprotected REASON); NULL when it was
+);
+
 -- dataprotection.py -----------------------------------------------------------------------------
 -- Append-only and hash-chained. Never holds a name, phone number, email or note.
 CREATE TABLE IF NOT EXISTS audit_log (
