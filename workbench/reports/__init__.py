@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import html
 import json
 import os
 import secrets
@@ -24,14 +22,11 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
-from string import Template
 
 import duckdb
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from workbench import exports, pages
 from workbench.analysis import needs, outreach, services
