@@ -123,13 +123,15 @@ def import_members(
 
     Args:
         con: a read-write connection to the store.
-        path: the CSV, XLSX or Parquet file.
+        path: the CSV, TSV, XLSX or Parquet file (or a zip holding one); or a `Source` from `read()`,
+            read before the store was opened, so a slow or hostile file never holds its lock.
         mapping: a TOML file mapping fields to this file's headers (see workbench.ingest.headers).
         sheet: the workbook sheet to read (default: the first).
         dry_run: check and count everything, write nothing.
         skip_invalid: load the valid rows; write the others, with reasons, to a 0600 rejects file.
         actor: who is importing, for the audit log.
-        rejects: where to write rejected rows (default: beside the file, NAME.rejects.csv).
+        rejects: where to write every rejected row: a .csv or .xlsx name (default: beside the file,
+            NAME.rejects.csv).
         progress: show a progress bar (None: only on a terminal).
 
     Returns:
@@ -137,7 +139,8 @@ def import_members(
 
     Raises:
         ImportRejected: invalid rows and no skip_invalid; nothing was written.
-        InputError: the file cannot be read, or a required column is missing.
+        InputError: the file cannot be read or is beyond the limits (see `ingest.limits`), a required
+            column is missing, or the rejects name is neither .csv nor .xlsx.
     """
     return _import("members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
 
@@ -188,12 +191,17 @@ WHERE sha256 = ? AND kind = ? ORDER BY imported_at LIMIT 1
 
 
 def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress) -> ImportResult:
-    path = Path(path)
+    # `path` may be a file already read by `read()`, before the store was opened (see files.read).
+    source = path if isinstance(path, ingest_files.Source) else None
+    path = source.path if source else Path(path)
+    if rejects is not None:
+        ingest_problems.rejects_format(rejects)  # refuse a rejects name we cannot write, before anything
     mapping_data = headers.load_mapping(mapping)
-    if not path.is_file():
+    if source is None and not path.is_file():
         raise InputError(f"No file at {path}. Check the path.")
     ingest_files.file_format(path)
-    result = ImportResult(kind, path.name, ingest_files.sha256(path), dry_run=dry_run)
+    digest = source.sha256 if source else ingest_files.sha256(path)
+    result = ImportResult(kind, path.name, digest, dry_run=dry_run)
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:
         result.already_imported, result.import_id, result.skipped_duplicate = True, prior[0], prior[2]
@@ -205,8 +213,12 @@ def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejec
         total=4, desc=f"import {kind}", unit="step", disable=True if progress is False else None, leave=False
     )
     try:
+        if source is not None and source.connection is con:
+            staged = source.staged
+        else:  # read here, holding whatever lock `con` holds; or a source read for another connection
+            staged = ingest_files.stage(con, path, sheet=source.sheet if source else sheet)
         return _checked_import(
-            kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+            kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar
         )
     finally:
         bar.close()
@@ -214,9 +226,8 @@ def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejec
 
 
 def _checked_import(
-    kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+    kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar
 ):
-    staged = ingest_files.stage(con, path, sheet=sheet)
     result.rows_read = staged.rows
     result.warnings += staged.warnings
     bar.update()
@@ -234,18 +245,25 @@ def _checked_import(
         result.problems = ingest_problems.collect(
             con, "ingest_stage", staged.table, checks, matched.columns, path.name
         )
-        result.rejected = int(result.problems["row"].nunique())
+        # Counted in full: the problem report is capped, the count and the rejects file never are.
+        result.rejected = ingest_problems.count_rejected(con, "ingest_stage", checks)
         if not skip_invalid:
             raise ImportRejected(result)
     valid = "(" + " AND ".join(f"p__{c.field} IS NULL" for c in checks) + ")"
     result.warnings += _formula_warning(con, matched.columns)
-    _write(kind, con, valid, actor, result, progress, matched.columns)
-    bar.update()
     if result.rejected and not result.dry_run:
+        # Written before the store changes, so a rejects file that cannot be written stops the import.
         target = Path(rejects) if rejects else path.with_name(f"{path.stem}.rejects.csv")
         result.rejects_path = ingest_problems.write_rejects(
-            con, staged.table, staged.headers, result.problems, target
+            con, "ingest_stage", staged.table, staged.headers, checks, matched.columns, target
         )
+    try:
+        _write(kind, con, valid, actor, result, progress, matched.columns)
+    except BaseException:
+        if result.rejects_path:
+            result.rejects_path.unlink(missing_ok=True)  # the import did not happen
+        raise
+    bar.update()
     bar.update()
     return result
 
@@ -479,4 +497,16 @@ def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ingest_files.quote(name)}")
 
 
-__all__ = ["ImportResult", "ImportRejected", "import_members", "import_calls", "import_services", "KINDS"]
+read = ingest_files.read
+Source = ingest_files.Source
+
+__all__ = [
+    "ImportResult",
+    "ImportRejected",
+    "Source",
+    "read",
+    "import_members",
+    "import_calls",
+    "import_services",
+    "KINDS",
+]
