@@ -41,7 +41,11 @@ def register(sub) -> None:
     kinds = parser.add_subparsers(dest="import_kind", metavar="KIND")
     for kind in ingest.KINDS:
         p = add_command(kinds, kind, cmd_import, HELP[kind], EXAMPLES[kind])
-        p.add_argument("file", type=Path, help="the export: .csv, .tsv, .txt, .xlsx or .parquet")
+        p.add_argument(
+            "file",
+            type=Path,
+            help="the export: .csv, .tsv, .txt, .xls (text), .xlsx, .parquet, or a .zip holding one",
+        )
         p.add_argument(
             "--mapping",
             type=Path,
@@ -59,18 +63,23 @@ def register(sub) -> None:
             "--rejects",
             type=Path,
             default=None,
-            help="where to write rejected rows (default: beside FILE, as NAME.rejects.csv)",
+            help="where to write every rejected row, as .csv or .xlsx (default: beside FILE, as "
+            "NAME.rejects.csv)",
         )
         p.set_defaults(kind=kind)
     parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
 
 
 def cmd_import(args) -> int:
-    with closing(open_store(args)) as con:
+    # The file is read and checked before the store is opened, so a slow or hostile file never
+    # holds the store's lock: `workbench info` and the notebooks carry on meanwhile.
+    with ingest.read(args.file, sheet=args.sheet) as source, closing(
+        open_store(args, into=source.connection)
+    ) as con:
         try:
             result = FUNCTIONS[args.kind](
                 con,
-                args.file,
+                source,
                 mapping=args.mapping,
                 sheet=args.sheet,
                 dry_run=args.dry_run,

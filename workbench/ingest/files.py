@@ -403,14 +403,13 @@ def _transcoded(path: Path, encoding: str) -> Iterator[tuple[Path, list[str]]]:
         yield copy, warnings
 
 
-# Fast and parallel first. A ragged file (rows shorter or longer than the header) fails that, and
-# DuckDB's null_padding then guesses the header from the widest row, so such a file (rare, and
-# small: hand-edited) is read again with Python's csv module, which keeps the first row as header.
+# Fast and parallel first, with the header already read, so DuckDB guesses nothing: a sniffer
+# given one line of a million fields asks for gigabytes. A ragged file (rows shorter or longer than
+# the header) fails this, and is read again with Python's csv module, row by row, within the limits.
 READ_CSV = """
 CREATE OR REPLACE TEMP TABLE {table} AS
-SELECT * FROM read_csv(?, all_varchar = true, header = true, delim = ?, quote = '"', escape = '"',
-                       max_line_size = {max_line},
-                       auto_detect = true, sample_size = 20480)
+SELECT * FROM read_csv(?, header = true, delim = ?, quote = '"', escape = '"', auto_detect = false,
+                       columns = {columns}, max_line_size = {max_line})
 """
 
 
@@ -418,8 +417,14 @@ def _read_csv(
     con, path: Path, table: str, encoding: str, delimiter: str, shown: str | None = None
 ) -> SourceFile:
     name = shown or path.name
+    header = _header(path, delimiter)
     try:
-        con.execute(READ_CSV.format(table=table, max_line=limits.MAX_FIELD_BYTES), [str(path), delimiter])
+        if not header:
+            raise duckdb.InvalidInputException("blank first line")  # leave it to the row-by-row reader
+        con.execute(
+            READ_CSV.format(table=table, columns=_columns_literal(header), max_line=limits.MAX_FIELD_BYTES),
+            [str(path), delimiter],
+        )
     except duckdb.Error as error:
         if _bad_unicode(error):
             raise duckdb.InvalidInputException("not UTF-8") from None
@@ -427,10 +432,6 @@ def _read_csv(
             raise limits.field_too_long(name, _line_number(error)) from None
         _read_ragged(con, path, table, delimiter, name)
     headers = _columns(con, table)
-    if not _same_header(headers, path, delimiter):
-        # DuckDB's sniffer took another row for the header (it does on ragged files).
-        _read_ragged(con, path, table, delimiter, name)
-        headers = _columns(con, table)
     if ROW_NAME not in headers:
         # rowid follows the file's order; the header is row 1, so data starts at row 2.
         con.execute(f"ALTER TABLE temp.{table} ADD COLUMN {ROW} BIGINT")
@@ -440,31 +441,38 @@ def _read_csv(
     return SourceFile(table, headers, rows, "csv", encoding, delimiter, nul_free=not _has_nul(path))
 
 
+def _header(path: Path, delimiter: str) -> list[str]:
+    """The first line's names, made unique and free of control characters ([] if it is blank)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        csv.field_size_limit(limits.MAX_HEADER_BYTES)
+        try:
+            first = next(csv.reader(handle, delimiter=delimiter), [])
+        except csv.Error:
+            return []
+    if not any(cell.strip() for cell in first):
+        return []
+    return workbooks.unique_headers([CONTROL.sub(" ", cell) for cell in first])
+
+
+def _columns_literal(header: list[str]) -> str:
+    def text(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return "{" + ", ".join(f"{text(name)}: 'VARCHAR'" for name in header) + "}"
+
+
 def _columns(con, table: str) -> list[str]:
     return [c[0] for c in con.execute(f"SELECT * FROM temp.{table} LIMIT 0").description]
 
 
 def _line_number(error: Exception) -> int | None:
-    found = re.search(r"line (\d+)", str(error))
+    found = re.search(r"line (\d+)", str(error), re.IGNORECASE)
     return int(found.group(1)) if found else None
 
 
 def _has_nul(path: Path) -> bool:
     with open(path, "rb") as handle:
         return any(b"\x00" in chunk for chunk in iter(lambda: handle.read(CHUNK), b""))
-
-
-def _same_header(headers: list[str], path: Path, delimiter: str) -> bool:
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        csv.field_size_limit(limits.MAX_FIELD_BYTES)
-        try:
-            first = next(csv.reader(handle, delimiter=delimiter), [])
-        except csv.Error:
-            return True  # let DuckDB's reading stand
-    named = [h.strip() for h in first]
-    return len(named) == len(headers) and all(
-        not n or n == h or named.count(n) > 1 for n, h in zip(named, headers, strict=True)
-    )
 
 
 def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> None:

@@ -61,9 +61,8 @@ def check_size(path: Path, *, shown: str | None = None) -> None:
 
 def too_many_columns(name: str, columns: int, where: str = "its header row") -> InputError:
     """The refusal for a file wider than MAX_COLUMNS."""
-    more = "at least " if columns > MAX_COLUMNS else ""
     return InputError(
-        f"{name} has {more}{columns:,} columns in {where}; the workbench reads at most {MAX_COLUMNS:,} "
+        f"{name} has {columns:,} columns in {where}; the workbench reads at most {MAX_COLUMNS:,} "
         "(a real export has tens). Check it was saved with the right separator, or delete the "
         "columns you do not need, and import it again."
     )

@@ -57,7 +57,7 @@ def frame(rows) -> pd.DataFrame:
         cells = [_cell(v) for v in values]
         if header is None:
             if any(c not in (None, "") for c in cells):
-                header = _unique_headers(cells)
+                header = unique_headers(cells)
             continue
         if any(c not in (None, "") for c in cells):
             data.append(cells)
@@ -65,7 +65,7 @@ def frame(rows) -> pd.DataFrame:
     if header is None:
         return pd.DataFrame({ROW_NAME: pd.Series([], dtype="int64")})
     width = max([len(header), *(len(row) for row in data)])
-    header = _unique_headers(header + [None] * (width - len(header)))
+    header = unique_headers(header + [None] * (width - len(header)))
     data = [row + [None] * (width - len(row)) for row in data]
     result = pd.DataFrame(data, columns=header, dtype="object")
     result[ROW_NAME] = pd.Series(numbers, dtype="int64")
@@ -95,7 +95,8 @@ def _cell(value) -> str | None:
     return str(value)
 
 
-def _unique_headers(cells: list) -> list[str]:
+def unique_headers(cells: list) -> list[str]:
+    """Header cells made unique ("Ward", "Ward_1") and named where blank ("column3")."""
     seen: dict[str, int] = {}
     out = []
     for index, cell in enumerate(cells):
@@ -108,4 +109,4 @@ def _unique_headers(cells: list) -> list[str]:
     return out
 
 
-__all__ = ["ROW_NAME", "read_frame", "frame", "load_frame"]
+__all__ = ["ROW_NAME", "read_frame", "frame", "load_frame", "unique_headers"]
