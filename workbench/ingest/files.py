@@ -480,7 +480,9 @@ def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> None
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             frame = workbooks.frame(_capped_rows(csv.reader(handle, delimiter=delimiter), name))
-    except (csv.Error, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise duckdb.InvalidInputException("not UTF-8") from None  # the caller finds the encoding
+    except csv.Error as error:
         if "field larger than field limit" in str(error):
             raise limits.field_too_long(name) from None
         raise InputError(

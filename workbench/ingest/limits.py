@@ -32,9 +32,9 @@ MAX_SHEET_CELLS = 20_000_000  # rows x columns of the grid the sheet spans, e.g.
 MAX_ZIP_MEMBERS = 1_000
 
 SCAN_CHUNK = 4 * 1024**2
-# Every cell and row start tag, with its position (r="AB12" or r="12") when it has one.
+# Every cell and row start tag: its name, and its position (r="AB12" or r="12") when it has one.
 POSITIONED_TAG = re.compile(
-    rb"""<(?:[\w.-]+:)?(?:c|row)(?=[\s/>])(?:[^>]*?\sr\s*=\s*["']([A-Za-z]{0,7}\d{1,12})|)"""
+    rb"""<(?:[\w.-]+:)?(c|row)(?=[\s/>])(?:[^>]*?\sr\s*=\s*["']([A-Za-z]{0,7}\d{1,12})|)"""
 )
 LETTERS, DIGITS = re.compile(rb"[A-Za-z]+"), re.compile(rb"\d+")
 DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\s+ref\s*=\s*["']([A-Za-z0-9:$]{1,40})["']""")
@@ -167,7 +167,7 @@ def _extent(archive: zipfile.ZipFile, part: str, name: str, sheet: str) -> Sheet
     before, so each such tag could push one further: counted in, the bound stays safe. The work
     is done by the regular-expression engine over whole chunks, not per cell in Python.
     """
-    max_row = max_col = unplaced = 0
+    max_row = max_col = unplaced_rows = unplaced_cells = 0
     dimension_seen = False
     with archive.open(part) as xml:
         rest = b""
@@ -179,12 +179,14 @@ def _extent(archive: zipfile.ZipFile, part: str, name: str, sheet: str) -> Sheet
             piece, rest = text[:cut], text[cut:]
             if not dimension_seen:
                 dimension_seen = _check_dimension(piece, name, sheet)
-            positions = POSITIONED_TAG.findall(piece)
-            unplaced += positions.count(b"")
-            joined = b" ".join(positions)
+            tags = POSITIONED_TAG.findall(piece)
+            unplaced_rows += tags.count((b"row", b""))
+            unplaced_cells += tags.count((b"c", b""))
+            joined = b" ".join([position for _, position in tags])
             max_col = max([max_col, *(_column_number(c) for c in set(LETTERS.findall(joined)))])
             max_row = max([max_row, *(int(d) for d in set(DIGITS.findall(joined)))])
-    return SheetExtent(max_row + unplaced, max_col + unplaced)
+    # A cell without a position follows the one before it in its row: the total is a safe bound.
+    return SheetExtent(max_row + unplaced_rows, max_col + unplaced_cells)
 
 
 def _check_dimension(piece: bytes, name: str, sheet: str) -> bool:
