@@ -1,10 +1,9 @@
 """Read an export file into a temporary all-text table, whatever its quirks, before the store is locked.
 
-What a file is comes from its content, not only its name: a UTF-16 or UTF-8 byte-order mark means
-text whatever the extension; VAN's ".xls" download is tab-separated text; a zip holding one export is
-opened. Text in an unknown encoding is identified by `charset-normalizer` (a Windows-1252 council log
-loads). DuckDB reads UTF-8 itself, fast; anything else is first transcoded to a private temporary
-UTF-8 copy that is deleted afterwards. Workbooks are read with calamine (see `workbooks`).
+What a file is comes from its content (`containers`: text by its byte-order mark whatever the name,
+VAN's text ".xls", a zip holding one export); text in an unknown encoding is identified by
+`charset-normalizer` (`encodings`); workbooks are read with calamine (`workbooks`). DuckDB reads
+UTF-8 text itself, fast; anything else is first transcoded to a private temporary UTF-8 copy.
 
 Every cell is kept as text, exactly as written, with its row number in the file, so the checks
 downstream can name the row a person would see in a spreadsheet. Files beyond the `limits` are
@@ -17,47 +16,26 @@ attaches the store to the connection that already holds the file.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import hashlib
-import os
 import re
-import shutil
-import tempfile
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import duckdb
 
 from workbench.errors import InputError
-from workbench.ingest import limits, workbooks
+from workbench.ingest import containers, encodings, limits, workbooks
 from workbench.store import db
 
-FORMATS = {
-    ".csv": "csv",
-    ".txt": "csv",
-    ".tsv": "csv",
-    ".xls": "csv",  # only as text (VAN's download); a binary Excel 97 workbook is refused
-    ".xlsx": "xlsx",
-    ".xlsm": "xlsx",
-    ".parquet": "parquet",
-    ".zip": "zip",
-}
 DELIMITERS = (",", ";", "\t")
 # The file's own row number travels beside its cells in a column whose name begins with a control
 # character. Staging replaces control characters in every header, so no file can name this column.
 ROW_NAME = workbooks.ROW_NAME
 CHUNK = 8 * 1024 * 1024
 HEAD = 1024 * 1024  # what encoding and delimiter detection look at
-OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97 workbooks, and password-protected .xlsx
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-ZIP_JUNK = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-ENCODING_NAMES = {"cp1252": "Windows-1252 (Excel's CSV)", "utf_16": "UTF-16", "utf_16_le": "UTF-16",
-                  "utf_16_be": "UTF-16", "latin_1": "Latin-1", "iso8859_15": "Latin-9"}  # fmt: skip
 
 
 def quote(identifier: str) -> str:
@@ -66,6 +44,7 @@ def quote(identifier: str) -> str:
 
 
 ROW = quote(ROW_NAME)  # as written in SQL
+file_format = containers.file_format
 
 
 @dataclass(frozen=True)
@@ -145,23 +124,6 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_format(path: Path) -> str:
-    """csv | xlsx | parquet | zip, from the file name (the content may still say text; see `stage`).
-
-    Raises:
-        InputError: an extension the workbench does not read.
-    """
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        hint = " Save it from Excel as .xlsx or CSV." if path.suffix.lower() in (".ods", ".numbers") else ""
-        raise InputError(
-            f"Unsupported file extension: '{path.suffix or '(none)'}' ({path.name}). "
-            f"Supported formats: .csv, .tsv, .txt, .xls (as text), .parquet, .xlsx, .zip (holding one "
-            f"of these).{hint}"
-        )
-    return fmt
-
-
 def stage(
     con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None, table: str = "ingest_raw"
 ) -> SourceFile:
@@ -176,9 +138,9 @@ def stage(
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is empty (0 bytes): there is nothing to import.")
     limits.check_size(path)
-    fmt = _content_format(path, file_format(path))
+    fmt = containers.content_format(path, file_format(path))
     if fmt == "zip":
-        with _unzipped(path) as inner:
+        with containers.unzipped(path) as inner:
             staged = stage(con, inner, sheet=sheet, table=table)
         return SourceFile(**{**staged.__dict__, "warnings": [f"Read {inner.name} from {path.name}."]
                              + staged.warnings})  # fmt: skip
@@ -190,92 +152,6 @@ def stage(
     if not staged.headers:
         raise InputError(f"{path.name} has no header row: the first row must name the columns.")
     return staged
-
-
-def _content_format(path: Path, named: str) -> str:
-    """What the bytes say the file is; the name decides only where the bytes leave it open."""
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    if head.startswith(ZIP_MAGIC):
-        return "xlsx" if named == "xlsx" or _is_workbook(path) else "zip"
-    if head.startswith(OLE[:4]):
-        raise InputError(
-            f"{path.name} is an Excel 97 (.xls) workbook, or a workbook protected by a password, which "
-            "the workbench does not open. Open it in Excel and save it as .xlsx (without a password) "
-            "or as CSV UTF-8, then import that."
-        )
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    if _bom(head):
-        return "csv"
-    if named in ("xlsx", "zip"):
-        raise InputError(
-            f"{path.name} is not a readable .{'xlsx workbook' if named == 'xlsx' else 'zip archive'}. "
-            "Open it in Excel and save it again as .xlsx, or export it as CSV."
-        )
-    if named == "parquet":
-        raise InputError(f"{path.name} is not a readable Parquet file (it does not start like one).")
-    return "csv"
-
-
-def _is_workbook(path: Path) -> bool:
-    with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as archive:
-        return "xl/workbook.xml" in archive.namelist()
-    return False
-
-
-@contextlib.contextmanager
-def _unzipped(path: Path) -> Iterator[Path]:
-    """The one export inside a zip, copied to a private folder that is removed afterwards."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = [i for i in archive.infolist()[: limits.MAX_ZIP_MEMBERS + 1] if _wanted(i)]
-            if len(members) != 1:
-                raise InputError(
-                    f"{path.name} holds {'no files' if not members else f'{len(members):,} files'}; the "
-                    "workbench opens a zip that holds exactly one export. Unzip it and import each file."
-                )
-            member = members[0]
-            name = PurePosixPath(member.filename.replace("\\", "/")).name
-            if file_format(Path(name)) == "zip":
-                raise InputError(f"{path.name} holds another zip ({name}); unzip it first.")
-            if member.file_size > limits.MAX_FILE_BYTES:
-                raise InputError(
-                    f"{name} in {path.name} is {member.file_size / 1024**2:,.0f} MB unzipped; the "
-                    f"workbench reads files of up to {limits.MAX_FILE_BYTES / 1024**2:,.0f} MB."
-                )
-            with _private_folder() as folder:
-                target = folder / name
-                # zipfile never inflates past the declared size (a lying size fails its CRC check).
-                with archive.open(member) as source, _private_file(target) as out:
-                    shutil.copyfileobj(source, out, CHUNK)
-                yield target
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError):
-        raise InputError(
-            f"{path.name} is not a readable zip archive (damaged, encrypted, or an unusual compression). "
-            "Unzip it yourself and import the file inside."
-        ) from None
-
-
-def _wanted(info: zipfile.ZipInfo) -> bool:
-    name = info.filename.replace("\\", "/")
-    hidden = name.split("/")[-1].startswith(".")
-    return not info.is_dir() and not hidden and not any(j in name for j in ZIP_JUNK)
-
-
-@contextlib.contextmanager
-def _private_folder() -> Iterator[Path]:
-    # Copies hold the same personal data as the original: a 0700 folder, removed however it ends.
-    folder = Path(tempfile.mkdtemp(prefix="workbench-import-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _private_file(path: Path):
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    return os.fdopen(os.open(path, flags, 0o600), "wb")
 
 
 def _clean_headers(con, table: str, headers: list[str]) -> list[str]:
@@ -295,64 +171,23 @@ def _clean_headers(con, table: str, headers: list[str]) -> list[str]:
 # -- CSV and other text ---------------------------------------------------------------------------
 
 
-def _bom(head: bytes) -> str | None:
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    return None
-
-
 def _stage_csv(con, path: Path, table: str, sheet) -> SourceFile:
     with open(path, "rb") as handle:
         head = handle.read(HEAD)
-    encoding = _bom(head) or ("utf-8" if head.count(b"\x00") * 10 < len(head) else _detect(path, head))
+    # Many NUL bytes: UTF-16 without its mark, or not text at all; either way, not UTF-8.
+    mostly_text = head.count(b"\x00") * 10 < len(head)
+    encoding = encodings.bom(head) or ("utf-8" if mostly_text else encodings.detect(path, head))
     if encoding in ("utf-8", "utf-8-sig"):
         delimiter = _check_header(head.decode("utf-8", "replace"), path.name)
         with contextlib.suppress(duckdb.InvalidInputException):
             return _read_csv(con, path, table, encoding, delimiter)
-        encoding = _detect(path, head)  # not UTF-8 after all
+        encoding = encodings.detect(path, head)  # not UTF-8 after all
     _check_header(head.decode(encoding, "replace"), path.name)
-    with _transcoded(path, encoding) as (copy, warnings):
+    with encodings.transcoded(path, encoding) as (copy, warnings):
         with open(copy, "rb") as handle:
             delimiter = _check_header(handle.read(HEAD).decode("utf-8", "replace"), path.name)
         staged = _read_csv(con, copy, table, encoding, delimiter, shown=path.name)
     return SourceFile(**{**staged.__dict__, "warnings": warnings})
-
-
-def _detect(path: Path, head: bytes) -> str:
-    """The encoding of text that is not UTF-8, by charset-normalizer, from the head and the first
-    stretch that is not UTF-8 (a file can be plain ASCII for a long way)."""
-    from charset_normalizer import from_bytes
-
-    sample = head + _first_non_utf8(path, len(head))
-    best = from_bytes(sample).best()
-    if best is None:
-        raise InputError(
-            f"{path.name} does not look like text (nor a workbook or Parquet file). Check it is the "
-            "export, then save it as CSV UTF-8 and import it again."
-        )
-    if best.encoding in ("ascii", "utf_8"):
-        return "cp1252"
-    # A short sample often decodes the same in several code pages (Zoë is the same bytes in
-    # Windows-1250 and 1252). Then prefer Windows-1252, what Excel writes on a British PC; where
-    # the bytes say otherwise (UTF-16, Cyrillic, a £ sign), the detector's choice stands.
-    return "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
-
-
-def _first_non_utf8(path: Path, skip: int) -> bytes:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as error:
-                start = max(offset + error.start - 4096, skip)
-                handle.seek(start)
-                return handle.read(65536)
-            offset += len(chunk)
-    return b""
 
 
 def _check_header(text: str, name: str) -> str:
@@ -380,27 +215,6 @@ def _check_header(text: str, name: str) -> str:
     if counts[best] + 1 > limits.MAX_COLUMNS:
         raise limits.too_many_columns(name, counts[best] + 1)
     return best if counts[best] else ","
-
-
-@contextlib.contextmanager
-def _transcoded(path: Path, encoding: str) -> Iterator[tuple[Path, list[str]]]:
-    # The copy holds the same personal data as the original, so it lives in a private (0700)
-    # directory, is written 0600, and is removed however the import ends.
-    with _private_folder() as folder:
-        copy = folder / "utf8.csv"
-        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        with open(path, "rb") as source, _private_file(copy) as target:
-            while chunk := source.read(CHUNK):
-                target.write(decoder.decode(chunk).encode("utf-8"))
-            target.write(decoder.decode(b"", final=True).encode("utf-8"))
-        warnings = []
-        if not encoding.startswith(("utf_16", "utf-16")):
-            label = ENCODING_NAMES.get(encoding, encoding)
-            warnings.append(
-                f"{path.name} is not UTF-8; it was read as {label}. If letters look wrong, save it as "
-                "'CSV UTF-8' and import again."
-            )
-        yield copy, warnings
 
 
 # Fast and parallel first, with the header already read, so DuckDB guesses nothing: a sniffer
