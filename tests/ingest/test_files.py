@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -271,6 +272,25 @@ def test_a_workbook_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
                 sheet.write(filler)
     assert path.stat().st_size < 5 * 1024**2
     refused(path, "bomb.xlsx would expand to", "it may be a zip bomb")
+
+
+def test_a_workbook_part_that_lies_about_its_size_is_refused(tmp_path):
+    # sharedStrings.xml claims 100 bytes and holds 50 MB: it must never be inflated past its claim.
+    whole = _workbook(tmp_path / "whole.xlsx", _sheet_xml(HEADER_ROW + DATA_ROW, "A1:B2"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            out.writestr(info.filename, source.read(info))
+        out.writestr("xl/sharedStrings.xml", b"<sst>" + b"A" * 50_000_000 + b"</sst>")
+    data = bytearray(buffer.getvalue())
+    name = b"xl/sharedStrings.xml"
+    local = data.rfind(b"PK\x03\x04", 0, data.find(name) + 1)
+    central = data.rfind(b"PK\x01\x02", 0, data.rfind(name))
+    struct.pack_into("<I", data, local + 22, 100)  # the uncompressed size, as each header declares it
+    struct.pack_into("<I", data, central + 24, 100)
+    path = tmp_path / "lying.xlsx"
+    path.write_bytes(bytes(data))
+    refused(path, "lying.xlsx is not a readable .xlsx workbook")
 
 
 def test_a_broken_workbook_is_a_file_problem_naming_file_and_sheet(tmp_path):

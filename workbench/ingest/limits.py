@@ -7,8 +7,9 @@ read into memory first. The README's "Limits" table lists the same numbers.
 Workbooks are zip archives of XML, and the reader (calamine) lays a sheet out as a dense grid from
 its first to its last cell, so one cell at XFD1048576 would ask for 17 billion cells. So before a
 workbook is opened, the archive's declared sizes are checked, and the chosen sheet's XML is scanned
-for the furthest cell it could place; Python's zipfile never inflates a member past its declared
-size (a lying size fails its CRC), so the scan itself is bounded.
+for the furthest cell it could place. Python's zipfile never inflates a member past its declared
+size (a lying size fails its CRC), so the scan is bounded; every other XML part is inflated once
+the same way, so no part can claim a small size and then expand without limit in calamine.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def check_workbook(path: Path, sheet: str | None, *, shown: str | None = None) -
             _check_inflated_size(archive, name)
             chosen, part = _sheet_part(archive, sheet, name)
             extent = _extent(archive, part, name, chosen)
+            _check_true_sizes(archive, part)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ElementTree.ParseError, KeyError, EOFError, OSError):
         raise InputError(
             f"{name} is not a readable .xlsx workbook (its archive or its list of sheets is damaged). "
@@ -132,6 +134,16 @@ def _check_inflated_size(archive: zipfile.ZipFile, name: str) -> None:
             f"{_mb(MAX_WORKBOOK_XML_BYTES)} expanded. If it is a genuine export, save the sheet as "
             "CSV UTF-8 and import that; otherwise do not open it (it may be a zip bomb)."
         )
+
+
+def _check_true_sizes(archive: zipfile.ZipFile, scanned: str) -> None:
+    """Inflate every other XML part once, through zipfile, which stops at each part's declared size
+    and fails its CRC if there was more: so no part can inflate past what was checked above."""
+    for info in archive.infolist():
+        if info.filename != scanned and info.filename.endswith((".xml", ".rels")):
+            with archive.open(info) as part:
+                while part.read(SCAN_CHUNK):
+                    pass
 
 
 def _small_xml(archive: zipfile.ZipFile, part: str) -> ElementTree.Element:
