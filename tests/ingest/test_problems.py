@@ -58,7 +58,7 @@ def test_without_skip_invalid_the_count_is_whole_too(con, tmp_path):
     with pytest.raises(ImportRejected) as rejected:
         ingest.import_members(con, write(frame, tmp_path / "m.csv"))
     assert rejected.value.result.rejected == 10_500
-    assert "in 10,500 of 10,501 rows, so nothing was imported" in str(rejected.value)
+    assert "10,000+ problems in 10,500 of 10,501 rows, so nothing was imported" in str(rejected.value)
     assert con.execute("SELECT count(*) FROM members").fetchone()[0] == 0
 
 

@@ -99,8 +99,9 @@ class ImportRejected(InputError):
     def __init__(self, result: ImportResult):
         self.result = result
         n = len(result.problems)
+        more = "+" if n >= ingest_problems.MAX_PROBLEMS else ""  # the report is capped; the count is not
         super().__init__(
-            f"{result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
+            f"{result.file}: {n:,}{more} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
             f"{result.rows_read:,} rows, so nothing was imported.\n"
             f"{ingest_problems.summary(result.problems)}\n"
             "Fix the file and import it again, or use --skip-invalid to load the valid rows and write the "
