@@ -378,3 +378,10 @@ def test_a_column_named_like_an_internal_one_changes_nothing(con, tmp_path, head
     rejects = pd.read_csv(result.rejects_path, dtype=str, keep_default_na=False)
     assert list(rejects.iloc[:, 0]) == ["3"] and list(rejects["Membership Number"]) == ["SYN2"]
     assert result.extra_columns == [header.replace("\x01", "").strip() or header]
+
+
+def test_a_parquet_column_named_like_the_row_number_is_kept_apart(con, tmp_path):
+    path = tmp_path / "m.parquet"
+    pd.DataFrame({"Membership Number": ["SYN1", "SYN2"], "\x01row": ["9", "9"]}).to_parquet(path)
+    result = ingest.import_members(con, path)
+    assert (result.rows_read, result.loaded, result.extra_columns) == (2, 2, ["row"])

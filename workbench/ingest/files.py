@@ -352,7 +352,10 @@ def _stage_parquet(con, path: Path, table: str, sheet) -> SourceFile:
                 f"to {limits.MAX_FILE_BYTES / 1024**2:,.0f} MB. Split it into parts and import each."
             )
         names = [c[0] for c in con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(path)]).description]
-        casts = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" for c in names)
+        # Aliased free of control characters here, so no column can take the row number's name.
+        aliases = workbooks.unique_headers([CONTROL.sub(" ", c) for c in names])
+        pairs = zip(names, aliases, strict=True)
+        casts = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(a)}" for c, a in pairs)
         con.execute(
             f"CREATE TEMP TABLE {table} AS SELECT {casts}, row_number() OVER () AS {ROW} "
             "FROM read_parquet(?)",
@@ -361,7 +364,7 @@ def _stage_parquet(con, path: Path, table: str, sheet) -> SourceFile:
     except duckdb.Error as error:
         raise InputError(f"{path.name} is not a readable Parquet file ({_reason(error)}).") from None
     rows = con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
-    return SourceFile(table, list(names), rows, "parquet")
+    return SourceFile(table, aliases, rows, "parquet")
 
 
 __all__ = ["Source", "SourceFile", "read", "stage", "sha256", "file_format", "quote", "ROW", "ROW_NAME"]
