@@ -663,7 +663,7 @@ HOSTILE_ERRORS = [
     ("empty.csv", b"", "empty.csv is empty (0 bytes): there is nothing to import."),
     ("header.csv", b"Membership Number,Phone\r\n", "has a header row but no data rows"),
     ("blank.csv", b"\r\n\r\n", "blank.csv has no header row: the first row must name the columns."),
-    ("old.xls", b"\xd0\xcf\x11\xe0", "Unsupported file extension: '.xls' (old.xls). Supported formats: .csv"),
+    ("old.xls", b"\xd0\xcf\x11\xe0", "old.xls is an Excel 97 (.xls) workbook, or a workbook protected"),
     ("notes.docx", b"PK", "Unsupported file extension: '.docx'"),
     ("fake.xlsx", b"this is not a zip", "fake.xlsx is not a readable .xlsx workbook"),
     ("fake.parquet", b"PAR1 nope", "fake.parquet is not a readable Parquet file"),

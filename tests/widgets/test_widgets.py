@@ -256,6 +256,23 @@ def test_load_view_shows_problems_as_a_table(synthetic_store, tmp_path):
     assert "Outcome" in page.problems.value and page.last is not None and page.last.rejected == 1
 
 
+def test_load_view_refuses_a_hostile_file_calmly_and_then_loads_a_good_one(synthetic_store, tmp_path):
+    from workbench.widgets.load import LoadView
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(5_000)) + "\n1\n")
+    page = LoadView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.kind.value = "services"
+    page.path.value = str(wide)
+    page.import_button.click()
+    assert "5,000 columns" in page.feedback.text and "Traceback" not in page.feedback.value
+    good = tmp_path / "services.csv"
+    good.write_text("Service ID,Name,Category\nS900,Northvale Tool Library,Other\n")
+    page.path.value = str(good)
+    page.import_button.click()
+    assert page.feedback.text == "Imported." and page.last.loaded == 1
+
+
 def test_report_preview_shows_suppression_and_the_risk_verdict(synthetic_store):
     from workbench.widgets.report import ReportView
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import closing
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 from workbench import ingest
@@ -47,7 +47,11 @@ def register(sub) -> None:
     kinds = parser.add_subparsers(dest="import_kind", metavar="KIND")
     for kind in ingest.KINDS:
         p = add_command(kinds, kind, cmd_import, HELP[kind], EXAMPLES[kind])
-        p.add_argument("file", type=Path, help="the export: .csv, .tsv, .txt, .xlsx or .parquet")
+        p.add_argument(
+            "file",
+            type=Path,
+            help="the export: .csv, .tsv, .txt, .xls (text), .xlsx, .parquet, or a .zip holding one",
+        )
         p.add_argument(
             "--mapping",
             type=Path,
@@ -65,7 +69,8 @@ def register(sub) -> None:
             "--rejects",
             type=Path,
             default=None,
-            help="where to write rejected rows (default: beside FILE, as NAME.rejects.csv)",
+            help="where to write every rejected row, as .csv or .xlsx (default: beside FILE, as "
+            "NAME.rejects.csv)",
         )
         p.add_argument(
             "--profile",
@@ -94,11 +99,17 @@ def cmd_profiles() -> int:
 
 
 def cmd_import(args) -> int:
-    with closing(open_store(args)) as con:
+    # The file is read and checked before the store is opened, so a slow or hostile file never
+    # holds the store's lock: `workbench info` and the notebooks carry on meanwhile. An Open Referral
+    # UK folder is read table by table inside the import.
+    folder = Path(args.file).is_dir()
+    with (nullcontext() if folder else ingest.read(args.file, sheet=args.sheet)) as source, closing(
+        open_store(args, into=source.connection if source else None)
+    ) as con:
         try:
             result = FUNCTIONS[args.kind](
                 con,
-                args.file,
+                source or args.file,
                 mapping=args.mapping,
                 sheet=args.sheet,
                 dry_run=args.dry_run,

@@ -115,8 +115,9 @@ class ImportRejected(InputError):
     def __init__(self, result: ImportResult):
         self.result = result
         n = len(result.problems)
+        more = "+" if n >= ingest_problems.MAX_PROBLEMS else ""  # the report is capped; the count is not
         super().__init__(
-            f"{result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
+            f"{result.file}: {n:,}{more} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
             f"{result.rows_read:,} rows, so nothing was imported.\n"
             f"{ingest_problems.summary(result.problems)}\n"
             "Fix the file and import it again, or use --skip-invalid to load the valid rows and write the "
@@ -141,13 +142,15 @@ def import_members(
 
     Args:
         con: a read-write connection to the store.
-        path: the CSV, XLSX or Parquet file.
+        path: the CSV, TSV, XLSX or Parquet file (or a zip holding one); or a `Source` from `read()`,
+            read before the store was opened, so a slow or hostile file never holds its lock.
         mapping: a TOML file mapping fields to this file's headers (see workbench.ingest.headers).
         sheet: the workbook sheet to read (default: the first).
         dry_run: check and count everything, write nothing.
         skip_invalid: load the valid rows; write the others, with reasons, to a 0600 rejects file.
         actor: who is importing, for the audit log.
-        rejects: where to write rejected rows (default: beside the file, NAME.rejects.csv).
+        rejects: where to write every rejected row: a .csv or .xlsx name (default: beside the file,
+            NAME.rejects.csv).
         progress: show a progress bar (None: only on a terminal).
         profile: the format to read it as (see ingest.profiles); by default recognised from its headers.
 
@@ -156,7 +159,8 @@ def import_members(
 
     Raises:
         ImportRejected: invalid rows and no skip_invalid; nothing was written.
-        InputError: the file cannot be read, or a required column is missing.
+        InputError: the file cannot be read or is beyond the limits (see `ingest.limits`), a required
+            column is missing, or the rejects name is neither .csv nor .xlsx.
     """
     return _import(
         "members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, profile=profile
@@ -233,14 +237,19 @@ def _import(
     kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, *, profile=None,
     round_name=None,
 ) -> ImportResult:
-    path = Path(path)
+    # `path` may be a file already read by `read()`, before the store was opened (see files.read).
+    source = path if isinstance(path, ingest_files.Source) else None
+    path = source.path if source else Path(path)
+    if rejects is not None:
+        ingest_problems.rejects_format(rejects)  # refuse a rejects name we cannot write, before anything
     mapping_data = headers.load_mapping(mapping)
-    directory = kind == "services" and oruk.is_directory(path)  # an Open Referral UK folder
-    if not directory and not path.is_file():
+    # An Open Referral UK folder of tables, rather than one file.
+    directory = source is None and kind == "services" and oruk.is_directory(path)
+    if source is None and not directory and not path.is_file():
         raise InputError(f"No file at {path}. Check the path.")
     if not directory:
         ingest_files.file_format(path)
-    digest = oruk.sha256(path) if directory else ingest_files.sha256(path)
+    digest = source.sha256 if source else oruk.sha256(path) if directory else ingest_files.sha256(path)
     result = ImportResult(kind, path.name, digest, dry_run=dry_run)
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:
@@ -253,8 +262,14 @@ def _import(
         total=4, desc=f"import {kind}", unit="step", disable=True if progress is False else None, leave=False
     )
     try:
+        if directory:
+            staged = None  # staged table by table in `_checked_import`
+        elif source is not None and source.connection is con:
+            staged = source.staged
+        else:  # read here, holding whatever lock `con` holds; or a source read for another connection
+            staged = ingest_files.stage(con, path, sheet=source.sheet if source else sheet)
         return _checked_import(
-            kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar,
+            kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar,
             profile=profile, round_name=round_name,
         )
     finally:
@@ -263,15 +278,13 @@ def _import(
 
 
 def _checked_import(
-    kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar, *,
+    kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar, *,
     profile=None, round_name=None,
 ):
-    if kind == "services" and oruk.is_directory(path):
+    if staged is None:  # an Open Referral UK folder: its tables are staged as one
         directory = oruk.stage(con, path, mapping_data)
         staged, profile = directory.staged, "open_referral_uk"
         result.warnings += _unmapped_terms(directory.unmapped_terms)
-    else:
-        staged = ingest_files.stage(con, path, sheet=sheet)
     result.rows_read = staged.rows
     result.warnings += staged.warnings
     bar.update()
@@ -297,18 +310,25 @@ def _checked_import(
         result.problems = ingest_problems.collect(
             con, "ingest_stage", staged.table, checks, matched.columns, path.name
         )
-        result.rejected = int(result.problems["row"].nunique())
+        # Counted in full: the problem report is capped, the count and the rejects file never are.
+        result.rejected = ingest_problems.count_rejected(con, "ingest_stage", checks)
         if not skip_invalid:
             raise ImportRejected(result)
     valid = "(" + " AND ".join(f"p__{c.field} IS NULL" for c in checks) + ")"
     result.warnings += _formula_warning(con, matched.columns)
-    _write(kind, con, valid, actor, result, progress, matched.columns)
-    bar.update()
     if result.rejected and not result.dry_run:
+        # Written before the store changes, so a rejects file that cannot be written stops the import.
         target = Path(rejects) if rejects else path.with_name(f"{path.stem}.rejects.csv")
         result.rejects_path = ingest_problems.write_rejects(
-            con, staged.table, staged.headers, result.problems, target
+            con, "ingest_stage", staged.table, staged.headers, checks, matched.columns, target
         )
+    try:
+        _write(kind, con, valid, actor, result, progress, matched.columns)
+    except BaseException:
+        if result.rejects_path:
+            result.rejects_path.unlink(missing_ok=True)  # the import did not happen
+        raise
+    bar.update()
     bar.update()
     return result
 
@@ -577,4 +597,16 @@ def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ingest_files.quote(name)}")
 
 
-__all__ = ["ImportResult", "ImportRejected", "import_members", "import_calls", "import_services", "KINDS"]
+read = ingest_files.read
+Source = ingest_files.Source
+
+__all__ = [
+    "ImportResult",
+    "ImportRejected",
+    "Source",
+    "read",
+    "import_members",
+    "import_calls",
+    "import_services",
+    "KINDS",
+]

@@ -18,6 +18,7 @@ import ipywidgets as widgets
 
 from workbench import ingest
 from workbench.ingest import survey
+from workbench.store import db
 from workbench.widgets.common import LABEL, button, heading, note, table, table_html
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
@@ -39,7 +40,7 @@ class LoadView(StoreBound):
         self.feedback = Feedback()
         self.kind = widgets.Dropdown(description="What it is", options=KINDS, value="calls", style=LABEL)
         self.upload = widgets.FileUpload(
-            accept=".csv,.xlsx,.parquet", multiple=False, description="Choose file"
+            accept=".csv,.tsv,.txt,.xls,.xlsx,.parquet,.zip", multiple=False, description="Choose file"
         )
         self.path = widgets.Text(
             description="or its path",
@@ -99,11 +100,13 @@ class LoadView(StoreBound):
         importer = IMPORTERS[self.kind.value]
         self.progress.clear_output()
         self.problems.value = table_html(None, empty="No problems.")
-        with self._file() as path, self.opened.write() as con, self.progress:
+        # The file is read and checked before the store is opened, so a slow or hostile file never
+        # holds the store's lock (the dashboard and the CLI carry on meanwhile).
+        with self._file() as path, ingest.read(path) as source, self._store(source) as con, self.progress:
             try:
                 result = importer(
                     con,
-                    path,
+                    source,
                     dry_run=dry_run,
                     actor=self.opened.actor,
                     progress=True,
@@ -124,6 +127,10 @@ class LoadView(StoreBound):
         """The mapping file typed in, or None."""
         text = self.mapping.value.strip()
         return Path(text).expanduser() if text else None
+
+    def _store(self, source: ingest.Source):
+        """A read-write connection to the store, attached to the one holding the file read."""
+        return db.session(self.opened.path, self.opened.passphrase, into=source.connection)
 
     def _show(self, result: ingest.ImportResult) -> None:
         self.last = result
