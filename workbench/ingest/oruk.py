@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError
-from workbench.ingest.files import SourceFile
+from workbench.ingest.files import ROW, SourceFile
 from workbench.ingest.headers import normalise
 from workbench.vocabulary import NEED_CATEGORIES
 
@@ -120,7 +120,7 @@ READ = "CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv(?, all_var
 # One row per service: its terms (for the category), its areas, a contact and its status.
 SERVICES = """
 CREATE OR REPLACE TEMP TABLE ingest_oruk AS
-SELECT row_number() OVER (ORDER BY s.id) + 1 AS __row,
+SELECT row_number() OVER (ORDER BY s.id) + 1 AS ROW_COLUMN,
        s.id AS service_id, s.name, c.category, a.areas, coalesce(s.email, s.url{postcode}) AS contact,
        NULL AS aliases, lower(trim(s.status)) AS status
 FROM temp.oruk_services s
@@ -134,7 +134,7 @@ LEFT JOIN (
     FROM temp.oruk_service_areas WHERE nullif(trim(service_area), '') IS NOT NULL GROUP BY 1
 ) a ON a.service_id = s.id
 {locations}
-"""
+""".replace("ROW_COLUMN", ROW)
 
 LOCATION = """
 LEFT JOIN (
