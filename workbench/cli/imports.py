@@ -9,6 +9,7 @@ from pathlib import Path
 
 from workbench import ingest
 from workbench.cli.common import actor, add_command, open_store
+from workbench.ingest.boundaries import import_boundaries
 
 SHOWN_PROBLEMS = 20
 FUNCTIONS = {
@@ -62,7 +63,31 @@ def register(sub) -> None:
             help="where to write rejected rows (default: beside FILE, as NAME.rejects.csv)",
         )
         p.set_defaults(kind=kind)
+    _register_boundaries(kinds)
     parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
+
+
+def _register_boundaries(kinds) -> None:
+    p = add_command(
+        kinds,
+        "boundaries",
+        cmd_import_boundaries,
+        "Load ward boundaries (GeoJSON or a zipped shapefile, e.g. ONS Wards December 2020) for maps; "
+        "wards match the store's by code or name, and the unmatched are listed.",
+        "workbench import boundaries Wards_December_2020_UK_BGC.geojson --name-field WD20NM --code-field WD20CD",
+    )
+    p.add_argument("file", type=Path, help="the boundaries: .geojson, .json or .zip (a zipped shapefile)")
+    p.add_argument("--name-field", default=None, help="the field holding ward names (default: found, e.g. WD20NM)")
+    p.add_argument("--code-field", default=None, help="the field holding ward codes (default: found, e.g. WD20CD)")
+    p.add_argument("--dry-run", action="store_true", help="match and report; write nothing")
+
+
+def cmd_import_boundaries(args) -> int:
+    with closing(open_store(args)) as con:
+        result = import_boundaries(con, args.file, code_field=args.code_field, name_field=args.name_field,
+                                   dry_run=args.dry_run, actor=actor(args))
+    print(result.summary())
+    return 0
 
 
 def cmd_import(args) -> int:

@@ -29,14 +29,16 @@ import duckdb
 from workbench.errors import InputError, StoreError
 from workbench.exports import protect
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
 
 # Each entry upgrades a store from version N-1 to N. schema.sql (all CREATE ... IF NOT EXISTS)
 # runs after them, so new tables need no migration; changed columns do.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    2: "SELECT 1",  # version 2 adds ward_boundaries, a new table: schema.sql creates it
+}
 
 KEY_NAMES = ("member", "suppression")
 
