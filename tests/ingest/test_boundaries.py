@@ -25,7 +25,8 @@ STORE_WARDS = ("st marys and holy cross", "E05999902", "Abbey", "Moorland")
 def _members(con, wards=STORE_WARDS) -> None:
     for i, ward in enumerate(wards):
         con.execute(
-            "INSERT INTO members (member_key, branch, ward, created_at, updated_at) VALUES (?, 'B', ?, now(), now())",
+            "INSERT INTO members (member_key, branch, ward, created_at, updated_at) "
+            "VALUES (?, 'B', ?, now(), now())",
             [f"k{i}", ward],
         )
 

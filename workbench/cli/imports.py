@@ -74,11 +74,11 @@ def _register_boundaries(kinds) -> None:
         cmd_import_boundaries,
         "Load ward boundaries (GeoJSON or a zipped shapefile, e.g. ONS Wards December 2020) for maps; "
         "wards match the store's by code or name, and the unmatched are listed.",
-        "workbench import boundaries Wards_December_2020_UK_BGC.geojson --name-field WD20NM --code-field WD20CD",
+        "workbench import boundaries Wards_December_2020_UK_BGC.geojson --code-field WD20CD",
     )
     p.add_argument("file", type=Path, help="the boundaries: .geojson, .json or .zip (a zipped shapefile)")
-    p.add_argument("--name-field", default=None, help="the field holding ward names (default: found, e.g. WD20NM)")
-    p.add_argument("--code-field", default=None, help="the field holding ward codes (default: found, e.g. WD20CD)")
+    p.add_argument("--name-field", default=None, help="the ward name field (default: found, e.g. WD20NM)")
+    p.add_argument("--code-field", default=None, help="the ward code field (default: found, e.g. WD20CD)")
     p.add_argument("--dry-run", action="store_true", help="match and report; write nothing")
 
 
