@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -47,6 +47,25 @@ class WardShapes:
     rings: dict[str, list[np.ndarray]]
     anchors: dict[str, tuple[float, float]]
     geographic: bool
+    paths: dict[str, tuple[list, list]] = field(default_factory=dict)  # rings as plotly x, y with gaps
+
+    def path(self, ward: str) -> tuple[list, list]:
+        """The ward's rings as plotly x and y lists, None between rings (made once, kept)."""
+        if ward not in self.paths:
+            xs, ys = [], []
+            for ring in self.rings[ward]:
+                xs += [*ring[:, 0].tolist(), None]
+                ys += [*ring[:, 1].tolist(), None]
+            self.paths[ward] = (xs, ys)
+        return self.paths[ward]
+
+    def bounds(self, wards) -> tuple[float, float, float, float] | None:
+        """(minx, miny, maxx, maxy) round these wards, or None when none has a shape."""
+        points = [ring for w in wards if w in self.rings for ring in self.rings[w]]
+        if not points:
+            return None
+        stacked = np.vstack(points)
+        return (*stacked.min(axis=0).tolist(), *stacked.max(axis=0).tolist())
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> WardShapes:
@@ -149,10 +168,14 @@ def volunteers_against_needs(keen: pd.DataFrame, queue: pd.DataFrame) -> pd.Data
 # --- figures -----------------------------------------------------------------------------------
 
 
+# The scale sampled once in 256 steps: sampling plotly's scale per ward was most of a map's cost.
+STEPS = tuple(sample_colorscale(list(SCALE), [i / 255 for i in range(256)]))
+
+
 def colour(value: float, top: float) -> str:
     """The fill colour of `value` on the scale from 0 to `top`."""
     share = 0.0 if top <= 0 or not np.isfinite(value) else min(max(value / top, 0.0), 1.0)
-    return sample_colorscale(list(SCALE), [share])[0]
+    return STEPS[round(share * 255)]
 
 
 def _dark(rgb: str) -> bool:
@@ -171,6 +194,8 @@ def ward_map(
     measure: str,
     top: float | None = None,
     suppressed: pd.Series | None = None,
+    selected: str | None = None,
+    focus: list[str] | None = None,
 ) -> go.Figure:
     """A ward map: one filled trace per ward with a shape, coloured by `value`.
 
@@ -182,6 +207,8 @@ def ward_map(
         title: the map's title; measure: what the colour shows (the colour bar's title).
         top: the value at the dark end of the scale (default the largest value).
         suppressed: True for rows whose number was suppressed (drawn grey and hatched).
+        selected: a ward to outline (the ward filter's choice).
+        focus: wards to zoom to (a branch's); the others stay drawn round them, for context.
 
     Returns:
         A Figure: traces in ward order, then one trace of printed numbers carrying the colour bar.
@@ -191,18 +218,20 @@ def ward_map(
     finite = values[np.isfinite(values) & ~hidden]
     top = top if top is not None else (float(finite.max()) if len(finite) else 1.0)
     rows = {w: i for i, w in enumerate(frame["ward"])}
-    drawn = [w for w in ward_shapes.rings]
-    traces = [_ward_trace(w, ward_shapes, rows.get(w), values, hidden, hover, top) for w in drawn]
-    fig = go.Figure(traces + [_labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure)])
+    # The selected ward last, so its outline is drawn over its neighbours'.
+    drawn = sorted(ward_shapes.rings, key=lambda w: w == selected)
+    traces = [
+        _ward_trace(w, ward_shapes, rows.get(w), values, hidden, hover, top, w == selected) for w in drawn
+    ]
+    traces.append(_labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure))
     missing = [w for w in frame["ward"] if w not in ward_shapes.rings]
-    return _map_layout(fig, title, ward_shapes, missing)
+    # Built from plain dicts without plotly's per-property validation (~2 ms a ward): a dashboard
+    # redraws this map on every filter change. The tests build every map and check its parts.
+    return go.Figure(data=traces, layout=_map_layout(title, ward_shapes, missing, focus), _validate=False)
 
 
-def _ward_trace(ward, ward_shapes, row, values, hidden, hover, top) -> go.Scatter:
-    xs, ys = [], []
-    for ring in ward_shapes.rings[ward]:
-        xs += [*ring[:, 0].tolist(), None]
-        ys += [*ring[:, 1].tolist(), None]
+def _ward_trace(ward, ward_shapes, row, values, hidden, hover, top, selected) -> dict:
+    xs, ys = ward_shapes.path(ward)
     if row is None:
         fill, text, pattern = NO_DATA, f"{ward}: nothing in this selection", None
     elif hidden[row]:
@@ -210,23 +239,24 @@ def _ward_trace(ward, ward_shapes, row, values, hidden, hover, top) -> go.Scatte
     else:
         fill = NO_DATA if not np.isfinite(values[row]) else colour(values[row], top)
         text, pattern = hover[row], None
-    return go.Scatter(
-        x=xs,
-        y=ys,
-        name=ward,
-        text=text,
-        mode="lines",
-        fill="toself",
-        fillcolor=fill,
-        fillpattern=pattern,
-        hoveron="fills",
-        hoverinfo="text",
-        line={"color": "#ffffff", "width": 1},
-        showlegend=False,
-    )
+    return {
+        "type": "scatter",
+        "x": xs,
+        "y": ys,
+        "name": ward,
+        "text": text,
+        "mode": "lines",
+        "fill": "toself",
+        "fillcolor": fill,
+        "fillpattern": pattern or {"shape": ""},
+        "hoveron": "fills",
+        "hoverinfo": "text",
+        "line": {"color": "#000000", "width": 3} if selected else {"color": "#ffffff", "width": 1},
+        "showlegend": False,
+    }
 
 
-def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure) -> go.Scatter:
+def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure) -> dict:
     """The numbers printed on the wards; its invisible markers carry the colour bar (the legend)."""
     shown = drawn if len(drawn) <= LABELS_UP_TO else []
     texts, colours = [], []
@@ -240,16 +270,17 @@ def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure
             and _dark(colour(values[row], top))
         )
         colours.append("#ffffff" if dark else "#000000")
-    return go.Scatter(
-        x=[ward_shapes.anchors[w][0] for w in shown] or [None],
-        y=[ward_shapes.anchors[w][1] for w in shown] or [None],
-        mode="markers+text",
-        text=texts or [""],
-        textfont={"color": colours or ["#000000"], "size": 12},
-        hoverinfo="skip",
-        showlegend=False,
-        name="numbers",
-        marker={
+    return {
+        "type": "scatter",
+        "x": [ward_shapes.anchors[w][0] for w in shown] or [None],
+        "y": [ward_shapes.anchors[w][1] for w in shown] or [None],
+        "mode": "markers+text",
+        "text": texts or [""],
+        "textfont": {"color": colours or ["#000000"], "size": 12},
+        "hoverinfo": "skip",
+        "showlegend": False,
+        "name": "numbers",
+        "marker": {
             "size": 1,
             "opacity": 0,
             "color": [0, top],
@@ -259,10 +290,10 @@ def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure
             "showscale": True,
             "colorbar": {"title": {"text": measure, "side": "top"}, "thickness": 14},
         },
-    )
+    }
 
 
-def _map_layout(fig: go.Figure, title: str, ward_shapes: WardShapes, missing: list[str]) -> go.Figure:
+def _map_layout(title: str, ward_shapes: WardShapes, missing: list[str], focus: list[str] | None) -> dict:
     anchors = list(ward_shapes.anchors.values())
     ratio = 1.0
     if ward_shapes.geographic and anchors:
@@ -272,15 +303,21 @@ def _map_layout(fig: go.Figure, title: str, ward_shapes: WardShapes, missing: li
     if missing:
         more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
         note = f"No boundary for: {', '.join(missing[:8])}{more} (workbench import boundaries)."
-    fig.update_layout(
-        title={"text": title},
-        template=THEME,
-        xaxis={"visible": False},
-        yaxis={"visible": False, "scaleanchor": "x", "scaleratio": ratio},
-        plot_bgcolor="#ffffff",
-        hovermode="closest",
-        margin={"l": 10, "r": 10, "t": 50, "b": 30 if note else 10},
-        annotations=[
+    box = ward_shapes.bounds(focus if focus else ward_shapes.rings)
+    pad = 0.03 * max(box[2] - box[0], box[3] - box[1]) if box else 0
+    xaxis, yaxis = {"visible": False}, {"visible": False, "scaleanchor": "x", "scaleratio": ratio}
+    if box:
+        xaxis["range"] = [box[0] - pad, box[2] + pad]
+        yaxis["range"] = [box[1] - pad, box[3] + pad]
+    return {
+        "title": {"text": title},
+        "template": THEME,
+        "xaxis": xaxis,
+        "yaxis": yaxis,
+        "plot_bgcolor": "#ffffff",
+        "hovermode": "closest",
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 30 if note else 10},
+        "annotations": [
             {
                 "text": note,
                 "showarrow": False,
@@ -295,11 +332,17 @@ def _map_layout(fig: go.Figure, title: str, ward_shapes: WardShapes, missing: li
         ]
         if note
         else [],
-    )
-    return fig
+    }
 
 
-def needs_map(frame: pd.DataFrame, ward_shapes: WardShapes, *, per_100: bool = True) -> go.Figure:
+def needs_map(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    per_100: bool = True,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> go.Figure:
     """Members needing support by ward (`needs_by_ward`), coloured per 100 members or as a count."""
     hover = [
         f"{w}: {n:,} need support ({p:.1f} per 100 of {m:,} members; {e:,} escalated)"
@@ -322,6 +365,8 @@ def needs_map(frame: pd.DataFrame, ward_shapes: WardShapes, *, per_100: bool = T
             labels=labels,
             title="Members needing support per 100 members, by ward",
             measure="needing support<br>per 100 members",
+            focus=focus,
+            selected=selected,
         )
     return ward_map(
         frame,
@@ -331,10 +376,18 @@ def needs_map(frame: pd.DataFrame, ward_shapes: WardShapes, *, per_100: bool = T
         labels=[f"{n:,}" for n in frame["needing"]],
         title="Members needing support, by ward",
         measure="members needing<br>support",
+        focus=focus,
+        selected=selected,
     )
 
 
-def contact_map(frame: pd.DataFrame, ward_shapes: WardShapes) -> go.Figure:
+def contact_map(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> go.Figure:
     """Contact rate by ward, from `outreach.summary(con, "ward", ...)`."""
     hover = [
         f"{w}: {r:.0%} reached ({n:,} of {c:,} members called)" if c else f"{w}: nobody called"
@@ -359,10 +412,18 @@ def contact_map(frame: pd.DataFrame, ward_shapes: WardShapes) -> go.Figure:
         top=1.0,
         title="Contact rate by ward (members reached of members called)",
         measure="contact rate<br>(0 to 1)",
+        focus=focus,
+        selected=selected,
     )
 
 
-def gaps_map(frame: pd.DataFrame, ward_shapes: WardShapes) -> go.Figure:
+def gaps_map(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> go.Figure:
     """Signposting gaps by ward (`gaps_by_ward`): needs in categories no active service covers there."""
     hover = [
         f"{w}: {n:,} needs with no service covering the ward ({c})"
@@ -380,10 +441,18 @@ def gaps_map(frame: pd.DataFrame, ward_shapes: WardShapes) -> go.Figure:
         labels=[f"{int(n):,}" for n in both["needs"]],
         title="Signposting gaps: needs where no listed service covers the ward",
         measure="needs with no<br>service covering",
+        focus=focus,
+        selected=selected,
     )
 
 
-def volunteers_map(frame: pd.DataFrame, ward_shapes: WardShapes) -> go.Figure:
+def volunteers_map(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> go.Figure:
     """Keen volunteers against open needs by ward (`volunteers_against_needs`), coloured by the shortfall."""
     hover = [
         f"{w}: {n:,} open needs, {k:,} keen volunteers ({s:,} more needs than volunteers)"
@@ -400,6 +469,8 @@ def volunteers_map(frame: pd.DataFrame, ward_shapes: WardShapes) -> go.Figure:
         labels=labels,
         title="Open needs / keen volunteers by ward (colour: needs beyond volunteers)",
         measure="open needs beyond<br>keen volunteers",
+        focus=focus,
+        selected=selected,
     )
 
 

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 from workbench.lists import followups, registry
 from workbench.store.filters import known
 from workbench.vocabulary import NEED_CATEGORIES
-from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table, table_html
+from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -58,7 +58,7 @@ class FollowupListView(StoreBound):
             value=False, description="show names and phone numbers", indent=False
         )
         self.summary = widgets.HTML()
-        self.preview = table()
+        self.preview = table(identity=True)
         self.purpose = widgets.Text(
             description="Purpose",
             placeholder="e.g. welfare call-backs, April",
@@ -144,8 +144,8 @@ class FollowupListView(StoreBound):
             f"<div><b>{len(rows):,}</b> people would be on this list. Left out: {left_out}.</div>"
         )
         columns = SHOWN_COLUMNS if self.show_names.value else MASKED_COLUMNS
-        self.preview.value = table_html(
-            rows[columns], max_rows=self.max_rows, empty="Nobody in this selection needs a call back."
+        self.preview.show(
+            rows[columns], empty="Nobody in this selection needs a call back."
         )
         self.feedback.clear()
 
@@ -189,7 +189,7 @@ class RegistryView(StoreBound):
     def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self.feedback = Feedback()
         self.outstanding = widgets.Checkbox(value=True, description="only lists still out", indent=False)
-        self.table = table()
+        self.table = table(identity=True)
         self.list_id = widgets.Dropdown(description="List", options=[], style=LABEL)
         self.destroy_button = button("Record as destroyed", icon="trash", style="warning")
         self.refresh_button = button("Refresh", icon="refresh")
@@ -212,7 +212,7 @@ class RegistryView(StoreBound):
         with self.opened.read() as con:
             frame = registry.lists(con, outstanding=self.outstanding.value)
             out = registry.lists(con, outstanding=True)
-        self.table.value = table_html(frame, empty="No lists have been issued yet.")
+        self.table.show(frame, empty="No lists have been issued yet.")
         self.list_id.options = list(out["list_id"])
 
     def destroy(self) -> None:

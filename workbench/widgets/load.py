@@ -15,7 +15,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from workbench import ingest
-from workbench.widgets.common import LABEL, button, heading, note, table, table_html
+from workbench.widgets.common import LABEL, button, heading, note, table
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -48,7 +48,7 @@ class LoadView(StoreBound):
         self.import_button = button("Import", icon="upload", style="success")
         self.progress = widgets.Output()
         self.summary = widgets.HTML()
-        self.problems = table()
+        self.problems = table(identity=True)
         self.last = None
         self.check_button.on_click(self.feedback.guarded(lambda _: self.run(dry_run=True)))
         self.import_button.on_click(self.feedback.guarded(lambda _: self.run(dry_run=False)))
@@ -88,7 +88,7 @@ class LoadView(StoreBound):
         """Check or import the file; show what was (or would be) loaded and every problem found."""
         importer = IMPORTERS[self.kind.value]
         self.progress.clear_output()
-        self.problems.value = table_html(None, empty="No problems.")
+        self.problems.show(None, empty="No problems.")
         with self._file() as path, self.opened.write() as con, self.progress:
             try:
                 result = importer(con, path, dry_run=dry_run, actor=self.opened.actor, progress=True)
@@ -107,7 +107,7 @@ class LoadView(StoreBound):
         self.last = result
         lines = html.escape(result.summary()).replace("\n", "<br>")
         self.summary.value = f"<div class='wb-import-summary'>{lines}</div>"
-        self.problems.value = table_html(result.problems, max_rows=100, empty="No problems.")
+        self.problems.show(result.problems, empty="No problems.")
 
 
 __all__ = ["KINDS", "LoadView"]
