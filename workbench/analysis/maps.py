@@ -172,9 +172,10 @@ def volunteers_against_needs(keen: pd.DataFrame, queue: pd.DataFrame) -> pd.Data
 STEPS = tuple(sample_colorscale(list(SCALE), [i / 255 for i in range(256)]))
 
 
-def colour(value: float, top: float) -> str:
-    """The fill colour of `value` on the scale from 0 to `top`."""
-    share = 0.0 if top <= 0 or not np.isfinite(value) else min(max(value / top, 0.0), 1.0)
+def colour(value: float, top: float, bottom: float = 0.0) -> str:
+    """The fill colour of `value` on the scale from `bottom` (usually 0) to `top`."""
+    span = top - bottom
+    share = 0.0 if span <= 0 or not np.isfinite(value) else min(max((value - bottom) / span, 0.0), 1.0)
     return STEPS[round(share * 255)]
 
 
@@ -193,6 +194,8 @@ def ward_map(
     title: str,
     measure: str,
     top: float | None = None,
+    bottom: float = 0.0,
+    percent: bool = False,
     suppressed: pd.Series | None = None,
     selected: str | None = None,
     focus: list[str] | None = None,
@@ -206,6 +209,8 @@ def ward_map(
         labels: the short number printed on each ward, one per row.
         title: the map's title; measure: what the colour shows (the colour bar's title).
         top: the value at the dark end of the scale (default the largest value).
+        bottom: the value at the pale end (default 0).
+        percent: the values are shares (0-1), and the colour bar reads in per cent.
         suppressed: True for rows whose number was suppressed (drawn grey and hatched).
         selected: a ward to outline (the ward filter's choice).
         focus: wards to zoom to (a branch's); the others stay drawn round them, for context.
@@ -217,27 +222,28 @@ def ward_map(
     hidden = np.zeros(len(frame), bool) if suppressed is None else suppressed.to_numpy(dtype=bool)
     finite = values[np.isfinite(values) & ~hidden]
     top = top if top is not None else (float(finite.max()) if len(finite) else 1.0)
+    limits = (bottom, top)
     rows = {w: i for i, w in enumerate(frame["ward"])}
     # The selected ward last, so its outline is drawn over its neighbours'.
     drawn = sorted(ward_shapes.rings, key=lambda w: w == selected)
     traces = [
-        _ward_trace(w, ward_shapes, rows.get(w), values, hidden, hover, top, w == selected) for w in drawn
+        _ward_trace(w, ward_shapes, rows.get(w), values, hidden, hover, limits, w == selected) for w in drawn
     ]
-    traces.append(_labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure))
+    traces.append(_labels_trace(drawn, ward_shapes, rows, values, hidden, labels, limits, measure, percent))
     missing = [w for w in frame["ward"] if w not in ward_shapes.rings]
     # Built from plain dicts without plotly's per-property validation (~2 ms a ward): a dashboard
     # redraws this map on every filter change. The tests build every map and check its parts.
     return go.Figure(data=traces, layout=_map_layout(title, ward_shapes, missing, focus), _validate=False)
 
 
-def _ward_trace(ward, ward_shapes, row, values, hidden, hover, top, selected) -> dict:
+def _ward_trace(ward, ward_shapes, row, values, hidden, hover, limits, selected) -> dict:
     xs, ys = ward_shapes.path(ward)
     if row is None:
         fill, text, pattern = NO_DATA, f"{ward}: nothing in this selection", None
     elif hidden[row]:
         fill, text, pattern = SUPPRESSED, hover[row], {"shape": "/", "fgcolor": "#888888", "size": 6}
     else:
-        fill = NO_DATA if not np.isfinite(values[row]) else colour(values[row], top)
+        fill = NO_DATA if not np.isfinite(values[row]) else colour(values[row], limits[1], limits[0])
         text, pattern = hover[row], None
     return {
         "type": "scatter",
@@ -256,7 +262,7 @@ def _ward_trace(ward, ward_shapes, row, values, hidden, hover, top, selected) ->
     }
 
 
-def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure) -> dict:
+def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, limits, measure, percent) -> dict:
     """The numbers printed on the wards; its invisible markers carry the colour bar (the legend)."""
     shown = drawn if len(drawn) <= LABELS_UP_TO else []
     texts, colours = [], []
@@ -267,7 +273,7 @@ def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure
             row is not None
             and not hidden[row]
             and np.isfinite(values[row])
-            and _dark(colour(values[row], top))
+            and _dark(colour(values[row], limits[1], limits[0]))
         )
         colours.append("#ffffff" if dark else "#000000")
     return {
@@ -283,12 +289,16 @@ def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, top, measure
         "marker": {
             "size": 1,
             "opacity": 0,
-            "color": [0, top],
-            "cmin": 0,
-            "cmax": top,
+            "color": list(limits),
+            "cmin": limits[0],
+            "cmax": limits[1],
             "colorscale": [[i / (len(SCALE) - 1), c] for i, c in enumerate(SCALE)],
             "showscale": True,
-            "colorbar": {"title": {"text": measure, "side": "top"}, "thickness": 14},
+            "colorbar": {
+                "title": {"text": measure, "side": "top"},
+                "thickness": 14,
+                "tickformat": ".0%" if percent else "",
+            },
         },
     }
 
@@ -363,7 +373,7 @@ def needs_map(
             value="per_100",
             hover=hover,
             labels=labels,
-            title="Members needing support per 100 members, by ward",
+            title="Needing support per 100 members",
             measure="needing support<br>per 100 members",
             focus=focus,
             selected=selected,
@@ -374,7 +384,7 @@ def needs_map(
         value="needing",
         hover=hover,
         labels=[f"{n:,}" for n in frame["needing"]],
-        title="Members needing support, by ward",
+        title="Members needing support",
         measure="members needing<br>support",
         focus=focus,
         selected=selected,
@@ -403,15 +413,20 @@ def contact_map(
         f"{r:.0%}" if c else ""
         for r, c in zip(frame["contact_rate"].fillna(0), frame["members_called"], strict=True)
     ]
+    rates = frame.loc[frame["members_called"] > 0, "contact_rate"]
+    # From the tens below the lowest rate to 100%: rates of 70-95% all look alike on a 0-100% scale.
+    bottom = math.floor(float(rates.min()) * 10) / 10 if len(rates) else 0.0
     return ward_map(
         frame,
         ward_shapes,
         value="contact_rate",
+        bottom=bottom,
+        percent=True,
         hover=hover,
         labels=labels,
         top=1.0,
-        title="Contact rate by ward (members reached of members called)",
-        measure="contact rate<br>(0 to 1)",
+        title="Contact rate by ward",
+        measure="contact rate<br>(reached of called)",
         focus=focus,
         selected=selected,
     )
@@ -439,7 +454,7 @@ def gaps_map(
         value="needs",
         hover=hover,
         labels=[f"{int(n):,}" for n in both["needs"]],
-        title="Signposting gaps: needs where no listed service covers the ward",
+        title="Needs no listed service covers",
         measure="needs with no<br>service covering",
         focus=focus,
         selected=selected,
@@ -467,7 +482,7 @@ def volunteers_map(
         value="short_by",
         hover=hover,
         labels=labels,
-        title="Open needs / keen volunteers by ward (colour: needs beyond volunteers)",
+        title="Open needs / keen volunteers",
         measure="open needs beyond<br>keen volunteers",
         focus=focus,
         selected=selected,

@@ -119,7 +119,8 @@ class NeedsView(_PlaceFilters):
         self.max_rows = max_rows
         self.summary = widgets.HTML()
         self.by_category = ChartSlot(width=620)
-        self.map = MapSlot(width=560, on_ward=self._pick_ward)
+        self.map = MapSlot(width=540, on_ward=self._pick_ward)
+        self.by_category.layout.width, self.map.layout.width = "630px", "550px"  # side by side in 1,240
         self.map.add_class("wb-needs-map")
         self.map_note = widgets.HTML()
         self.queue = table(narrow="choose a branch, ward or need")

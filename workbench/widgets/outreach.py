@@ -66,8 +66,9 @@ class OutreachDashboard(StoreBound):
         self.headline = widgets.HTML(value=_headline_html({}))
         self.over_time = ChartSlot(height=340)
         self.outcomes = ChartSlot(height=340)
-        self.by_place = ChartSlot(width=680)
-        self.map = MapSlot(height=380, width=540)
+        self.by_place = ChartSlot(width=650)
+        self.map = MapSlot(height=380, width=520)
+        self.by_place.layout.width, self.map.layout.width = "660px", "530px"  # side by side in 1,240
         self.map_note = widgets.HTML()
         self._shapes: maps.WardShapes | None = None  # every ward's shape, read once per refresh
         self.steps = Steps(2, "Updating")

@@ -76,6 +76,7 @@ def options(frame: pd.DataFrame, *, exportable: bool) -> dict:
         "showIndex": False,
         "maxBytes": 0,  # we bound the rows ourselves, keeping the first (most important) ones
         "classes": "display compact nowrap",
+        "scrollX": True,  # wide tables scroll inside their box instead of running off the page
         "columnDefs": column_defs,
         "layout": layout,
         "allow_html": False,
