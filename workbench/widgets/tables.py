@@ -80,6 +80,7 @@ def options(frame: pd.DataFrame, *, exportable: bool) -> dict:
         "columnDefs": column_defs,
         "layout": layout,
         "allow_html": False,
+        "text_in_header_can_be_selected": False,  # a click anywhere on a header sorts, not only its arrow
     } | ({"buttons": list(EXPORT_BUTTONS)} if exportable else {})
 
 
