@@ -23,14 +23,14 @@ NO_DATA = "rgb(238, 238, 238)"  # maps.NO_DATA as the browser reports it
 FILLS = """sel => [...document.querySelectorAll(sel + ' path.js-fill')].map(p => p.style.fill)"""
 
 
-def _open(page, url: str) -> None:
-    page.goto(url)
-    page.locator("input[type=password]").fill(db.DEMO_PASSPHRASE)
-    page.locator("input[type=password]").press("Enter")
+def _open(web, url: str) -> None:
+    web.goto(url)
+    web.locator("input[type=password]").fill(db.DEMO_PASSPHRASE)
+    web.locator("input[type=password]").press("Enter")
 
 
-def _tab(page, name: str) -> None:
-    page.locator(".wb-tabs").get_by_role("button", name=name).click()
+def _tab(web, name: str) -> None:
+    web.locator(".wb-tabs").get_by_role("button", name=name).click()
 
 
 def test_dashboard_map_follows_the_branch_filter(page, running_app, synthetic_store, tmp_path):  # noqa: F811
@@ -65,17 +65,18 @@ def test_dashboard_map_follows_the_branch_filter(page, running_app, synthetic_st
     assert hover_ward  # the branch has a ward on the map
 
 
-def _dt_rows(page, scope: str) -> list[list[str]]:
-    return page.evaluate(
+def _dt_rows(web, scope: str) -> list[list[str]]:
+    return web.evaluate(
         """scope => [...document.querySelectorAll(scope + ' table.dataTable tbody tr')]
                      .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent.trim()))""",
         scope,
     )
 
 
-def _header_index(page, scope: str, name: str) -> int:
-    names = page.evaluate(
-        """scope => [...document.querySelector(scope + ' .dt-scroll-head table, ' + scope + ' table.dataTable')
+def _header_index(web, scope: str, name: str) -> int:
+    names = web.evaluate(
+        """scope => [...document.querySelector(
+                        scope + ' .dt-scroll-head table, ' + scope + ' table.dataTable')
                       .querySelectorAll('thead th')].map(th => th.textContent.trim())""",
         scope,
     )
@@ -96,7 +97,8 @@ def test_needs_table_sorts_searches_and_a_map_click_filters_it(page, running_app
     page.wait_for_function(
         """([scope, i]) => { const cells = [...document.querySelectorAll(scope + ' table.dataTable tbody tr')]
                                .map(tr => Number(tr.querySelectorAll('td')[i].textContent));
-                             return cells.length > 1 && cells.every((v, k) => k === 0 || cells[k - 1] <= v); }""",
+                             return cells.length > 1
+                                    && cells.every((v, k) => k === 0 || cells[k - 1] <= v); }""",
         arg=[scope, score],
     )
     # Search: only rows of the ward typed remain, and the page says they were filtered.
@@ -130,7 +132,8 @@ def test_needs_table_sorts_searches_and_a_map_click_filters_it(page, running_app
         arg=clicked,
     )
     page.wait_for_function(
-        """([scope, i, w]) => { const rows = [...document.querySelectorAll(scope + ' table.dataTable tbody tr')];
+        """([scope, i, w]) => {
+               const rows = [...document.querySelectorAll(scope + ' table.dataTable tbody tr')];
                                 return rows.every(tr => { const td = tr.querySelectorAll('td');
                                   return td.length === 1 || td[i].textContent.trim() === w; }); }""",
         arg=[scope, ward, clicked],
