@@ -489,23 +489,40 @@ def volunteers_map(
     )
 
 
-def released_map(table: pd.DataFrame, ward_shapes: WardShapes, *, column: str, title: str) -> go.Figure:
+def released_map(
+    table: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    column: str,
+    title: str,
+    suppressed_mark: str = "*",
+    total_label: str = "Total",
+) -> go.Figure:
     """A map of one released ward table, drawn from its published (protected) cells only.
 
     Args:
-        table: the released table frame: a `ward` column and `column`, whose cells are what was
-            published: a number, or text such as "<8" or "[c]" for a suppressed cell.
+        table: the released table frame as published: a `ward` column and `column`, whose cells
+            are protected numbers, with <NA> (or text such as "*") where a cell was suppressed.
+            Subtotal rows (`total_label` in the ward column) are not wards and are not drawn.
         column: the published column to map.
+        suppressed_mark: how a suppressed cell reads in the published table (reports: "*").
 
     Returns:
-        A map whose hover and printed text for every ward is exactly the published cell; suppressed
-        cells are drawn grey and hatched, never coloured by a hidden number.
+        A map whose hover and printed number for every ward is exactly the table's published
+        cell; suppressed cells are drawn grey and hatched, and never colour the scale.
+
+    Examples:
+        >>> released_map(report_table.frame, maps.shapes(con), column="members_called",  # doctest: +SKIP
+        ...              title="Members called by ward")
     """
-    cells = table[column]
-    numbers = pd.to_numeric(cells, errors="coerce")
-    hidden = numbers.isna() & cells.notna() & (cells.astype(str).str.strip() != "")
-    published = ["" if pd.isna(c) else str(c) for c in cells]
-    frame = pd.DataFrame({"ward": table["ward"].astype(str), "value": numbers})
+    rows = table[table["ward"].astype(str) != total_label]
+    cells = rows[column].astype(object)
+    numbers = pd.to_numeric(cells.where(cells.notna(), None), errors="coerce")
+    hidden = numbers.isna()
+    published = [suppressed_mark if pd.isna(c) else str(c) for c in cells]
+    frame = pd.DataFrame(
+        {"ward": rows["ward"].astype(str).to_numpy(), "value": numbers.to_numpy(dtype=float)}
+    )
     hover = [
         f"{w}: {c}" + (" (suppressed: too few to publish)" if h else "")
         for w, c, h in zip(frame["ward"], published, hidden, strict=True)
@@ -518,7 +535,7 @@ def released_map(table: pd.DataFrame, ward_shapes: WardShapes, *, column: str, t
         labels=published,
         title=title,
         measure=column.replace("_", " "),
-        suppressed=hidden,
+        suppressed=pd.Series(hidden.to_numpy()),
     )
 
 
