@@ -38,7 +38,8 @@ def test_one_filled_trace_per_ward_on_a_plain_background(built):
     ward_shapes, _, figures = built
     for name, fig in figures.items():
         assert set(_wards(fig)) == set(ward_shapes.rings), name
-        assert len(fig.data) == len(ward_shapes.rings) + 1, name  # the wards, then their printed numbers
+        # The wards, the chosen ward's outline, then their printed numbers.
+        assert len(fig.data) == len(ward_shapes.rings) + 2, name
         # No tiles, no basemap, nothing fetched: only cartesian scatter traces.
         assert {t.type for t in fig.data} == {"scatter"}, name
         assert not fig.layout.xaxis.visible and fig.layout.yaxis.scaleanchor == "x"

@@ -117,14 +117,18 @@ def test_needs_table_sorts_searches_and_a_map_click_filters_it(page, running_app
     page.locator(".wb-needs-map path.js-fill").first.wait_for()
     # The ward whose printed number (needing support per 100 members) is highest: it has a queue.
     numbers = page.locator(".wb-needs-map .textpoint text").all_text_contents()
-    label = page.locator(".wb-needs-map .textpoint text").nth(
-        max(range(len(numbers)), key=lambda i: float(numbers[i] or 0))
-    )
+    top = max(range(len(numbers)), key=lambda i: float(numbers[i] or 0))
+    label = page.locator(".wb-needs-map .textpoint text").nth(top)
     label.scroll_into_view_if_needed()
     box = label.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    hover = page.locator(".wb-needs-map .hovertext").first
-    hover.wait_for()
+    # Wait for the hover of this ward (scrolling may have left another ward's hover showing).
+    page.wait_for_function(
+        """n => [...document.querySelectorAll('.wb-needs-map .hovertext')]
+                  .some(h => h.textContent.includes('(' + n + ' per 100'))""",
+        arg=numbers[top],
+    )
+    hover = page.locator(".wb-needs-map .hovertext", has_text=f"({numbers[top]} per 100").first
     clicked = hover.text_content().split(":")[0].strip()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function(

@@ -216,7 +216,8 @@ def ward_map(
         focus: wards to zoom to (a branch's); the others stay drawn round them, for context.
 
     Returns:
-        A Figure: traces in ward order, then one trace of printed numbers carrying the colour bar.
+        A Figure: one trace per ward in `ward_shapes` order, the chosen ward's outline, then one
+        trace of printed numbers carrying the colour bar.
     """
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
     hidden = np.zeros(len(frame), bool) if suppressed is None else suppressed.to_numpy(dtype=bool)
@@ -224,11 +225,9 @@ def ward_map(
     top = top if top is not None else (float(finite.max()) if len(finite) else 1.0)
     limits = (bottom, top)
     rows = {w: i for i, w in enumerate(frame["ward"])}
-    # The selected ward last, so its outline is drawn over its neighbours'.
-    drawn = sorted(ward_shapes.rings, key=lambda w: w == selected)
-    traces = [
-        _ward_trace(w, ward_shapes, rows.get(w), values, hidden, hover, limits, w == selected) for w in drawn
-    ]
+    drawn = list(ward_shapes.rings)
+    traces = [_ward_trace(w, ward_shapes, rows.get(w), values, hidden, hover, limits) for w in drawn]
+    traces.append(_outline_trace(ward_shapes, selected))
     traces.append(_labels_trace(drawn, ward_shapes, rows, values, hidden, labels, limits, measure, percent))
     missing = [w for w in frame["ward"] if w not in ward_shapes.rings]
     # Built from plain dicts without plotly's per-property validation (~2 ms a ward): a dashboard
@@ -236,7 +235,7 @@ def ward_map(
     return go.Figure(data=traces, layout=_map_layout(title, ward_shapes, missing, focus), _validate=False)
 
 
-def _ward_trace(ward, ward_shapes, row, values, hidden, hover, limits, selected) -> dict:
+def _ward_trace(ward, ward_shapes, row, values, hidden, hover, limits) -> dict:
     xs, ys = ward_shapes.path(ward)
     if row is None:
         fill, text, pattern = NO_DATA, f"{ward}: nothing in this selection", None
@@ -257,7 +256,22 @@ def _ward_trace(ward, ward_shapes, row, values, hidden, hover, limits, selected)
         "fillpattern": pattern or {"shape": ""},
         "hoveron": "fills",
         "hoverinfo": "text",
-        "line": {"color": "#000000", "width": 3} if selected else {"color": "#ffffff", "width": 1},
+        "line": {"color": "#ffffff", "width": 1},
+        "showlegend": False,
+    }
+
+
+def _outline_trace(ward_shapes: WardShapes, selected: str | None) -> dict:
+    """The chosen ward's outline, drawn over its neighbours (its own trace, so the wards keep their order)."""
+    xs, ys = ward_shapes.path(selected) if selected in ward_shapes.rings else ([None], [None])
+    return {
+        "type": "scatter",
+        "x": xs,
+        "y": ys,
+        "mode": "lines",
+        "name": "chosen ward",
+        "line": {"color": "#000000", "width": 3},
+        "hoverinfo": "skip",
         "showlegend": False,
     }
 

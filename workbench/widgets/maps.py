@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from workbench.widgets.common import ChartSlot
 
-# What a recolouring changes: per ward trace, the numbers' trace, and the layout.
-WARD_PROPERTIES = ("fillcolor", "fillpattern", "text", "line")
+# What a recolouring changes: per ward trace, the chosen ward's outline, the numbers, the layout.
+WARD_PROPERTIES = ("fillcolor", "fillpattern", "text")
+OUTLINE_PROPERTIES = ("x", "y")
 NUMBER_PROPERTIES = ("text", "textfont", "marker")
 LAYOUT_PROPERTIES = ("title", "annotations", "margin")
 
@@ -44,9 +45,10 @@ class MapSlot(ChartSlot):
     def _recolour(self, figure) -> None:
         widget = self.figure
         with widget.batch_update():
-            for old, last, new in zip(widget.data, self._last, figure.data, strict=True):
+            kinds = [WARD_PROPERTIES] * (len(widget.data) - 2) + [OUTLINE_PROPERTIES, NUMBER_PROPERTIES]
+            for old, last, new, names in zip(widget.data, self._last, figure.data, kinds, strict=True):
                 new_json = new.to_plotly_json()
-                for name in WARD_PROPERTIES if old is not widget.data[-1] else NUMBER_PROPERTIES:
+                for name in names:
                     if new_json.get(name) != last.get(name):
                         old[name] = new_json.get(name)
             for name in LAYOUT_PROPERTIES:
@@ -58,7 +60,7 @@ class MapSlot(ChartSlot):
         """Clicking inside a ward calls `on_ward(ward)`; each trace is bound once."""
         if self.on_ward is None:
             return
-        for trace in self.figure.data[:-1]:
+        for trace in self.figure.data[:-2]:
             if id(trace) not in self._bound:
                 trace.on_click(self._clicked)
                 self._bound.add(id(trace))
