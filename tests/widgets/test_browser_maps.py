@@ -142,6 +142,12 @@ def test_needs_table_sorts_searches_and_a_map_click_filters_it(page, running_app
                                   return td.length === 1 || td[i].textContent.trim() === w; }); }""",
         arg=[scope, ward, clicked],
     )
+    # One click chooses one ward (plotly tells every trace of a click; only the clicked one acts),
+    # and the ward with the most need per member has people in its queue.
+    page.wait_for_timeout(2_000)
+    chosen = page.evaluate("[...document.querySelectorAll('.wb-needs select')].map(s => s.value)")
+    assert clicked in chosen
+    assert all(row[ward] == clicked for row in _dt_rows(page, scope)) and _dt_rows(page, scope)
     page.screenshot(path=tmp_path / "needs-2-ward-clicked.png", full_page=True)
 
 

@@ -65,8 +65,10 @@ class MapSlot(ChartSlot):
                 trace.on_click(self._clicked)
                 self._bound.add(id(trace))
 
-    def _clicked(self, trace, _points, _state) -> None:
-        self.on_ward(trace.name)
+    def _clicked(self, trace, points, _state) -> None:
+        # plotly calls every trace's click handlers for each click, the unclicked ones with no points.
+        if points.point_inds:
+            self.on_ward(trace.name)
 
 
 __all__ = ["MapSlot"]
