@@ -164,8 +164,8 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     _wait_for_headline(page, _expected_headline(synthetic_store))
     page.locator(".wb-chart-place .xtick text").first.wait_for()
     page.screenshot(path=tmp_path / "2-dashboard.png")
-    # Three charts, and plotly's code (5 MB) came once, by URL, not inside each chart's state.
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 3")
+    # Three charts and a map, and plotly's code (5 MB) came once, by URL, not inside each chart's state.
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 4")
     assert len(bundle_requests) == 1 and max(frames) < 1_000_000, (bundle_requests, max(frames))
 
     # 2. Choose a branch: headline numbers and the by-place chart change to that branch's values.

@@ -10,6 +10,7 @@ from pathlib import Path
 from workbench import ingest
 from workbench.cli.common import actor, add_command, open_store
 from workbench.ingest import profiles
+from workbench.ingest.boundaries import import_boundaries
 
 SHOWN_PROBLEMS = 20
 FUNCTIONS = {
@@ -88,6 +89,7 @@ def register(sub) -> None:
                 "round named from the first and last call dates)",
             )
         p.set_defaults(kind=kind)
+    _register_boundaries(kinds)
     parser.set_defaults(handler=lambda args: cmd_profiles() if args.profiles else (parser.print_help(), 2)[1])
 
 
@@ -95,6 +97,29 @@ def cmd_profiles() -> int:
     """Print the known export formats and what identifies each."""
     for name, title, kinds, identified in profiles.listing():
         print(f"{name:<24}{title}\n{'':<24}imports: {kinds}; recognised by: {identified}")
+    return 0
+
+
+def _register_boundaries(kinds) -> None:
+    p = add_command(
+        kinds,
+        "boundaries",
+        cmd_import_boundaries,
+        "Load ward boundaries (GeoJSON or a zipped shapefile, e.g. ONS Wards December 2020) for maps; "
+        "wards match the store's by code or name, and the unmatched are listed.",
+        "workbench import boundaries Wards_December_2020_UK_BGC.geojson --code-field WD20CD",
+    )
+    p.add_argument("file", type=Path, help="the boundaries: .geojson, .json or .zip (a zipped shapefile)")
+    p.add_argument("--name-field", default=None, help="the ward name field (default: found, e.g. WD20NM)")
+    p.add_argument("--code-field", default=None, help="the ward code field (default: found, e.g. WD20CD)")
+    p.add_argument("--dry-run", action="store_true", help="match and report; write nothing")
+
+
+def cmd_import_boundaries(args) -> int:
+    with closing(open_store(args)) as con:
+        result = import_boundaries(con, args.file, code_field=args.code_field, name_field=args.name_field,
+                                   dry_run=args.dry_run, actor=actor(args))
+    print(result.summary())
     return 0
 
 

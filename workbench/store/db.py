@@ -30,7 +30,7 @@ from workbench.errors import InputError, StoreError
 from workbench.exports import protect
 from workbench.store.state import transaction
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
@@ -45,6 +45,7 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE identities ADD COLUMN IF NOT EXISTS external_id VARCHAR;
     ALTER TABLE services ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'active';
     """,
+    3: "SELECT 1",  # version 3 adds ward_boundaries, a new table: schema.sql creates it
 }
 
 KEY_NAMES = ("member", "suppression")

@@ -226,3 +226,16 @@ CREATE TABLE IF NOT EXISTS dp_queries (
     updated_at TIMESTAMP NOT NULL,
     updated_by VARCHAR
 );
+
+-- boundaries.py ---------------------------------------------------------------------------------
+-- Ward shapes for maps: public geography (ONS Open Geography or the synthetic organisation's own),
+-- not personal data. One row per store ward (members.ward) that a boundary file matched.
+CREATE TABLE IF NOT EXISTS ward_boundaries (
+    ward       VARCHAR PRIMARY KEY,        -- the store's ward, as members.ward spells it
+    code       VARCHAR,                    -- the file's ward code, e.g. E05009999 (WD20CD)
+    name       VARCHAR,                    -- the file's ward name (WD20NM)
+    geometry   VARCHAR NOT NULL,           -- GeoJSON Polygon or MultiPolygon, simplified for display
+    geographic BOOLEAN NOT NULL,           -- longitude/latitude; otherwise metres (British National Grid)
+    source     VARCHAR NOT NULL,           -- the file's base name, or 'synthetic'
+    loaded_at  TIMESTAMP NOT NULL
+);

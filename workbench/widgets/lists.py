@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from workbench.lists import briefing, followups, protection, registry, returns
 from workbench.store.filters import known, wards
 from workbench.vocabulary import NEED_CATEGORIES
-from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table, table_html
+from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -85,7 +85,7 @@ class FollowupListView(StoreBound):
             value=False, description="show names and phone numbers", indent=False
         )
         self.summary = widgets.HTML()
-        self.preview = table()
+        self.preview = table(identity=True)
         self.purpose = widgets.Text(
             description="Purpose",
             placeholder="e.g. welfare call-backs, April",
@@ -188,8 +188,8 @@ class FollowupListView(StoreBound):
             f"<div><b>{len(rows):,}</b> people would be on this list. Left out: {left_out}.</div>"
         )
         columns = SHOWN_COLUMNS if self.show_names.value else MASKED_COLUMNS
-        self.preview.value = table_html(
-            rows[columns], max_rows=self.max_rows, empty="Nobody in this selection needs a call back."
+        self.preview.show(
+            rows[columns], empty="Nobody in this selection needs a call back."
         )
         self.feedback.clear()
 
@@ -254,7 +254,7 @@ class RegistryView(StoreBound):
     def __init__(self, store_view: StoreView, *, lazy: bool = False) -> None:
         self.feedback = Feedback()
         self.outstanding = widgets.Checkbox(value=True, description="only lists still out", indent=False)
-        self.table = table()
+        self.table = table(identity=True)
         self.list_id = widgets.Dropdown(description="List", options=[], style=LABEL)
         self.destroy_button = button("Record as destroyed", icon="trash", style="warning")
         self.refresh_button = button("Refresh", icon="refresh")
@@ -277,7 +277,7 @@ class RegistryView(StoreBound):
         with self.opened.read() as con:
             frame = registry.lists(con, outstanding=self.outstanding.value)
             out = registry.lists(con, outstanding=True)
-        self.table.value = table_html(frame, empty="No lists have been issued yet.")
+        self.table.show(frame, empty="No lists have been issued yet.")
         self.list_id.options = list(out["list_id"])
 
     def destroy(self) -> None:

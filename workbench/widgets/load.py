@@ -19,7 +19,7 @@ import ipywidgets as widgets
 from workbench import ingest
 from workbench.ingest import survey
 from workbench.store import db
-from workbench.widgets.common import LABEL, button, heading, note, table, table_html
+from workbench.widgets.common import LABEL, button, heading, note, table
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -58,7 +58,7 @@ class LoadView(StoreBound):
         self.import_button = button("Import", icon="upload", style="success")
         self.progress = widgets.Output()
         self.summary = widgets.HTML()
-        self.problems = table()
+        self.problems = table(identity=True)
         self.last = None
         self.check_button.on_click(self.feedback.guarded(lambda _: self.run(dry_run=True)))
         self.import_button.on_click(self.feedback.guarded(lambda _: self.run(dry_run=False)))
@@ -99,7 +99,7 @@ class LoadView(StoreBound):
         """Check or import the file; show what was (or would be) loaded and every problem found."""
         importer = IMPORTERS[self.kind.value]
         self.progress.clear_output()
-        self.problems.value = table_html(None, empty="No problems.")
+        self.problems.show(None, empty="No problems.")
         # The file is read and checked before the store is opened, so a slow or hostile file never
         # holds the store's lock (the dashboard and the CLI carry on meanwhile).
         with self._file() as path, ingest.read(path) as source, self._store(source) as con, self.progress:
@@ -136,7 +136,7 @@ class LoadView(StoreBound):
         self.last = result
         lines = html.escape(result.summary()).replace("\n", "<br>")
         self.summary.value = f"<div class='wb-import-summary'>{lines}</div>"
-        self.problems.value = table_html(result.problems, max_rows=100, empty="No problems.")
+        self.problems.show(result.problems, empty="No problems.")
 
 
 NOT_USED = "(not used)"
