@@ -39,7 +39,7 @@ DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store ho
 # runs after them, so new tables need no migration; changed columns do.
 MIGRATIONS: dict[int, str] = {}
 
-KEY_NAMES = ("member", "suppression")
+KEY_NAMES = ("member", "suppression", "record")  # record: cell-key perturbation
 
 
 @dataclass(frozen=True)
