@@ -800,7 +800,11 @@ def _manifest(release_id: str, options: Options, tables: list[Table], rows, metr
         "disclosure": {"profile": prof.name, "threshold": prof.threshold,
                        "zeros_suppressed": prof.suppress_zero,
                        "rounding_base": prof.base if prof.rounding else None, "rounding": prof.rounding,
-                       "secondary_suppression": not prof.rounding, "rules": prof.describe()},
+                       "secondary_suppression": not prof.rounding, "rules": prof.describe(),
+                       "perturbation": {"method": "cell key (ONS Census 2021)", "key_range": cellkey.KEY_RANGE,
+                                        "max_noise": cellkey.MAX_NOISE,
+                                        "table": {str(v): dict(map(lambda p: (str(p[0]), p[1]), steps))
+                                                  for v, steps in cellkey.PTABLE.items()}}},
         "tables": [{"name": t.name, "file": f"{t.name}.csv", "title": t.title, "rows": len(t.frame),
                     "suppressed_cells": t.suppressed_cells} for t in tables],
         "suppressed_cells": sum(t.suppressed_cells for t in tables),

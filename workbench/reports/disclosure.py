@@ -63,10 +63,16 @@ class Profile:
     def describe(self) -> list[str]:
         """The rules applied, in words, for the report's "How this was protected" and its manifest."""
         zero = "Zeros are suppressed too." if self.suppress_zero else "Zeros are shown as 0."
-        rules = [f"Counts from 1 to {self.threshold - 1} are suppressed and shown as {SUPPRESSED}. {zero}"]
+        rules = ["Every count is perturbed first by the cell-key method (ONS, Census 2021): a noise of at "
+                 "most 2 either way, looked up from a fixed table by the cell's key and value, so the same "
+                 "cell always shows the same figure. A true 0 stays 0; a true 1 or 2 may show as 0. Totals "
+                 "are perturbed in their own right, so rows need not add up to them exactly.",
+                 f"Perturbed counts from 1 to {self.threshold - 1} are suppressed and shown as {SUPPRESSED}. "
+                 f"{zero}"]
         if self.rounding:
             rules.append(f"Counts that are shown are rounded to the nearest {self.base}; totals are computed "
-                         "from the raw data and then rounded, so they need not equal the sum of the rows.")
+                         "from the raw data, perturbed and then rounded, so they need not equal the sum of "
+                         "the rows.")
         else:
             rules.append("Counts are exact; secondary suppression hides further cells so that no suppressed "
                          "cell can be worked out from the totals.")
