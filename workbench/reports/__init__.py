@@ -152,7 +152,7 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
                        needs_detail, link_to, as_of)
     out = _check_out_dir(out_dir)
     release_id = new_release_id()
-    _admit(con, options, release_id, actor, allow_overlap)
+    options.cache["ledger"] = admit(con, options, release_id, actor=actor, allow_overlap=allow_overlap)
     tables = report_tables(con, options)
     rows, metrics = (None, None)
     if options.extract:
@@ -187,6 +187,17 @@ def preview(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_f
         prof = options.profile
         metrics = risk.assess(extract_rows(con, options), k=prof.threshold, l=prof.l_min)
     return Preview(report_tables(con, options), metrics, options)
+
+
+def scope(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_from: str | None = None,
+          date_to: str | None = None, branch: str | None = None, rounding: bool = True) -> Options:
+    """The checked options of a tables-only release over one scope (for `admit` and single tables).
+
+    Raises:
+        InputError: as for `build`.
+    """
+    return _options(con, profile, rounding, date_from, date_to, branch, False, None, None, "categories", None,
+                    None)
 
 
 def new_release_id() -> str:
@@ -314,8 +325,16 @@ def ledger_request(con, options: Options) -> ledger.Request:
                           extract=options.extract_settings(), calls=totals(con, options)["attempts"])
 
 
-def _admit(con, options: Options, release_id: str, actor: str, allow_overlap: str | None) -> None:
-    """Check the request against the ledger; a refusal is audited (with the request) and raised."""
+def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: str | None = None) -> dict:
+    """Check a release against the ledger; a refusal is audited (with the request) and raised.
+
+    Returns:
+        What the release's audit entry records for the ledger: the request, and any approval with
+        its reason and the overlaps it covers.
+
+    Raises:
+        DisclosureError, InputError: as `ledger.check`.
+    """
     request = ledger_request(con, options)
     try:
         approved = ledger.check(con, request, allow_overlap=allow_overlap)
@@ -323,9 +342,8 @@ def _admit(con, options: Options, release_id: str, actor: str, allow_overlap: st
         _audit(con, "report.blocked", actor, release_id, {"reason": "release ledger",
                                                            "ledger": request.as_dict()})
         raise
-    options.cache["ledger"] = {"ledger": request.as_dict(),
-                               **({"allow_overlap": allow_overlap.strip(), "overlaps": approved}
-                                  if approved else {})}
+    return {"ledger": request.as_dict(),
+            **({"allow_overlap": allow_overlap.strip(), "overlaps": approved} if approved else {})}
 
 
 def _check_not_empty(con, options: Options) -> None:
@@ -849,5 +867,5 @@ def _allowed_words(con, tables: list[Table]) -> frozenset[str]:
     return frozenset(w.lower() for text in texts for w in disclosure.WORD.findall(str(text)))
 
 
-__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "build", "extract_rows",
-           "new_release_id", "report_tables", "suggest_coarser", "version"]
+__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "admit", "build", "extract_rows",
+           "ledger_request", "new_release_id", "report_tables", "scope", "suggest_coarser", "version"]
