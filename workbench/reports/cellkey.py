@@ -12,16 +12,19 @@ reveal a suppressed count exactly. The cell-key method makes that subtraction wo
 
 The perturbation table (documented in the README, fixed; changing it is a new release design):
 
-========== ============================================ ==============================
+========== ============================================ ==================================
 true value  noise (out of 256 cell keys)                 note
-========== ============================================ ==============================
+========== ============================================ ==================================
 0           0 (all 256)                                   zero stays zero
-1           -1 (64), 0 (128), +1 (64)                     may be published as 0 or 2
-2 or more   -2 (32), -1 (48), 0 (96), +1 (48), +2 (32)    a 2 may be published as 0
-========== ============================================ ==============================
+1           0 (all 256)                                   always suppressed anyway
+2           -1 (64), 0 (128), +1 (64)                     published 1, 2 or 3
+3 or more   -2 (32), -1 (48), 0 (96), +1 (48), +2 (32)    never more than 2 away
+========== ============================================ ==================================
 
-Every row has mean zero (the noise is unbiased), the noise is never more than 2 either way, and no
-count becomes negative. Perturbation is a lookup per cell, never per record, and never in place:
+Every row has mean zero (the noise is unbiased), the noise is never more than 2 either way, no
+count becomes negative, and no count other than 0 is ever published as 0: a shown 0 is a true 0,
+as NHS Digital's rule shows it. (A table that could turn 1 or 2 into 0 lets an intruder pin cells:
+two suppressed cells, so each at least 1, under a total shown as 0, so at most 2, are both 1.) Perturbation is a lookup per cell, never per record, and never in place:
 the store keeps the truth; the small-number rule and rounding then apply to the perturbed value.
 """
 
@@ -37,13 +40,14 @@ KEY_SUFFIX = "_cellkey"  # a raw frame's column "<count>_cellkey" holds the cell
 # (noise, how many of the 256 cell keys give it), in key order, for true values 0, 1 and 2 or more.
 PTABLE: dict[int, tuple[tuple[int, int], ...]] = {
     0: ((0, 256),),
-    1: ((-1, 64), (0, 128), (1, 64)),
-    2: ((-2, 32), (-1, 48), (0, 96), (1, 48), (2, 32)),
+    1: ((0, 256),),
+    2: ((-1, 64), (0, 128), (1, 64)),
+    3: ((-2, 32), (-1, 48), (0, 96), (1, 48), (2, 32)),
 }
 
 
 def _lookup() -> np.ndarray:
-    """PTABLE as an array: noise[min(value, 2), cell_key]."""
+    """PTABLE as an array: noise[min(value, 3), cell_key]."""
     table = np.zeros((len(PTABLE), KEY_RANGE), dtype=np.int64)
     for row, steps in PTABLE.items():
         table[row] = np.repeat([noise for noise, _ in steps], [width for _, width in steps])
@@ -57,8 +61,8 @@ def noise(values, keys) -> np.ndarray:
     """The perturbation PTABLE gives each (true value, cell key).
 
     Examples:
-        >>> noise([0, 1, 1, 5, 5], [200, 0, 255, 0, 255]).tolist()
-        [0, -1, 1, -2, 2]
+        >>> noise([0, 1, 2, 2, 5, 5], [200, 0, 0, 255, 0, 255]).tolist()
+        [0, 0, -1, 1, -2, 2]
     """
     true = np.asarray(values, dtype=np.int64)
     cell = np.asarray(keys, dtype=np.int64) % KEY_RANGE
@@ -69,8 +73,8 @@ def perturb(values, keys) -> np.ndarray:
     """True counts plus their table noise: never negative, zero stays zero, at most 2 away.
 
     Examples:
-        >>> perturb([0, 1, 7, 40], [17, 10, 240, 100]).tolist()
-        [0, 0, 9, 40]
+        >>> perturb([0, 1, 2, 7, 40], [17, 10, 10, 240, 100]).tolist()
+        [0, 1, 1, 9, 40]
     """
     true = np.asarray(values, dtype=np.int64)
     return true + noise(true, keys)

@@ -65,7 +65,7 @@ class Profile:
         zero = "Zeros are suppressed too." if self.suppress_zero else "Zeros are shown as 0."
         rules = ["Every count is perturbed first by the cell-key method (ONS, Census 2021): a noise of at "
                  "most 2 either way, looked up from a fixed table by the cell's key and value, so the same "
-                 "cell always shows the same figure. A true 0 stays 0; a true 1 or 2 may show as 0. Totals "
+                 "cell always shows the same figure. A true 0 stays 0 and nothing else becomes 0. Totals "
                  "are perturbed in their own right, so rows need not add up to them exactly.",
                  f"Perturbed counts from 1 to {self.threshold - 1} are suppressed and shown as {SUPPRESSED}. "
                  f"{zero}"]
