@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import datetime
 
 from dp_helpers import add_call, add_member
 
 from workbench import privacy
-import importlib
-
 from workbench.privacy import optouts, subjects
 
 # The package re-exports a function under the module's name, so the module is fetched by its path.
@@ -63,13 +62,15 @@ def test_an_erased_member_who_had_opted_out_leaves_a_bare_number_on_the_register
 def test_subject_access_includes_what_the_branch_sent_back(con, tmp_path):
     key = add_member(con, "SYN0000301", "07700 900301")
     add_call(con, "c301", key, "answered")
-    con.execute("INSERT INTO lists (list_id, kind, purpose, recipient, created_at, shred_by, row_count, format) "
-                "VALUES ('L9', 'followup', 'welfare call-backs', 'Ashcombe branch', now(), DATE '2020-05-01', 1, "
-                "'xlsx')")
+    con.execute("INSERT INTO lists (list_id, kind, purpose, recipient, created_at, shred_by, row_count, "
+                "format) VALUES ('L9', 'followup', 'welfare call-backs', 'Ashcombe branch', now(), "
+                "DATE '2020-05-01', 1, 'xlsx')")
     con.execute("INSERT INTO list_members (list_id, row_number, member_key, outcome, called_on, returned_at) "
-                "VALUES ('L9', 1, ?, 'needs_more_help', DATE '2020-04-20', ?)", [key, datetime(2020, 4, 21, 9, 30)])
+                "VALUES ('L9', 1, ?, 'needs_more_help', DATE '2020-04-20', ?)",
+                [key, datetime(2020, 4, 21, 9, 30)])
     report, page = _sar(con, "SYN0000301", tmp_path)
     (listed,) = report["lists"]
     assert listed["return_outcome"] == "needs_more_help"
-    assert listed["return_called_on"].startswith("2020-04-20") and listed["returned_at"].startswith("2020-04-21T09:30")
+    assert listed["return_called_on"].startswith("2020-04-20")
+    assert listed["returned_at"].startswith("2020-04-21T09:30")
     assert "needs_more_help" in page and "2020-04-20" in page

@@ -24,9 +24,10 @@ def _last_entry(con):
 
 
 def _one_more_call(con):
-    con.execute("INSERT INTO calls SELECT 'extra-call', member_key, round, caller, called_at + INTERVAL 1 HOUR, "
-                "outcome, wellbeing, needs_support, urgency, keen_to_volunteer, dp_query, NULL, import_id "
-                "FROM calls WHERE called_at::DATE BETWEEN '2020-03-30' AND '2020-04-14' ORDER BY call_id LIMIT 1")
+    con.execute("INSERT INTO calls SELECT 'extra-call', member_key, round, caller, "
+                "called_at + INTERVAL 1 HOUR, outcome, wellbeing, needs_support, urgency, keen_to_volunteer, "
+                "dp_query, NULL, import_id FROM calls "
+                "WHERE called_at::DATE BETWEEN '2020-03-30' AND '2020-04-14' ORDER BY call_id LIMIT 1")
 
 
 PATTERNS = {
@@ -38,7 +39,8 @@ PATTERNS = {
 
 def test_an_extract_overlapping_an_earlier_extract_is_a_slice_unless_it_is_the_same_rows_again():
     def request(window, version="v1", extract=True):
-        return ledger.Request("internal", True, window, None, {"area": "branch"} if extract else None, version, 500)
+        settings = {"area": "branch"} if extract else None
+        return ledger.Request("internal", True, window, None, settings, version, 500)
 
     earlier = request(("2020-03-30", "2020-05-11"))
     assert ledger.slices(request(("2020-04-20", "2020-06-08")), earlier) == ["extract"]

@@ -236,7 +236,8 @@ def test_the_gate_blocks_a_specific_extract_and_says_what_to_try(store, outdir):
     with pytest.raises(DisclosureError) as caught:
         reports.build(store, outdir / "out", actor="tester", as_of=AS_OF, extract=True)
     message = str(caught.value)
-    assert "(area, age_band, period, outcome, needs, volunteer) has" in message and "--area district" in message
+    assert "(area, age_band, period, outcome, needs, volunteer) has" in message
+    assert "--area district" in message
     assert "ZZ" not in message and "W15" not in message  # a group is never named by its values
     assert "Zebedee" not in message and not (outdir / "out").exists()
     action, counts = store.execute(
@@ -270,7 +271,8 @@ def test_the_gate_passes_a_coarse_extract_with_pseudonyms_per_release(store, out
     # the organiser gives a reason, which the ledger keeps.
     with pytest.raises(DisclosureError, match="its extract overlaps release"):
         reports.build(store, outdir / "four", extract=True, branch="Alder", **coarse)
-    reports.build(store, outdir / "four", extract=True, branch="Alder", allow_overlap="audit sample", **coarse)
+    reports.build(store, outdir / "four", extract=True, branch="Alder", allow_overlap="audit sample",
+                  **coarse)
     assert json.loads(store.execute("SELECT counts FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0])[
         "allow_overlap"] == "audit sample"
     audited = store.execute("SELECT count(*) FROM audit_log WHERE action = 'report.release'").fetchone()[0]
@@ -305,7 +307,8 @@ def _stable(manifest: dict) -> dict:
 def test_manifest_matches_the_golden_file(store, outdir):
     # Record keys come from a random secret per store; a fixed one makes the perturbed counts repeatable.
     pseudonymise.record_secret(store)
-    store.execute("UPDATE keys SET secret = ? WHERE name = ?", [b"golden" * 5 + b"!!", pseudonymise.RECORD_KEY_NAME])
+    store.execute("UPDATE keys SET secret = ? WHERE name = ?",
+                  [b"golden" * 5 + b"!!", pseudonymise.RECORD_KEY_NAME])
     result = reports.build(
         store,
         outdir / "out",

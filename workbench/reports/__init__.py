@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import html
 import json
 import os
 import secrets
@@ -24,26 +22,23 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
-from string import Template
 
 import duckdb
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from workbench import exports, pages
-from workbench.analysis import needs, outreach, services
+from workbench.analysis import needs, outreach
+from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import cellkey, disclosure, ledger, page, risk
+from workbench.scoring import age_band_sql
 from workbench.store import db
 from workbench.store.audit import audit
-from workbench.scoring import age_band_sql
-from workbench.errors import DisclosureError, InputError
-from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 from workbench.store.filters import check_filters, where
 from workbench.store.state import transaction
+from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 
 AREA_LEVELS = ("sector", "district", "ward", "branch")   # finest to coarsest
 NEEDS_DETAIL = ("categories", "any")
@@ -476,8 +471,9 @@ def waiting(con, options: Options) -> Table:
     labels = (f"waiting {days} days or less", f"waiting over {days} days")
     status = queue["escalated"].map({False: labels[0], True: labels[1]})
     secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
+    record_keys = pseudonymise.record_keys(secret, queue["member_key"])
     people = pd.DataFrame({"urgency": queue["urgency"].fillna("unknown"), "status": status,
-                           cellkey.key_column("members"): pseudonymise.record_keys(secret, queue["member_key"])})
+                           cellkey.key_column("members"): record_keys})
     long = people.groupby(["urgency", "status"]).agg(
         members=("status", "size"), members_cellkey=(cellkey.key_column("members"), "sum")).reset_index()
     long = _complete(long, "status", labels, ["urgency"], "members")
@@ -819,7 +815,8 @@ def _manifest(release_id: str, options: Options, tables: list[Table], rows, metr
                        "zeros_suppressed": prof.suppress_zero,
                        "rounding_base": prof.base if prof.rounding else None, "rounding": prof.rounding,
                        "secondary_suppression": not prof.rounding, "rules": prof.describe(),
-                       "perturbation": {"method": "cell key (ONS Census 2021)", "key_range": cellkey.KEY_RANGE,
+                       "perturbation": {"method": "cell key (ONS Census 2021)",
+                                        "key_range": cellkey.KEY_RANGE,
                                         "max_noise": cellkey.MAX_NOISE,
                                         "table": {str(v): dict(map(lambda p: (str(p[0]), p[1]), steps))
                                                   for v, steps in cellkey.PTABLE.items()}}},
@@ -867,5 +864,6 @@ def _allowed_words(con, tables: list[Table]) -> frozenset[str]:
     return frozenset(w.lower() for text in texts for w in disclosure.WORD.findall(str(text)))
 
 
-__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "admit", "build", "extract_rows",
+__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "admit", "build",
+           "extract_rows",
            "ledger_request", "new_release_id", "report_tables", "scope", "suggest_coarser", "version"]

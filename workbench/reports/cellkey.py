@@ -24,7 +24,8 @@ true value  noise (out of 256 cell keys)                 note
 Every row has mean zero (the noise is unbiased), the noise is never more than 2 either way, no
 count becomes negative, and no count other than 0 is ever published as 0: a shown 0 is a true 0,
 as NHS Digital's rule shows it. (A table that could turn 1 or 2 into 0 lets an intruder pin cells:
-two suppressed cells, so each at least 1, under a total shown as 0, so at most 2, are both 1.) Perturbation is a lookup per cell, never per record, and never in place:
+two suppressed cells, so each at least 1, under a total shown as 0, so at most 2, are both 1.)
+Perturbation is a lookup per cell, never per record, and never in place:
 the store keeps the truth; the small-number rule and rounding then apply to the perturbed value.
 """
 

@@ -116,7 +116,8 @@ def entries(con: duckdb.DuckDBPyConnection) -> list[Entry]:
 
 def releases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The ledger as a table, oldest first: one row per release, with its scope and any approval."""
-    rows = [{"release_id": e.release_id, "released_at": e.logged_at, "by": e.actor, "profile": e.request.profile,
+    rows = [{"release_id": e.release_id, "released_at": e.logged_at, "by": e.actor,
+             "profile": e.request.profile,
              "rounding": e.request.rounding,
              "from": e.request.window[0] if e.request.window else None,
              "to": e.request.window[1] if e.request.window else None,
@@ -222,8 +223,9 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
                               f"{reasons}{more}. Choose a window that differs by {WINDOW_SLICE_DAYS} days or "
                               "more, no --branch, or wait for more calls.")
     if allow_overlap is None:
-        raise DisclosureError(f"Refused: {reasons}{more}, so the two could be subtracted. If this internal "
-                              "release is needed anyway, give --allow-overlap REASON (recorded in the ledger).")
+        raise DisclosureError(f"Refused: {reasons}{more}, so the two could be subtracted. If this "
+                              "internal release is needed anyway, give --allow-overlap REASON (recorded in "
+                              "the ledger).")
     return [f"{p} with release {rid}" for p, rid in findings]
 
 

@@ -137,7 +137,7 @@ def _groups(frame: pd.DataFrame, names: Sequence[str], distinct: bool = False) -
 
 
 def gate(metrics: RiskMetrics, *, suggestion: str = "") -> None:
-    """Block a release whose metrics fail; name the failing columns and how many groups, never a group's values.
+    """Block a release whose metrics fail; name the failing columns and group counts, never a group's values.
 
     The refusal is read by whoever asked, so it must not be a back door: it names the combination of
     quasi-identifiers by its columns and counts the groups that fail, and says what to try.
