@@ -126,3 +126,15 @@ def test_cli_releases_lists_the_ledger(synthetic_store, tmp_path, capsys, monkey
     assert main(["releases", *db]) == 0
     out = capsys.readouterr().out
     assert "Millbridge" in out and "branch review" in out and out.count("2020-03-30") == 2
+
+
+def test_a_day_with_calls_but_no_needs_gives_a_report_of_zeros_and_a_day_without_calls_one_refusal(
+        synthetic_con, tmp_path):
+    quiet = synthetic_con.execute(
+        "SELECT c.called_at::DATE AS day FROM calls c LEFT JOIN call_needs n USING (call_id) "
+        "GROUP BY day HAVING count(n.call_id) = 0 ORDER BY day LIMIT 1").fetchone()[0].isoformat()
+    result = _build(synthetic_con, tmp_path, "quiet", date_from=quiet, date_to=quiet)
+    needs = result.manifest["tables"][4]
+    assert needs["name"] == "needs_by_ward" and needs["rows"] > 8    # every ward of the geography
+    with pytest.raises(InputError, match="No calls from 2020-01-01 to 2020-01-01"):
+        _build(synthetic_con, tmp_path, "none", date_from="2020-01-01", date_to="2020-01-01")

@@ -512,7 +512,8 @@ def services_usage(con, options: Options) -> Table:
     counted = con.execute(SERVICES_QUERY.format(where=body, record_key=record_key_sql(con, options,
                                                                                       "member_key")),
                           params).df()
-    total = counted[counted["category"].isna()]
+    # The grand-total grouping set gives one row even over no references, with NULL sums there.
+    total = counted[counted["category"].isna()].fillna({c: 0 for c in counted.columns if c != "category"})
     if total.empty:
         total = pd.DataFrame([dict.fromkeys(counted.columns, 0)])
     # A member counts once in the total: their references, and their key, once per category summed.
