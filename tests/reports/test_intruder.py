@@ -170,9 +170,9 @@ def test_the_series_the_ledger_allows_pins_no_suppressed_cell(synthetic_con):
     e[index[(moved[1], branch, moved[2])]] = 1
     assert intruder.feasible(y, e)
     # Targets: every suppressed cell of the full-round release (the audit recovered all of them from
-    # the windows), and every tenth suppressed cell of the rest of the series, windows, branches and
-    # the release after the new call alike. Each costs two integer programs.
-    targets += intruder.hidden[len(targets)::10]
+    # the windows), and every twentieth suppressed cell of the rest of the series (windows, branches
+    # and the release after the new call alike). Each costs two integer programs.
+    targets += intruder.hidden[len(targets)::20]
     pinned = []
     for row in targets:
         low, high = intruder.range_of(row)
