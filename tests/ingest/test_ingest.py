@@ -234,15 +234,15 @@ MISSING = [
         "no column for Membership number (required). Expected: Membership number. Found: First Name",
     ),
     (
-        MEMBERS.rename(columns={"Membership Number": "Membrship Numbr"}),
+        MEMBERS.rename(columns={"Membership Number": "Mbr No"}),
         "members",
-        'The closest is "Membrship Numbr": if that is it, map it with --mapping '
-        '([columns] membership_number = "Membrship Numbr")',
+        'Closest: "Mbr No" (80). If one of those is it, map it with --mapping '
+        '([columns] membership_number = "Mbr No")',
     ),
     (
         CALLS.drop(columns="Outcome"),
         "calls",
-        "no column for Outcome (required). Expected: Membership number, Round, Date, Outcome.",
+        "no column for Outcome (required). Expected: Date, Outcome.",
     ),
     (MEMBERS, "calls", "This looks like a members file: try `workbench import members m.csv`"),
     (

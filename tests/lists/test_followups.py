@@ -99,7 +99,8 @@ def _build(con) -> None:
         phone_hash = pseudonymise.suppression_hashes(con, [phone])[0]
         number_hash = pseudonymise.suppression_hashes(con, [number])[0]
         con.execute(
-            "INSERT INTO identities VALUES (?, ?, ?, 'Smith', ?, ?, '1 High St', ?, ?)",
+            "INSERT INTO identities (member_key, membership_number, first_name, last_name, phone, email, "
+            "address, phone_hash, membership_hash) VALUES (?, ?, ?, 'Smith', ?, ?, '1 High St', ?, ?)",
             [key, number, first, phone, f"{number.lower()}@example.com", phone_hash, number_hash],
         )
         for i, (outcome, wellbeing, urgency, categories) in enumerate(calls):

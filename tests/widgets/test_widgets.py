@@ -306,3 +306,24 @@ def test_ward_filter_follows_the_branch(synthetic_store):
     page.ward.value = expected[0]
     page.branch.value = page.branch.options[2]  # a ward of another branch is dropped, not kept
     assert page.ward.value == "(all)" and not page.feedback.value
+
+
+def test_questions_view_maps_survey_columns_previews_and_saves(synthetic_store, tmp_path, tiny_org):
+    from workbench.synthetic import tool_exports
+    from workbench.widgets.load import LoadView, QuestionsView
+
+    report, _members = tool_exports.callhub_call_report(tiny_org, tmp_path / "callhub.csv")
+    page = LoadView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.path.value = str(report)
+    questions = QuestionsView(page)
+    questions.read_button.click()
+    assert tool_exports.CATEGORY_QUESTION in questions.fields, questions.feedback.text
+    questions.fields[tool_exports.CATEGORY_QUESTION].value = "need_categories"
+    suggested = {a: d.value for a, d in questions.answers[tool_exports.CATEGORY_QUESTION].items()}
+    assert suggested["Food shopping"] == "food" and suggested["Yes - medicine"] == "medicine"
+    questions.preview_button.click()
+    assert page.last is not None and page.last.dry_run, questions.feedback.text
+    questions.save_path.value = str(tmp_path / "survey.toml")
+    questions.save_button.click()
+    assert "Saved" in questions.feedback.text and page.mapping.value == str(tmp_path / "survey.toml")
+    assert '[answers.need_categories]\n' in (tmp_path / "survey.toml").read_text()

@@ -26,7 +26,7 @@ from workbench.errors import InputError
 from workbench.ingest import calls as ingest_calls
 from workbench.ingest import fields as ingest_fields
 from workbench.ingest import files as ingest_files
-from workbench.ingest import headers
+from workbench.ingest import formats, headers, oruk
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
@@ -53,6 +53,11 @@ class ImportResult:
     members_created: int = 0
     erased_skipped: int = 0
     optouts_recorded: int = 0
+    source_optouts: int = 0
+    profile: str = "plain"
+    profile_title: str = ""
+    columns: dict[str, tuple[str, float]] = field(default_factory=dict)  # field -> (header, score)
+    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
     problems: pd.DataFrame = field(default_factory=ingest_problems.empty)
@@ -65,6 +70,8 @@ class ImportResult:
         verb = "would load" if self.dry_run else "loaded"
         noun = self.kind if self.loaded != 1 else self.kind.rstrip("s")
         lines = [
+            f"{self.file}: read as {self.profile_title} (profile {self.profile}; --profile NAME to choose "
+            "another).",
             f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {noun}, "
             f"updated {self.updated:,}, rejected {self.rejected:,}"
             + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "")
@@ -78,6 +85,15 @@ class ImportResult:
                 f"{_count(self.optouts_recorded, 'do-not-call outcome')} {will} added to the opt-out "
                 "register."
             )
+        if self.source_optouts:
+            lines.append(
+                f"{_count(self.source_optouts, 'member')} marked do-not-call in the file {will} added to the "
+                "opt-out register."
+            )
+        if self.dry_run and self.columns:
+            lines.append("Columns used (field <- column, match score out of 100):")
+            lines += [f"  {name} <- {_shown_header(h)} ({s:.0f})" for name, (h, s) in self.columns.items()]
+        lines += [f"note: {n}" for n in self.notes]
         lines += [f"warning: {w}" for w in self.warnings]
         if self.rejects_path:
             lines.append(
@@ -119,6 +135,7 @@ def import_members(
     actor: str = "unknown",
     rejects: str | Path | None = None,
     progress: bool | None = False,
+    profile: str | None = None,
 ) -> ImportResult:
     """Create or update members (and their identities) from a membership export.
 
@@ -132,6 +149,7 @@ def import_members(
         actor: who is importing, for the audit log.
         rejects: where to write rejected rows (default: beside the file, NAME.rejects.csv).
         progress: show a progress bar (None: only on a terminal).
+        profile: the format to read it as (see ingest.profiles); by default recognised from its headers.
 
     Returns:
         An ImportResult.
@@ -140,7 +158,9 @@ def import_members(
         ImportRejected: invalid rows and no skip_invalid; nothing was written.
         InputError: the file cannot be read, or a required column is missing.
     """
-    return _import("members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+    return _import(
+        "members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, profile=profile
+    )
 
 
 def import_calls(
@@ -154,13 +174,26 @@ def import_calls(
     actor: str = "unknown",
     rejects: str | Path | None = None,
     progress: bool | None = False,
+    profile: str | None = None,
+    round_name: str | None = None,
 ) -> ImportResult:
     """Add the new calls from a call-outcomes export (and create or update the members it carries).
 
-    Do-not-call outcomes go onto the opt-out register (source "call") in the same transaction.
-    Arguments, result and errors as `import_members`.
+    Do-not-call outcomes go onto the opt-out register (source "call") in the same transaction, and
+    so do members the source system marks do-not-call (source "import"). Rows are matched to
+    members by membership number, by another id (NationBuilder, VAN, external), or by phone
+    number and first name.
+
+    Args:
+        round_name: the round for every call (--round); by default the file's round or campaign
+            column, else one round named from the first and last call dates.
+
+    Other arguments, result and errors as `import_members`.
     """
-    return _import("calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+    return _import(
+        "calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
+        profile=profile, round_name=round_name,
+    )
 
 
 def import_services(
@@ -174,12 +207,20 @@ def import_services(
     actor: str = "unknown",
     rejects: str | Path | None = None,
     progress: bool | None = False,
+    profile: str | None = None,
 ) -> ImportResult:
-    """Create or update the community services directory (an Open Referral style CSV works too).
+    """Create or update the community services directory (the community map).
+
+    `path` may be a services file, or an Open Referral UK directory: its folder of tables or its
+    datapackage.json (see `ingest.oruk`); services are then keyed by their ORUK id, and inactive
+    or defunct ones are kept but never offered for signposting.
 
     Arguments, result and errors as `import_members`.
     """
-    return _import("services", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+    return _import(
+        "services", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
+        profile=profile,
+    )
 
 
 PRIOR_IMPORT = """
@@ -188,13 +229,19 @@ WHERE sha256 = ? AND kind = ? ORDER BY imported_at LIMIT 1
 """
 
 
-def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress) -> ImportResult:
+def _import(
+    kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, *, profile=None,
+    round_name=None,
+) -> ImportResult:
     path = Path(path)
     mapping_data = headers.load_mapping(mapping)
-    if not path.is_file():
+    directory = kind == "services" and oruk.is_directory(path)  # an Open Referral UK folder
+    if not directory and not path.is_file():
         raise InputError(f"No file at {path}. Check the path.")
-    ingest_files.file_format(path)
-    result = ImportResult(kind, path.name, ingest_files.sha256(path), dry_run=dry_run)
+    if not directory:
+        ingest_files.file_format(path)
+    digest = oruk.sha256(path) if directory else ingest_files.sha256(path)
+    result = ImportResult(kind, path.name, digest, dry_run=dry_run)
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:
         result.already_imported, result.import_id, result.skipped_duplicate = True, prior[0], prior[2]
@@ -207,7 +254,8 @@ def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejec
     )
     try:
         return _checked_import(
-            kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+            kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar,
+            profile=profile, round_name=round_name,
         )
     finally:
         bar.close()
@@ -215,13 +263,24 @@ def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejec
 
 
 def _checked_import(
-    kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+    kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar, *,
+    profile=None, round_name=None,
 ):
-    staged = ingest_files.stage(con, path, sheet=sheet)
+    if kind == "services" and oruk.is_directory(path):
+        directory = oruk.stage(con, path, mapping_data)
+        staged, profile = directory.staged, "open_referral_uk"
+        result.warnings += _unmapped_terms(directory.unmapped_terms)
+    else:
+        staged = ingest_files.stage(con, path, sheet=sheet)
     result.rows_read = staged.rows
     result.warnings += staged.warnings
     bar.update()
-    matched = _match(kind, staged, mapping_data, path.name)
+    understood = _match(con, kind, staged, mapping_data, path.name, profile)
+    matched = understood.match
+    result.profile, result.profile_title = understood.profile.name, understood.profile.title
+    result.columns = {f: (h, matched.scores.get(f, 100.0)) for f, h in matched.columns.items()}
+    result.notes += understood.notes
+    result.warnings += matched.weak
     result.extra_columns = matched.extra
     if matched.extra:
         result.warnings.append(
@@ -229,7 +288,10 @@ def _checked_import(
             + ", ".join(_shown_header(h) for h in matched.extra[:12])
             + "."
         )
-    checks = _stage_rows(kind, con, staged, matched.columns, mapping_data)
+    checks = _stage_rows(kind, con, staged, understood)
+    if kind == "calls":
+        notes, warnings = formats.prepare_calls(con, "ingest_stage", understood, round_name)
+        result.notes, result.warnings = result.notes + notes, result.warnings + warnings
     bar.update()
     if ingest_problems.has_any(con, "ingest_stage", checks):
         result.problems = ingest_problems.collect(
@@ -251,7 +313,20 @@ def _checked_import(
     return result
 
 
-def _match(kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name: str) -> headers.HeaderMatch:
+def _unmapped_terms(terms: list[str]) -> list[str]:
+    if not terms:
+        return []
+    shown = ", ".join(f'"{t[:40]}"' for t in terms[:10]) + (", …" if len(terms) > 10 else "")
+    return [
+        f"{len(terms):,} taxonomy term{'s' if len(terms) > 1 else ''} matched no need category, so "
+        f"services with only those were filed under other: {shown}. Map them with a mapping file's "
+        '[categories] table ("Term name" = "food").'
+    ]
+
+
+def _match(
+    con, kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name: str, profile: str | None
+) -> formats.Understanding:
     if staged.rows == 0:
         raise InputError(f"{name} has a header row but no data rows: there is nothing to import.")
     guess = headers.guess_kind(staged.headers)
@@ -260,7 +335,7 @@ def _match(kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name:
             f"{name} looks like a call-outcomes export (it has outcome and date columns), not a "
             f"{kind} file. Import it with: workbench import calls {name}"
         )
-    return headers.match(kind, staged.headers, mapping_data, name)
+    return formats.understand(con, kind, staged, mapping_data, name, profile)
 
 
 def _shown_header(header: str) -> str:
@@ -268,26 +343,41 @@ def _shown_header(header: str) -> str:
     return f'"{text[:40]}…"' if len(text) > 40 else f'"{text}"'
 
 
-def _stage_rows(kind, con, staged, columns, mapping_data) -> list[ingest_problems.Check]:
+def _stage_rows(kind, con, staged, understood: formats.Understanding) -> list[ingest_problems.Check]:
     serials = staged.fmt == "xlsx"
+    columns, mapping_data, profile = understood.columns, understood.mapping, understood.profile
+    by_number = understood.identity() == "membership_number"
     rules = {
         "members": lambda: ingest_fields.member_rules(serials),
         "calls": lambda: (
-            ingest_fields.call_rules(serials, mapping_data)
-            + [r for r in ingest_fields.member_rules(serials) if r.field != "membership_number"]
+            ingest_fields.call_rules(
+                serials, mapping_data, has_round="round" in columns, month_first=profile.month_first
+            )
             + [
+                r
+                for r in ingest_fields.member_rules(serials)
+                if r.field not in ("membership_number", "phone")
+            ]
+            + [
+                # The phone's problem column carries "no member has this phone and first name".
+                ingest_fields.Rule("phone", problem="CAST(NULL AS VARCHAR)", fix=_MEMBER_FIX),
                 ingest_fields.Rule(
                     "membership_number",
                     value=ingest_fields.member_rules(serials)[0].value,
                     problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs the "
-                    "member''s membership number' END",
-                    fix="fill in the membership number, or remove the row",
-                )
+                    "member''s membership number' END"
+                    if by_number
+                    else "CAST(NULL AS VARCHAR)",  # filled in from the member's other ids
+                    fix="fill in the membership number, or remove the row" if by_number else _MEMBER_FIX,
+                ),
             ]
         ),
         "services": ingest_fields.service_rules,
     }[kind]()
-    checks = ingest_fields.stage(con, staged.table, "ingest_stage", rules, columns, nul_free=staged.nul_free)
+    checks = ingest_fields.stage(
+        con, staged.table, "ingest_stage", rules, columns, nul_free=staged.nul_free,
+        strip_apostrophe=profile.strip_apostrophe,
+    )
     if kind == "members":
         _mark_duplicate_members(con)
     elif kind == "calls":
@@ -296,6 +386,8 @@ def _stage_rows(kind, con, staged, columns, mapping_data) -> list[ingest_problem
         ingest_services.mark_duplicate_ids(con, "ingest_stage")
     return checks
 
+
+_MEMBER_FIX = "add the member's membership number (or their id from the member list), or remove the row"
 
 DUPLICATE_MEMBERS = """
 UPDATE temp.ingest_stage s SET p__membership_number = 'is the same membership number as row ' || d.first_row
@@ -364,6 +456,10 @@ def _write_members(con, valid, actor, result: ImportResult, progress, columns) -
         counts.erased_skipped,
     )
     _member_warnings(counts, result)
+    if "do_not_call" in columns:
+        result.source_optouts = formats.source_optouts(
+            con, "ingest_stage", valid, actor=actor, sha256=result.sha256
+        )
 
 
 def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) -> None:
@@ -400,6 +496,10 @@ def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> 
     )
     result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
     result.erased_skipped, result.optouts_recorded = counts.erased_skipped, counts.optouts_recorded
+    if "do_not_call" in columns:
+        result.source_optouts = formats.source_optouts(
+            con, "ingest_stage", valid, actor=actor, sha256=result.sha256
+        )
     if counts.erased_skipped:
         result.warnings.append(
             f"{counts.erased_skipped:,} call{'s' if counts.erased_skipped > 1 else ''} belong to "
@@ -463,6 +563,8 @@ def _record(con: duckdb.DuckDBPyConnection, actor: str, result: ImportResult) ->
             "members_created": result.members_created,
             "erased_skipped": result.erased_skipped,
             "optouts_recorded": result.optouts_recorded,
+            "source_optouts": result.source_optouts,
+            "profile": result.profile,
         },
     )
 

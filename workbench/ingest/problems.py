@@ -56,7 +56,7 @@ def show(field: str, value: str | None) -> str:
         >>> show("outcome", "Maybe")
         'Maybe'
     """
-    if value is None:
+    if value is None or value is pd.NA:  # NULL arrives as pd.NA where the field has no column
         return "(blank)"
     if field in IDENTITY_FIELDS:
         return f"({field.replace('_', ' ')} withheld, {len(value)} characters)"

@@ -551,6 +551,7 @@ cats AS (SELECT unnest(?::VARCHAR[]) AS category),
 cover AS (
     SELECT s.category, lower(trim(a.area)) AS ward_key
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
+    WHERE coalesce(s.status, 'active') = 'active'  -- inactive or defunct services cover nothing
 ),
 needing AS (
     SELECT DISTINCT m.ward, n.category, c.member_key

@@ -73,8 +73,9 @@ def _chart_html(table: Table) -> Markup:
     # plotly writes the figure's data as JSON inside its own script element; labels are ours or
     # protected table labels, and plotly escapes them for that context.
     figure = chart(table)
-    return Markup(pio.to_html(figure,  # noqa: S704 - plotly escapes the labels for its script element include_plotlyjs=False, full_html=False, div_id=f"chart-{table.name}",
-                              config={"displaylogo": False, "responsive": True}))
+    html = pio.to_html(figure, include_plotlyjs=False, full_html=False, div_id=f"chart-{table.name}",
+                       config={"displaylogo": False, "responsive": True})
+    return Markup(html)  # noqa: S704 - plotly escapes the labels for its own script element
 
 
 def chart(table: Table) -> go.Figure:

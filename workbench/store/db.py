@@ -30,14 +30,22 @@ from workbench.errors import InputError, StoreError
 from workbench.exports import protect
 from workbench.store.state import transaction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
 
 # Each entry upgrades a store from version N-1 to N. schema.sql (all CREATE ... IF NOT EXISTS)
 # runs after them, so new tables need no migration; changed columns do.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # 2: member id aliases (NationBuilder, VAN, external) on the identity row; a service's status.
+    2: """
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS nationbuilder_id VARCHAR;
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS van_id VARCHAR;
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS external_id VARCHAR;
+    ALTER TABLE services ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'active';
+    """,
+}
 
 KEY_NAMES = ("member", "suppression", "record")  # record: cell-key perturbation
 
