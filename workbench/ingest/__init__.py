@@ -30,6 +30,7 @@ from workbench.ingest import formats, headers, oruk
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
+from workbench.privacy import pseudonymise
 from workbench.store.state import transaction
 
 KINDS = ("members", "calls", "services")
@@ -241,6 +242,8 @@ def _import(
     if not directory:
         ingest_files.file_format(path)
     digest = oruk.sha256(path) if directory else ingest_files.sha256(path)
+    if kind != "services":  # a file of people: keyed, so its digest cannot be matched to a guess
+        digest = pseudonymise.file_digest(con, digest)
     result = ImportResult(kind, path.name, digest, dry_run=dry_run)
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:

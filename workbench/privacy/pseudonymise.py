@@ -166,3 +166,15 @@ def record_keys(secret: bytes, member_keys: Iterable[str]) -> list[int]:
     """Each member_key's record key (0..255), the same as `record_key_sql` gives inside DuckDB."""
     prefix = secret.hex()
     return [int(hashlib.sha256((prefix + key).encode("utf-8")).hexdigest()[:2], 16) for key in member_keys]
+
+
+def file_digest(con: duckdb.DuckDBPyConnection, sha256_hex: str) -> str:
+    """A keyed digest of an imported file, for `imports.sha256`: HMAC-SHA256 of its SHA-256.
+
+    A file holding identity (a one-line opt-out file, say) must not be recoverable by hashing every
+    candidate phone number, so the stored digest is keyed. It is deterministic under the store's
+    keys, so importing the same file twice is still recognised. The key is derived from the
+    'suppression' key (never rotated), so no new secret has to be written, even by a dry run.
+    """
+    key = hmac.new(db.key(con, "suppression"), b"imported file digest", hashlib.sha256).digest()
+    return hmac.new(key, sha256_hex.encode("ascii"), hashlib.sha256).hexdigest()
