@@ -30,7 +30,7 @@ from workbench.ingest import formats, headers, oruk
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
-from workbench.privacy import pseudonymise
+from workbench.privacy import masking, pseudonymise
 from workbench.store.state import transaction
 
 KINDS = ("members", "calls", "services")
@@ -509,7 +509,8 @@ def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> 
             "members erased earlier; they were not loaded."
         )
     if counts.unlisted_count:
-        names = ", ".join(f'"{n[:40]}"' for n in counts.unlisted_services)
+        # Typed-in names can hold a person's name or number: masked before they are shown.
+        names = ", ".join(f'"{n[:40]}"' for n in masking.mask(con, counts.unlisted_services))
         result.warnings.append(
             f"{counts.unlisted_count:,} service name{'s' if counts.unlisted_count > 1 else ''} "
             f"referenced on calls are not in the services directory (kept as unlisted): {names}"
