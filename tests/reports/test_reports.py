@@ -91,7 +91,8 @@ def _populate(con, *, ward_names: dict[str, list[str]] | None = None) -> None:
     )
     con.executemany("INSERT INTO call_needs VALUES (?, ?)", call_needs)
     con.execute(
-        "INSERT INTO services VALUES ('S1', 'Alder Pantry', 'food', ['Ashby'], 'pantry@example.org', [])"
+        "INSERT INTO services (service_id, name, category, areas, contact, aliases) "
+        "VALUES ('S1', 'Alder Pantry', 'food', ['Ashby'], 'pantry@example.org', [])"
     )
     con.execute("INSERT INTO call_services VALUES ('CL00002', 'S1', 'Alder Pantry')")
 

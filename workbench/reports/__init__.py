@@ -145,10 +145,13 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
     """
     options = _options(con, profile, rounding, date_from, date_to, branch, extract, area, period,
                        needs_detail, link_to, as_of)
-    out = _check_out_dir(out_dir)
-    release_id = new_release_id()
-    options.cache["ledger"] = admit(con, options, release_id, actor=actor, allow_overlap=allow_overlap)
-    tables = report_tables(con, options)
+    try:
+        out = _check_out_dir(out_dir)
+        release_id = new_release_id()
+        options.cache["ledger"] = admit(con, options, release_id, actor=actor, allow_overlap=allow_overlap)
+        tables = report_tables(con, options)
+    finally:
+        release_record_keys(con, options)
     rows, metrics = (None, None)
     if options.extract:
         rows, metrics = _gated_extract(con, options, release_id, actor)
@@ -181,7 +184,10 @@ def preview(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_f
     if options.extract:
         prof = options.profile
         metrics = risk.assess(extract_rows(con, options), k=prof.threshold, l=prof.l_min)
-    return Preview(report_tables(con, options), metrics, options)
+    try:
+        return Preview(report_tables(con, options), metrics, options)
+    finally:
+        release_record_keys(con, options)
 
 
 def scope(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_from: str | None = None,
@@ -260,11 +266,31 @@ FROM keyed GROUP BY ALL
 """
 
 
+# The key column has its own name, so the lookup's `member_key` can only mean the outer query's.
+RECORD_KEYS_QUERY = "SELECT member_key AS rk_member, {record_key} AS rk FROM members"
+
+
 def record_key_sql(con, options: Options, member_key: str) -> str:
-    """The record-key expression over the trusted column `member_key` (the secret read once per build)."""
-    if "record_secret" not in options.cache:
-        options.cache["record_secret"] = pseudonymise.record_secret(con)
-    return pseudonymise.record_key_sql(options.cache["record_secret"], member_key)
+    """The record-key expression over the trusted column `member_key`.
+
+    Every member's key is computed once per build (one SHA-256 per member) into a frame registered
+    on the connection for the build's queries, which look it up by a join; hashing inside each query
+    would hash once per row of every query instead. `release_record_keys` unregisters it.
+    """
+    if "record_keys" not in options.cache:
+        secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
+        sql = RECORD_KEYS_QUERY.format(record_key=pseudonymise.record_key_sql(secret, "member_key"))
+        name = f"_record_keys_{secrets.token_hex(8)}"
+        con.register(name, con.execute(sql).fetch_arrow_table())
+        options.cache["record_keys"] = name
+    return f"(SELECT r.rk FROM {options.cache['record_keys']} r WHERE r.rk_member = {member_key})"
+
+
+def release_record_keys(con, options: Options) -> None:
+    """Unregister the build's record keys (they live only in memory, and only while a build runs)."""
+    name = options.cache.pop("record_keys", None)
+    if name:
+        con.unregister(name)
 
 
 def ward_summary(con, options: Options) -> pd.DataFrame:
