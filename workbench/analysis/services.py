@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError
+from workbench.privacy import masking
 from workbench.store import snapshot
 from workbench.store.filters import check_filters, where
 
@@ -157,6 +158,8 @@ def gaps(
         recorded = cursor.execute(NO_SERVICE_QUERY.format(where=body), params).df()
         uncovered = cursor.execute(UNCOVERED_QUERY.format(where=body), params).df()
         unlisted = cursor.execute(UNLISTED_QUERY.format(where=body), params).df()
+    # Free text typed where a service name belongs can hold a person: masked before it is shown.
+    unlisted["name"] = masking.mask(con, unlisted["name"].tolist())
     recorded = recorded[recorded["without_service"] > 0].copy()
     recorded["share"] = (recorded["without_service"] / recorded["needs"]).astype(float)
     no_service = recorded.sort_values(

@@ -7,7 +7,7 @@ from pathlib import Path
 from workbench import reports
 from workbench.cli.common import actor, add_command, open_store
 from workbench.privacy import pseudonymise
-from workbench.reports import disclosure
+from workbench.reports import disclosure, ledger
 
 
 def register(sub) -> None:
@@ -32,9 +32,18 @@ def register(sub) -> None:
     p.add_argument("--needs", choices=list(reports.NEEDS_DETAIL), default="categories",
                    help="the extract's needs: each category, or only whether there was any")
     p.add_argument("--no-rounding", action="store_true",
-                   help="show exact counts, protected by secondary suppression instead of rounding")
+                   help="internal only, and recorded: show unrounded (still perturbed) counts, protected by "
+                        "secondary suppression instead of rounding")
+    p.add_argument("--allow-overlap", default=None, metavar="REASON",
+                   help="let an internal release be a narrow slice of an earlier one (see `workbench "
+                        "releases`); the reason is recorded in the ledger")
     p.add_argument("--link-to", default=None, metavar="RELEASE_ID",
                    help="reuse that release's pseudonym key, so the two extracts can be linked")
+
+    add_command(sub, "releases", cmd_releases,
+                "List the release ledger: every report released, with its profile, period, branch, rounding, "
+                "extract, the store's data version and any overlap approved (and why).",
+                "workbench releases --db data/demo.duckdb")
 
     p = add_command(sub, "keys", cmd_keys,
                     "List the release keys held, or rotate them: retire every release key so no earlier "
@@ -49,7 +58,8 @@ def cmd_report(args) -> int:
         result = reports.build(con, args.out, profile=args.profile, date_from=args.date_from,
                                date_to=args.date_to, branch=args.branch, extract=args.extract,
                                actor=actor(args), rounding=not args.no_rounding, area=args.area,
-                               period=args.period, needs_detail=args.needs, link_to=args.link_to)
+                               period=args.period, needs_detail=args.needs, link_to=args.link_to,
+                               allow_overlap=args.allow_overlap)
     finally:
         con.close()
     print(f"Released report {result.release_id} to {result.out_dir} "
@@ -60,6 +70,19 @@ def cmd_report(args) -> int:
         m = result.metrics
         print(f"Extract: {m['records']} records, k-min {m['k_min']}, l-diversity {m['l_min']}, "
               f"highest risk {m['max_risk']:.3f}, average {m['avg_risk']:.3f}.")
+    return 0
+
+
+def cmd_releases(args) -> int:
+    con = open_store(args, read_only=True)
+    try:
+        table = ledger.releases(con)
+    finally:
+        con.close()
+    if table.empty:
+        print("(no releases in the ledger)")
+        return 0
+    print(table.fillna("").to_string(index=False))
     return 0
 
 

@@ -30,6 +30,7 @@ from workbench.ingest import formats, headers, oruk
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
+from workbench.privacy import masking, pseudonymise
 from workbench.store.state import transaction
 
 KINDS = ("members", "calls", "services")
@@ -250,6 +251,8 @@ def _import(
     if not directory:
         ingest_files.file_format(path)
     digest = source.sha256 if source else oruk.sha256(path) if directory else ingest_files.sha256(path)
+    if kind != "services":  # a file of people: keyed, so its digest cannot be matched to a guess
+        digest = pseudonymise.file_digest(con, digest)
     result = ImportResult(kind, path.name, digest, dry_run=dry_run)
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:
@@ -530,7 +533,8 @@ def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> 
             "members erased earlier; they were not loaded."
         )
     if counts.unlisted_count:
-        names = ", ".join(f'"{n[:40]}"' for n in counts.unlisted_services)
+        # Typed-in names can hold a person's name or number: masked before they are shown.
+        names = ", ".join(f'"{n[:40]}"' for n in masking.mask(con, counts.unlisted_services))
         result.warnings.append(
             f"{counts.unlisted_count:,} service name{'s' if counts.unlisted_count > 1 else ''} "
             f"referenced on calls are not in the services directory (kept as unlisted): {names}"

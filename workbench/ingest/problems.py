@@ -7,6 +7,7 @@ e.g. "(phone withheld, 11 characters)", so a problem report can be pasted into a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,13 +59,42 @@ def show(field: str, value: str | None) -> str:
         '(phone withheld, 12 characters)'
         >>> show("outcome", "Maybe")
         'Maybe'
+        >>> show("age", "Jane Smith 07700 900123")
+        '(withheld: it looks like text of letters, digits, spaces, 23 characters)'
     """
     if value is None or value is pd.NA:  # NULL arrives as pd.NA where the field has no column
         return "(blank)"
     if field in IDENTITY_FIELDS:
         return f"({field.replace('_', ' ')} withheld, {len(value)} characters)"
+    if _identity_like(field, value):
+        return f"(withheld: it looks like {_shape(value)}, {len(value)} characters)"
     text = value.replace("\x00", "").replace("\n", " ").replace("\r", " ")
     return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH] + f"… ({len(text)} characters)"
+
+
+# A value in the wrong column can still be identity: a name and phone under Age, an email under
+# Date. Such values are described by their shape, like identity fields, never echoed.
+PHONE_LIKE = re.compile(r"(?:\d[\s().-]*){7,}")
+EMAIL_LIKE = re.compile(r"\S@\S")
+NAME_LIKE = re.compile(r"[^\W\d_]{2,}[\s,]+[^\W\d_]{2,}")
+# Fields where no words belong: two words there are more likely a name than a typo.
+WORDLESS_FIELDS = frozenset({"age", "wellbeing", "called_at", "joined_on", "date", "date_of_birth"})
+
+
+def _identity_like(field: str, value: str) -> bool:
+    if PHONE_LIKE.search(value) or EMAIL_LIKE.search(value):
+        return True
+    return field in WORDLESS_FIELDS and bool(NAME_LIKE.search(value))
+
+
+def _shape(value: str) -> str:
+    """What kinds of characters a value holds, never the characters themselves."""
+    if EMAIL_LIKE.search(value):
+        return "an email address"
+    kinds = [name for name, test in (("letters", str.isalpha), ("digits", str.isdigit),
+                                     ("spaces", str.isspace)) if any(test(ch) for ch in value)]
+    return "text of " + (", ".join(kinds) or "symbols") + (" and symbols" if any(
+        not (ch.isalnum() or ch.isspace()) for ch in value) else "")
 
 
 def has_any(con: duckdb.DuckDBPyConnection, stage: str, checks: list[Check]) -> bool:

@@ -32,7 +32,8 @@ from workbench.store.state import transaction
 
 REASONS = ("asked_not_to_be_called", "complaint", "deceased", "moved_away", "other")
 SCOPES = ("calls", "all")
-SOURCES = ("call", "manual", "import", "return", "erasure")
+# "register": a bare phone number kept on the do-not-call register, with no member and no story.
+SOURCES = ("call", "manual", "import", "return", "erasure", "register")
 # Every INSERT INTO optouts in the workbench is in this module and names these columns; withdrawal
 # columns start empty and only `withdraw` sets them.
 ENTRY_COLUMNS = (
@@ -261,14 +262,39 @@ INSERT INTO optouts (COLUMNS) VALUES (?, ?, ?, ?, 'all', 'other', 'erasure', ?, 
 """.replace("COLUMNS", ENTRY_COLUMNS)
 
 
+# The erased person's own active opt-outs: theirs by member_key or membership number, never by a
+# phone someone else may share.
+OWN_OPTOUT_QUERY = """
+SELECT min(recorded_at) FROM optouts
+WHERE withdrawn_at IS NULL AND (member_key = ? OR membership_hash = ?)
+"""
+# Their entries stop matching the phone: a phone can be shared (a household landline), and an entry
+# that matched it would opt out, and show in the subject-access file of, someone else.
+DETACH_PHONE_QUERY = "UPDATE optouts SET phone_hash = NULL WHERE member_key = ? OR membership_hash = ?"
+BARE_NUMBER_QUERY = """
+INSERT INTO optouts (COLUMNS) VALUES (?, NULL, ?, NULL, 'calls', 'other', 'register', NULL, ?)
+""".replace("COLUMNS", ENTRY_COLUMNS)
+
+
 def keep_erased(con: duckdb.DuckDBPyConnection, person: subjects.Subject, *, actor: str) -> str:
-    """Keep an erased member's suppression hashes, so they are never called again; return the id.
+    """Keep what stops an erased member being contacted again, and nothing that points at them; return the id.
+
+    - Their membership-number hash (and member_key) stay on the register, so re-importing the old
+      member list can never bring them back.
+    - Their phone hash is kept only if they had opted out themselves, and then only as a bare number
+      on the do-not-call register: no member, no reason, no source that says "erasure", dated when
+      they first opted out. Anyone who shares the phone is then not called on it, and sees in their
+      own subject-access file only that the number is on the register.
+    - Otherwise the phone is not kept: a member sharing it is not opted out by someone else's erasure.
 
     Runs in the erasure's own transaction; the erasure's audit entry covers it.
     """
+    opted_out_at = con.execute(OWN_OPTOUT_QUERY, [person.member_key, person.membership_hash]).fetchone()[0]
+    con.execute(DETACH_PHONE_QUERY, [person.member_key, person.membership_hash])
+    if opted_out_at is not None and person.phone_hash is not None:
+        con.execute(BARE_NUMBER_QUERY, [f"num-{uuid.uuid4().hex[:12]}", person.phone_hash, opted_out_at])
     optout_id = f"era-{person.member_key}"
-    con.execute(ERASURE_QUERY,
-                [optout_id, person.member_key, person.phone_hash, person.membership_hash, actor])
+    con.execute(ERASURE_QUERY, [optout_id, person.member_key, None, person.membership_hash, actor])
     return optout_id
 
 

@@ -127,3 +127,54 @@ def rotate_release_keys(con: duckdb.DuckDBPyConnection, *, actor: str) -> int:
             con.execute(DELETE_KEY, [release_key_name(release_id)])
         audit(con, "keys.rotate", actor=actor, object_id="release keys", counts={"retired": len(names)})
     return len(names)
+
+
+# -- record keys (cell-key perturbation) -------------------------------------------------------------
+# Every member holds a permanent secret record key from 0 to 255 (ONS, Census 2021). It is the first
+# byte of SHA-256 over the store's 'record' secret followed by the member_key: as good as a random
+# byte to anyone without the secret, the same for the member in every release, and never written
+# anywhere (reports publish only noise looked up from a sum of keys). Computing it inside DuckDB keeps
+# it a column of the same query that counts, so perturbation costs no pass of its own.
+RECORD_KEY_NAME = "record"
+
+
+def record_secret(con: duckdb.DuckDBPyConnection) -> bytes:
+    """The store's record-key secret, made with `secrets` the first time a writable connection asks.
+
+    Raises:
+        StoreError: a read-only connection to a store that has never had one (open it once for writing).
+    """
+    row = con.execute(RELEASE_KEY_QUERY, [RECORD_KEY_NAME]).fetchone()
+    if row:
+        return bytes(row[0])
+    try:
+        return db.ensure_key(con, RECORD_KEY_NAME)
+    except duckdb.Error:  # a read-only connection cannot write the new key
+        return db.key(con, RECORD_KEY_NAME)
+
+
+def record_key_sql(secret: bytes, member_key: str) -> str:
+    """A DuckDB expression giving each member's record key (0..255) from the trusted column `member_key`.
+
+    The secret goes in as a hex literal: it is hex only, so it cannot change the query's meaning,
+    and the query text is never logged or stored.
+    """
+    return f"('0x' || left(sha256('{secret.hex()}' || {member_key}), 2))::INTEGER"
+
+
+def record_keys(secret: bytes, member_keys: Iterable[str]) -> list[int]:
+    """Each member_key's record key (0..255), the same as `record_key_sql` gives inside DuckDB."""
+    prefix = secret.hex()
+    return [int(hashlib.sha256((prefix + key).encode("utf-8")).hexdigest()[:2], 16) for key in member_keys]
+
+
+def file_digest(con: duckdb.DuckDBPyConnection, sha256_hex: str) -> str:
+    """A keyed digest of an imported file, for `imports.sha256`: HMAC-SHA256 of its SHA-256.
+
+    A file holding identity (a one-line opt-out file, say) must not be recoverable by hashing every
+    candidate phone number, so the stored digest is keyed. It is deterministic under the store's
+    keys, so importing the same file twice is still recognised. The key is derived from the
+    'suppression' key (never rotated), so no new secret has to be written, even by a dry run.
+    """
+    key = hmac.new(db.key(con, "suppression"), b"imported file digest", hashlib.sha256).digest()
+    return hmac.new(key, sha256_hex.encode("ascii"), hashlib.sha256).hexdigest()

@@ -55,8 +55,10 @@ SELECT call_id, state, opened_at, updated_at, assigned_to, resolved_at FROM foll
 FOLLOWUP_EVENTS_QUERY = """
 SELECT changed_at, state, changed_by, list_id FROM followup_events WHERE member_key = ? ORDER BY changed_at
 """
+# Each list the person was on, with what the branch sent back about them (Article 15 covers it).
 LISTS_QUERY = """
-SELECT l.list_id, l.kind, l.purpose, l.recipient, l.created_at, l.shred_by, l.destroyed_at, lm.row_number
+SELECT l.list_id, l.kind, l.purpose, l.recipient, l.created_at, l.shred_by, l.destroyed_at, lm.row_number,
+       lm.outcome AS return_outcome, lm.called_on AS return_called_on, lm.returned_at
 FROM list_members lm JOIN lists l USING (list_id)
 WHERE lm.member_key = ? ORDER BY l.created_at
 """

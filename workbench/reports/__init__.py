@@ -29,10 +29,10 @@ import duckdb
 import pandas as pd
 
 from workbench import exports, pages
-from workbench.analysis import maps, needs, outreach, services
+from workbench.analysis import maps, needs, outreach
 from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
-from workbench.reports import disclosure, page, risk
+from workbench.reports import cellkey, disclosure, ledger, page, risk
 from workbench.scoring import age_band_sql
 from workbench.store import db
 from workbench.store.audit import audit
@@ -92,6 +92,11 @@ class Options:
     # Results several tables share (the branch summary), computed once per build.
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def extract_settings(self) -> dict | None:
+        if not self.extract:
+            return None
+        return {"area": self.area, "period": self.period, "needs": self.needs, "linked_to": self.link_to}
+
     def filters(self) -> dict:
         return {k: v for k, v in (("branch", self.branch), ("date_from", self.date_from),
                                   ("date_to", self.date_to)) if v is not None}
@@ -109,7 +114,7 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
           date_from: str | None = None, date_to: str | None = None, branch: str | None = None,
           extract: bool = False, actor: str, rounding: bool = True, area: str | None = None,
           period: str | None = None, needs_detail: str = "categories", link_to: str | None = None,
-          as_of: datetime | str | None = None) -> ReportResult:
+          as_of: datetime | str | None = None, allow_overlap: str | None = None) -> ReportResult:
     """Build, check and release a pseudonymised report into `out_dir` (which must not exist yet).
 
     Args:
@@ -120,12 +125,15 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
         branch: one branch only.
         extract: also release a row-level pseudonymised extract, if it passes the risk gate.
         actor: who is releasing it, for the audit log.
-        rounding: False shows exact counts, protected by secondary suppression instead.
+        rounding: False shows unrounded (still perturbed) counts, protected by secondary suppression
+            instead; internal only, recorded, and never over a scope a public release covers.
         area, period: the extract's generalisation: area sector|district|ward|branch (default by
             profile: sector internal, district public); period week|month|quarter (week / month).
         needs_detail: "categories" (each need listed) or "any" (yes/no) in the extract.
         link_to: reuse that release's pseudonym key so the two extracts can be linked.
         as_of: when "waiting" is measured to (default: the end of date_to, or now).
+        allow_overlap: the reason an internal release may be a narrow slice of an earlier one
+            (see `ledger`); recorded with the release.
 
     Returns:
         ReportResult with the paths released, the risk metrics (extract only) and the manifest.
@@ -133,13 +141,18 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
     Raises:
         InputError: an unknown branch, a date that is not a date, date_from after date_to, a period
             with no calls, an output folder that already holds files, or an unknown option.
-        DisclosureError: the risk gate or the release scan blocked the release; nothing was written.
+        DisclosureError: the release ledger, the risk gate or the release scan blocked the release;
+            nothing was written.
     """
     options = _options(con, profile, rounding, date_from, date_to, branch, extract, area, period,
                        needs_detail, link_to, as_of)
-    out = _check_out_dir(out_dir)
-    release_id = new_release_id()
-    tables = report_tables(con, options)
+    try:
+        out = _check_out_dir(out_dir)
+        release_id = new_release_id()
+        options.cache["ledger"] = admit(con, options, release_id, actor=actor, allow_overlap=allow_overlap)
+        tables = report_tables(con, options)
+    finally:
+        release_record_keys(con, options)
     rows, metrics = (None, None)
     if options.extract:
         rows, metrics = _gated_extract(con, options, release_id, actor)
@@ -172,7 +185,21 @@ def preview(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_f
     if options.extract:
         prof = options.profile
         metrics = risk.assess(extract_rows(con, options), k=prof.threshold, l=prof.l_min)
-    return Preview(report_tables(con, options), metrics, options)
+    try:
+        return Preview(report_tables(con, options), metrics, options)
+    finally:
+        release_record_keys(con, options)
+
+
+def scope(con: duckdb.DuckDBPyConnection, *, profile: str = "internal", date_from: str | None = None,
+          date_to: str | None = None, branch: str | None = None, rounding: bool = True) -> Options:
+    """The checked options of a tables-only release over one scope (for `admit` and single tables).
+
+    Raises:
+        InputError: as for `build`.
+    """
+    return _options(con, profile, rounding, date_from, date_to, branch, False, None, None, "categories", None,
+                    None)
 
 
 def new_release_id() -> str:
@@ -187,6 +214,9 @@ def new_release_id() -> str:
 
 def _options(con, profile, rounding, date_from, date_to, branch, extract, area, period, needs_detail, link_to,
              as_of) -> Options:
+    if not rounding and profile == "public":
+        raise InputError("--no-rounding is for internal releases only; a public release is always rounded. "
+                         "Leave out --no-rounding, or use --profile internal.")
     prof = disclosure.profile(profile, rounding=rounding)
     chosen = check_filters(con, branch=branch, date_from=date_from, date_to=date_to)
     start, end = chosen.get("date_from"), chosen.get("date_to")
@@ -220,19 +250,78 @@ def _as_of(con, as_of, end: str | None) -> datetime:
 
 WARD_BRANCH_QUERY = "SELECT ward, min(branch) AS branch FROM members WHERE ward IS NOT NULL GROUP BY ward"
 
+# The cell keys of the ward summary's counts: per member first (attempts and outcomes count with the
+# member's record key once per call), then per ward. Its scope is the summary's own.
+WARD_KEYS_QUERY = """
+WITH per_member AS (
+    SELECT c.member_key, any_value(m.ward) AS ward, count(*) AS attempts,
+           bool_or(c.outcome = 'answered') AS reached, {outcome_counts}
+    FROM calls c JOIN members m ON m.member_key = c.member_key
+    WHERE {where}
+    GROUP BY c.member_key
+), keyed AS (SELECT *, {record_key} AS rk FROM per_member)
+SELECT coalesce(ward, 'unknown') AS ward, sum(attempts * rk)::BIGINT AS attempts_cellkey,
+       sum(rk)::BIGINT AS members_called_cellkey,
+       coalesce(sum(rk) FILTER (WHERE reached), 0)::BIGINT AS reached_cellkey, {outcome_keys}
+FROM keyed GROUP BY ALL
+"""
+
+
+# The key column has its own name, so the lookup's `member_key` can only mean the outer query's.
+RECORD_KEYS_QUERY = "SELECT member_key AS rk_member, {record_key} AS rk FROM members"
+
+
+def record_key_sql(con, options: Options, member_key: str) -> str:
+    """The record-key expression over the trusted column `member_key`.
+
+    Every member's key is computed once per build (one SHA-256 per member) into a frame registered
+    on the connection for the build's queries, which look it up by a join; hashing inside each query
+    would hash once per row of every query instead. `release_record_keys` unregisters it.
+    """
+    if "record_keys" not in options.cache:
+        secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
+        sql = RECORD_KEYS_QUERY.format(record_key=pseudonymise.record_key_sql(secret, "member_key"))
+        name = f"_record_keys_{secrets.token_hex(8)}"
+        con.register(name, con.execute(sql).fetch_arrow_table())
+        options.cache["record_keys"] = name
+    return f"(SELECT r.rk FROM {options.cache['record_keys']} r WHERE r.rk_member = {member_key})"
+
+
+def release_record_keys(con, options: Options) -> None:
+    """Unregister the build's record keys (they live only in memory, and only while a build runs)."""
+    name = options.cache.pop("record_keys", None)
+    if name:
+        con.unregister(name)
+
 
 def ward_summary(con, options: Options) -> pd.DataFrame:
-    """outreach.summary by ward, with each ward's branch, computed once per build.
+    """outreach.summary by ward, with each ward's branch and cell keys, computed once per build.
 
     Every member is in one ward and one branch, so the branch table, the outcome mix and the totals
-    are sums of these rows: one pass over the calls serves them all.
+    are sums of these rows: one pass over the calls serves them all. Every ward of the geography
+    (within the branch asked for) has a row, with zeros where nobody was called: a table's shape
+    must not depend on the data.
     """
     if "ward" not in options.cache:
         frame = outreach.summary(con, by="ward", **options.filters())
+        frame = frame.fillna({"ward": "unknown"}).merge(_ward_keys(con, options), on="ward", how="left")
         wards = con.execute(WARD_BRANCH_QUERY).df()
-        frame = frame.merge(wards, on="ward", how="left").fillna({"branch": "unknown", "ward": "unknown"})
-        options.cache["ward"] = frame
+        if options.branch:
+            wards = wards[wards["branch"] == options.branch]
+        frame = wards.merge(frame, on="ward", how="outer").fillna({"branch": "unknown"})
+        counts = [c for c in frame.columns if c not in ("ward", "branch", "contact_rate")]
+        frame[counts] = frame[counts].fillna(0).astype("int64")
+        options.cache["ward"] = frame.sort_values(["branch", "ward"]).reset_index(drop=True)
     return options.cache["ward"]
+
+
+def _ward_keys(con, options: Options) -> pd.DataFrame:
+    body, params = where(options.filters())
+    sql = WARD_KEYS_QUERY.format(
+        where=body, record_key=record_key_sql(con, options, "member_key"),
+        outcome_counts=", ".join(f"count(*) FILTER (WHERE c.outcome = '{o}') AS n_{o}" for o in OUTCOMES),
+        outcome_keys=", ".join(f"sum(n_{o} * rk)::BIGINT AS {cellkey.key_column(o)}" for o in OUTCOMES))
+    return con.execute(sql, params).df()
 
 
 def branch_summary(con, options: Options) -> pd.DataFrame:
@@ -248,7 +337,35 @@ def totals(con, options: Options) -> dict[str, int]:
     Every member is in one branch, so these are the sums of the branch summary: no extra query.
     """
     frame = branch_summary(con, options)
-    return {column: int(frame[column].sum()) for column in COUNTS}
+    return {column: int(frame[column].sum()) for column in [*COUNTS, *map(cellkey.key_column, COUNTS)]}
+
+
+def ledger_request(con, options: Options) -> ledger.Request:
+    """What the release ledger compares and records for this build."""
+    return ledger.request(con, profile=options.profile.name, rounding=options.profile.rounding,
+                          date_from=options.date_from, date_to=options.date_to, branch=options.branch,
+                          extract=options.extract_settings(), calls=totals(con, options)["attempts"])
+
+
+def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: str | None = None) -> dict:
+    """Check a release against the ledger; a refusal is audited (with the request) and raised.
+
+    Returns:
+        What the release's audit entry records for the ledger: the request, and any approval with
+        its reason and the overlaps it covers.
+
+    Raises:
+        DisclosureError, InputError: as `ledger.check`.
+    """
+    request = ledger_request(con, options)
+    try:
+        approved = ledger.check(con, request, allow_overlap=allow_overlap)
+    except DisclosureError:
+        _audit(con, "report.blocked", actor, release_id, {"reason": "release ledger",
+                                                           "ledger": request.as_dict()})
+        raise
+    return {"ledger": request.as_dict(),
+            **({"allow_overlap": allow_overlap.strip(), "overlaps": approved} if approved else {})}
 
 
 def _check_not_empty(con, options: Options) -> None:
@@ -289,10 +406,12 @@ WITH per_member AS (
     FROM calls c {join}
     WHERE {where}
     GROUP BY ALL
-)
+), keyed AS (SELECT *, {record_key} AS rk FROM per_member)
 SELECT {label} AS period, sum(attempts)::BIGINT AS attempts, count(*) AS members_called,
-       count(*) FILTER (WHERE reached) AS reached
-FROM per_member GROUP BY start ORDER BY start
+       count(*) FILTER (WHERE reached) AS reached, sum(attempts * rk)::BIGINT AS attempts_cellkey,
+       sum(rk)::BIGINT AS members_called_cellkey,
+       coalesce(sum(rk) FILTER (WHERE reached), 0)::BIGINT AS reached_cellkey
+FROM keyed GROUP BY start ORDER BY start
 """
 
 COUNTS = ["attempts", "members_called", "reached"]
@@ -304,7 +423,8 @@ def outreach_by_period(con, options: Options) -> Table:
     join = "JOIN members m ON m.member_key = c.member_key" if options.branch else ""
     unit = options.profile.period
     sql = OUTREACH_PERIOD_QUERY.format(unit=unit, join=join, where=body,
-                                       label=disclosure.period_sql("start", unit))
+                                       label=disclosure.period_sql("start", unit),
+                                       record_key=record_key_sql(con, options, "member_key"))
     raw = con.execute(sql, params).df()
     frame = _with_rates(_protect_rows(raw, "period", COUNTS, totals(con, options), options.profile),
                         options.profile)
@@ -316,7 +436,7 @@ def outreach_by_period(con, options: Options) -> Table:
 
 def outreach_by_branch(con, options: Options) -> Table:
     """Outreach per branch (outreach.summary)."""
-    raw = branch_summary(con, options)[["branch", *COUNTS]]
+    raw = branch_summary(con, options)[["branch", *COUNTS, *map(cellkey.key_column, COUNTS)]]
     frame = _with_rates(_protect_additive(raw, ["branch"], COUNTS, options.profile), options.profile)
     return Table("outreach_by_branch", "Outreach by branch", "Members belong to one branch, so rows add up "
                  "to the total before rounding.", frame, ("bar", "branch", ["members_called", "reached"]))
@@ -324,7 +444,7 @@ def outreach_by_branch(con, options: Options) -> Table:
 
 def outreach_by_ward(con, options: Options) -> Table:
     """Outreach per ward, within its branch (outreach.summary), with branch subtotals."""
-    raw = ward_summary(con, options)[["branch", "ward", *COUNTS]]
+    raw = ward_summary(con, options)[["branch", "ward", *COUNTS, *map(cellkey.key_column, COUNTS)]]
     frame = _with_rates(_protect_additive(raw, ["branch", "ward"], COUNTS, options.profile), options.profile)
     return Table("outreach_by_ward", "Outreach by ward", "Wards within their branch, with branch subtotals.",
                  frame, map_column="contact_rate_%")
@@ -332,8 +452,11 @@ def outreach_by_ward(con, options: Options) -> Table:
 
 def outcome_mix(con, options: Options) -> Table:
     """Call attempts by outcome and branch (outreach.summary's outcome columns)."""
-    raw = branch_summary(con, options)[["branch", *OUTCOMES]]
+    raw = branch_summary(con, options)[["branch", *OUTCOMES, *map(cellkey.key_column, OUTCOMES)]]
     long = raw.melt(id_vars="branch", value_vars=list(OUTCOMES), var_name="outcome", value_name="attempts")
+    keys = raw.melt(id_vars="branch", value_vars=[cellkey.key_column(o) for o in OUTCOMES],
+                    value_name=cellkey.key_column("attempts"))
+    long[cellkey.key_column("attempts")] = keys[cellkey.key_column("attempts")].to_numpy()
     frame = disclosure.protect_table(long, "outcome", "branch", "attempts", options.profile)
     frame = _order(frame, "outcome", list(OUTCOMES))
     return Table("outcome_mix", "Outcome of every call attempt, by branch",
@@ -342,18 +465,24 @@ def outcome_mix(con, options: Options) -> Table:
 
 # One row per (member, category) among members whose answered calls in the period recorded a need.
 NEEDS_QUERY = """
-SELECT DISTINCT m.branch, m.ward, n.category, c.member_key
-FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
-WHERE c.outcome = 'answered' AND {where}
+WITH needing AS (
+    SELECT DISTINCT m.branch, coalesce(m.ward, 'unknown') AS ward, n.category, c.member_key
+    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
+    WHERE c.outcome = 'answered' AND {where}
+)
+SELECT branch, ward, category, count(*) AS members, sum({record_key})::BIGINT AS members_cellkey
+FROM needing GROUP BY ALL
 """
 
 
 def needs_by_ward(con, options: Options) -> Table:
     """Members with a need recorded in the period, by category and ward (a small query: see the notes)."""
     body, params = where(options.filters())
-    raw = con.execute(NEEDS_QUERY.format(where=body), params).df()
-    long = raw.groupby(["branch", "ward", "category"], dropna=False).size().rename("members").reset_index()
-    long = _complete(long, "category", NEED_CATEGORIES, ["branch", "ward"], "members")
+    long = con.execute(NEEDS_QUERY.format(where=body, record_key=record_key_sql(con, options, "member_key")),
+                       params).df()
+    # Every ward of the geography and every category, whatever its count (an empty window included).
+    wards = ward_summary(con, options)[["branch", "ward"]]
+    long = _complete(long, "category", NEED_CATEGORIES, ["branch", "ward"], "members", keys=wards)
     frame = disclosure.protect_table(long, ["branch", "ward"], "category", "members", options.profile)
     frame = frame[["branch", "ward", *NEED_CATEGORIES, "Total"]]
     return Table("needs_by_ward", "Needs recorded, by category and ward",
@@ -368,8 +497,12 @@ def waiting(con, options: Options) -> Table:
     days = queue.attrs.get("escalate_after_days", 7)
     labels = (f"waiting {days} days or less", f"waiting over {days} days")
     status = queue["escalated"].map({False: labels[0], True: labels[1]})
-    long = pd.DataFrame({"urgency": queue["urgency"].fillna("unknown"), "status": status}) \
-        .value_counts().rename("members").reset_index()
+    secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
+    record_keys = pseudonymise.record_keys(secret, queue["member_key"])
+    people = pd.DataFrame({"urgency": queue["urgency"].fillna("unknown"), "status": status,
+                           cellkey.key_column("members"): record_keys})
+    long = people.groupby(["urgency", "status"]).agg(
+        members=("status", "size"), members_cellkey=(cellkey.key_column("members"), "sum")).reset_index()
     long = _complete(long, "status", labels, ["urgency"], "members")
     long = _complete(long, "urgency", (*reversed(URGENCIES), "unknown"), ["status"], "members")
     frame = disclosure.protect_table(long, "urgency", "status", "members", options.profile)
@@ -379,18 +512,63 @@ def waiting(con, options: Options) -> Table:
                  "opted out are not counted.", frame, ("bar", "urgency", list(frame.columns[1:-1])))
 
 
+# services.usage by category, with cell keys: a reference counts with its member's record key. The
+# Total row counts each member once (a member may be referred to two kinds of service).
+SERVICES_QUERY = """
+WITH refs AS (
+    SELECT coalesce(s.category, 'unlisted') AS category, c.member_key
+    FROM call_services cs JOIN calls c ON c.call_id = cs.call_id
+    JOIN members m ON m.member_key = c.member_key LEFT JOIN services s ON s.service_id = cs.service_id
+    WHERE {where}
+), per_member AS (
+    SELECT category, member_key, count(*) AS n, {record_key} AS rk FROM refs GROUP BY ALL
+)
+SELECT category, count(*) AS members, sum(n)::BIGINT AS "references", sum(rk)::BIGINT AS members_cellkey,
+       sum(n * rk)::BIGINT AS references_cellkey
+FROM per_member GROUP BY GROUPING SETS ((category), ())
+"""
+CATEGORIES_QUERY = "SELECT DISTINCT category FROM services WHERE category IS NOT NULL ORDER BY category"
+
+
 def services_usage(con, options: Options) -> Table:
-    """Members referred to a service, by the service's category (services.usage); never a typed-in name."""
-    raw = services.usage(con, by="category", **options.filters())[["category", "members", "referenced"]]
-    raw = raw.rename(columns={"referenced": "references"})
-    # Members span categories, so their total is counted by branch, where each member is in one.
-    by_branch = services.usage(con, by="branch", **options.filters())
-    totals = {"members": int(by_branch["members"].sum()), "references": int(by_branch["referenced"].sum())}
+    """Members referred to a service, by the service's category; never a typed-in name.
+
+    Every category of the directory (and "unlisted") has a row, whatever its count.
+    """
+    body, params = where(options.filters())
+    counted = con.execute(SERVICES_QUERY.format(where=body, record_key=record_key_sql(con, options,
+                                                                                      "member_key")),
+                          params).df()
+    # The grand-total grouping set gives one row even over no references, with NULL sums there.
+    total = counted[counted["category"].isna()].fillna({c: 0 for c in counted.columns if c != "category"})
+    if total.empty:
+        total = pd.DataFrame([dict.fromkeys(counted.columns, 0)])
+    # A member counts once in the total: their references, and their key, once per category summed.
+    per_member = con.execute(SERVICES_TOTAL_QUERY.format(where=body, record_key=record_key_sql(
+        con, options, "member_key")), params).fetchone()
+    totals = {"members": int(per_member[0]), "references": int(total["references"].iloc[0]),
+              "members_cellkey": int(per_member[1] or 0),
+              "references_cellkey": int(total["references_cellkey"].iloc[0])}
+    categories = [row[0] for row in con.execute(CATEGORIES_QUERY).fetchall() if row[0] != "unlisted"]
+    raw = _complete(counted[counted["category"].notna()], "category", [*categories, "unlisted"], [],
+                    "members")
+    raw = raw.fillna({"references": 0, "references_cellkey": 0}).astype({"references": "int64",
+                                                                         "references_cellkey": "int64"})
     frame = _protect_rows(raw, "category", ["members", "references"], totals, options.profile)
     return Table("services_usage", "Services referenced, by category",
                  "References to community services named on calls; names not in the directory count as "
                  "'unlisted'. A member referred to two kinds of service counts under both.", frame,
                  ("bar", "category", ["references"]))
+
+
+SERVICES_TOTAL_QUERY = """
+WITH referred AS (
+    SELECT DISTINCT c.member_key
+    FROM call_services cs JOIN calls c ON c.call_id = cs.call_id JOIN members m ON m.member_key = c.member_key
+    WHERE {where}
+)
+SELECT count(*), sum({record_key})::BIGINT FROM referred
+"""
 
 
 # Ward x category combinations the directory does not cover, with the members who needed that help.
@@ -402,13 +580,17 @@ cover AS (
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
     WHERE coalesce(s.status, 'active') = 'active'  -- inactive or defunct services cover nothing
 ),
-needed AS (
-    SELECT m.ward, n.category, count(DISTINCT c.member_key) AS members
+needing AS (
+    SELECT DISTINCT m.ward, n.category, c.member_key
     FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
     WHERE c.outcome = 'answered' AND {where}
-    GROUP BY ALL
+),
+needed AS (
+    SELECT ward, category, count(*) AS members, sum({record_key})::BIGINT AS members_cellkey
+    FROM needing GROUP BY ALL
 )
-SELECT w.branch, w.ward, k.category, coalesce(d.members, 0) AS members
+SELECT w.branch, w.ward, k.category, coalesce(d.members, 0) AS members,
+       coalesce(d.members_cellkey, 0) AS members_cellkey
 FROM wards w CROSS JOIN cats k
 LEFT JOIN needed d ON d.ward = w.ward AND d.category = k.category
 WHERE NOT EXISTS (SELECT 1 FROM cover v WHERE v.category = k.category
@@ -426,7 +608,8 @@ def signposting_gaps(con, options: Options) -> Table:
     body, params = where(options.filters())
     branch_sql = "branch = ?" if options.branch else "TRUE"
     branch_params = [options.branch] if options.branch else []
-    raw = con.execute(GAPS_QUERY.format(branch=branch_sql, where=body),
+    raw = con.execute(GAPS_QUERY.format(branch=branch_sql, where=body,
+                                        record_key=record_key_sql(con, options, "member_key")),
                       [*branch_params, list(NEED_CATEGORIES), *params]).df()
     frame = disclosure.protect_counts(raw, ["members"], options.profile)
     return Table("signposting_gaps", "Signposting gaps: needs no listed service covers",
@@ -438,14 +621,16 @@ def _protect_rows(raw: pd.DataFrame, label: str, counts: list[str], totals: dict
                   prof: disclosure.Profile) -> pd.DataFrame:
     """Rows whose total is not their sum (members span periods): the total comes from `totals`, raw."""
     if totals is not None:
-        total = pd.DataFrame([{label: "Total", **{c: totals[c] for c in counts}}])
+        keyed = [c for c in map(cellkey.key_column, counts) if c in totals]
+        total = pd.DataFrame([{label: "Total", **{c: totals[c] for c in [*counts, *keyed]}}])
         raw = pd.concat([raw, total], ignore_index=True)
     out = disclosure.protect_counts(raw, counts, prof)
     if not prof.rounding:
         for column in counts:
-            mask = disclosure.primary_mask(raw[column], prof).to_numpy()
+            value = disclosure.perturbed(raw, column)
+            mask = disclosure.primary_mask(value, prof).to_numpy()
             lines = [list(range(len(raw)))] if totals is not None else []
-            hidden = disclosure.secondary_suppress(raw[column].to_numpy(), mask, lines)
+            hidden = disclosure.secondary_suppress(value.to_numpy(), mask, lines)
             out[column] = out[column].mask(hidden)
     return out
 
@@ -453,7 +638,8 @@ def _protect_rows(raw: pd.DataFrame, label: str, counts: list[str], totals: dict
 def _protect_additive(raw: pd.DataFrame, index: list[str], counts: list[str],
                       prof: disclosure.Profile) -> pd.DataFrame:
     """Each count column as a protected table with totals (and subtotals for a two-level index)."""
-    frames = [disclosure.protect_table(raw[[*index, c]], index, None, c, prof) for c in counts]
+    frames = [disclosure.protect_table(raw[[*index, c, *[k for k in [cellkey.key_column(c)] if k in raw]]],
+                                       index, None, c, prof) for c in counts]
     out = frames[0]
     for frame in frames[1:]:
         out = out.merge(frame, on=index, how="left", sort=False)
@@ -468,12 +654,18 @@ def _with_rates(frame: pd.DataFrame, prof: disclosure.Profile) -> pd.DataFrame:
     return out
 
 
-def _complete(long: pd.DataFrame, column: str, values, others: list[str], count: str) -> pd.DataFrame:
-    """Add zero rows so every value of `column` appears (a table's shape must not depend on the data)."""
-    keys = long[others].drop_duplicates() if others else pd.DataFrame(index=[0])
-    full = keys.merge(pd.DataFrame({column: list(values)}), how="cross")
+def _complete(long: pd.DataFrame, column: str, values, others: list[str], count: str,
+              keys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add zero rows so every value of `column` appears (a table's shape must not depend on the data).
+
+    `keys` lists every combination of `others` to show (default: those in `long`).
+    """
+    if keys is None:
+        keys = long[others].drop_duplicates() if others else pd.DataFrame(index=[0])
+    full = keys.drop_duplicates().merge(pd.DataFrame({column: list(values)}), how="cross")
     merged = full.merge(long, on=[*others, column], how="outer")
-    return merged.fillna({count: 0}).astype({count: "int64"})
+    filled = [c for c in (count, cellkey.key_column(count)) if c in merged.columns]
+    return merged.fillna({c: 0 for c in filled}).astype({c: "int64" for c in filled})
 
 
 def _order(frame: pd.DataFrame, column: str, order: list[str]) -> pd.DataFrame:
@@ -596,7 +788,7 @@ def _release(con, out: Path, release_id: str, options: Options, tables: list[Tab
                                      known_safe=[page.plotly_js()])
             counts = {"files": len(paths), "tables": len(tables),
                       "suppressed_cells": manifest["suppressed_cells"], "profile": options.profile.name,
-                      **(_audit_metrics(metrics) if metrics else {})}
+                      **(_audit_metrics(metrics) if metrics else {}), **options.cache.get("ledger", {})}
             audit(con, "report.release", actor=actor, object_id=f"release {release_id}", counts=counts,
                   member_keys=list(rows["member_key"]) if rows is not None else None)
             _move_into_place(staging, out)
@@ -652,7 +844,12 @@ def _manifest(release_id: str, options: Options, tables: list[Table], rows, metr
         "disclosure": {"profile": prof.name, "threshold": prof.threshold,
                        "zeros_suppressed": prof.suppress_zero,
                        "rounding_base": prof.base if prof.rounding else None, "rounding": prof.rounding,
-                       "secondary_suppression": not prof.rounding, "rules": prof.describe()},
+                       "secondary_suppression": not prof.rounding, "rules": prof.describe(),
+                       "perturbation": {"method": "cell key (ONS Census 2021)",
+                                        "key_range": cellkey.KEY_RANGE,
+                                        "max_noise": cellkey.MAX_NOISE,
+                                        "table": {str(v): dict(map(lambda p: (str(p[0]), p[1]), steps))
+                                                  for v, steps in cellkey.PTABLE.items()}}},
         "tables": [{"name": t.name, "file": f"{t.name}.csv", "title": t.title, "rows": len(t.frame),
                     "suppressed_cells": t.suppressed_cells} for t in tables],
         "suppressed_cells": sum(t.suppressed_cells for t in tables),
@@ -697,5 +894,6 @@ def _allowed_words(con, tables: list[Table]) -> frozenset[str]:
     return frozenset(w.lower() for text in texts for w in disclosure.WORD.findall(str(text)))
 
 
-__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "build", "extract_rows",
-           "new_release_id", "report_tables", "suggest_coarser", "version"]
+__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "admit", "build",
+           "extract_rows",
+           "ledger_request", "new_release_id", "report_tables", "scope", "suggest_coarser", "version"]

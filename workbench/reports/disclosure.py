@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import DisclosureError, InputError
+from workbench.reports import cellkey
 from workbench.scoring import AGE_BANDS, age_band, age_band_sql
 
 SUPPRESSED = "*"
@@ -62,10 +63,16 @@ class Profile:
     def describe(self) -> list[str]:
         """The rules applied, in words, for the report's "How this was protected" and its manifest."""
         zero = "Zeros are suppressed too." if self.suppress_zero else "Zeros are shown as 0."
-        rules = [f"Counts from 1 to {self.threshold - 1} are suppressed and shown as {SUPPRESSED}. {zero}"]
+        rules = ["Every count is perturbed first by the cell-key method (ONS, Census 2021): a noise of at "
+                 "most 2 either way, looked up from a fixed table by the cell's key and value, so the same "
+                 "cell always shows the same figure. A true 0 stays 0 and nothing else becomes 0. Totals "
+                 "are perturbed in their own right, so rows need not add up to them exactly.",
+                 f"Perturbed counts from 1 to {self.threshold - 1} are suppressed and shown as {SUPPRESSED}. "
+                 f"{zero}"]
         if self.rounding:
             rules.append(f"Counts that are shown are rounded to the nearest {self.base}; totals are computed "
-                         "from the raw data and then rounded, so they need not equal the sum of the rows.")
+                         "from the raw data, perturbed and then rounded, so they need not equal the sum of "
+                         "the rows.")
         else:
             rules.append("Counts are exact; secondary suppression hides further cells so that no suppressed "
                          "cell can be worked out from the totals.")
@@ -139,10 +146,23 @@ def protect_counts(df: pd.DataFrame, columns: Sequence[str], prof: Profile | str
     prof = profile(prof) if isinstance(prof, str) else prof
     out = df.copy()
     for column in columns:
-        raw = pd.to_numeric(out[column]).fillna(0)
-        shown = round_counts(raw, prof.base) if prof.rounding else raw
-        out[column] = shown.astype("Int64").mask(primary_mask(out[column], prof))
-    return out
+        value = perturbed(out, column)
+        shown = round_counts(value, prof.base) if prof.rounding else value
+        out[column] = shown.astype("Int64").mask(primary_mask(value, prof))
+    return cellkey.drop_keys(out)
+
+
+def perturbed(df: pd.DataFrame, column: str) -> pd.Series:
+    """The count column with its cell-key noise added, when `df` carries its cell keys (see cellkey).
+
+    The small-number rule and rounding apply to this value, so the truth decides nothing on its own.
+    A frame without keys (a hand-made table in a test or a doctest) is returned unperturbed.
+    """
+    raw = pd.to_numeric(df[column]).fillna(0).astype("int64")
+    if not cellkey.has_keys(df, column):
+        return raw
+    keys = pd.to_numeric(df[cellkey.key_column(column)]).fillna(0).astype("int64")
+    return pd.Series(cellkey.perturb(raw.to_numpy(), keys.to_numpy()), index=df.index)
 
 
 def percentage(numerator: pd.Series, denominator: pd.Series, raw_n: pd.Series, prof: Profile,
@@ -310,7 +330,13 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
     prof = profile(prof) if isinstance(prof, str) else prof
     index = [index] if isinstance(index, str) else list(index)
     grid, groups = _grid_with_totals(df, index, columns, value, total_label)
-    values = grid.to_numpy(dtype=float)
+    values = grid.to_numpy(dtype="int64")
+    if cellkey.has_keys(df, value):
+        # A total's records are its cells' records, so its key is their keys' sum (modulo 256): the
+        # total is perturbed in its own right, and gets the same value in every table that shows it.
+        keys, _ = _grid_with_totals(df, index, columns, cellkey.key_column(value), total_label)
+        values = cellkey.perturb(values, keys.to_numpy(dtype="int64"))
+    values = values.astype(float)
     mask = primary_mask(pd.Series(values.ravel()), prof).to_numpy()
     if not prof.rounding:
         lines = table_lines(*values.shape, groups, row_totals=columns is not None)

@@ -17,8 +17,11 @@ import pandas as pd
 
 from workbench.errors import DisclosureError
 
-QUASI_IDENTIFIERS = ("area", "age_band", "period", "needs")
+# Every column an extract releases, besides the pseudonym, is something an acquaintance might know
+# (they heard the call went to voicemail, or that she offered to help), so every one counts.
+QUASI_IDENTIFIERS = ("area", "age_band", "period", "outcome", "needs", "volunteer")
 SENSITIVE = "needs"
+NOT_ASKED = "not asked"
 SHOWN_GROUPS = 5  # failing groups named in an error; enough to act on, short enough to read
 
 
@@ -55,6 +58,8 @@ class RiskMetrics:
     quasi_identifiers: tuple[str, ...]
     small_groups: tuple[Group, ...] = field(default=(), repr=False)
     uniform_groups: tuple[Group, ...] = field(default=(), repr=False)
+    small_group_count: int = 0     # groups under k: a number only, for the refusal
+    uniform_group_count: int = 0   # groups under ℓ
 
     @property
     def passed(self) -> bool:
@@ -65,6 +70,8 @@ class RiskMetrics:
         data = asdict(self)
         data.pop("small_groups")
         data.pop("uniform_groups")
+        data.pop("small_group_count")
+        data.pop("uniform_group_count")
         data["quasi_identifiers"] = list(self.quasi_identifiers)
         data["passed"] = self.passed
         return data
@@ -99,15 +106,21 @@ def assess(rows: pd.DataFrame, *, k: int, l: int = 2, quasi: Sequence[str] = QUA
     sizes = keys.value_counts(sort=False).rename("size").reset_index()
     per_record = keys.merge(sizes, on=list(quasi), how="left")["size"]
     others = [q for q in quasi if q != sensitive]
-    diversity = _diversity(keys, rows[sensitive].astype("string").fillna("none"), others)
+    # "not asked" (the call was not answered) says nothing about health, and with the outcome a
+    # quasi-identifier it is uniform by construction: ℓ is measured over the people who were asked.
+    asked = (rows[sensitive].astype("string") != NOT_ASKED).fillna(True).to_numpy()
+    diversity = _diversity(keys[asked], rows[sensitive][asked].astype("string").fillna("none"), others)
+    l_min = int(diversity["distinct"].min()) if not diversity.empty else l  # nobody asked: nothing to tell
     return RiskMetrics(
         records=len(rows), groups=len(sizes), k_min=int(sizes["size"].min()),
         unique_records=int((sizes["size"] == 1).sum()),
         share_below_k=round(float((per_record < k).mean()), 4),
         max_risk=round(1 / float(sizes["size"].min()), 4), avg_risk=round(len(sizes) / len(rows), 4),
-        l_min=int(diversity["distinct"].min()), k_required=k, l_required=l, quasi_identifiers=quasi,
+        l_min=l_min, k_required=k, l_required=l, quasi_identifiers=quasi,
         small_groups=_groups(sizes[sizes["size"] < k], quasi),
         uniform_groups=_groups(diversity[diversity["distinct"] < l], others, distinct=True),
+        small_group_count=int((sizes["size"] < k).sum()),
+        uniform_group_count=int((diversity["distinct"] < l).sum()),
     )
 
 
@@ -124,7 +137,10 @@ def _groups(frame: pd.DataFrame, names: Sequence[str], distinct: bool = False) -
 
 
 def gate(metrics: RiskMetrics, *, suggestion: str = "") -> None:
-    """Block a release whose metrics fail; say which groups failed (values and sizes only) and what to try.
+    """Block a release whose metrics fail; name the failing columns and group counts, never a group's values.
+
+    The refusal is read by whoever asked, so it must not be a back door: it names the combination of
+    quasi-identifiers by its columns and counts the groups that fail, and says what to try.
 
     Raises:
         DisclosureError: k-min under the required k, ℓ under the required ℓ, or no records at all.
@@ -134,15 +150,17 @@ def gate(metrics: RiskMetrics, *, suggestion: str = "") -> None:
     if metrics.records == 0:
         raise DisclosureError("The extract has no records to release; widen the period or the branch.")
     problems = []
+    columns = ", ".join(metrics.quasi_identifiers)
     if metrics.k_min < metrics.k_required:
-        problems.append(f"k-min is {metrics.k_min}, below the required {metrics.k_required} "
-                        f"({metrics.unique_records} unique records, {metrics.share_below_k:.0%} of records "
-                        f"in groups under {metrics.k_required}); smallest groups: "
-                        + "; ".join(g.describe() for g in metrics.small_groups))
+        problems.append(f"the combination ({columns}) has {metrics.small_group_count} group"
+                        f"{'s' if metrics.small_group_count != 1 else ''} of fewer than {metrics.k_required} "
+                        f"records (k-min is below {metrics.k_required})")
     if metrics.l_min < metrics.l_required:
-        problems.append(f"ℓ-diversity of {SENSITIVE} is {metrics.l_min}, below the required "
-                        f"{metrics.l_required}; groups where everyone has the same {SENSITIVE}: "
-                        + "; ".join(g.describe() for g in metrics.uniform_groups))
+        others = ", ".join(q for q in metrics.quasi_identifiers if q != SENSITIVE)
+        problems.append(f"the combination ({others}) has {metrics.uniform_group_count} group"
+                        f"{'s' if metrics.uniform_group_count != 1 else ''} with fewer than "
+                        f"{metrics.l_required} distinct {SENSITIVE} values (ℓ-diversity below "
+                        f"{metrics.l_required})")
     advice = f" Try coarser settings: {suggestion}." if suggestion else ""
     raise DisclosureError("The extract was blocked, nothing was written: " + ". ".join(problems) + "."
                           + advice)

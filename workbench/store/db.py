@@ -48,7 +48,7 @@ MIGRATIONS: dict[int, str] = {
     3: "SELECT 1",  # version 3 adds ward_boundaries, a new table: schema.sql creates it
 }
 
-KEY_NAMES = ("member", "suppression")
+KEY_NAMES = ("member", "suppression", "record")  # record: cell-key perturbation
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,140 @@
+"""The release ledger: each narrow-slice pattern is refused, allowed with a recorded reason, never public."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench import reports
+from workbench.cli import main
+from workbench.errors import DisclosureError, InputError
+from workbench.reports import ledger
+
+ROUND = {"date_from": "2020-03-30", "date_to": "2020-04-14"}
+
+
+def _build(con, tmp_path, name, **options):
+    return reports.build(con, tmp_path / name, actor="tester", **options)
+
+
+def _last_entry(con):
+    action, counts = con.execute("SELECT action, counts FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return action, json.loads(counts)
+
+
+def _one_more_call(con):
+    con.execute("INSERT INTO calls SELECT 'extra-call', member_key, round, caller, "
+                "called_at + INTERVAL 1 HOUR, outcome, wellbeing, needs_support, urgency, keen_to_volunteer, "
+                "dp_query, NULL, import_id FROM calls "
+                "WHERE called_at::DATE BETWEEN '2020-03-30' AND '2020-04-14' ORDER BY call_id LIMIT 1")
+
+
+PATTERNS = {
+    "window": ({**ROUND}, {"date_from": "2020-03-30", "date_to": "2020-04-12"}, None),
+    "branch": ({**ROUND}, {**ROUND, "branch": "Millbridge"}, None),
+    "new-calls": ({**ROUND}, {**ROUND}, _one_more_call),
+}
+
+
+def test_an_extract_overlapping_an_earlier_extract_is_a_slice_unless_it_is_the_same_rows_again():
+    def request(window, version="v1", extract=True):
+        settings = {"area": "branch"} if extract else None
+        return ledger.Request("internal", True, window, None, settings, version, 500)
+
+    earlier = request(("2020-03-30", "2020-05-11"))
+    assert ledger.slices(request(("2020-04-20", "2020-06-08")), earlier) == ["extract"]
+    assert ledger.slices(request(("2020-03-30", "2020-05-11")), earlier) == []      # the same rows again
+    assert ledger.slices(request(("2020-03-30", "2020-05-11"), "v2"), earlier) == ["new-calls", "extract"]
+    assert ledger.slices(request(("2020-05-25", "2020-06-08")), earlier) == []      # no overlap
+    assert ledger.slices(request(("2020-04-20", "2020-06-08"), extract=False), earlier) == []
+
+
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_a_narrow_slice_is_refused_then_allowed_with_a_recorded_reason(synthetic_con, tmp_path, pattern):
+    first, second, between = PATTERNS[pattern]
+    earlier = _build(synthetic_con, tmp_path, "first", **first)
+    if between:
+        between(synthetic_con)
+    with pytest.raises(DisclosureError, match=f"release {earlier.release_id}") as refused:
+        _build(synthetic_con, tmp_path, "refused", **second)
+    assert "--allow-overlap" in str(refused.value) and not (tmp_path / "refused").exists()
+    assert _last_entry(synthetic_con)[0] == "report.blocked"
+    allowed = _build(synthetic_con, tmp_path, "allowed", allow_overlap="board asked for it", **second)
+    action, counts = _last_entry(synthetic_con)
+    assert action == "report.release" and counts["allow_overlap"] == "board asked for it"
+    assert any(o.startswith(pattern) for o in counts["overlaps"])
+    listed = ledger.releases(synthetic_con)
+    assert listed["release_id"].tolist()[-1] == allowed.release_id
+    assert listed["allow_overlap"].tolist()[-1] == "board asked for it"
+
+
+@pytest.mark.parametrize("pattern", ["window", "branch", "new-calls"])
+def test_the_public_profile_refuses_a_narrow_slice_outright(synthetic_con, tmp_path, pattern):
+    first, second, between = PATTERNS[pattern]
+    _build(synthetic_con, tmp_path, "first", profile="public", **first)
+    if between:
+        between(synthetic_con)
+    with pytest.raises(DisclosureError, match="public release must not be a narrow slice"):
+        _build(synthetic_con, tmp_path, "second", profile="public", allow_overlap="please", **second)
+
+
+def test_separate_windows_and_repeats_need_no_approval(synthetic_con, tmp_path):
+    _build(synthetic_con, tmp_path, "r1", **ROUND)
+    _build(synthetic_con, tmp_path, "r2", date_from="2020-04-27", date_to="2020-05-11")
+    _build(synthetic_con, tmp_path, "again", **ROUND)       # the same cells again: the same figures
+    _build(synthetic_con, tmp_path, "week", date_from="2020-03-30", date_to="2020-04-05")
+    assert len(ledger.releases(synthetic_con)) == 4
+
+
+def test_every_release_records_its_full_parameters(synthetic_con, tmp_path):
+    _build(synthetic_con, tmp_path, "one", branch="Millbridge", date_from="2020-04-01", rounding=False)
+    _, counts = _last_entry(synthetic_con)
+    recorded = counts["ledger"]
+    assert recorded["profile"] == "internal" and recorded["rounding"] is False
+    assert recorded["branch"] == "Millbridge" and recorded["window"] == ["2020-04-01", "2020-06-08"]
+    assert recorded["extract"] is None and recorded["data_version"].isalpha() and recorded["calls"] > 0
+
+
+def test_no_rounding_is_internal_only_and_never_meets_a_public_release(synthetic_con, tmp_path):
+    with pytest.raises(InputError, match="internal releases only"):
+        _build(synthetic_con, tmp_path, "x", profile="public", rounding=False)
+    _build(synthetic_con, tmp_path, "public", profile="public", **ROUND)
+    with pytest.raises(DisclosureError, match="unrounded"):
+        _build(synthetic_con, tmp_path, "exact", rounding=False, allow_overlap="anyway",
+               date_from="2020-04-01", date_to="2020-04-30")
+    _build(synthetic_con, tmp_path, "elsewhere", rounding=False, date_from="2020-05-25", date_to="2020-06-08")
+
+
+def test_an_empty_reason_is_not_a_reason(synthetic_con, tmp_path):
+    _build(synthetic_con, tmp_path, "first", **ROUND)
+    with pytest.raises(InputError, match="needs a reason"):
+        _build(synthetic_con, tmp_path, "second", allow_overlap="  ", **{**ROUND, "branch": "Millbridge"})
+
+
+def test_cli_releases_lists_the_ledger(synthetic_store, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", "demo")
+    db = ["--db", str(synthetic_store)]
+    assert main(["report", *db, "--out", str(tmp_path / "a"), "--from", "2020-03-30", "--to", "2020-04-14",
+                 "--by", "ana"]) == 0
+    assert main(["report", *db, "--out", str(tmp_path / "b"), "--from", "2020-03-30", "--to", "2020-04-14",
+                 "--branch", "Millbridge", "--by", "ana"]) == 1
+    assert "--allow-overlap" in capsys.readouterr().err
+    assert main(["report", *db, "--out", str(tmp_path / "b"), "--from", "2020-03-30", "--to", "2020-04-14",
+                 "--branch", "Millbridge", "--allow-overlap", "branch review", "--by", "ana"]) == 0
+    capsys.readouterr()
+    assert main(["releases", *db]) == 0
+    out = capsys.readouterr().out
+    assert "Millbridge" in out and "branch review" in out and out.count("2020-03-30") == 2
+
+
+def test_a_day_with_calls_but_no_needs_gives_a_report_of_zeros_and_a_day_without_calls_one_refusal(
+        synthetic_con, tmp_path):
+    quiet = synthetic_con.execute(
+        "SELECT c.called_at::DATE AS day FROM calls c LEFT JOIN call_needs n USING (call_id) "
+        "GROUP BY day HAVING count(n.call_id) = 0 ORDER BY day LIMIT 1").fetchone()[0].isoformat()
+    result = _build(synthetic_con, tmp_path, "quiet", date_from=quiet, date_to=quiet)
+    needs = result.manifest["tables"][4]
+    assert needs["name"] == "needs_by_ward" and needs["rows"] > 8    # every ward of the geography
+    with pytest.raises(InputError, match="No calls from 2020-01-01 to 2020-01-01"):
+        _build(synthetic_con, tmp_path, "none", date_from="2020-01-01", date_to="2020-01-01")

@@ -1,0 +1,233 @@
+"""The release ledger: every release's full parameters in the audit log, and the rules for a series.
+
+Releases are judged as a series, not one at a time: assume every release will be compared with
+every other. Cell-key perturbation makes a difference between two releases noisy; the ledger makes
+sure nobody builds, by accident or on purpose, the narrow slices a differencing attack needs. Before
+a release is written, its request is compared with every earlier release in the ledger (the
+``report.release`` entries of the audit log). A request is a **narrow slice** of an earlier release
+when, with the same extract setting, it:
+
+- ``window``: covers a window that overlaps the earlier one but differs from it by fewer than
+  `WINDOW_SLICE_DAYS` days (counting the days in one window and not the other), same branch scope;
+- ``branch``: is one branch against all branches (or all against one), over overlapping windows;
+- ``new-calls``: has the same scope after the store's data changed by fewer than `NEW_CALLS_SLICE`
+  calls in that scope;
+- ``extract``: releases a row-level extract overlapping an earlier extract's scope (any overlap,
+  unless it is the same scope on the same data: the same rows again under new pseudonyms).
+
+An internal release that is a narrow slice needs ``allow_overlap`` with a reason, which the ledger
+records. A public release that is one is refused outright. An unrounded release (internal only) is
+never made over a scope that overlaps a public release, nor a public release over an unrounded one's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import DisclosureError, InputError
+
+ACTION = "report.release"
+WINDOW_SLICE_DAYS = 7
+NEW_CALLS_SLICE = 100
+
+ENTRIES_QUERY = """
+SELECT seq, logged_at, actor, object_id, counts FROM audit_log
+WHERE action = ? AND counts IS NOT NULL ORDER BY seq
+"""
+
+# What the store holds, as far as a report can see: any import, erasure or retention run changes it.
+DATA_VERSION_QUERY = """
+SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM members), (SELECT count(*) FROM call_needs),
+       (SELECT count(*) FROM call_services), (SELECT count(*) FROM members WHERE erased_at IS NOT NULL),
+       (SELECT max(imported_at) FROM imports)
+"""
+SPAN_QUERY = "SELECT min(called_at)::DATE, max(called_at)::DATE FROM calls"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A release's parameters as the ledger compares and records them."""
+
+    profile: str
+    rounding: bool
+    window: tuple[str, str] | None     # first and last day, open ends resolved to the store's calls
+    branch: str | None
+    extract: dict | None               # the extract's settings, or None for tables only
+    data_version: str
+    calls: int                         # calls in the release's scope
+
+    def as_dict(self) -> dict:
+        return {"profile": self.profile, "rounding": self.rounding,
+                "window": list(self.window) if self.window else None, "branch": self.branch,
+                "extract": self.extract, "data_version": self.data_version, "calls": self.calls}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Request:
+        window = tuple(data["window"]) if data.get("window") else None
+        return cls(data["profile"], bool(data["rounding"]), window, data.get("branch"), data.get("extract"),
+                   data["data_version"], int(data["calls"]))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One earlier release in the ledger."""
+
+    release_id: str
+    logged_at: object
+    actor: str
+    request: Request
+    allow_overlap: str | None
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> str:
+    """A short digest of what the store holds (letters only, so the audit log never takes it for a number)."""
+    state = con.execute(DATA_VERSION_QUERY).fetchone()
+    digest = hashlib.sha256(repr(tuple(map(str, state))).encode("utf-8")).hexdigest()[:12]
+    return digest.translate(str.maketrans("0123456789abcdef", "abcdefghijklmnop"))
+
+
+def request(con: duckdb.DuckDBPyConnection, *, profile: str, rounding: bool, date_from: str | None,
+            date_to: str | None, branch: str | None, extract: dict | None, calls: int) -> Request:
+    """The ledger's view of a release about to be made (open ends of the window resolved)."""
+    first, last = con.execute(SPAN_QUERY).fetchone()
+    start = date_from or (first.isoformat() if first else None)
+    end = date_to or (last.isoformat() if last else None)
+    window = (start, end) if start and end else None
+    return Request(profile, rounding, window, branch, extract, data_version(con), calls)
+
+
+def entries(con: duckdb.DuckDBPyConnection) -> list[Entry]:
+    """Every release recorded with its parameters, oldest first."""
+    out = []
+    for _, logged_at, actor, object_id, counts in con.execute(ENTRIES_QUERY, [ACTION]).fetchall():
+        data = json.loads(counts)
+        if "ledger" not in data:
+            continue  # a release from before the ledger: its scope was never recorded
+        out.append(Entry(str(object_id).removeprefix("release "), logged_at, actor,
+                         Request.from_dict(data["ledger"]), data.get("allow_overlap")))
+    return out
+
+
+def releases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The ledger as a table, oldest first: one row per release, with its scope and any approval."""
+    rows = [{"release_id": e.release_id, "released_at": e.logged_at, "by": e.actor,
+             "profile": e.request.profile,
+             "rounding": e.request.rounding,
+             "from": e.request.window[0] if e.request.window else None,
+             "to": e.request.window[1] if e.request.window else None,
+             "branch": e.request.branch or "all", "extract": e.request.extract is not None,
+             "data_version": e.request.data_version, "allow_overlap": e.allow_overlap}
+            for e in entries(con)]
+    columns = ["release_id", "released_at", "by", "profile", "rounding", "from", "to", "branch", "extract",
+               "data_version", "allow_overlap"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# -- the rules ---------------------------------------------------------------------------------------
+
+
+def _days(window: tuple[str, str]) -> set[int]:
+    start, end = (date.fromisoformat(d).toordinal() for d in window)
+    return set(range(start, end + 1))
+
+
+def _overlap(a: Request, b: Request) -> bool:
+    windows = a.window is None or b.window is None or bool(_days(a.window) & _days(b.window))
+    branches = a.branch is None or b.branch is None or a.branch == b.branch
+    return windows and branches
+
+
+def slices(new: Request, old: Request) -> list[str]:
+    """The narrow-slice patterns `new` forms with one earlier release `old` (empty: none).
+
+    Examples:
+        >>> a = Request("internal", True, ("2020-06-01", "2020-06-30"), None, None, "v1", 500)
+        >>> slices(Request("internal", True, ("2020-06-01", "2020-06-29"), None, None, "v1", 490), a)
+        ['window']
+        >>> slices(Request("internal", True, ("2020-06-01", "2020-06-30"), "Ashcombe", None, "v1", 90), a)
+        ['branch']
+    """
+    if not _overlap(new, old):
+        return []
+    found = []
+    same_window = new.window == old.window
+    if new.branch == old.branch and not same_window and new.window and old.window:
+        if len(_days(new.window) ^ _days(old.window)) < WINDOW_SLICE_DAYS:
+            found.append("window")
+    if (new.branch is None) != (old.branch is None):
+        found.append("branch")
+    if new.branch == old.branch and same_window and new.data_version != old.data_version \
+            and abs(new.calls - old.calls) < NEW_CALLS_SLICE:
+        found.append("new-calls")
+    if new.extract is not None and old.extract is not None:
+        repeat = new.branch == old.branch and same_window and new.data_version == old.data_version
+        if not repeat:
+            found.append("extract")
+    return found
+
+
+def unrounded_clash(new: Request, old: Request) -> bool:
+    """An unrounded release and a public one over overlapping scopes: never allowed."""
+    pair = {(new.rounding, new.profile), (old.rounding, old.profile)}
+    unrounded = any(not rounding for rounding, _ in pair)
+    public = any(profile == "public" for _, profile in pair)
+    return unrounded and public and _overlap(new, old)
+
+
+PATTERNS = {
+    "window": f"its window overlaps release {{id}}'s but differs by fewer than {WINDOW_SLICE_DAYS} days",
+    "branch": "it sets one branch against all branches over a window that overlaps release {id}'s",
+    "new-calls": f"it repeats release {{id}}'s scope after fewer than {NEW_CALLS_SLICE} calls changed in it",
+    "extract": "its extract overlaps release {id}'s extract",
+}
+
+
+def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | None = None) -> list[str]:
+    """Compare a request with every earlier release; refuse what the series rules do not allow.
+
+    Args:
+        new: the request (see `request`).
+        allow_overlap: the organiser's reason for an internal release that is a narrow slice.
+
+    Returns:
+        The narrow-slice findings the approval covers ("window with release X", ...); empty when none.
+
+    Raises:
+        DisclosureError: a public release that is a narrow slice, an unrounded release against a public
+            one (either way round), or an internal narrow slice without `allow_overlap`. The message
+            names the earlier release and the pattern, never a count.
+        InputError: `allow_overlap` given as an empty reason.
+    """
+    if allow_overlap is not None and not allow_overlap.strip():
+        raise InputError("--allow-overlap needs a reason, for the ledger: say why this release may overlap.")
+    findings = []
+    for entry in entries(con):
+        if unrounded_clash(new, entry.request):
+            raise DisclosureError(
+                f"Refused: release {entry.release_id} and this one cover overlapping scopes, and one is "
+                "unrounded while the other is public; together they would give exact counts away. Unrounded "
+                "figures are for internal use only: choose a scope that does not overlap.")
+        findings += [(pattern, entry.release_id) for pattern in slices(new, entry.request)]
+    if not findings:
+        return []
+    reasons = "; ".join(PATTERNS[p].format(id=rid) for p, rid in findings[:3])
+    more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
+    if new.profile == "public":
+        raise DisclosureError(f"Refused: a public release must not be a narrow slice of an earlier one, and "
+                              f"{reasons}{more}. Choose a window that differs by {WINDOW_SLICE_DAYS} days or "
+                              "more, no --branch, or wait for more calls.")
+    if allow_overlap is None:
+        raise DisclosureError(f"Refused: {reasons}{more}, so the two could be subtracted. If this "
+                              "internal release is needed anyway, give --allow-overlap REASON (recorded in "
+                              "the ledger).")
+    return [f"{p} with release {rid}" for p, rid in findings]
+
+
+__all__ = ["ACTION", "NEW_CALLS_SLICE", "PATTERNS", "WINDOW_SLICE_DAYS", "Entry", "Request", "check",
+           "data_version", "entries", "releases", "request", "slices", "unrounded_clash"]
