@@ -84,9 +84,14 @@ def escape_cell(value: object) -> object:
         >>> escape_cell("07700 900123"), escape_cell(-2), escape_cell(" plain")
         ('07700 900123', -2, ' plain')
     """
-    if isinstance(value, str) and is_formula_like(value):
+    if isinstance(value, str) and (is_formula_like(value) or _looks_escaped(value)):
         return ESCAPE + value
     return value
+
+
+def _looks_escaped(text: str) -> bool:
+    # "'=1" typed by a person gets a second quote, so `unescape_cell` gives back "'=1", not "=1".
+    return text.startswith(ESCAPE) and is_formula_like(text[1:])
 
 
 def is_formula_like(text: str) -> bool:
@@ -112,7 +117,8 @@ def unescape_cell(value: object) -> object:
         >>> unescape_cell("'+447700900123"), unescape_cell("O'Brien")
         ('+447700900123', "O'Brien")
     """
-    if isinstance(value, str) and value.startswith(ESCAPE) and is_formula_like(value[1:]):
+    # Exactly the inverse: the quote goes only if escape_cell would have put it there.
+    if isinstance(value, str) and value.startswith(ESCAPE) and escape_cell(value[1:]) == value:
         return value[1:]
     return value
 

@@ -430,7 +430,7 @@ NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 MIN_NOTE_LENGTH = 12     # shorter notes ("ok", "fine") are common words, not identifying text
 SHINGLE = 5              # a run of five words shared with any call note is a leak of that note
 MIN_SURNAME_LENGTH = 3
-MIN_CALLER_LENGTH = 4    # 'C042' and up; pseudonymise.caller_pseudonym gives 'C0001'
+MIN_CALLER_LENGTH = 3    # 'C01' and up (pseudonymise.caller_pseudonym gives 'C0001'), never '1'
 
 
 @dataclass(frozen=True)
