@@ -124,18 +124,24 @@ def unescape_cell(value: object) -> object:
 
 
 def cell_text(value: object) -> str:
-    """How a value is shown in a file: lists joined with '; ', dates day first, blanks empty."""
+    """How a value is shown in a file: lists joined with '; ', dates day first, blanks empty.
+
+    Examples:
+        >>> cell_text(pd.NaT), cell_text(["food", "digital"]), cell_text(date(2020, 4, 15))
+        ('', 'food; digital', '15/04/2020')
+    """
     if value is None:
         return ""
     if isinstance(value, list | tuple):
         return "; ".join(cell_text(v) for v in value)
+    # Before the date checks: pandas' NaT is a datetime that cannot be formatted.
+    with contextlib.suppress(TypeError, ValueError):
+        if pd.isna(value):
+            return ""
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
-    with contextlib.suppress(TypeError, ValueError):
-        if pd.isna(value):
-            return ""
     return str(value)
 
 
