@@ -55,7 +55,8 @@ def test_a_branch_list_checks_the_register_again_right_before_it_is_written(synt
     landed: list[str] = []
 
     def opt_out_mid_export(frame, event, arg):
-        if event == "return" and frame.f_code.co_name == "_with_identity" and not landed:
+        # "in", not "==": under mutation testing the function runs under a mangled name.
+        if event == "return" and "_with_identity" in frame.f_code.co_name and not landed:
             people = arg[0]
             landed.append(people["member_key"].iloc[0])
             optouts.add(con, actor="other user", reason="asked_not_to_be_called", member_key=landed[0])
