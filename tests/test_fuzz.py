@@ -38,7 +38,7 @@ from workbench.errors import WorkbenchError
 from workbench.lists import breach, followups
 from workbench.store import db
 
-settings.register_profile("fuzz-quick", max_examples=3, deadline=None,
+settings.register_profile("fuzz-quick", max_examples=2, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("fuzz-long", max_examples=150, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
