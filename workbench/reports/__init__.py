@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 
 from workbench import exports, pages
-from workbench.analysis import needs, outreach, services
+from workbench.analysis import maps, needs, outreach, services
 from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import disclosure, page, risk
@@ -55,6 +55,7 @@ class Table:
     description: str
     frame: pd.DataFrame          # protected: Int64 counts with <NA> where suppressed
     chart: tuple[str, str, list[str]] | None = None   # (kind, category column, value columns)
+    map_column: str | None = None   # a ward table's column drawn as a ward map (its published cells)
 
     @property
     def suppressed_cells(self) -> int:
@@ -330,7 +331,7 @@ def outreach_by_ward(con, options: Options) -> Table:
     raw = ward_summary(con, options)[["branch", "ward", *COUNTS]]
     frame = _with_rates(_protect_additive(raw, ["branch", "ward"], COUNTS, options.profile), options.profile)
     return Table("outreach_by_ward", "Outreach by ward", "Wards within their branch, with branch subtotals.",
-                 frame)
+                 frame, map_column="contact_rate_%")
 
 
 def outcome_mix(con, options: Options) -> Table:
@@ -362,7 +363,7 @@ def needs_by_ward(con, options: Options) -> Table:
     return Table("needs_by_ward", "Needs recorded, by category and ward",
                  "Members whose answered call in the period recorded a need. A member with two needs counts "
                  "under both; the Total column counts needs, not people.", frame,
-                 ("bar", "category", []))
+                 ("bar", "category", []), map_column="Total")
 
 
 def waiting(con, options: Options) -> Table:
@@ -403,6 +404,7 @@ cats AS (SELECT unnest(?::VARCHAR[]) AS category),
 cover AS (
     SELECT s.category, lower(trim(a.area)) AS ward_key
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
+    WHERE coalesce(s.status, 'active') = 'active'  -- inactive or defunct services cover nothing
 ),
 needed AS (
     SELECT m.ward, n.category, count(DISTINCT c.member_key) AS members
@@ -640,7 +642,7 @@ def _write_all(con, staging: Path, release_id: str, options: Options, tables: li
         paths.append(exports.write_csv(released.sort_values("pseudonym"), staging / EXTRACT_FILE,
                                        notice=notice))
     html_path = staging / HTML_FILE
-    html_text = page.render(release_id, options, tables, metrics, version())
+    html_text = page.render(release_id, options, tables, metrics, version(), maps.shapes(con))
     exports.atomic_write(html_path, lambda temp: temp.write_text(html_text, encoding="utf-8"))
     paths.append(html_path)
     manifest = _manifest(release_id, options, tables, rows, metrics, paths)

@@ -14,6 +14,7 @@ import plotly.io as pio
 from markupsafe import Markup
 
 from workbench import pages
+from workbench.analysis import maps
 from workbench.analysis.charts import OKABE_ITO
 from workbench.reports import disclosure
 from workbench.vocabulary import NEED_CATEGORIES
@@ -36,8 +37,12 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def render(release_id: str, options: Options, tables: list[Table], metrics, version: str) -> str:
-    """The self-contained report page: plotly.js inline once, then one section per table."""
+def render(release_id: str, options: Options, tables: list[Table], metrics, version: str,
+           ward_shapes: maps.WardShapes | None = None) -> str:
+    """The self-contained report page: plotly.js inline once, then one section per table.
+
+    A ward table gets a map beside its chart when the store holds ward boundaries (`ward_shapes`).
+    """
     params = options.as_dict()
     shown = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in params.items()
                       if v not in (None, False) and k != "rounding")
@@ -49,15 +54,17 @@ def render(release_id: str, options: Options, tables: list[Table], metrics, vers
         plotly_js=Markup(plotly_js().replace("</script", "<\\/script")),  # noqa: S704 - library code
         rules=options.profile.describe(),
         extract=metrics.as_dict() if metrics is not None else None,
-        sections=[_section(t) for t in tables],
+        sections=[_section(t, ward_shapes) for t in tables],
     )
 
 
-def _section(table: Table) -> dict:
+def _section(table: Table, ward_shapes: maps.WardShapes | None = None) -> dict:
     shown = disclosure.for_display(table.frame)
+    drawn = table.map_column and ward_shapes is not None and ward_shapes.rings
     return {
         "name": table.name, "title": table.title, "description": table.description,
         "chart": _chart_html(table) if table.chart else "",
+        "map": _figure_html(ward_map(table, ward_shapes), f"map-{table.name}") if drawn else "",
         "head": [str(c).replace("_", " ") for c in shown.columns],
         "rows": [[_cell(v) for v in row] for row in shown.itertuples(index=False, name=None)],
     }
@@ -70,12 +77,26 @@ def _cell(value) -> str:
 
 
 def _chart_html(table: Table) -> Markup:
+    return _figure_html(chart(table), f"chart-{table.name}")
+
+
+def _figure_html(figure: go.Figure, div_id: str) -> Markup:
     # plotly writes the figure's data as JSON inside its own script element; labels are ours or
     # protected table labels, and plotly escapes them for that context.
-    figure = chart(table)
-    html = pio.to_html(figure, include_plotlyjs=False, full_html=False, div_id=f"chart-{table.name}",
+    html = pio.to_html(figure, include_plotlyjs=False, full_html=False, div_id=div_id,
                        config={"displaylogo": False, "responsive": True})
-    return Markup(html)  # noqa: S704 - plotly's own output, escaped by plotly for its script context
+    return Markup(html)  # noqa: S704 - plotly's own markup, its data JSON-escaped by plotly
+
+
+def ward_map(table: Table, ward_shapes: maps.WardShapes) -> go.Figure:
+    """A map of a released ward table's `map_column`: exactly its published cells, suppressed ones
+    hatched and marked *, never an estimate (analysis.maps.released_map)."""
+    figure = maps.released_map(table.frame, ward_shapes, column=table.map_column,
+                               title=f"{table.title}: {table.map_column.replace('_', ' ')}",
+                               suppressed_mark=disclosure.SUPPRESSED, total_label="Total")
+    # No theme (plotly's name colours in words); hex colours only, as LAYOUT, for the release scan.
+    figure.update_layout(template={}, paper_bgcolor="#ffffff", height=480)
+    return figure
 
 
 def chart(table: Table) -> go.Figure:
@@ -100,4 +121,4 @@ def _number(value):
     return None if pd.isna(value) else int(value)
 
 
-__all__ = ["LAYOUT", "TEMPLATE", "chart", "plotly_js", "render"]
+__all__ = ["LAYOUT", "TEMPLATE", "chart", "plotly_js", "render", "ward_map"]

@@ -55,7 +55,12 @@ CREATE TABLE IF NOT EXISTS identities (
     -- Keyed hashes (keys['suppression']) of the E.164 phone and the normalised membership number,
     -- written with the identity, so opt-out suppression is one join and needs no per-row hashing.
     phone_hash        VARCHAR,
-    membership_hash   VARCHAR
+    membership_hash   VARCHAR,
+    -- Other ids the member is known by in the tools organisers use (schema 2), so a call export
+    -- that carries one of them instead of the membership number still finds its member.
+    nationbuilder_id  VARCHAR,
+    van_id            VARCHAR,
+    external_id       VARCHAR
 );
 
 -- ingest.py -------------------------------------------------------------------------------------
@@ -111,7 +116,10 @@ CREATE TABLE IF NOT EXISTS services (
     category   VARCHAR NOT NULL,            -- same vocabulary as need categories
     areas      VARCHAR[],
     contact    VARCHAR,
-    aliases    VARCHAR[]
+    aliases    VARCHAR[],
+    -- active | inactive | defunct | temporarily closed (Open Referral UK, schema 2). Only active
+    -- services are offered for signposting; the others stay for the history of what was referenced.
+    status     VARCHAR DEFAULT 'active'
 );
 
 -- Services referenced on a call. service_id is NULL for a name not (yet) in the directory.
@@ -191,6 +199,14 @@ CREATE TABLE IF NOT EXISTS list_members (
     PRIMARY KEY (list_id, row_number)
 );
 
+-- How each list left the building (issue 16): encrypted, and by which method, or not and why. Never the
+-- passphrase. A separate table, so lists made before it existed read as "not recorded".
+CREATE TABLE IF NOT EXISTS list_protection (
+    list_id    VARCHAR PRIMARY KEY,
+    method     VARCHAR NOT NULL,           -- xlsx-agile-aes256 | pdf-aes256 | none
+    reason     VARCHAR                     -- why it was not encrypted (--unprotected REASON); NULL when it was
+);
+
 -- dataprotection.py -----------------------------------------------------------------------------
 -- Append-only and hash-chained. Never holds a name, phone number, email or note.
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -217,4 +233,17 @@ CREATE TABLE IF NOT EXISTS dp_queries (
     status     VARCHAR NOT NULL,           -- open | passed_to_dp_team | closed
     updated_at TIMESTAMP NOT NULL,
     updated_by VARCHAR
+);
+
+-- boundaries.py ---------------------------------------------------------------------------------
+-- Ward shapes for maps: public geography (ONS Open Geography or the synthetic organisation's own),
+-- not personal data. One row per store ward (members.ward) that a boundary file matched.
+CREATE TABLE IF NOT EXISTS ward_boundaries (
+    ward       VARCHAR PRIMARY KEY,        -- the store's ward, as members.ward spells it
+    code       VARCHAR,                    -- the file's ward code, e.g. E05009999 (WD20CD)
+    name       VARCHAR,                    -- the file's ward name (WD20NM)
+    geometry   VARCHAR NOT NULL,           -- GeoJSON Polygon or MultiPolygon, simplified for display
+    geographic BOOLEAN NOT NULL,           -- longitude/latitude; otherwise metres (British National Grid)
+    source     VARCHAR NOT NULL,           -- the file's base name, or 'synthetic'
+    loaded_at  TIMESTAMP NOT NULL
 );

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.privacy import pseudonymise
+from workbench.store import boundaries
+from workbench.synthetic.boundaries import ward_shapes
 
 if TYPE_CHECKING:
     from workbench.synthetic import Organisation
@@ -179,6 +181,7 @@ def build_store(con: duckdb.DuckDBPyConnection, org: Organisation) -> dict[str, 
         "services": _services(con, org),
         "call_services": _call_services(con, org),
         "followups": _insert(con, "followups", followups_frame(org, key_map)),
+        "ward_boundaries": boundaries.write(con, ward_shapes(org.geography, org.seed), "synthetic"),
     }
     # OPT-OUT HOOK: do-not-call outcomes become register entries through workbench/optouts.py
     # (`optouts.record_from_calls(con, actor=...)`), owned by the opt-outs module, not written here.

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.widgets.server import PLOTLY_BUNDLE_ENV
+from workbench.widgets.tables import MAX_ROWS, Table
 
 ALL = "(all)"
 LABEL = {"description_width": "9em"}
@@ -53,9 +54,16 @@ def _cell(value: object) -> object:
     return value
 
 
-def table() -> widgets.HTML:
-    """An empty table area."""
-    return widgets.HTML(value=table_html(None))
+def table(*, identity: bool = False, max_rows: int = MAX_ROWS, narrow: str = "choose a branch or ward"
+          ) -> Table:
+    """An empty interactive table (sort, search, pages, column filters); fill it with `.show(frame)`.
+
+    Args:
+        identity: the table holds identity: it never offers copy, CSV or Excel buttons.
+        max_rows: at most this many rows go to the browser; the page says how many were left out.
+        narrow: what to tell a person to do to see rows left out.
+    """
+    return Table(identity=identity, max_rows=max_rows, narrow=narrow)
 
 
 def heading(text: str, level: int = 3) -> widgets.HTML:
@@ -231,6 +239,7 @@ class Steps:
 __all__ = [
     "ALL",
     "Steps",
+    "Table",
     "button",
     "choices",
     "chosen",

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from workbench import privacy
 from workbench.lists import breach, registry
 from workbench.privacy import retention
-from workbench.widgets.common import LABEL, button, note, table, table_html
+from workbench.widgets.common import LABEL, button, note, table
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -224,7 +224,7 @@ class AuditView(StoreBound):
         self.feedback = Feedback()
         self.verify_button = button("Verify the audit log", icon="check", style="primary")
         self.verdict = widgets.HTML()
-        self.entries = table()
+        self.entries = table(identity=True)
         self.verify_button.on_click(self.feedback.guarded(lambda _: self.verify()))
         super().__init__([widgets.HBox([self.verify_button]), self.verdict, self.feedback, self.entries])
         self.add_class("wb-audit")
@@ -232,7 +232,7 @@ class AuditView(StoreBound):
 
     def refresh(self) -> None:
         with self.opened.read() as con:
-            self.entries.value = table_html(
+            self.entries.show(
                 privacy.log(con, limit=50), empty="The audit log is empty."
             )
 
@@ -257,7 +257,7 @@ class QueriesView(StoreBound):
         self.status_filter = widgets.Dropdown(
             description="Show", options=[*privacy.DP_QUERY_STATUSES, ("all", None)], style=LABEL
         )
-        self.queries = table()
+        self.queries = table(identity=True)
         self.call_id = widgets.Text(description="Call ID", style=LABEL)
         self.new_status = widgets.Dropdown(
             description="New status", options=privacy.DP_QUERY_STATUSES, style=LABEL
@@ -279,7 +279,7 @@ class QueriesView(StoreBound):
     def refresh(self) -> None:
         with self.opened.read() as con:
             frame = privacy.dp_queries(con, status=self.status_filter.value)
-        self.queries.value = table_html(frame, empty="No queries with this status.")
+        self.queries.show(frame, empty="No queries with this status.")
 
     def set_status(self) -> None:
         with self.opened.write() as con:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench.analysis import charts, needs, services, volunteers
-from workbench.store.filters import known
+from workbench.analysis import charts, maps, needs, services, volunteers
+from workbench.store.filters import known, wards
 from workbench.vocabulary import NEED_CATEGORIES
 from workbench.widgets.common import (
+    ALL,
     LABEL,
     ChartSlot,
     Steps,
@@ -21,9 +22,9 @@ from workbench.widgets.common import (
     heading,
     note,
     table,
-    table_html,
 )
 from workbench.widgets.feedback import Feedback
+from workbench.widgets.maps import MapSlot
 from workbench.widgets.store import StoreBound, StoreView
 
 QUEUE_COLUMNS = [
@@ -45,6 +46,7 @@ class _PlaceFilters(StoreBound):
     """Branch and ward dropdowns filled from the store; subclasses add boxes, then call `_watch()`."""
 
     _quiet = False
+    _focus: list[str] | None = None  # the chosen branch's wards, as the map last zoomed to
 
     def _place_boxes(self) -> None:
         self.feedback = Feedback()
@@ -74,6 +76,39 @@ class _PlaceFilters(StoreBound):
     def update(self) -> None:
         """Re-query and redraw."""
 
+    def _place(self) -> dict[str, str | None]:
+        return {"branch": chosen(self.branch.value), "ward": chosen(self.ward.value)}
+
+    def _map_wards(self, con) -> tuple[maps.WardShapes, list[str] | None]:
+        """Every ward's shape, and the chosen branch's wards for the map to zoom to (None: all)."""
+        branch = chosen(self.branch.value)
+        self._focus = wards(con, branch) if branch else None
+        return maps.shapes(con), self._focus
+
+    def _pick_ward(self, ward: str) -> None:
+        """A ward clicked on the map becomes the ward filter (clicking it again clears it)."""
+        if ward not in self.ward.options:
+            return
+        if self._focus is not None and ward not in self._focus:  # a ward of another branch: show them all
+            self._quiet = True
+            try:
+                self.branch.value = ALL
+            finally:
+                self._quiet = False
+        self.ward.value = ALL if self.ward.value == ward else ward
+
+
+def _no_map(slot: MapSlot, note_box: widgets.HTML, ward_shapes: maps.WardShapes) -> bool:
+    """Say so when the store has no ward boundaries; True when there is nothing to draw."""
+    if ward_shapes.rings:
+        note_box.value = ""
+        return False
+    note_box.value = (
+        "<div style='color:#555'>No ward map: this store has no ward boundaries. Load them with "
+        "<code>workbench import boundaries FILE</code>.</div>"
+    )
+    return True
+
 
 class NeedsView(_PlaceFilters):
     """The triage queue (most urgent first), how many need what, and the escalations."""
@@ -83,18 +118,23 @@ class NeedsView(_PlaceFilters):
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
         self.max_rows = max_rows
         self.summary = widgets.HTML()
-        self.by_category = ChartSlot()
-        self.queue = table()
+        self.by_category = ChartSlot(width=620)
+        self.map = MapSlot(width=540, on_ward=self._pick_ward)
+        self.by_category.layout.width, self.map.layout.width = "630px", "550px"  # side by side in 1,240
+        self.map.add_class("wb-needs-map")
+        self.map_note = widgets.HTML()
+        self.queue = table(narrow="choose a branch, ward or need")
+        self.queue.add_class("wb-needs-queue")
         self.frame = None
-        self.steps = Steps(2, "Reading")
+        self.steps = Steps(3, "Reading")
         super().__init__(
             [
                 widgets.HBox([self.branch, self.ward, self.category]),
                 self.steps.bar,
                 self.feedback,
                 self.summary,
-                heading("How many need what"),
-                self.by_category,
+                heading("How many need what, and where (click a ward to see its queue)"),
+                widgets.HBox([self.by_category, widgets.VBox([self.map, self.map_note])]),
                 heading("The triage queue, most urgent first"),
                 note(
                     "Score = urgency + wellbeing + need + age band + days waiting (see docs/glossary.md). "
@@ -108,22 +148,25 @@ class NeedsView(_PlaceFilters):
         self.bind(store_view, lazy=lazy)
 
     def update(self) -> None:
+        place, category = self._place(), chosen(self.category.value)
         with self.steps, self.opened.read() as con:
-            frame = needs.queue(
-                con,
-                branch=chosen(self.branch.value),
-                ward=chosen(self.ward.value),
-                category=chosen(self.category.value),
-            )
+            frame = needs.queue(con, **place, category=category)
             self.steps.step()
             by_category = needs.counts(frame, by="category")
+            # The map shows the whole branch, the chosen ward outlined, so another ward is one click away.
+            branch_queue = (
+                needs.queue(con, branch=place["branch"], category=category) if place["ward"] else frame
+            )
+            by_ward = maps.needs_by_ward(con, branch_queue, place["branch"])
+            ward_shapes, focus = self._map_wards(con)
             self.steps.step()
         self.frame = frame
         self.summary.value = _queue_summary(frame)
         self.by_category.show(charts.needs_counts(by_category, "category"))
-        self.queue.value = table_html(
+        if not _no_map(self.map, self.map_note, ward_shapes):
+            self.map.show(maps.needs_map(by_ward, ward_shapes, focus=focus, selected=place["ward"]))
+        self.queue.show(
             frame[QUEUE_COLUMNS],
-            max_rows=self.max_rows,
             empty="Nobody in this selection needs support right now.",
         )
         self.feedback.clear()
@@ -138,6 +181,9 @@ class ServicesView(_PlaceFilters):
         self.no_service = table()
         self.uncovered = table()
         self.unlisted = table()
+        self.map = MapSlot(width=640, on_ward=self._pick_ward)
+        self.map.add_class("wb-gaps-map")
+        self.map_note = widgets.HTML()
         super().__init__(
             [
                 widgets.HBox([self.branch, self.ward]),
@@ -147,6 +193,8 @@ class ServicesView(_PlaceFilters):
                 heading("Needs recorded with no service referenced"),
                 self.no_service,
                 heading("Wards where no listed service covers a need"),
+                self.map,
+                self.map_note,
                 self.uncovered,
                 heading("Services named on calls but not in the directory"),
                 note("Add these to the services directory (01_load_data) so they can be counted and mapped."),
@@ -158,18 +206,23 @@ class ServicesView(_PlaceFilters):
         self.bind(store_view, lazy=lazy)
 
     def update(self) -> None:
-        place = {"branch": chosen(self.branch.value), "ward": chosen(self.ward.value)}
+        place = self._place()
         with self.opened.read() as con:
             usage = services.usage(con, "service", **place)
             gaps = services.gaps(con, **place)
+            branch_gaps = services.gaps(con, branch=place["branch"]) if place["ward"] else gaps
+            ward_shapes, focus = self._map_wards(con)
         self.usage.show(charts.services_usage(usage.head(15), "service"))
-        self.no_service.value = table_html(
-            gaps.no_service, max_rows=20, empty="None: every need had a service."
+        if not _no_map(self.map, self.map_note, ward_shapes):
+            frame = maps.gaps_by_ward(branch_gaps.uncovered)
+            self.map.show(maps.gaps_map(frame, ward_shapes, focus=focus, selected=place["ward"]))
+        self.no_service.show(
+            gaps.no_service, empty="None: every need had a service."
         )
-        self.uncovered.value = table_html(
-            gaps.uncovered, max_rows=20, empty="None: the map covers every need."
+        self.uncovered.show(
+            gaps.uncovered, empty="None: the map covers every need."
         )
-        self.unlisted.value = table_html(gaps.unlisted, max_rows=20, empty="None.")
+        self.unlisted.show(gaps.unlisted, empty="None.")
         self.feedback.clear()
 
 
@@ -180,6 +233,9 @@ class VolunteersView(_PlaceFilters):
         self._place_boxes()
         self.category = widgets.Dropdown(description="Need", options=choices(NEED_CATEGORIES), style=LABEL)
         self.keen = ChartSlot()
+        self.map = MapSlot(width=640, on_ward=self._pick_ward)
+        self.map.add_class("wb-volunteers-map")
+        self.map_note = widgets.HTML()
         self.matches = table()
         super().__init__(
             [
@@ -187,6 +243,9 @@ class VolunteersView(_PlaceFilters):
                 self.feedback,
                 heading("Members keen to volunteer, by ward"),
                 self.keen,
+                heading("Keen volunteers against open needs"),
+                self.map,
+                self.map_note,
                 heading("Suggested matches: same ward first, then a neighbouring ward"),
                 note(
                     "Suggestions only. Identities are never shown here; a branch secretary makes the "
@@ -200,12 +259,18 @@ class VolunteersView(_PlaceFilters):
         self.bind(store_view, lazy=lazy)
 
     def update(self) -> None:
-        place = {"branch": chosen(self.branch.value), "ward": chosen(self.ward.value)}
+        place, category = self._place(), chosen(self.category.value)
         with self.opened.read() as con:
-            keen = volunteers.by_ward(volunteers.keen(con, **place))
-            matches = volunteers.matches(con, category=chosen(self.category.value), **place)
+            keen_members = volunteers.keen(con, branch=place["branch"])
+            keen = volunteers.by_ward(volunteers.keen(con, **place) if place["ward"] else keen_members)
+            matches = volunteers.matches(con, category=category, **place)
+            against = maps.volunteers_against_needs(
+                keen_members, needs.queue(con, branch=place["branch"], category=category))
+            ward_shapes, focus = self._map_wards(con)
         self.keen.show(charts.volunteers_by_ward(keen))
-        self.matches.value = table_html(matches, max_rows=30, empty="No suggestions for this selection.")
+        if not _no_map(self.map, self.map_note, ward_shapes):
+            self.map.show(maps.volunteers_map(against, ward_shapes, focus=focus, selected=place["ward"]))
+        self.matches.show(matches, empty="No suggestions for this selection.")
         self.feedback.clear()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from workbench.privacy import optouts, subjects
-from workbench.widgets.common import LABEL, button, heading, note, table, table_html
+from workbench.widgets.common import LABEL, button, heading, note, table
 from workbench.widgets.feedback import Feedback
 from workbench.widgets.store import StoreBound, StoreView
 
@@ -34,7 +34,7 @@ class OptOutsView(StoreBound):
         )
         self.lookup_button = button("Look up", icon="search", style="primary")
         self.status = widgets.HTML()
-        self.entries = table()
+        self.entries = table(identity=True)
         self.reason = widgets.Dropdown(description="Reason", options=optouts.REASONS, style=LABEL)
         self.scope = widgets.Dropdown(
             description="Scope",
@@ -49,7 +49,7 @@ class OptOutsView(StoreBound):
         self.include_withdrawn = widgets.Checkbox(
             value=True, description="include withdrawn entries (history)"
         )
-        self.register = table()
+        self.register = table(identity=True)
         self.lookup_button.on_click(self.feedback.guarded(lambda _: self.lookup()))
         self.add_button.on_click(self.feedback.guarded(lambda _: self.add()))
         self.withdraw_button.on_click(self.feedback.guarded(lambda _: self.withdraw()))
@@ -87,7 +87,7 @@ class OptOutsView(StoreBound):
             return
         with self.store.read() as con:
             frame = optouts.register(con, include_withdrawn=self.include_withdrawn.value)
-        self.register.value = table_html(frame, max_rows=100, empty="The register is empty.")
+        self.register.show(frame, empty="The register is empty.")
 
     def lookup(self) -> None:
         """Show every register entry, active or withdrawn, for the person typed in."""
@@ -101,7 +101,7 @@ class OptOutsView(StoreBound):
             else "Not on the register (no active entry)."
         )
         self.status.value = f"<div>{verdict}</div>"
-        self.entries.value = table_html(frame, empty="No entries for this person.")
+        self.entries.show(frame, empty="No entries for this person.")
         self.feedback.clear()
 
     def add(self) -> None:

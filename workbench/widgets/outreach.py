@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 import pandas as pd
 
-from workbench.analysis import charts, outreach
+from workbench.analysis import charts, maps, outreach
 from workbench.store.filters import known, wards
 from workbench.vocabulary import OUTCOMES
 from workbench.widgets.common import LABEL, ChartSlot, Steps, choices, chosen, dropdown
 from workbench.widgets.feedback import Feedback
+from workbench.widgets.maps import MapSlot
 from workbench.widgets.store import StoreBound, StoreView
 
 HEADLINES = (
@@ -44,6 +45,9 @@ class DashboardData:
     by_place: pd.DataFrame | None = None
     place: str = "branch"
     wards: list[str] | None = None  # the branch's wards, when the branch filter has just changed
+    by_ward: pd.DataFrame | None = None  # for the map
+    shapes: maps.WardShapes | None = None  # every ward's shape
+    focus: list[str] | None = None  # the chosen branch's wards, which the map zooms to
 
 
 class OutreachDashboard(StoreBound):
@@ -62,7 +66,11 @@ class OutreachDashboard(StoreBound):
         self.headline = widgets.HTML(value=_headline_html({}))
         self.over_time = ChartSlot(height=340)
         self.outcomes = ChartSlot(height=340)
-        self.by_place = ChartSlot()
+        self.by_place = ChartSlot(width=650)
+        self.map = MapSlot(height=380, width=520)
+        self.by_place.layout.width, self.map.layout.width = "660px", "530px"  # side by side in 1,240
+        self.map_note = widgets.HTML()
+        self._shapes: maps.WardShapes | None = None  # every ward's shape, read once per refresh
         self.steps = Steps(2, "Updating")
         self._quiet = False
         for name, box in zip(FILTERS, self.filter_boxes, strict=True):
@@ -72,6 +80,7 @@ class OutreachDashboard(StoreBound):
             ("over-time", self.over_time),
             ("outcomes", self.outcomes),
             ("place", self.by_place),
+            ("map", self.map),
         ):
             figure.add_class(f"wb-chart-{name}")
         self.reset_button.on_click(self.feedback.guarded(lambda _: self.reset()))
@@ -85,7 +94,7 @@ class OutreachDashboard(StoreBound):
                 widgets.HBox([self.reset_button, self.steps.bar]),
                 self.feedback,
                 self.headline,
-                self.by_place,
+                widgets.HBox([self.by_place, widgets.VBox([self.map, self.map_note])]),
                 self.over_time,
                 self.outcomes,
             ]
@@ -101,6 +110,7 @@ class OutreachDashboard(StoreBound):
         """Load the branches, wards and rounds in the store, then draw."""
         with self.opened.read() as con:
             options = {name: known(con, name) for name in ("branch", "ward", "round")}
+            self._shapes = maps.shapes(con)
         self._quiet = True
         try:
             for name, values in options.items():
@@ -148,10 +158,14 @@ class OutreachDashboard(StoreBound):
                     chosen_filters["ward"] = None
             headline = outreach.headline(con, **chosen_filters)
             self.steps.step()
-            charts_data = outreach.summaries(con, ("week", "round", place), **chosen_filters)
+            # The map's ward numbers run beside the charts' groupings, on the same filters.
+            charts_data = outreach.summaries(con, tuple(dict.fromkeys(("week", "round", place, "ward"))),
+                                             **chosen_filters)
+            map_wards = wards(con, chosen_filters["branch"]) if chosen_filters["branch"] else None
             self.steps.step()
         return DashboardData(chosen_filters, headline, charts_data["week"], charts_data["round"],
-                             charts_data[place], place, ward_choices)
+                             charts_data[place], place, ward_choices, charts_data["ward"], self._shapes,
+                             map_wards)
 
     def update(self) -> None:
         """Re-query and redraw the headline numbers and the charts in place."""
@@ -169,7 +183,20 @@ class OutreachDashboard(StoreBound):
         self.over_time.show(charts.outreach_summary(self.data.over_time, "week"))
         self.outcomes.show(charts.outcome_mix(self.data.by_round, "round"))
         self.by_place.show(charts.outreach_summary(self.data.by_place, self.data.place))
+        self._draw_map()
         self.feedback.clear()
+
+    def _draw_map(self) -> None:
+        if not self.data.shapes or not self.data.shapes.rings:
+            self.map_note.value = (
+                "<div style='color:#555'>No ward map: this store has no ward boundaries. Load them with "
+                "<code>workbench import boundaries FILE</code> (ONS ward boundaries, GeoJSON or zipped "
+                "shapefile).</div>"
+            )
+            return
+        self.map_note.value = ""
+        self.map.show(maps.contact_map(self.data.by_ward, self.data.shapes, focus=self.data.focus,
+                                       selected=self.data.filters.get("ward")))
 
 
 def _iso(value: dt.date | None) -> str | None:
