@@ -80,11 +80,10 @@ def organisations(draw):
     }
 
 
-# FORMER DEFECT (ingest reading; fixed on main, the last test pins it): a bare carriage return
-# inside a quoted CSV field made DuckDB's sniffer fail with a message that mentions "encoding", which ingest.files takes for "not
-# UTF-8"; the Windows-1252 retry fails the same way and a raw DuckDB error escapes (a traceback in
-# the CLI). The fuzz files still carry carriage returns only before a newline (to drop next);
-# test_a_bare_carriage_return_in_a_csv_field_is_read_or_refused_clearly pins the defect.
+# FORMER DEFECT (ingest reading; fixed on main, the last test pins it): a bare carriage return in
+# a quoted CSV field made DuckDB's sniffer fail with a message mentioning "encoding", which was
+# taken for "not UTF-8", and a raw DuckDB error escaped. The fuzz files still carry carriage
+# returns only before a newline; dropping that restriction is the next step.
 def _csv_safe(value):
     return value.replace("\r\n", "\n").replace("\r", "\r\n") if isinstance(value, str) else value
 
