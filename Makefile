@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8888
 DEMO_DB := data/demo.duckdb
 
-.PHONY: demo test app bench lint strip clean-data
+.PHONY: demo test app bench lint fuzz mutate strip clean-data
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -37,9 +37,24 @@ app: $(VENV)/.installed
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
 
+# Security linting: ruff's S rules, bandit (skips justified in pyproject.toml), and pip-audit (which
+# says so plainly, and carries on, when its vulnerability database cannot be reached).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check workbench tests benchmarks
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/bandit -q -c pyproject.toml -r workbench
+	.ci/audit-deps $(BIN)
+
+# The whole-path fuzz test with many more examples than `make test` runs (several minutes).
+fuzz: $(VENV)/.installed-test
+	WORKBENCH_FUZZ=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+
+# Mutation testing of the privacy rules (slow: about an hour on 2 cores; never part of `make test`).
+# Modules and tests are listed under [tool.mutmut] in pyproject.toml; kill rates per module at the end.
+mutate: $(VENV)/.installed-test
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python .ci/mutation_report.py
 
 # Notebooks are committed without outputs; a test fails if any slip in.
 strip: $(VENV)/.installed-test

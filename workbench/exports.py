@@ -3,7 +3,8 @@
 Every file of people the workbench writes goes through here, so three rules hold once:
 
 1. **No cell can run as a formula** (OWASP CSV injection). A text cell that begins with `=`, `+`, `-`,
-   `@`, tab or carriage return gets a single quote in front, in CSV *and* XLSX (so it stays safe
+   `@`, tab or carriage return (also behind leading whitespace, and in full-width forms such as `＝`)
+   gets a single quote in front, in CSV *and* XLSX (so it stays safe
    when a workbook is re-saved as CSV), and every CSV field is quoted. Workbooks are written with
    xlsxwriter's `strings_to_formulas`, `strings_to_urls` and `strings_to_numbers` all off, and every
    text cell with `write_string`, so a phone number stays text and keeps its leading zero. A phone
@@ -11,8 +12,9 @@ Every file of people the workbench writes goes through here, so three rules hold
    answer, not a bug. `unescape_cell` reverses it when a file comes back.
 2. **Every file carries its notice** (a `Notice`): `#` lines at the top of a CSV, header rows in a
    workbook, a header and a footer on an HTML page.
-3. **Files are private and whole**: written to a temporary file in the same folder, then renamed
-   over the target (`os.replace`), so a crash never leaves half a list; mode 0600.
+3. **Files are private and whole** (`atomic_write`): written to a new 0600 temporary file in the same
+   folder (O_EXCL|O_NOFOLLOW), then moved into place in one step, so a crash never leaves half a
+   list; a symlink or an existing file at the target is refused unless the caller forces it.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import csv
 import numbers
 import os
 import re
-import tempfile
+import secrets
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -67,17 +71,43 @@ class Sheet:
 
 
 def escape_cell(value: object) -> object:
-    """Neutralise a text cell that a spreadsheet would run as a formula (OWASP); others pass through.
+    r"""Neutralise a text cell that a spreadsheet would run as a formula (OWASP); others pass through.
+
+    A formula prefix counts wherever a spreadsheet would still see it: behind leading whitespace or
+    invisible characters (`"\n=cmd"`), and in its full-width or small forms (`＝ ＋ － ＠`).
 
     Examples:
         >>> escape_cell('=HYPERLINK("http://x","click")')
-        '\\'=HYPERLINK("http://x","click")'
-        >>> escape_cell("07700 900123"), escape_cell(-2)
-        ('07700 900123', -2)
+        '\'=HYPERLINK("http://x","click")'
+        >>> escape_cell("\n=cmd"), escape_cell("＝1+1")
+        ("'\n=cmd", "'＝1+1")
+        >>> escape_cell("07700 900123"), escape_cell(-2), escape_cell(" plain")
+        ('07700 900123', -2, ' plain')
     """
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    if isinstance(value, str) and (is_formula_like(value) or _looks_escaped(value)):
         return ESCAPE + value
     return value
+
+
+def _looks_escaped(text: str) -> bool:
+    # "'=1" typed by a person gets a second quote, so `unescape_cell` gives back "'=1", not "=1".
+    return text.startswith(ESCAPE) and is_formula_like(text[1:])
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet could take this text for a formula.
+
+    Examples:
+        >>> is_formula_like("@SUM(A1)"), is_formula_like("\\u200b +1"), is_formula_like("O'Brien")
+        (True, True, False)
+    """
+    if text.startswith(FORMULA_TRIGGERS):
+        return True
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+            continue  # skipped by a spreadsheet, so the next character decides
+        return unicodedata.normalize("NFKC", char) in FORMULA_TRIGGERS
+    return False
 
 
 def unescape_cell(value: object) -> object:
@@ -87,24 +117,31 @@ def unescape_cell(value: object) -> object:
         >>> unescape_cell("'+447700900123"), unescape_cell("O'Brien")
         ('+447700900123', "O'Brien")
     """
-    if isinstance(value, str) and value.startswith(ESCAPE) and value[1:2] and value[1] in FORMULA_TRIGGERS:
+    # Exactly the inverse: the quote goes only if escape_cell would have put it there.
+    if isinstance(value, str) and value.startswith(ESCAPE) and escape_cell(value[1:]) == value:
         return value[1:]
     return value
 
 
 def cell_text(value: object) -> str:
-    """How a value is shown in a file: lists joined with '; ', dates day first, blanks empty."""
+    """How a value is shown in a file: lists joined with '; ', dates day first, blanks empty.
+
+    Examples:
+        >>> cell_text(pd.NaT), cell_text(["food", "digital"]), cell_text(date(2020, 4, 15))
+        ('', 'food; digital', '15/04/2020')
+    """
     if value is None:
         return ""
     if isinstance(value, list | tuple):
         return "; ".join(cell_text(v) for v in value)
+    # Before the date checks: pandas' NaT is a datetime that cannot be formatted.
+    with contextlib.suppress(TypeError, ValueError):
+        if pd.isna(value):
+            return ""
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
-    with contextlib.suppress(TypeError, ValueError):
-        if pd.isna(value):
-            return ""
     return str(value)
 
 
@@ -127,36 +164,102 @@ def protect(path: str | Path) -> None:
         Path(path).chmod(0o600)
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Write a file whole or not at all: `write(temp_path)`, then rename over `path`; mode 0600.
+def atomic_write(path: str | Path, write: Callable[[Path], None], *, force: bool = False) -> Path:
+    """Write a file whole or not at all, private from the first byte, never through a symlink.
+
+    `write(temp_path)` fills a new file created beside the target with O_CREAT|O_EXCL|O_NOFOLLOW and
+    mode 0600 (so nobody else can open it, even for a moment, and nobody can have planted it), then
+    `os.replace` renames it over `path` in one step. A symlink at `path` is never followed: the rename
+    replaces the link itself, and only with `force`.
+
+    Args:
+        path: the file to write.
+        write: fills the temporary file named by its argument (it may reopen it by name).
+        force: replace an existing file (or symlink) at `path`; without it an existing target is refused.
+
+    Returns:
+        The path written (mode 0600, owned by whoever runs the workbench).
 
     Raises:
-        InputError: the folder does not exist or cannot be written.
+        InputError: the target exists (without force) or is a folder, or the folder is missing or
+            cannot be written.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> oct(atomic_write(folder / "a.txt", lambda t: t.write_text("hi")).stat().st_mode & 0o777)
+        '0o600'
+        >>> atomic_write(folder / "a.txt", lambda t: t.write_text("again"))
+        Traceback (most recent call last):
+        ...
+        workbench.errors.InputError: Cannot write ...: a file already exists there; ... --force ...
     """
     path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"Cannot write {path}: the folder {path.parent} does not exist. Create it first.")
+    check_target(path, force)
+    temp = _private_temp(path)
     try:
-        # mkstemp creates the file 0600 in the target folder, so the rename stays on one filesystem.
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError as error:
-        raise InputError(f"Cannot write in {path.parent}: {error.strerror}.") from None
-    os.close(handle)
-    try:
-        write(Path(temp))
-        protect(temp)
+        write(temp)
+        os.chmod(temp, 0o600, follow_symlinks=False)  # `write` may have recreated it by name
         with open(temp, "rb") as written:
             os.fsync(written.fileno())
-        os.replace(temp, path)
-    except BaseException:
+        _place(temp, path, force)
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-        raise
-    protect(path)
     return path
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = None) -> Path:
+def _place(temp: Path, path: Path, force: bool) -> None:
+    if force:
+        os.replace(temp, path)  # replaces a file or a symlink itself, never what a link points to
+        return
+    # A hard link fails if anything appeared at the target while we wrote: no check-then-write race.
+    try:
+        os.link(temp, path, follow_symlinks=False)
+    except FileExistsError:
+        check_target(path, force)  # raises the clear message
+        raise
+    except OSError:
+        # A filesystem without hard links: check once more, then rename.
+        check_target(path, force)
+        os.replace(temp, path)
+
+
+def check_target(path: Path, force: bool = False) -> None:
+    """Refuse a target `atomic_write` would refuse, before any work (e.g. one of several files).
+
+    Raises:
+        InputError: the folder is missing, or the target exists (a folder always; a file or a
+            symlink unless `force`).
+    """
+    if not path.parent.is_dir():
+        raise InputError(f"Cannot write {path}: the folder {path.parent} does not exist. Create it first.")
+    if path.is_symlink() or path.exists():
+        what = "a symbolic link" if path.is_symlink() else "a folder" if path.is_dir() else "a file"
+        if force and what != "a folder":
+            return
+        fix = "choose another name" + ("" if what == "a folder" else ", or add --force to replace it")
+        raise InputError(f"Cannot write {path}: {what} already exists there; {fix}. Nothing was written.")
+
+
+def _private_temp(path: Path) -> Path:
+    # O_EXCL|O_NOFOLLOW: a fresh file of our own, never one planted (or linked) by someone else.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(100):
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+        try:
+            os.close(os.open(temp, flags, 0o600))
+            return temp
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise InputError(f"Cannot write in {path.parent}: {error.strerror}.") from None
+    raise InputError(f"Cannot write in {path.parent}: could not create a temporary file there.")
+
+
+def write_csv(
+    frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = None, force: bool = False
+) -> Path:
     """A CSV with every field quoted and formula-like text escaped, the notice on `#` lines first.
 
     Readers skip lines whose first field starts with `#` (`read_table` does); in a spreadsheet they
@@ -168,15 +271,31 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = 
 
     def write(temp: Path) -> None:
         with open(temp, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-            if notice is not None:
-                for line in notice.text_lines():
-                    writer.writerow([f"{NOTICE_MARK} {line}"])
-                writer.writerow([NOTICE_MARK])
-            writer.writerow([escape_cell(str(c)) for c in frame.columns])
-            writer.writerows(_cells(frame))
+            write_csv_to(out, frame, notice=notice)
 
-    return atomic_write(path, write)
+    return atomic_write(path, write, force=force)
+
+
+def write_csv_to(stream: TextIO, frame: pd.DataFrame, *, notice: Notice | None = None) -> None:
+    r"""Write the same safe CSV as `write_csv` to an open text stream (stdout, for piping).
+
+    Every field is quoted and formula-like text escaped, the header row too (a branch name can
+    become a column header).
+
+    Examples:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> write_csv_to(out, pd.DataFrame({"=ward": ["=1+1"], "n": [3]}))
+        >>> out.getvalue().splitlines()
+        ['"\'=ward","n"', '"\'=1+1","3"']
+    """
+    writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    if notice is not None:
+        for line in notice.text_lines():
+            writer.writerow([f"{NOTICE_MARK} {line}"])
+        writer.writerow([NOTICE_MARK])
+    writer.writerow([escape_cell(str(c)) for c in frame.columns])
+    writer.writerows(_cells(frame))
 
 
 def write_xlsx(
@@ -186,6 +305,7 @@ def write_xlsx(
     notice: Notice | None = None,
     sheet: Sheet | None = None,
     sheet_name: str = "List",
+    force: bool = False,
 ) -> Path:
     """A workbook whose text can never become a formula, with the notice in its first rows.
 
@@ -207,7 +327,7 @@ def write_xlsx(
         finally:
             book.close()
 
-    return atomic_write(path, write)
+    return atomic_write(path, write, force=force)
 
 
 def xlsx_bytes(
@@ -292,6 +412,7 @@ def write_html(
     template: str = "list.html",
     row_numbers: bool = False,
     widths: Mapping[str, str] | None = None,
+    force: bool = False,
 ) -> Path:
     """A print-ready HTML page (A4): the notice in a header and a footer, table headers on every page.
 
@@ -310,7 +431,7 @@ def write_html(
     page = render_html(
         frame, notice=notice, title=title, template=template, row_numbers=row_numbers, widths=widths
     )
-    return atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
+    return atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"), force=force)
 
 
 def render_html(
@@ -433,12 +554,15 @@ __all__ = [
     "Notice",
     "Sheet",
     "atomic_write",
+    "check_target",
     "cell_text",
     "escape_cell",
+    "is_formula_like",
     "read_table",
     "render_html",
     "unescape_cell",
     "write_csv",
+    "write_csv_to",
     "write_html",
     "write_xlsx",
     "xlsx_bytes",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 
 import pandas as pd
@@ -216,9 +218,9 @@ def test_cli_needs_prints_the_queue_without_identity(store_path, capsys, monkeyp
     monkeypatch.setenv("WORKBENCH_PASSPHRASE", PASSPHRASE)
     assert main(["needs", "--db", str(store_path), "--as-of", "2020-05-01", "--format", "csv"]) == 0
     out, err = capsys.readouterr()
-    lines = out.strip().splitlines()
-    assert lines[0] == "member_key,ward,categories,urgency,days_waiting,escalated,score,state"
-    assert [line.split(",")[0] for line in lines[1:]] == ["m1", "m7"]
+    lines = list(csv.reader(io.StringIO(out)))  # every field quoted: the safe CSV writer
+    assert lines[0] == "member_key,ward,categories,urgency,days_waiting,escalated,score,state".split(",")
+    assert [line[0] for line in lines[1:]] == ["m1", "m7"]
     assert "food; medicine" in out and "Zebedee" not in out + err and "7700" not in out + err
     assert "1 opted out" in err
     assert main(["needs", "--db", str(store_path), "--ward", "West"]) == 1

@@ -7,6 +7,7 @@ opt-outs, withdrawals, erasures and retention runs; a source scan proves no list
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime
 from pathlib import Path
 
@@ -279,8 +280,9 @@ def _apply(con, tmp_path_factory, kind: str, target: str, flag) -> None:
             add_member(con, target, flag)
         elif kind == "call":
             key = pseudonymise.member_keys(con, [target])[0]
-            call_id = f"c{con.execute('SELECT count(*) FROM calls').fetchone()[0]}"
-            add_call(con, call_id, key, flag, called_at=datetime(2020, 4, 1, 10, len(call_id)))
+            # Not count(*): erasure and retention delete calls, and a reused id would collide.
+            call_id = f"c{secrets.token_hex(4)}"
+            add_call(con, call_id, key, flag, called_at=datetime(2020, 4, 1, 10, 5))
             optouts.record_from_calls(con, actor="p", call_ids=[call_id])
         elif kind == "optout":
             optouts.add(con, actor="p", reason="other", scope="all" if flag else "calls",

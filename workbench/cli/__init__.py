@@ -32,7 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit status. No traceback ever reaches the user."""
+    """Run one command; return its exit status. No traceback ever reaches the user.
+
+    Everything it prints, to stdout or stderr, shows control characters from data as visible
+    escapes (`common.guarded_terminal`), so a value cannot clear the screen or reorder a line.
+    """
+    with common.guarded_terminal():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -1,15 +1,19 @@
-"""What every subcommand shares: store options, the passphrase, the actor, and printing tables."""
+"""What every subcommand shares: store options, the passphrase, the actor, printing tables, and the
+terminal guard that keeps control sequences from data off the screen."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
+import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from workbench import exports
 from workbench.errors import InputError, StoreError
 from workbench.store import db
 
@@ -101,14 +105,70 @@ def open_store(args: argparse.Namespace, *, read_only: bool = False, into=None):
 
 
 def print_table(frame: pd.DataFrame, fmt: str = "table") -> None:
-    """Print a DataFrame as an aligned table, or as CSV for piping."""
+    """Print a DataFrame as an aligned table, or as CSV for piping (the safe writer: no live formula)."""
     if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        exports.write_csv_to(sys.stdout, frame)
     elif frame.empty:
         print("(nothing to show)")
     else:
         print(frame.to_string(index=False))
 
 
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    """--force: replace what is already at --out (without it, an existing file or symlink is refused)."""
+    parser.add_argument("--force", action="store_true",
+                        help="replace a file, folder or symbolic link already at --out (default: refuse)")
+
+
 def add_format_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["table", "csv"], default="table", help="table (default) or csv")
+
+
+# ---- the terminal guard -------------------------------------------------------------------------
+# A name, ward or service can hold escape sequences (`\x1b[2J` clears the screen) or bidirectional
+# overrides that reorder what is shown. Everything the CLI prints passes through one stream wrapper
+# that shows such characters as visible escapes (`\x1b`, `\u202e`); the data itself is unchanged.
+
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_HIDDEN = {c for c in range(0x20) if chr(c) not in "\n\t\r"} | {0x7F} | set(range(0x80, 0xA0))
+_VISIBLE = {c: f"\\x{c:02x}" for c in _HIDDEN} | {ord(c): f"\\u{ord(c):04x}" for c in BIDI_CONTROLS}
+# A carriage return is harmless before a newline, and at the start of a write it redraws the line
+# (how tqdm draws its progress bar); anywhere else it would let text overwrite what was printed.
+_LONE_CR = re.compile(r"(?<!^)\r(?!\n)")
+
+
+def terminal_text(text: str) -> str:
+    r"""Text safe to print: C0, C1 and bidirectional controls shown as visible escapes.
+
+    Examples:
+        >>> terminal_text("\x1b[2J\x1b[HAll rows imported OK")
+        '\\x1b[2J\\x1b[HAll rows imported OK'
+        >>> terminal_text("abc\u202edcba\n")
+        'abc\\u202edcba\n'
+    """
+    return _LONE_CR.sub(r"\\r", text.translate(_VISIBLE))
+
+
+class TerminalStream:
+    """Wraps stdout or stderr so that everything written passes through `terminal_text`."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(terminal_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)  # flush, isatty, fileno, encoding, close, ...
+
+
+@contextlib.contextmanager
+def guarded_terminal():
+    """While inside, sys.stdout and sys.stderr escape control characters (see `terminal_text`)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalStream(sys.stdout), TerminalStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

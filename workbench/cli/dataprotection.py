@@ -10,6 +10,7 @@ from workbench import privacy
 from workbench.cli.common import (
     actor,
     add_command,
+    add_force_option,
     add_format_option,
     open_store,
     passphrase,
@@ -35,6 +36,7 @@ def register(sub) -> None:
                     "workbench sar --membership-number SYN0000042 --out /secure/sar-42 --by ana")
     _identify(p)
     p.add_argument("--out", type=Path, required=True, help="where to write OUT.json and OUT.html")
+    add_force_option(p)
 
     p = add_command(sub, "erase", cmd_erase, "Erase one member: identity, calls, notes, needs, follow-ups. "
                     "Keeps their suppression so they are never called again; rewrites the file.",
@@ -83,7 +85,8 @@ def cmd_audit(args) -> int:
 def cmd_sar(args) -> int:
     with closing(open_store(args)) as con:
         result = privacy.subject_access(con, args.out, actor=actor(args),
-                                               membership_number=args.membership_number, phone=args.phone)
+                                               membership_number=args.membership_number, phone=args.phone,
+                                               force=args.force)
     held = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in result.counts.items() if n) or "identity only"
     print(f"Wrote {result.json_path} and {result.html_path} (mode 0600): {held}. "
           "Send them securely and delete your copy once sent.")

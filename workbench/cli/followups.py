@@ -7,7 +7,14 @@ import getpass
 import sys
 from pathlib import Path
 
-from workbench.cli.common import actor, add_command, add_format_option, open_store, print_table
+from workbench.cli.common import (
+    actor,
+    add_command,
+    add_force_option,
+    add_format_option,
+    open_store,
+    print_table,
+)
 from workbench.errors import InputError
 from workbench.lists import breach, briefing, followups, protection, registry, returns
 
@@ -168,6 +175,7 @@ def _register_breach(sub) -> None:
         action="store_true",
         help="add who was on the list, for the data-protection team (needs --out; audited)",
     )
+    add_force_option(p)
 
 
 def _register_briefing(sub) -> None:
@@ -344,7 +352,8 @@ def cmd_breach(args) -> int:
     with open_store(args) as con:
         if args.out is not None:
             breach.write_breach(
-                con, args.list_id, args.out, actor=actor(args), with_identities=args.with_identities
+                con, args.list_id, args.out, actor=actor(args), with_identities=args.with_identities,
+                force=args.force,
             )
         else:
             text = breach.render_breach(breach.breach(con, args.list_id, actor=actor(args)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench import reports
-from workbench.cli.common import actor, add_command, open_store
+from workbench.cli.common import actor, add_command, add_force_option, open_store
 from workbench.privacy import pseudonymise
 from workbench.reports import disclosure, ledger
 
@@ -17,7 +17,9 @@ def register(sub) -> None:
                     "control; with --extract, also a row-level extract if it passes the risk gate.",
                     "workbench report --db data/demo.duckdb --out reports/june --profile public "
                     "--from 2020-06-01 --to 2020-06-30")
-    p.add_argument("--out", type=Path, required=True, help="folder to create for the report (must not exist)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder to create for the report (must not exist, or be empty)")
+    add_force_option(p)
     p.add_argument("--profile", choices=list(disclosure.PROFILES), default="internal",
                    help="internal: NHS Digital rules (1-7 suppressed, round to 5); public: ONS 10-5")
     p.add_argument("--from", dest="date_from", default=None, help="first day, YYYY-MM-DD")
@@ -59,7 +61,7 @@ def cmd_report(args) -> int:
                                date_to=args.date_to, branch=args.branch, extract=args.extract,
                                actor=actor(args), rounding=not args.no_rounding, area=args.area,
                                period=args.period, needs_detail=args.needs, link_to=args.link_to,
-                               allow_overlap=args.allow_overlap)
+                               allow_overlap=args.allow_overlap, force=args.force)
     finally:
         con.close()
     print(f"Released report {result.release_id} to {result.out_dir} "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from workbench.ingest.fields import norm_sql
+from workbench.privacy.pseudonymise import pseudonymise_callers
 
 NATURAL_ID = (
     "'N' || substr(sha256(k.member_key || '|' || s.round || '|' || "
@@ -146,6 +147,7 @@ def write(
     """
     # Erasures are rare: when there are none, skip both the filter and the count of erased rows.
     any_erased = con.execute(ANY_ERASED).fetchone()[0] > 0
+    pseudonymise_callers(con, f"temp.{stage}", where=valid)  # "1" or a volunteer's name becomes C0042
     con.execute(
         STAGED_CALLS.format(
             stage=stage,

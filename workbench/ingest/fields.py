@@ -45,6 +45,13 @@ def norm_sql(expression: str) -> str:
     return f"regexp_replace(lower({expression}), '[^0-9a-z]+', '', 'g')"
 
 
+def _check_literals(frame, vocabulary: str) -> None:
+    # Not an assert: `python -O` drops asserts, and this is what keeps the inlined SQL literals safe.
+    codes = VOCABULARIES[vocabulary]
+    if not (frame["label"].str.fullmatch("[0-9a-z]*").all() and frame["code"].isin(codes).all()):
+        raise ValueError(f"The {vocabulary} labels are not safe to inline as SQL literals.")
+
+
 def vocab_map(vocabulary: str, mapping: dict | None = None) -> str:
     """A DuckDB MAP literal from normalised label to code.
 
@@ -52,9 +59,7 @@ def vocab_map(vocabulary: str, mapping: dict | None = None) -> str:
     """
     frame = lookup((mapping or {}).get("outcomes"))
     frame = frame[frame["vocabulary"] == vocabulary]
-    assert (
-        frame["label"].str.fullmatch("[0-9a-z]*").all() and frame["code"].isin(VOCABULARIES[vocabulary]).all()
-    )
+    _check_literals(frame, vocabulary)
     return (
         "MAP {"
         + ", ".join(f"'{label}': '{code}'" for label, code in zip(frame["label"], frame["code"], strict=True))
@@ -70,9 +75,7 @@ def vocab_case(vocabulary: str, expression: str) -> str:
     """
     frame = lookup(None)
     frame = frame[frame["vocabulary"] == vocabulary]
-    assert (
-        frame["label"].str.fullmatch("[0-9a-z]*").all() and frame["code"].isin(VOCABULARIES[vocabulary]).all()
-    )
+    _check_literals(frame, vocabulary)
     whens = " ".join(
         f"WHEN '{label}' THEN '{code}'" for label, code in zip(frame["label"], frame["code"], strict=True)
     )

@@ -236,14 +236,16 @@ def write_breach(
     actor: str,
     with_identities: bool = False,
     fmt: str | None = None,
+    force: bool = False,
 ) -> Path:
     """Write the breach report to a file (mode 0600): audited and written as one.
 
     Args:
         fmt: "markdown" or "html"; default from the suffix (.md or .html).
+        force: replace a file (or symlink) already at `path`; without it that is refused.
 
     Raises:
-        InputError: an unsupported suffix, no such list, or no actor.
+        InputError: an unsupported suffix, no such list, no actor, or a file already at `path`.
     """
     path = Path(path)
     fmt = fmt or SUFFIXES.get(path.suffix.lower())
@@ -251,7 +253,7 @@ def write_breach(
         raise InputError(f"Unsupported file extension: '{path.suffix}'. Supported formats: .md, .html")
     with transaction(con):
         text = render_breach(breach(con, list_id, actor=actor, with_identities=with_identities), fmt)
-        exports.atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+        exports.atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"), force=force)
     return path
 
 

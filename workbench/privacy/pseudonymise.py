@@ -54,6 +54,65 @@ def suppression_hashes(con: duckdb.DuckDBPyConnection, values: Iterable[str | No
     return keyed(db.key(con, "suppression"), values)
 
 
+# -- caller pseudonyms ----------------------------------------------------------------------------
+# A caller id from an export can be a volunteer's name, or a number as short as "1" that every count
+# contains. At import each distinct id becomes C0001, C0002, ... (numbered in order of first import),
+# found again through its keyed hash, so nothing short or personal stands in for a caller.
+CALLER_KEY = "caller"
+CALLER_PREFIX = "C"
+CALLER_DIGITS = 4
+STAGED_CALLERS = "SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL AND ({where})"
+KNOWN_CALLERS = "SELECT source_hash, caller FROM caller_ids WHERE list_contains(?::VARCHAR[], source_hash)"
+NEXT_CALLER = "SELECT count(*) + 1 FROM caller_ids"
+RENAME_CALLERS = """
+UPDATE {table} t SET {column} = m.caller
+FROM (SELECT unnest(?::VARCHAR[]) AS raw, unnest(?::VARCHAR[]) AS caller) m
+WHERE t.{column} = m.raw AND ({where})
+"""
+
+
+def caller_pseudonym(number: int) -> str:
+    """The pseudonym of the n-th caller the store has seen.
+
+    Examples:
+        >>> caller_pseudonym(42), caller_pseudonym(12345)
+        ('C0042', 'C12345')
+    """
+    return f"{CALLER_PREFIX}{number:0{CALLER_DIGITS}d}"
+
+
+def normalise_caller(value: str) -> str:
+    """Caller ids compare without case or surrounding space: ' Ana  B ' == 'ana b'."""
+    return " ".join(str(value).split()).casefold()
+
+
+def pseudonymise_callers(
+    con: duckdb.DuckDBPyConnection, table: str, *, column: str = "caller", where: str = "TRUE"
+) -> int:
+    """Replace the caller ids in `table.column` (a staging table) by the store's caller pseudonyms.
+
+    Run inside the import's transaction: a new caller's pseudonym is stored with the calls, or not
+    at all. `table`, `column` and `where` (the rows to keep) are the ingest's own SQL, never input.
+
+    Returns:
+        How many callers were new to the store.
+    """
+    names = {"table": table, "column": column, "where": where}
+    raw = [r[0] for r in con.execute(STAGED_CALLERS.format(**names)).fetchall()]
+    if not raw:
+        return 0
+    hashes = keyed(db.ensure_key(con, CALLER_KEY), [normalise_caller(v) for v in raw])
+    known = dict(con.execute(KNOWN_CALLERS, [sorted(set(hashes))]).fetchall())
+    fresh = sorted(set(hashes) - known.keys())  # by hash: the numbering says nothing of the ids
+    start = con.execute(NEXT_CALLER).fetchone()[0]
+    for number, digest in enumerate(fresh, start=start):
+        known[digest] = caller_pseudonym(number)
+    if fresh:
+        con.executemany("INSERT INTO caller_ids VALUES (?, ?)", [[d, known[d]] for d in fresh])
+    con.execute(RENAME_CALLERS.format(**names), [raw, [known[h] for h in hashes]])
+    return len(fresh)
+
+
 # -- per-release keys ------------------------------------------------------------------------------
 # Every report release that carries a person-level key gets its own HMAC key, so two releases cannot
 # be linked by matching pseudonyms unless the organiser asks for it (link_to). The member key is

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from workbench import pages
+from workbench import exports, pages
 from workbench.errors import InputError
 from workbench.privacy import optouts, subjects
-from workbench.store import db, settings
+from workbench.store import settings
 from workbench.store.audit import audit
 from workbench.store.state import transaction
 
@@ -115,23 +114,28 @@ def _plain(value):
 
 
 def export(con: duckdb.DuckDBPyConnection, out: str | Path, *, actor: str,
-           membership_number: str | None = None, phone: str | None = None) -> SubjectAccess:
+           membership_number: str | None = None, phone: str | None = None,
+           force: bool = False) -> SubjectAccess:
     """Write everything held about one person to OUT.json and OUT.html (mode 0600), and audit it.
 
     Args:
         out: a path; its suffix is replaced by .json and .html.
         membership_number, phone: exactly one; a phone shared by several members is refused.
+        force: replace existing files (or symlinks) at OUT.json and OUT.html.
 
     Raises:
-        InputError: unknown member, malformed or shared phone, or the output folder is missing.
+        InputError: unknown member, malformed or shared phone, the output folder is missing, or a
+            file is already there (without force).
     """
     if membership_number and phone:
         raise InputError("Name the member one way: --membership-number or --phone, not both.")
     person = subjects.find(con, membership_number=membership_number, phone=phone)
     report = collect(con, person)
     json_path, html_path = _paths(Path(out))
-    _write_private(json_path, json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    _write_private(html_path, render_html(report))
+    for path in (json_path, html_path):
+        exports.check_target(path, force)  # both, before either is written
+    _write_private(json_path, json.dumps(report, indent=2, ensure_ascii=False, default=str), force)
+    _write_private(html_path, render_html(report), force)
     counts = {name: len(report[name]) for name in [*SECTIONS, "opt_outs"]}
     with transaction(con):
         audit(con, "subject_access", actor=actor, object_id=person.member_key, counts=counts,
@@ -146,12 +150,9 @@ def _paths(out: Path) -> tuple[Path, Path]:
     return base.with_name(base.name + ".json"), base.with_name(base.name + ".html")
 
 
-def _write_private(path: Path, text: str) -> None:
-    # Created 0600 from the start, so the file is never readable by others, even for a moment.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    db.protect(path)
+def _write_private(path: Path, text: str, force: bool) -> None:
+    # The one safe writer: a new 0600 file, never through a symlink, never over a file unless forced.
+    exports.atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"), force=force)
 
 
 def render_html(report: dict) -> str:

@@ -34,7 +34,6 @@ from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import cellkey, disclosure, ledger, page, risk
 from workbench.scoring import age_band_sql
-from workbench.store import db
 from workbench.store.audit import audit
 from workbench.store.filters import check_filters, where
 from workbench.store.state import transaction
@@ -114,7 +113,8 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
           date_from: str | None = None, date_to: str | None = None, branch: str | None = None,
           extract: bool = False, actor: str, rounding: bool = True, area: str | None = None,
           period: str | None = None, needs_detail: str = "categories", link_to: str | None = None,
-          as_of: datetime | str | None = None, allow_overlap: str | None = None) -> ReportResult:
+          as_of: datetime | str | None = None, allow_overlap: str | None = None,
+          force: bool = False) -> ReportResult:
     """Build, check and release a pseudonymised report into `out_dir` (which must not exist yet).
 
     Args:
@@ -134,6 +134,8 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
         as_of: when "waiting" is measured to (default: the end of date_to, or now).
         allow_overlap: the reason an internal release may be a narrow slice of an earlier one
             (see `ledger`); recorded with the release.
+        force: replace what is at `out_dir` (a folder with files, a file or a symlink), once the new
+            report is whole; without it only a missing or empty folder is accepted.
 
     Returns:
         ReportResult with the paths released, the risk metrics (extract only) and the manifest.
@@ -147,7 +149,7 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
     options = _options(con, profile, rounding, date_from, date_to, branch, extract, area, period,
                        needs_detail, link_to, as_of)
     try:
-        out = _check_out_dir(out_dir)
+        out = _check_out_dir(out_dir, force)
         release_id = new_release_id()
         options.cache["ledger"] = admit(con, options, release_id, actor=actor, allow_overlap=allow_overlap)
         tables = report_tables(con, options)
@@ -156,7 +158,7 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
     rows, metrics = (None, None)
     if options.extract:
         rows, metrics = _gated_extract(con, options, release_id, actor)
-    return _release(con, out, release_id, options, tables, rows, metrics, actor)
+    return _release(con, out, release_id, options, tables, rows, metrics, actor, force=force)
 
 
 @dataclass(frozen=True)
@@ -376,11 +378,14 @@ def _check_not_empty(con, options: Options) -> None:
                          "or choose another --branch.")
 
 
-def _check_out_dir(out_dir: str | Path) -> Path:
-    out = Path(out_dir).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out} already exists and is not an empty folder; a release never overwrites "
-                         "files. Choose a new --out folder.")
+def _check_out_dir(out_dir: str | Path, force: bool = False) -> Path:
+    # Absolute but not resolved: a symlink at the target is the target, never followed.
+    out = Path(os.path.abspath(Path(out_dir).expanduser()))
+    taken = out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir())))
+    if taken and not force:
+        what = "is a symbolic link" if out.is_symlink() else "already exists and is not an empty folder"
+        raise InputError(f"{out} {what}; a release never overwrites files. Choose a new --out folder, "
+                         "or add --force to replace it.")
     if not out.parent.is_dir():
         raise InputError(f"Cannot write {out}: the folder {out.parent} does not exist. Create it first.")
     return out
@@ -778,7 +783,7 @@ def _audit(con, action: str, actor: str, release_id: str, counts: dict, member_k
 
 
 def _release(con, out: Path, release_id: str, options: Options, tables: list[Table], rows, metrics,
-             actor: str) -> ReportResult:
+             actor: str, *, force: bool = False) -> ReportResult:
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     try:
         with transaction(con):
@@ -791,7 +796,7 @@ def _release(con, out: Path, release_id: str, options: Options, tables: list[Tab
                       **(_audit_metrics(metrics) if metrics else {}), **options.cache.get("ledger", {})}
             audit(con, "report.release", actor=actor, object_id=f"release {release_id}", counts=counts,
                   member_keys=list(rows["member_key"]) if rows is not None else None)
-            _move_into_place(staging, out)
+            _move_into_place(staging, out, force)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, DisclosureError):
@@ -801,11 +806,20 @@ def _release(con, out: Path, release_id: str, options: Options, tables: list[Tab
     return ReportResult(release_id, out, released, True, metrics.as_dict() if metrics else None, manifest)
 
 
-def _move_into_place(staging: Path, out: Path) -> None:
-    if out.exists():
+def _move_into_place(staging: Path, out: Path, force: bool = False) -> None:
+    old = None
+    if force and (out.is_symlink() or out.exists()):
+        old = out.with_name(f".{out.name}.replaced-{secrets.token_hex(4)}")
+        os.rename(out, old)  # a symlink is moved itself, never followed
+    elif out.exists():
         out.rmdir()          # empty (checked before); rename cannot replace a folder on every system
     os.rename(staging, out)  # one step: the folder appears whole or not at all
     os.chmod(out, 0o700)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
 
 
 def _write_all(con, staging: Path, release_id: str, options: Options, tables: list[Table], rows,
@@ -821,15 +835,13 @@ def _write_all(con, staging: Path, release_id: str, options: Options, tables: li
         paths.append(exports.write_csv(released.sort_values("pseudonym"), staging / EXTRACT_FILE,
                                        notice=notice))
     html_path = staging / HTML_FILE
-    html_path.write_text(page.render(release_id, options, tables, metrics, version(), maps.shapes(con)),
-                         encoding="utf-8")
-    db.protect(html_path)
+    html_text = page.render(release_id, options, tables, metrics, version(), maps.shapes(con))
+    exports.atomic_write(html_path, lambda temp: temp.write_text(html_text, encoding="utf-8"))
     paths.append(html_path)
     manifest = _manifest(release_id, options, tables, rows, metrics, paths)
     manifest_path = staging / MANIFEST_FILE
-    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
-                             encoding="utf-8")
-    db.protect(manifest_path)
+    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    exports.atomic_write(manifest_path, lambda temp: temp.write_text(manifest_text, encoding="utf-8"))
     return [*paths, manifest_path]
 
 

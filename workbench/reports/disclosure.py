@@ -456,6 +456,7 @@ NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 MIN_NOTE_LENGTH = 12     # shorter notes ("ok", "fine") are common words, not identifying text
 SHINGLE = 5              # a run of five words shared with any call note is a leak of that note
 MIN_SURNAME_LENGTH = 3
+MIN_CALLER_LENGTH = 3    # 'C01' and up (pseudonymise.caller_pseudonym gives 'C0001'), never '1'
 
 
 @dataclass(frozen=True)
@@ -471,7 +472,12 @@ WITH people AS (
     SELECT lower(trim(first_name)) AS first, lower(trim(last_name)) AS last,
            lower(trim(membership_number)) AS number
     FROM identities
-), callers AS (SELECT DISTINCT lower(trim(caller)) AS caller FROM calls WHERE caller IS NOT NULL),
+-- A caller id counts only above a floor: at least {min_caller} characters and not a bare number, so a
+-- caller "1" (from a store imported before callers were pseudonymised) never matches a count.
+), callers AS (
+    SELECT DISTINCT lower(trim(caller)) AS caller FROM calls
+    WHERE length(trim(caller)) >= {min_caller} AND NOT regexp_full_match(trim(caller), '[0-9.,]+')
+),
 -- Only notes holding one of the files' own foreign words can match; finding them first (one regular
 -- expression over the distinct notes) keeps the scan quick on a national store, and loses nothing.
 raw_notes AS (SELECT DISTINCT lower(notes) AS note FROM calls WHERE notes IS NOT NULL),
@@ -571,7 +577,7 @@ def _identity_findings(con, tokens: list, pairs: list, segments: list, shingles:
         con.register(name, frame.astype({"file": "object", "token": "object"}))
     try:
         sql = IDENTITY_SCAN_QUERY.format(min_note=MIN_NOTE_LENGTH, min_surname=MIN_SURNAME_LENGTH,
-                                         shingle=SHINGLE)
+                                         min_caller=MIN_CALLER_LENGTH, shingle=SHINGLE)
         rows = con.execute(sql, [note_pattern, note_pattern]).fetchall()
     finally:
         for name in frames:

@@ -17,6 +17,14 @@ CREATE TABLE IF NOT EXISTS keys (
     created_at TIMESTAMP NOT NULL
 );
 
+-- privacy/pseudonymise.py: caller pseudonyms. An export's caller id (often a volunteer's name or a
+-- short number) is replaced at import by C0001, C0002, ...; only its keyed hash (keys['caller']) is
+-- kept, so the same caller gets the same pseudonym in every later import and no raw id is stored.
+CREATE TABLE IF NOT EXISTS caller_ids (
+    source_hash VARCHAR PRIMARY KEY,      -- HMAC of the normalised caller id from the export
+    caller      VARCHAR NOT NULL UNIQUE   -- 'C0042'
+);
+
 CREATE TABLE IF NOT EXISTS settings (
     key   VARCHAR PRIMARY KEY,       -- dp_contact, organisation, ...
     value VARCHAR NOT NULL

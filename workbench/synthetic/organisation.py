@@ -11,7 +11,7 @@ national preset (500,000 members, ~2,000,000 calls) takes seconds, not hours.
 
 Examples:
     >>> org = generate("tiny", seed=1)
-    >>> len(org.members), org.calls["outcome"].isin(OUTCOMES).all()
+    >>> len(org.members), bool(org.calls["outcome"].isin(OUTCOMES).all())
     (200, True)
 """
 

@@ -1,0 +1,124 @@
+"""The audit chain catches every kind of tampering: each field of an entry, its link, and its head.
+
+Real stores; the tampering is done with plain SQL, the way someone with the passphrase could.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.errors import InputError
+from workbench.store import audit as audit_log
+from workbench.store.state import transaction
+
+
+def _three_entries(con) -> None:
+    with transaction(con):
+        audit_log.audit(con, "optout.add", actor="ana", object_id="k1", counts={"added": 1},
+                        member_keys=["k1"])
+        audit_log.audit(con, "list.create", actor="ben", object_id="FU-1", counts={"rows": 3},
+                        member_keys=["k1", "k2", "k3"])
+        audit_log.audit(con, "erase", actor="cat", object_id="k2", member_keys=["k2"])
+
+
+def test_an_untouched_chain_verifies(con):
+    _three_entries(con)
+    assert audit_log.verify(con) == audit_log.Verification(True, 3)
+
+
+def test_an_empty_log_verifies(con):
+    assert audit_log.verify(con) == audit_log.Verification(True, 0)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("member_digest", "'" + "0" * 64 + "'"),  # who was involved is part of what is hashed
+        ("actor", "'mallory'"),
+        ("action", "'optout.withdraw'"),
+        ("object_id", "'k9'"),
+        ("counts", "'{\"rows\":30}'"),
+        ("logged_at", "logged_at + INTERVAL 1 SECOND"),
+    ],
+)
+def test_editing_any_field_of_an_entry_is_caught(con, column, value):
+    _three_entries(con)
+    con.execute(f"UPDATE audit_log SET {column} = {value} WHERE seq = 2")
+    result = audit_log.verify(con)
+    assert (result.ok, result.bad_seq) == (False, 2)
+    assert result.problem == "entry 2 was changed after it was written"
+
+
+def test_an_entry_rehashed_after_an_edit_breaks_the_next_link(con):
+    _three_entries(con)
+    # Edit entry 2 and recompute its own hash: entry 3 still points at the old one.
+    seq, at, actor, action, object_id, counts, _digest, prev, _hash = con.execute(
+        "SELECT * FROM audit_log WHERE seq = 2").fetchone()
+    entry = audit_log._entry(seq, at, actor, action, object_id, counts, "f" * 64)
+    con.execute("UPDATE audit_log SET member_digest = ?, hash = ? WHERE seq = 2",
+                ["f" * 64, audit_log.entry_hash(prev, entry)])
+    result = audit_log.verify(con)
+    assert (result.ok, result.bad_seq, result.problem) == (False, 3, "entry 3 does not follow entry 2")
+
+
+def test_a_deleted_middle_entry_is_named(con):
+    _three_entries(con)
+    con.execute("DELETE FROM audit_log WHERE seq = 2")
+    result = audit_log.verify(con)
+    assert (result.ok, result.bad_seq, result.problem) == (False, 2, "entry 2 is missing (deleted)")
+
+
+def test_deleting_the_newest_entries_is_caught_by_the_head(con):
+    _three_entries(con)
+    con.execute("DELETE FROM audit_log WHERE seq = 3")
+    result = audit_log.verify(con)
+    assert (result.ok, result.bad_seq) == (False, 3)
+    assert result.problem == "entry 3 is missing (deleted): the log ends at 2, but 3 entries were written"
+
+
+def test_a_missing_head_is_caught(con):
+    _three_entries(con)
+    con.execute("DELETE FROM audit_head")
+    result = audit_log.verify(con)
+    assert (result.ok, result.bad_seq) == (False, 3)
+    assert result.problem == "the record of the log's last entry is missing"
+
+
+@pytest.mark.parametrize("change", ["seq = 2", "hash = '" + "e" * 64 + "'"])
+def test_a_head_that_does_not_match_the_last_entry_is_caught(con, change):
+    _three_entries(con)
+    con.execute(f"UPDATE audit_head SET {change}")
+    result = audit_log.verify(con)
+    assert (result.ok, result.bad_seq) == (False, 3)
+    assert result.problem == "entry 3 does not match the log's recorded end"
+
+
+def test_entries_chain_from_genesis_and_keep_only_a_digest_of_members(con):
+    _three_entries(con)
+    rows = con.execute("SELECT seq, prev_hash, hash, member_digest FROM audit_log ORDER BY seq").fetchall()
+    assert rows[0][1] == audit_log.GENESIS
+    assert [r[1] for r in rows[1:]] == [r[2] for r in rows[:-1]]
+    assert rows[1][3] == audit_log.member_digest(["k3", "k2", "k1"])
+    assert con.execute("SELECT seq, hash FROM audit_head").fetchone() == (3, rows[2][2])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("object_id", "07700 900123"), ("counts", {"who": "pat@example.org"}), ("action", "+447700900123")],
+)
+def test_personal_data_is_refused_and_nothing_is_written(con, field, value):
+    kwargs = {"action": "optout.add", "object_id": None, "counts": None} | {field: value}
+    with pytest.raises(InputError, match="audit log takes ids and counts only"):
+        audit_log.audit(con, kwargs.pop("action"), actor="ana", **kwargs)
+    assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("actor", ["", "   ", None])
+def test_an_entry_needs_an_actor(con, actor):
+    with pytest.raises(InputError, match="needs an action and an actor"):
+        audit_log.audit(con, "optout.add", actor=actor)
+
+
+def test_a_long_hex_id_is_not_mistaken_for_a_phone(con):
+    seq = audit_log.audit(con, "list.create", actor="ana", object_id="a1b2c3d4e5f60718293a4b5c")
+    assert seq == 1 and audit_log.verify(con).ok
