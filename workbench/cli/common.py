@@ -104,7 +104,24 @@ def print_table(frame: pd.DataFrame, fmt: str = "table") -> None:
     elif frame.empty:
         print("(nothing to show)")
     else:
-        print(frame.to_string(index=False))
+        print(aligned(frame))
+
+
+def aligned(frame: pd.DataFrame) -> str:
+    """The frame as right-aligned text columns, as `DataFrame.to_string(index=False)` lays them out.
+
+    Built a column at a time: `to_string` took 6 s for a national needs queue (50,000 rows).
+    """
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        cells = values.astype(object).where(values.notna(), "NaN" if values.dtype.kind == "f" else "None")
+        cells = pd.Series([str(name)] + cells.map(str).tolist())
+        columns.append(cells.str.rjust(int(cells.str.len().max())).to_numpy(dtype=object))
+    lines = columns[0]
+    for column in columns[1:]:
+        lines = lines + " " + column
+    return "\n".join(lines)
 
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:

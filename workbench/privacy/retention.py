@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from workbench.errors import InputError
-from workbench.store import db
+from workbench.store import db, snapshot
 from workbench.store.audit import audit
 
 DETAILS_AFTER_DAYS = 90
@@ -119,6 +119,7 @@ def apply(con: duckdb.DuckDBPyConnection, *, actor: str, older_than_days: int = 
               counts={"calls_stripped": result.calls_to_strip, "notes_deleted": result.notes_to_delete,
                       **result.detail_rows, "inactive_members_flagged": result.inactive_members,
                       "lists_overdue": result.lists_overdue})
+    snapshot.discard(con)  # the analysis copy kept beside the store held the stripped details
     return Retention(**{**result.__dict__, "applied": True})
 
 
