@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8888
 DEMO_DB := data/demo.duckdb
 
-.PHONY: demo test app bench lint strip clean-data
+.PHONY: demo test app bench bench-quick lint strip clean-data
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -34,8 +34,12 @@ app: $(VENV)/.installed
 	@test -f $(DEMO_DB) || $(BIN)/workbench demo --db $(DEMO_DB) --no-launch
 	WORKBENCH_PASSPHRASE= $(BIN)/workbench app --db $(DEMO_DB) --port $(PORT)
 
+# Exits non-zero when a target is missed. bench-quick: demo and branch stores only, under a minute.
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py --quick
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check workbench tests benchmarks
