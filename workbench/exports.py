@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import html
 import numbers
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
-from string import Template
 
 import pandas as pd
 
+from workbench import pages
 from workbench.errors import InputError
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -280,8 +278,8 @@ def write_html(
     right-to-left characters cannot reorder the cells beside it.
 
     Args:
-        template: a file in workbench/templates with $title, $notice_header, $notice_footer,
-            $running, $running_css, $colgroup, $thead and $tbody placeholders.
+        template: a Jinja2 template in workbench/templates given title, running, notice, columns
+            (name, rownum, width), rows (cell texts) and row_numbers.
         row_numbers: whether the first column holds row numbers (it gets a narrow, bold style).
         widths: CSS widths by column name, e.g. {"Call-back prompt": "22%"}; the rest share the page.
 
@@ -303,50 +301,20 @@ def render_html(
     row_numbers: bool = False,
     widths: Mapping[str, str] | None = None,
 ) -> str:
-    """The HTML text `write_html` writes."""
-    source = resources.files("workbench").joinpath("templates", template).read_text(encoding="utf-8")
-    columns = [str(c) for c in frame.columns]
-    return Template(source).substitute(
-        title=html.escape(title),
-        running=html.escape(notice.running or notice.title),
-        running_css=_css_string(notice.running or notice.title),
-        notice_header=_notice_html(notice, "notice notice-top"),
-        notice_footer=_notice_html(notice, "notice notice-bottom"),
-        columns=str(len(columns)),
-        colgroup=_colgroup(columns, row_numbers, widths or {}),
-        thead="".join(f'<th scope="col">{html.escape(c)}</th>' for c in columns),
-        tbody="\n".join(_html_row(row, row_numbers) for row in frame.itertuples(index=False, name=None)),
-    )
+    """The HTML text `write_html` writes, from a Jinja2 template (autoescaped: see `pages`)."""
+    widths = widths or {}
+    columns = [
+        {"name": str(c), "rownum": row_numbers and i == 0, "width": _width(widths.get(str(c), ""))}
+        for i, c in enumerate(frame.columns)
+    ]
+    rows = [[cell_text(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    return pages.render(template, title=title, running=notice.running or notice.title, notice=notice,
+                        columns=columns, rows=rows, row_numbers=row_numbers)
 
 
-def _css_string(text: str) -> str:
-    # A CSS string literal: backslash-escape quotes, backslashes and anything that could end the rule.
-    return '"' + "".join(c if c.isalnum() or c in " .,:;()/@_" else f"\\{ord(c):x} " for c in text) + '"'
-
-
-def _notice_html(notice: Notice, css_class: str) -> str:
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in notice.lines)
-    return f'<section class="{css_class}"><h2>{html.escape(notice.title)}</h2><ul>{items}</ul></section>'
-
-
-def _colgroup(columns: list[str], row_numbers: bool, widths: Mapping[str, str]) -> str:
-    cols = []
-    for i, name in enumerate(columns):
-        width = widths.get(name, "")
-        style = (
-            f' style="width: {html.escape(width)}"' if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", width) else ""
-        )
-        cols.append(f'<col class="rownum"{style}>' if row_numbers and i == 0 else f"<col{style}>")
-    return "".join(cols)
-
-
-def _html_row(row: Iterable[object], row_numbers: bool) -> str:
-    cells = []
-    for i, value in enumerate(row):
-        text = html.escape(cell_text(value))
-        cls = ' class="rownum"' if row_numbers and i == 0 else ""
-        cells.append(f"<td{cls}><bdi>{text}</bdi></td>")
-    return "<tr>" + "".join(cells) + "</tr>"
+def _width(css: str) -> str | None:
+    # Only a plain length reaches a style attribute.
+    return css if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", css) else None
 
 
 def read_table(path: str | Path, *, header_first: str) -> tuple[list[str], list[tuple[int, list[object]]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import pytest
-from test_needs import AS_OF, small_store
+from small_org import AS_OF, small_store
 
 from workbench.analysis import charts, needs, outreach, services, volunteers
 

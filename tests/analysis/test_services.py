@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_needs import small_store
+from small_org import small_store
 
 from workbench.analysis import services
 from workbench.errors import InputError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_needs import AS_OF, small_store
+from small_org import AS_OF, small_store
 
 from workbench import vocabulary
 from workbench.analysis import volunteers

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from workbench.cli import main
 from workbench.errors import InputError
-from workbench.lists import followups, registry
+from workbench.lists import breach, followups, registry, returns
 from workbench.privacy import erasure, optouts, pseudonymise
 
 # membership number, first name, phone, branch, ward, calls [(outcome, wellbeing, urgency, needs)]
@@ -316,10 +316,10 @@ def test_breach_report_gives_counts_and_no_identities(store, tmp_path):
     done = _export(store, tmp_path)
     optouts.add(store, actor="dp", reason="complaint", membership_number="SYN02")
     erasure.erase(store, actor="dp", reason="subject_request", membership_number="SYN03")
-    report = registry.breach(store, done.list_id, actor="dp", as_of=done.record.shred_by + timedelta(days=5))
+    report = breach.breach(store, done.list_id, actor="dp", as_of=done.record.shred_by + timedelta(days=5))
     assert report.since == {"opted out": 1, "erased": 1}
     assert report.past_shred_by == 5 and report.identities is None
-    text = registry.render_breach(report)
+    text = breach.render_breach(report)
     for needle in (
         done.list_id,
         "Ashcombe secretary",
@@ -344,13 +344,23 @@ def test_breach_report_gives_counts_and_no_identities(store, tmp_path):
 def test_breach_report_with_identities_is_a_0600_file_for_the_dp_team(store, tmp_path):
     done = _export(store, tmp_path)
     erasure.erase(store, actor="dp", reason="subject_request", membership_number="SYN03")
-    path = registry.write_breach(store, done.list_id, tmp_path / "breach.html", actor="dp", with_identities=True)
+    path = breach.write_breach(store, done.list_id, tmp_path / "breach.html", actor="dp",
+                               with_identities=True)
     assert _mode(path) == 0o600
     text = path.read_text()
     assert "Alice" in text and "+447700900001" in text and "SYN01" in text and "(erased)" in text
     assert "+33612345678" not in text  # the erased member's identity is gone
     entry = store.execute("SELECT counts FROM audit_log WHERE action = 'breach_report'").fetchone()
     assert json.loads(entry[0])["with_identities"] == 1
+
+
+@pytest.mark.parametrize("suffix", ["md", "html"])
+def test_breach_report_escapes_markup_from_the_list_record_in_both_formats(store, tmp_path, suffix):
+    done = _export(store, tmp_path, purpose='<script>alert(1)</script> <img src=x onerror=alert(2)>',
+                   recipient="Ward <b>secretary</b> | pipe")
+    text = breach.write_breach(store, done.list_id, tmp_path / f"breach.{suffix}", actor="dp").read_text()
+    assert "<script" not in text and "<img" not in text and "<b>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;b&gt;secretary&lt;/b&gt;" in text
 
 
 # ---- returns ---------------------------------------------------------------------------------------------
@@ -393,7 +403,7 @@ def test_results_round_trip_through_xlsx(store, tmp_path):
         },
         tmp_path / "returned.xlsx",
     )
-    result = followups.import_results(store, filled, actor="ana")
+    result = returns.import_results(store, filled, actor="ana")
     assert result.changed == {"resolved": 1, "unreachable": 1, "needs_more_help": 1, "opted_out": 1}
     assert (result.not_called, result.unchanged, result.list_ids) == (3, 0, (done.list_id,))
     assert _row_key(store, done.list_id, 1) == _key(store, "SYN01")  # the most urgent comes first
@@ -421,14 +431,14 @@ def test_results_round_trip_through_xlsx(store, tmp_path):
 def test_importing_returns_again_changes_nothing(store, tmp_path):
     done = _export(store, tmp_path)
     first = _fill_xlsx(done.path, {1: ("resolved",), 4: ("opted out",)}, tmp_path / "r1.xlsx")
-    followups.import_results(store, first, actor="ana")
+    returns.import_results(store, first, actor="ana")
     events = store.execute("SELECT count(*) FROM followup_events").fetchone()[0]
     register = store.execute("SELECT count(*) FROM optouts").fetchone()[0]
-    again = followups.import_results(store, first, actor="ana")
+    again = returns.import_results(store, first, actor="ana")
     assert again.already_imported
     # A later copy of the same list with one more outcome: only the new outcome is recorded.
     second = _fill_xlsx(first, {2: ("unreachable",)}, tmp_path / "r2.xlsx")
-    result = followups.import_results(store, second, actor="ana")
+    result = returns.import_results(store, second, actor="ana")
     assert result.changed == {"unreachable": 1} and result.unchanged == 2
     assert store.execute("SELECT count(*) FROM followup_events").fetchone()[0] == events + 1
     assert store.execute("SELECT count(*) FROM optouts").fetchone()[0] == register
@@ -445,7 +455,7 @@ def test_results_round_trip_through_csv(store, tmp_path):
     returned = tmp_path / "returned.csv"
     with open(returned, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(rows)  # re-saved without QUOTE_ALL, as a spreadsheet might
-    result = followups.import_results(store, returned, actor="ana")
+    result = returns.import_results(store, returned, actor="ana")
     assert result.changed == {"resolved": 1} and result.not_called == ON_LIST - 1
     assert _states(store) == {_row_key(store, done.list_id, 2): "resolved"}
 
@@ -482,7 +492,7 @@ def test_bad_returns_are_reported_and_change_nothing(store, tmp_path, row, colum
     done = _export(store, tmp_path)
     bad = _edit(done.path, tmp_path / "returned.xlsx", row, column, value)
     with pytest.raises(InputError) as raised:
-        followups.import_results(store, bad, actor="ana")
+        returns.import_results(store, bad, actor="ana")
     text = str(raised.value)
     assert message in text and "returned.xlsx" in text and "nothing was imported" in text
     for secret in ("Alice", "Alicia", "07700", "HYPERLINK"):
@@ -499,7 +509,7 @@ def test_a_row_not_on_the_list_is_unmatched(store, tmp_path):
     ws.append([done.list_id, 8, "Extra", "07700 900099", "Kings Park", "Food", "High", "", "resolved"])
     book.save(tmp_path / "returned.xlsx")
     with pytest.raises(InputError, match="column Row: is not a row of list"):
-        followups.import_results(store, tmp_path / "returned.xlsx", actor="ana")
+        returns.import_results(store, tmp_path / "returned.xlsx", actor="ana")
 
 
 @pytest.mark.parametrize(
@@ -512,7 +522,7 @@ def test_a_row_not_on_the_list_is_unmatched(store, tmp_path):
 def test_wrong_file_types_are_refused(store, tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        followups.import_results(store, tmp_path / name, actor="ana")
+        returns.import_results(store, tmp_path / name, actor="ana")
 
 
 def test_missing_columns_are_named(store, tmp_path):
@@ -520,14 +530,14 @@ def test_missing_columns_are_named(store, tmp_path):
     text = done.path.read_text(encoding="utf-8-sig").replace('"Needs"', '"Need"')
     (tmp_path / "returned.csv").write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match="the column\\(s\\) Needs are missing"):
-        followups.import_results(store, tmp_path / "returned.csv", actor="ana")
+        returns.import_results(store, tmp_path / "returned.csv", actor="ana")
 
 
 def test_a_member_erased_since_is_skipped(store, tmp_path):
     done = _export(store, tmp_path)
     erasure.erase(store, actor="dp", reason="subject_request", membership_number="SYN01")
     filled = _fill_xlsx(done.path, {1: ("resolved",), 2: ("resolved",)}, tmp_path / "returned.xlsx")
-    result = followups.import_results(store, filled, actor="ana")
+    result = returns.import_results(store, filled, actor="ana")
     assert result.erased == 1 and result.changed == {"resolved": 1}
 
 
@@ -571,7 +581,7 @@ def test_next_round_lists_the_unreached_and_those_due_a_check_in(store, tmp_path
         encoding="utf-8",
     )
     with pytest.raises(InputError, match="is a next-round call list; its results come back as call outcomes"):
-        followups.import_results(store, returned, actor="ana")
+        returns.import_results(store, returned, actor="ana")
 
 
 # ---- the command line ------------------------------------------------------------------------------------

@@ -339,20 +339,32 @@ ALLOWED = {
     "privacy/subject_access.py": False,   # Art. 15: the person's own data, to them
     "ingest/members.py": False,           # writing identities from a member export
     "reports/disclosure.py": False,       # scanning an outgoing file for names; produces no list
-    "lists/registry.py": True,            # issuing lists and breach reports on issued lists
+    "lists/registry.py": True,            # issuing lists
+    "lists/breach.py": False,             # who was on a lost list, for the data-protection team only
     "lists/followups.py": True,           # branch follow-up lists
 }
 
 
 def test_no_module_reads_identities_without_going_through_suppress():
     package = Path(__file__).resolve().parents[2] / "workbench"
-    readers = {p.relative_to(package).as_posix(): p.read_text(encoding="utf-8") for p in sorted(package.rglob("*.py"))
-               if READS_IDENTITIES.search(p.read_text(encoding="utf-8"))}
+    sources = {p.relative_to(package).as_posix(): p.read_text(encoding="utf-8")
+               for p in sorted(package.rglob("*.py"))}
+    readers = {name: text for name, text in sources.items() if READS_IDENTITIES.search(text)}
     unreviewed = sorted(set(readers) - set(ALLOWED))
     assert not unreviewed, f"unreviewed identity readers (route lists through optouts.suppress): {unreviewed}"
     for name, makes_lists in ALLOWED.items():
         if makes_lists and name in readers:
             assert "optouts.suppress(" in readers[name], f"{name} makes lists but never calls suppress"
+
+
+WRITES_REGISTER = re.compile(r"INSERT\s+INTO\s+optouts|UPDATE\s+optouts", re.I)
+
+
+def test_only_the_optouts_module_writes_the_register():
+    package = Path(__file__).resolve().parents[2] / "workbench"
+    writers = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py")
+                     if WRITES_REGISTER.search(p.read_text(encoding="utf-8")))
+    assert writers == ["privacy/optouts.py"]
 
 
 # --- with the real ingest, on the tiny synthetic organisation -------------------------------------

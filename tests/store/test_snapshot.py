@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_needs import small_store
+from small_org import small_store
 
 from workbench.analysis import needs, outreach
 from workbench.privacy import optouts

@@ -12,6 +12,7 @@ import pytest
 from workbench import synthetic
 from workbench.errors import InputError
 from workbench.store import db
+from workbench.store.state import transaction
 from workbench.synthetic.phones import pool
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+\.[A-Za-z]+)")
@@ -238,7 +239,7 @@ def test_build_store_fills_an_encrypted_store_with_identity_kept_apart(tmp_path:
     db.init_store(path, "pw")
     con = db.connect(path, "pw")
     try:
-        with db.transaction(con):
+        with transaction(con):
             counts = synthetic.build_store(con, demo)
         assert counts["members"] == counts["identities"] == len(demo.members)
         assert counts["calls"] == len(demo.calls) and counts["call_needs"] == len(demo.call_needs)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from workbench.cli.common import actor, add_command, add_format_option, open_store, print_table
 from workbench.errors import InputError
-from workbench.lists import followups, registry
+from workbench.lists import breach, followups, registry, returns
 
 EXPORT_EXAMPLE = (
     'workbench followups export --branch Ashcombe --purpose "welfare call-backs" '
@@ -208,7 +208,7 @@ def cmd_next_round(args) -> int:
 
 def cmd_import(args) -> int:
     with open_store(args) as con:
-        result = followups.import_results(con, args.file, actor=actor(args))
+        result = returns.import_results(con, args.file, actor=actor(args))
     if result.already_imported:
         print(f"{result.file_name} was already imported ({result.import_id}); nothing changed.")
         return 0
@@ -275,11 +275,11 @@ def cmd_breach(args) -> int:
         )
     with open_store(args) as con:
         if args.out is not None:
-            registry.write_breach(
+            breach.write_breach(
                 con, args.list_id, args.out, actor=actor(args), with_identities=args.with_identities
             )
         else:
-            text = registry.render_breach(registry.breach(con, args.list_id, actor=actor(args)))
+            text = breach.render_breach(breach.breach(con, args.list_id, actor=actor(args)))
     if args.out is None:
         sys.stdout.write(text + "\n")
     else:

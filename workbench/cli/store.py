@@ -18,6 +18,7 @@ from workbench.cli.common import (
 )
 from workbench.errors import InputError
 from workbench.store import db, settings
+from workbench.store.state import transaction
 
 DEMO_PATH = Path("data") / "demo.duckdb"
 
@@ -202,7 +203,7 @@ def cmd_config(args) -> int:
                     "Usage: workbench config set KEY VALUE, e.g. "
                     "workbench config set dp_contact dataprotection@example.org"
                 )
-            with db.transaction(con):
+            with transaction(con):
                 settings.set(con, args.key, args.value, actor=actor(args))
             print(f"{args.key} = {args.value}")
         elif args.action == "get":

@@ -30,6 +30,7 @@ from workbench.ingest import headers
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
+from workbench.store.state import transaction
 
 KINDS = ("members", "calls", "services")
 
@@ -345,17 +346,12 @@ def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) ->
 
 def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dict[str, str]) -> None:
     result.import_id = f"imp{result.sha256[:8]}{uuid.uuid4().hex[:8]}"
-    con.execute("BEGIN TRANSACTION")
-    try:
+    # A dry run does everything, to count it exactly, then undoes it.
+    with transaction(con, keep=not result.dry_run):
         {"members": _write_members, "calls": _write_calls, "services": _write_services}[kind](
             con, valid, actor, result, progress, columns
         )
         _record(con, actor, result)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    # A dry run does everything, to count it exactly, then undoes it.
-    con.execute("ROLLBACK" if result.dry_run else "COMMIT")
 
 
 def _write_members(con, valid, actor, result: ImportResult, progress, columns) -> None:

@@ -1,12 +1,11 @@
-"""Branch follow-up lists: who to call back, handed out safely, registered, and brought back.
+"""Branch follow-up lists: who to call back, handed out safely and registered.
 
 A follow-up list is the triage queue for a branch (`needs.queue`, already suppressed), joined to
 the little identity a caller needs (first name, phone), passed through `optouts.suppress` once
 more right before it is written (an opt-out can land between the queue and the file), and written
 by `exports` with its data-protection notice. Every list is registered (`lists`), so it can be
 chased for shredding and reported if lost. A next-round list uses the same machinery for the
-calling tool. Returns (`import_results`) close the loop: the branch's outcomes update each
-follow-up, and "opted out" goes to the register.
+calling tool. Returns (`lists.returns`) close the loop.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -28,9 +27,9 @@ from workbench.lists import registry
 from workbench.lists.registry import ListRecord
 from workbench.privacy import optouts
 from workbench.store import settings
-from workbench.store.audit import audit
 from workbench.store.db import key
 from workbench.store.filters import check_filters
+from workbench.store.state import transaction
 
 # Column names, shared by the writer and the returns reader.
 LIST_ID, ROW, FIRST, PHONE, WARD, NEEDS, URGENCY, PROMPT = (
@@ -117,21 +116,6 @@ class Exported:
     @property
     def list_id(self) -> str:
         return self.record.list_id
-
-
-@dataclass(frozen=True)
-class Returns:
-    """What importing a returned list did (counts only)."""
-
-    file_name: str
-    import_id: str
-    already_imported: bool
-    rows_read: int = 0
-    changed: dict[str, int] = field(default_factory=dict)  # by outcome
-    unchanged: int = 0  # same outcome as already recorded
-    not_called: int = 0  # blank outcome
-    erased: int = 0  # the member was erased since the list was made
-    list_ids: tuple[str, ...] = ()
 
 
 def merge_counts(*parts: Mapping[str, int]) -> dict[str, int]:
@@ -457,15 +441,13 @@ def _issue(
 ) -> None:
     """Register and write as one: the file exists only if the registry holds it, and vice versa."""
     written = False
-    con.execute("BEGIN TRANSACTION")
     try:
-        registry.register(con, record, entries)
-        _write(table, out, fmt, notice(con, record), editable)  # atomic: whole file or none
-        written = True
-        con.execute("COMMIT")
+        with transaction(con):
+            registry.register(con, record, entries)
+            _write(table, out, fmt, notice(con, record), editable)  # atomic: whole file or none
+            written = True
     except BaseException:
-        con.execute("ROLLBACK")
-        if written:  # the path did not exist before (checked), so this removes only our own file
+        if written:  # the commit failed; the path did not exist before (checked), so this is our own file
             out.unlink(missing_ok=True)
         raise
 
@@ -670,372 +652,15 @@ def next_round(
     return Exported(record, out, composed.excluded)
 
 
-# ---- returns: the branch sends the list back with outcomes filled in ----------------------------------
-
-REQUIRED = (LIST_ID, ROW, *PROTECTED, OUTCOME)
-MAX_PROBLEMS = 40
-SAFE_VALUE = r"^[A-Za-z][A-Za-z \-]{0,24}$"  # a value echoed in a problem must look like a word, not a person
-
-DONE_QUERY = "SELECT import_id FROM imports WHERE kind = 'returns' AND sha256 = ?"
-ISSUED_QUERY = """
-SELECT lm.list_id, lm.row_number, lm.member_key, lm.digest, lm.outcome, l.kind
-FROM list_members lm JOIN lists l ON l.list_id = lm.list_id
-WHERE list_contains(?, lm.list_id)
-"""
-KNOWN_LISTS_QUERY = "SELECT list_id, kind FROM lists WHERE list_contains(?, list_id)"
-RECORD_OUTCOME = """
-UPDATE list_members SET outcome = ?, called_on = ?, returned_at = ? WHERE list_id = ? AND row_number = ?
-"""
-# One register entry per returned row, its id derived from the row, so no return adds it twice;
-# none when an active entry already covers the member.
-RETURN_OPTOUT = """
-INSERT INTO optouts
-SELECT ?, i.member_key, i.phone_hash, i.membership_hash, 'calls', 'asked_not_to_be_called', 'return', ?, ?,
-       NULL, NULL, NULL
-FROM identities i
-WHERE i.member_key = ? AND NOT EXISTS (
-    SELECT 1 FROM optouts o
-    WHERE o.optout_id = ?
-       OR (o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all')))
-RETURNING member_key
-"""
-INSERT_IMPORT = "INSERT INTO imports VALUES (?, 'returns', ?, ?, ?, ?, ?, ?, ?, 0)"
-
-
-@dataclass(frozen=True)
-class _Row:
-    line: int
-    list_id: str
-    row: int
-    member_key: str | None
-    outcome: str | None
-    previous: str | None
-    called_on: date | None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def import_results(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str) -> Returns:
-    """Read a returned follow-up list (XLSX or CSV) and record its outcomes; all or nothing.
-
-    Rows are matched by List ID and Row. Outcomes: resolved and unreachable set the follow-up's
-    state; "needs more help" sets it in progress; "opted out" adds an opt-out (source "return").
-    A row whose protected cells (First Name, Ward, Needs) differ from the list as issued, an
-    unknown list ID, a row that is not on the list, or an outcome outside the vocabulary stops the
-    whole import with a problem report naming file, row, column and fix, never a name or phone.
-    An opt-out recorded after the list was made stays in force whatever the return says.
-
-    Idempotent: the same file again changes nothing; a row whose outcome is already recorded adds
-    no second event.
-
-    Returns:
-        Returns(...) with counts of what changed.
-
-    Raises:
-        InputError: the file is missing, not CSV/XLSX, or has problems (all listed; nothing changed).
-    """
-    path = Path(path)
-    if not str(actor or "").strip():
-        raise InputError("Say who is importing the returns: give --by NAME or set WORKBENCH_USER.")
-    if not path.is_file():
-        raise InputError(f"No file at {path}. Give the path of the returned list (.xlsx or .csv).")
-    header, raw = exports.read_table(path, header_first=LIST_ID)
-    sha = _sha256(path)
-    done = con.execute(DONE_QUERY, [sha]).fetchone()
-    if done:
-        return Returns(path.name, done[0], True)
-    rows, counts = _check_rows(con, path.name, header, raw)
-    return _apply(con, path.name, sha, rows, counts, actor.strip(), len(raw))
-
-
-def _problem(problems: list[str], file_name: str, line: int, column: str, text: str) -> None:
-    problems.append(f"{file_name} row {line}, column {column}: {text}")
-
-
-def _check_rows(
-    con: duckdb.DuckDBPyConnection, file_name: str, header: list[str], raw: list[tuple[int, list[object]]]
-) -> tuple[list[_Row], dict[str, int]]:
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise InputError(
-            f"{file_name}: the column(s) {', '.join(missing)} are missing. Send back the list as it "
-            f"was exported: keep every column and its header ({', '.join(REQUIRED)}, ...)."
-        )
-    at = {name: header.index(name) for name in header if name}
-    ids = sorted({str(cells[at[LIST_ID]]).strip().upper() for _, cells in raw if at[LIST_ID] < len(cells)})
-    known = dict(con.execute(KNOWN_LISTS_QUERY, [ids]).fetchall())
-    issued = {(r[0], r[1]): r for r in con.execute(ISSUED_QUERY, [ids]).fetchall()}
-    problems: list[str] = []
-    rows: list[_Row] = []
-    seen: set[tuple[str, int]] = set()
-    counts = {"not_called": 0, "erased": 0}
-    for line, cells in raw:
-        checked = _check_row(con, file_name, line, cells, at, known, issued, seen, problems)
-        if checked is None:
-            continue
-        if checked.outcome is None:
-            counts["not_called"] += 1
-        elif checked.member_key is None:
-            counts["erased"] += 1
-        else:
-            rows.append(checked)
-    if problems:
-        _raise_problems(file_name, problems)
-    return rows, counts
-
-
-def _cell(cells: list[object], at: dict[str, int], column: str) -> object:
-    i = at.get(column)
-    return cells[i] if i is not None and i < len(cells) and cells[i] is not None else ""
-
-
-def _check_row(
-    con,
-    file_name: str,
-    line: int,
-    cells: list[object],
-    at: dict[str, int],
-    known: dict,
-    issued: dict,
-    seen: set,
-    problems: list[str],
-) -> _Row | None:
-    list_id = str(_cell(cells, at, LIST_ID)).strip().upper()
-    before = len(problems)
-    if list_id not in known:
-        shown = registry.safe_id(list_id) if list_id else "(blank)"
-        _problem(
-            problems,
-            file_name,
-            line,
-            LIST_ID,
-            f'"{shown}" is not a list in this store. Keep the List ID '
-            "as exported; `workbench lists` shows every list.",
-        )
-        return None
-    if known[list_id] != "followup":
-        _problem(
-            problems,
-            file_name,
-            line,
-            LIST_ID,
-            f"{list_id} is a next-round call list; its results come "
-            "back as call outcomes (workbench import), not as returns.",
-        )
-        return None
-    number = _row_number(_cell(cells, at, ROW))
-    if number is None or (list_id, number) not in issued:
-        _problem(
-            problems,
-            file_name,
-            line,
-            ROW,
-            f"is not a row of list {list_id}. Keep the Row numbers as "
-            "exported; do not add, renumber or merge rows (add new people to the calling tool instead).",
-        )
-        return None
-    if (list_id, number) in seen:
-        _problem(problems, file_name, line, ROW, f"row {number} of list {list_id} appears twice; keep one.")
-        return None
-    seen.add((list_id, number))
-    _, _, member_key, digest, previous, _ = issued[(list_id, number)]
-    if digest and member_key is not None:
-        _check_protected(con, file_name, line, list_id, number, cells, at, digest, problems)
-    outcome = _outcome(file_name, line, _cell(cells, at, OUTCOME), problems)
-    called_on = _called_on(file_name, line, _cell(cells, at, DATE_CALLED), problems)
-    if len(problems) > before:
-        return None
-    return _Row(line, list_id, number, member_key, outcome, previous, called_on)
-
-
-def _row_number(value: object) -> int | None:
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
-
-
-def _check_protected(
-    con, file_name: str, line: int, list_id: str, number: int, cells, at, digest: str, problems: list[str]
-) -> None:
-    now = row_digest(key(con, "member"), list_id, number, {c: _cell(cells, at, c) for c in PROTECTED}).split(
-        ":"
-    )
-    for column, was, found in zip(PROTECTED, digest.split(":"), now, strict=True):
-        if was != found:
-            _problem(
-                problems,
-                file_name,
-                line,
-                column,
-                "differs from the list as issued. Put the original "
-                "value back; corrections to a member's details go to the membership team, not through "
-                "a returned list.",
-            )
-
-
-def _outcome(file_name: str, line: int, value: object, problems: list[str]) -> str | None:
-    import re
-
-    text = " ".join(str(value).replace("-", " ").replace("_", " ").split()).lower()
-    if not text:
-        return None
-    if text in OUTCOMES:
-        return OUTCOMES[text]
-    shown = f'"{value}"' if re.match(SAFE_VALUE, str(value)) else "the value"
-    _problem(
-        problems,
-        file_name,
-        line,
-        OUTCOME,
-        f"{shown} is not an outcome. Write one of: "
-        f"{', '.join(OUTCOMES)} (or leave it blank if the call has not been made).",
-    )
-    return None
-
-
-def _called_on(file_name: str, line: int, value: object, problems: list[str]) -> date | None:
-    if isinstance(value, datetime):
-        day = value.date()
-    elif isinstance(value, date):
-        day = value
-    elif not str(value).strip():
-        return None
-    else:
-        day = _parse_day(str(value).strip())
-    if day is None or day > registry.now().date() or day.year < 2000:
-        _problem(
-            problems,
-            file_name,
-            line,
-            DATE_CALLED,
-            "is not a date we can read, or is in the future. Write "
-            "the day the call was made as dd/mm/yyyy, e.g. 21/04/2020, or leave it blank.",
-        )
-        return None
-    return day
-
-
-def _parse_day(text: str) -> date | None:
-    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-def _raise_problems(file_name: str, problems: list[str]) -> None:
-    shown = problems[:MAX_PROBLEMS]
-    more = f"\n  ... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
-    raise InputError(
-        f"{file_name}: {len(problems)} problem(s); nothing was imported. Fix these and import the "
-        "file again:\n  " + "\n  ".join(shown) + more
-    )
-
-
-def _apply(
-    con: duckdb.DuckDBPyConnection,
-    file_name: str,
-    sha: str,
-    rows: list[_Row],
-    counts: dict[str, int],
-    actor: str,
-    rows_read: int,
-) -> Returns:
-    """Record the checked rows in one transaction: states, opt-outs, outcomes, the import, the audit."""
-    changed = [r for r in rows if r.outcome != r.previous]
-    by_outcome = {o: sum(1 for r in changed if r.outcome == o) for o in OUTCOMES.values()}
-    # Letters only, derived from the file's SHA-256: a long run of hex digits would look like a
-    # phone number to the audit log's guard.
-    import_id = "returns-" + "".join(
-        registry.ID_LETTERS[b % len(registry.ID_LETTERS)] for b in bytes.fromhex(sha[:24])
-    )
-    when = registry.now()
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _set_states(con, changed, actor)
-        added = _record_optouts(con, [r for r in changed if r.outcome == "opted_out"], actor, when)
-        for r in changed:
-            con.execute(RECORD_OUTCOME, [r.outcome, r.called_on, when, r.list_id, r.row])
-        con.execute(
-            INSERT_IMPORT, [import_id, file_name, sha, when, actor, rows_read, len(changed), len(changed)]
-        )
-        audit(
-            con,
-            "returns_imported",
-            actor=actor,
-            object_id=import_id,
-            counts={
-                **{k: v for k, v in by_outcome.items() if v},
-                "unchanged": len(rows) - len(changed),
-                "not_called": counts["not_called"],
-                "erased": counts["erased"],
-                "optouts_added": added,
-                "lists": len({r.list_id for r in rows}),
-            },
-            member_keys=[r.member_key for r in changed],
-        )
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return Returns(
-        file_name,
-        import_id,
-        False,
-        rows_read,
-        {k: v for k, v in by_outcome.items() if v},
-        len(rows) - len(changed),
-        counts["not_called"],
-        counts["erased"],
-        tuple(sorted({r.list_id for r in rows})),
-    )
-
-
-def _set_states(con: duckdb.DuckDBPyConnection, changed: list[_Row], actor: str) -> None:
-    groups: dict[tuple[str, str], list[str]] = {}
-    for r in changed:
-        if r.outcome in OUTCOME_STATE:
-            groups.setdefault((r.list_id, OUTCOME_STATE[r.outcome]), []).append(r.member_key)
-    for (list_id, state), keys in sorted(groups.items()):
-        needs.set_states(con, keys, state, actor=actor, list_id=list_id)  # joins this transaction
-
-
-def _record_optouts(con: duckdb.DuckDBPyConnection, rows: list[_Row], actor: str, when: datetime) -> int:
-    added = []
-    for r in rows:
-        optout_id = f"return-{r.list_id}-{r.row}"
-        added += con.execute(RETURN_OPTOUT, [optout_id, actor, when, r.member_key, optout_id]).fetchall()
-    if added:
-        audit(
-            con,
-            "optout.add",
-            actor=actor,
-            counts={"added": len(added), "source": "return"},
-            member_keys=[a[0] for a in added],
-        )
-    return len(added)
-
-
 __all__ = [
     "Composed",
     "Exported",
     "OUTCOMES",
-    "Returns",
     "call_back_prompt",
     "compose",
     "compose_next_round",
     "display_phone",
     "export",
-    "import_results",
     "merge_counts",
     "needs_text",
     "next_round",

@@ -12,7 +12,6 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -20,6 +19,7 @@ import pandas as pd
 from workbench import ids
 from workbench.errors import InputError
 from workbench.store.audit import audit
+from workbench.store.state import transaction
 
 KINDS = {"followup": "FU", "next_round": "NR"}
 KIND_LABELS = {"followup": "welfare follow-up list", "next_round": "next-round call list"}
@@ -241,8 +241,7 @@ def mark_destroyed(
             f"{record.destroyed_at:%d/%m/%Y} by {record.destroyed_by}; nothing changed."
         )
     when = destroyed_at or now()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(DESTROY_QUERY, [when, actor.strip(), record.list_id])
         overdue = max((when.date() - record.shred_by).days, 0)
         audit(
@@ -252,10 +251,6 @@ def mark_destroyed(
             object_id=record.list_id,
             counts={"rows": record.row_count, "days_past_shred_by": overdue},
         )
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
     return get(con, record.list_id)
 
 
@@ -269,280 +264,7 @@ def shred_by(created: datetime, days: int) -> date:
         raise InputError(f"--shred-after-days must be a whole number of days from 1 to 3650; got {days!r}.")
     return (created + timedelta(days=days)).date()
 
-
-# ---- breach report ---------------------------------------------------------------------------------
-
-OUTCOMES_QUERY = """
-SELECT coalesce(outcome, 'no outcome returned') AS outcome, count(*) AS rows
-FROM list_members WHERE list_id = ? GROUP BY ALL ORDER BY rows DESC, outcome
-"""
-KEYS_QUERY = "SELECT row_number, member_key FROM list_members WHERE list_id = ? ORDER BY row_number"
-IDENTITIES_QUERY = """
-SELECT lm.row_number, i.first_name, i.last_name, i.phone, i.membership_number, i.email,
-       m.erased_at IS NOT NULL OR lm.member_key IS NULL AS erased
-FROM list_members lm
-LEFT JOIN members m ON m.member_key = lm.member_key
-LEFT JOIN identities i ON i.member_key = lm.member_key AND m.erased_at IS NULL
-WHERE lm.list_id = ?
-ORDER BY lm.row_number
-"""
-ICO_NOTE = (
-    "Under UK GDPR Article 33 a personal data breach must be reported to the ICO without undue "
-    "delay and within 72 hours of becoming aware of it, unless it is unlikely to result in a risk "
-    "to people's rights and freedoms. This list holds special-category data (party membership "
-    "reveals political opinion; support needs can reveal health), so assume it must be reported."
-)
-
-
-@dataclass(frozen=True)
-class BreachReport:
-    """What a data-protection team needs when a list is lost: facts and counts, no identities by default."""
-
-    record: ListRecord
-    organisation: str
-    dp_contact: str
-    since: dict[str, int]  # people on the list now suppressed, by reason (opted out, erased, ...)
-    outcomes: dict[str, int]  # rows by returned outcome
-    past_shred_by: int  # days past shred-by (0 if not, or destroyed)
-    identities: pd.DataFrame | None  # only with with_identities=True
-
-
-def breach(
-    con: duckdb.DuckDBPyConnection,
-    list_id: str,
-    *,
-    actor: str,
-    with_identities: bool = False,
-    as_of: date | None = None,
-) -> BreachReport:
-    """Gather the breach report for a list, and audit that it was made ("breach_report").
-
-    Args:
-        with_identities: add who was on it (row, names, phone, membership number, email) for the
-            data-protection team, who may need to tell them. Audited as such.
-        as_of: the day shred-by is judged against (default today).
-
-    Raises:
-        InputError: no such list, or no actor.
-    """
-    from workbench.privacy import optouts
-    from workbench.store import settings
-
-    if not str(actor or "").strip():
-        raise InputError("Say who is making the breach report: give --by NAME or set WORKBENCH_USER.")
-    record = get(con, list_id)
-    keys = con.execute(KEYS_QUERY, [record.list_id]).df()
-    since = dict(optouts.suppress(con, keys, scope="all").excluded)
-    if optouts.REASON_NO_KEY in since:  # member_key cleared by erasure
-        since["erased"] = since.get("erased", 0) + since.pop(optouts.REASON_NO_KEY)
-    outcomes = {str(k): int(v) for k, v in con.execute(OUTCOMES_QUERY, [record.list_id]).fetchall()}
-    today = as_of or now().date()
-    overdue = 0 if record.destroyed else max((today - record.shred_by).days, 0)
-    people = con.execute(IDENTITIES_QUERY, [record.list_id]).df() if with_identities else None
-    audit(
-        con,
-        "breach_report",
-        actor=actor.strip(),
-        object_id=record.list_id,
-        counts={"rows": record.row_count, "with_identities": int(with_identities)},
-        member_keys=keys["member_key"].dropna().tolist() if with_identities else None,
-    )
-    return BreachReport(
-        record,
-        settings.get(con, "organisation"),
-        settings.get(con, "dp_contact"),
-        since,
-        outcomes,
-        overdue,
-        people,
-    )
-
-
-def breach_sections(report: BreachReport) -> list[tuple[str, list[str]]]:
-    """The report as (heading, lines) sections, for markdown or HTML."""
-    r = report.record
-    status = (
-        f"recorded destroyed on {r.destroyed_at:%d/%m/%Y %H:%M} by {r.destroyed_by}"
-        if r.destroyed
-        else "NOT recorded destroyed"
-        + (f" and {report.past_shred_by} days past its shred-by date" if report.past_shred_by else "")
-    )
-    since = ", ".join(f"{n} {reason}" for reason, n in sorted(report.since.items())) or "none"
-    outcomes = ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in report.outcomes.items()) or "none"
-    return [
-        (
-            "The list",
-            [
-                f"List ID: {r.list_id} ({KIND_LABELS.get(r.kind, r.kind)}, {r.format.upper()})",
-                f"Purpose: {r.purpose}",
-                f"Given to (recipient): {r.recipient}",
-                f"Made: {r.created_at:%d/%m/%Y %H:%M} UTC by {r.created_by or 'unknown'}",
-                f"Shred by: {r.shred_by:%d/%m/%Y}",
-                f"Status: {status}",
-            ],
-        ),
-        (
-            "Who was on it",
-            [
-                f"People on the list: {r.row_count}",
-                f"Since opted out, erased, deceased or moved: {since}",
-                f"Outcomes returned so far: {outcomes}",
-            ],
-        ),
-        (
-            "What data it held",
-            [
-                *(f"- {c}" for c in r.data_categories),
-                f"- (implied) membership of {report.organisation}: political opinion, special-category data",
-            ],
-        ),
-        (
-            "What to do next",
-            [
-                "1. Record when and how the loss was discovered, and by whom. Ask the recipient where "
-                "and when it was last seen, and whether it was paper or a file "
-                "(and on which device or account).",
-                f"2. Tell the data-protection contact now: {report.dp_contact}.",
-                f"3. {ICO_NOTE}",
-                "4. If the risk to the people on it is high, they must be told without undue delay "
-                "(Article 34); the data-protection team can produce the names with --with-identities.",
-                "5. Record the breach in the organisation's breach log, whatever is decided about reporting.",
-                "6. If the list is found, destroy it and record that: "
-                f"workbench lists destroyed {r.list_id} --by NAME",
-            ],
-        ),
-        (
-            "Contact",
-            [f"Organisation: {report.organisation}", f"Data-protection contact: {report.dp_contact}"],
-        ),
-    ]
-
-
-def render_breach(report: BreachReport, fmt: str = "markdown") -> str:
-    """The report as markdown or HTML; identities only when the report holds them."""
-    if fmt not in ("markdown", "html"):
-        raise InputError(
-            f'Unsupported breach report format "{fmt}". Supported formats: markdown (.md), html (.html).'
-        )
-    title = f"Breach report: list {report.record.list_id}"
-    sections = breach_sections(report)
-    table = _identity_rows(report.identities)
-    return _markdown(title, sections, table) if fmt == "markdown" else _html(title, sections, table)
-
-
-def write_breach(
-    con: duckdb.DuckDBPyConnection,
-    list_id: str,
-    path: str | Path,
-    *,
-    actor: str,
-    with_identities: bool = False,
-    fmt: str | None = None,
-) -> Path:
-    """Write the breach report to a file (mode 0600): audited and written as one.
-
-    Args:
-        fmt: "markdown" or "html"; default from the suffix (.md or .html).
-
-    Raises:
-        InputError: an unsupported suffix, no such list, or no actor.
-    """
-    from workbench import exports
-
-    path = Path(path)
-    fmt = fmt or {".md": "markdown", ".markdown": "markdown", ".html": "html"}.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"Unsupported file extension: '{path.suffix}'. Supported formats: .md, .html")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        text = render_breach(breach(con, list_id, actor=actor, with_identities=with_identities), fmt)
-        exports.atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return path
-
-
-IDENTITY_COLUMNS = ("Row", "First name", "Last name", "Phone", "Membership number", "Email")
-
-
-def _identity_rows(people: pd.DataFrame | None) -> list[list[str]] | None:
-    if people is None:
-        return None
-    rows = []
-    for p in people.itertuples(index=False):
-        if p.erased:
-            rows.append([str(p.row_number), "(erased)", "", "", "", ""])
-        else:
-            rows.append(
-                [
-                    str(p.row_number),
-                    *(
-                        "" if pd.isna(v) else str(v)
-                        for v in (p.first_name, p.last_name, p.phone, p.membership_number, p.email)
-                    ),
-                ]
-            )
-    return rows
-
-
-def _markdown(title: str, sections, table) -> str:
-    out = [f"# {title}", "", "CONFIDENTIAL: for the data-protection team.", ""]
-    for heading, lines in sections:
-        out += (
-            [f"## {heading}", ""]
-            + [line if line[:2] in ("- ",) or line[:1].isdigit() else f"- {line}" for line in lines]
-            + [""]
-        )
-    if table is not None:
-
-        def cell(text: str) -> str:
-            return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-        out += [
-            "## People on the list (identities: handle as special-category data)",
-            "",
-            "| " + " | ".join(IDENTITY_COLUMNS) + " |",
-            "|" + "---|" * len(IDENTITY_COLUMNS),
-        ]
-        out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table] + [""]
-    return "\n".join(out)
-
-
-def _html(title: str, sections, table) -> str:
-    import html
-
-    esc = html.escape
-    body = [f"<h1>{esc(title)}</h1>", "<p><strong>CONFIDENTIAL: for the data-protection team.</strong></p>"]
-    for heading, lines in sections:
-        body.append(
-            f"<h2>{esc(heading)}</h2><ul>"
-            + "".join(f"<li>{esc(line.lstrip('- '))}</li>" for line in lines)
-            + "</ul>"
-        )
-    if table is not None:
-        head = "".join(f"<th>{esc(c)}</th>" for c in IDENTITY_COLUMNS)
-        rows = "".join(
-            "<tr>" + "".join(f"<td><bdi>{esc(c)}</bdi></td>" for c in row) + "</tr>" for row in table
-        )
-        body.append(
-            "<h2>People on the list (identities: handle as special-category data)</h2>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        )
-    style = (
-        "body{font:11pt/1.4 Arial,sans-serif;max-width:190mm;margin:10mm auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #000;padding:2px 6px;text-align:left}"
-        "@page{size:A4;margin:15mm}thead{display:table-header-group}tr{break-inside:avoid}"
-    )
-    return (
-        f'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
-    )
-
-
 __all__ = [
-    "BreachReport",
     "ID_PATTERN",
     "KINDS",
     "ListRecord",
@@ -554,8 +276,4 @@ __all__ = [
     "now",
     "register",
     "shred_by",
-    "breach",
-    "breach_sections",
-    "render_breach",
-    "write_breach",
 ]

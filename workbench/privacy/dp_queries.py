@@ -9,8 +9,8 @@ import pandas as pd
 
 from workbench.errors import InputError
 from workbench.privacy.optouts import vocabulary
-from workbench.store import db
 from workbench.store.audit import audit
+from workbench.store.state import transaction
 
 STATUSES = ("open", "passed_to_dp_team", "closed")
 
@@ -49,7 +49,7 @@ def set_status(con: duckdb.DuckDBPyConnection, call_id: str, status: str, *, act
     if row is None or row[1] is None:
         what = "no call" if row is None else "a call with no data-protection query"
         raise InputError(f'"{call_id}" is {what}. See the open queries with: workbench dp-queries')
-    with db.transaction(con):
+    with transaction(con):
         con.execute(SET_QUERY, [call_id, status, actor])
         audit(con, "dp_query.status", actor=actor, object_id=call_id, counts={"status": status},
               member_keys=[row[0]])

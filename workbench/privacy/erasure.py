@@ -20,10 +20,11 @@ from pathlib import Path
 import duckdb
 
 from workbench.errors import InputError
-from workbench.privacy import subjects
+from workbench.privacy import optouts, subjects
 from workbench.privacy.optouts import vocabulary
 from workbench.store import db, snapshot, snapshot_file
 from workbench.store.audit import audit
+from workbench.store.state import transaction
 
 ERASURE_REASONS = ("subject_request", "deceased", "left_party", "other")
 # Tables that keep a row after erasure (changed, not deleted); every other table holding a
@@ -45,9 +46,6 @@ WHERE database_name = current_database() AND schema_name = 'main' AND column_nam
 ORDER BY table_name
 """
 CALL_IDS_QUERY = "SELECT call_id FROM calls WHERE member_key = ?"
-KEEP_SUPPRESSED_QUERY = """
-INSERT INTO optouts SELECT ?, ?, ?, ?, 'all', 'other', 'erasure', ?, now(), NULL, NULL, NULL
-"""
 CLEAR_MEMBER_QUERY = """
 UPDATE members SET erased_at = now(), updated_at = now(), branch = NULL, ward = NULL, postcode = NULL,
        age = NULL, joined_on = NULL
@@ -79,10 +77,9 @@ def erase(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, membership
     person = subjects.find(con, membership_number=membership_number, phone=phone, member_key=member_key)
     if person.erased:
         raise InputError("That member was erased already; nothing changed.")
-    with db.transaction(con):
+    with transaction(con):
         removed = _remove(con, person.member_key)
-        con.execute(KEEP_SUPPRESSED_QUERY, [f"era-{person.member_key}", person.member_key, person.phone_hash,
-                                            person.membership_hash, actor])
+        optouts.keep_erased(con, person, actor=actor)
         removed["list_rows_kept"] = _clear_list_rows(con, person.member_key)
         con.execute(CLEAR_MEMBER_QUERY, [person.member_key])
         audit(con, "erase", actor=actor, object_id=person.member_key, counts={**removed, "reason": reason},

@@ -25,13 +25,19 @@ from workbench import ids
 from workbench.errors import InputError
 from workbench.privacy import pseudonymise, subjects
 from workbench.privacy.subjects import phone_e164
-from workbench.store import db, snapshot
+from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.state import fingerprint as store_fingerprint
+from workbench.store.state import transaction
 
 REASONS = ("asked_not_to_be_called", "complaint", "deceased", "moved_away", "other")
 SCOPES = ("calls", "all")
 SOURCES = ("call", "manual", "import", "return", "erasure")
+# Every INSERT INTO optouts in the workbench is in this module and names these columns; withdrawal
+# columns start empty and only `withdraw` sets them.
+ENTRY_COLUMNS = (
+    "optout_id, member_key, phone_hash, membership_hash, scope, reason, source, recorded_by, recorded_at"
+)
 # What a list is for, as passed to suppress(): a call list (both kinds of opt-out apply), "all"
 # (every opt-out applies: the strictest), or "other" contact such as post (only scope "all" applies).
 LIST_SCOPES = {"calls": ("calls", "all"), "all": ("calls", "all"), "other": ("all",)}
@@ -186,16 +192,16 @@ def suppress_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, scope: st
 # One register entry per "do not call" outcome, its id derived from the call, so importing the same
 # calls again adds nothing, and a withdrawn entry is not brought back by a re-import.
 FROM_CALLS_QUERY = """
-INSERT INTO optouts
+INSERT INTO optouts (COLUMNS)
 SELECT 'call-' || c.call_id, c.member_key, i.phone_hash, i.membership_hash, 'calls',
-       'asked_not_to_be_called', 'call', ?, c.called_at, NULL, NULL, NULL
+       'asked_not_to_be_called', 'call', ?, c.called_at
 FROM calls c
 LEFT JOIN identities i ON i.member_key = c.member_key
 WHERE c.outcome = 'do_not_call'
   AND {only_calls}
   AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.optout_id = 'call-' || c.call_id)
 RETURNING member_key
-"""
+""".replace("COLUMNS", ENTRY_COLUMNS)
 
 
 def record_from_calls(con: duckdb.DuckDBPyConnection, *, actor: str,
@@ -223,6 +229,69 @@ def record_from_calls(con: duckdb.DuckDBPyConnection, *, actor: str,
         audit(con, "optout.add", actor=actor, counts={"added": len(rows), "source": "call"},
               member_keys=[r[0] for r in rows])
     return len(rows)
+
+
+# ---- writers for the other paths onto the register (returns, erasure, bulk import) ----------------
+
+# One entry per "opted out" row of a returned list, its id derived from the row, so no return adds
+# it twice; none when an active entry already covers the member.
+FROM_RETURN_QUERY = """
+INSERT INTO optouts (COLUMNS)
+SELECT ?, i.member_key, i.phone_hash, i.membership_hash, 'calls', 'asked_not_to_be_called', 'return', ?, ?
+FROM identities i
+WHERE i.member_key = ? AND NOT EXISTS (
+    SELECT 1 FROM optouts o
+    WHERE o.optout_id = ?
+       OR (o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all')))
+RETURNING member_key
+""".replace("COLUMNS", ENTRY_COLUMNS)
+
+
+def record_from_return(con: duckdb.DuckDBPyConnection, optout_id: str, member_key: str, *, actor: str,
+                       when) -> bool:
+    """Register a returned list's "opted out" row (source "return"); False if already covered.
+
+    Runs in the caller's transaction (a returns import is all or nothing) and leaves auditing to it.
+    """
+    return bool(con.execute(FROM_RETURN_QUERY, [optout_id, actor, when, member_key, optout_id]).fetchall())
+
+
+ERASURE_QUERY = """
+INSERT INTO optouts (COLUMNS) VALUES (?, ?, ?, ?, 'all', 'other', 'erasure', ?, now())
+""".replace("COLUMNS", ENTRY_COLUMNS)
+
+
+def keep_erased(con: duckdb.DuckDBPyConnection, person: subjects.Subject, *, actor: str) -> str:
+    """Keep an erased member's suppression hashes, so they are never called again; return the id.
+
+    Runs in the erasure's own transaction; the erasure's audit entry covers it.
+    """
+    optout_id = f"era-{person.member_key}"
+    con.execute(ERASURE_QUERY,
+                [optout_id, person.member_key, person.phone_hash, person.membership_hash, actor])
+    return optout_id
+
+
+IMPORTED_QUERY = """
+INSERT INTO optouts (COLUMNS)
+SELECT 'imp-' || ? || '-' || entry, member_key, phone_hash, membership_hash, scope, reason, 'import', ?, now()
+FROM {matched} WHERE NOT on_register
+""".replace("COLUMNS", ENTRY_COLUMNS)
+
+
+def record_imported(con: duckdb.DuckDBPyConnection, matched: pd.DataFrame, *, import_id: str,
+                    actor: str) -> None:
+    """Register a bulk opt-out file's matched entries (source "import") not already on the register.
+
+    `matched` has entry, member_key, phone_hash, membership_hash, scope, reason and on_register
+    (`optouts_import`). Runs in the import's transaction, which audits it.
+    """
+    name = f"_matched_{uuid.uuid4().hex}"
+    con.register(name, matched)
+    try:
+        con.execute(IMPORTED_QUERY.format(matched=name), [import_id, actor])
+    finally:
+        con.unregister(name)
 
 
 def membership_hashes(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> list[str | None]:
@@ -267,7 +336,7 @@ SELECT optout_id, scope FROM optouts
 WHERE withdrawn_at IS NULL
   AND (member_key = ? OR membership_hash = ? OR (phone_hash = ? AND (member_key IS NULL OR member_key = ?)))
 """
-ADD_QUERY = "INSERT INTO optouts VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), NULL, NULL, NULL)"
+ADD_QUERY = f"INSERT INTO optouts ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())"
 
 
 def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str = "calls",
@@ -301,7 +370,7 @@ def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str =
         return Change(tuple(i for i, _ in existing), False,
                       "Already on the opt-out register; nothing changed.")
     optout_id = f"opt-{ids.random_letters(12)}"
-    with db.transaction(con):
+    with transaction(con):
         con.execute(ADD_QUERY, [optout_id, person.member_key, by_phone or person.phone_hash,
                                 person.membership_hash, scope, reason, source, actor])
         audit(con, "optout.add", actor=actor, object_id=optout_id,
@@ -321,7 +390,7 @@ def _add_unmatched(con: duckdb.DuckDBPyConnection, actor: str, reason: str, scop
         return Change(tuple(i for i, _ in existing), False,
                       "Already on the opt-out register; nothing changed.")
     optout_id = f"opt-{ids.random_letters(12)}"
-    with db.transaction(con):
+    with transaction(con):
         con.execute(ADD_QUERY, [optout_id, None, phone_h, number_h, scope, reason, source, actor])
         audit(con, "optout.add", actor=actor, object_id=optout_id,
               counts={"added": 1, "matched": 0, "scope": scope, "reason": reason, "source": source})
@@ -356,7 +425,7 @@ def withdraw(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, members
     if not ids:
         raise InputError("No active opt-out matches; nothing changed. "
                          "See the register with: workbench optout list")
-    with db.transaction(con):
+    with transaction(con):
         rows = con.execute(WITHDRAW_QUERY, [actor, reason, ids]).fetchall()
         audit(con, "optout.withdraw", actor=actor, counts={"withdrawn": len(rows), "reason": reason},
               member_keys=[r[1] for r in rows if r[1]])
@@ -414,5 +483,6 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
-           "entries_for", "flagged", "membership_hashes", "phone_e164", "record_from_calls", "register",
+           "entries_for", "flagged", "keep_erased", "membership_hashes", "phone_e164", "record_from_calls",
+           "record_from_return", "record_imported", "register",
            "suppress", "suppress_table", "vocabulary", "withdraw"]

@@ -16,11 +16,11 @@ import pandas as pd
 
 from workbench import ids
 from workbench.errors import InputError
-from workbench.privacy import pseudonymise
+from workbench.privacy import optouts, pseudonymise
 from workbench.privacy.optouts import REASONS, SCOPES, vocabulary
 from workbench.privacy.subjects import phone_e164
-from workbench.store import db
 from workbench.store.audit import audit
+from workbench.store.state import transaction
 
 SUFFIXES = (".csv", ".xlsx")
 # Accepted headers, compared in lower case with spaces, dots and underscores ignored.
@@ -122,12 +122,6 @@ SELECT n.entry, n.phone_hash, n.membership_hash, n.reason, n.scope,
 FROM {entries} n LEFT JOIN hits h ON h.entry = n.entry
 GROUP BY ALL
 """
-INSERT_QUERY = """
-INSERT INTO optouts
-SELECT 'imp-' || ? || '-' || entry, member_key, phone_hash, membership_hash, scope, reason, 'import', ?,
-       now(), NULL, NULL, NULL
-FROM {matched} WHERE NOT on_register
-"""
 SEEN_QUERY = "SELECT import_id FROM imports WHERE kind = 'optouts' AND sha256 = ?"
 IMPORT_ROW_QUERY = """
 INSERT INTO imports (import_id, kind, file_name, sha256, imported_at, imported_by, rows_read, loaded, updated,
@@ -158,14 +152,9 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str,
         return ImportResult(None, len(entries), 0, 0, 0, already_imported=True)
     hashed = _hashed(con, entries)
     import_id = f"optouts-{ids.random_letters(12)}"
-    with db.transaction(con):
+    with transaction(con):
         matched = _match(con, hashed)
-        name = f"_matched_{uuid.uuid4().hex}"
-        con.register(name, matched)
-        try:
-            con.execute(INSERT_QUERY.format(matched=name), [import_id, actor])
-        finally:
-            con.unregister(name)
+        optouts.record_imported(con, matched, import_id=import_id, actor=actor)
         result = _result(import_id, matched)
         con.execute(IMPORT_ROW_QUERY, [import_id, path.name, sha256, actor, len(entries), result.entries
                                        - result.already_on_register])

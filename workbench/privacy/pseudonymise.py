@@ -16,6 +16,7 @@ import duckdb
 from workbench.errors import InputError
 from workbench.store import db
 from workbench.store.audit import audit  # not dataprotection: it imports optouts, which imports this module
+from workbench.store.state import transaction
 
 MEMBER_KEY_LENGTH = 16  # hex characters: 64 bits, collision-free at national scale (p < 1e-8)
 
@@ -121,7 +122,7 @@ def rotate_release_keys(con: duckdb.DuckDBPyConnection, *, actor: str) -> int:
         How many release keys were retired.
     """
     names = release_keys(con)
-    with db.transaction(con):
+    with transaction(con):
         for release_id in names:
             con.execute(DELETE_KEY, [release_key_name(release_id)])
         audit(con, "keys.rotate", actor=actor, object_id="release keys", counts={"retired": len(names)})

@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 import duckdb
 
 from workbench.errors import InputError
-from workbench.store import db, snapshot
+from workbench.store import snapshot
 from workbench.store.audit import audit
+from workbench.store.state import transaction
 
 DETAILS_AFTER_DAYS = 90
 INACTIVE_AFTER_DAYS = 730
@@ -109,7 +110,7 @@ def apply(con: duckdb.DuckDBPyConnection, *, actor: str, older_than_days: int = 
     Returns:
         The same counts as `plan`, with applied=True.
     """
-    with db.transaction(con):
+    with transaction(con):
         result = plan(con, older_than_days=older_than_days, inactive_after_days=inactive_after_days,
                       as_of=as_of)
         for table in DETAIL_TABLES:

@@ -7,7 +7,6 @@ opt-outs, data-protection queries, and which lists they appeared on and when. Th
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
@@ -18,10 +17,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from workbench import pages
 from workbench.errors import InputError
 from workbench.privacy import optouts, subjects
 from workbench.store import db, settings
 from workbench.store.audit import audit
+from workbench.store.state import transaction
 
 IDENTITY_QUERY = """
 SELECT i.membership_number, i.first_name, i.last_name, i.phone, i.email, i.address,
@@ -129,7 +130,7 @@ def export(con: duckdb.DuckDBPyConnection, out: str | Path, *, actor: str,
     _write_private(json_path, json.dumps(report, indent=2, ensure_ascii=False, default=str))
     _write_private(html_path, render_html(report))
     counts = {name: len(report[name]) for name in [*SECTIONS, "opt_outs"]}
-    with db.transaction(con):
+    with transaction(con):
         audit(con, "subject_access", actor=actor, object_id=person.member_key, counts=counts,
               member_keys=[person.member_key])
     return SubjectAccess(json_path, html_path, counts)
@@ -151,32 +152,12 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def render_html(report: dict) -> str:
-    """A plain, printable page; every value is escaped, so a note cannot inject markup."""
-    e = html.escape
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-             "<title>Subject access report</title><style>body{font-family:sans-serif;margin:2em}"
-             "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #999;padding:4px 8px;"
-             "text-align:left;vertical-align:top}</style></head><body>",
-             "<h1>Everything we hold about you</h1>",
-             f"<p>Generated {e(report['generated_at'])}. Questions or complaints: "
-             f"{e(report['data_protection_contact'])}.</p>", "<h2>Identity</h2>"]
+    """A plain, printable page (templates/sar.html); every value is escaped: a note cannot inject markup."""
     identity = report["identity"] or {}
-    parts.append(_table([{"field": k, "value": v} for k, v in identity.items()]))
-    for name in [*SECTIONS, "opt_outs"]:
-        parts.append(f"<h2>{e(name.replace('_', ' ').capitalize())}</h2>")
-        parts.append(_table(report[name]))
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _table(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>None held.</p>"
-    e = html.escape
-    head = "".join(f"<th>{e(str(k))}</th>" for k in rows[0])
-    cells = ("".join(f"<td>{e('' if v is None else str(v))}</td>" for v in row.values()) for row in rows)
-    body = "".join(f"<tr>{row}</tr>" for row in cells)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    sections = [("Identity", [{"field": k, "value": v} for k, v in identity.items()])]
+    sections += [(name.replace("_", " ").capitalize(), report[name]) for name in [*SECTIONS, "opt_outs"]]
+    return pages.render("sar.html", generated_at=report["generated_at"],
+                        contact=report["data_protection_contact"], sections=sections)
 
 
 __all__ = ["SubjectAccess", "collect", "export", "render_html"]

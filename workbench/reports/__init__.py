@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -32,16 +33,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from workbench import exports
+from workbench import exports, pages
 from workbench.analysis import needs, outreach, services
 from workbench.privacy import pseudonymise
-from workbench.reports import disclosure, risk
+from workbench.reports import disclosure, page, risk
 from workbench.store import db
 from workbench.store.audit import audit
 from workbench.scoring import age_band_sql
 from workbench.errors import DisclosureError, InputError
 from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 from workbench.store.filters import check_filters, where
+from workbench.store.state import transaction
 
 AREA_LEVELS = ("sector", "district", "ward", "branch")   # finest to coarsest
 NEEDS_DETAIL = ("categories", "any")
@@ -578,7 +580,7 @@ def _audit_metrics(metrics: risk.RiskMetrics) -> dict:
 
 
 def _audit(con, action: str, actor: str, release_id: str, counts: dict, member_keys=None) -> None:
-    with db.transaction(con):
+    with transaction(con):
         audit(con, action, actor=actor, object_id=f"release {release_id}", counts=counts,
               member_keys=member_keys)
 
@@ -590,21 +592,18 @@ def _release(con, out: Path, release_id: str, options: Options, tables: list[Tab
              actor: str) -> ReportResult:
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     try:
-        con.execute("BEGIN TRANSACTION")
-        paths = _write_all(con, staging, release_id, options, tables, rows, metrics)
-        manifest = json.loads((staging / MANIFEST_FILE).read_text(encoding="utf-8"))
-        disclosure.check_release(con, paths, allowed_words=_allowed_words(con, tables),
-                                 known_safe=[_plotly_js()])
-        counts = {"files": len(paths), "tables": len(tables),
-                  "suppressed_cells": manifest["suppressed_cells"], "profile": options.profile.name,
-                  **(_audit_metrics(metrics) if metrics else {})}
-        audit(con, "report.release", actor=actor, object_id=f"release {release_id}", counts=counts,
-              member_keys=list(rows["member_key"]) if rows is not None else None)
-        _move_into_place(staging, out)
-        con.execute("COMMIT")
+        with transaction(con):
+            paths = _write_all(con, staging, release_id, options, tables, rows, metrics)
+            manifest = json.loads((staging / MANIFEST_FILE).read_text(encoding="utf-8"))
+            disclosure.check_release(con, paths, allowed_words=_allowed_words(con, tables),
+                                     known_safe=[page.plotly_js()])
+            counts = {"files": len(paths), "tables": len(tables),
+                      "suppressed_cells": manifest["suppressed_cells"], "profile": options.profile.name,
+                      **(_audit_metrics(metrics) if metrics else {})}
+            audit(con, "report.release", actor=actor, object_id=f"release {release_id}", counts=counts,
+                  member_keys=list(rows["member_key"]) if rows is not None else None)
+            _move_into_place(staging, out)
     except BaseException as error:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, DisclosureError):
             _audit(con, "report.blocked", actor, release_id, {"reason": "release scan"})
@@ -633,7 +632,7 @@ def _write_all(con, staging: Path, release_id: str, options: Options, tables: li
         paths.append(exports.write_csv(released.sort_values("pseudonym"), staging / EXTRACT_FILE,
                                        notice=notice))
     html_path = staging / HTML_FILE
-    html_path.write_text(render(release_id, options, tables, metrics, _plotly_js()), encoding="utf-8")
+    html_path.write_text(page.render(release_id, options, tables, metrics, version()), encoding="utf-8")
     db.protect(html_path)
     paths.append(html_path)
     manifest = _manifest(release_id, options, tables, rows, metrics, paths)
@@ -695,105 +694,10 @@ def _allowed_words(con, tables: list[Table]) -> frozenset[str]:
     texts += [*OUTCOMES, *NEED_CATEGORIES, *URGENCIES]
     for table in tables:
         texts += [table.title, table.description, *map(str, table.frame.columns)]
-    texts += [_template(), Path(__file__).read_text(encoding="utf-8"),
-              Path(disclosure.__file__).read_text(encoding="utf-8")]
+    texts += [pages.source(page.TEMPLATE), *(Path(m.__file__).read_text(encoding="utf-8")
+                                              for m in (sys.modules[__name__], page, disclosure))]
     return frozenset(w.lower() for text in texts for w in disclosure.WORD.findall(str(text)))
 
 
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
-
-
-# -- the HTML page -----------------------------------------------------------------------------------
-
-COLOURS = ("#1f5f8b", "#e07b39", "#5b8c3a", "#8c3a5b", "#6b6b6b")
-# Plotly's own templates name colours in words ("white"); ours uses hex only, so the release scan
-# never has to tell a colour from a surname.
-LAYOUT = {"template": None, "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff", "height": 340,
-          "margin": {"l": 50, "r": 20, "t": 30, "b": 90}, "barmode": "group", "font": {"size": 12},
-          "legend": {"orientation": "h"}}
-
-
-def _template() -> str:
-    return resources.files("workbench").joinpath("templates", "report.html").read_text(encoding="utf-8")
-
-
-def render(release_id: str, options: Options, tables: list[Table], metrics, plotly_js: str) -> str:
-    """The self-contained report page: plotly.js inline once, then one section per table."""
-    sections = "\n".join(_section(t) for t in tables)
-    prof = options.profile
-    params = options.as_dict()
-    shown = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in params.items()
-                      if v not in (None, False) and k != "rounding")
-    return Template(_template()).substitute(
-        title=html.escape(f"Welfare calls: pseudonymised report {release_id}"),
-        release_id=html.escape(release_id), parameters=html.escape(shown),
-        plotly_js=plotly_js.replace("</script", "<\\/script"), sections=sections,
-        rules="".join(f"<li>{html.escape(r)}</li>" for r in prof.describe()),
-        extract=_extract_html(metrics), version=html.escape(version()))
-
-
-def _extract_html(metrics) -> str:
-    if metrics is None:
-        return "<p>No row-level extract was released with this report.</p>"
-    m = metrics.as_dict()
-    return ("<p>A pseudonymised row-level extract (extract.csv) was released: one row per member, with a "
-            "pseudonym made for this release only, their area, age band, period, outcome, needs and "
-            f"volunteer flag. It passed the risk gate: every group of records sharing area, age band, period "
-            f"and needs holds at least {m['k_min']} people (required {m['k_required']}); needs take at least "
-            f"{m['l_min']} distinct values in every area, age band and period (required {m['l_required']}); "
-            f"highest re-identification risk {m['max_risk']:.3f}, average {m['avg_risk']:.3f}.</p>")
-
-
-def _section(table: Table) -> str:
-    chart = _chart_html(table) if table.chart else ""
-    return (f'<section id="{table.name}"><h2>{html.escape(table.title)}</h2>'
-            f"<p>{html.escape(table.description)}</p>{chart}{_table_html(table.frame)}</section>")
-
-
-def _table_html(frame: pd.DataFrame) -> str:
-    shown = disclosure.for_display(frame)
-    head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in shown.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
-                   for row in shown.itertuples(index=False, name=None))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
-
-
-def _chart_html(table: Table) -> str:
-    figure = chart(table)
-    return pio.to_html(figure, include_plotlyjs=False, full_html=False, div_id=f"chart-{table.name}",
-                       config={"displaylogo": False, "responsive": True})
-
-
-def chart(table: Table) -> go.Figure:
-    """A bar chart of a protected table: suppressed cells are gaps, never estimates."""
-    _, label, values = table.chart
-    if not values:      # a wide table: chart its Total row across the columns
-        total = table.frame[table.frame.iloc[:, 0] == "Total"].iloc[0]
-        categories = [c for c in table.frame.columns if c in NEED_CATEGORIES]
-        traces = [go.Bar(x=categories, y=[_number(total[c]) for c in categories], name="needs",
-                         marker={"color": COLOURS[0]})]
-    else:
-        frame = table.frame[table.frame[label].astype(str) != "Total"]
-        traces = [go.Bar(x=[str(v) for v in frame[label]], y=[_number(v) for v in frame[column]],
-                         name=column.replace("_", " "), marker={"color": COLOURS[i % len(COLOURS)]})
-                  for i, column in enumerate(values)]
-    figure = go.Figure(traces)
-    figure.update_layout(**LAYOUT)
-    return figure
-
-
-def _number(value):
-    return None if pd.isna(value) else int(value)
-
-
-__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "build", "chart",
-           "extract_rows", "new_release_id", "render", "report_tables", "suggest_coarser", "version"]
+__all__ = ["AREA_LEVELS", "NEEDS_DETAIL", "Options", "ReportResult", "Table", "build", "extract_rows",
+           "new_release_id", "report_tables", "suggest_coarser", "version"]

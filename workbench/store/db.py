@@ -28,6 +28,7 @@ import duckdb
 
 from workbench.errors import InputError, StoreError
 from workbench.exports import protect
+from workbench.store.state import transaction
 
 SCHEMA_VERSION = 1
 ALIAS = "wb"
@@ -299,18 +300,6 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) 
             con.execute(MIGRATIONS[step])
         _apply_schema(con)
         _set_meta(con, "schema_version", str(SCHEMA_VERSION))
-
-
-@contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All or nothing: commit when the block ends, roll back if it raises."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def ensure_key(con: duckdb.DuckDBPyConnection, name: str) -> bytes:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from workbench.errors import InputError, StoreError
 from workbench.store import db, settings
+from workbench.store.state import transaction
 
 if TYPE_CHECKING:
     from workbench.synthetic import Organisation
@@ -49,7 +50,7 @@ def rebuild(path: str | Path, org: Organisation, *, actor: str = "workbench demo
         from workbench import privacy, synthetic
         from workbench.privacy import optouts
 
-        with db.transaction(con):
+        with transaction(con):
             counts = synthetic.build_store(con, org)
             # The demo goes through the same opt-out path as a real import of "do not call" outcomes.
             counts["optouts"] = optouts.record_from_calls(con, actor=actor)

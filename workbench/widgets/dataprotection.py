@@ -12,7 +12,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from workbench import privacy
-from workbench.lists import registry
+from workbench.lists import breach, registry
 from workbench.privacy import retention
 from workbench.widgets.common import LABEL, button, note, table, table_html
 from workbench.widgets.feedback import Feedback
@@ -208,10 +208,10 @@ class BreachView(StoreBound):
             self.feedback.warn("No list chosen: no lists have been issued yet.")
             return
         with self.opened.write() as con:
-            report = registry.breach(
+            report = breach.breach(
                 con, self.list_id.value, actor=self.opened.actor, with_identities=self.with_identities.value
             )
-        self.report.value = registry.render_breach(report, "html")
+        self.report.value = breach.render_breach(report, "html")
         self.feedback.ok("Breach report made (and recorded in the audit log).")
 
 

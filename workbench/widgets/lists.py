@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from workbench.lists import followups, registry
+from workbench.lists import followups, registry, returns
 from workbench.store.filters import known
 from workbench.vocabulary import NEED_CATEGORIES
 from workbench.widgets.common import LABEL, button, choices, chosen, heading, note, table, table_html
@@ -253,7 +253,7 @@ class ReturnsView(StoreBound):
         self.add_class("wb-returns")
         self.bind(store_view, lazy=lazy)
 
-    def import_returns(self) -> followups.Returns:
+    def import_returns(self) -> returns.Returns:
         """Import the uploaded file (kept only for the import, in a private temporary folder) or the path."""
         if self.upload.value:
             item = self.upload.value[0]
@@ -261,25 +261,25 @@ class ReturnsView(StoreBound):
                 path = Path(folder) / Path(item["name"]).name
                 path.write_bytes(bytes(item["content"]))
                 path.chmod(0o600)
-                returns = self._import(path)
+                result = self._import(path)
             self.upload.value = ()
         else:
-            returns = self._import(Path(self.path.value.strip()).expanduser())
-        return returns
+            result = self._import(Path(self.path.value.strip()).expanduser())
+        return result
 
-    def _import(self, path: Path) -> followups.Returns:
+    def _import(self, path: Path) -> returns.Returns:
         with self.opened.write() as con:
-            returns = followups.import_results(con, path, actor=self.opened.actor)
-        if returns.already_imported:
-            self.feedback.ok(f"{returns.file_name} was imported before; nothing changed.")
+            result = returns.import_results(con, path, actor=self.opened.actor)
+        if result.already_imported:
+            self.feedback.ok(f"{result.file_name} was imported before; nothing changed.")
         else:
-            changed = ", ".join(f"{n:,} {what}" for what, n in returns.changed.items()) or "none"
+            changed = ", ".join(f"{n:,} {what}" for what, n in result.changed.items()) or "none"
             self.feedback.ok(
-                f"Imported {returns.file_name}: {returns.rows_read:,} rows; changed: {changed}; "
-                f"not called yet: {returns.not_called:,}."
+                f"Imported {result.file_name}: {result.rows_read:,} rows; changed: {changed}; "
+                f"not called yet: {result.not_called:,}."
             )
             self.announce_change()
-        return returns
+        return result
 
 
 __all__ = ["FollowupListView", "RegistryView", "ReturnsView", "exports_folder", "list_file_name"]

@@ -24,6 +24,7 @@ import ipywidgets as widgets
 
 from workbench.errors import StoreError
 from workbench.store import db, settings
+from workbench.store.state import transaction
 from workbench.widgets.feedback import Feedback
 
 DEMO_STORE = Path("data") / "demo.duckdb"
@@ -397,7 +398,7 @@ class SettingsView(StoreBound):
         with self.opened.write() as con:
             current = settings.all(con)
             changed = [key for key, box in self.boxes.items() if box.value.strip() != current[key]]
-            with db.transaction(con):
+            with transaction(con):
                 for key in changed:
                     settings.set(con, key, self.boxes[key].value, actor=self.opened.actor)
         self.feedback.ok(f"Saved {len(changed)} setting(s)." if changed else "Nothing changed.")

@@ -1,0 +1,71 @@
+"""Every page the workbench writes comes from a Jinja2 template in workbench/templates/, autoescaped.
+
+Values are escaped by Jinja2 as they are placed, never by hand at each call site, so a name, ward,
+purpose or note from a file cannot become markup: not in the HTML pages, and not in the Markdown
+breach report either (a `<script>` in a list's purpose reaches the .md as `&lt;script&gt;`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+from markupsafe import Markup
+
+
+def css_string(text: object) -> Markup:
+    """A CSS string literal for text: anything but letters, digits and plain punctuation is escaped.
+
+    It goes inside a <style> element, where HTML entities are not decoded, so it is marked safe
+    here rather than HTML-escaped again.
+
+    Examples:
+        >>> str(css_string('Ward "A"; }'))
+        '"Ward \\\\22 A\\\\22 ; \\\\7d "'
+    """
+    escaped = "".join(c if c.isalnum() or c in " .,:;()/@_" else f"\\{ord(c):x} " for c in str(text))
+    return Markup(f'"{escaped}"')  # noqa: S704 - every character that is not plainly inert is escaped above
+
+
+def md_cell(text: object) -> str:
+    """Text for one Markdown table cell: pipes and backslashes escaped, lines joined.
+
+    Examples:
+        >>> md_cell("a|b\\nc")
+        'a\\\\|b c'
+    """
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The one template environment: autoescape always on, undefined names an error."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("workbench", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["css_string"] = css_string
+    env.filters["md_cell"] = md_cell
+    return env
+
+
+def render(template: str, **context: object) -> str:
+    """The page `template` (a file in workbench/templates/) filled with `context`, values escaped.
+
+    Examples:
+        >>> "&lt;script&gt;" in render("sar.html", generated_at="<script>", contact="", sections=[])
+        True
+    """
+    return environment().get_template(template).render(**context)
+
+
+def source(template: str) -> str:
+    """A template's own text (the release scan allows the words a page is built from)."""
+    return environment().loader.get_source(environment(), template)[0]
+
+
+__all__ = ["css_string", "environment", "md_cell", "render", "source"]
