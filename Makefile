@@ -50,4 +50,4 @@ strip: $(VENV)/.installed-test
 	$(BIN)/nbstripout notebooks/*.ipynb
 
 clean-data:
-	rm -rf data/demo.duckdb data/demo.duckdb.wal
+	rm -rf data/demo.duckdb data/demo.duckdb.wal data/demo.analysis.duckdb
