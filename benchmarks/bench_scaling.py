@@ -21,16 +21,18 @@ import numpy as np
 from bench_dashboard import filter_change, scan_anchor
 from bench_followups import branch_list
 from bench_ingest import import_calls
-from harness import MISSED, WORKBENCH, Stats, command, note, python_start, report
+from harness import MISSED, RUNS, WORKBENCH, Stats, command, note, python_start, report
 from stores import PASSPHRASE, SIZES, store
 
 from workbench.store import snapshot_file
 
 PRESETS = [p for p in os.environ.get("BENCH_PRESETS", ",".join(SIZES)).split(",") if p]
+# Union runs are heavy on a 2-core machine (a 6M-row import each): BENCH_UNION_RUNS=1 for a first look.
+UNION_RUNS = int(os.environ.get("BENCH_UNION_RUNS", str(RUNS)))
 UNION_TARGETS = {"import_ratio": 3.0, "peak_gb": 5.0, "filter": 0.15, "list": 0.15, "report": 6.0}
 
 
-def cold_report(preset: str) -> Stats:
+def cold_report(preset: str, runs: int) -> Stats:
     """`workbench report` of the preset's store in a new process each run (on a copy: it writes)."""
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         tmp = Path(tmp)
@@ -40,13 +42,14 @@ def cold_report(preset: str) -> Stats:
             shutil.copyfile(snapshot_file.path_for(source), snapshot_file.path_for(copy))
         return command([WORKBENCH, "report", "--db", str(copy), "--out", str(tmp / "r"), "--by", "bench"],
                        env={"WORKBENCH_PASSPHRASE": PASSPHRASE},
-                       before=lambda: shutil.rmtree(tmp / "r", ignore_errors=True))
+                       runs=runs, before=lambda: shutil.rmtree(tmp / "r", ignore_errors=True))
 
 
 def measure(preset: str) -> dict:
     path = store(preset)
-    imported, floor, rows = import_calls(preset)
-    figures = {"calls": rows, "import": imported, "floor": floor, "report": cold_report(preset),
+    runs = UNION_RUNS if preset == "union" else RUNS
+    imported, floor, rows = import_calls(preset, runs)
+    figures = {"calls": rows, "import": imported, "floor": floor, "report": cold_report(preset, runs),
                "scan": scan_anchor(path), "filter": filter_change(path, changes=11)}
     figures["list"], figures["members"], _, con, _ = branch_list(preset)
     con.close()

@@ -94,8 +94,14 @@ SOURCE_QUERIES = {
 FIRSTS = "-- calls: calls_sorted with cid and firsts (`_add_firsts`)"
 
 # Row count and summed row hashes of each source: equal sums mean the snapshot's data is unchanged.
+# The ward pairs derive from members' wards and postcodes alone, so those are hashed instead of
+# working the pairs out again (a fifth of the check's time).
+CONTENT_SOURCES = {
+    **{name: sql for name, sql in SOURCE_QUERIES.items() if name != "neighbours"},
+    "members": "SELECT member_key, branch, ward, age, postcode FROM members",
+}
 CONTENT_QUERY = "SELECT " + ", ".join(
-    f"(SELECT (count(*), sum(hash(s))) FROM ({sql}) s)" for sql in SOURCE_QUERIES.values()
+    f"(SELECT (count(*), sum(hash(s))) FROM ({sql}) s)" for sql in CONTENT_SOURCES.values()
 )
 
 BUILD_STATEMENTS = (
