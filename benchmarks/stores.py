@@ -33,6 +33,7 @@ def store(preset: str) -> Path:
     if not path.exists():
         CACHE.mkdir(exist_ok=True)
         demo.rebuild(path, organisation(preset))
+    db.connect(path, PASSPHRASE).close()  # opened for writing once: a cached store is migrated
     # The kept snapshot as the first analysis after an import leaves it (rebuilt if the code changed),
     # so no benchmark's first run pays for a build it does not mean to measure.
     with db.session(path, PASSPHRASE, read_only=True) as con:

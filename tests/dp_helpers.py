@@ -23,7 +23,8 @@ def add_member(con: duckdb.DuckDBPyConnection, number: str, phone: str | None = 
         con, [e164, pseudonymise.normalise_membership_number(number)])
     con.execute("INSERT OR REPLACE INTO members VALUES "
                 "(?, ?, ?, 'NV1 1AA', 70, DATE '2001-02-03', now(), now(), NULL)", [key, branch, ward])
-    con.execute("INSERT OR REPLACE INTO identities VALUES "
+    con.execute("INSERT OR REPLACE INTO identities (member_key, membership_number, first_name, last_name, "
+                "phone, email, address, phone_hash, membership_hash) VALUES "
                 "(?, ?, 'Pat', ?, ?, 'pat@example.org', '1 High St', ?, ?)",
                 [key, number, last_name, e164, phone_hash, number_hash])
     return key

@@ -210,6 +210,27 @@ def write_xlsx(
     return atomic_write(path, write)
 
 
+def xlsx_bytes(
+    frame: pd.DataFrame, *, notice: Notice | None = None, sheet: Sheet | None = None, sheet_name: str = "List"
+) -> bytes:
+    """The workbook `write_xlsx` writes, built in memory: for encrypting before anything reaches a disk.
+
+    Returns:
+        The .xlsx file's bytes.
+    """
+    import io
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {**XLSX_OPTIONS, "in_memory": True})
+    try:
+        _fill_sheet(book, book.add_worksheet(sheet_name), frame, notice, sheet or Sheet())
+    finally:
+        book.close()
+    return buffer.getvalue()
+
+
 def _fill_sheet(book, ws, frame: pd.DataFrame, notice: Notice | None, sheet: Sheet) -> None:
     bold = book.add_format({"bold": True, "font_size": 12})
     text = book.add_format({"text_wrap": True, "valign": "top"})
@@ -317,11 +338,16 @@ def _width(css: str) -> str | None:
     return css if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", css) else None
 
 
-def read_table(path: str | Path, *, header_first: str) -> tuple[list[str], list[tuple[int, list[object]]]]:
+def read_table(
+    path: str | Path, *, header_first: str, data: bytes | None = None
+) -> tuple[list[str], list[tuple[int, list[object]]]]:
     """Read a CSV or XLSX this module wrote (and a person filled in): header and data rows.
 
     Notice lines (`#`) and blank lines are skipped; the header is the first row whose first cell is
     `header_first`. Cells are unescaped (`unescape_cell`) and stripped.
+
+    Args:
+        data: the workbook's bytes, when they were decrypted in memory (`path` then only names it).
 
     Returns:
         (header, rows) where each row is (the row number a spreadsheet shows, its cells).
@@ -336,7 +362,7 @@ def read_table(path: str | Path, *, header_first: str) -> tuple[list[str], list[
             f"Unsupported file extension: '{path.suffix}' ({path.name}). Supported formats: "
             ".csv, .xlsx (the list as it was sent out, with the outcome columns filled in)."
         )
-    raw = _read_csv_rows(path) if suffix == ".csv" else _read_xlsx_rows(path)
+    raw = _read_csv_rows(path) if suffix == ".csv" else _read_xlsx_rows(path, data)
     for index, (_line, cells) in enumerate(raw):
         if cells and str(cells[0]).strip() == header_first:
             header = [str(c or "").strip() for c in cells]
@@ -374,14 +400,16 @@ def _read_csv_rows(path: Path) -> list[tuple[int, list[object]]]:
         raise InputError(f"Cannot read {path.name} as CSV ({type(error).__name__}).") from None
 
 
-def _read_xlsx_rows(path: Path) -> list[tuple[int, list[object]]]:
+def _read_xlsx_rows(path: Path, data: bytes | None = None) -> list[tuple[int, list[object]]]:
+    import io
     import zipfile
 
     import openpyxl
     from openpyxl.utils.escape import unescape
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        source = path if data is None else io.BytesIO(data)
+        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError):
         raise InputError(
             f"{path.name} is not an Excel workbook (.xlsx). Send back the .xlsx file as it "
@@ -413,4 +441,5 @@ __all__ = [
     "write_csv",
     "write_html",
     "write_xlsx",
+    "xlsx_bytes",
 ]

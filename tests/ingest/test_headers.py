@@ -1,6 +1,8 @@
 """Header matching: normalised forms, synonyms, mapping files and the missing-column message."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench.errors import InputError
 from workbench.ingest import headers
@@ -68,3 +70,79 @@ def test_missing_mapping_file(tmp_path):
 )
 def test_guess_kind(columns, kind):
     assert headers.guess_kind(columns) == kind
+
+
+# -- matching by meaning -------------------------------------------------------------------------
+
+SYNONYMS = [(field, name) for field, names in headers.CALL_FIELDS.items() for name in names if " " in name]
+
+
+@st.composite
+def respelled(draw):
+    """A known synonym with its case, spacing, punctuation and word order changed."""
+    field, name = draw(st.sampled_from(SYNONYMS))
+    words = draw(st.permutations(name.split()))
+    words = [draw(st.sampled_from([w, w.upper(), w.title(), w.capitalize()])) for w in words]
+    glue = [draw(st.sampled_from([" ", "  ", "_", "-", ". ", " / ", "_ "])) for _ in words[1:]]
+    text = words[0] + "".join(g + w for g, w in zip(glue, words[1:], strict=True))
+    text = (
+        draw(st.sampled_from(["", " ", "(", "#"]))
+        + text
+        + draw(st.sampled_from(["", " ", "?", ":", ")", " *"]))
+    )
+    return field, name, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(respelled())
+def test_any_respelling_of_a_synonym_chooses_the_same_field(case):
+    field, name, text = case
+    plain = headers.match("calls", [name, "Membership Number", "Date", "Outcome"]).columns
+    chosen = headers.match("calls", [text, "Membership Number", "Date", "Outcome"]).columns
+    expected = next(f for f, h in plain.items() if h == name) if name in plain.values() else None
+    assert expected is not None
+    assert next(f for f, h in chosen.items() if h == text) == expected
+
+
+@pytest.mark.parametrize("header", ["Date Called", "Call date/time", "When called"])
+def test_call_time_spellings_find_the_call_date(header):
+    found = headers.match("calls", ["Membership Number", header, "Outcome"])
+    assert found.columns["called_at"] == header
+
+
+def test_values_decide_between_competing_columns():
+    values = {"Needs Support?": ["Y", "N"], "Support Needed": ["Food; Medicine", "Isolation"]}
+
+    def fit(header, vocabulary):
+        known = {"yes_no": {"Y", "N"}, "category": {"Food", "Medicine", "Isolation"}}[vocabulary]
+        cells = values.get(header, [])
+        parts = [all(p.strip() in known for p in c.split(";")) for c in cells]
+        return sum(parts) / len(parts) if parts else 1.0
+
+    for order in (["Support Needed", "Needs Support?"], ["Needs Support?", "Support Needed"]):
+        found = headers.match("calls", ["Membership Number", "Date", "Outcome", *order], fit=fit)
+        assert found.columns["needs_support"] == "Needs Support?"
+        assert found.columns["need_categories"] == "Support Needed"
+    # Swap what the columns hold, and the fields follow the values, not the names.
+    values = {"Needs Support?": ["Food; Medicine"], "Support Needed": ["Y", "N"]}
+    found = headers.match(
+        "calls", ["Membership Number", "Date", "Outcome", "Needs Support?", "Support Needed"], fit=fit
+    )
+    assert (found.columns["needs_support"], found.columns["need_categories"]) == (
+        "Support Needed",
+        "Needs Support?",
+    )
+
+
+def test_two_equally_good_fuzzy_columns_are_a_problem_naming_both():
+    with pytest.raises(InputError) as error:
+        headers.match("calls", ["Membership Number", "Date", "Outcome", "Wellbeing scores", "Wellbeing scor"])
+    message = str(error.value)
+    assert '"Wellbeing scores" and "Wellbeing scor" could be Wellbeing' in message
+    assert "--mapping ([columns] wellbeing =" in message
+
+
+def test_a_near_miss_is_reported_not_used():
+    found = headers.match("calls", ["Membership Number", "Date", "Outcome", "Urgncy lvl"])
+    assert "urgency" not in found.columns
+    assert found.weak and found.weak[0].startswith('"Urgncy lvl" looks a little like Urgency')

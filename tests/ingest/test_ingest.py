@@ -234,15 +234,15 @@ MISSING = [
         "no column for Membership number (required). Expected: Membership number. Found: First Name",
     ),
     (
-        MEMBERS.rename(columns={"Membership Number": "Membrship Numbr"}),
+        MEMBERS.rename(columns={"Membership Number": "Mbr No"}),
         "members",
-        'The closest is "Membrship Numbr": if that is it, map it with --mapping '
-        '([columns] membership_number = "Membrship Numbr")',
+        'Closest: "Mbr No" (80). If one of those is it, map it with --mapping '
+        '([columns] membership_number = "Mbr No")',
     ),
     (
         CALLS.drop(columns="Outcome"),
         "calls",
-        "no column for Outcome (required). Expected: Membership number, Round, Date, Outcome.",
+        "no column for Outcome (required). Expected: Date, Outcome.",
     ),
     (MEMBERS, "calls", "This looks like a members file: try `workbench import members m.csv`"),
     (
@@ -663,7 +663,7 @@ HOSTILE_ERRORS = [
     ("empty.csv", b"", "empty.csv is empty (0 bytes): there is nothing to import."),
     ("header.csv", b"Membership Number,Phone\r\n", "has a header row but no data rows"),
     ("blank.csv", b"\r\n\r\n", "blank.csv has no header row: the first row must name the columns."),
-    ("old.xls", b"\xd0\xcf\x11\xe0", "Unsupported file extension: '.xls' (old.xls). Supported formats: .csv"),
+    ("old.xls", b"\xd0\xcf\x11\xe0", "old.xls is an Excel 97 (.xls) workbook, or a workbook protected"),
     ("notes.docx", b"PK", "Unsupported file extension: '.docx'"),
     ("fake.xlsx", b"this is not a zip", "fake.xlsx is not a readable .xlsx workbook"),
     ("fake.parquet", b"PAR1 nope", "fake.parquet is not a readable Parquet file"),

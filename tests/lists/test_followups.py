@@ -22,6 +22,7 @@ from workbench.errors import InputError
 from workbench.lists import breach, followups, registry, returns
 from workbench.privacy import erasure, optouts, pseudonymise
 
+PLAIN = "test reads the plain file back"
 # membership number, first name, phone, branch, ward, calls [(outcome, wellbeing, urgency, needs)]
 NEED = ("answered", 3, "medium")
 PEOPLE = [
@@ -99,7 +100,8 @@ def _build(con) -> None:
         phone_hash = pseudonymise.suppression_hashes(con, [phone])[0]
         number_hash = pseudonymise.suppression_hashes(con, [number])[0]
         con.execute(
-            "INSERT INTO identities VALUES (?, ?, ?, 'Smith', ?, ?, '1 High St', ?, ?)",
+            "INSERT INTO identities (member_key, membership_number, first_name, last_name, phone, email, "
+            "address, phone_hash, membership_hash) VALUES (?, ?, ?, 'Smith', ?, ?, '1 High St', ?, ?)",
             [key, number, first, phone, f"{number.lower()}@example.com", phone_hash, number_hash],
         )
         for i, (outcome, wellbeing, urgency, categories) in enumerate(calls):
@@ -128,6 +130,8 @@ def _export(con, tmp_path: Path, suffix: str = "xlsx", **options) -> followups.E
         "recipient": "Ashcombe secretary",
         "out": tmp_path / f"list.{suffix}",
         "actor": "ana",
+        # These tests read the list back as plain text; encrypted lists are tested in test_protection.py.
+        "unprotected": PLAIN,
         **options,
     }
     return followups.export(con, **args)
@@ -254,7 +258,7 @@ def test_the_list_is_registered_with_its_rows_and_audited(store, tmp_path):
     [
         ({"purpose": " "}, "--purpose is required"),
         ({"recipient": ""}, "--recipient is required"),
-        ({"fmt": "pdf", "out": "list.pdf"}, 'Unsupported list format "pdf"'),
+        ({"fmt": "docx", "out": "list.docx"}, 'Unsupported list format "docx"'),
         ({"fmt": "csv", "out": "list.xlsx"}, "does not end in .csv"),
         ({"branch": "Atlantis"}, 'Unknown branch "Atlantis"'),
         ({"ward": "Moor End"}, "Nobody to put on a list"),
@@ -555,6 +559,7 @@ def test_next_round_lists_the_unreached_and_those_due_a_check_in(store, tmp_path
         checkin_after_days=28,
         wellbeing_at_most=2,
         as_of="2020-04-20",
+        unprotected=PLAIN,
     )
     header, rows = followups.exports.read_table(done.path, header_first="Membership Number")
     assert header == ["Membership Number", "First Name", "Last Name", "Phone", "Ward", "Reason"]
@@ -571,6 +576,7 @@ def test_next_round_lists_the_unreached_and_those_due_a_check_in(store, tmp_path
         out=tmp_path / "r3.xlsx",
         actor="ana",
         as_of="2020-06-01",
+        unprotected=PLAIN,
     )
     # Everyone answered in April is due by June, except the opted out (SYN08); SYN09 has no phone.
     assert later.record.row_count == 9
@@ -610,6 +616,8 @@ def test_cli_export_lists_destroy_and_breach(store_path, tmp_path, capsys, monke
                 "Ashcombe secretary",
                 "--out",
                 str(out),
+                "--unprotected",
+                "printed for a branch without a computer",
             ]
         )
         == 0

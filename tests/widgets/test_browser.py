@@ -131,6 +131,21 @@ def _opt_out_someone_on_the_list(store: Path) -> tuple[str, str, str]:
     pytest.fail("the tiny synthetic store has no branch with two people to call back")
 
 
+def _open_protected(path: Path, secret: str) -> str:
+    """The text of a password-protected workbook, opened as Excel would: with its passphrase."""
+    import io
+
+    import msoffcrypto
+    import openpyxl
+
+    office = msoffcrypto.OfficeFile(io.BytesIO(path.read_bytes()))
+    office.load_key(password=secret)
+    plain = io.BytesIO()
+    office.decrypt(plain)
+    sheet = openpyxl.load_workbook(plain).active
+    return "\n".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None)
+
+
 def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, synthetic_store, tmp_path):
     branch, opted_out_key, opted_out_phone = _opt_out_someone_on_the_list(synthetic_store)
     bundle_requests, frames = [], []
@@ -174,14 +189,18 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     assert opted_out_phone not in page.locator(".wb-lists").inner_text()  # masked until asked
     page.locator(".wb-list-purpose input").fill("welfare call-backs")
     page.locator(".wb-list-recipient input").fill("Branch secretary")
-    page.locator(".wb-list-fmt select").select_option(label="CSV (.csv)")
+    # The default is the password-protected workbook; its passphrase is shown once, with a copy button.
+    assert page.locator(".wb-list-fmt select").input_value() == "Excel, password-protected (.xlsx)"
     page.locator(".wb-list-export-button").click()
     path_text = page.locator(".wb-path").inner_text(timeout=60_000).strip()
     list_id = page.locator(".wb-list-id").inner_text().strip()
+    secret = page.locator(".wb-passphrase").inner_text().strip()
+    copy = page.locator(".wb-copy-passphrase")
+    assert copy.is_visible() and "clipboard" in (copy.get_attribute("onclick") or "")  # not sanitised away
     page.screenshot(path=tmp_path / "4-list.png", full_page=True)
     exported = Path(path_text)
     assert exported.exists() and exported.stat().st_mode & 0o777 == 0o600
-    text = exported.read_text(encoding="utf-8-sig")
+    text = _open_protected(exported, secret)
     head = text[:2000]
     assert list_id in head and "Branch secretary" in head and "welfare call-backs" in head
     assert re.search(r"shred", head, re.I) and re.search(r"report", head, re.I) and "@" in head

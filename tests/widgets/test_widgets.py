@@ -231,7 +231,8 @@ def test_followup_preview_hides_names_until_asked_and_export_needs_purpose(synth
     page.folder.value = str(tmp_path / "out")
     page.export_button.click()
     assert "--purpose is required" in page.feedback.text and page.exported is None
-    page.purpose.value, page.recipient.value, page.fmt.value = "call-backs", "Branch secretary", "html"
+    page.purpose.value, page.recipient.value, page.fmt.value = "call-backs", "Branch secretary", "html-plain"
+    page.reason.value = "printed for a branch with no computer"
     page.export_button.click()
     assert page.exported is not None and page.exported.path.exists(), page.feedback.text
     assert page.exported.list_id in registry.table.value  # the registry re-read after the export
@@ -253,6 +254,23 @@ def test_load_view_shows_problems_as_a_table(synthetic_store, tmp_path):
     page.check_button.click()
     assert "nothing was imported" in page.feedback.text and "Traceback" not in page.feedback.value
     assert "Outcome" in page.problems.value and page.last is not None and page.last.rejected == 1
+
+
+def test_load_view_refuses_a_hostile_file_calmly_and_then_loads_a_good_one(synthetic_store, tmp_path):
+    from workbench.widgets.load import LoadView
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(5_000)) + "\n1\n")
+    page = LoadView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.kind.value = "services"
+    page.path.value = str(wide)
+    page.import_button.click()
+    assert "5,000 columns" in page.feedback.text and "Traceback" not in page.feedback.value
+    good = tmp_path / "services.csv"
+    good.write_text("Service ID,Name,Category\nS900,Northvale Tool Library,Other\n")
+    page.path.value = str(good)
+    page.import_button.click()
+    assert page.feedback.text == "Imported." and page.last.loaded == 1
 
 
 def test_report_preview_shows_suppression_and_the_risk_verdict(synthetic_store):
@@ -356,3 +374,24 @@ def test_replacing_a_figure_sets_only_what_changed_and_ends_equal_to_the_new_one
         for key, value in wanted.to_plotly_json().items():
             assert list(got[key]) == list(value) if isinstance(value, (list, tuple)) else got[key] == value
     assert widget.data[1].text is None  # a property the new figure lacks is reset
+
+
+def test_questions_view_maps_survey_columns_previews_and_saves(synthetic_store, tmp_path, tiny_org):
+    from workbench.synthetic import tool_exports
+    from workbench.widgets.load import LoadView, QuestionsView
+
+    report, _members = tool_exports.callhub_call_report(tiny_org, tmp_path / "callhub.csv")
+    page = LoadView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.path.value = str(report)
+    questions = QuestionsView(page)
+    questions.read_button.click()
+    assert tool_exports.CATEGORY_QUESTION in questions.fields, questions.feedback.text
+    questions.fields[tool_exports.CATEGORY_QUESTION].value = "need_categories"
+    suggested = {a: d.value for a, d in questions.answers[tool_exports.CATEGORY_QUESTION].items()}
+    assert suggested["Food shopping"] == "food" and suggested["Yes - medicine"] == "medicine"
+    questions.preview_button.click()
+    assert page.last is not None and page.last.dry_run, questions.feedback.text
+    questions.save_path.value = str(tmp_path / "survey.toml")
+    questions.save_button.click()
+    assert "Saved" in questions.feedback.text and page.mapping.value == str(tmp_path / "survey.toml")
+    assert '[answers.need_categories]\n' in (tmp_path / "survey.toml").read_text()

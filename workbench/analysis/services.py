@@ -114,8 +114,10 @@ WITH recorded AS (
     WHERE c.outcome = 'answered' AND c.known AND {where}
     GROUP BY ALL
 ), cover AS (
+    -- Only active services are offered for signposting; inactive or defunct ones cover nothing.
     SELECT s.category, lower(trim(a.area)) AS ward_key
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
+    WHERE coalesce(s.status, 'active') = 'active'
 )
 SELECT r.* FROM recorded r
 WHERE NOT EXISTS (SELECT 1 FROM cover v WHERE v.category = r.category

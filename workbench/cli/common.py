@@ -86,14 +86,17 @@ def prompt_passphrase(confirm: bool = False) -> str:
     return first
 
 
-def open_store(args: argparse.Namespace, *, read_only: bool = False):
-    """A connection to the store named by the options; prompts for the passphrase if needed."""
+def open_store(args: argparse.Namespace, *, read_only: bool = False, into=None):
+    """A connection to the store named by the options; prompts for the passphrase if needed.
+
+    `into`: a connection that already holds a file read for import (see `db.connect`).
+    """
     secret = passphrase(args)
     try:
-        return db.connect(args.db, secret, read_only=read_only)
+        return db.connect(args.db, secret, read_only=read_only, into=into)
     except StoreError as error:
         if secret is None and "is encrypted" in str(error):
-            return db.connect(args.db, prompt_passphrase(), read_only=read_only)
+            return db.connect(args.db, prompt_passphrase(), read_only=read_only, into=into)
         raise
 
 

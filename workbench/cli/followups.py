@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 
 from workbench.cli.common import actor, add_command, add_format_option, open_store, print_table
 from workbench.errors import InputError
-from workbench.lists import breach, followups, registry, returns
+from workbench.lists import breach, briefing, followups, protection, registry, returns
 
 EXPORT_EXAMPLE = (
     'workbench followups export --branch Ashcombe --purpose "welfare call-backs" '
-    '--recipient "Ashcombe branch secretary" --format xlsx --out ashcombe-callbacks.xlsx'
+    '--recipient "Ashcombe branch secretary" --out ashcombe-callbacks.xlsx'
 )
 
 
@@ -32,6 +33,7 @@ def register(sub) -> None:
     _register_next_round(area)
     _register_lists(sub)
     _register_breach(sub)
+    _register_briefing(sub)
 
 
 def _add_list_options(p: argparse.ArgumentParser, fmt_required: bool = False) -> None:
@@ -40,11 +42,19 @@ def _add_list_options(p: argparse.ArgumentParser, fmt_required: bool = False) ->
     p.add_argument(
         "--format",
         dest="list_format",
-        choices=["csv", "xlsx", "html"],
+        choices=list(followups.LIST_FORMATS),
         default=None,
-        help="csv, xlsx (to fill in and send back) or html (to print); default: from --out",
+        help="xlsx (encrypted; to fill in and send back) or pdf (encrypted; to print), each opened with "
+        "a passphrase shown once; csv or html only with --unprotected. Default: from --out, else xlsx",
     )
     p.add_argument("--out", type=Path, required=True, help="the file to write (mode 0600; never overwritten)")
+    p.add_argument(
+        "--unprotected",
+        metavar="REASON",
+        default=None,
+        help="write the list without encryption (csv, html, or a plain xlsx/pdf), saying why; the reason "
+        "is recorded in the list registry and the audit log",
+    )
     p.add_argument(
         "--shred-after-days",
         type=int,
@@ -80,10 +90,17 @@ def _register_import(area) -> None:
         "import-results",
         cmd_import,
         "Read a returned follow-up list (XLSX or CSV with the "
-        "Outcome column filled in) and record its outcomes; all or nothing, safe to repeat.",
+        "Outcome column filled in) and record its outcomes; all or nothing, safe to repeat. A "
+        "password-protected XLSX is opened with its passphrase (asked for, or --list-passphrase-file).",
         "workbench followups import-results ashcombe-callbacks.xlsx --by ana",
     )
     p.add_argument("file", type=Path, help="the returned .xlsx or .csv")
+    p.add_argument(
+        "--list-passphrase-file",
+        type=Path,
+        default=None,
+        help="a file holding the passphrase the list was sent with (default: ask for it when needed)",
+    )
 
 
 def _register_next_round(area) -> None:
@@ -94,7 +111,7 @@ def _register_next_round(area) -> None:
         "Write the next calling round's list for the calling "
         "tool: members still unreached after N attempts, or due a repeat check-in; opt-outs removed.",
         'workbench followups next-round --attempts 3 --checkin-after-days 28 --purpose "round 3" '
-        '--recipient "calling team" --format csv --out round3.csv',
+        '--recipient "calling team" --out round3.xlsx',
     )
     p.add_argument("--branch", default=None, help="only this branch")
     p.add_argument("--ward", default=None, help="only this ward")
@@ -153,6 +170,29 @@ def _register_breach(sub) -> None:
     )
 
 
+def _register_briefing(sub) -> None:
+    p = add_command(
+        sub,
+        "briefing",
+        cmd_briefing,
+        "Write the callers' briefing for a branch: a printable A4 sheet with the active local services "
+        "by need, the steps of the call, answers to members' questions, and the labels to record. "
+        "It holds no member's data.",
+        'workbench briefing --branch Ashcombe --round "round 3" --out ashcombe-briefing.pdf',
+    )
+    p.add_argument("--branch", required=True, help="the branch whose callers it is for")
+    p.add_argument("--ward", default=None, help="only this ward's services")
+    p.add_argument("--round", default=None, help="the calling round it is for, printed on it")
+    p.add_argument("--out", type=Path, required=True, help="the file to write (.html or .pdf)")
+    p.add_argument(
+        "--format",
+        dest="briefing_format",
+        choices=list(briefing.FORMATS),
+        default=None,
+        help="html or pdf (pdf needs Chromium); default: from --out",
+    )
+
+
 def _left_out(excluded: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in sorted(excluded.items())) or "nobody"
 
@@ -162,6 +202,11 @@ def _print_exported(done: followups.Exported) -> None:
     print(f"Wrote {done.path} ({r.row_count} people; list {r.list_id}; shred by {r.shred_by:%d/%m/%Y}).")
     print(f"Left out: {_left_out(done.excluded)}.")
     print(f"When it is destroyed: workbench lists destroyed {r.list_id} --by NAME")
+    if done.passphrase:
+        print(f"\nPassphrase to open it (shown this once, kept nowhere): {done.passphrase}")
+        print(protection.ADVICE)
+    elif r.protection is not None:
+        print(f"NOT encrypted; reason recorded: {r.protection.reason}")
 
 
 def cmd_export(args) -> int:
@@ -179,6 +224,7 @@ def cmd_export(args) -> int:
             shred_after_days=args.shred_after_days,
             include_membership_number=args.include_membership_number,
             limit=args.limit,
+            unprotected=args.unprotected,
         )
     _print_exported(done)
     return 0
@@ -201,14 +247,35 @@ def cmd_next_round(args) -> int:
             actor=actor(args),
             shred_after_days=args.shred_after_days,
             as_of=args.as_of,
+            unprotected=args.unprotected,
         )
     _print_exported(done)
     return 0
 
 
+def _list_passphrase(args) -> str | None:
+    """The passphrase for a protected returned list: from --list-passphrase-file, else asked for."""
+    if not returns.needs_passphrase(args.file):
+        return None
+    if args.list_passphrase_file is not None:
+        try:
+            return args.list_passphrase_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(
+                f"Cannot read the passphrase file {args.list_passphrase_file.name} ({type(error).__name__})."
+            ) from None
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"{args.file.name} is password-protected: give --list-passphrase-file PATH, or run this in a "
+            "terminal to be asked for the passphrase."
+        )
+    return getpass.getpass(f"Passphrase for {args.file.name} (not shown as you type): ")
+
+
 def cmd_import(args) -> int:
+    secret = _list_passphrase(args)
     with open_store(args) as con:
-        result = returns.import_results(con, args.file, actor=actor(args))
+        result = returns.import_results(con, args.file, actor=actor(args), passphrase=secret)
     if result.already_imported:
         print(f"{result.file_name} was already imported ({result.import_id}); nothing changed.")
         return 0
@@ -251,6 +318,7 @@ def cmd_lists(args) -> int:
             "shred_by",
             "rows",
             "returned",
+            "protection",
             "status",
             "days_overdue",
         ]
@@ -284,4 +352,13 @@ def cmd_breach(args) -> int:
         sys.stdout.write(text + "\n")
     else:
         print(f"Wrote {args.out} (mode 0600){' with identities' if args.with_identities else ''}.")
+    return 0
+
+
+def cmd_briefing(args) -> int:
+    with open_store(args, read_only=True) as con:
+        path = briefing.write_briefing(
+            con, args.out, branch=args.branch, ward=args.ward, round=args.round, fmt=args.briefing_format
+        )
+    print(f"Wrote {path}: the callers' briefing for {args.branch} (no member's data; print it on A4).")
     return 0

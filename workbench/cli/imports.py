@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import closing
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 from workbench import ingest
 from workbench.cli.common import actor, add_command, open_store
+from workbench.ingest import profiles
 
 SHOWN_PROBLEMS = 20
 FUNCTIONS = {
@@ -18,13 +19,14 @@ FUNCTIONS = {
 }
 EXAMPLES = {
     "members": "workbench import members exports/members.csv --dry-run",
-    "calls": "workbench import calls exports/call_outcomes.xlsx --sheet 'Round 2' --mapping dialogue.toml",
-    "services": "workbench import services community_map.csv --by ana",
+    "calls": "workbench import calls callhub_call_report.csv --round 'Spring 2020' --mapping survey.toml",
+    "services": "workbench import services council-directory/ --by ana",
 }
 HELP = {
     "members": "Create or update members from a membership export (CSV, XLSX or Parquet).",
     "calls": "Add call outcomes from a phone-banking export; do-not-call outcomes join the opt-out register.",
-    "services": "Create or update the community services directory (the community map).",
+    "services": "Create or update the community services directory (the community map) from a file, or "
+    "from an Open Referral UK folder of tables or its datapackage.json.",
 }
 
 
@@ -34,14 +36,22 @@ def register(sub) -> None:
         "import",
         help="Load member lists, call outcomes or services, all or nothing.",
         description="Load an export into the store. One invalid row means nothing is "
-        "written, unless --skip-invalid.",
-        epilog=f"Example:\n  {EXAMPLES['calls']}",
+        "written, unless --skip-invalid. The format (NationBuilder, CallHub, VAN, Spoke, a council "
+        "log, or a plain export) is recognised from the headers; --profiles lists them.",
+        epilog=f"Example:\n  {EXAMPLES['calls']}\n  workbench import --profiles",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--profiles", action="store_true", help="list the export formats recognised, and what identifies each"
     )
     kinds = parser.add_subparsers(dest="import_kind", metavar="KIND")
     for kind in ingest.KINDS:
         p = add_command(kinds, kind, cmd_import, HELP[kind], EXAMPLES[kind])
-        p.add_argument("file", type=Path, help="the export: .csv, .tsv, .txt, .xlsx or .parquet")
+        p.add_argument(
+            "file",
+            type=Path,
+            help="the export: .csv, .tsv, .txt, .xls (text), .xlsx, .parquet, or a .zip holding one",
+        )
         p.add_argument(
             "--mapping",
             type=Path,
@@ -59,18 +69,47 @@ def register(sub) -> None:
             "--rejects",
             type=Path,
             default=None,
-            help="where to write rejected rows (default: beside FILE, as NAME.rejects.csv)",
+            help="where to write every rejected row, as .csv or .xlsx (default: beside FILE, as "
+            "NAME.rejects.csv)",
         )
+        p.add_argument(
+            "--profile",
+            default=None,
+            metavar="NAME",
+            help="read the file as this format instead of recognising it (see: workbench import --profiles)",
+        )
+        if kind == "calls":
+            p.add_argument(
+                "--round",
+                dest="round_name",
+                default=None,
+                metavar="NAME",
+                help="the round for every call (default: the file's round or campaign column, else one "
+                "round named from the first and last call dates)",
+            )
         p.set_defaults(kind=kind)
-    parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(handler=lambda args: cmd_profiles() if args.profiles else (parser.print_help(), 2)[1])
+
+
+def cmd_profiles() -> int:
+    """Print the known export formats and what identifies each."""
+    for name, title, kinds, identified in profiles.listing():
+        print(f"{name:<24}{title}\n{'':<24}imports: {kinds}; recognised by: {identified}")
+    return 0
 
 
 def cmd_import(args) -> int:
-    with closing(open_store(args)) as con:
+    # The file is read and checked before the store is opened, so a slow or hostile file never
+    # holds the store's lock: `workbench info` and the notebooks carry on meanwhile. An Open Referral
+    # UK folder is read table by table inside the import.
+    folder = Path(args.file).is_dir()
+    with (nullcontext() if folder else ingest.read(args.file, sheet=args.sheet)) as source, closing(
+        open_store(args, into=source.connection if source else None)
+    ) as con:
         try:
             result = FUNCTIONS[args.kind](
                 con,
-                args.file,
+                source or args.file,
                 mapping=args.mapping,
                 sheet=args.sheet,
                 dry_run=args.dry_run,
@@ -78,6 +117,8 @@ def cmd_import(args) -> int:
                 actor=actor(args),
                 rejects=args.rejects,
                 progress=None,
+                profile=args.profile,
+                **({"round_name": args.round_name} if args.kind == "calls" else {}),
             )
         except ingest.ImportRejected as rejected:
             _print_problems(rejected)

@@ -26,7 +26,7 @@ from workbench.errors import InputError
 from workbench.ingest import calls as ingest_calls
 from workbench.ingest import fields as ingest_fields
 from workbench.ingest import files as ingest_files
-from workbench.ingest import headers
+from workbench.ingest import formats, headers, oruk
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
@@ -53,6 +53,11 @@ class ImportResult:
     members_created: int = 0
     erased_skipped: int = 0
     optouts_recorded: int = 0
+    source_optouts: int = 0
+    profile: str = "plain"
+    profile_title: str = ""
+    columns: dict[str, tuple[str, float]] = field(default_factory=dict)  # field -> (header, score)
+    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
     problems: pd.DataFrame = field(default_factory=ingest_problems.empty)
@@ -65,6 +70,8 @@ class ImportResult:
         verb = "would load" if self.dry_run else "loaded"
         noun = self.kind if self.loaded != 1 else self.kind.rstrip("s")
         lines = [
+            f"{self.file}: read as {self.profile_title} (profile {self.profile}; --profile NAME to choose "
+            "another).",
             f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {noun}, "
             f"updated {self.updated:,}, rejected {self.rejected:,}"
             + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "")
@@ -78,6 +85,15 @@ class ImportResult:
                 f"{_count(self.optouts_recorded, 'do-not-call outcome')} {will} added to the opt-out "
                 "register."
             )
+        if self.source_optouts:
+            lines.append(
+                f"{_count(self.source_optouts, 'member')} marked do-not-call in the file {will} added to the "
+                "opt-out register."
+            )
+        if self.dry_run and self.columns:
+            lines.append("Columns used (field <- column, match score out of 100):")
+            lines += [f"  {name} <- {_shown_header(h)} ({s:.0f})" for name, (h, s) in self.columns.items()]
+        lines += [f"note: {n}" for n in self.notes]
         lines += [f"warning: {w}" for w in self.warnings]
         if self.rejects_path:
             lines.append(
@@ -99,8 +115,9 @@ class ImportRejected(InputError):
     def __init__(self, result: ImportResult):
         self.result = result
         n = len(result.problems)
+        more = "+" if n >= ingest_problems.MAX_PROBLEMS else ""  # the report is capped; the count is not
         super().__init__(
-            f"{result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
+            f"{result.file}: {n:,}{more} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
             f"{result.rows_read:,} rows, so nothing was imported.\n"
             f"{ingest_problems.summary(result.problems)}\n"
             "Fix the file and import it again, or use --skip-invalid to load the valid rows and write the "
@@ -119,28 +136,35 @@ def import_members(
     actor: str = "unknown",
     rejects: str | Path | None = None,
     progress: bool | None = False,
+    profile: str | None = None,
 ) -> ImportResult:
     """Create or update members (and their identities) from a membership export.
 
     Args:
         con: a read-write connection to the store.
-        path: the CSV, XLSX or Parquet file.
+        path: the CSV, TSV, XLSX or Parquet file (or a zip holding one); or a `Source` from `read()`,
+            read before the store was opened, so a slow or hostile file never holds its lock.
         mapping: a TOML file mapping fields to this file's headers (see workbench.ingest.headers).
         sheet: the workbook sheet to read (default: the first).
         dry_run: check and count everything, write nothing.
         skip_invalid: load the valid rows; write the others, with reasons, to a 0600 rejects file.
         actor: who is importing, for the audit log.
-        rejects: where to write rejected rows (default: beside the file, NAME.rejects.csv).
+        rejects: where to write every rejected row: a .csv or .xlsx name (default: beside the file,
+            NAME.rejects.csv).
         progress: show a progress bar (None: only on a terminal).
+        profile: the format to read it as (see ingest.profiles); by default recognised from its headers.
 
     Returns:
         An ImportResult.
 
     Raises:
         ImportRejected: invalid rows and no skip_invalid; nothing was written.
-        InputError: the file cannot be read, or a required column is missing.
+        InputError: the file cannot be read or is beyond the limits (see `ingest.limits`), a required
+            column is missing, or the rejects name is neither .csv nor .xlsx.
     """
-    return _import("members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+    return _import(
+        "members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, profile=profile
+    )
 
 
 def import_calls(
@@ -154,13 +178,26 @@ def import_calls(
     actor: str = "unknown",
     rejects: str | Path | None = None,
     progress: bool | None = False,
+    profile: str | None = None,
+    round_name: str | None = None,
 ) -> ImportResult:
     """Add the new calls from a call-outcomes export (and create or update the members it carries).
 
-    Do-not-call outcomes go onto the opt-out register (source "call") in the same transaction.
-    Arguments, result and errors as `import_members`.
+    Do-not-call outcomes go onto the opt-out register (source "call") in the same transaction, and
+    so do members the source system marks do-not-call (source "import"). Rows are matched to
+    members by membership number, by another id (NationBuilder, VAN, external), or by phone
+    number and first name.
+
+    Args:
+        round_name: the round for every call (--round); by default the file's round or campaign
+            column, else one round named from the first and last call dates.
+
+    Other arguments, result and errors as `import_members`.
     """
-    return _import("calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+    return _import(
+        "calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
+        profile=profile, round_name=round_name,
+    )
 
 
 def import_services(
@@ -174,12 +211,20 @@ def import_services(
     actor: str = "unknown",
     rejects: str | Path | None = None,
     progress: bool | None = False,
+    profile: str | None = None,
 ) -> ImportResult:
-    """Create or update the community services directory (an Open Referral style CSV works too).
+    """Create or update the community services directory (the community map).
+
+    `path` may be a services file, or an Open Referral UK directory: its folder of tables or its
+    datapackage.json (see `ingest.oruk`); services are then keyed by their ORUK id, and inactive
+    or defunct ones are kept but never offered for signposting.
 
     Arguments, result and errors as `import_members`.
     """
-    return _import("services", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress)
+    return _import(
+        "services", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
+        profile=profile,
+    )
 
 
 PRIOR_IMPORT = """
@@ -188,13 +233,24 @@ WHERE sha256 = ? AND kind = ? ORDER BY imported_at LIMIT 1
 """
 
 
-def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress) -> ImportResult:
-    path = Path(path)
+def _import(
+    kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, *, profile=None,
+    round_name=None,
+) -> ImportResult:
+    # `path` may be a file already read by `read()`, before the store was opened (see files.read).
+    source = path if isinstance(path, ingest_files.Source) else None
+    path = source.path if source else Path(path)
+    if rejects is not None:
+        ingest_problems.rejects_format(rejects)  # refuse a rejects name we cannot write, before anything
     mapping_data = headers.load_mapping(mapping)
-    if not path.is_file():
+    # An Open Referral UK folder of tables, rather than one file.
+    directory = source is None and kind == "services" and oruk.is_directory(path)
+    if source is None and not directory and not path.is_file():
         raise InputError(f"No file at {path}. Check the path.")
-    ingest_files.file_format(path)
-    result = ImportResult(kind, path.name, ingest_files.sha256(path), dry_run=dry_run)
+    if not directory:
+        ingest_files.file_format(path)
+    digest = source.sha256 if source else oruk.sha256(path) if directory else ingest_files.sha256(path)
+    result = ImportResult(kind, path.name, digest, dry_run=dry_run)
     prior = con.execute(PRIOR_IMPORT, [result.sha256, kind]).fetchone()
     if prior:
         result.already_imported, result.import_id, result.skipped_duplicate = True, prior[0], prior[2]
@@ -206,8 +262,15 @@ def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejec
         total=4, desc=f"import {kind}", unit="step", disable=True if progress is False else None, leave=False
     )
     try:
+        if directory:
+            staged = None  # staged table by table in `_checked_import`
+        elif source is not None and source.connection is con:
+            staged = source.staged
+        else:  # read here, holding whatever lock `con` holds; or a source read for another connection
+            staged = ingest_files.stage(con, path, sheet=source.sheet if source else sheet)
         return _checked_import(
-            kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+            kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar,
+            profile=profile, round_name=round_name,
         )
     finally:
         bar.close()
@@ -215,13 +278,22 @@ def _import(kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejec
 
 
 def _checked_import(
-    kind, con, path, mapping_data, sheet, skip_invalid, actor, rejects, progress, result, bar
+    kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar, *,
+    profile=None, round_name=None,
 ):
-    staged = ingest_files.stage(con, path, sheet=sheet)
+    if staged is None:  # an Open Referral UK folder: its tables are staged as one
+        directory = oruk.stage(con, path, mapping_data)
+        staged, profile = directory.staged, "open_referral_uk"
+        result.warnings += _unmapped_terms(directory.unmapped_terms)
     result.rows_read = staged.rows
     result.warnings += staged.warnings
     bar.update()
-    matched = _match(kind, staged, mapping_data, path.name)
+    understood = _match(con, kind, staged, mapping_data, path.name, profile)
+    matched = understood.match
+    result.profile, result.profile_title = understood.profile.name, understood.profile.title
+    result.columns = {f: (h, matched.scores.get(f, 100.0)) for f, h in matched.columns.items()}
+    result.notes += understood.notes
+    result.warnings += matched.weak
     result.extra_columns = matched.extra
     if matched.extra:
         result.warnings.append(
@@ -229,29 +301,52 @@ def _checked_import(
             + ", ".join(_shown_header(h) for h in matched.extra[:12])
             + "."
         )
-    checks = _stage_rows(kind, con, staged, matched.columns, mapping_data)
+    checks = _stage_rows(kind, con, staged, understood)
+    if kind == "calls":
+        notes, warnings = formats.prepare_calls(con, "ingest_stage", understood, round_name)
+        result.notes, result.warnings = result.notes + notes, result.warnings + warnings
     bar.update()
     if ingest_problems.has_any(con, "ingest_stage", checks):
         result.problems = ingest_problems.collect(
             con, "ingest_stage", staged.table, checks, matched.columns, path.name
         )
-        result.rejected = int(result.problems["row"].nunique())
+        # Counted in full: the problem report is capped, the count and the rejects file never are.
+        result.rejected = ingest_problems.count_rejected(con, "ingest_stage", checks)
         if not skip_invalid:
             raise ImportRejected(result)
     valid = "(" + " AND ".join(f"p__{c.field} IS NULL" for c in checks) + ")"
     result.warnings += _formula_warning(con, matched.columns)
-    _write(kind, con, valid, actor, result, progress, matched.columns)
-    bar.update()
     if result.rejected and not result.dry_run:
+        # Written before the store changes, so a rejects file that cannot be written stops the import.
         target = Path(rejects) if rejects else path.with_name(f"{path.stem}.rejects.csv")
         result.rejects_path = ingest_problems.write_rejects(
-            con, staged.table, staged.headers, result.problems, target
+            con, "ingest_stage", staged.table, staged.headers, checks, matched.columns, target
         )
+    try:
+        _write(kind, con, valid, actor, result, progress, matched.columns)
+    except BaseException:
+        if result.rejects_path:
+            result.rejects_path.unlink(missing_ok=True)  # the import did not happen
+        raise
+    bar.update()
     bar.update()
     return result
 
 
-def _match(kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name: str) -> headers.HeaderMatch:
+def _unmapped_terms(terms: list[str]) -> list[str]:
+    if not terms:
+        return []
+    shown = ", ".join(f'"{t[:40]}"' for t in terms[:10]) + (", …" if len(terms) > 10 else "")
+    return [
+        f"{len(terms):,} taxonomy term{'s' if len(terms) > 1 else ''} matched no need category, so "
+        f"services with only those were filed under other: {shown}. Map them with a mapping file's "
+        '[categories] table ("Term name" = "food").'
+    ]
+
+
+def _match(
+    con, kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name: str, profile: str | None
+) -> formats.Understanding:
     if staged.rows == 0:
         raise InputError(f"{name} has a header row but no data rows: there is nothing to import.")
     guess = headers.guess_kind(staged.headers)
@@ -260,7 +355,7 @@ def _match(kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name:
             f"{name} looks like a call-outcomes export (it has outcome and date columns), not a "
             f"{kind} file. Import it with: workbench import calls {name}"
         )
-    return headers.match(kind, staged.headers, mapping_data, name)
+    return formats.understand(con, kind, staged, mapping_data, name, profile)
 
 
 def _shown_header(header: str) -> str:
@@ -268,26 +363,41 @@ def _shown_header(header: str) -> str:
     return f'"{text[:40]}…"' if len(text) > 40 else f'"{text}"'
 
 
-def _stage_rows(kind, con, staged, columns, mapping_data) -> list[ingest_problems.Check]:
+def _stage_rows(kind, con, staged, understood: formats.Understanding) -> list[ingest_problems.Check]:
     serials = staged.fmt == "xlsx"
+    columns, mapping_data, profile = understood.columns, understood.mapping, understood.profile
+    by_number = understood.identity() == "membership_number"
     rules = {
         "members": lambda: ingest_fields.member_rules(serials),
         "calls": lambda: (
-            ingest_fields.call_rules(serials, mapping_data)
-            + [r for r in ingest_fields.member_rules(serials) if r.field != "membership_number"]
+            ingest_fields.call_rules(
+                serials, mapping_data, has_round="round" in columns, month_first=profile.month_first
+            )
             + [
+                r
+                for r in ingest_fields.member_rules(serials)
+                if r.field not in ("membership_number", "phone")
+            ]
+            + [
+                # The phone's problem column carries "no member has this phone and first name".
+                ingest_fields.Rule("phone", problem="CAST(NULL AS VARCHAR)", fix=_MEMBER_FIX),
                 ingest_fields.Rule(
                     "membership_number",
                     value=ingest_fields.member_rules(serials)[0].value,
                     problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs the "
-                    "member''s membership number' END",
-                    fix="fill in the membership number, or remove the row",
-                )
+                    "member''s membership number' END"
+                    if by_number
+                    else "CAST(NULL AS VARCHAR)",  # filled in from the member's other ids
+                    fix="fill in the membership number, or remove the row" if by_number else _MEMBER_FIX,
+                ),
             ]
         ),
         "services": ingest_fields.service_rules,
     }[kind]()
-    checks = ingest_fields.stage(con, staged.table, "ingest_stage", rules, columns, nul_free=staged.nul_free)
+    checks = ingest_fields.stage(
+        con, staged.table, "ingest_stage", rules, columns, nul_free=staged.nul_free,
+        strip_apostrophe=profile.strip_apostrophe,
+    )
     if kind == "members":
         _mark_duplicate_members(con)
     elif kind == "calls":
@@ -296,6 +406,8 @@ def _stage_rows(kind, con, staged, columns, mapping_data) -> list[ingest_problem
         ingest_services.mark_duplicate_ids(con, "ingest_stage")
     return checks
 
+
+_MEMBER_FIX = "add the member's membership number (or their id from the member list), or remove the row"
 
 DUPLICATE_MEMBERS = """
 UPDATE temp.ingest_stage s SET p__membership_number = 'is the same membership number as row ' || d.first_row
@@ -364,6 +476,10 @@ def _write_members(con, valid, actor, result: ImportResult, progress, columns) -
         counts.erased_skipped,
     )
     _member_warnings(counts, result)
+    if "do_not_call" in columns:
+        result.source_optouts = formats.source_optouts(
+            con, "ingest_stage", valid, actor=actor, sha256=result.sha256
+        )
 
 
 def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) -> None:
@@ -400,6 +516,10 @@ def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> 
     )
     result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
     result.erased_skipped, result.optouts_recorded = counts.erased_skipped, counts.optouts_recorded
+    if "do_not_call" in columns:
+        result.source_optouts = formats.source_optouts(
+            con, "ingest_stage", valid, actor=actor, sha256=result.sha256
+        )
     if counts.erased_skipped:
         result.warnings.append(
             f"{counts.erased_skipped:,} call{'s' if counts.erased_skipped > 1 else ''} belong to "
@@ -463,6 +583,8 @@ def _record(con: duckdb.DuckDBPyConnection, actor: str, result: ImportResult) ->
             "members_created": result.members_created,
             "erased_skipped": result.erased_skipped,
             "optouts_recorded": result.optouts_recorded,
+            "source_optouts": result.source_optouts,
+            "profile": result.profile,
         },
     )
 
@@ -475,4 +597,16 @@ def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ingest_files.quote(name)}")
 
 
-__all__ = ["ImportResult", "ImportRejected", "import_members", "import_calls", "import_services", "KINDS"]
+read = ingest_files.read
+Source = ingest_files.Source
+
+__all__ = [
+    "ImportResult",
+    "ImportRejected",
+    "Source",
+    "read",
+    "import_members",
+    "import_calls",
+    "import_services",
+    "KINDS",
+]

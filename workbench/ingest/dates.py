@@ -23,6 +23,10 @@ MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", 
 ISO_PREFIX = r"^\d{4}-\d{2}-\d{2}"
 TWO_DIGIT_YEAR = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(\s.*)?$"
 EXCEL_SERIAL = r"^\d{1,7}(\.\d+)?$"
+ISO_OFFSET = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z)$"
+UK_ZONE = "Europe/London"
+# A time on its own: 14:08, 14.08, 1408, 9:05, optionally with seconds.
+TIME_PARTS = r"^(\d{1,2})[:.]?(\d{2})(?:[:.](\d{2}))?$"
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 # A little slack for clocks and time zones before a call counts as "in the future".
 FUTURE_SLACK = "INTERVAL 1 DAY"
@@ -80,6 +84,10 @@ def parse_sql(column: str, *, serials: bool = False) -> str:
         f"CASE WHEN {column} IS NULL OR {text} = '' THEN NULL "
         f"{_fast_sql(text)}"
         f"WHEN regexp_matches({text}, '{TWO_DIGIT_YEAR}') THEN NULL "
+        # An ISO time with an offset ("2020-04-03T10:15:00+01:00", NationBuilder) is an instant:
+        # shown as the UK wall-clock time the call happened at.
+        f"WHEN regexp_matches({text}, '{ISO_OFFSET}') "
+        f"THEN timezone('{UK_ZONE}', TRY_CAST({text} AS TIMESTAMPTZ)) "
         f"WHEN regexp_matches({text}, '{ISO_PREFIX}') THEN TRY_CAST({text} AS TIMESTAMP) "
         f"{serial}"
         f"ELSE {_uk_sql(text)} END"
@@ -109,3 +117,18 @@ def problem_sql(column: str, parsed: str, *, future: bool = False) -> str:
         "ELSE 'is in the future; check the date (dates are read day first, dd/mm/yyyy)'",
     ]
     return "CASE " + " ".join(checks) + " END"
+
+
+def month_first_sql(text: str) -> str:
+    """SQL: M/D/YYYY text rewritten as D/M/YYYY, for formats that say they write dates month first."""
+    return rf"regexp_replace({text}, '^(\d{{1,2}})([/.-])(\d{{1,2}})([/.-])', '\3\2\1\4')"
+
+
+def time_sql(text: str) -> str:
+    """SQL: the TIME in `text` (14:08, 14.08 or 1408), or NULL when it cannot be read."""
+    parts = f"regexp_extract({text}, '{TIME_PARTS}', ['h', 'm', 's'])"
+    return (
+        f"CASE WHEN {text} IS NOT NULL THEN list_transform([{parts}], p -> CASE WHEN p.h <> '' "
+        "THEN TRY_CAST(lpad(p.h, 2, '0') || ':' || p.m || ':' || coalesce(nullif(p.s, ''), '00') AS TIME) "
+        "END)[1] END"
+    )

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from workbench.errors import InputError
 from workbench.ingest import dates
 from workbench.ingest.files import ROW, quote
-from workbench.ingest.headers import normalise
+from workbench.ingest.headers import ALIASES, normalise
 from workbench.ingest.labels import VOCABULARIES, accepted, lookup
 from workbench.ingest.problems import Check
+from workbench.vocabulary import NEED_CATEGORIES
 
 MAX_TEXT = 1_000
 MAX_NOTES = 10_000
@@ -108,10 +110,39 @@ def required(field: str, what: str) -> Rule:
     )
 
 
-def _yes_no(field: str) -> Rule:
+# "Yes - I would like a call back" and "No thanks" are yes/no answers too (a lone Y or N is a label
+# already; "N/A" and "Not sure" are neither).
+YES_LIKE = r"^(yes|true)\b"
+NO_LIKE = r"^(no|false)\b"
+
+
+def _answers(field: str, mapping: dict | None, codes: tuple[str, ...], text: str = "{t}") -> str:
+    """SQL: the text with a mapping file's [answers.FIELD] applied ("Yes - medicine" -> medicine).
+
+    Safe to inline: answers are normalised to [0-9a-z] and values checked against `codes`.
+    """
+    table = ((mapping or {}).get("answers") or {}).get(field) or {}
+    if not table:
+        return text
+    pairs = []
+    for answer, value in table.items():
+        value = str(value).strip().lower().replace(" ", "_")
+        if value not in codes:
+            raise InputError(
+                f'Mapping [answers.{field}]: "{answer}" maps to "{value}", which is not one of: '
+                f"{', '.join(codes)}."
+            )
+        pairs.append(f"'{normalise(answer)}': '{normalise(value)}'")
+    return f"coalesce((MAP {{{', '.join(pairs)}}})[{norm_sql(text)}], {text})"
+
+
+def _yes_no(field: str, mapping: dict | None = None) -> Rule:
+    text = _answers(field, mapping, ("true", "false", "yes", "no"))
+    label = label_sql("yes_no", None, text)
     return Rule(
         field,
-        value=f"CAST({label_sql('yes_no')} AS BOOLEAN)",
+        value=f"CAST(coalesce({label}, CASE WHEN regexp_matches(lower({{t}}), '{YES_LIKE}') THEN 'true' "
+        f"WHEN regexp_matches(lower({{t}}), '{NO_LIKE}') THEN 'false' END) AS BOOLEAN)",
         problem="CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN "
         f"'is not yes or no (accepted: {_sq(accepted('yes_no'))}, or blank)' END",
         fix="write Y or N, or leave it blank",
@@ -122,9 +153,10 @@ def _labelled(
     field: str, vocabulary: str, what: str, mapping: dict | None = None, blank_ok: bool = True
 ) -> Rule:
     blank = "" if blank_ok else f"WHEN {{t}} IS NULL THEN 'is blank; every call needs {what}' "
+    text = "{t}" if vocabulary == "outcome" else _answers(field, mapping, tuple(VOCABULARIES[vocabulary]))
     return Rule(
         field,
-        value=label_sql(vocabulary, mapping),
+        value=label_sql(vocabulary, mapping, text),
         problem=f"CASE {blank}WHEN {{t}} IS NOT NULL AND {{v}} IS NULL THEN "
         f"'is not {what} we know. Accepted labels: {_sq(accepted(vocabulary))}' END",
         fix=f"use one of the accepted labels, or map yours in a mapping file's [{vocabulary}s] section"
@@ -133,15 +165,20 @@ def _labelled(
     )
 
 
-def _date(field: str, serials: bool, as_date: bool, required: str | None = None) -> Rule:
-    parsed = dates.parse_sql("{t}", serials=serials)
+def _date(
+    field: str, serials: bool, as_date: bool, required: str | None = None, month_first: bool = False
+) -> Rule:
+    parsed = dates.parse_sql(dates.month_first_sql("{t}") if month_first else "{t}", serials=serials)
     value = f"CAST({parsed} AS DATE)" if as_date else parsed
     problem = dates.problem_sql("{t}", "{v}")
     if required:
         problem = f"CASE WHEN {{t}} IS NULL THEN 'is blank; every row needs {required}' ELSE {problem} END"
-    return Rule(
-        field, value=value, problem=problem, fix="write the date day first as dd/mm/yyyy (or yyyy-mm-dd)"
+    fix = (
+        "write the date month first as m/d/yyyy, as this format does (or yyyy-mm-dd)"
+        if month_first
+        else "write the date day first as dd/mm/yyyy (or yyyy-mm-dd)"
     )
+    return Rule(field, value=value, problem=problem, fix=fix)
 
 
 def member_rules(serials: bool) -> list[Rule]:
@@ -169,10 +206,21 @@ def member_rules(serials: bool) -> list[Rule]:
             fix="write the age as a whole number, or leave it blank",
         ),
         _date("joined_on", serials, as_date=True),
+        *(Rule(alias, value=r"regexp_replace({t}, '\s+', '', 'g')") for alias in ALIASES),
+        _yes_no("do_not_call"),
     ]
 
 
-def call_rules(serials: bool, mapping: dict | None) -> list[Rule]:
+def call_rules(
+    serials: bool, mapping: dict | None, *, has_round: bool = True, month_first: bool = False
+) -> list[Rule]:
+    """The call fields' rules.
+
+    Args:
+        has_round: the file has a round column (so a blank round is a problem); otherwise the
+            round is filled in for every row after staging.
+        month_first: the format writes dates M/D/YYYY.
+    """
     split_norm = (
         f"list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), x -> {norm_sql('x')}), "
         "x -> x <> '')"
@@ -181,11 +229,15 @@ def call_rules(serials: bool, mapping: dict | None) -> list[Rule]:
         Rule("call_id"),
         Rule(
             "round",
-            problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs its round' END",
+            problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs its round' END"
+            if has_round
+            else None,
             fix="fill in the round (e.g. R1), or remove the row",
         ),
         Rule("caller"),
-        _date("called_at", serials, as_date=False, required="the date of the call"),
+        _date("called_at", serials, as_date=False, required="the date of the call", month_first=month_first),
+        # A time of its own (council logs): 14:08, 14.08 or 1408. Unreadable is a warning, not a problem.
+        Rule("call_time", value=dates.time_sql("{t}")),
         _labelled("outcome", "outcome", "an outcome", mapping, blank_ok=False),
         Rule(
             "wellbeing",
@@ -194,18 +246,18 @@ def call_rules(serials: bool, mapping: dict | None) -> list[Rule]:
             "THEN 'is not a wellbeing score from 1 (struggling) to 5 (doing well)' END",
             fix="write a whole number from 1 to 5, or leave it blank",
         ),
-        _yes_no("needs_support"),
+        _yes_no("needs_support", mapping),
         Rule(
             "need_categories",
             # Most calls name no need: skip the list work for them.
             value=f"CASE WHEN {{t}} IS NOT NULL THEN list_transform({split_norm}, "
-            f"x -> {vocab_case('category', 'x')}) END",
+            f"x -> {vocab_case('category', _answers('need_categories', mapping, NEED_CATEGORIES, 'x'))}) END",
             problem="CASE WHEN list_count({v}) < len({v}) THEN "
             f"'holds a need category we do not know. Accepted: {_sq(accepted('category'))}' END",
             fix="use the accepted categories, separated by ; or ,",
         ),
         _labelled("urgency", "urgency", "an urgency"),
-        _yes_no("keen_to_volunteer"),
+        _yes_no("keen_to_volunteer", mapping),
         Rule(
             "skills",
             value=f"CASE WHEN {{t}} IS NOT NULL THEN list_distinct(list_filter(list_transform("
@@ -241,6 +293,13 @@ def service_rules() -> list[Rule]:
         Rule("areas", value=split),
         Rule("contact"),
         Rule("aliases", value=split),
+        Rule(
+            "status",
+            value="lower(regexp_replace({t}, '[\\s_]+', ' ', 'g'))",
+            problem="CASE WHEN {v} NOT IN ('active', 'inactive', 'defunct', 'temporarily closed') "
+            "THEN 'is not a service status (active, inactive, defunct or temporarily closed)' END",
+            fix="write active, inactive, defunct or temporarily closed, or leave it blank (active)",
+        ),
     ]
 
 
@@ -261,6 +320,16 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _text(header: str, nul_free: bool, strip_apostrophe: bool) -> str:
+    # Trimmed, blank as NULL; NUL bytes removed unless the file has none.
+    cell = f"CAST(r.{quote(header)} AS VARCHAR)"
+    cell = cell if nul_free else f"replace({cell}, chr(0), '')"
+    cell = f"trim({cell})"
+    if strip_apostrophe:
+        cell = f"ltrim({cell}, '''')"
+    return f"nullif({cell}, '')"
+
+
 STAGE = """
 CREATE TEMP TABLE {stage} AS
 SELECT *, {problems} FROM (
@@ -279,22 +348,20 @@ def stage(
     columns: dict[str, str],
     *,
     nul_free: bool = False,
+    strip_apostrophe: bool = False,
 ) -> list[Check]:
     """Create `stage_table`: row, t__<field> (text), <field> (value) and p__<field> (problem).
 
     Args:
         nul_free: the file holds no NUL byte, so cells need not have them stripped.
+        strip_apostrophe: drop a leading ' that kept a value as text in Excel ('07700900123).
 
     Returns:
         The checks (problem columns) to collect.
     """
     texts = ", ".join(
         (
-            (
-                f"nullif(trim(CAST(r.{quote(columns[r.field])} AS VARCHAR)), '')"
-                if nul_free
-                else f"nullif(trim(replace(CAST(r.{quote(columns[r.field])} AS VARCHAR), chr(0), '')), '')"
-            )
+            _text(columns[r.field], nul_free, strip_apostrophe)
             if r.field in columns
             else "CAST(NULL AS VARCHAR)"
         )

@@ -1,44 +1,50 @@
-"""Read an export file (CSV, XLSX or Parquet) into a temporary all-text table, whatever its quirks.
+"""Read an export file into a temporary all-text table, whatever its quirks, before the store is locked.
 
-CSV files may be UTF-8 with or without a byte-order mark, Windows-1252 (Excel's "CSV"), or UTF-16
-(Excel's "Unicode text"), separated by commas, semicolons or tabs. DuckDB reads UTF-8 itself, fast;
-anything else is first transcoded to a private temporary UTF-8 copy that is deleted afterwards.
+What a file is comes from its content (`containers`: text by its byte-order mark whatever the name,
+VAN's text ".xls", a zip holding one export); text in an unknown encoding is identified by
+`charset-normalizer` (`encodings`); workbooks are read with calamine (`workbooks`). DuckDB reads
+UTF-8 text itself, fast; anything else is first transcoded to a private temporary UTF-8 copy.
 
-Every cell is kept as text, exactly as written, with its row number in the file (`__row`), so the
-checks downstream can name the row a person would see in a spreadsheet.
+Every cell is kept as text, exactly as written, with its row number in the file, so the checks
+downstream can name the row a person would see in a spreadsheet. Files beyond the `limits` are
+refused before they are read.
+
+`read()` does all of this in a connection that is not yet attached to any store, so a slow or
+hostile file never holds the store's write lock; `connect(..., into=source.connection)` then
+attaches the store to the connection that already holds the file.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
-import datetime as dt
 import hashlib
-import shutil
-import tempfile
-import zipfile
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from workbench.errors import InputError
+from workbench.ingest import containers, encodings, limits, workbooks
+from workbench.store import db
 
-FORMATS = {
-    ".csv": "csv",
-    ".txt": "csv",
-    ".tsv": "csv",
-    ".xlsx": "xlsx",
-    ".xlsm": "xlsx",
-    ".parquet": "parquet",
-}
 DELIMITERS = (",", ";", "\t")
-ROW = "__row"
-MAX_LINE_BYTES = 64 * 1024 * 1024  # a very long notes cell must give a row error, not a reader crash
+# The file's own row number travels beside its cells in a column whose name begins with a control
+# character. Staging replaces control characters in every header, so no file can name this column.
+ROW_NAME = workbooks.ROW_NAME
 CHUNK = 8 * 1024 * 1024
+HEAD = 1024 * 1024  # what encoding and delimiter detection look at
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def quote(identifier: str) -> str:
+    """An identifier quoted for SQL, whatever characters the file gave it."""
+    return '"' + str(identifier).replace('"', '""') + '"'
+
+
+ROW = quote(ROW_NAME)  # as written in SQL
+file_format = containers.file_format
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,58 @@ class SourceFile:
     nul_free: bool = False
 
 
+@dataclass
+class Source:
+    """A file read and checked, held in a connection not yet attached to any store.
+
+    Close it (or use it as a context manager) to drop what was read.
+    """
+
+    path: Path
+    sheet: str | None
+    sha256: str
+    staged: SourceFile
+    connection: duckdb.DuckDBPyConnection
+
+    def close(self) -> None:
+        """Drop the file's cells from memory."""
+        self.connection.close()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+def read(path: str | Path, *, sheet: str | None = None) -> Source:
+    """Read and check a file without touching any store, so no lock is held while it is read.
+
+    Args:
+        path: the export (CSV, TSV, text .xls, XLSX, Parquet, or a zip holding one of them).
+        sheet: the workbook sheet to read (default: the first).
+
+    Returns:
+        A Source; attach the store with `db.connect(..., into=source.connection)` and import it.
+
+    Raises:
+        InputError: the file is missing, unreadable, or beyond the limits.
+
+    Examples:
+        >>> with read("calls.csv") as source:                                   # doctest: +SKIP
+        ...     with db.session("data/workbench.duckdb", into=source.connection) as con:
+        ...         import_calls(con, source)
+    """
+    path = Path(path)
+    connection = db.new_connection()
+    try:
+        staged = stage(connection, path, sheet=sheet)
+        return Source(path, sheet, sha256(path), staged, connection)
+    except BaseException:
+        connection.close()
+        raise
+
+
 def sha256(path: Path) -> str:
     """The file's SHA-256, so a second import of the same file is recognised."""
     digest = hashlib.sha256()
@@ -66,146 +124,164 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_format(path: Path) -> str:
-    """csv | xlsx | parquet, from the file name.
-
-    Raises:
-        InputError: an extension the workbench does not read.
-    """
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        hint = (
-            " Save it from Excel as .xlsx or CSV."
-            if path.suffix.lower() in (".xls", ".ods", ".numbers")
-            else ""
-        )
-        raise InputError(
-            f"Unsupported file extension: '{path.suffix or '(none)'}' ({path.name}). "
-            f"Supported formats: .csv, .tsv, .txt, .parquet, .xlsx.{hint}"
-        )
-    return fmt
-
-
 def stage(
     con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None, table: str = "ingest_raw"
 ) -> SourceFile:
-    """Read `path` into the temp table `table`: one VARCHAR column per header, plus __row.
+    """Read `path` into the temp table `table`: one VARCHAR column per header, plus the row number.
 
     Raises:
-        InputError: missing or empty file, unreadable format, unknown sheet, no header row.
+        InputError: missing or empty file, unreadable format, unknown sheet, no header row, or a file
+            beyond the limits (size, columns, line length, workbook extent).
     """
     if not path.is_file():
         raise InputError(f"No file at {path}. Check the path.")
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is empty (0 bytes): there is nothing to import.")
-    fmt = file_format(path)
+    limits.check_size(path)
+    fmt = containers.content_format(path, file_format(path))
+    if fmt == "zip":
+        with containers.unzipped(path) as inner:
+            staged = stage(con, inner, sheet=sheet, table=table)
+        return SourceFile(**{**staged.__dict__, "warnings": [f"Read {inner.name} from {path.name}."]
+                             + staged.warnings})  # fmt: skip
     if sheet is not None and fmt != "xlsx":
         raise InputError(f"--sheet only applies to Excel workbooks; {path.name} is {fmt.upper()}.")
     con.execute(f"DROP TABLE IF EXISTS temp.{table}")
     staged = {"csv": _stage_csv, "xlsx": _stage_xlsx, "parquet": _stage_parquet}[fmt](con, path, table, sheet)
+    staged = SourceFile(**{**staged.__dict__, "headers": _clean_headers(con, table, staged.headers)})
     if not staged.headers:
         raise InputError(f"{path.name} has no header row: the first row must name the columns.")
     return staged
 
 
-def quote(identifier: str) -> str:
-    """An identifier quoted for SQL, whatever characters the file gave it."""
-    return '"' + str(identifier).replace('"', '""') + '"'
+def _clean_headers(con, table: str, headers: list[str]) -> list[str]:
+    """Headers with control characters (line breaks, escapes) turned into spaces, renamed in place."""
+    cleaned: list[str] = []
+    for index, header in enumerate(headers):
+        name = CONTROL.sub(" ", header).strip() if CONTROL.search(header) else header
+        if name != header:
+            name = name or f"column{index}"
+            while name in headers or name in cleaned:
+                name += "_"
+            con.execute(f"ALTER TABLE temp.{table} RENAME COLUMN {quote(header)} TO {quote(name)}")
+        cleaned.append(name)
+    return cleaned
 
 
-# -- CSV ------------------------------------------------------------------------------------------
+# -- CSV and other text ---------------------------------------------------------------------------
 
 
 def _stage_csv(con, path: Path, table: str, sheet) -> SourceFile:
-    head = path.open("rb").read(65536)
-    encoding = _bom_encoding(head)
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD)
+    # Many NUL bytes: UTF-16 without its mark, or not text at all; either way, not UTF-8.
+    mostly_text = head.count(b"\x00") * 10 < len(head)
+    encoding = encodings.bom(head) or ("utf-8" if mostly_text else encodings.detect(path, head))
     if encoding in ("utf-8", "utf-8-sig"):
+        delimiter = _check_header(head.decode("utf-8", "replace"), path.name)
         with contextlib.suppress(duckdb.InvalidInputException):
-            return _read_csv(con, path, table, encoding, _delimiter(head.decode("utf-8", "replace")))
-        encoding = "cp1252"  # not UTF-8 after all: Excel's Windows "CSV"
-    with _transcoded(path, encoding) as (copy, warnings):
-        text = copy.open("rb").read(65536).decode("utf-8", "replace")
-        staged = _read_csv(con, copy, table, encoding, _delimiter(text))
+            return _read_csv(con, path, table, encoding, delimiter)
+        encoding = encodings.detect(path, head)  # not UTF-8 after all
+    _check_header(head.decode(encoding, "replace"), path.name)
+    with encodings.transcoded(path, encoding) as (copy, warnings):
+        with open(copy, "rb") as handle:
+            delimiter = _check_header(handle.read(HEAD).decode("utf-8", "replace"), path.name)
+        staged = _read_csv(con, copy, table, encoding, delimiter, shown=path.name)
     return SourceFile(**{**staged.__dict__, "warnings": warnings})
 
 
-def _bom_encoding(head: bytes) -> str:
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    return "utf-8"
+def _check_header(text: str, name: str) -> str:
+    """The delimiter that splits the header line most; refuse a header too long or too wide.
 
-
-def _delimiter(text: str) -> str:
-    """The delimiter that splits the header line most, counting outside quotes; comma by default."""
-    line, quoted = [], False
+    Counting is done outside quotes. Comma is the default.
+    """
+    line, quoted, ended = [], False, False
     for char in text.lstrip("\ufeff"):
         if char == '"':
             quoted = not quoted
         elif char in "\r\n" and not quoted:
+            ended = True
             break
         elif not quoted:
             line.append(char)
+    if not ended and len(text.encode("utf-8", "replace")) >= limits.MAX_HEADER_BYTES:
+        raise InputError(
+            f"{name}: the header row is longer than {limits.MAX_HEADER_BYTES // 1024**2} MB; a real export's "
+            f"is a few kilobytes. Check the file is an export with one header row, and that it has at "
+            f"most {limits.MAX_COLUMNS:,} columns."
+        )
     counts = {d: line.count(d) for d in DELIMITERS}
     best = max(counts, key=counts.get)
+    if counts[best] + 1 > limits.MAX_COLUMNS:
+        raise limits.too_many_columns(name, counts[best] + 1)
     return best if counts[best] else ","
 
 
-@contextlib.contextmanager
-def _transcoded(path: Path, encoding: str) -> Iterator[tuple[Path, list[str]]]:
-    # The copy holds the same personal data as the original, so it lives in a private (0700)
-    # directory, is written 0600, and is removed however the import ends.
-    folder = Path(tempfile.mkdtemp(prefix="workbench-import-"))
-    copy = folder / "utf8.csv"
-    warnings: list[str] = []
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        with open(path, "rb") as source, open(copy, "w", encoding="utf-8", newline="") as target:
-            copy.chmod(0o600)
-            while chunk := source.read(CHUNK):
-                target.write(decoder.decode(chunk))
-            target.write(decoder.decode(b"", final=True))
-        if encoding == "cp1252":
-            warnings.append(
-                f"{path.name} is not UTF-8; it was read as Windows-1252 (Excel's CSV). "
-                "If letters look wrong, save it as 'CSV UTF-8' and import again."
-            )
-        yield copy, warnings
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-# Fast and parallel first. A ragged file (rows shorter or longer than the header) fails that, and
-# DuckDB's null_padding then guesses the header from the widest row, so such a file (rare, and
-# small: hand-edited) is read again with Python's csv module, which keeps the first row as header.
+# Fast and parallel first, with the header already read, so DuckDB guesses nothing: a sniffer
+# given one line of a million fields asks for gigabytes. A ragged file (rows shorter or longer than
+# the header) fails this, and is read again with Python's csv module, row by row, within the limits.
 READ_CSV = """
 CREATE OR REPLACE TEMP TABLE {table} AS
-SELECT * FROM read_csv(?, all_varchar = true, header = true, delim = ?, quote = '"', escape = '"',
-                       max_line_size = {max_line},
-                       auto_detect = true, sample_size = 20480)
+SELECT * FROM read_csv(?, header = true, delim = ?, quote = '"', escape = '"', auto_detect = false,
+                       columns = {columns}, max_line_size = {max_line})
 """
 
 
-def _read_csv(con, path: Path, table: str, encoding: str, delimiter: str) -> SourceFile:
+def _read_csv(
+    con, path: Path, table: str, encoding: str, delimiter: str, shown: str | None = None
+) -> SourceFile:
+    name = shown or path.name
+    header = _header(path, delimiter)
     try:
-        con.execute(READ_CSV.format(table=table, max_line=MAX_LINE_BYTES), [str(path), delimiter])
+        if not header:
+            raise duckdb.InvalidInputException("blank first line")  # leave it to the row-by-row reader
+        con.execute(
+            READ_CSV.format(table=table, columns=_columns_literal(header), max_line=limits.MAX_FIELD_BYTES),
+            [str(path), delimiter],
+        )
     except duckdb.Error as error:
         if _bad_unicode(error):
             raise duckdb.InvalidInputException("not UTF-8") from None
-        _read_ragged(con, path, table, delimiter)
-    headers = [c for c in con.execute(f"SELECT * FROM temp.{table} LIMIT 0").fetchdf().columns]
-    if ROW not in headers and not _same_header(headers, path, delimiter):
-        # DuckDB's sniffer took another row for the header (it does on ragged files).
-        _read_ragged(con, path, table, delimiter)
-        headers = [c for c in con.execute(f"SELECT * FROM temp.{table} LIMIT 0").fetchdf().columns]
-    if ROW not in headers:
+        if "line size" in str(error).lower():
+            raise limits.field_too_long(name, _line_number(error)) from None
+        _read_ragged(con, path, table, delimiter, name)
+    headers = _columns(con, table)
+    if ROW_NAME not in headers:
         # rowid follows the file's order; the header is row 1, so data starts at row 2.
         con.execute(f"ALTER TABLE temp.{table} ADD COLUMN {ROW} BIGINT")
         con.execute(f"UPDATE temp.{table} SET {ROW} = rowid + 2")
-    headers = [h for h in headers if h != ROW]
+    headers = [h for h in headers if h != ROW_NAME]
     rows = con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
     return SourceFile(table, headers, rows, "csv", encoding, delimiter, nul_free=not _has_nul(path))
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    """The first line's names, made unique and free of control characters ([] if it is blank)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        csv.field_size_limit(limits.MAX_HEADER_BYTES)
+        try:
+            first = next(csv.reader(handle, delimiter=delimiter), [])
+        except csv.Error:
+            return []
+    if not any(cell.strip() for cell in first):
+        return []
+    return workbooks.unique_headers([CONTROL.sub(" ", cell) for cell in first])
+
+
+def _columns_literal(header: list[str]) -> str:
+    def text(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return "{" + ", ".join(f"{text(name)}: 'VARCHAR'" for name in header) + "}"
+
+
+def _columns(con, table: str) -> list[str]:
+    return [c[0] for c in con.execute(f"SELECT * FROM temp.{table} LIMIT 0").description]
+
+
+def _line_number(error: Exception) -> int | None:
+    found = re.search(r"line (\d+)", str(error), re.IGNORECASE)
+    return int(found.group(1)) if found else None
 
 
 def _has_nul(path: Path) -> bool:
@@ -213,35 +289,28 @@ def _has_nul(path: Path) -> bool:
         return any(b"\x00" in chunk for chunk in iter(lambda: handle.read(CHUNK), b""))
 
 
-def _same_header(headers: list[str], path: Path, delimiter: str) -> bool:
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        csv.field_size_limit(MAX_LINE_BYTES)
-        try:
-            first = next(csv.reader(handle, delimiter=delimiter), [])
-        except csv.Error:
-            return True  # let DuckDB's reading stand
-    named = [h.strip() for h in first]
-    return len(named) == len(headers) and all(
-        not n or n == h or named.count(n) > 1 for n, h in zip(named, headers, strict=True)
-    )
-
-
-def _read_ragged(con, path: Path, table: str, delimiter: str) -> None:
-    csv.field_size_limit(MAX_LINE_BYTES)
+def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> None:
+    csv.field_size_limit(limits.MAX_FIELD_BYTES)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle, delimiter=delimiter))
-    except (csv.Error, UnicodeDecodeError) as error:
+            frame = workbooks.frame(_capped_rows(csv.reader(handle, delimiter=delimiter), name))
+    except UnicodeDecodeError:
+        raise duckdb.InvalidInputException("not UTF-8") from None  # the caller finds the encoding
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise limits.field_too_long(name) from None
         raise InputError(
-            f"{path.name} could not be read as CSV ({type(error).__name__}). Check it opens in a "
+            f"{name} could not be read as CSV ({type(error).__name__}). Check it opens in a "
             "spreadsheet, then save it again as CSV UTF-8."
         ) from None
-    frame = _sheet_frame(iter(rows))
-    con.register("ingest_frame", frame)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM ingest_frame")
-    finally:
-        con.unregister("ingest_frame")
+    workbooks.load_frame(con, table, frame)
+
+
+def _capped_rows(rows, name: str):
+    for number, row in enumerate(rows, start=1):
+        if len(row) > limits.MAX_COLUMNS:
+            raise limits.too_many_columns(name, len(row), f"row {number:,}")
+        yield row
 
 
 def _bad_unicode(error: Exception) -> bool:
@@ -259,85 +328,34 @@ def _reason(error: Exception) -> str:
 
 
 def _stage_xlsx(con, path: Path, table: str, sheet: str | None) -> SourceFile:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise InputError(
-            f"{path.name} is not a readable .xlsx workbook. Open it in Excel and save it "
-            "again as .xlsx, or export it as CSV."
-        ) from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise InputError(f'{path.name} has no sheet "{sheet}". Sheets: {", ".join(book.sheetnames)}.')
-        rows = book[sheet] if sheet else book.worksheets[0]
-        frame = _sheet_frame(rows.iter_rows(values_only=True))
-    finally:
-        book.close()
-    headers = [c for c in frame.columns if c != ROW]
-    con.register("ingest_frame", frame)
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM ingest_frame")
-    con.unregister("ingest_frame")
-    return SourceFile(table, headers, len(frame), "xlsx")
-
-
-def _sheet_frame(rows) -> pd.DataFrame:
-    header, data, numbers = None, [], []
-    for number, values in enumerate(rows, start=1):
-        cells = [_cell(v) for v in values]
-        if header is None:
-            if any(c not in (None, "") for c in cells):
-                header = _unique_headers(cells)
-            continue
-        if any(c not in (None, "") for c in cells):
-            data.append(cells)
-            numbers.append(number)
-    if header is None:
-        return pd.DataFrame({ROW: pd.Series([], dtype="int64")})
-    # A row longer than the header gets columns of its own (reported as extra), never silently cut.
-    width = max([len(header), *(len(row) for row in data)])
-    header = _unique_headers(header + [None] * (width - len(header)))
-    data = [row + [None] * (width - len(row)) for row in data]
-    frame = pd.DataFrame(data, columns=header, dtype="object")
-    frame[ROW] = pd.Series(numbers, dtype="int64")
-    return frame
-
-
-def _cell(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _unique_headers(cells: list) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for index, cell in enumerate(cells):
-        name = str(cell).strip() if cell not in (None, "") else f"column{index}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        seen.setdefault(name, 0)
-        out.append(name)
-    return out
+    data = workbooks.read_frame(path, sheet)
+    workbooks.load_frame(con, table, data)
+    return SourceFile(table, [c for c in data.columns if c != ROW_NAME], len(data), "xlsx")
 
 
 # -- Parquet --------------------------------------------------------------------------------------
 
+PARQUET_SIZE = """
+SELECT count(DISTINCT path_in_schema), coalesce(sum(total_uncompressed_size), 0)
+FROM parquet_metadata(?)
+"""
+
 
 def _stage_parquet(con, path: Path, table: str, sheet) -> SourceFile:
     try:
-        columns = con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(path)]).fetchdf().columns
-        casts = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" for c in columns)
+        columns, inflated = con.execute(PARQUET_SIZE, [str(path)]).fetchone()
+        if columns > limits.MAX_COLUMNS:
+            raise limits.too_many_columns(path.name, columns, "its schema")
+        if inflated > limits.MAX_FILE_BYTES:
+            raise InputError(
+                f"{path.name} expands to {inflated / 1024**2:,.0f} MB; the workbench reads files of up "
+                f"to {limits.MAX_FILE_BYTES / 1024**2:,.0f} MB. Split it into parts and import each."
+            )
+        names = [c[0] for c in con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(path)]).description]
+        # Aliased free of control characters here, so no column can take the row number's name.
+        aliases = workbooks.unique_headers([CONTROL.sub(" ", c) for c in names])
+        pairs = zip(names, aliases, strict=True)
+        casts = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(a)}" for c, a in pairs)
         con.execute(
             f"CREATE TEMP TABLE {table} AS SELECT {casts}, row_number() OVER () AS {ROW} "
             "FROM read_parquet(?)",
@@ -346,4 +364,7 @@ def _stage_parquet(con, path: Path, table: str, sheet) -> SourceFile:
     except duckdb.Error as error:
         raise InputError(f"{path.name} is not a readable Parquet file ({_reason(error)}).") from None
     rows = con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
-    return SourceFile(table, list(columns), rows, "parquet")
+    return SourceFile(table, aliases, rows, "parquet")
+
+
+__all__ = ["Source", "SourceFile", "read", "stage", "sha256", "file_format", "quote", "ROW", "ROW_NAME"]

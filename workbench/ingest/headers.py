@@ -1,21 +1,34 @@
-"""Match an export's column headers to the fields the workbench knows, whatever they are called.
+"""Match an export's column headers to the fields the workbench knows, by meaning.
 
 Headers compare in a normalised form (lower case, letters and digits only), so "Membership No.",
-"membership_number" and "MEMBERSHIP NUMBER" are all the same. Each field has the synonyms real
-exports use; a small TOML mapping file handles anything else:
+"membership_number" and "MEMBERSHIP NUMBER" are all the same; beyond that each header is scored
+against every field's synonyms with rapidfuzz (word order, punctuation and small typos aside), so
+"Date Called", "Call date/time" and "When called" all find the call time. A format profile adds
+its own header names. A small TOML mapping file handles anything else:
 
     [columns]
     membership_number = "Member Ref"
     called_at = "When"
+
+    [outcomes]              # your outcome labels
+    "Spoke - all fine" = "answered"
+
+    [answers.need_categories]   # a survey question's answers
+    "Yes - medicine" = "medicine"
+
+    [categories]            # Open Referral UK taxonomy terms
+    "Community hubs" = "isolation"
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rapidfuzz import fuzz
 
 from workbench.errors import InputError
 
@@ -56,6 +69,10 @@ MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "ward": ("ward", "ward name", "electoral ward"),
     "branch": ("branch", "branch name", "clp branch", "local branch"),
     "age": ("age", "age years", "age in years"),
+    "nationbuilder_id": ("nationbuilder id", "nb id", "nationbuilder person id"),
+    "van_id": ("vanid", "van id", "voter file vanid", "voter file van id", "my campaign id"),
+    "external_id": ("external id", "external ref", "external reference"),
+    "do_not_call": ("do not call", "dnc", "opted out", "opt out", "no calls"),
     "joined_on": (
         "joined",
         "joined on",
@@ -82,7 +99,12 @@ CALL_FIELDS: dict[str, tuple[str, ...]] = {
         "when",
         "timestamp",
         "called on",
+        "date called",
+        "call date time",
+        "when called",
+        "date contacted",
     ),
+    "call_time": ("time", "time of call", "time called", "call time", "contact time"),
     "outcome": ("outcome", "call outcome", "result", "call result", "status", "disposition"),
     "wellbeing": ("wellbeing", "well being", "wellbeing score", "how are they"),
     "needs_support": ("needs support", "needs support y n", "support needed", "need support", "needs help"),
@@ -122,6 +144,7 @@ SERVICE_FIELDS: dict[str, tuple[str, ...]] = {
     "areas": ("areas served", "areas", "area", "wards", "wards served", "service area", "coverage"),
     "contact": ("contact", "contact details", "phone", "email", "website", "url"),
     "aliases": ("aliases", "alias", "also known as", "other names", "alternate name", "alternate names"),
+    "status": ("status", "service status", "open or closed"),
 }
 
 CALL_AND_MEMBER_FIELDS = {**CALL_FIELDS, **MEMBER_FIELDS}
@@ -134,7 +157,8 @@ KINDS: dict[str, dict[str, tuple[str, ...]]] = {
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "members": ("membership_number",),
-    "calls": ("membership_number", "round", "called_at", "outcome"),
+    # Who the call was to is checked separately: a membership number, another id, or phone + first name.
+    "calls": ("called_at", "outcome"),
     "services": ("name",),
 }
 
@@ -156,12 +180,53 @@ def normalise(header: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", str(header).lower())
 
 
+ALIASES = ("nationbuilder_id", "van_id", "external_id")  # other ids a member may be known by
+
+# A header that scores at least ACCEPT against one of a field's names is taken for it; one that
+# scores at least WEAK is only mentioned (a warning, or the hint when a required column is missing).
+ACCEPT, WEAK = 88.0, 70.0
+# Two headers closer than this for one field, neither an exact name: ask, rather than guess.
+TIE = 2.0
+# Fields whose values tell two competing columns apart, and the vocabulary they must hold.
+VALUE_KINDS = {"needs_support": "yes_no", "keen_to_volunteer": "yes_no", "need_categories": "category"}
+
+
 @dataclass(frozen=True)
 class HeaderMatch:
-    """Which file column feeds which field, and which columns were not used."""
+    """Which file column feeds which field, how well it matched, and which columns were not used."""
 
     columns: dict[str, str]  # field -> the file's own header
     extra: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)  # field -> 0..100 (100: an exact name)
+    weak: list[str] = field(default_factory=list)  # notes on near misses, for warnings
+
+
+def words(header: str) -> str:
+    """A header as lower-case words: camelCase, brackets and punctuation split.
+
+    Examples:
+        >>> words("contact[firstName]"), words("Contact Sucessful ")
+        ('contact first name', 'contact sucessful')
+    """
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(header))
+    return " ".join(re.findall(r"[0-9a-z]+", text.lower()))
+
+
+def score(header: str, name: str) -> float:
+    """How well a header matches one of a field's names, 0 to 100, by meaning rather than spelling.
+
+    Equal normalised forms score 100. Otherwise rapidfuzz's token-sort ratio, which ignores word
+    order and forgives a typo ("Contact Sucessful"); a header that holds the whole of a name of two
+    or more words ("contact[firstName]" holds "first name") scores at least 92.
+    """
+    if normalise(header) == normalise(name):
+        return 100.0
+    text, wanted = words(header), words(name)
+    ratio = fuzz.token_sort_ratio(text, wanted)
+    tokens, wanted_tokens = set(text.split()), set(wanted.split())
+    if len(wanted_tokens) >= 2 and wanted_tokens <= tokens:
+        ratio = max(ratio, 92.0)
+    return float(ratio)
 
 
 def load_mapping(path: str | Path | None) -> dict:
@@ -182,47 +247,116 @@ def load_mapping(path: str | Path | None) -> dict:
             f"{path.name} is not a valid TOML mapping file ({error}). Write it like:\n"
             '[columns]\nmembership_number = "Member Ref"'
         ) from None
-    unknown = sorted(set(data) - {"columns", "outcomes"})
+    unknown = sorted(set(data) - {"columns", "outcomes", "answers", "categories"})
     if unknown:
         raise InputError(
             f"{path.name}: unknown section [{unknown[0]}]; a mapping file has [columns] "
-            '(field = "your header") and optionally [outcomes] ("your label" = "outcome").'
+            '(field = "your header") and optionally [outcomes] ("your label" = "outcome") '
+            'and [answers.FIELD] ("their answer" = "value").'
         )
     return data
 
 
 def match(
-    kind: str, headers: list[str], mapping: dict | None = None, file_name: str = "the file"
+    kind: str,
+    headers: list[str],
+    mapping: dict | None = None,
+    file_name: str = "the file",
+    *,
+    names: dict[str, tuple[str, ...]] | None = None,
+    fit: Callable[[str, str], float] | None = None,
 ) -> HeaderMatch:
-    """Map the file's headers onto `kind`'s fields; check the required ones are there.
+    """Map the file's headers onto `kind`'s fields by meaning; check the required ones are there.
+
+    Every (field, header) pair is scored (see `score`); the best pairs are taken first. A field
+    whose values can tell columns apart (yes/no, need categories) weighs each candidate by how
+    well its values fit, so "Needs Support?" holding Y/N and "Support Needed" holding
+    "Food; Medicine" go to needs_support and need_categories respectively.
 
     Args:
         kind: members | calls | services.
         headers: the file's column headers, in order.
-        mapping: a loaded mapping (see `load_mapping`); its [columns] win over synonyms.
+        mapping: a loaded mapping (see `load_mapping`); its [columns] win over everything.
         file_name: used in error messages.
+        names: a format profile's own header names per field, tried before the synonyms.
+        fit: fit(header, vocabulary) -> share (0..1) of the column's values in that vocabulary.
 
     Returns:
-        A HeaderMatch with field -> header, and the headers nothing used.
+        A HeaderMatch with field -> header, scores, near misses and the headers nothing used.
 
     Raises:
-        InputError: a required column is missing (naming expected, found and the closest match),
-        the mapping names a field or header that does not exist, or two columns claim one field.
+        InputError: a required column is missing (naming expected, found and the closest
+        candidates), two columns match one field equally well, or the mapping names a field or
+        header that does not exist.
     """
     fields = KINDS[kind]
     chosen = _mapped(kind, headers, (mapping or {}).get("columns", {}), file_name)
-    by_form = {normalise(h): h for h in reversed(headers)}
-    for name, synonyms in fields.items():
-        if name in chosen:
+    scores = dict.fromkeys(chosen, 100.0)
+    pairs = _scored_pairs(fields, headers, names or {}, fit)
+    taken = set(chosen.values())
+    for adjusted, _order, name, header, raw in pairs:
+        if adjusted < ACCEPT or name in chosen or header in taken:
             continue
-        for form in (normalise(name), *(normalise(s) for s in synonyms)):
-            header = by_form.get(form)
-            if header is not None and header not in chosen.values():
-                chosen[name] = header
-                break
+        _refuse_tie(name, header, raw, adjusted, pairs, taken, file_name)
+        chosen[name], scores[name] = header, raw
+        taken.add(header)
     _check_required(kind, headers, chosen, file_name)
-    used = set(chosen.values())
-    return HeaderMatch(columns=chosen, extra=[h for h in headers if h not in used])
+    weak = [
+        f'"{header}" looks a little like {_label(name)} (score {adjusted:.0f}) but was not used; '
+        f'if it is, map it with --mapping ([columns] {name} = "{header}")'
+        for adjusted, _o, name, header, _r in pairs
+        if WEAK <= adjusted < ACCEPT and name not in chosen and header not in taken
+    ]
+    return HeaderMatch(chosen, [h for h in headers if h not in taken], scores, _first_per_header(weak))
+
+
+def _scored_pairs(fields, headers, profile_names, fit) -> list[tuple[float, int, str, str, float]]:
+    # (adjusted score, field order, field, header, raw score), best first. Per column, not per row.
+    pairs = []
+    for order, (name, synonyms) in enumerate(fields.items()):
+        candidates = (*profile_names.get(name, ()), name, *synonyms)
+        for header in headers:
+            raw = max(score(header, c) for c in candidates)
+            if raw < WEAK:
+                continue
+            pairs.append((_weighed(raw, name, header, fit), order, name, header, raw))
+    pairs.sort(key=lambda p: (-p[0], p[1], headers.index(p[3])))
+    return pairs
+
+
+def _weighed(raw: float, name: str, header: str, fit) -> float:
+    # Only a column whose values clearly are one of the value kinds (yes/no, need categories) is
+    # weighed; then a field of another kind drops below ACCEPT. A column that fits neither (a typo'd
+    # Y/N, say) keeps its header's score, so its bad cells become row problems, not a dropped column.
+    if fit is None or name not in VALUE_KINDS:
+        return raw
+    fits = {kind: fit(header, kind) for kind in set(VALUE_KINDS.values())}
+    if max(fits.values()) < 0.5:
+        return raw
+    return raw * (0.5 + 0.5 * fits[VALUE_KINDS[name]])
+
+
+def _refuse_tie(name, header, raw, adjusted, pairs, taken, file_name) -> None:
+    if raw >= 100.0:
+        return
+    rivals = [(h, a) for a, _o, n, h, _r in pairs if n == name and h != header and h not in taken
+              and a >= ACCEPT and adjusted - a < TIE]
+    if rivals:
+        raise InputError(
+            f'{file_name}: both "{header}" and "{rivals[0][0]}" could be {_label(name)} (scores '
+            f"{adjusted:.0f} and {rivals[0][1]:.0f}); the workbench will not guess. Say which with --mapping "
+            f'([columns] {name} = "{header}").'
+        )
+
+
+def _first_per_header(notes: list[str]) -> list[str]:
+    seen, kept = set(), []
+    for note in notes:
+        header = note.split('"')[1]
+        if header not in seen:
+            seen.add(header)
+            kept.append(note)
+    return kept
 
 
 def _mapped(kind: str, headers: list[str], columns: dict, file_name: str) -> dict[str, str]:
@@ -248,12 +382,14 @@ def _check_required(kind: str, headers: list[str], chosen: dict[str, str], file_
     if not missing:
         return
     name = missing[0]
-    forms = {normalise(h): h for h in headers}
-    candidates = [normalise(name), *(normalise(s) for s in KINDS[kind][name])]
-    close = [forms[m] for c in candidates for m in difflib.get_close_matches(c, forms, n=1, cutoff=0.6)]
+    names = (name, *KINDS[kind][name])
+    close = sorted(
+        ((max(score(h, n) for n in names), h) for h in headers if h not in chosen.values()), reverse=True
+    )
+    close = [(s, h) for s, h in close[:3] if s >= 50]
     hint = (
-        f' The closest is "{close[0]}": if that is it, map it with --mapping '
-        f'([columns] {name} = "{close[0]}").'
+        " Closest: " + ", ".join(f'"{h}" ({s:.0f})' for s, h in close)
+        + f'. If one of those is it, map it with --mapping ([columns] {name} = "{close[0][1]}").'
         if close
         else f' Add the column, or map yours with --mapping ([columns] {name} = "Your Header").'
     )

@@ -7,7 +7,10 @@ section adds an organisation's own labels.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+from rapidfuzz import fuzz
 
 from workbench.errors import InputError
 from workbench.ingest.headers import normalise
@@ -148,3 +151,52 @@ def lookup(extra_outcomes: dict | None = None) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["vocabulary", "label", "code"])
     # A mapping file's label wins over a built-in one.
     return frame.drop_duplicates(["vocabulary", "label"], keep="last").reset_index(drop=True)
+
+
+# An outcome label matched by meaning must score at least this against a known label, and clearly
+# better than the best label of any other outcome; otherwise it stays unmatched (a row problem).
+MEANING_ACCEPT, MEANING_MARGIN = 85.0, 5.0
+
+
+def by_meaning(labels: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
+    """Outcome codes for labels no vocabulary or mapping names, matched by meaning, per label.
+
+    "Engaged" is busy, "Voicemail left" is voicemail, "Do not call again" is do not call and
+    "Moved away" is deceased/moved: rapidfuzz's token-set ratio lets a label carry extra words,
+    and word order does not matter. A label close to two outcomes is left alone.
+
+    Args:
+        labels: the distinct labels in a file's outcome column (not per row).
+        known: labels already mapped (a profile's or a mapping file's), which are skipped.
+
+    Returns:
+        {label: outcome} for the labels matched.
+    """
+    lookup(known)  # checks a mapping's labels name real outcomes
+    pairs = [(label, code) for code, names in _OUTCOME_LABELS.items() for label in (code, *names)]
+    pairs += list((known or {}).items())
+    normalised = {normalise(label) for label, _ in pairs}
+    readable = [(" ".join(_words(label)), code) for label, code in pairs if len(normalise(label)) > 2]
+    found = {}
+    for label in labels:
+        if label is None or not normalise(label) or normalise(label) in normalised:
+            continue
+        text = " ".join(_words(label))
+        best: dict[str, float] = {}
+        for known_text, code in readable:
+            best[code] = max(best.get(code, 0.0), fuzz.token_set_ratio(text, known_text))
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        if ranked and ranked[0][1] >= MEANING_ACCEPT and (
+            len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= MEANING_MARGIN
+        ):
+            found[label] = ranked[0][0]
+    return found
+
+
+def _words(label: str) -> list[str]:
+    return [w for w in normalise_words(label) if w]
+
+
+def normalise_words(text: str) -> list[str]:
+    """Lower-case words of a label, camelCase and underscores split."""
+    return re.findall(r"[0-9a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", str(text)).lower())

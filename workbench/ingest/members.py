@@ -16,7 +16,8 @@ from workbench import phones
 from workbench.privacy import pseudonymise
 
 DETAILS = ("branch", "ward", "postcode", "age", "joined_on")
-IDENTITY = ("first_name", "last_name", "email", "address", "phone")
+ALIASES = ("nationbuilder_id", "van_id", "external_id")  # other ids the member is known by
+IDENTITY = ("first_name", "last_name", "email", "address", "phone", *ALIASES)
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,38 @@ def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> No
 
 
 PHONES_SOURCE = "SELECT DISTINCT t__phone FROM temp.{stage} WHERE {valid} AND t__phone IS NOT NULL"
+# UK mobile and geographic numbers written as bare digits (CallHub's 447700900123, or 07700900123)
+# need no parser: SQL writes their E.164 form, and only the rest go through phonenumbers.
+PLAIN_UK = r"^(\+?44|0)([127]\d{9})$"
+PLAIN_PHONES = """
+SELECT t__phone AS raw, '+44' || regexp_extract(t__phone, '{plain}', 2) AS e164
+FROM (SELECT DISTINCT t__phone FROM temp.{stage} WHERE {valid} AND t__phone IS NOT NULL)
+WHERE regexp_matches(t__phone, '{plain}')
+"""
+OTHER_PHONES = """
+SELECT DISTINCT t__phone FROM temp.{stage}
+WHERE {valid} AND t__phone IS NOT NULL AND NOT regexp_matches(t__phone, '{plain}')
+"""
+
+
+def _filled(query: str, stage: str, valid: str) -> str:
+    # str.replace, not str.format: the phone pattern has braces of its own.
+    return query.replace("{stage}", stage).replace("{valid}", valid).replace("{plain}", PLAIN_UK)
+
+
+PHONES_READY = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'ingest_phones'"
 
 
 def register_phones(con: duckdb.DuckDBPyConnection, stage: str, valid: str, progress: bool | None) -> None:
-    """temp.ingest_phones: raw -> e164, phone_hash, each distinct raw phone parsed once."""
-    raw = [r[0] for r in con.execute(PHONES_SOURCE.format(stage=stage, valid=valid)).fetchall()]
-    frame = phones.normalise(raw, progress=progress)
+    """temp.ingest_phones: raw -> e164, phone_hash, each distinct raw phone parsed once.
+
+    Kept when already made for this import (phone matching makes it before the write).
+    """
+    if con.execute(PHONES_READY).fetchone()[0]:
+        return
+    plain = con.execute(_filled(PLAIN_PHONES, stage, valid)).fetchdf()
+    raw = [r[0] for r in con.execute(_filled(OTHER_PHONES, stage, valid)).fetchall()]
+    frame = pd.concat([plain, phones.normalise(raw, progress=progress)], ignore_index=True)
     frame["phone_hash"] = pd.Series(
         pseudonymise.suppression_hashes(con, frame["e164"].tolist()), dtype="object"
     )
@@ -95,7 +122,7 @@ CREATE OR REPLACE TEMP TABLE ingest_people AS
 SELECT k.member_key, k.membership_hash, s.membership_number,
        coalesce(s.first_name, {first}) AS first_name, coalesce(s.last_name, {last}) AS last_name,
        s.email, s.address, s.postcode, s.ward, s.branch, s.age, s.joined_on,
-       ph.e164 AS phone, ph.phone_hash
+       ph.e164 AS phone, ph.phone_hash, s.nationbuilder_id, s.van_id, s.external_id
 FROM (SELECT DISTINCT ON (membership_number) * FROM temp.{stage} WHERE {valid}
       ORDER BY membership_number, {latest}) s
 JOIN temp.ingest_keys k USING (membership_number)
@@ -125,7 +152,7 @@ SELECT member_key, membership_hash, membership_number,
        {
     ", ".join(
         f"CAST(NULL AS VARCHAR) AS {c}"
-        for c in ("first_name", "last_name", "email", "address", "postcode", "ward", "branch")
+        for c in ("first_name", "last_name", "email", "address", "postcode", "ward", "branch", *ALIASES)
     )
 },
        CAST(NULL AS INTEGER) AS age, CAST(NULL AS DATE) AS joined_on,
@@ -186,9 +213,9 @@ FROM temp.ingest_people WHERE member_key IN (SELECT member_key FROM temp.ingest_
 # New members, and existing (not erased) ones that somehow lack an identity row.
 INSERT_IDENTITIES = """
 INSERT INTO identities (member_key, membership_number, first_name, last_name, phone, email, address,
-                        phone_hash, membership_hash)
+                        phone_hash, membership_hash, nationbuilder_id, van_id, external_id)
 SELECT p.member_key, p.membership_number, p.first_name, p.last_name, p.phone, p.email, p.address,
-       p.phone_hash, p.membership_hash
+       p.phone_hash, p.membership_hash, p.nationbuilder_id, p.van_id, p.external_id
 FROM temp.ingest_people p
 WHERE p.member_key IN (SELECT member_key FROM temp.ingest_state WHERE NOT erased)
   AND p.member_key NOT IN (SELECT member_key FROM identities)

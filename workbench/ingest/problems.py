@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from workbench import exports
+from workbench.errors import InputError
 from workbench.ingest.files import ROW, quote
 
 COLUMNS = ["file", "row", "column", "value", "problem", "fix"]
@@ -32,6 +33,8 @@ IDENTITY_FIELDS = frozenset(
 )
 SHOWN_LENGTH = 60
 MAX_PROBLEMS = 10_000  # beyond this the report says how many more; the rejects file has them all
+REJECTS_FORMATS = (".csv", ".xlsx")
+EXCEL_ROWS, EXCEL_CELL = 1_048_575, 32_767  # data rows under a header, and characters in a cell
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def show(field: str, value: str | None) -> str:
         >>> show("outcome", "Maybe")
         'Maybe'
     """
-    if value is None:
+    if value is None or value is pd.NA:  # NULL arrives as pd.NA where the field has no column
         return "(blank)"
     if field in IDENTITY_FIELDS:
         return f"({field.replace('_', ' ')} withheld, {len(value)} characters)"
@@ -122,27 +125,94 @@ def summary(problems: pd.DataFrame, limit: int = 5) -> str:
     return "\n".join(lines)
 
 
-def write_rejects(
-    con: duckdb.DuckDBPyConnection, raw: str, headers: list[str], problems: pd.DataFrame, path: Path
-) -> Path:
-    """The rejected rows as written, with their reasons, to a CSV only the owner can read (0600).
+def rejects_format(path: str | Path) -> str:
+    """csv or xlsx, from the rejects file's name.
 
-    Cells that would run as a spreadsheet formula get a leading apostrophe (OWASP CSV injection).
+    Raises:
+        InputError: any other extension, naming the allowed ones.
     """
-    reasons = (
-        problems.assign(reason=problems["column"] + ": " + problems["problem"])
-        .groupby("row")["reason"]
-        .agg("; ".join)
-        .reset_index()
+    suffix = Path(path).suffix.lower()
+    if suffix not in REJECTS_FORMATS:
+        raise InputError(
+            f"Unsupported rejects file extension: '{suffix or '(none)'}' ({Path(path).name}). "
+            f"Supported formats: {', '.join(REJECTS_FORMATS)}."
+        )
+    return suffix[1:]
+
+
+def count_rejected(con: duckdb.DuckDBPyConnection, stage: str, checks: list[Check]) -> int:
+    """How many rows of the staging table have at least one problem (every one, never capped)."""
+    if not checks:
+        return 0
+    return con.execute(f"SELECT count(*) FROM temp.{stage} WHERE {_any_problem(checks)}").fetchone()[0]
+
+
+def _any_problem(checks: list[Check], alias: str = "") -> str:
+    return "(" + " OR ".join(f"{alias}{quote('p__' + c.field)} IS NOT NULL" for c in checks) + ")"
+
+
+REJECTED_ROWS = """
+SELECT r.{row} AS c0, concat_ws('; ', {reasons}) AS c1{cells}
+FROM temp.{stage} s JOIN temp.{raw} r ON r.{row} = s.row
+WHERE {rejected} ORDER BY r.{row}
+"""
+
+
+def write_rejects(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    raw: str,
+    headers: list[str],
+    checks: list[Check],
+    columns: dict[str, str],
+    path: Path,
+) -> Path:
+    """Every rejected row as written, with its reasons, to a CSV or XLSX only the owner can read.
+
+    The format follows the name (`rejects_format`); both go through the one safe writer, so cells
+    that would run as a spreadsheet formula are escaped (OWASP CSV injection).
+
+    Args:
+        stage: temp table with `row` and a `p__<field>` column per check.
+        raw: the staged file, for the cells as written.
+        headers: the file's headers, in order.
+        checks: the problem columns.
+        columns: field -> the file's header, to name the column as the file does.
+        path: where to write (.csv or .xlsx).
+
+    Raises:
+        InputError: a workbook was asked for but the rows or a cell exceed what Excel holds.
+    """
+    fmt = rejects_format(path)
+    reasons = ", ".join(_reason_sql(c, columns.get(c.field) or c.field.replace("_", " ")) for c in checks)
+    cells = "".join(f", CAST(r.{quote(h)} AS VARCHAR) AS c{i + 2}" for i, h in enumerate(headers))
+    sql = REJECTED_ROWS.format(
+        row=ROW, reasons=reasons, cells=cells, stage=stage, raw=raw, rejected=_any_problem(checks, "s.")
     )
-    con.register("ingest_reasons", reasons)
-    try:
-        cols = ", ".join(f"r.{quote(h)}" for h in headers)
-        rows = con.execute(
-            f"SELECT r.{ROW} AS row, g.reason AS problems, {cols} FROM temp.{raw} r "
-            f"JOIN ingest_reasons g ON g.row = r.{ROW} ORDER BY r.{ROW}"
-        ).fetchdf()
-    finally:
-        con.unregister("ingest_reasons")
-    # The one safe CSV writer: formula-like cells escaped (OWASP), every field quoted, mode 0600.
+    rows = con.execute(sql).fetchdf()
+    # Set after reading: a file's own header may be "row" or "problems" too, and both are kept.
+    rows.columns = ["row", "problems", *headers]
+    if fmt == "xlsx":
+        _check_fits_excel(rows, path)
+        return exports.write_xlsx(rows, path, sheet_name="Rejected rows")
     return exports.write_csv(rows, path)
+
+
+def _reason_sql(check: Check, column: str) -> str:
+    problem = "s." + quote("p__" + check.field)
+    return f"CASE WHEN {problem} IS NOT NULL THEN {_literal(column + ': ')} || {problem} END"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _check_fits_excel(rows: pd.DataFrame, path: Path) -> None:
+    lengths = [rows.iloc[:, i].astype("string").str.len().max() for i in range(rows.shape[1])]
+    longest = int(max((n for n in lengths if pd.notna(n)), default=0))
+    if len(rows) > EXCEL_ROWS or longest > EXCEL_CELL:
+        raise InputError(
+            f"The rejected rows do not fit in a workbook ({len(rows):,} rows; the longest cell has "
+            f"{longest:,} characters; Excel holds {EXCEL_ROWS:,} rows and {EXCEL_CELL:,} characters a "
+            f"cell), so nothing was imported. Use --rejects {Path(path).with_suffix('.csv').name} instead."
+        )

@@ -58,28 +58,29 @@ SERVICES = f"""
 CREATE OR REPLACE TEMP TABLE ingest_services AS
 SELECT {SERVICE_ID} AS service_id, name, coalesce(category, 'other') AS category,
        coalesce(areas, []) AS areas, contact, coalesce(aliases, []) AS aliases,
-       category IS NULL AS uncategorised
+       coalesce(status, 'active') AS status, category IS NULL AS uncategorised
 FROM temp.{{stage}} WHERE {{valid}}
 """
 
 STATE = """
 SELECT count(*) FILTER (WHERE x.service_id IS NULL),
-       count(*) FILTER (WHERE x.service_id IS NOT NULL AND (x.name, x.category, x.areas, x.contact, x.aliases)
+       count(*) FILTER (WHERE x.service_id IS NOT NULL
+                        AND (x.name, x.category, x.areas, x.contact, x.aliases, x.status)
                         IS DISTINCT FROM
-                        (n.name, n.category, n.areas, coalesce(n.contact, x.contact), n.aliases)),
+                        (n.name, n.category, n.areas, coalesce(n.contact, x.contact), n.aliases, n.status)),
        count(*) FILTER (WHERE n.uncategorised)
 FROM temp.ingest_services n LEFT JOIN services x USING (service_id)
 """
 
 UPDATE = """
 UPDATE services x SET name = n.name, category = n.category, areas = n.areas,
-       contact = coalesce(n.contact, x.contact), aliases = n.aliases
+       contact = coalesce(n.contact, x.contact), aliases = n.aliases, status = n.status
 FROM temp.ingest_services n WHERE x.service_id = n.service_id
 """
 
 INSERT = """
-INSERT INTO services (service_id, name, category, areas, contact, aliases)
-SELECT service_id, name, category, areas, contact, aliases FROM temp.ingest_services
+INSERT INTO services (service_id, name, category, areas, contact, aliases, status)
+SELECT service_id, name, category, areas, contact, aliases, status FROM temp.ingest_services
 WHERE service_id NOT IN (SELECT service_id FROM services)
 """
 

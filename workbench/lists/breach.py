@@ -17,6 +17,7 @@ import pandas as pd
 
 from workbench import exports, pages
 from workbench.errors import InputError
+from workbench.lists.protection import Protection
 from workbench.lists.registry import KIND_LABELS, ListRecord, get, now
 from workbench.privacy import optouts
 from workbench.store import settings
@@ -43,6 +44,51 @@ ICO_NOTE = (
     "to people's rights and freedoms. This list holds special-category data (party membership "
     "reveals political opinion; support needs can reveal health), so assume it must be reported."
 )
+
+# The rule for telling people, as written in UK GDPR Article 34(3)(a), which the ICO's guidance on
+# personal data breaches applies. Quoted, not judged: the decision stays with the data-protection lead.
+ARTICLE_34_3_A = (
+    "the controller has implemented appropriate technical and organisational protection measures, and "
+    "those measures were applied to the personal data affected by the personal data breach, in "
+    "particular those that render the personal data unintelligible to any person who is not authorised "
+    "to access it, such as encryption"
+)
+ENCRYPTED_CONSEQUENCE = (
+    "What this means: the ICO's guidance on personal data breaches says the people affected need not "
+    "be told of a breach (UK GDPR Article 34(3)(a)) where \"" + ARTICLE_34_3_A + "\". A lost list "
+    "encrypted with AES-256 whose passphrase travelled separately is therefore a much lower risk to "
+    "the people on it, and may be a reason they need not be told. That is the rule, not a verdict: "
+    "the decision, and whether the ICO must still be told (Article 33), stays with the data-protection lead."
+)
+ENCRYPTED_CHECKS = (
+    "Check before relying on it: did the passphrase travel with the file (the same email, a note with "
+    "the memory stick, written on a printout)? Was the list printed, or saved unencrypted, anywhere? "
+    "A paper copy or a decrypted copy is not protected."
+)
+UNENCRYPTED_CONSEQUENCE = (
+    "What this means: anyone who has the file or a printout can read every name, phone number and need "
+    "on it. The exception for data made unintelligible by encryption (UK GDPR Article 34(3)(a)) cannot "
+    "be relied on; judge the risk as for readable special-category data."
+)
+NOT_RECORDED = (
+    "Protection: not recorded (the list was made before the workbench recorded it). Treat it as not "
+    "encrypted unless the recipient can show otherwise."
+)
+
+
+def protection_lines(protection: Protection | None) -> list[str]:
+    """What the breach report says about how the list was protected, and what follows from it."""
+    if protection is None:
+        return [NOT_RECORDED, UNENCRYPTED_CONSEQUENCE]
+    if not protection.protected:
+        return [f"Protection: {protection.describe()}", UNENCRYPTED_CONSEQUENCE]
+    return [
+        f"Protection: {protection.describe()}",
+        "The passphrase was made for this list, shown once to the person who made it and never stored "
+        "by the workbench; they were told to send it by a different channel from the file.",
+        ENCRYPTED_CONSEQUENCE,
+        ENCRYPTED_CHECKS,
+    ]
 
 
 @dataclass(frozen=True)
@@ -144,6 +190,7 @@ def breach_sections(report: BreachReport) -> list[tuple[str, list[str]]]:
                 f"- (implied) membership of {report.organisation}: political opinion, special-category data",
             ],
         ),
+        ("How the list was protected", protection_lines(r.protection)),
         (
             "What to do next",
             [
@@ -224,4 +271,4 @@ def _identity_rows(people: pd.DataFrame | None) -> list[list[str]] | None:
     return rows
 
 
-__all__ = ["BreachReport", "breach", "breach_sections", "render_breach", "write_breach"]
+__all__ = ["BreachReport", "breach", "breach_sections", "protection_lines", "render_breach", "write_breach"]

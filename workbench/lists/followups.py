@@ -11,7 +11,7 @@ calling tool. Returns (`lists.returns`) close the loop.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +23,12 @@ import phonenumbers
 from workbench import exports
 from workbench.analysis import needs, outreach
 from workbench.errors import InputError
-from workbench.lists import registry
+from workbench.lists import printing, protection, registry
+from workbench.lists.protection import Protection
 from workbench.lists.registry import ListRecord
 from workbench.privacy import optouts
 from workbench.store import settings
+from workbench.store.audit import EMAIL_LIKE, PHONE_LIKE
 from workbench.store.db import key
 from workbench.store.filters import check_filters
 from workbench.store.state import transaction
@@ -105,13 +107,25 @@ class Composed:
     excluded: dict[str, int] = field(default_factory=dict)
 
 
+# Formats a list can be written in. The protected ones are encrypted with a passphrase made for the
+# list; the others (and a plain xlsx or pdf) need a recorded reason (`unprotected`).
+LIST_FORMATS = ("xlsx", "pdf", "csv", "html")
+PROTECTED_FORMATS = {"xlsx": protection.XLSX_METHOD, "pdf": protection.PDF_METHOD}
+MAX_REASON = 300
+
+
 @dataclass(frozen=True)
 class Exported:
-    """A written, registered list: its record, where it went, and who was left out (counts)."""
+    """A written, registered list: its record, where it went, and who was left out (counts).
+
+    `passphrase` opens a protected list. It exists only here, to be shown once; it is never stored,
+    logged or audited, and is kept out of this object's repr.
+    """
 
     record: ListRecord
     path: Path
     excluded: dict[str, int]
+    passphrase: str | None = field(default=None, repr=False)
 
     @property
     def list_id(self) -> str:
@@ -334,7 +348,12 @@ def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice
         "Shred it: once all the calls have been made, destroy this list securely and confidentially "
         "(shred paper, delete files and emptied downloads), and tell your organiser so it is recorded.",
         "Secure it: if you keep it overnight, make sure it is out of sight "
-        "and not easily accessible to others.",
+        "and not easily accessible to others."
+        + (
+            " This file is encrypted: never write its passphrase on it or keep the two together."
+            if record.protection is not None and record.protection.protected
+            else ""
+        ),
         "It holds members' personal data, including support needs. Write only the outcome, date and your "
         f"initials; no notes about health. Any other data-protection questions: {dp}."
         if record.kind == "followup"
@@ -352,15 +371,16 @@ def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice
 
 
 def _check_request(
-    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str
-) -> tuple[str, Path]:
+    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str, unprotected: str | None
+) -> tuple[str, Path, Protection]:
     out = Path(out)
-    fmt = (fmt or out.suffix.lstrip(".")).lower()
-    if fmt not in exports.FORMATS:
+    fmt = (fmt or out.suffix.lstrip(".") or "xlsx").lower()
+    if fmt not in LIST_FORMATS:
         raise InputError(
-            f'Unsupported list format "{fmt}". Supported formats: {", ".join(exports.FORMATS)} '
-            "(give --format, or an --out path ending in .csv, .xlsx or .html)."
+            f'Unsupported list format "{fmt}". Supported formats: {", ".join(LIST_FORMATS)} '
+            "(give --format, or an --out path ending in .xlsx, .pdf, .csv or .html)."
         )
+    how = _protection(fmt, unprotected)
     if out.suffix.lower() != f".{fmt}":
         raise InputError(f"--out {out.name} does not end in .{fmt}; name the file {out.stem}.{fmt}.")
     if out.exists():
@@ -371,18 +391,41 @@ def _check_request(
     for name, value in (("--purpose", purpose), ("--recipient", recipient), ("--by", actor)):
         if not str(value or "").strip():
             raise InputError(f"{name} is required: every list records who it is for, why, and who made it.")
-    return fmt, out
+    return fmt, out, how
+
+
+def _protection(fmt: str, unprotected: str | None) -> Protection:
+    """Encrypted unless a reason is given; a format that cannot be encrypted needs one."""
+    if unprotected is None:
+        if fmt not in PROTECTED_FORMATS:
+            raise InputError(
+                f"A {fmt} list cannot be encrypted. Choose --format xlsx or pdf (encrypted with a "
+                f'passphrase), or give --unprotected "REASON" to write a plain {fmt}: the reason is '
+                "recorded in the list registry and the audit log."
+            )
+        return Protection(PROTECTED_FORMATS[fmt])
+    reason = " ".join(str(unprotected).split())
+    if not reason:
+        raise InputError(
+            '--unprotected needs a reason, e.g. --unprotected "branch secretary has no Excel; paper '
+            'copy kept locked": it is recorded in the list registry and the audit log.'
+        )
+    if len(reason) > MAX_REASON or EMAIL_LIKE.search(reason) or (
+        PHONE_LIKE.search(reason) and sum(c.isdigit() for c in reason) >= 10
+    ):
+        raise InputError(
+            f"The --unprotected reason must be a short sentence (at most {MAX_REASON} characters) with no "
+            "phone number or email address in it: it is kept in the registry and the audit log."
+        )
+    return Protection(protection.UNPROTECTED, reason)
 
 
 def _shred_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
     return int(settings.get(con, "shred_after_days")) if days is None else days
 
 
-def _write(table: pd.DataFrame, path: Path, fmt: str, note: exports.Notice, editable: bool) -> None:
-    if fmt == "csv":
-        exports.write_csv(table, path, notice=note)
-    elif fmt == "xlsx":
-        sheet = exports.Sheet(
+def _sheet(editable: bool) -> exports.Sheet:
+    return exports.Sheet(
             editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
             choices={OUTCOME: list(OUTCOMES)} if editable else {},
             widths={
@@ -399,18 +442,41 @@ def _write(table: pd.DataFrame, path: Path, fmt: str, note: exports.Notice, edit
                 INITIALS: 9,
             },
         )
-        exports.write_xlsx(table, path, notice=note, sheet=sheet)
+
+
+def _printed(table: pd.DataFrame) -> pd.DataFrame:
+    # The printed list needs no List ID column: the ID is in the page header on every sheet.
+    return table.drop(columns=[c for c in (LIST_ID,) if c in table.columns])
+
+
+def _page(table: pd.DataFrame, note: exports.Notice) -> str:
+    printed = _printed(table)
+    return exports.render_html(
+        printed, notice=note, title=note.title, row_numbers=printed.columns[0] == ROW, widths=HTML_WIDTHS
+    )
+
+
+def _writer(
+    table: pd.DataFrame, fmt: str, note: exports.Notice, editable: bool, secret: str | None
+) -> Callable[[Path], None]:
+    """How the list is written. Slow work (building, printing, encrypting) happens now, in memory,
+    before the registry transaction; the returned function only writes the finished bytes.
+
+    With a `secret`, the plain workbook or PDF never reaches the target folder: only encrypted bytes do.
+    """
+    if fmt == "xlsx":
+        data = exports.xlsx_bytes(table, notice=note, sheet=_sheet(editable))
+        if secret is not None:
+            data = protection.encrypt_xlsx(data, secret)
+    elif fmt == "pdf":
+        keep = (lambda pdf: protection.encrypt_pdf(pdf, secret)) if secret else (lambda pdf: pdf.read_bytes())
+        data = printing.print_pdf(_page(table, note), then=keep)
+    elif fmt == "csv":
+        return lambda path: exports.write_csv(table, path, notice=note)
     else:
-        # The printed list needs no List ID column: the ID is in the page header on every sheet.
-        printed = table.drop(columns=[c for c in (LIST_ID,) if c in table.columns])
-        exports.write_html(
-            printed,
-            path,
-            notice=note,
-            title=note.title,
-            row_numbers=printed.columns[0] == ROW,
-            widths=HTML_WIDTHS,
-        )
+        page = _page(table, note)
+        return lambda path: exports.atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
+    return lambda path: exports.atomic_write(path, lambda temp: temp.write_bytes(data))
 
 
 HTML_WIDTHS = {
@@ -436,20 +502,26 @@ def _issue(
     table: pd.DataFrame,
     entries: pd.DataFrame,
     out: Path,
-    fmt: str,
     editable: bool,
-) -> None:
-    """Register and write as one: the file exists only if the registry holds it, and vice versa."""
+) -> str | None:
+    """Register and write as one: the file exists only if the registry holds it, and vice versa.
+
+    Returns:
+        The passphrase that opens the list when it is protected (made here, kept nowhere), else None.
+    """
+    secret = protection.passphrase() if record.protection and record.protection.protected else None
+    write = _writer(table, record.format, notice(con, record), editable, secret)
     written = False
     try:
         with transaction(con):
             registry.register(con, record, entries)
-            _write(table, out, fmt, notice(con, record), editable)  # atomic: whole file or none
+            write(out)  # atomic: whole file or none
             written = True
     except BaseException:
         if written:  # the commit failed; the path did not exist before (checked), so this is our own file
             out.unlink(missing_ok=True)
         raise
+    return secret
 
 
 def export(
@@ -467,29 +539,35 @@ def export(
     include_membership_number: bool = False,
     limit: int | None = None,
     as_of: datetime | str | None = None,
+    unprotected: str | None = None,
 ) -> Exported:
-    """Make, write and register a branch's follow-up list (CSV, XLSX or print-ready HTML).
+    """Make, write and register a branch's follow-up list: encrypted XLSX or PDF, or with a reason, plain.
 
     Args:
         branch, ward, category: who it is for (see `compose`).
         purpose, recipient: why and to whom it is given; printed on it and kept in the registry.
-        out: the file to write (mode 0600; never overwrites); fmt: csv, xlsx or html (default: from out).
+        out: the file to write (mode 0600; never overwrites).
+        fmt: xlsx (default) or pdf, encrypted with a passphrase made for the list; csv or html (or a
+            plain xlsx or pdf) only with `unprotected`. Default: from out's suffix.
+        unprotected: why this list is not encrypted; recorded in the registry and the audit log.
         actor: who made it (audit log and registry).
         shred_after_days: default the setting "shred_after_days" (14).
         include_membership_number: add the membership number (only when the branch needs it).
 
     Returns:
-        Exported(record, path, excluded): the list's registry record and who was left out, by reason.
+        Exported(record, path, excluded, passphrase): the list's registry record, who was left out
+        by reason, and the passphrase that opens it (None when unprotected): show it once.
 
     Raises:
-        InputError: a bad argument, nobody to put on the list, or an unwritable path. Nothing is
-            registered or written then.
+        InputError: a bad argument, a plain format without a reason, nobody to put on the list, or an
+            unwritable path. Nothing is registered or written then.
+        PrintError: a PDF was asked for and Chromium is missing or failed (nothing is registered).
 
     Examples:
         >>> export(con, branch="Ashcombe", purpose="welfare call-backs", recipient="Ashcombe secretary",
         ...        out="ashcombe.xlsx", actor="ana")  # doctest: +SKIP
     """
-    fmt, out = _check_request(fmt, out, purpose, recipient, actor)
+    fmt, out, how = _check_request(fmt, out, purpose, recipient, actor, unprotected)
     days = _shred_days(con, shred_after_days)
     composed = compose(con, branch=branch, ward=ward, category=category, limit=limit, as_of=as_of)
     _refuse_empty(composed, f"branch {branch}")
@@ -498,11 +576,11 @@ def export(
         "followup", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
         row_count=len(composed.rows), fmt=fmt, data_categories=data,
         filters={"branch": branch, "ward": ward, "category": category, "limit": limit},
-        excluded=composed.excluded,
+        excluded=composed.excluded, protection=how,
     )
     table, entries = _table(con, record.list_id, composed, include_membership_number)
-    _issue(con, record, table, entries, out, fmt, editable=True)
-    return Exported(record, out, composed.excluded)
+    secret = _issue(con, record, table, entries, out, editable=True)
+    return Exported(record, out, composed.excluded, secret)
 
 
 def _refuse_empty(composed: Composed, what: str) -> None:
@@ -593,6 +671,7 @@ def next_round(
     wellbeing_at_most: int = 2,
     shred_after_days: int | None = None,
     as_of: datetime | str | None = None,
+    unprotected: str | None = None,
 ) -> Exported:
     """Write and register the call list for the next round, shaped for the calling tool.
 
@@ -600,13 +679,16 @@ def next_round(
     here because the calling tool matches each call to its member record by it, and call outcomes
     come back into the workbench keyed by it; a branch follow-up list leaves it out.
 
+    Encrypted (xlsx by default, or pdf) exactly as `export`; a plain csv for a calling tool's
+    upload needs `unprotected` with the reason.
+
     Returns:
-        Exported(record, path, excluded).
+        Exported(record, path, excluded, passphrase).
 
     Raises:
         InputError: a bad argument, nobody to call, or an unwritable path; nothing is registered then.
     """
-    fmt, out = _check_request(fmt, out, purpose, recipient, actor)
+    fmt, out, how = _check_request(fmt, out, purpose, recipient, actor, unprotected)
     days = _shred_days(con, shred_after_days)
     composed = compose_next_round(
         con,
@@ -630,7 +712,7 @@ def next_round(
             "checkin_after_days": checkin_after_days,
             "wellbeing_at_most": wellbeing_at_most,
         },
-        excluded=composed.excluded,
+        excluded=composed.excluded, protection=how,
     )
     rows = composed.rows
     table = pd.DataFrame(
@@ -646,13 +728,15 @@ def next_round(
     entries = pd.DataFrame(
         {"row_number": range(1, len(rows) + 1), "member_key": rows["member_key"], "digest": None}
     )
-    if fmt == "html":
+    if fmt in ("html", "pdf"):
         table.insert(0, ROW, range(1, len(table) + 1))
-    _issue(con, record, table, entries, out, fmt, editable=False)
-    return Exported(record, out, composed.excluded)
+    secret = _issue(con, record, table, entries, out, editable=False)
+    return Exported(record, out, composed.excluded, secret)
 
 
 __all__ = [
+    "LIST_FORMATS",
+    "PROTECTED_FORMATS",
     "Composed",
     "Exported",
     "OUTCOMES",

@@ -18,6 +18,7 @@ import pandas as pd
 
 from workbench import ids
 from workbench.errors import InputError
+from workbench.lists.protection import Protection
 from workbench.store.audit import audit
 from workbench.store.state import transaction
 
@@ -47,6 +48,7 @@ class ListRecord:
     data_categories: tuple[str, ...]
     filters: dict
     excluded: dict
+    protection: Protection | None = None  # None: made before protection was recorded
 
     @property
     def destroyed(self) -> bool:
@@ -76,6 +78,7 @@ INSERT INTO lists (list_id, kind, purpose, recipient, created_by, created_at, sh
                    destroyed_by, row_count, format, data_categories, filters, excluded)
 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?)
 """
+INSERT_PROTECTION = "INSERT INTO list_protection (list_id, method, reason) VALUES (?, ?, ?)"
 INSERT_MEMBERS = """
 INSERT INTO list_members (list_id, row_number, member_key, digest)
 SELECT ?, row_number, member_key, digest FROM {rows}
@@ -109,6 +112,8 @@ def register(con: duckdb.DuckDBPyConnection, record: ListRecord, rows: pd.DataFr
             json.dumps(record.excluded),
         ],
     )
+    if record.protection is not None:
+        con.execute(INSERT_PROTECTION, [record.list_id, record.protection.method, record.protection.reason])
     name = f"_list_rows_{secrets.token_hex(6)}"
     con.register(name, rows[["row_number", "member_key", "digest"]])
     try:
@@ -125,16 +130,38 @@ def register(con: duckdb.DuckDBPyConnection, record: ListRecord, rows: pd.DataFr
             "rows": record.row_count,
             "format": record.format,
             "excluded": dict(record.excluded),
+            # How it was protected, and why not when it was not; never the passphrase.
+            **_protection_counts(record.protection),
         },
         member_keys=rows["member_key"].dropna().tolist(),
     )
     return record
 
 
+PROTECTION_TABLE_QUERY = """
+SELECT count(*) FROM duckdb_tables()
+WHERE database_name = current_database() AND table_name = 'list_protection'
+"""
+NO_PROTECTION_TABLE = "(SELECT NULL::VARCHAR AS list_id, NULL::VARCHAR AS method, NULL::VARCHAR AS reason)"
+
+
+def _protection_table(con: duckdb.DuckDBPyConnection) -> str:
+    # A store made before list_protection existed gains it on its next write open; read-only until
+    # then, its lists read as "not recorded" rather than failing.
+    return "list_protection" if con.execute(PROTECTION_TABLE_QUERY).fetchone()[0] else NO_PROTECTION_TABLE
+
+
+def _protection_counts(protection: Protection | None) -> dict:
+    if protection is None:
+        return {}
+    return {"protection": protection.method, "unprotected_reason": protection.reason}
+
+
 GET_QUERY = """
-SELECT list_id, kind, purpose, recipient, created_by, created_at, shred_by, destroyed_at, destroyed_by,
-       row_count, format, data_categories, filters, excluded
-FROM lists WHERE list_id = ?
+SELECT l.list_id, kind, purpose, recipient, created_by, created_at, shred_by, destroyed_at, destroyed_by,
+       row_count, format, data_categories, filters, excluded, p.method, p.reason
+FROM lists l LEFT JOIN {protection} p ON p.list_id = l.list_id
+WHERE l.list_id = ?
 """
 
 
@@ -144,24 +171,28 @@ def get(con: duckdb.DuckDBPyConnection, list_id: str) -> ListRecord:
     Raises:
         InputError: no such list (the message says how to see every list).
     """
-    row = con.execute(GET_QUERY, [str(list_id).strip().upper()]).fetchone()
+    query = GET_QUERY.format(protection=_protection_table(con))
+    row = con.execute(query, [str(list_id).strip().upper()]).fetchone()
     if row is None:
         raise InputError(
             f'No list with ID "{safe_id(list_id)}" in this store. `workbench lists` shows every '
             "list and its ID (e.g. FU-20200415-KQXRT)."
         )
     return ListRecord(
-        *row[:11], tuple(row[11] or ()), json.loads(row[12] or "{}"), json.loads(row[13] or "{}")
+        *row[:11], tuple(row[11] or ()), json.loads(row[12] or "{}"), json.loads(row[13] or "{}"),
+        Protection(row[14], row[15]) if row[14] else None,
     )
 
 
 def new_record(kind: str, *, purpose: str, recipient: str, actor: str, shred_after_days: int, row_count: int,
-               fmt: str, data_categories: tuple[str, ...], filters: dict, excluded: dict) -> ListRecord:
+               fmt: str, data_categories: tuple[str, ...], filters: dict, excluded: dict,
+               protection: Protection | None = None) -> ListRecord:
     """The registry record of a list made now: a fresh ID, its shred-by date, not destroyed."""
     created = now()
     return ListRecord(
         new_list_id(kind, created), kind, purpose.strip(), recipient.strip(), actor.strip(), created,
         shred_by(created, shred_after_days), None, None, row_count, fmt, data_categories, filters, excluded,
+        protection,
     )
 
 
@@ -174,8 +205,12 @@ def safe_id(value: object) -> str:
 LISTS_QUERY = """
 WITH returned AS (SELECT list_id, count(outcome) AS returned FROM list_members GROUP BY list_id)
 SELECT l.list_id, l.kind, l.recipient, l.purpose, l.created_by, l.created_at, l.shred_by, l.row_count,
-       coalesce(r.returned, 0) AS returned, l.destroyed_at, l.destroyed_by
-FROM lists l LEFT JOIN returned r ON r.list_id = l.list_id
+       coalesce(r.returned, 0) AS returned, l.destroyed_at, l.destroyed_by,
+       CASE p.method WHEN 'none' THEN 'NOT encrypted: ' || coalesce(p.reason, '')
+                     WHEN 'xlsx-agile-aes256' THEN 'encrypted (AES-256 XLSX)'
+                     WHEN 'pdf-aes256' THEN 'encrypted (AES-256 PDF)'
+                     ELSE coalesce(p.method, 'not recorded') END AS protection
+FROM lists l LEFT JOIN returned r ON r.list_id = l.list_id LEFT JOIN {protection} p ON p.list_id = l.list_id
 WHERE NOT ? OR l.destroyed_at IS NULL
 ORDER BY l.destroyed_at IS NOT NULL, l.shred_by, l.created_at, l.list_id
 """
@@ -192,10 +227,12 @@ def lists(
 
     Returns:
         list_id, kind, recipient, purpose, created_by, created_at, shred_by, rows, returned (rows with
-        an outcome back), status ("out", "PAST SHRED-BY" or "destroyed"), days_overdue, destroyed_at,
-        destroyed_by.
+        an outcome back), protection (how it was encrypted, or "NOT encrypted: " and the reason
+        recorded; "not recorded" for lists made before protection was recorded), status ("out",
+        "PAST SHRED-BY" or "destroyed"), days_overdue, destroyed_at, destroyed_by.
     """
-    frame = con.execute(LISTS_QUERY, [outstanding]).df().rename(columns={"row_count": "rows"})
+    query = LISTS_QUERY.format(protection=_protection_table(con))
+    frame = con.execute(query, [outstanding]).df().rename(columns={"row_count": "rows"})
     today = pd.Timestamp(as_of or now().date())
     overdue = (today - pd.to_datetime(frame["shred_by"])).dt.days.clip(lower=0)
     destroyed = frame["destroyed_at"].notna()
@@ -213,6 +250,7 @@ def lists(
         "shred_by",
         "rows",
         "returned",
+        "protection",
         "status",
         "days_overdue",
         "destroyed_at",

@@ -18,7 +18,7 @@ import duckdb
 from workbench import exports
 from workbench.analysis import needs
 from workbench.errors import InputError
-from workbench.lists import registry
+from workbench.lists import protection, registry
 from workbench.lists.followups import (
     DATE_CALLED,
     LIST_ID,
@@ -87,7 +87,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_results(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str) -> Returns:
+def needs_passphrase(path: str | Path) -> bool:
+    """Whether a returned file is a password-protected workbook (so a passphrase must be asked for)."""
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx" or not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        return protection.is_encrypted_office(handle.read(8))
+
+
+def _decrypted(path: Path, passphrase: str | None) -> bytes | None:
+    """A protected workbook's plain bytes, in memory only; None for a plain file."""
+    if not needs_passphrase(path):
+        return None
+    if not str(passphrase or "").strip():
+        raise InputError(
+            f"{path.name} is a password-protected list. Give the passphrase it was sent with "
+            "(the CLI asks for it, or reads it from --list-passphrase-file)."
+        )
+    return protection.decrypt_xlsx(path.read_bytes(), passphrase, file_name=path.name)
+
+
+def import_results(
+    con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str, passphrase: str | None = None
+) -> Returns:
     """Read a returned follow-up list (XLSX or CSV) and record its outcomes; all or nothing.
 
     Rows are matched by List ID and Row. Outcomes: resolved and unreachable set the follow-up's
@@ -100,18 +123,22 @@ def import_results(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: s
     Idempotent: the same file again changes nothing; a row whose outcome is already recorded adds
     no second event.
 
+    A password-protected workbook (as the list went out) is decrypted in memory with `passphrase`;
+    the plain workbook is never written anywhere.
+
     Returns:
         Returns(...) with counts of what changed.
 
     Raises:
-        InputError: the file is missing, not CSV/XLSX, or has problems (all listed; nothing changed).
+        InputError: the file is missing, not CSV/XLSX, protected and the passphrase is missing or
+            wrong, or has problems (all listed; nothing changed).
     """
     path = Path(path)
     if not str(actor or "").strip():
         raise InputError("Say who is importing the returns: give --by NAME or set WORKBENCH_USER.")
     if not path.is_file():
         raise InputError(f"No file at {path}. Give the path of the returned list (.xlsx or .csv).")
-    header, raw = exports.read_table(path, header_first=LIST_ID)
+    header, raw = exports.read_table(path, header_first=LIST_ID, data=_decrypted(path, passphrase))
     sha = _sha256(path)
     done = con.execute(DONE_QUERY, [sha]).fetchone()
     if done:
@@ -385,4 +412,4 @@ def _record_optouts(con: duckdb.DuckDBPyConnection, rows: list[_Row], actor: str
     return len(added)
 
 
-__all__ = ["Returns", "import_results"]
+__all__ = ["Returns", "import_results", "needs_passphrase"]

@@ -294,6 +294,50 @@ def record_imported(con: duckdb.DuckDBPyConnection, matched: pd.DataFrame, *, im
         con.unregister(name)
 
 
+# One register entry per member a source system marks do-not-call (NationBuilder's do_not_call,
+# Spoke's contact[optOut]); its id is derived from the file's SHA-256 and the member, so the same
+# file imported twice adds nothing. A member already opted out (not withdrawn) gets no second entry.
+FROM_IMPORT_QUERY = """
+INSERT INTO optouts (COLUMNS)
+SELECT 'import-' || substr(sha256(? || '|' || k.member_key), 1, 24), k.member_key, i.phone_hash,
+       i.membership_hash, 'calls', 'asked_not_to_be_called', 'import', ?, now()
+FROM (SELECT DISTINCT member_key FROM {keys}) k
+LEFT JOIN identities i ON i.member_key = k.member_key
+WHERE NOT EXISTS (SELECT 1 FROM optouts o
+                  WHERE o.optout_id = 'import-' || substr(sha256(? || '|' || k.member_key), 1, 24))
+  AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.member_key = k.member_key AND o.withdrawn_at IS NULL)
+RETURNING member_key
+""".replace("COLUMNS", ENTRY_COLUMNS)
+
+
+def record_from_import(con: duckdb.DuckDBPyConnection, *, actor: str, member_keys: list[str],
+                       sha256: str) -> int:
+    """Put members an imported file marks do-not-call on the register (source "import").
+
+    Runs inside the caller's transaction (the import's), so the opt-outs and the rows that carried
+    them are written together or not at all.
+
+    Args:
+        actor: who ran the import.
+        member_keys: the members the file marks do-not-call.
+        sha256: the file's SHA-256, kept in the entry's id and the audit log.
+
+    Returns:
+        The number of new register entries.
+    """
+    name = f"_import_keys_{uuid.uuid4().hex}"
+    con.register(name, pd.DataFrame({"member_key": [str(k) for k in member_keys]}, dtype=object))
+    try:
+        rows = con.execute(FROM_IMPORT_QUERY.format(keys=name), [sha256, actor, sha256]).fetchall()
+    finally:
+        con.unregister(name)
+    if rows:
+        audit(con, "optout.add", actor=actor, object_id=f"import:{sha256[:16]}",
+              counts={"added": len(rows), "source": "import", "sha256": sha256},
+              member_keys=[r[0] for r in rows])
+    return len(rows)
+
+
 def membership_hashes(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> list[str | None]:
     """Suppression hashes of membership numbers, normalised the way identities are."""
     return pseudonymise.suppression_hashes(

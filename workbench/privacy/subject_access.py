@@ -26,6 +26,7 @@ from workbench.store.state import transaction
 
 IDENTITY_QUERY = """
 SELECT i.membership_number, i.first_name, i.last_name, i.phone, i.email, i.address,
+       i.nationbuilder_id, i.van_id, i.external_id,
        m.branch, m.ward, m.postcode, m.age, m.joined_on, m.created_at AS first_recorded, m.erased_at
 FROM members m LEFT JOIN identities i ON i.member_key = m.member_key
 WHERE m.member_key = ?

@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import html
 import json
 import os
 import secrets
@@ -24,26 +22,23 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
-from string import Template
 
 import duckdb
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from workbench import exports, pages
 from workbench.analysis import needs, outreach, services
+from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import disclosure, page, risk
+from workbench.scoring import age_band_sql
 from workbench.store import db
 from workbench.store.audit import audit
-from workbench.scoring import age_band_sql
-from workbench.errors import DisclosureError, InputError
-from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 from workbench.store.filters import check_filters, where
 from workbench.store.state import transaction
+from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 
 AREA_LEVELS = ("sector", "district", "ward", "branch")   # finest to coarsest
 NEEDS_DETAIL = ("categories", "any")
@@ -404,6 +399,7 @@ cats AS (SELECT unnest(?::VARCHAR[]) AS category),
 cover AS (
     SELECT s.category, lower(trim(a.area)) AS ward_key
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
+    WHERE coalesce(s.status, 'active') = 'active'  -- inactive or defunct services cover nothing
 ),
 needed AS (
     SELECT m.ward, n.category, count(DISTINCT c.member_key) AS members

@@ -30,14 +30,22 @@ from workbench.errors import InputError, StoreError
 from workbench.exports import protect
 from workbench.store.state import transaction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
 
 # Each entry upgrades a store from version N-1 to N. schema.sql (all CREATE ... IF NOT EXISTS)
 # runs after them, so new tables need no migration; changed columns do.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # 2: member id aliases (NationBuilder, VAN, external) on the identity row; a service's status.
+    2: """
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS nationbuilder_id VARCHAR;
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS van_id VARCHAR;
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS external_id VARCHAR;
+    ALTER TABLE services ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'active';
+    """,
+}
 
 KEY_NAMES = ("member", "suppression")
 
@@ -84,6 +92,13 @@ def _httpfs_extension() -> Path:
 # opens one per filter change. The same unchanged file is loaded without the check again; a file
 # changed in any way is checked again.
 _CHECKED_EXTENSION: tuple | None = None
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """A connection to no store yet: work done in it (such as reading an import's file into
+    temporary tables) holds no lock, and `connect(..., into=it)` attaches the store later.
+    """
+    return _new_connection()
 
 
 def _new_connection() -> duckdb.DuckDBPyConnection:
@@ -162,6 +177,7 @@ def connect(
     *,
     read_only: bool = False,
     busy_timeout: float = 10.0,
+    into: duckdb.DuckDBPyConnection | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open an existing store. Close it soon: other processes are waiting.
 
@@ -170,6 +186,9 @@ def connect(
         passphrase: the store's passphrase, or None for an unencrypted store.
         read_only: open for reading only (views, reports); several readers may share the file.
         busy_timeout: seconds to wait while another process holds the store.
+        into: a connection from `new_connection()` to attach the store to, keeping its temporary
+            tables (an import reads its file there first, so a slow file never holds the lock).
+            It is left open if the store cannot be opened.
 
     Raises:
         StoreError: missing, locked, wrong passphrase, or written by a newer version.
@@ -180,26 +199,35 @@ def connect(
             f"No store at {path}. Create one with: workbench init --db {path} "
             "(or build the demo store with: workbench demo --no-launch)"
         )
-    con = _open(path, passphrase, read_only, busy_timeout)
+    con = _open(path, passphrase, read_only, busy_timeout, into)
     try:
         _check_version(con, path, read_only)
     except BaseException:
-        con.close()
+        if into is None:
+            con.close()
+        else:
+            con.execute("USE memory")
+            con.execute(f"DETACH {ALIAS}")
         raise
     return con
 
 
 def _open(
-    path: Path, passphrase: str | None, read_only: bool, busy_timeout: float
+    path: Path,
+    passphrase: str | None,
+    read_only: bool,
+    busy_timeout: float,
+    into: duckdb.DuckDBPyConnection | None = None,
 ) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + busy_timeout
     while True:
-        con = _new_connection()
+        con = into if into is not None else _new_connection()
         try:
             _attach(con, path, passphrase, read_only)
             return con
         except duckdb.Error as error:
-            con.close()
+            if into is None:
+                con.close()
             explained = _explain_attach_error(path, error, bool(passphrase))
             busy = explained is not None and "is busy" in str(explained)
             if busy and time.monotonic() < deadline:
@@ -212,15 +240,19 @@ def _open(
 
 @contextlib.contextmanager
 def session(
-    path: str | Path | None = None, passphrase: str | None = None, *, read_only: bool = False
+    path: str | Path | None = None,
+    passphrase: str | None = None,
+    *,
+    read_only: bool = False,
+    into: duckdb.DuckDBPyConnection | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection for one piece of work, closed (and so released) afterwards.
+    """A connection for one piece of work, closed (and so released) afterwards (`into`: see `connect`).
 
     Examples:
         >>> with session("data/workbench.duckdb", "demo", read_only=True) as con:  # doctest: +SKIP
         ...     con.sql("select count(*) from members").fetchone()
     """
-    con = connect(path, passphrase, read_only=read_only)
+    con = connect(path, passphrase, read_only=read_only, into=into)
     try:
         yield con
     finally:

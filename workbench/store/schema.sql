@@ -47,7 +47,12 @@ CREATE TABLE IF NOT EXISTS identities (
     -- Keyed hashes (keys['suppression']) of the E.164 phone and the normalised membership number,
     -- written with the identity, so opt-out suppression is one join and needs no per-row hashing.
     phone_hash        VARCHAR,
-    membership_hash   VARCHAR
+    membership_hash   VARCHAR,
+    -- Other ids the member is known by in the tools organisers use (schema 2), so a call export
+    -- that carries one of them instead of the membership number still finds its member.
+    nationbuilder_id  VARCHAR,
+    van_id            VARCHAR,
+    external_id       VARCHAR
 );
 
 -- ingest.py -------------------------------------------------------------------------------------
@@ -103,7 +108,10 @@ CREATE TABLE IF NOT EXISTS services (
     category   VARCHAR NOT NULL,            -- same vocabulary as need categories
     areas      VARCHAR[],
     contact    VARCHAR,
-    aliases    VARCHAR[]
+    aliases    VARCHAR[],
+    -- active | inactive | defunct | temporarily closed (Open Referral UK, schema 2). Only active
+    -- services are offered for signposting; the others stay for the history of what was referenced.
+    status     VARCHAR DEFAULT 'active'
 );
 
 -- Services referenced on a call. service_id is NULL for a name not (yet) in the directory.
@@ -181,6 +189,14 @@ CREATE TABLE IF NOT EXISTS list_members (
     called_on   DATE,
     returned_at TIMESTAMP,
     PRIMARY KEY (list_id, row_number)
+);
+
+-- How each list left the building (issue 16): encrypted, and by which method, or not and why. Never the
+-- passphrase. A separate table, so lists made before it existed read as "not recorded".
+CREATE TABLE IF NOT EXISTS list_protection (
+    list_id    VARCHAR PRIMARY KEY,
+    method     VARCHAR NOT NULL,           -- xlsx-agile-aes256 | pdf-aes256 | none
+    reason     VARCHAR                     -- why it was not encrypted (--unprotected REASON); NULL when it was
 );
 
 -- dataprotection.py -----------------------------------------------------------------------------

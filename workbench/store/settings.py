@@ -14,6 +14,12 @@ from workbench.store.audit import audit
 KNOWN: dict[str, tuple[str, str]] = {
     "dp_contact": ("dataprotection@example.org", "the data-protection team's email, printed on every list"),
     "organisation": ("Northvale Labour Party", "the organisation's name, printed on lists and reports"),
+    "call_purpose": (
+        "to check in with members, keep them company while many are cut off from friends and family, find "
+        "out whether they need support or would like to help others, and point them to local groups and "
+        "services that can help",
+        "why the calls are made, in the organisation's own words; printed on the callers' briefing",
+    ),
     "shred_after_days": ("14", "days a printed list may exist before it must be shredded"),
     "escalate_after_days": ("7", "days a need may wait before it is escalated"),
     "as_of": (
@@ -48,6 +54,11 @@ def set(con: duckdb.DuckDBPyConnection, key: str, value: str, *, actor: str) -> 
         )
     if key == "as_of" and value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise InputError(f'as_of must be a date written YYYY-MM-DD, or blank for today; got "{value}".')
+    if key == "call_purpose" and not 10 <= len(value) <= 400:
+        raise InputError(
+            "call_purpose must be one or two sentences (10 to 400 characters) saying why members are "
+            'called, e.g. "to check in and find out whether anyone needs support".'
+        )
     if key.endswith("_days") and not (value.isdigit() and 0 < int(value) <= 3650):
         raise InputError(f'{key} must be a whole number of days from 1 to 3650; got "{value}".')
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])

@@ -88,7 +88,7 @@ SOURCE_QUERIES = {
     "call_needs": "SELECT call_id, category FROM call_needs",
     "call_skills": "SELECT call_id, skill FROM call_skills",
     "call_services": "SELECT call_id, service_id, raw_name FROM call_services",
-    "services": "SELECT service_id, name, category, areas FROM services",
+    "services": "SELECT service_id, name, category, areas, status FROM services",
     "neighbours": NEIGHBOURS_QUERY,
 }
 

@@ -1,0 +1,293 @@
+"""Understand an export before its rows are checked: which format, which column is which field, what
+its outcome labels mean; and, once its rows are staged, the format's own ways of writing things.
+
+Everything here works per column or in one SQL statement over the staged rows: recognition reads
+headers, value fits read a few hundred distinct values, outcome labels are matched once per
+distinct label, and the members a call export names are found with one join.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import duckdb
+
+from workbench.ingest import headers, labels, profiles
+from workbench.ingest import members as ingest_members
+from workbench.ingest.fields import lit, norm_sql
+from workbench.ingest.files import SourceFile, quote
+from workbench.privacy import optouts
+from workbench.vocabulary import NEED_CATEGORIES
+
+SAMPLE_ROWS = 5_000  # values read to judge what a column holds
+SAMPLE_VALUES = 300
+MAX_LABELS = 1_000  # distinct outcome labels considered for matching by meaning
+
+
+@dataclass
+class Understanding:
+    """What the workbench took a file to be, for the import and for the person running it."""
+
+    profile: profiles.Profile
+    match: headers.HeaderMatch
+    mapping: dict  # the mapping file's contents, with the profile's and matched outcome labels added
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return self.match.columns
+
+    def identity(self) -> str:
+        """How rows name their member here: membership_number, an alias field, or phone_first_name."""
+        if "membership_number" in self.columns:
+            return "membership_number"
+        for alias in headers.ALIASES:
+            if alias in self.columns:
+                return alias
+        if {"phone", "first_name"} <= set(self.columns):
+            return "phone_first_name"
+        return "none"
+
+
+DISTINCT_VALUES = """
+SELECT v FROM (SELECT trim(CAST({col} AS VARCHAR)) AS v FROM temp.{raw} LIMIT {rows})
+WHERE v IS NOT NULL AND v <> '' GROUP BY v LIMIT {values}
+"""
+
+
+def _values(con: duckdb.DuckDBPyConnection, raw: str, header: str, rows: int, values: int) -> list[str]:
+    query = DISTINCT_VALUES.format(col=quote(header), raw=raw, rows=rows, values=values)
+    return [r[0] for r in con.execute(query).fetchall()]
+
+
+def _fit(con: duckdb.DuckDBPyConnection, raw: str):
+    yes_no = {labels.normalise(x) for names in labels.VOCABULARIES["yes_no"].values() for x in names}
+    categories = {labels.normalise(x) for names in labels.VOCABULARIES["category"].values() for x in names}
+    categories |= {labels.normalise(c) for c in NEED_CATEGORIES}
+
+    @functools.cache
+    def fit(header: str, vocabulary: str) -> float:
+        values = _values(con, raw, header, SAMPLE_ROWS, SAMPLE_VALUES)
+        if not values:
+            return 1.0  # an empty column says nothing either way
+        if vocabulary == "yes_no":
+            hits = [
+                labels.normalise(v) in yes_no or labels.normalise_words(v)[:1] in (["yes"], ["no"])
+                for v in values
+            ]
+        else:
+            hits = [
+                all(labels.normalise(part) in categories for part in _split(v) if part.strip())
+                for v in values
+            ]
+        return sum(hits) / len(hits)
+
+    return fit
+
+
+def _split(value: str) -> list[str]:
+    return value.replace(";", ",").split(",")
+
+
+def understand(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    staged: SourceFile,
+    mapping: dict,
+    file_name: str,
+    forced: str | None = None,
+) -> Understanding:
+    """Recognise the format, match headers to fields, and learn the outcome labels.
+
+    Args:
+        kind: members | calls | services.
+        staged: the file as read (ingest.files.stage).
+        mapping: the loaded mapping file (may be empty).
+        file_name: for messages.
+        forced: a profile name from --profile.
+
+    Raises:
+        InputError: unknown profile, a required column missing, or an ambiguous column.
+    """
+    profile = profiles.recognise(kind, staged.headers, forced)
+    match = headers.match(
+        kind, staged.headers, mapping, file_name, names=profile.columns, fit=_fit(con, staged.table)
+    )
+    merged = {**mapping, "outcomes": {**profile.outcomes, **mapping.get("outcomes", {})}}
+    understanding = Understanding(profile, match, merged)
+    if kind == "calls" and "outcome" in match.columns:
+        found = labels.by_meaning(
+            _values(con, staged.table, match.columns["outcome"], staged.rows, MAX_LABELS), merged["outcomes"]
+        )
+        merged["outcomes"].update(found)
+        understanding.notes += [f'outcome "{label}" read as {code}' for label, code in sorted(found.items())]
+    if not merged["outcomes"]:
+        merged.pop("outcomes")
+    return understanding
+
+
+# A single name written "Last, First" (VAN): split on the comma.
+LAST_FIRST = """
+UPDATE temp.{stage} SET last_name = trim(split_part(full_name, ',', 1)),
+       first_name = nullif(trim(substr(full_name, strpos(full_name, ',') + 1)), ''), full_name = NULL
+WHERE full_name LIKE '%,%' AND first_name IS NULL AND last_name IS NULL
+"""
+
+SKIPPED = "DELETE FROM temp.{stage} WHERE {norm} IN ({labels}) RETURNING row"
+
+WITH_TIME = """
+UPDATE temp.{stage} SET called_at = CAST(called_at AS DATE) + call_time
+WHERE called_at IS NOT NULL AND call_time IS NOT NULL
+"""
+BAD_TIMES = "SELECT row FROM temp.{stage} WHERE t__call_time IS NOT NULL AND call_time IS NULL ORDER BY row"
+
+SPAN = "SELECT min(called_at), max(called_at) FROM temp.{stage} WHERE called_at IS NOT NULL AND {valid}"
+FILL_ROUND = "UPDATE temp.{stage} SET round = ?, t__round = ?"
+
+
+def prepare_calls(
+    con: duckdb.DuckDBPyConnection, stage: str, understanding: Understanding, round_name: str | None
+) -> tuple[list[str], list[str]]:
+    """Apply the format's ways to staged call rows: names, skipped rows, times, the round, the member.
+
+    Args:
+        stage: the staging table (fields.stage), before its problems are collected.
+        round_name: --round, which wins over the file's own round column.
+
+    Returns:
+        (notes, warnings) for the person importing: what was derived or skipped; times unread.
+    """
+    notes, warnings, profile, columns = [], [], understanding.profile, understanding.columns
+    if profile.name_order == "last, first" and "full_name" in columns:
+        con.execute(LAST_FIRST.format(stage=stage))
+    if profile.skip_outcomes and "outcome" in columns:
+        wanted = ", ".join(lit(labels.normalise(s)) for s in profile.skip_outcomes)
+        rows = con.execute(SKIPPED.format(stage=stage, norm=norm_sql("t__outcome"), labels=wanted)).fetchall()
+        if rows:
+            notes.append(
+                f"{len(rows):,} rows were never contacted ({', '.join(profile.skip_outcomes)}); "
+                "they were not loaded as calls."
+            )
+    if "call_time" in columns:
+        con.execute(WITH_TIME.format(stage=stage))
+        bad = [r[0] for r in con.execute(BAD_TIMES.format(stage=stage)).fetchall()]
+        if bad:
+            shown = ", ".join(map(str, bad[:10])) + (", …" if len(bad) > 10 else "")
+            warnings.append(
+                f'{len(bad):,} time{"s" if len(bad) > 1 else ""} in column "{columns["call_time"]}" '
+                f"could not be read (rows {shown}); those calls keep their date. Times are read as "
+                "14:08, 14.08 or 1408."
+            )
+    notes += _fill_round(con, stage, columns, round_name)
+    _find_members(con, stage, understanding)
+    return notes, warnings
+
+
+def _fill_round(con, stage: str, columns: dict[str, str], round_name: str | None) -> list[str]:
+    if round_name:
+        con.execute(FILL_ROUND.format(stage=stage), [round_name, round_name])
+        return [f'every call was given the round "{round_name}" (--round).']
+    if "round" in columns:
+        return []
+    first, last = con.execute(SPAN.format(stage=stage, valid="p__called_at IS NULL")).fetchone()
+    if first is None:
+        return []
+    name = f"{first:%d %b %Y}" if first.date() == last.date() else f"{first:%d %b %Y} to {last:%d %b %Y}"
+    con.execute(FILL_ROUND.format(stage=stage), [name, name])
+    return [
+        f'the file has no round or campaign column, so its calls form one round named "{name}" from '
+        "the first and last call dates; give --round NAME to name it yourself."
+    ]
+
+
+ALIAS_MATCH = """
+UPDATE temp.{stage} s SET membership_number = m.membership_number,
+    p__membership_number = CASE WHEN m.n > 1 THEN 'the {label} in column "' || {header} || '" belongs to '
+        || m.n || ' members; correct the member list so each {label} is held once' END
+FROM (SELECT {alias} AS alias, min(membership_number) AS membership_number, count(*) AS n
+      FROM identities WHERE {alias} IS NOT NULL GROUP BY 1) m
+WHERE s.membership_number IS NULL AND s.{alias} = m.alias
+"""
+
+# One join: every staged row with a phone and a first name against every identity with that E.164
+# phone and that first name (case and spacing aside). Two matches are two people sharing a line.
+PHONE_MATCH = """
+UPDATE temp.{stage} s SET membership_number = CASE WHEN m.n = 1 THEN m.membership_number END,
+    p__phone = CASE WHEN m.n > 1 THEN 'belongs to ' || m.n || ' members with this first name (a shared '
+        || 'line?), so the call cannot be given to one of them; add their membership number or '
+        || 'another id to the export' END
+FROM (
+    SELECT x.row, min(i.membership_number) AS membership_number, count(*) AS n
+    FROM temp.{stage} x
+    JOIN temp.ingest_phones ph ON ph.raw = x.t__phone
+    JOIN identities i ON i.phone = ph.e164
+        AND lower(trim(i.first_name)) = lower(trim(x.first_name))
+    WHERE x.membership_number IS NULL
+    GROUP BY x.row
+) m
+WHERE s.row = m.row
+"""
+
+UNMATCHED = """
+UPDATE temp.{stage} SET {problem_column} = {message}
+WHERE membership_number IS NULL AND {problem_column} IS NULL
+"""
+
+ALIAS_LABELS = {"nationbuilder_id": "NationBuilder id", "van_id": "VAN id", "external_id": "external id"}
+
+
+def _find_members(con: duckdb.DuckDBPyConnection, stage: str, understanding: Understanding) -> None:
+    """Give each row without a membership number the member its other ids name, or a problem."""
+    columns = understanding.columns
+    identity = understanding.identity()
+    if identity == "membership_number":
+        return
+    if identity in ALIAS_LABELS:
+        label = ALIAS_LABELS[identity]
+        con.execute(
+            ALIAS_MATCH.format(stage=stage, alias=identity, label=label, header=lit(columns[identity]))
+        )
+        message = lit(
+            f'has no membership number, and its {label} (column "{columns[identity]}") matches no member; '
+            f"import the member list with its {label}s first"
+        )
+        con.execute(UNMATCHED.format(stage=stage, problem_column="p__membership_number", message=message))
+        return
+    if identity == "phone_first_name":
+        ingest_members.register_phones(con, stage, "TRUE", progress=False)
+        con.execute(PHONE_MATCH.format(stage=stage))
+        message = lit(
+            "matches no member by phone number and first name; check the number, or import the "
+            "member list first"
+        )
+        con.execute(UNMATCHED.format(stage=stage, problem_column="p__phone", message=message))
+        return
+    message = lit(
+        "has no membership number, member id, or phone number and first name, so the call cannot be "
+        "given to a member"
+    )
+    con.execute(UNMATCHED.format(stage=stage, problem_column="p__membership_number", message=message))
+
+
+OPTED_OUT = """
+SELECT DISTINCT k.member_key FROM temp.{stage} s JOIN temp.ingest_keys k USING (membership_number)
+WHERE {valid} AND s.do_not_call
+"""
+
+
+def source_optouts(con: duckdb.DuckDBPyConnection, stage: str, valid: str, *, actor: str, sha256: str) -> int:
+    """Put members the source system marks do-not-call (do_not_call, contact[optOut]) on the register.
+
+    Through the opt-out register's own writer, with source "import" and the file's SHA-256.
+
+    Returns:
+        How many new register entries were made.
+    """
+    keys = [r[0] for r in con.execute(OPTED_OUT.format(stage=stage, valid=valid)).fetchall()]
+    if not keys:
+        return 0
+    return optouts.record_from_import(con, actor=actor, member_keys=keys, sha256=sha256)
+
+
+__all__ = ["Understanding", "understand", "prepare_calls", "source_optouts"]
