@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8888
 DEMO_DB := data/demo.duckdb
 
-.PHONY: demo test app bench lint fuzz mutate strip clean-data
+.PHONY: demo test app bench bench-quick lint fuzz mutate strip clean-data
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -34,8 +34,12 @@ app: $(VENV)/.installed
 	@test -f $(DEMO_DB) || $(BIN)/workbench demo --db $(DEMO_DB) --no-launch
 	WORKBENCH_PASSPHRASE= $(BIN)/workbench app --db $(DEMO_DB) --port $(PORT)
 
+# Exits non-zero when a target is missed. bench-quick: demo and branch stores only, under a minute.
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py --quick
 
 # Security linting: ruff's S rules, bandit (skips justified in pyproject.toml), and pip-audit (which
 # says so plainly, and carries on, when its vulnerability database cannot be reached).
@@ -61,4 +65,4 @@ strip: $(VENV)/.installed-test
 	$(BIN)/nbstripout notebooks/*.ipynb
 
 clean-data:
-	rm -rf data/demo.duckdb data/demo.duckdb.wal
+	rm -rf data/demo.duckdb data/demo.duckdb.wal data/demo.analysis.duckdb

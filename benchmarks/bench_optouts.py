@@ -1,38 +1,29 @@
-"""Suppression of the full national member list, and erasure's file rewrite, on a copy of the national store.
+"""Suppression of the full national member list, and erasure with its file rewrite, on a copy of the
+national store.
 
-- `optouts.suppress` over all 500,000 members, with the register filled from every "do not call"
-  outcome. Anchor: one equi-join of the same 500,000-key frame against identities (register the
-  frame, join, count), measured in the same run. Target: within 5x the anchor, and under 1 s.
-- `dataprotection.compact` (the rewrite after an erasure or retention run). Anchor: copying the file
-  byte for byte, the floor for any rewrite; compaction also decrypts, re-compresses and re-encrypts
-  every block, so it is far above it. Target: under 30 s for the national store (run once, not a median).
+- `optouts.suppress` over all 500,000 members. Cold: the register reading is dropped before each
+  run (as after any write to the store); warm: it is reused (the store unchanged). Anchor: one
+  equi-join of the same 500,000-key frame against identities, in the same run. Target (cold):
+  <= 5x the anchor and <= 1 s.
+- one member erased, then `compact` (the rewrite that takes their bytes out of the file). Anchor:
+  copying the file byte for byte, the floor for any rewrite; compaction also decrypts, re-compresses
+  and re-encrypts every block. Target: <= 30 s (one run: each erases another member).
 """
 
 from __future__ import annotations
 
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-from national import PASSPHRASE, national_store
+from bench_reports import copy_of_national
+from harness import Stats, report, timed
+from stores import PASSPHRASE
 
 from workbench.privacy import erasure, optouts
 from workbench.store import db
-
-RUNS = 5
-
-
-def _median(fn, runs: int = RUNS) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _join_anchor(con, frame: pd.DataFrame) -> None:
@@ -41,24 +32,31 @@ def _join_anchor(con, frame: pd.DataFrame) -> None:
     con.unregister("bench_people")
 
 
-def run(report) -> None:
+def run() -> None:
     with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / "national.duckdb"
         start = time.perf_counter()
-        shutil.copyfile(national_store(), copy)
-        copy_seconds = time.perf_counter() - start
+        copy = copy_of_national(Path(folder))
+        copying = Stats((time.perf_counter() - start,))
         con = db.connect(copy, PASSPHRASE)
         try:
-            entries = optouts.record_from_calls(con, actor="bench")
+            optouts.record_from_calls(con, actor="bench")  # already recorded when the store was built
+            entries = con.execute("SELECT count(*) FROM optouts").fetchone()[0]
             people = con.execute("SELECT member_key, branch, ward FROM members").df()
-            anchor = _median(lambda: _join_anchor(con, people))
-            seconds = _median(lambda: optouts.suppress(con, people))
+            anchor = timed(lambda: _join_anchor(con, people))
+            cold = timed(lambda: optouts.suppress(con, people), before=optouts._READINGS.clear)  # noqa: SLF001
             excluded = optouts.suppress(con, people).excluded
-            report("suppress 500k members", seconds, "one equi-join of the same frame", anchor,
-                   target="< 5x and < 1 s", extra=f"register {entries:,} entries; excluded {excluded}")
+            report("suppress 500k members", cold, "one equi-join of the same frame", anchor,
+                   state="cold: register read afresh", max_ratio=5, max_seconds=1.0,
+                   extra=f"register {entries:,} entries; left out {excluded}")
+            warm = timed(lambda: optouts.suppress(con, people))
+            report("suppress 500k members", warm, "one equi-join of the same frame", anchor,
+                   state="warm: register reading reused")
+            member = con.execute("SELECT member_key FROM members ORDER BY member_key LIMIT 1").fetchone()[0]
+            erasure.erase(con, actor="bench", reason="subject_request", member_key=member)
         finally:
             con.close()
         start = time.perf_counter()
         erasure.compact(copy, PASSPHRASE)
-        report("compact national store (after erasure)", time.perf_counter() - start, "file copy",
-               copy_seconds, target="< 30 s")
+        report("compact national store after erasing one member", Stats((time.perf_counter() - start,)),
+               "file copy", copying, state="cold (one run)", max_seconds=30)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,13 +1,18 @@
-"""The one benchmark runner: `make bench` (or `python benchmarks/run.py [NAME ...]`).
+"""The one benchmark runner: `make bench`, `make bench-quick`, or `python benchmarks/run.py [NAME ...]`.
 
-Each bench_*.py module has `run(report)`. It measures a figure and an anchor in the same run and
-calls `report(...)`, which prints the figure with its ratio to the anchor. These machines are
-noisy, so modules report medians of repeated runs, and ratios matter more than seconds.
+Each bench_*.py module has `run()`. It measures figures and their anchors in the same run and calls
+`harness.report`, which prints median (min-max) of repeated runs, the ratio to the anchor, whether
+the figure is cold or warm, and its target. The run exits 1 if any target was missed.
+
+`--quick`: the scaling table for the demo and branch stores only (under a minute once their caches
+exist), for a developer to run before committing a change to a hot path.
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -15,29 +20,35 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-ROWS: list[str] = []
+
+def run_of_the_day() -> int:
+    """Count this run in benchmarks/.cache/runs-<date>.log; return which run of the day it is."""
+    cache = HERE / ".cache"
+    cache.mkdir(exist_ok=True)
+    log = cache / f"runs-{datetime.date.today().isoformat()}.log"
+    with log.open("a") as f:
+        f.write(datetime.datetime.now().isoformat(timespec="seconds") + " " + " ".join(sys.argv[1:]) + "\n")
+    return sum(1 for _ in log.open())
 
 
-def report(name: str, seconds: float, anchor_name: str, anchor_seconds: float, target: str | None = None,
-           extra: str = "") -> None:
-    """Print one figure: its median time, the anchor's, their ratio, and the target it is held to."""
-    ratio = seconds / anchor_seconds if anchor_seconds else float("inf")
-    line = (f"{name:<48} {seconds * 1000:>10.1f} ms   anchor {anchor_name}: {anchor_seconds * 1000:.1f} ms"
-            f"   ratio {ratio:,.2f}x")
-    if target:
-        line += f"   target {target}"
-    if extra:
-        line += f"   {extra}"
-    print(line, flush=True)
-    ROWS.append(line)
+def main(argv: list[str]) -> int:
+    if "--quick" in argv:
+        os.environ["BENCH_PRESETS"] = "demo,branch"
+        argv = [a for a in argv if a != "--quick"] or ["scaling"]
+    import harness  # after the environment is set
 
-
-def main(names: list[str]) -> int:
+    print(f"benchmarks: {datetime.datetime.now():%Y-%m-%d %H:%M}, run {run_of_the_day()} of the day; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {harness.RUNS} runs a figure",
+          flush=True)
     modules = sorted(p.stem for p in HERE.glob("bench_*.py"))
-    chosen = [m for m in modules if not names or any(n in m for n in names)]
+    chosen = [m for m in modules if not argv or any(n in m for n in argv)]
     for name in chosen:
         print(f"== {name}", flush=True)
-        importlib.import_module(name).run(report)
+        importlib.import_module(name).run()
+    if harness.MISSED:
+        print(f"MISSED {len(harness.MISSED)} target(s): {', '.join(harness.MISSED)}", flush=True)
+        return 1
+    print("every target met", flush=True)
     return 0
 
 

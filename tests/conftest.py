@@ -62,3 +62,15 @@ def synthetic_con(synthetic_store: Path):
     connection = db.connect(synthetic_store, db.DEMO_PASSPHRASE)
     yield connection
     connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_kept_readers():
+    """Widgets keep one read-only connection per store between looks; close them after each test, so
+    a test's store file is never held open into the next."""
+    yield
+    import sys
+
+    kept = sys.modules.get("workbench.widgets.store")
+    if kept is not None:
+        kept.close_readers()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import duckdb
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +11,7 @@ from small_org import small_store
 
 from workbench.analysis import needs, outreach
 from workbench.privacy import optouts
-from workbench.store import db, snapshot
+from workbench.store import db, snapshot, snapshot_file
 
 
 @pytest.fixture
@@ -250,3 +252,71 @@ def test_follow_up_changes_show_at_once_though_the_needing_rows_are_kept(small):
     # A change made behind the library's back (no audit entry) is seen too: the store changed.
     small.execute("UPDATE followups SET state = 'open', resolved_at = NULL WHERE member_key = ?", [key])
     assert key in set(needs.queue(small)["member_key"])
+
+
+def _new_process_get(con):
+    """What a new process does: no snapshot in memory, so it opens the kept file or builds."""
+    snapshot.clear()
+    builds, loads = snapshot.BUILDS, snapshot.LOADS
+    snap = snapshot.get(con)
+    return snap, snapshot.BUILDS - builds, snapshot.LOADS - loads
+
+
+def _store_path(con):
+    return con.execute(snapshot.STORE_PATH_QUERY).fetchone()[0]
+
+
+def test_a_new_process_opens_the_kept_snapshot_instead_of_building(small):
+    before = outreach.summary(small, by="ward")
+    queue = needs.queue(small)
+    kept = snapshot_file.path_for(_store_path(small))
+    assert kept.exists() and (kept.stat().st_mode & 0o777) == 0o600
+    _, built, loaded = _new_process_get(small)
+    assert (built, loaded) == (0, 1)
+    pd.testing.assert_frame_equal(outreach.summary(small, by="ward"), before)
+    pd.testing.assert_frame_equal(needs.queue(small), queue)
+
+
+def test_a_write_behind_the_librarys_back_is_caught_by_the_checksum_not_served_from_the_file(small):
+    before = outreach.headline(small)
+    snapshot.clear()
+    # A write from another program: no audit entry, no library call. A new process must not
+    # trust the kept file, whose data no longer matches the store's.
+    small.execute("UPDATE calls SET outcome = 'no_answer' WHERE outcome = 'answered'")
+    _, built, loaded = _new_process_get(small)
+    assert (built, loaded) == (1, 0)
+    assert outreach.headline(small)["reached"] == 0 < before["reached"]
+    # The rebuilt snapshot replaced the file: the next process opens it, with the new data.
+    _, built, loaded = _new_process_get(small)
+    assert (built, loaded) == (0, 1) and outreach.headline(small)["reached"] == 0
+
+
+def test_the_kept_file_is_encrypted_and_holds_no_identity(small):
+    snapshot.get(small)
+    path = snapshot_file.path_for(_store_path(small))
+    with pytest.raises(duckdb.Error):
+        duckdb.connect().execute(f"ATTACH '{path}' AS k (READ_ONLY)")
+    kept = snapshot_file.load(_store_path(small), snapshot_file.file_key(small), snapshot._stamp(
+        snapshot.content(small)))
+    columns = {r[0] for r in kept.execute("SELECT column_name FROM duckdb_columns()").fetchall()}
+    assert "member_key" in columns
+    assert not columns & {"membership_number", "first_name", "last_name", "phone", "email", "notes",
+                          "postcode", "address"}
+
+
+def test_a_kept_file_of_other_data_or_another_key_is_not_opened(small):
+    snapshot.get(small)
+    store = _store_path(small)
+    stamp = snapshot._stamp(snapshot.content(small))
+    assert snapshot_file.load(store, snapshot_file.file_key(small), stamp + "x") is None
+    assert snapshot_file.load(store, "0" * 64, stamp) is None
+
+
+def test_erasure_discards_the_kept_file(small):
+    from workbench.privacy import erasure
+
+    snapshot.get(small)
+    path = snapshot_file.path_for(_store_path(small))
+    assert path.exists()
+    erasure.erase(small, actor="test", reason="subject_request", member_key="m1")
+    assert not path.exists()

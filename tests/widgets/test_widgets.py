@@ -326,6 +326,56 @@ def test_ward_filter_follows_the_branch(synthetic_store):
     assert page.ward.value == "(all)" and not page.feedback.value
 
 
+def test_looks_share_one_kept_connection_that_a_write_or_idleness_closes(synthetic_store, monkeypatch):
+    import time
+
+    from workbench.widgets.outreach import OutreachDashboard
+    from workbench.widgets.store import Reader
+
+    monkeypatch.setattr(Reader, "IDLE_SECONDS", 30)
+    view = StoreView(synthetic_store, db.DEMO_PASSPHRASE)
+    page = OutreachDashboard(view)
+    reader = view.store.reader
+    opened = reader.opened
+    for branch in page.branch.options[1:4]:
+        page.branch.value = branch  # three filter changes: no new connection
+    assert reader.opened == opened and reader.con is not None
+    # A change from this kernel closes the kept reader first (one process cannot hold the file
+    # read-only and read-write at once), and the next look opens a fresh one that sees it.
+    with view.store.write() as con:
+        assert reader.con is None
+        con.execute("UPDATE calls SET outcome = 'busy' WHERE outcome = 'answered'")
+    page.branch.value = page.branch.options[0]
+    assert page.data.headline["reached"] == 0 and reader.opened == opened + 1
+    # Idle: closed, so another program can write the store.
+    monkeypatch.setattr(Reader, "IDLE_SECONDS", 0.2)
+    page.branch.value = page.branch.options[1]
+    time.sleep(1)
+    assert reader.con is None
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE) as con:
+        assert con.execute("SELECT count(*) FROM calls WHERE outcome = 'answered'").fetchone()[0] == 0
+
+
+def test_replacing_a_figure_sets_only_what_changed_and_ends_equal_to_the_new_one():
+    import plotly.graph_objects as go
+
+    from workbench.widgets.common import figure_widget, replace_figure
+
+    first = go.Figure([go.Bar(x=["a", "b"], y=[1, 2], name="called", marker={"color": "#123456"}),
+                       go.Bar(x=["a", "b"], y=[3, 4], name="reached", text=["3", "4"])])
+    second = go.Figure([go.Bar(x=["a", "c"], y=[1, 5], name="called", marker={"color": "#123456"}),
+                        go.Bar(x=["a", "c"], y=[3, 4], name="reached")])
+    widget = figure_widget(first)
+    trace = widget.data[1]
+    replace_figure(widget, second)
+    assert widget.data[1] is trace  # updated in place
+    for shown_trace, wanted in zip(widget.data, second.data, strict=True):
+        got = shown_trace.to_plotly_json()
+        for key, value in wanted.to_plotly_json().items():
+            assert list(got[key]) == list(value) if isinstance(value, (list, tuple)) else got[key] == value
+    assert widget.data[1].text is None  # a property the new figure lacks is reset
+
+
 def test_questions_view_maps_survey_columns_previews_and_saves(synthetic_store, tmp_path, tiny_org):
     from workbench.synthetic import tool_exports
     from workbench.widgets.load import LoadView, QuestionsView

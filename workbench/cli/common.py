@@ -111,7 +111,22 @@ def print_table(frame: pd.DataFrame, fmt: str = "table") -> None:
     elif frame.empty:
         print("(nothing to show)")
     else:
-        print(frame.to_string(index=False))
+        print(aligned(frame))
+
+
+def aligned(frame: pd.DataFrame) -> str:
+    """The frame as right-aligned text columns, as `DataFrame.to_string(index=False)` lays them out.
+
+    Built with plain string operations: `to_string` took 6 s for a national needs queue (50,000 rows).
+    """
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        shown = values.astype(object).where(values.notna(), "NaN" if values.dtype.kind == "f" else "None")
+        cells = [str(name), *map(str, shown.tolist())]
+        width = max(map(len, cells))
+        columns.append([cell.rjust(width) for cell in cells])
+    return "\n".join(map(" ".join, zip(*columns, strict=True)))
 
 
 def add_force_option(parser: argparse.ArgumentParser) -> None:

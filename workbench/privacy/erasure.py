@@ -22,7 +22,7 @@ import duckdb
 from workbench.errors import InputError
 from workbench.privacy import optouts, subjects
 from workbench.privacy.optouts import vocabulary
-from workbench.store import db
+from workbench.store import db, snapshot, snapshot_file
 from workbench.store.audit import audit
 from workbench.store.state import transaction
 
@@ -84,6 +84,7 @@ def erase(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, membership
         con.execute(CLEAR_MEMBER_QUERY, [person.member_key])
         audit(con, "erase", actor=actor, object_id=person.member_key, counts={**removed, "reason": reason},
               member_keys=[person.member_key])
+    snapshot.discard(con)  # the analysis copy kept beside the store held their calls
     return Erasure(person.member_key, removed)
 
 
@@ -147,6 +148,7 @@ def compact(path: str | Path, passphrase: str | None) -> Path:
     con.close()
     os.replace(fresh, path)
     db.protect(path)
+    snapshot_file.discard(path)
     return path
 
 

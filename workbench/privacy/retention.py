@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from workbench.errors import InputError
+from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.state import transaction
 
@@ -119,6 +120,7 @@ def apply(con: duckdb.DuckDBPyConnection, *, actor: str, older_than_days: int = 
               counts={"calls_stripped": result.calls_to_strip, "notes_deleted": result.notes_to_delete,
                       **result.detail_rows, "inactive_members_flagged": result.inactive_members,
                       "lists_overdue": result.lists_overdue})
+    snapshot.discard(con)  # the analysis copy kept beside the store held the stripped details
     return Retention(**{**result.__dict__, "applied": True})
 
 

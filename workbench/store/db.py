@@ -125,6 +125,11 @@ def _new_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def memory_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the httpfs extension loaded, so it can read and write encrypted files."""
+    return _new_connection()
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 

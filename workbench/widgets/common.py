@@ -165,7 +165,11 @@ def replace_figure(widget, figure) -> None:
             a.type == b.type for a, b in zip(widget.data, figure.data, strict=True)
         ):
             for old, new in zip(widget.data, figure.data, strict=True):
-                old.update(new.to_plotly_json(), overwrite=True)
+                # Only the properties that changed are set: plotly validates every value it is
+                # given, and a trace's unchanged styling was most of an update's cost.
+                changed = _changed(old.to_plotly_json(), new.to_plotly_json())
+                if changed:
+                    old.update(changed, overwrite=True)
         else:
             widget.data = ()
             widget.add_traces(list(figure.data))
@@ -178,6 +182,25 @@ def replace_figure(widget, figure) -> None:
         widget.layout.height = figure.layout.height or height
         if figure.layout.width or width:
             widget.layout.width = figure.layout.width or width
+
+
+def _changed(old: dict, new: dict) -> dict:
+    """The top-level properties of `new` that differ from `old` (a property `new` lacks is reset)."""
+    changed = {key: value for key, value in new.items() if not _same(old.get(key), value)}
+    changed.update({key: None for key in old.keys() - new.keys() if key not in ("type", "uid")})
+    return changed
+
+
+def _same(a, b) -> bool:
+    """Equal plotly property values, arrays compared element by element."""
+    if isinstance(a, np.ndarray | list | tuple) or isinstance(b, np.ndarray | list | tuple):
+        try:
+            return np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+        except ValueError:  # ragged nested values: compare as Python objects
+            return list(a) == list(b) if a is not None and b is not None else a is b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
 
 
 class ChartSlot(widgets.Box):

@@ -130,6 +130,7 @@ class LoadView(StoreBound):
 
     def _store(self, source: ingest.Source):
         """A read-write connection to the store, attached to the one holding the file read."""
+        self.opened.reader.close()  # the views' kept read-only connection: one process cannot hold both
         return db.session(self.opened.path, self.opened.passphrase, into=source.connection)
 
     def _show(self, result: ingest.ImportResult) -> None:

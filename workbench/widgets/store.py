@@ -1,8 +1,9 @@
 """Open the store: a path, a password box for the passphrase, and a button.
 
-Every other view takes a `StoreView` and waits for it to open (`when_open`). A view then opens a
-connection for each action and closes it at once (read-only for looking), so the notebooks, the CLI
-and the web app can all use one store side by side.
+Every other view takes a `StoreView` and waits for it to open (`when_open`). Looks share one
+read-only connection, kept while they come quickly and closed after a few idle seconds; a change
+opens its own connection and closes it at once, so the notebooks, the CLI and the web app can all use
+one store side by side.
 
 When WORKBENCH_PASSPHRASE is set (as `make demo` does for the demo store), the box is pre-filled and
 the store opens by itself, so a notebook run top to bottom shows real content with no clicks.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,23 +50,107 @@ def default_actor() -> str:
     return os.environ.get("WORKBENCH_USER") or getpass.getuser()
 
 
+class Reader:
+    """One read-only connection kept between looks, closed when idle or before a write.
+
+    Opening a connection costs ~15 ms, which a person feels on every filter change. While it is
+    open, no other process can write the store (DuckDB's file lock), so what it reads cannot go
+    stale; to let the CLI and other notebooks write, it is closed after `IDLE_SECONDS` without use,
+    and at once before this kernel writes.
+    """
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.opened = 0  # connections opened so far (tests, the benchmark)
+        self._lock = threading.RLock()
+        self._users = 0
+        self._timer: threading.Timer | None = None
+
+    @contextlib.contextmanager
+    def borrow(self, open_: Callable[[], duckdb.DuckDBPyConnection]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The kept connection (opened with `open_()` if there is none) for one look."""
+        with self._lock:
+            self._cancel_timer()
+            if self.con is None:
+                self.con = open_()
+                self.opened += 1
+            self._users += 1
+            con = self.con
+        try:
+            yield con
+        except BaseException:
+            self.close()  # a failed look may leave the connection unusable: the next one reopens
+            raise
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self.con is not None:
+                    self._timer = threading.Timer(self.IDLE_SECONDS, self._close_if_idle)
+                    self._timer.daemon = True
+                    self._timer.start()
+
+    def close(self) -> None:
+        """Close the kept connection now (before a write, or when idle)."""
+        with self._lock:
+            self._cancel_timer()
+            if self.con is not None:
+                self.con.close()
+                self.con = None
+
+    def _close_if_idle(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self.close()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+_READERS: dict[Path, Reader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def close_readers() -> None:
+    """Close every kept read-only connection of this kernel (before opening a store another way)."""
+    with _READERS_LOCK:
+        readers = list(_READERS.values())
+    for reader in readers:
+        reader.close()
+
+
 @dataclass(frozen=True)
 class Store:
-    """An opened store: where it is and how to open it again, briefly, for each action."""
+    """An opened store: where it is and how to open it again for each action.
+
+    Looks share one kept read-only connection (`Reader`); a change opens a read-write connection
+    for itself and closes it at once.
+    """
 
     path: Path
     passphrase: str | None
     actor: str
 
+    @property
+    def reader(self) -> Reader:
+        """The kept reader of this file, shared by every Store on it in this kernel (a write by one
+        must close the others' reader: DuckDB will not open a file read-only and read-write at once)."""
+        with _READERS_LOCK:
+            return _READERS.setdefault(self.path.resolve(), Reader())
+
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection for one look, closed afterwards."""
-        with db.session(self.path, self.passphrase, read_only=True) as con:
+        """A read-only connection for one look (kept open between looks; see `Reader`)."""
+        with self.reader.borrow(lambda: db.connect(self.path, self.passphrase, read_only=True)) as con:
             yield con
 
     @contextlib.contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection for one change, closed (and the store released) afterwards."""
+        self.reader.close()  # one process cannot hold the file read-only and read-write at once
         with db.session(self.path, self.passphrase) as con:
             yield con
 
@@ -318,4 +404,5 @@ class SettingsView(StoreBound):
         self.feedback.ok(f"Saved {len(changed)} setting(s)." if changed else "Nothing changed.")
 
 
-__all__ = ["SettingsView", "Store", "StoreBound", "StoreView", "default_path", "default_actor"]
+__all__ = ["Reader", "SettingsView", "Store", "StoreBound", "StoreView", "close_readers", "default_path",
+           "default_actor"]
