@@ -151,7 +151,7 @@ def import_members(
         skip_invalid: load the valid rows; write the others, with reasons, to a 0600 rejects file.
         actor: who is importing, for the audit log.
         rejects: where to write every rejected row: a .csv or .xlsx name (default: beside the file,
-            NAME.rejects.csv).
+            NAME.rejects.csv, or NAME.rejects-2.csv and so on if an earlier run left one).
         progress: show a progress bar (None: only on a terminal).
         profile: the format to read it as (see ingest.profiles); by default recognised from its headers.
 
@@ -280,6 +280,16 @@ def _import(
         _drop_temp_tables(con)
 
 
+def _default_rejects(path: Path) -> Path:
+    """NAME.rejects.csv beside the file, or NAME.rejects-2.csv, ... if an earlier run left one: a
+    default name never replaces a file (the safe writer would refuse it, and the user named none)."""
+    for n in range(1, 1000):
+        target = path.with_name(f"{path.stem}.rejects{'' if n == 1 else f'-{n}'}.csv")
+        if not target.exists() and not target.is_symlink():
+            return target
+    raise InputError(f"Too many rejects files beside {path.name}; name one with --rejects.")
+
+
 def _checked_import(
     kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar, *,
     profile=None, round_name=None,
@@ -321,7 +331,7 @@ def _checked_import(
     result.warnings += _formula_warning(con, matched.columns)
     if result.rejected and not result.dry_run:
         # Written before the store changes, so a rejects file that cannot be written stops the import.
-        target = Path(rejects) if rejects else path.with_name(f"{path.stem}.rejects.csv")
+        target = Path(rejects) if rejects else _default_rejects(path)
         result.rejects_path = ingest_problems.write_rejects(
             con, "ingest_stage", staged.table, staged.headers, checks, matched.columns, target
         )

@@ -94,6 +94,7 @@ def assess(rows: pd.DataFrame, *, k: int, l: int = 2, quasi: Sequence[str] = QUA
 
     Examples:
         >>> rows = pd.DataFrame({"area": ["A"] * 3 + ["B"], "age_band": ["80+"] * 4, "period": ["W1"] * 4,
+        ...                      "outcome": ["answered"] * 4, "volunteer": [False] * 4,
         ...                      "needs": ["food", "food", "none", "none"]})
         >>> m = assess(rows, k=2)
         >>> m.k_min, m.unique_records, m.l_min, m.passed
