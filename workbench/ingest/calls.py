@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from workbench.ingest import problems
 from workbench.ingest.fields import norm_sql
 from workbench.privacy.pseudonymise import pseudonymise_callers
 
@@ -34,9 +35,7 @@ WHERE s.call_id = d.call_id AND s.row > d.first_row AND s.p__call_id IS NULL
 
 def mark_duplicate_ids(con: duckdb.DuckDBPyConnection, stage: str) -> None:
     """A call id that appears twice in one file is a problem on its later rows."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ingest_duplicates AS {DUPLICATE_IDS.format(stage=stage)}")
-    if con.execute("SELECT count(*) FROM temp.ingest_duplicates").fetchone()[0]:
-        con.execute(MARK_DUPLICATES.format(stage=stage))
+    problems.mark_duplicates(con, stage, DUPLICATE_IDS, MARK_DUPLICATES)
 
 
 @dataclass(frozen=True)

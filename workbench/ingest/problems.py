@@ -246,3 +246,14 @@ def _check_fits_excel(rows: pd.DataFrame, path: Path) -> None:
             f"{longest:,} characters; Excel holds {EXCEL_ROWS:,} rows and {EXCEL_CELL:,} characters a "
             f"cell), so nothing was imported. Use --rejects {Path(path).with_suffix('.csv').name} instead."
         )
+
+
+def mark_duplicates(con: duckdb.DuckDBPyConnection, stage: str, duplicates_sql: str, mark_sql: str) -> None:
+    """An id seen twice in one file is a problem on its later rows (calls and services alike).
+
+    `duplicates_sql` selects each repeated id with its first row from temp.{stage}; `mark_sql` sets
+    the problem on the later rows from temp.ingest_duplicates.
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ingest_duplicates AS {duplicates_sql.format(stage=stage)}")
+    if con.execute("SELECT count(*) FROM temp.ingest_duplicates").fetchone()[0]:
+        con.execute(mark_sql.format(stage=stage))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from workbench.ingest import problems
 from workbench.ingest.calls import SERVICE_KEYS
 from workbench.ingest.fields import norm_sql
 
@@ -39,9 +40,7 @@ WHERE {service_id_sql("s")} = d.id
 
 def mark_duplicate_ids(con: duckdb.DuckDBPyConnection, stage: str) -> None:
     """A service listed twice in one file is a problem on its later rows."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ingest_duplicates AS {DUPLICATE_IDS.format(stage=stage)}")
-    if con.execute("SELECT count(*) FROM temp.ingest_duplicates").fetchone()[0]:
-        con.execute(MARK_DUPLICATES.format(stage=stage))
+    problems.mark_duplicates(con, stage, DUPLICATE_IDS, MARK_DUPLICATES)
 
 
 @dataclass(frozen=True)
