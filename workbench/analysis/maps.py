@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale, sequential
 
 from workbench.analysis import needs, volunteers
-from workbench.analysis.charts import THEME
+from workbench.analysis.charts import theme
 from workbench.store import boundaries
 
 # Pale (few) to dark (many); ColorBrewer marks YlGnBu colour-blind safe.
@@ -335,7 +335,7 @@ def _map_layout(title: str, ward_shapes: WardShapes, missing: list[str], focus: 
         yaxis["range"] = [box[1] - pad, box[3] + pad]
     return {
         "title": {"text": title},
-        "template": THEME,
+        "template": theme(),
         "xaxis": xaxis,
         "yaxis": yaxis,
         "plot_bgcolor": "#ffffff",
