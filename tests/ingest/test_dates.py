@@ -29,6 +29,10 @@ def parse(values, serials=False):
         ("4 March 2020 10:00", dt.datetime(2020, 3, 4, 10)),
         ("2020-03-04 10:00:00", dt.datetime(2020, 3, 4, 10)),
         ("29/02/2020", dt.datetime(2020, 2, 29)),
+        ("2020-03-04T10:00:00", dt.datetime(2020, 3, 4, 10)),  # the ISO fast paths (CallHub)
+        ("2020-03-04", dt.datetime(2020, 3, 4)),
+        ("2020-03-04 10:00", dt.datetime(2020, 3, 4, 10)),
+        ("2020-03-04T10:00:00+01:00", dt.datetime(2020, 3, 4, 9)),  # an instant, shown as UK time (GMT)
     ],
 )
 def test_accepted(text, expected):
@@ -45,6 +49,10 @@ def test_accepted(text, expected):
         ("1/1/2999", "is not a plausible date"),
         ("1/1/2090", "is in the future"),
         ("43900", "is not a date we can read"),
+        ("2020-02-30 10:00:00", "is not a date we can read"),
+        ("2020-13-01", "is not a date we can read"),
+        ("2020-03-04 25:00:00", "is not a date we can read"),
+        ("2999-03-04 10:00:00", "is not a plausible date"),
     ],
 )
 def test_refused(text, problem):

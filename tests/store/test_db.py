@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import PASSPHRASE
@@ -82,6 +83,42 @@ def test_newer_schema_is_refused(store_path: Path):
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(db.SCHEMA_VERSION + 1)])
     with pytest.raises(StoreError, match="newer workbench"):
         db.connect(store_path, PASSPHRASE)
+
+
+SCHEMA_3_CALLS = """
+DROP TABLE calls; DROP TABLE call_needs; DROP TABLE call_skills;
+CREATE TABLE calls (
+    call_id VARCHAR PRIMARY KEY, member_key VARCHAR NOT NULL, round VARCHAR NOT NULL, caller VARCHAR,
+    called_at TIMESTAMP NOT NULL, outcome VARCHAR NOT NULL, wellbeing INTEGER, needs_support BOOLEAN,
+    urgency VARCHAR, keen_to_volunteer BOOLEAN, dp_query VARCHAR, notes VARCHAR, import_id VARCHAR);
+CREATE TABLE call_needs (call_id VARCHAR NOT NULL, category VARCHAR NOT NULL,
+                         PRIMARY KEY (call_id, category));
+CREATE TABLE call_skills (call_id VARCHAR NOT NULL, skill VARCHAR NOT NULL, PRIMARY KEY (call_id, skill));
+INSERT INTO calls VALUES ('C1', 'k1', 'R1', 'C0001', TIMESTAMP '2020-04-02 10:00', 'answered', 4, true,
+                          'high', false, NULL, 'a note', 'i1');
+INSERT INTO call_needs VALUES ('C1', 'food'), ('C1', 'medicine');
+INSERT INTO call_skills VALUES ('C1', 'shopping');
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
+"""
+
+
+def test_a_schema_3_store_keeps_its_calls_and_loses_only_the_slow_keys(store_path: Path):
+    with db.session(store_path, PASSPHRASE) as con:
+        con.execute(SCHEMA_3_CALLS)
+    with db.session(store_path, PASSPHRASE) as con:
+        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 4
+        assert con.execute("SELECT call_id, outcome, notes, import_id FROM calls").fetchall() == [
+            ("C1", "answered", "a note", "i1")
+        ]
+        assert con.execute("SELECT count(*) FROM call_needs").fetchone()[0] == 2
+        assert con.execute("SELECT skill FROM call_skills").fetchall() == [("shopping",)]
+        keys = con.execute(
+            "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "
+            "AND table_name IN ('calls', 'call_needs', 'call_skills')"
+        ).fetchall()
+        assert keys == []
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):  # kept through the rebuild
+            con.execute("INSERT INTO calls (call_id) VALUES ('C2')")
 
 
 def test_member_keys_are_keyed_stable_and_store_specific(tmp_path: Path, con):

@@ -72,14 +72,13 @@ REPEATS = "SELECT count(*) - count(DISTINCT call_id) FROM temp.ingest_calls"
 
 ALREADY_HELD = "DELETE FROM temp.ingest_calls WHERE call_id IN (SELECT call_id FROM calls)"
 
-# In call id order: the primary-key index takes sorted keys much faster, and the commit that
-# follows writes less (about 0.9 s saved on 2 million calls).
+# In file order: with no index to feed (schema 4), sorting 2 million ids first only costs time.
 INSERT_CALLS = """
 INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome, wellbeing, needs_support, urgency,
                    keen_to_volunteer, dp_query, notes, import_id)
 SELECT call_id, member_key, round, caller, called_at, outcome, wellbeing, needs_support, urgency,
        keen_to_volunteer, dp_query, notes, ?
-FROM temp.ingest_calls ORDER BY call_id
+FROM temp.ingest_calls
 """
 
 INSERT_NEEDS = """

@@ -50,8 +50,8 @@ def _uk_sql(text: str) -> str:
 
 
 def _fast_sql(text: str) -> str:
-    # Most exports write every date the same way, dd/mm/yyyy HH:MM or dd/mm/yyyy: slice those
-    # directly (no regular expression), and leave everything else to the general path.
+    # Most exports write every date the same way (dd/mm/yyyy HH:MM, dd/mm/yyyy, or ISO): slice
+    # those directly (no regular expression), and leave everything else to the general path.
     # try_strptime with ONE format is safe (a list of formats is what crashed) and about twice as
     # fast as building an ISO string; it also rejects days that do not exist.
     return (
@@ -62,6 +62,12 @@ def _fast_sql(text: str) -> str:
         "AS TIMESTAMP) "
         f"WHEN length({text}) = 10 AND {text}[3] = '/' AND {text}[6] = '/' "
         f"THEN TRY_CAST({text}[7:10] || '-' || {text}[4:5] || '-' || {text}[1:2] AS TIMESTAMP) "
+        # ISO without an offset, as CallHub and most databases write it: yyyy-mm-dd[ HH:MM:SS]. The
+        # cast reads exactly these shapes and rejects days that do not exist.
+        f"WHEN length({text}) = 19 AND {text}[5] = '-' AND {text}[8] = '-' AND {text}[11] IN (' ', 'T') "
+        f"AND {text}[14] = ':' AND {text}[17] = ':' THEN TRY_CAST({text} AS TIMESTAMP) "
+        f"WHEN length({text}) = 10 AND {text}[5] = '-' AND {text}[8] = '-' "
+        f"THEN TRY_CAST({text} AS TIMESTAMP) "
     )
 
 

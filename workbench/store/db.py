@@ -30,7 +30,7 @@ from workbench.errors import InputError, StoreError
 from workbench.exports import protect
 from workbench.store.state import transaction
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
@@ -46,6 +46,28 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE services ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'active';
     """,
     3: "SELECT 1",  # version 3 adds ward_boundaries, a new table: schema.sql creates it
+    # 4: calls and their needs and skills lose their primary-key indexes. An index on 2 million
+    # random call ids made a national import's insert and commit 3x slower; the import itself keeps
+    # each call once (ingest.calls drops calls already held and repeats within the file). DuckDB
+    # cannot drop a key in place, so each table is rebuilt, rows and NOT NULLs kept.
+    4: """
+    CREATE TABLE calls_v4 (
+        call_id VARCHAR NOT NULL, member_key VARCHAR NOT NULL, round VARCHAR NOT NULL, caller VARCHAR,
+        called_at TIMESTAMP NOT NULL, outcome VARCHAR NOT NULL, wellbeing INTEGER, needs_support BOOLEAN,
+        urgency VARCHAR, keen_to_volunteer BOOLEAN, dp_query VARCHAR, notes VARCHAR, import_id VARCHAR
+    );
+    INSERT INTO calls_v4 SELECT * FROM calls;
+    DROP TABLE calls;
+    ALTER TABLE calls_v4 RENAME TO calls;
+    CREATE TABLE call_needs_v4 (call_id VARCHAR NOT NULL, category VARCHAR NOT NULL);
+    INSERT INTO call_needs_v4 SELECT * FROM call_needs;
+    DROP TABLE call_needs;
+    ALTER TABLE call_needs_v4 RENAME TO call_needs;
+    CREATE TABLE call_skills_v4 (call_id VARCHAR NOT NULL, skill VARCHAR NOT NULL);
+    INSERT INTO call_skills_v4 SELECT * FROM call_skills;
+    DROP TABLE call_skills;
+    ALTER TABLE call_skills_v4 RENAME TO call_skills;
+    """,
 }
 
 KEY_NAMES = ("member", "suppression", "record")  # record: cell-key perturbation
