@@ -423,8 +423,8 @@ def _stage_rows(kind, con, staged, understood: formats.Understanding) -> list[in
 _MEMBER_FIX = "add the member's membership number (or their id from the member list), or remove the row"
 
 DUPLICATE_MEMBERS = """
-UPDATE temp.ingest_stage s SET p__membership_number = 'is the same membership number as row ' || d.first_row
-    || '; list each member once'
+UPDATE temp.ingest_stage_rows s
+SET p__membership_number = 'is the same membership number as row ' || d.first_row || '; list each member once'
 FROM (SELECT membership_number, min(row) AS first_row FROM temp.ingest_stage
       WHERE membership_number IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d
 WHERE s.membership_number = d.membership_number AND s.row > d.first_row AND s.p__membership_number IS NULL
@@ -607,10 +607,13 @@ def _record(con: duckdb.DuckDBPyConnection, actor: str, result: ImportResult) ->
     )
 
 
+TEMP_VIEWS = "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE 'ingest%'"
 TEMP_TABLES = "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'ingest%'"
 
 
 def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for (name,) in con.execute(TEMP_VIEWS).fetchall():  # views first: they read the tables
+        con.execute(f"DROP VIEW IF EXISTS temp.{ingest_files.quote(name)}")
     for (name,) in con.execute(TEMP_TABLES).fetchall():
         con.execute(f"DROP TABLE IF EXISTS temp.{ingest_files.quote(name)}")
 

@@ -27,7 +27,7 @@ GROUP BY call_id HAVING count(*) > 1
 """
 
 MARK_DUPLICATES = """
-UPDATE temp.{stage} s SET p__call_id = 'is the same call id as row ' || d.first_row || '; each call once'
+UPDATE temp.{stage}_rows s SET p__call_id = 'is the same call id as row ' || d.first_row || '; each call once'
 FROM temp.ingest_duplicates d
 WHERE s.call_id = d.call_id AND s.row > d.first_row AND s.p__call_id IS NULL
 """
@@ -145,7 +145,7 @@ def write(
     """
     # Erasures are rare: when there are none, skip both the filter and the count of erased rows.
     any_erased = con.execute(ANY_ERASED).fetchone()[0] > 0
-    pseudonymise_callers(con, f"temp.{stage}", where=valid)  # "1" or a volunteer's name becomes C0042
+    pseudonymise_callers(con, f"temp.{stage}_rows", where=valid)  # "1" or a volunteer's name becomes C0042
     con.execute(
         STAGED_CALLS.format(
             stage=stage,

@@ -129,21 +129,21 @@ def understand(
 
 # A single name written "Last, First" (VAN): split on the comma.
 LAST_FIRST = """
-UPDATE temp.{stage} SET last_name = trim(split_part(full_name, ',', 1)),
+UPDATE temp.{stage}_rows SET last_name = trim(split_part(full_name, ',', 1)),
        first_name = nullif(trim(substr(full_name, strpos(full_name, ',') + 1)), ''), full_name = NULL
 WHERE full_name LIKE '%,%' AND first_name IS NULL AND last_name IS NULL
 """
 
-SKIPPED = "DELETE FROM temp.{stage} WHERE {norm} IN ({labels}) RETURNING row"
+SKIPPED = "DELETE FROM temp.{stage}_rows WHERE {norm} IN ({labels}) RETURNING row"
 
 WITH_TIME = """
-UPDATE temp.{stage} SET called_at = CAST(called_at AS DATE) + call_time
+UPDATE temp.{stage}_rows SET called_at = CAST(called_at AS DATE) + call_time
 WHERE called_at IS NOT NULL AND call_time IS NOT NULL
 """
 BAD_TIMES = "SELECT row FROM temp.{stage} WHERE t__call_time IS NOT NULL AND call_time IS NULL ORDER BY row"
 
 SPAN = "SELECT min(called_at), max(called_at) FROM temp.{stage} WHERE called_at IS NOT NULL AND {valid}"
-FILL_ROUND = "UPDATE temp.{stage} SET round = ?, t__round = ?"
+FILL_ROUND = "UPDATE temp.{stage}_rows SET round = ?, t__round = ?"
 
 
 def prepare_calls(
@@ -202,7 +202,7 @@ def _fill_round(con, stage: str, columns: dict[str, str], round_name: str | None
 
 
 ALIAS_MATCH = """
-UPDATE temp.{stage} s SET membership_number = m.membership_number,
+UPDATE temp.{stage}_rows s SET membership_number = m.membership_number,
     p__membership_number = CASE WHEN m.n > 1 THEN 'the {label} in column "' || {header} || '" belongs to '
         || m.n || ' members; correct the member list so each {label} is held once' END
 FROM (SELECT {alias} AS alias, min(membership_number) AS membership_number, count(*) AS n
@@ -226,7 +226,7 @@ GROUP BY x.row
 """
 
 PHONE_MATCH = """
-UPDATE temp.{stage} s SET membership_number = CASE WHEN m.n = 1 THEN m.membership_number END,
+UPDATE temp.{stage}_rows s SET membership_number = CASE WHEN m.n = 1 THEN m.membership_number END,
     p__phone = CASE WHEN m.n > 1 THEN 'belongs to ' || m.n || ' members with this first name (a shared '
         || 'line?), so the call cannot be given to one of them; add their membership number or '
         || 'another id to the export' END
@@ -235,7 +235,7 @@ WHERE s.row = m.row
 """
 
 UNMATCHED = """
-UPDATE temp.{stage} SET {problem_column} = {message}
+UPDATE temp.{stage}_rows SET {problem_column} = {message}
 WHERE membership_number IS NULL AND {problem_column} IS NULL
 """
 

@@ -30,7 +30,7 @@ GROUP BY 1 HAVING count(*) > 1
 """
 
 MARK_DUPLICATES = f"""
-UPDATE temp.{{stage}} s
+UPDATE temp.{{stage}}_rows s
 SET p__service_id = 'is the same service as row ' || d.first_row || '; list each service once'
 FROM temp.ingest_duplicates d
 WHERE {service_id_sql("s")} = d.id
