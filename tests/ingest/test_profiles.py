@@ -57,7 +57,7 @@ def test_profiles_are_listed_with_what_identifies_them():
     listing = {name: (kinds, identified) for name, _title, kinds, identified in profiles.listing()}
     assert listing["callhub"] == ("calls", "contact, disposition, campaign_name")
     assert listing["plain"][1] == "anything no other profile claims"
-    assert set(listing) >= {"nationbuilder_people", "van", "van_us", "spoke", "council_log"}
+    assert set(listing) >= {"nationbuilder_people", "van", "van_survey", "van_us", "spoke", "council_log"}
 
 
 def test_an_unknown_or_wrong_kind_of_profile_is_refused(con, tools):
@@ -186,6 +186,74 @@ def test_van_contact_history_matches_by_van_id_with_last_first_names(con, tools,
     )
     # Day first: 30/03/2020 is 30 March.
     assert con.execute("SELECT min(called_at)::DATE FROM calls").fetchone()[0] == dt.date(2020, 3, 30)
+
+
+def _survey(tools) -> pd.DataFrame:
+    return pd.read_csv(tools["van_survey"], sep="\t", encoding="utf-16", dtype=str)
+
+
+def _expected_needs(survey: pd.DataFrame) -> list[str]:
+    wanted = {v: k for k, v in tool_exports.CATEGORY_ANSWERS.items()}
+    categories = survey[survey["Survey Question Name"] == tool_exports.CATEGORY_QUESTION]
+    return sorted(wanted[a] for a in categories["Survey Response"])
+
+
+def _held_needs(con) -> list[str]:
+    return sorted(r[0] for r in con.execute("SELECT category FROM call_needs").fetchall())
+
+
+def test_van_survey_answers_complete_the_calls_of_the_contact_history(con, tools):
+    """The long file (one row per answer, UTF-16 text named .xls) becomes one row per contact; each
+    contact's answers land on the call its contact history brought in, and add no call."""
+    ingest.import_members(con, tools["members_with_van_ids"], actor="ana")
+    ingest.import_calls(con, tools["van"], actor="ana")
+    calls_before = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+    assert con.execute("SELECT count(needs_support) FROM calls").fetchone()[0] == 0  # no answers yet
+
+    survey = _survey(tools)
+    result = ingest.import_calls(con, tools["van_survey"], mapping=tools["callhub_mapping"], actor="ana")
+    contacts = survey.drop_duplicates(["VANID", "Date Canvassed", "Canvassed By"])
+    assert result.profile == "van_survey"
+    assert (result.rows_read, result.loaded, result.updated) == (len(contacts), 0, len(contacts))
+    assert f"{len(survey):,} answer rows were read as one row per contact" in result.summary()
+    assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == calls_before
+
+    support = survey[survey["Survey Question Name"] == tool_exports.SUPPORT_QUESTION]
+    held = dict(con.execute("SELECT needs_support, count(*) FROM calls GROUP BY 1").fetchall())
+    assert (held.get(True, 0), held.get(False, 0)) == (
+        (support["Survey Response"] == "Yes").sum(), (support["Survey Response"] == "No").sum()
+    )
+    # Multi-choice: a contact's two rows for one question are two needs on one call.
+    assert _held_needs(con) == _expected_needs(survey)
+    assert con.execute(
+        "SELECT count(*) FROM (SELECT call_id, category FROM call_needs GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchone()[0] == 0
+    # Each call still once, and the held outcome kept: the answers never overwrite.
+    assert con.execute("SELECT count(*) - count(DISTINCT call_id) FROM calls").fetchone()[0] == 0
+    kept = "SELECT count(*) FROM calls WHERE needs_support AND outcome <> 'answered'"
+    assert con.execute(kept).fetchone()[0] == 0
+
+
+def test_van_survey_answers_alone_make_answered_calls(con, tools):
+    ingest.import_members(con, tools["members_with_van_ids"], actor="ana")
+    survey = _survey(tools)
+    result = ingest.import_calls(
+        con, tools["van_survey"], mapping=tools["callhub_mapping"], actor="ana", round_name="Spring"
+    )
+    contacts = survey.drop_duplicates(["VANID", "Date Canvassed", "Canvassed By"])
+    assert (result.loaded, result.updated, result.rejected) == (len(contacts), 0, 0)
+    assert "every contact's outcome is answered" in result.summary()
+    assert con.execute("SELECT DISTINCT outcome, round FROM calls").fetchall() == [("answered", "Spring")]
+    assert _held_needs(con) == _expected_needs(survey)
+
+
+def test_a_survey_question_named_like_a_column_is_refused_by_name(con, tools, tmp_path):
+    survey = _survey(tools)
+    survey.loc[survey.index[0], "Survey Question Name"] = "vanid"
+    hostile = tmp_path / "survey.txt"
+    survey.to_csv(hostile, sep="\t", index=False, encoding="utf-16")
+    with pytest.raises(InputError, match='has the same name as a column of the file \\("vanid"\\)'):
+        ingest.import_calls(con, hostile, dry_run=True)
 
 
 def test_van_us_reads_month_first_only_when_told(con, tools, tiny_org, tmp_path):

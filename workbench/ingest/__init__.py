@@ -26,7 +26,7 @@ from workbench.errors import InputError
 from workbench.ingest import calls as ingest_calls
 from workbench.ingest import fields as ingest_fields
 from workbench.ingest import files as ingest_files
-from workbench.ingest import formats, headers, oruk
+from workbench.ingest import formats, headers, oruk, profiles
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
@@ -298,6 +298,9 @@ def _checked_import(
         directory = oruk.stage(con, path, mapping_data)
         staged, profile = directory.staged, "open_referral_uk"
         result.warnings += _unmapped_terms(directory.unmapped_terms)
+    if kind == "calls":  # a file of one row per answer becomes one row per contact
+        staged, profile, widened = formats.widen(con, kind, staged, profile)
+        result.notes += widened
     result.rows_read = staged.rows
     result.warnings += staged.warnings
     bar.update()
@@ -529,9 +532,18 @@ def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> 
         ingest_members.MemberCounts(0, 0, 0, members.phones_unreadable, members.phone_rows), result
     )
     counts = ingest_calls.write(
-        con, "ingest_stage", valid, result.import_id, actor, has_call_ids="call_id" in columns
+        con, "ingest_stage", valid, result.import_id, actor, has_call_ids="call_id" in columns,
+        # A file of survey answers (VAN's) completes the calls its contact history brought in.
+        answers_for_held=bool(profiles.BY_NAME[result.profile].long_answers),
     )
     result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
+    result.updated = counts.answered_held
+    if counts.answered_held:
+        result.notes.append(
+            f"{counts.answered_held:,} contact{'s' if counts.answered_held > 1 else ''} matched a call "
+            "already held (same member, day and caller): the answers were added to that call, filling "
+            "only what it did not yet record."
+        )
     result.erased_skipped, result.optouts_recorded = counts.erased_skipped, counts.optouts_recorded
     if "do_not_call" in columns:
         result.source_optouts = formats.source_optouts(

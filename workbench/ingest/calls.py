@@ -48,6 +48,7 @@ class CallCounts:
     optouts_recorded: int
     unlisted_services: list[str]
     unlisted_count: int
+    answered_held: int = 0
 
 
 STAGED_CALLS = """
@@ -128,6 +129,51 @@ GROUP BY raw_name ORDER BY n DESC, raw_name
 
 DO_NOT_CALL = "SELECT call_id FROM temp.ingest_calls WHERE outcome = 'do_not_call' ORDER BY call_id"
 
+# Survey answers for a call already held (VAN's answers file after its contact history): the same
+# member, time and caller. The answers fill what the held call lacks; they never overwrite.
+ANSWERED_HELD = """
+CREATE OR REPLACE TEMP TABLE ingest_answered AS
+SELECT s.call_id AS staged_id, min(c.call_id) AS held_id
+FROM temp.ingest_calls s JOIN calls c
+  ON c.member_key = s.member_key AND c.called_at = s.called_at AND c.caller IS NOT DISTINCT FROM s.caller
+GROUP BY s.call_id
+"""
+
+FILL_ANSWERS = """
+UPDATE calls c SET
+    wellbeing = coalesce(c.wellbeing, s.wellbeing),
+    needs_support = coalesce(c.needs_support, s.needs_support),
+    urgency = coalesce(c.urgency, s.urgency),
+    keen_to_volunteer = coalesce(c.keen_to_volunteer, s.keen_to_volunteer),
+    dp_query = coalesce(c.dp_query, s.dp_query),
+    notes = coalesce(c.notes, s.notes)
+FROM temp.ingest_answered a JOIN temp.ingest_calls s ON s.call_id = a.staged_id
+WHERE c.call_id = a.held_id
+"""
+
+# The held call's needs, skills and services gain the answers' (each pair once).
+ADD_TO_HELD = """
+INSERT INTO {table}
+SELECT DISTINCT a.held_id, x.value FROM temp.ingest_answered a
+JOIN (SELECT call_id, unnest({column}) AS value FROM temp.ingest_calls WHERE len({column}) > 0) x
+  ON x.call_id = a.staged_id
+WHERE x.value IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.call_id = a.held_id AND t.{name} = x.value)
+"""
+
+HELD_LISTS = (("call_needs", "need_categories", "category"), ("call_skills", "skills", "skill"))
+DROP_ANSWERED = "DELETE FROM temp.ingest_calls WHERE call_id IN (SELECT staged_id FROM temp.ingest_answered)"
+
+
+def _answer_held(con: duckdb.DuckDBPyConnection) -> int:
+    """Add staged answers to the calls already held for the same contact; return how many."""
+    con.execute(ANSWERED_HELD)
+    con.execute(FILL_ANSWERS)
+    for table, column, name in HELD_LISTS:
+        con.execute(ADD_TO_HELD.format(table=table, column=column, name=name))
+    return con.execute(DROP_ANSWERED).fetchone()[0]
+
+
 ERASED_ROWS = """
 SELECT count(*) FROM temp.{stage} s JOIN temp.ingest_keys k USING (membership_number)
 WHERE {valid} AND k.member_key IN (SELECT member_key FROM members WHERE erased_at IS NOT NULL)
@@ -135,13 +181,22 @@ WHERE {valid} AND k.member_key IN (SELECT member_key FROM members WHERE erased_a
 
 
 def write(
-    con: duckdb.DuckDBPyConnection, stage: str, valid: str, import_id: str, actor: str, *, has_call_ids: bool
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    valid: str,
+    import_id: str,
+    actor: str,
+    *,
+    has_call_ids: bool,
+    answers_for_held: bool = False,
 ) -> CallCounts:
     """Insert the new calls (and their needs, skills and services); record do-not-call opt-outs.
 
     Args:
         has_call_ids: the export has its own call ids (already checked unique within the file);
             otherwise each call's id is a digest of its natural key.
+        answers_for_held: the file holds survey answers; a row for a call already held (same
+            member, time and caller) completes that call instead of adding another.
     """
     # Erasures are rare: when there are none, skip both the filter and the count of erased rows.
     any_erased = con.execute(ANY_ERASED).fetchone()[0] > 0
@@ -160,6 +215,7 @@ def write(
     # Sorting every call to drop repeats costs seconds on a big file; most files have none.
     if (not has_call_ids or blank_ids) and con.execute(REPEATS).fetchone()[0]:
         con.execute(DEDUPLICATE)
+    answered = _answer_held(con) if answers_for_held else 0
     held = con.execute(ALREADY_HELD).fetchone()[0]
     new = con.execute("SELECT count(*) FROM temp.ingest_calls").fetchone()[0]
     erased = con.execute(ERASED_ROWS.format(stage=stage, valid=valid)).fetchone()[0] if any_erased else 0
@@ -171,7 +227,7 @@ def write(
     con.execute(INSERT_SERVICES)
     unlisted = con.execute(UNLISTED).fetchall()
     optouts = _record_optouts(con, actor)
-    return CallCounts(new, held, erased, optouts, [r[0] for r in unlisted[:10]], len(unlisted))
+    return CallCounts(new, held, erased, optouts, [r[0] for r in unlisted[:10]], len(unlisted), answered)
 
 
 def _record_optouts(con: duckdb.DuckDBPyConnection, actor: str) -> int:

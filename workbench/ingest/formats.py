@@ -8,15 +8,17 @@ distinct label, and the members a call export names are found with one join.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
 import duckdb
 
-from workbench.ingest import headers, labels, profiles
+from workbench.errors import InputError
+from workbench.ingest import headers, labels, limits, profiles
 from workbench.ingest import members as ingest_members
 from workbench.ingest.fields import lit, norm_sql
-from workbench.ingest.files import SourceFile, quote
+from workbench.ingest.files import ROW, ROW_NAME, SourceFile, quote
 from workbench.privacy import optouts
 from workbench.vocabulary import NEED_CATEGORIES
 
@@ -88,6 +90,84 @@ def _fit(con: duckdb.DuckDBPyConnection, raw: str):
 
 def _split(value: str) -> list[str]:
     return value.replace(";", ",").split(",")
+
+
+# One row per contact: the columns other than the question and the answer say who, when and by
+# whom; every answer to one question is kept, joined with "; " (multi-choice answers split on it).
+WIDE = """
+CREATE OR REPLACE TEMP TABLE {table} AS
+PIVOT (
+    SELECT {keys}, {question} AS question, {answer} AS answer,
+           min({row}) OVER (PARTITION BY {keys}) AS {row}
+    FROM temp.{table} WHERE nullif(trim({question}), '') IS NOT NULL
+) ON question USING string_agg(answer, '; ' ORDER BY {row}) GROUP BY {keys}, {row}
+ORDER BY {row}
+"""
+QUESTIONS = "SELECT DISTINCT {question} FROM temp.{table} WHERE nullif(trim({question}), '') IS NOT NULL"
+
+
+def widen(
+    con: duckdb.DuckDBPyConnection, kind: str, staged: SourceFile, forced: str | None
+) -> tuple[SourceFile, str | None, list[str]]:
+    """A file of one row per answer (VAN's survey responses) as one row per contact, in place.
+
+    Each question becomes a column headed by its text, so a mapping file's [columns] names it as
+    for any other tool. A contact's rows are numbered by its first answer row.
+
+    Returns:
+        (the file as it now is, the profile that must read it now its telltale columns are gone,
+        notes for the person importing). Other files come back as they were, with `forced`.
+
+    Raises:
+        InputError: the question or answer column is missing, a question repeats another column's
+            header, or there are more questions than the column limit.
+    """
+    profile = profiles.recognise(kind, staged.headers, forced)
+    if not profile.long_answers:
+        return staged, forced, []
+    by_form = {headers.normalise(h): h for h in staged.headers}
+    question, answer = (by_form.get(headers.normalise(h)) for h in profile.long_answers)
+    if question is None or answer is None:
+        raise InputError(
+            f'A {profile.title} file needs the columns "{profile.long_answers[0]}" and '
+            f'"{profile.long_answers[1]}". Check the export.'
+        )
+    keys = [h for h in staged.headers if h not in (question, answer)]
+    found = con.execute(QUESTIONS.format(question=quote(question), table=staged.table)).fetchall()
+    _check_questions([r[0] for r in found], keys, question)
+    con.execute(
+        WIDE.format(
+            table=staged.table, keys=", ".join(map(quote, keys)), question=quote(question),
+            answer=quote(answer), row=ROW,
+        )
+    )
+    notes = [
+        f"{staged.rows:,} answer rows were read as one row per contact ({', '.join(keys)}), with a "
+        f"column for each of its {len(found):,} questions; name them in a mapping file's [columns]."
+    ]
+    if profile.implied_outcome and not any(headers.normalise(h) in ("outcome", "result") for h in keys):
+        outcome = lit(profile.implied_outcome)
+        con.execute(f'ALTER TABLE temp.{staged.table} ADD COLUMN "Outcome" VARCHAR DEFAULT {outcome}')
+        notes.append(f"every contact's outcome is {profile.implied_outcome}: the file holds its answers.")
+    names = [r[0] for r in con.execute(f"DESCRIBE temp.{staged.table}").fetchall() if r[0] != ROW_NAME]
+    rows = con.execute(f"SELECT count(*) FROM temp.{staged.table}").fetchone()[0]
+    return dataclasses.replace(staged, headers=names, rows=rows), profile.name, notes
+
+
+def _check_questions(asked: list[str], keys: list[str], question: str) -> None:
+    if len(asked) + len(keys) + 1 > limits.MAX_COLUMNS:
+        raise InputError(
+            f'The column "{question}" holds {len(asked):,} different questions; the workbench reads at '
+            f"most {limits.MAX_COLUMNS:,} columns. Export one survey at a time."
+        )
+    taken = {headers.normalise(k) for k in keys} | {headers.normalise(ROW_NAME)}
+    clashes = [q for q in asked if headers.normalise(q) in taken]
+    if clashes:
+        raise InputError(
+            f'A question in "{question}" has the same name as a column of the file '
+            f'("{clashes[0][:40]}"), so its answers cannot be told apart. Rename the question in '
+            "the export."
+        )
 
 
 def understand(

@@ -41,6 +41,11 @@ class Profile:
         skip_outcomes: labels that mean no call happened (e.g. a text never sent); such rows
             are left out and counted.
         identified: how the format is recognised when that is not by its headers.
+        long_answers: (question header, answer header) when the file holds one row per answer
+            (VAN's survey responses): its rows are turned into one per contact, one column per
+            question, before anything else (see formats.widen).
+        implied_outcome: the outcome every row has when the file has no outcome column (a survey
+            answer means a conversation happened).
     """
 
     name: str
@@ -55,6 +60,8 @@ class Profile:
     identity: str = "membership_number"
     skip_outcomes: tuple[str, ...] = ()
     identified: str = ""  # how it is recognised, when that is not by headers
+    long_answers: tuple[str, str] = ()
+    implied_outcome: str = ""
 
     def identified_by(self) -> str:
         """The telltale headers, for `workbench import --profiles`."""
@@ -163,6 +170,18 @@ PROFILES: tuple[Profile, ...] = (
         },
         outcomes=CALLHUB_OUTCOMES,
         identity="phone_first_name",
+    ),
+    Profile(
+        "van_survey",
+        "NGP VAN / EveryAction survey responses (one row per answer; day-first dates)",
+        ("calls",),
+        telltales=("survey_question_name", "survey_response", "date_canvassed"),
+        columns=VAN_COLUMNS,
+        outcomes=VAN_OUTCOMES,
+        name_order="last, first",
+        identity="van_id",
+        long_answers=("Survey Question Name", "Survey Response"),
+        implied_outcome="answered",
     ),
     Profile(
         "van",

@@ -317,6 +317,36 @@ def van_contact_history(org: Organisation, path: Path, *, month_first: bool = Fa
     return _private_writer(path, encoding="utf-16", delimiter="\t")(frame)
 
 
+def van_survey_responses(org: Organisation, path: Path) -> Path:
+    """VAN's survey responses for the contact history's canvasses: a long file, one row per answer
+    (VANID, Date Canvassed, Canvassed By, Survey Question Name, Survey Response), UTF-16 text named
+    ".xls". A contact who ticked two kinds of support has two rows for that question."""
+    calls = _calls_with_people(org)
+    calls = calls[(calls["round"] == calls["round"].iloc[0]) & (calls["outcome"] == "answered")]
+    contact = pd.DataFrame(
+        {
+            "VANID": calls["membership_number"].map(van_ids(org)).to_numpy(),
+            "Date Canvassed": pd.to_datetime(calls["called_at"]).dt.strftime("%d/%m/%Y").to_numpy(),
+            "Canvassed By": ("Volunteer " + calls["caller"].str[1:]).to_numpy(),
+        }
+    )
+    answers = [
+        contact.assign(**{"Survey Question Name": SUPPORT_QUESTION,
+                          "Survey Response": _yes_no(calls["needs_support"]).to_numpy()}),
+        contact.assign(**{"Survey Question Name": VOLUNTEER_QUESTION,
+                          "Survey Response": _yes_no(calls["keen_to_volunteer"], "Yes, happy to help",
+                                                     "No thanks").to_numpy()}),
+        contact.assign(**{"Survey Question Name": CATEGORY_QUESTION,
+                          "Survey Response": calls["categories"].to_numpy()}).explode("Survey Response"),
+    ]
+    frame = pd.concat(answers, ignore_index=True).dropna(subset=["Survey Response"])
+    frame.loc[frame["Survey Question Name"] == CATEGORY_QUESTION, "Survey Response"] = frame[
+        "Survey Response"
+    ].map(CATEGORY_ANSWERS)
+    frame = frame.sort_values(["VANID", "Survey Question Name"], kind="stable")
+    return _private_writer(path, encoding="utf-16", delimiter="\t")(frame)
+
+
 COUNCIL_HEADERS = {
     "ref": "Resident ref",
     "name": "Name ",
@@ -510,6 +540,7 @@ def write_tool_exports(org: Organisation, out: Path) -> dict[str, Path]:
         "callhub_members": out / "callhub_members.csv",
         "members_with_van_ids": members_with_van_ids(org, out / "members_with_van_ids.csv"),
         "van": van_contact_history(org, out / "van_contact_history.xls"),
+        "van_survey": van_survey_responses(org, out / "van_survey_responses.xls"),
         "council_log": council_welfare_log(org, out / "council_welfare_log.csv"),
         "plain": plain_date_called(org, out / "plain_date_called.csv"),
         "spoke": spoke_contacts(org, out / "spoke_contacts.csv"),
@@ -530,5 +561,6 @@ __all__ = [
     "plain_members",
     "spoke_contacts",
     "van_contact_history",
+    "van_survey_responses",
     "write_tool_exports",
 ]
