@@ -8,6 +8,7 @@ the tool's real shape; nothing is mocked and no file is edited by hand.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -430,6 +431,29 @@ def test_a_folder_without_a_services_table_is_refused(con, tmp_path):
     (tmp_path / "taxonomy.csv").write_text("id,name\n1,Food\n")
     with pytest.raises(InputError, match="no services table, so this is not an Open Referral UK directory"):
         ingest.import_services(con, tmp_path)
+
+
+def test_a_datapackage_naming_a_file_outside_its_folder_is_refused(con, tools, tmp_path):
+    package = tmp_path / "package"
+    shutil.copytree(tools["oruk"], package)
+    secret = tmp_path / "elsewhere.csv"
+    secret.write_text("id,name,status\n1,Not a directory table,active\n")
+    meta = json.loads((package / "datapackage.json").read_text())
+    meta["resources"][0]["path"] = "../elsewhere.csv"
+    (package / "datapackage.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="names a table outside its folder"):
+        ingest.import_services(con, package / "datapackage.json")
+
+
+def test_a_directory_table_beyond_the_limits_is_refused_like_any_file(con, tools, tmp_path):
+    from workbench.ingest import limits
+
+    folder = tmp_path / "oruk"
+    shutil.copytree(tools["oruk"], folder)
+    wide = ",".join(["id", "name", "status"] + [f"c{i}" for i in range(limits.MAX_COLUMNS)])
+    (folder / "services.csv").write_text(wide + "\n")
+    with pytest.raises(InputError, match="services.csv has 1,003 columns .*reads at most 1,000"):
+        ingest.import_services(con, folder)
 
 
 def test_inactive_services_are_not_offered_for_signposting_but_stay_in_history(synthetic_con, tmp_path):

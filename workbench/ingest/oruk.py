@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError
+from workbench.ingest import files
 from workbench.ingest.files import ROW, SourceFile
 from workbench.ingest.headers import normalise
 from workbench.vocabulary import NEED_CATEGORIES
@@ -68,11 +69,20 @@ def _tables(path: Path) -> dict[str, Path]:
             package = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as error:
             raise InputError(f"{path.name} cannot be read as a datapackage.json ({error}).") from None
-        return {
+        tables = {
             str(r.get("name", "")).lower(): path.parent / str(r["path"])
             for r in package.get("resources", [])
-            if isinstance(r, dict) and "path" in r
+            if isinstance(r, dict) and isinstance(r.get("path"), str)
         }
+        # A package names files beside it; never one elsewhere on the machine.
+        folder = path.parent.resolve()
+        outside = [t for t in tables.values() if not t.resolve().is_relative_to(folder)]
+        if outside:
+            raise InputError(
+                f"{path.name} names a table outside its folder ({outside[0].name}); an Open Referral UK "
+                "package keeps its tables beside datapackage.json."
+            )
+        return tables
     return {p.stem.lower(): p for p in path.glob("*.csv")}
 
 
@@ -115,7 +125,6 @@ def category_for(term: str, mapping: dict[str, str] | None = None) -> str | None
     return None
 
 
-READ = "CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv(?, all_varchar = true, header = true)"
 
 # One row per service: its terms (for the category), its areas, a contact and its status.
 SERVICES = """
@@ -199,13 +208,9 @@ EMPTY = {
 
 
 def _read(con: duckdb.DuckDBPyConnection, name: str, table: Path) -> None:
-    try:
-        con.execute(READ.format(name=f"oruk_{name}"), [str(table)])
-    except duckdb.Error as error:
-        raise InputError(
-            f"{table.name} cannot be read as a CSV table ({str(error).splitlines()[0]})."
-        ) from None
-    columns = {r[0] for r in con.execute(f"DESCRIBE temp.oruk_{name}").fetchall()}
+    # Through the one guarded reader: the same size, column and field limits, encodings and
+    # ragged-row handling as any export, so a hostile table is refused as any file would be.
+    columns = set(files.stage(con, table, table=f"oruk_{name}").headers)
     wanted = {
         "services": {"id", "name", "status"},
         "taxonomy": {"id", "name"},
