@@ -338,6 +338,9 @@ def _checked_import(
         result.rejects_path = ingest_problems.write_rejects(
             con, "ingest_stage", staged.table, staged.headers, checks, matched.columns, target
         )
+    # The file as read is needed only to show problems and write rejects, both done: freeing it
+    # before the write keeps a national import's peak within its 2 GB.
+    con.execute(f"DROP TABLE IF EXISTS temp.{ingest_files.quote(staged.table)}")
     try:
         _write(kind, con, valid, actor, result, progress, matched.columns)
     except BaseException:
