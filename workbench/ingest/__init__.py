@@ -462,7 +462,8 @@ def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) ->
     fields = [f for f in FORMULA_FIELDS if f in columns]
     if not fields:
         return []
-    cond = " OR ".join(f"regexp_matches(t__{f}, '^[=@]')" for f in fields)
+    # The text is trimmed already; a prefix test costs a fraction of a regular expression per cell.
+    cond = " OR ".join(f"left(t__{f}, 1) IN ('=', '@')" for f in fields)
     n = con.execute(FORMULA_CELLS.format(any=cond)).fetchone()[0]
     return (
         [
