@@ -131,6 +131,13 @@ def _opt_out_someone_on_the_list(store: Path) -> tuple[str, str, str]:
     pytest.fail("the tiny synthetic store has no branch with two people to call back")
 
 
+def _from_the_app(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    local = urlparse(url).hostname in ("127.0.0.1", "localhost")
+    return local or url.startswith(("data:", "blob:", "about:"))
+
+
 def _open_protected(path: Path, secret: str) -> str:
     """The text of a password-protected workbook, opened as Excel would: with its passphrase."""
     import io
@@ -148,8 +155,11 @@ def _open_protected(path: Path, secret: str) -> str:
 
 def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, synthetic_store, tmp_path):
     branch, opted_out_key, opted_out_phone = _opt_out_someone_on_the_list(synthetic_store)
-    bundle_requests, frames = [], []
+    bundle_requests, frames, elsewhere = [], [], []
     page.on("request", lambda r: bundle_requests.append(r.url) if server.BUNDLE_FOLDER in r.url else None)
+    # Nothing is fetched from anywhere but the app itself: a font or script from a CDN would tell a
+    # third party who opened the dashboard, and when.
+    page.on("request", lambda r: elsewhere.append(r.url) if not _from_the_app(r.url) else None)
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
     page.goto(running_app)
 
@@ -167,6 +177,7 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     # Three charts and a map, and plotly's code (5 MB) came once, by URL, not inside each chart's state.
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 4")
     assert len(bundle_requests) == 1 and max(frames) < 1_000_000, (bundle_requests, max(frames))
+    assert not elsewhere, elsewhere
 
     # 2. Choose a branch: headline numbers and the by-place chart change to that branch's values.
     page.locator(".wb-filter-branch select").select_option(branch)

@@ -18,6 +18,9 @@ from pathlib import Path
 from workbench.errors import InputError, StoreError
 
 APP_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "app.ipynb"
+# A Jupyter data folder holding the page template "workbench" (Voilà's lab page, fetching nothing
+# from outside the app).
+TEMPLATES = Path(__file__).resolve().parent / "jupyter"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 
@@ -77,6 +80,7 @@ def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None
         "--VoilaConfiguration.show_tracebacks=False",
         # One kernel is started and runs the notebook ahead of the first visit, so the page (which
         # only asks for the passphrase until then) appears at once; the next is warmed after it.
+        "--VoilaConfiguration.template=workbench",
         "--VoilaConfiguration.preheat_kernel=True",
         "--VoilaConfiguration.default_pool_size=1",
         *extra,
@@ -90,6 +94,7 @@ def environment(store: Path, bundle_url: str | None = None) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PASSPHRASE"}
     env["WORKBENCH_DB"] = str(Path(store).resolve())
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(TEMPLATES), env.get("JUPYTER_PATH")) if p)
     env["WORKBENCH_APP"] = "1"
     if bundle_url:
         env[PLOTLY_BUNDLE_ENV] = bundle_url
