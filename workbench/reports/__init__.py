@@ -481,7 +481,13 @@ FROM needing GROUP BY ALL
 
 
 def needs_by_ward(con, options: Options) -> Table:
-    """Members with a need recorded in the period, by category and ward (a small query: see the notes)."""
+    """Members with a need recorded in the period, by category and ward (computed once per build)."""
+    if "needs_by_ward" not in options.cache:
+        options.cache["needs_by_ward"] = _needs_by_ward(con, options)
+    return options.cache["needs_by_ward"]
+
+
+def _needs_by_ward(con, options: Options) -> Table:
     body, params = where(options.filters())
     long = con.execute(NEEDS_QUERY.format(where=body, record_key=record_key_sql(con, options, "member_key")),
                        params).df()
@@ -576,7 +582,7 @@ SELECT count(*), sum({record_key})::BIGINT FROM referred
 """
 
 
-# Ward x category combinations the directory does not cover, with the members who needed that help.
+# Ward x category combinations the directory does not cover.
 GAPS_QUERY = """
 WITH wards AS (SELECT DISTINCT branch, ward FROM members WHERE ward IS NOT NULL AND {branch}),
 cats AS (SELECT unnest(?::VARCHAR[]) AS category),
@@ -584,20 +590,9 @@ cover AS (
     SELECT s.category, lower(trim(a.area)) AS ward_key
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
     WHERE coalesce(s.status, 'active') = 'active'  -- inactive or defunct services cover nothing
-),
-needing AS (
-    SELECT DISTINCT m.ward, n.category, c.member_key
-    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
-),
-needed AS (
-    SELECT ward, category, count(*) AS members, sum({record_key})::BIGINT AS members_cellkey
-    FROM needing GROUP BY ALL
 )
-SELECT w.branch, w.ward, k.category, coalesce(d.members, 0) AS members,
-       coalesce(d.members_cellkey, 0) AS members_cellkey
+SELECT w.branch, w.ward, k.category
 FROM wards w CROSS JOIN cats k
-LEFT JOIN needed d ON d.ward = w.ward AND d.category = k.category
 WHERE NOT EXISTS (SELECT 1 FROM cover v WHERE v.category = k.category
                   AND (v.ward_key = '*' OR v.ward_key = lower(trim(w.ward))))
 ORDER BY w.branch, w.ward, k.category
@@ -608,15 +603,18 @@ def signposting_gaps(con, options: Options) -> Table:
     """Every ward and need category no listed service covers, with how many members needed it.
 
     The rows depend only on the directory, never on who needed help, so a row's presence says
-    nothing about a member; its count goes through disclosure control like any other.
+    nothing about a member. Each count is the same cell as in `needs_by_ward` (the members of that
+    ward whose calls recorded that need), so it is taken from that table as published there: the
+    same figure, or the same ``*`` (a zero hidden there is hidden here too).
     """
-    body, params = where(options.filters())
     branch_sql = "branch = ?" if options.branch else "TRUE"
     branch_params = [options.branch] if options.branch else []
-    raw = con.execute(GAPS_QUERY.format(branch=branch_sql, where=body,
-                                        record_key=record_key_sql(con, options, "member_key")),
-                      [*branch_params, list(NEED_CATEGORIES), *params]).df()
-    frame = disclosure.protect_counts(raw, ["members"], options.profile)
+    rows = con.execute(GAPS_QUERY.format(branch=branch_sql), [*branch_params, list(NEED_CATEGORIES)]).df()
+    published = needs_by_ward(con, options).frame.melt(id_vars=["branch", "ward"], var_name="category",
+                                                       value_vars=list(NEED_CATEGORIES), value_name="members")
+    # A ward the needs table does not show under this branch (none should be) stays suppressed.
+    frame = rows.merge(published, on=["branch", "ward", "category"], how="left")
+    frame["members"] = frame["members"].astype("Int64")
     return Table("signposting_gaps", "Signposting gaps: needs no listed service covers",
                  "Each ward and need category for which no service in the directory covers the ward, with "
                  "the members whose calls recorded that need.", frame)
@@ -630,13 +628,12 @@ def _protect_rows(raw: pd.DataFrame, label: str, counts: list[str], totals: dict
         total = pd.DataFrame([{label: "Total", **{c: totals[c] for c in [*counts, *keyed]}}])
         raw = pd.concat([raw, total], ignore_index=True)
     out = disclosure.protect_counts(raw, counts, prof)
-    if not prof.rounding:
-        for column in counts:
-            value = disclosure.perturbed(raw, column)
-            mask = disclosure.primary_mask(value, prof).to_numpy()
-            lines = [list(range(len(raw)))] if totals is not None else []
-            hidden = disclosure.secondary_suppress(value.to_numpy(), mask, lines)
-            out[column] = out[column].mask(hidden)
+    # Each column with its total is one line: secondary suppression (without rounding) and hiding the
+    # zeros beside a suppressed count (internal) both work along it.
+    lines = [list(range(len(raw)))] if totals is not None else []
+    for column in counts:
+        hidden = disclosure.protect_mask(disclosure.perturbed(raw, column).to_numpy(), prof, lines)
+        out[column] = out[column].mask(hidden)
     return out
 
 
@@ -854,7 +851,7 @@ def _manifest(release_id: str, options: Options, tables: list[Table], rows, metr
         "workbench_version": version(),
         "parameters": options.as_dict(),
         "disclosure": {"profile": prof.name, "threshold": prof.threshold,
-                       "zeros_suppressed": prof.suppress_zero,
+                       "zeros_suppressed": prof.suppress_zero, "zeros": prof.zero_rule,
                        "rounding_base": prof.base if prof.rounding else None, "rounding": prof.rounding,
                        "secondary_suppression": not prof.rounding, "rules": prof.describe(),
                        "perturbation": {"method": "cell key (ONS Census 2021)",

@@ -2,9 +2,10 @@
 
 Two profiles:
 
-- ``internal`` follows NHS Digital (HES/ECDS, 2018): 0 stays 0, 1 to 7 is suppressed (shown ``*``),
-  8 and above is rounded to the nearest 5. Totals come from the raw data, then are rounded.
-  Percentages and means are shown only where n >= 8, computed from the rounded figures.
+- ``internal`` follows NHS Digital (HES/ECDS, 2018): 1 to 7 is suppressed (shown ``*``), 8 and above
+  is rounded to the nearest 5, and 0 is shown as 0, except beside a suppressed cell (see below).
+  Totals come from the raw data, then are rounded. Percentages and means are shown only where
+  n >= 8, computed from the rounded figures.
 - ``public`` follows the ONS "10-5" rule: counts under 10 are suppressed, zeros included, the rest
   are rounded to the nearest 5.
 
@@ -12,6 +13,19 @@ A suppressed cell is ``<NA>`` in the nullable ``Int64`` columns these functions 
 show it as ``*`` (`SUPPRESSED`). When rounding is turned off (``Profile(rounding=False)``) the exact
 totals would let anyone subtract the visible cells from a total, so `secondary_suppress` hides
 more cells until no suppressed cell can be worked out from the totals.
+
+Zeros beside suppressed cells (`hide_zeros`). Perturbation never makes a count 0 and never makes a
+0 anything else, so if every 0 were shown, a ``*`` would always mean "at least 1". Over a series
+that is a lower bound an intruder can add up: a small branch's 14 calls, each on its own day and
+outcome, show as 14 suppressed cells in 16 one-day releases (so at least 14 in all), and the
+round's total for the branch, shown as 10, is at most 14 (10 plus 2 of rounding plus 2 of noise):
+every one of those cells, and every cell of that column of the round's table, is then pinned
+exactly. So the internal profile also suppresses every 0 that shares a line with a suppressed cell
+(its row or its column, a hierarchy level, or the column with its total; a total counts as part of
+its lines). A ``*`` may then be a 0, each suppressed cell's true count ranges down to 0, and the
+lower bounds no longer add up to anything. A 0 in lines with no suppressed cell is still shown, as
+NHS Digital shows it: it sits among counts of 8 or more, so it bounds nothing small. The public
+profile suppresses every zero anyway.
 
 Every function takes a DataFrame and returns a new one; the input is never changed.
 """
@@ -43,7 +57,9 @@ class Profile:
         name: "internal" or "public".
         threshold: counts below this are suppressed (8 internal, 10 public); it is also the k-min
             for row-level extracts and the n below which no percentage or mean is shown.
-        suppress_zero: whether a zero count is suppressed too (public) or stays 0 (internal).
+        suppress_zero: whether every zero count is suppressed too (public) or stays 0 (internal).
+        hide_zeros: whether a zero that shares a line with a suppressed cell is suppressed too
+            (internal; see the module's notes): then a ``*`` never says "at least 1".
         base: counts that are shown are rounded to the nearest `base`.
         rounding: when False, counts are shown exactly and secondary suppression protects them.
         l_min: the least ℓ-diversity of need categories a row-level extract may have.
@@ -54,15 +70,26 @@ class Profile:
     name: str
     threshold: int
     suppress_zero: bool
+    hide_zeros: bool = True
     base: int = 5
     rounding: bool = True
     l_min: int = 2
     area: str = "sector"
     period: str = "week"
 
+    @property
+    def zero_rule(self) -> str:
+        """How zeros are published, in the words of the manifest."""
+        if self.suppress_zero:
+            return "suppressed"
+        return "suppressed beside a suppressed count, shown elsewhere" if self.hide_zeros else "shown"
+
     def describe(self) -> list[str]:
         """The rules applied, in words, for the report's "How this was protected" and its manifest."""
-        zero = "Zeros are suppressed too." if self.suppress_zero else "Zeros are shown as 0."
+        zero = ("Zeros are suppressed too." if self.suppress_zero else
+                "Zeros are shown as 0, except a zero in the same row or column (or the same subtotal) as a "
+                f"suppressed cell, which is suppressed too, so that {SUPPRESSED} may be 0 and never means "
+                "'at least 1'." if self.hide_zeros else "Zeros are shown as 0.")
         rules = ["Every count is perturbed first by the cell-key method (ONS, Census 2021): a noise of at "
                  "most 2 either way, looked up from a fixed table by the cell's key and value, so the same "
                  "cell always shows the same figure. A true 0 stays 0 and nothing else becomes 0. Totals "
@@ -111,6 +138,67 @@ def primary_mask(values: pd.Series, prof: Profile) -> pd.Series:
     raw = pd.to_numeric(values).fillna(0)
     small = raw < prof.threshold
     return small if prof.suppress_zero else small & (raw != 0)
+
+
+def hide_zeros(values: np.ndarray, suppressed: np.ndarray, lines: Sequence[Sequence[int]]) -> np.ndarray:
+    """Also suppress every zero that shares a line with a suppressed cell that is not itself a zero.
+
+    Without it a ``*`` means "at least 1" (nothing else is published as 0), and over a series of
+    releases those lower bounds add up until they meet a total's upper bound and pin every cell
+    (see the module's notes). A hidden zero hides no further zeros, so applying this twice changes
+    nothing.
+
+    Args:
+        values: flat array of the (perturbed) cell values.
+        suppressed: flat boolean array, True where a cell is suppressed.
+        lines: index lists into the flat arrays (`table_lines`): cells published with one total.
+
+    Returns:
+        A new boolean array: the suppressed cells and the zeros beside them.
+
+    Examples:
+        >>> hide_zeros(np.array([0, 3, 0, 0, 9, 9]), np.array([0, 1, 0, 0, 0, 0], bool),
+        ...            [[0, 1, 2], [3, 4, 5], [0, 3], [1, 4], [2, 5]]).tolist()
+        [True, True, True, False, False, False]
+
+        Cell 3 is a zero beside a hidden zero (cell 0), not beside a suppressed count: it stays 0.
+    """
+    out = np.asarray(suppressed, dtype=bool).copy()
+    zero = np.asarray(values) == 0
+    counted = out & ~zero
+    for line in lines:
+        line = np.asarray(line, dtype=int)
+        if line.size and counted[line].any():
+            out[line[zero[line]]] = True
+    return out
+
+
+def protect_mask(values: np.ndarray, prof: Profile, lines: Sequence[Sequence[int]]) -> np.ndarray:
+    """Which cells of a table (flat, perturbed values; `lines` as `table_lines`) are suppressed.
+
+    The small-number rule first; then, without rounding, secondary suppression; then (internal) the
+    zeros beside a suppressed count. Without rounding a hidden zero must not be the one suppressed
+    cell of another line (that line's exact total would give it away), so secondary suppression and
+    hiding zeros repeat until neither changes anything.
+
+    Examples:
+        >>> internal = PROFILES["internal"]
+        >>> lines = table_lines(2, 3)   # one row, its total row; two columns and their total
+        >>> protect_mask(np.array([3, 0, 3, 3, 0, 3]), internal, lines).tolist()
+        [True, True, True, True, True, True]
+        >>> protect_mask(np.array([30, 0, 30, 30, 0, 30]), internal, lines).tolist()
+        [False, False, False, False, False, False]
+    """
+    values = np.asarray(values, dtype=float)
+    mask = primary_mask(pd.Series(values), prof).to_numpy()
+    while True:
+        before = mask.copy()
+        if not prof.rounding:
+            mask = secondary_suppress(values, mask, lines)
+        if prof.hide_zeros and not prof.suppress_zero:
+            mask = hide_zeros(values, mask, lines)
+        if (mask == before).all():
+            return mask
 
 
 def round_counts(values: pd.Series, base: int = 5) -> pd.Series:
@@ -308,7 +396,8 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
     Totals come from the raw data and are then protected like any other cell. With rounding on,
     cells are suppressed or rounded; with rounding off, secondary suppression is applied across
     rows, columns and totals (and across each top-level group when `index` has two levels), so
-    no suppressed cell can be worked out by subtraction.
+    no suppressed cell can be worked out by subtraction. Internally, zeros in those same lines
+    beside a suppressed cell are suppressed too (`hide_zeros`).
 
     Args:
         df: long table of raw counts: the `index` columns, the `columns` column and `value`.
@@ -337,10 +426,8 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
         keys, _ = _grid_with_totals(df, index, columns, cellkey.key_column(value), total_label)
         values = cellkey.perturb(values, keys.to_numpy(dtype="int64"))
     values = values.astype(float)
-    mask = primary_mask(pd.Series(values.ravel()), prof).to_numpy()
-    if not prof.rounding:
-        lines = table_lines(*values.shape, groups, row_totals=columns is not None)
-        mask = secondary_suppress(values.ravel(), mask, lines)
+    lines = table_lines(*values.shape, groups, row_totals=columns is not None)
+    mask = protect_mask(values.ravel(), prof, lines)
     shown = round_counts(pd.Series(values.ravel()), prof.base) if prof.rounding else pd.Series(values.ravel())
     shown = shown.astype("Int64").mask(mask).to_numpy().reshape(values.shape)
     out = pd.DataFrame(shown, index=grid.index, columns=grid.columns).astype("Int64")
@@ -599,6 +686,7 @@ def check_release(con, files: Sequence, **options) -> None:
 
 
 __all__ = ["AGE_BANDS", "AGE_BAND_LABELS", "PERIODS", "PROFILES", "SUPPRESSED", "Finding", "Profile",
-           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "mean", "percentage",
-           "period", "period_sql", "postcode_area", "primary_mask", "profile", "protect_counts",
-           "protect_table", "round_counts", "scan_release", "scan_text", "secondary_suppress", "table_lines"]
+           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "hide_zeros", "mean",
+           "percentage", "period", "period_sql", "postcode_area", "primary_mask", "profile", "protect_counts",
+           "protect_mask", "protect_table", "round_counts", "scan_release", "scan_text", "secondary_suppress",
+           "table_lines"]
