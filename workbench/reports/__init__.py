@@ -34,6 +34,7 @@ from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import cellkey, disclosure, ledger, page, risk
 from workbench.scoring import age_band_sql
+from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.filters import check_filters, where
 from workbench.store.state import transaction
@@ -342,11 +343,27 @@ def totals(con, options: Options) -> dict[str, int]:
     return {column: int(frame[column].sum()) for column in [*COUNTS, *map(cellkey.key_column, COUNTS)]}
 
 
+# Calls in a report's scope, counted on the analysis snapshot as outreach.summary counts them (a call
+# whose member_key has no members row drops out), so it equals totals()["attempts"]. The empty-period
+# check and the ledger need only this count: a request the ledger refuses never pays for the tables.
+SCOPE_CALLS_QUERY = "SELECT count(*) FROM calls c WHERE c.known AND {where}"
+
+
+def scope_calls(con, options: Options) -> int:
+    """How many call attempts the report's scope holds (one small query, computed once per build)."""
+    if "calls" not in options.cache:
+        body, params = where(options.filters(), members="c")
+        with snapshot.get(con).cursor() as cursor:
+            count = cursor.execute(SCOPE_CALLS_QUERY.format(where=body), params).fetchone()[0]
+        options.cache["calls"] = int(count)
+    return options.cache["calls"]
+
+
 def ledger_request(con, options: Options) -> ledger.Request:
     """What the release ledger compares and records for this build."""
     return ledger.request(con, profile=options.profile.name, rounding=options.profile.rounding,
                           date_from=options.date_from, date_to=options.date_to, branch=options.branch,
-                          extract=options.extract_settings(), calls=totals(con, options)["attempts"])
+                          extract=options.extract_settings(), calls=scope_calls(con, options))
 
 
 def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: str | None = None) -> dict:
@@ -371,7 +388,7 @@ def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: 
 
 
 def _check_not_empty(con, options: Options) -> None:
-    if totals(con, options)["attempts"] == 0:
+    if scope_calls(con, options) == 0:
         where = f" in branch {options.branch}" if options.branch else ""
         span = f"from {options.date_from or 'the start'} to {options.date_to or 'the end'}"
         raise InputError(f"No calls {span}{where}, so there is nothing to report. Widen --from/--to "

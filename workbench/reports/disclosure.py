@@ -418,51 +418,73 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
     """
     prof = profile(prof) if isinstance(prof, str) else prof
     index = [index] if isinstance(index, str) else list(index)
-    grid, groups = _grid_with_totals(df, index, columns, value, total_label)
-    values = grid.to_numpy(dtype="int64")
-    if cellkey.has_keys(df, value):
-        # A total's records are its cells' records, so its key is their keys' sum (modulo 256): the
-        # total is perturbed in its own right, and gets the same value in every table that shows it.
-        keys, _ = _grid_with_totals(df, index, columns, cellkey.key_column(value), total_label)
-        values = cellkey.perturb(values, keys.to_numpy(dtype="int64"))
+    # A total's records are its cells' records, so its key is their keys' sum (modulo 256): the total
+    # is perturbed in its own right, and gets the same value in every table that shows it.
+    keyed = cellkey.has_keys(df, value)
+    names = [value, cellkey.key_column(value)] if keyed else [value]
+    labels, columns_out, grids, groups = _grids_with_totals(df, index, columns, names, total_label)
+    values = cellkey.perturb(grids[0], grids[1]) if keyed else grids[0]
     values = values.astype(float)
     lines = table_lines(*values.shape, groups, row_totals=columns is not None)
     mask = protect_mask(values.ravel(), prof, lines)
     shown = round_counts(pd.Series(values.ravel()), prof.base) if prof.rounding else pd.Series(values.ravel())
     shown = shown.astype("Int64").mask(mask).to_numpy().reshape(values.shape)
-    out = pd.DataFrame(shown, index=grid.index, columns=grid.columns).astype("Int64")
+    out = pd.DataFrame(shown, index=labels, columns=columns_out).astype("Int64")
     out.columns.name = None
     return out.reset_index()
 
 
-def _grid_with_totals(df: pd.DataFrame, index: list[str], columns: str | None, value: str,
-                      total_label: str) -> tuple[pd.DataFrame, list[list[int]]]:
+def _grids_with_totals(df: pd.DataFrame, index: list[str], columns: str | None, names: list[str],
+                       total_label: str) -> tuple[pd.Index, pd.Index, list[np.ndarray], list[list[int]]]:
+    """The wide grid of each column in `names` (the counts, then their cell keys), with totals.
+
+    One grouping serves every grid. With two index levels a subtotal row follows each top-level
+    group; the last row is the grand total and, with `columns`, the last column each row's total.
+
+    Returns:
+        The row labels, the column labels, one int64 array per name, and each group's row positions.
+    """
     if columns is None:
-        grid = df.groupby(index, sort=True, observed=True)[[value]].sum()
+        wide = df.groupby(index, sort=True, observed=True)[names].sum()
+        grids = [wide[[name]].to_numpy(dtype="int64") for name in names]
+        column_labels = pd.Index([names[0]])
+    elif df.empty:   # no rows and no columns: only the totals, all 0
+        wide = df.groupby(index, sort=True, observed=True)[names].sum().iloc[:, :0]
+        grids = [np.zeros((0, 1), dtype="int64") for _ in names]
+        column_labels = pd.Index([total_label], name=columns)
     else:
-        grid = df.pivot_table(index=index, columns=columns, values=value, aggfunc="sum", fill_value=0,
-                              observed=True)
-        grid[total_label] = grid.sum(axis=1)
-    grid = grid.astype("int64")
+        wide = df.groupby([*index, columns], sort=True, observed=True)[names].sum() \
+            .unstack(columns, fill_value=0)
+        grids = [wide[name].to_numpy(dtype="int64") for name in names]
+        grids = [np.column_stack([grid, grid.sum(axis=1)]) for grid in grids]
+        column_labels = pd.Index([*wide[names[0]].columns, total_label], name=columns)
+    labels = wide.index
     groups: list[list[int]] = []
     if len(index) == 2:
-        grid, groups = _with_subtotals(grid, total_label)
-    total = grid.xs(total_label, level=1, drop_level=False).sum() if groups else grid.sum()
-    key = (total_label,) * len(index) if len(index) > 1 else total_label
-    grid.loc[key, :] = total.to_numpy()
-    return grid.astype("int64"), groups
+        labels, grids, groups = _with_subtotals(labels, grids, total_label)
+    tops = [group[-1] for group in groups] if groups else slice(None)
+    grids = [np.vstack([grid, grid[tops].sum(axis=0)]) for grid in grids]
+    total = (total_label,) * len(index) if len(index) > 1 else total_label
+    labels = labels.append(pd.MultiIndex.from_tuples([total], names=labels.names) if len(index) > 1
+                           else pd.Index([total], name=labels.name))
+    return labels, column_labels, grids, groups
 
 
-def _with_subtotals(grid: pd.DataFrame, total_label: str) -> tuple[pd.DataFrame, list[list[int]]]:
-    """Insert a subtotal row after each top-level group; return the grid and each group's row positions."""
-    parts, groups, position = [], [], 0
-    for top, block in grid.groupby(level=0, sort=True):
-        subtotal = pd.DataFrame([block.sum().to_numpy()], columns=block.columns,
-                                index=pd.MultiIndex.from_tuples([(top, total_label)], names=grid.index.names))
-        parts += [block, subtotal]
-        groups.append(list(range(position, position + len(block) + 1)))
-        position += len(block) + 1
-    return pd.concat(parts), groups
+def _with_subtotals(labels: pd.MultiIndex, grids: list[np.ndarray],
+                    total_label: str) -> tuple[pd.MultiIndex, list[np.ndarray], list[list[int]]]:
+    """Insert a subtotal row after each top-level group (rows are sorted, so each group is one run)."""
+    if len(labels) == 0:
+        return labels, grids, []
+    tops = labels.get_level_values(0)
+    starts = [0, *(np.flatnonzero(tops[1:] != tops[:-1]) + 1), len(labels)]
+    rows, groups, parts = [], [], [[] for _ in grids]
+    for start, end in zip(starts, starts[1:], strict=False):
+        groups.append(list(range(len(rows), len(rows) + end - start + 1)))
+        rows += [*labels[start:end], (tops[start], total_label)]
+        for part, grid in zip(parts, grids, strict=True):
+            part += [grid[start:end], grid[start:end].sum(axis=0, keepdims=True)]
+    stacked = [np.vstack(part) if part else grid for part, grid in zip(parts, grids, strict=True)]
+    return pd.MultiIndex.from_tuples(rows, names=labels.names), stacked, groups
 
 
 def for_display(df: pd.DataFrame) -> pd.DataFrame:
