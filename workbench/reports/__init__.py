@@ -253,48 +253,80 @@ def _as_of(con, as_of, end: str | None) -> datetime:
 
 WARD_BRANCH_QUERY = "SELECT ward, min(branch) AS branch FROM members WHERE ward IS NOT NULL GROUP BY ward"
 
+# Cell keys are computed on the analysis snapshot, like the counts they go with: its calls carry an
+# integer member id (`mid`) and the member's branch and ward, so no query joins members or groups by
+# the 16-character member_key. Each member's record key is looked up by `mid` in `record_keys`,
+# registered on the build's own cursor of the snapshot (`keyed_cursor`).
+
+# The record key of every member the snapshot knows, by mid: one SHA-256 per member, once per snapshot.
+# (A member_key that calls hold but members does not gets its key too, so a table that counts such
+# calls, the period table with no branch, keys them as it counts them.)
+RECORD_KEYS_QUERY = "SELECT mid, {record_key} AS rk FROM members"
+
 # The cell keys of the ward summary's counts: per member first (attempts and outcomes count with the
 # member's record key once per call), then per ward. Its scope is the summary's own.
 WARD_KEYS_QUERY = """
 WITH per_member AS (
-    SELECT c.member_key, any_value(m.ward) AS ward, count(*) AS attempts,
+    SELECT c.mid, any_value(c.ward) AS ward, count(*) AS attempts,
            bool_or(c.outcome = 'answered') AS reached, {outcome_counts}
-    FROM calls c JOIN members m ON m.member_key = c.member_key
-    WHERE {where}
-    GROUP BY c.member_key
-), keyed AS (SELECT *, {record_key} AS rk FROM per_member)
-SELECT coalesce(ward, 'unknown') AS ward, sum(attempts * rk)::BIGINT AS attempts_cellkey,
-       sum(rk)::BIGINT AS members_called_cellkey,
-       coalesce(sum(rk) FILTER (WHERE reached), 0)::BIGINT AS reached_cellkey, {outcome_keys}
-FROM keyed GROUP BY ALL
+    FROM calls c
+    WHERE c.known AND {where}
+    GROUP BY c.mid
+)
+SELECT coalesce(p.ward, 'unknown') AS ward, sum(p.attempts * r.rk)::BIGINT AS attempts_cellkey,
+       sum(r.rk)::BIGINT AS members_called_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE p.reached), 0)::BIGINT AS reached_cellkey, {outcome_keys}
+FROM per_member p JOIN record_keys r USING (mid) GROUP BY ALL
+"""
+
+# The same keys in one pass over the calls, for a scope that keeps all of a member's calls or none
+# (no window): the snapshot's "first call" bits mark one call per member, and one answered call per
+# member, so no grouping by member is needed (as in outreach.summary).
+FAST_WARD_KEYS_QUERY = """
+SELECT coalesce(c.ward, 'unknown') AS ward, sum(r.rk)::BIGINT AS attempts_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first} <> 0), 0)::BIGINT AS members_called_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first_answered} <> 0), 0)::BIGINT AS reached_cellkey,
+       {outcome_keys}
+FROM calls c JOIN record_keys r USING (mid)
+WHERE c.known AND {where}
+GROUP BY ALL
 """
 
 
-# The key column has its own name, so the lookup's `member_key` can only mean the outer query's.
-RECORD_KEYS_QUERY = "SELECT member_key AS rk_member, {record_key} AS rk FROM members"
+def _whole_members(options: Options) -> bool:
+    """Whether the scope keeps all of a member's calls or none (a branch may be set, a window not)."""
+    return options.date_from is None and options.date_to is None
 
 
-def record_key_sql(con, options: Options, member_key: str) -> str:
-    """The record-key expression over the trusted column `member_key`.
+def keyed_cursor(con, options: Options) -> duckdb.DuckDBPyConnection:
+    """The build's own cursor of the analysis snapshot, with every member's record key as `record_keys`.
 
-    Every member's key is computed once per build (one SHA-256 per member) into a frame registered
-    on the connection for the build's queries, which look it up by a join; hashing inside each query
-    would hash once per row of every query instead. `release_record_keys` unregisters it.
+    The keys (mid, rk) are computed once per snapshot and kept with it in memory only (never in the
+    snapshot's file, never written anywhere), under a digest of the record secret, so a warm build
+    hashes nothing; the cursor sees them only while the build runs (`release_record_keys`).
     """
-    if "record_keys" not in options.cache:
+    if "cursor" not in options.cache:
         secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
         sql = RECORD_KEYS_QUERY.format(record_key=pseudonymise.record_key_sql(secret, "member_key"))
-        name = f"_record_keys_{secrets.token_hex(8)}"
-        con.register(name, con.execute(sql).fetch_arrow_table())
-        options.cache["record_keys"] = name
-    return f"(SELECT r.rk FROM {options.cache['record_keys']} r WHERE r.rk_member = {member_key})"
+        snap = snapshot.get(con)
+        keys = snap.derived(("record keys", hashlib.sha256(secret).hexdigest()),
+                            lambda cursor: cursor.execute(sql).fetch_arrow_table())
+        cursor = snap.cursor()
+        cursor.register("record_keys", keys)
+        options.cache["cursor"] = cursor
+    return options.cache["cursor"]
 
 
 def release_record_keys(con, options: Options) -> None:
-    """Unregister the build's record keys (they live only in memory, and only while a build runs)."""
-    name = options.cache.pop("record_keys", None)
-    if name:
-        con.unregister(name)
+    """Close the build's snapshot cursor, and with it its view of the record keys."""
+    cursor = options.cache.pop("cursor", None)
+    if cursor is not None:
+        cursor.close()
+
+
+def _keyed(con, options: Options, sql: str, params: list) -> pd.DataFrame:
+    """Run one of the build's key queries on its snapshot cursor."""
+    return keyed_cursor(con, options).execute(sql, params).df()
 
 
 def ward_summary(con, options: Options) -> pd.DataFrame:
@@ -319,12 +351,20 @@ def ward_summary(con, options: Options) -> pd.DataFrame:
 
 
 def _ward_keys(con, options: Options) -> pd.DataFrame:
-    body, params = where(options.filters())
-    sql = WARD_KEYS_QUERY.format(
-        where=body, record_key=record_key_sql(con, options, "member_key"),
-        outcome_counts=", ".join(f"count(*) FILTER (WHERE c.outcome = '{o}') AS n_{o}" for o in OUTCOMES),
-        outcome_keys=", ".join(f"sum(n_{o} * rk)::BIGINT AS {cellkey.key_column(o)}" for o in OUTCOMES))
-    return con.execute(sql, params).df()
+    body, params = where(options.filters(), members="c")
+    keys = [cellkey.key_column(o) for o in OUTCOMES]
+    if _whole_members(options):
+        sql = FAST_WARD_KEYS_QUERY.format(
+            where=body, first=snapshot.first_bit("ward"), first_answered=snapshot.first_bit("ward", True),
+            outcome_keys=", ".join(f"coalesce(sum(r.rk) FILTER (WHERE c.outcome = '{o}'), 0)::BIGINT AS {k}"
+                                   for o, k in zip(OUTCOMES, keys, strict=True)))
+    else:
+        sql = WARD_KEYS_QUERY.format(
+            where=body,
+            outcome_counts=", ".join(f"count(*) FILTER (WHERE c.outcome = '{o}') AS n_{o}" for o in OUTCOMES),
+            outcome_keys=", ".join(f"sum(p.n_{o} * r.rk)::BIGINT AS {k}"
+                                   for o, k in zip(OUTCOMES, keys, strict=True)))
+    return _keyed(con, options, sql, params)
 
 
 def branch_summary(con, options: Options) -> pd.DataFrame:
@@ -421,19 +461,40 @@ def report_tables(con: duckdb.DuckDBPyConnection, options: Options) -> list[Tabl
 # The period table needs months as well as ISO weeks, which outreach.summary does not group by.
 # Two stages, as in outreach.summary: per member and period first, then per period; the label is
 # formatted on the few period rows, not on every call.
+# On the snapshot, as the key queries (see `keyed_cursor`). Without a branch, calls of a member_key
+# with no members row count too, as the store's query without a join to members counted them.
 OUTREACH_PERIOD_QUERY = """
 WITH per_member AS (
-    SELECT date_trunc('{unit}', c.called_at) AS start, c.member_key, count(*) AS attempts,
+    SELECT date_trunc('{unit}', c.called_at) AS start, c.mid, count(*) AS attempts,
            bool_or(c.outcome = 'answered') AS reached
-    FROM calls c {join}
-    WHERE {where}
+    FROM calls c
+    WHERE {known} {where}
     GROUP BY ALL
-), keyed AS (SELECT *, {record_key} AS rk FROM per_member)
-SELECT {label} AS period, sum(attempts)::BIGINT AS attempts, count(*) AS members_called,
-       count(*) FILTER (WHERE reached) AS reached, sum(attempts * rk)::BIGINT AS attempts_cellkey,
-       sum(rk)::BIGINT AS members_called_cellkey,
-       coalesce(sum(rk) FILTER (WHERE reached), 0)::BIGINT AS reached_cellkey
-FROM keyed GROUP BY start ORDER BY start
+)
+SELECT {label} AS period, sum(p.attempts)::BIGINT AS attempts, count(*) AS members_called,
+       count(*) FILTER (WHERE p.reached) AS reached, sum(p.attempts * r.rk)::BIGINT AS attempts_cellkey,
+       sum(r.rk)::BIGINT AS members_called_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE p.reached), 0)::BIGINT AS reached_cellkey
+FROM per_member p JOIN record_keys r USING (mid) GROUP BY p.start ORDER BY p.start
+"""
+
+# The same by ISO week in one pass, for a scope with no window: the snapshot's week bits mark each
+# member's first call, and first answered call, of each week.
+FAST_OUTREACH_WEEK_QUERY = """
+WITH weeks AS (
+    SELECT date_trunc('week', c.called_at) AS start, count(*) AS attempts,
+           count(*) FILTER (WHERE c.firsts & {first} <> 0) AS members_called,
+           count(*) FILTER (WHERE c.firsts & {first_answered} <> 0) AS reached,
+           sum(r.rk)::BIGINT AS attempts_cellkey,
+           coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first} <> 0), 0)::BIGINT AS members_called_cellkey,
+           coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first_answered} <> 0), 0)::BIGINT AS reached_cellkey
+    FROM calls c JOIN record_keys r USING (mid)
+    WHERE {known} {where}
+    GROUP BY ALL
+)
+SELECT {label} AS period, attempts, members_called, reached, attempts_cellkey, members_called_cellkey,
+       reached_cellkey
+FROM weeks ORDER BY start
 """
 
 COUNTS = ["attempts", "members_called", "reached"]
@@ -441,13 +502,17 @@ COUNTS = ["attempts", "members_called", "reached"]
 
 def outreach_by_period(con, options: Options) -> Table:
     """Attempts, members called and reached per ISO week (internal) or month (public)."""
-    body, params = where(options.filters())
-    join = "JOIN members m ON m.member_key = c.member_key" if options.branch else ""
+    body, params = where(options.filters(), members="c")
     unit = options.profile.period
-    sql = OUTREACH_PERIOD_QUERY.format(unit=unit, join=join, where=body,
-                                       label=disclosure.period_sql("start", unit),
-                                       record_key=record_key_sql(con, options, "member_key"))
-    raw = con.execute(sql, params).df()
+    known = "c.known AND" if options.branch else ""
+    if unit == "week" and _whole_members(options):
+        sql = FAST_OUTREACH_WEEK_QUERY.format(known=known, where=body, first=snapshot.first_bit("week"),
+                                              first_answered=snapshot.first_bit("week", True),
+                                              label=disclosure.period_sql("start", unit))
+    else:
+        sql = OUTREACH_PERIOD_QUERY.format(unit=unit, known=known, where=body,
+                                           label=disclosure.period_sql("p.start", unit))
+    raw = _keyed(con, options, sql, params)
     frame = _with_rates(_protect_rows(raw, "period", COUNTS, totals(con, options), options.profile),
                         options.profile)
     return Table("outreach_by_period", f"Outreach by {options.profile.period}",
@@ -488,12 +553,12 @@ def outcome_mix(con, options: Options) -> Table:
 # One row per (member, category) among members whose answered calls in the period recorded a need.
 NEEDS_QUERY = """
 WITH needing AS (
-    SELECT DISTINCT m.branch, coalesce(m.ward, 'unknown') AS ward, n.category, c.member_key
-    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
+    SELECT DISTINCT c.branch, coalesce(c.ward, 'unknown') AS ward, n.category, c.mid
+    FROM call_needs n JOIN calls c USING (cid)
+    WHERE c.outcome = 'answered' AND c.known AND {where}
 )
-SELECT branch, ward, category, count(*) AS members, sum({record_key})::BIGINT AS members_cellkey
-FROM needing GROUP BY ALL
+SELECT n.branch, n.ward, n.category, count(*) AS members, sum(r.rk)::BIGINT AS members_cellkey
+FROM needing n JOIN record_keys r USING (mid) GROUP BY ALL
 """
 
 
@@ -505,9 +570,8 @@ def needs_by_ward(con, options: Options) -> Table:
 
 
 def _needs_by_ward(con, options: Options) -> Table:
-    body, params = where(options.filters())
-    long = con.execute(NEEDS_QUERY.format(where=body, record_key=record_key_sql(con, options, "member_key")),
-                       params).df()
+    body, params = where(options.filters(), members="c")
+    long = _keyed(con, options, NEEDS_QUERY.format(where=body), params)
     # Every ward of the geography and every category, whatever its count (an empty window included).
     wards = ward_summary(con, options)[["branch", "ward"]]
     long = _complete(long, "category", NEED_CATEGORIES, ["branch", "ward"], "members", keys=wards)
@@ -544,16 +608,15 @@ def waiting(con, options: Options) -> Table:
 # Total row counts each member once (a member may be referred to two kinds of service).
 SERVICES_QUERY = """
 WITH refs AS (
-    SELECT coalesce(s.category, 'unlisted') AS category, c.member_key
-    FROM call_services cs JOIN calls c ON c.call_id = cs.call_id
-    JOIN members m ON m.member_key = c.member_key LEFT JOIN services s ON s.service_id = cs.service_id
-    WHERE {where}
+    SELECT coalesce(s.category, 'unlisted') AS category, c.mid
+    FROM call_services cs JOIN calls c USING (cid) LEFT JOIN services s ON s.service_id = cs.service_id
+    WHERE c.known AND {where}
 ), per_member AS (
-    SELECT category, member_key, count(*) AS n, {record_key} AS rk FROM refs GROUP BY ALL
+    SELECT category, mid, count(*) AS n FROM refs GROUP BY ALL
 )
-SELECT category, count(*) AS members, sum(n)::BIGINT AS "references", sum(rk)::BIGINT AS members_cellkey,
-       sum(n * rk)::BIGINT AS references_cellkey
-FROM per_member GROUP BY GROUPING SETS ((category), ())
+SELECT p.category, count(*) AS members, sum(p.n)::BIGINT AS "references",
+       sum(r.rk)::BIGINT AS members_cellkey, sum(p.n * r.rk)::BIGINT AS references_cellkey
+FROM per_member p JOIN record_keys r USING (mid) GROUP BY GROUPING SETS ((p.category), ())
 """
 CATEGORIES_QUERY = "SELECT DISTINCT category FROM services WHERE category IS NOT NULL ORDER BY category"
 
@@ -563,17 +626,15 @@ def services_usage(con, options: Options) -> Table:
 
     Every category of the directory (and "unlisted") has a row, whatever its count.
     """
-    body, params = where(options.filters())
-    counted = con.execute(SERVICES_QUERY.format(where=body, record_key=record_key_sql(con, options,
-                                                                                      "member_key")),
-                          params).df()
+    body, params = where(options.filters(), members="c")
+    counted = _keyed(con, options, SERVICES_QUERY.format(where=body), params)
     # The grand-total grouping set gives one row even over no references, with NULL sums there.
     total = counted[counted["category"].isna()].fillna({c: 0 for c in counted.columns if c != "category"})
     if total.empty:
         total = pd.DataFrame([dict.fromkeys(counted.columns, 0)])
     # A member counts once in the total: their references, and their key, once per category summed.
-    per_member = con.execute(SERVICES_TOTAL_QUERY.format(where=body, record_key=record_key_sql(
-        con, options, "member_key")), params).fetchone()
+    sql = SERVICES_TOTAL_QUERY.format(where=body)
+    per_member = keyed_cursor(con, options).execute(sql, params).fetchone()
     totals = {"members": int(per_member[0]), "references": int(total["references"].iloc[0]),
               "members_cellkey": int(per_member[1] or 0),
               "references_cellkey": int(total["references_cellkey"].iloc[0])}
@@ -591,11 +652,9 @@ def services_usage(con, options: Options) -> Table:
 
 SERVICES_TOTAL_QUERY = """
 WITH referred AS (
-    SELECT DISTINCT c.member_key
-    FROM call_services cs JOIN calls c ON c.call_id = cs.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE {where}
+    SELECT DISTINCT c.mid FROM call_services cs JOIN calls c USING (cid) WHERE c.known AND {where}
 )
-SELECT count(*), sum({record_key})::BIGINT FROM referred
+SELECT count(*) AS members, sum(r.rk)::BIGINT AS members_cellkey FROM referred JOIN record_keys r USING (mid)
 """
 
 
