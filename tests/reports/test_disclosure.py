@@ -58,6 +58,25 @@ def test_crosstab_rounds_and_suppresses_with_row_and_column_totals():
     assert public.loc["a", "housing"] is pd.NA   # 9 < 10
 
 
+def test_a_zero_beside_a_suppressed_count_is_suppressed_too():
+    # Row a holds a suppressed 3, so its zero goes; row b's zero has only big counts beside it: shown.
+    long = pd.DataFrame({"ward": ["a", "a", "a", "b", "b", "b"], "need": ["food", "housing", "digital"] * 2,
+                         "n": [3, 0, 20, 30, 40, 0]})
+    out = disclosure.protect_table(long, "ward", "need", "n", INTERNAL).set_index("ward")
+    assert out.loc["a", "housing"] is pd.NA       # beside a/food (3) in its row
+    assert out.loc["b", "digital"] == 0           # its row and column hold no suppressed count
+    assert out.loc["b", "housing"] == 40
+    shown_zeros = disclosure.profile("internal").zero_rule
+    assert "beside a suppressed count" in shown_zeros and PUBLIC.zero_rule == "suppressed"
+
+
+def test_a_hidden_zero_hides_no_further_zeros():
+    # a/housing is hidden beside a/food (3); the zero below it, b/housing, is beside a hidden zero only.
+    long = pd.DataFrame({"ward": ["a", "a", "b", "b"], "need": ["food", "housing"] * 2, "n": [3, 0, 20, 0]})
+    out = disclosure.protect_table(long, "ward", "need", "n", INTERNAL).set_index("ward")
+    assert out.loc["a", "housing"] is pd.NA and out.loc["b", "housing"] == 0
+
+
 def test_percentages_only_where_n_is_big_enough_and_from_rounded_figures():
     numerator = disclosure.protect_counts(pd.DataFrame({"n": [5, 8, 9]}), ["n"], INTERNAL)["n"]
     denominator = disclosure.protect_counts(pd.DataFrame({"n": [7, 12, 23]}), ["n"], INTERNAL)["n"]
@@ -163,3 +182,30 @@ def test_no_suppressed_cell_is_determined_by_the_totals(cells):
     # Primary suppression is never undone: every raw 1..7 cell is hidden.
     raw = np.array(cells)
     assert mask[:-1, :-1][(raw > 0) & (raw < 8)].all()
+    # And, without rounding too, no 0 is shown beside a count 1..7 (the totals' included).
+    full = _with_totals(raw)
+    counts = (full > 0) & (full < 8)
+    for r, c in zip(*np.nonzero(full == 0), strict=True):
+        assert mask[r, c] or not (counts[r].any() or counts[:, c].any())
+
+
+def _with_totals(raw: np.ndarray) -> np.ndarray:
+    full = np.zeros((raw.shape[0] + 1, raw.shape[1] + 1), dtype=int)
+    full[:-1, :-1] = raw
+    full[-1, :-1], full[:-1, -1], full[-1, -1] = raw.sum(axis=0), raw.sum(axis=1), raw.sum()
+    return full
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables)
+def test_zeros_are_shown_only_where_no_suppressed_count_shares_their_line(cells):
+    long = pd.DataFrame([{"row": f"r{r}", "col": f"c{c}", "n": v}
+                         for r, row in enumerate(cells) for c, v in enumerate(row)])
+    out = disclosure.protect_table(long, "row", "col", "n", INTERNAL).set_index("row")
+    full = _with_totals(np.array(cells))
+    counts = (full > 0) & (full < 8)                  # suppressed counts (no keys: no noise)
+    shown = out.notna().to_numpy()
+    for r, c in zip(*np.nonzero(full == 0), strict=True):
+        beside = counts[r].any() or counts[:, c].any()
+        assert shown[r, c] != beside, "a zero is hidden exactly when its row or column holds a count 1..7"
+    assert (out.to_numpy()[shown & (full != 0)] != 0).all()    # and nothing else is shown as 0

@@ -34,6 +34,7 @@ from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import cellkey, disclosure, ledger, page, risk
 from workbench.scoring import age_band_sql
+from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.filters import check_filters, where
 from workbench.store.state import transaction
@@ -252,48 +253,80 @@ def _as_of(con, as_of, end: str | None) -> datetime:
 
 WARD_BRANCH_QUERY = "SELECT ward, min(branch) AS branch FROM members WHERE ward IS NOT NULL GROUP BY ward"
 
+# Cell keys are computed on the analysis snapshot, like the counts they go with: its calls carry an
+# integer member id (`mid`) and the member's branch and ward, so no query joins members or groups by
+# the 16-character member_key. Each member's record key is looked up by `mid` in `record_keys`,
+# registered on the build's own cursor of the snapshot (`keyed_cursor`).
+
+# The record key of every member the snapshot knows, by mid: one SHA-256 per member, once per snapshot.
+# (A member_key that calls hold but members does not gets its key too, so a table that counts such
+# calls, the period table with no branch, keys them as it counts them.)
+RECORD_KEYS_QUERY = "SELECT mid, {record_key} AS rk FROM members"
+
 # The cell keys of the ward summary's counts: per member first (attempts and outcomes count with the
 # member's record key once per call), then per ward. Its scope is the summary's own.
 WARD_KEYS_QUERY = """
 WITH per_member AS (
-    SELECT c.member_key, any_value(m.ward) AS ward, count(*) AS attempts,
+    SELECT c.mid, any_value(c.ward) AS ward, count(*) AS attempts,
            bool_or(c.outcome = 'answered') AS reached, {outcome_counts}
-    FROM calls c JOIN members m ON m.member_key = c.member_key
-    WHERE {where}
-    GROUP BY c.member_key
-), keyed AS (SELECT *, {record_key} AS rk FROM per_member)
-SELECT coalesce(ward, 'unknown') AS ward, sum(attempts * rk)::BIGINT AS attempts_cellkey,
-       sum(rk)::BIGINT AS members_called_cellkey,
-       coalesce(sum(rk) FILTER (WHERE reached), 0)::BIGINT AS reached_cellkey, {outcome_keys}
-FROM keyed GROUP BY ALL
+    FROM calls c
+    WHERE c.known AND {where}
+    GROUP BY c.mid
+)
+SELECT coalesce(p.ward, 'unknown') AS ward, sum(p.attempts * r.rk)::BIGINT AS attempts_cellkey,
+       sum(r.rk)::BIGINT AS members_called_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE p.reached), 0)::BIGINT AS reached_cellkey, {outcome_keys}
+FROM per_member p JOIN record_keys r USING (mid) GROUP BY ALL
+"""
+
+# The same keys in one pass over the calls, for a scope that keeps all of a member's calls or none
+# (no window): the snapshot's "first call" bits mark one call per member, and one answered call per
+# member, so no grouping by member is needed (as in outreach.summary).
+FAST_WARD_KEYS_QUERY = """
+SELECT coalesce(c.ward, 'unknown') AS ward, sum(r.rk)::BIGINT AS attempts_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first} <> 0), 0)::BIGINT AS members_called_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first_answered} <> 0), 0)::BIGINT AS reached_cellkey,
+       {outcome_keys}
+FROM calls c JOIN record_keys r USING (mid)
+WHERE c.known AND {where}
+GROUP BY ALL
 """
 
 
-# The key column has its own name, so the lookup's `member_key` can only mean the outer query's.
-RECORD_KEYS_QUERY = "SELECT member_key AS rk_member, {record_key} AS rk FROM members"
+def _whole_members(options: Options) -> bool:
+    """Whether the scope keeps all of a member's calls or none (a branch may be set, a window not)."""
+    return options.date_from is None and options.date_to is None
 
 
-def record_key_sql(con, options: Options, member_key: str) -> str:
-    """The record-key expression over the trusted column `member_key`.
+def keyed_cursor(con, options: Options) -> duckdb.DuckDBPyConnection:
+    """The build's own cursor of the analysis snapshot, with every member's record key as `record_keys`.
 
-    Every member's key is computed once per build (one SHA-256 per member) into a frame registered
-    on the connection for the build's queries, which look it up by a join; hashing inside each query
-    would hash once per row of every query instead. `release_record_keys` unregisters it.
+    The keys (mid, rk) are computed once per snapshot and kept with it in memory only (never in the
+    snapshot's file, never written anywhere), under a digest of the record secret, so a warm build
+    hashes nothing; the cursor sees them only while the build runs (`release_record_keys`).
     """
-    if "record_keys" not in options.cache:
+    if "cursor" not in options.cache:
         secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
         sql = RECORD_KEYS_QUERY.format(record_key=pseudonymise.record_key_sql(secret, "member_key"))
-        name = f"_record_keys_{secrets.token_hex(8)}"
-        con.register(name, con.execute(sql).fetch_arrow_table())
-        options.cache["record_keys"] = name
-    return f"(SELECT r.rk FROM {options.cache['record_keys']} r WHERE r.rk_member = {member_key})"
+        snap = snapshot.get(con)
+        keys = snap.derived(("record keys", hashlib.sha256(secret).hexdigest()),
+                            lambda cursor: cursor.execute(sql).fetch_arrow_table())
+        cursor = snap.cursor()
+        cursor.register("record_keys", keys)
+        options.cache["cursor"] = cursor
+    return options.cache["cursor"]
 
 
 def release_record_keys(con, options: Options) -> None:
-    """Unregister the build's record keys (they live only in memory, and only while a build runs)."""
-    name = options.cache.pop("record_keys", None)
-    if name:
-        con.unregister(name)
+    """Close the build's snapshot cursor, and with it its view of the record keys."""
+    cursor = options.cache.pop("cursor", None)
+    if cursor is not None:
+        cursor.close()
+
+
+def _keyed(con, options: Options, sql: str, params: list) -> pd.DataFrame:
+    """Run one of the build's key queries on its snapshot cursor."""
+    return keyed_cursor(con, options).execute(sql, params).df()
 
 
 def ward_summary(con, options: Options) -> pd.DataFrame:
@@ -318,12 +351,20 @@ def ward_summary(con, options: Options) -> pd.DataFrame:
 
 
 def _ward_keys(con, options: Options) -> pd.DataFrame:
-    body, params = where(options.filters())
-    sql = WARD_KEYS_QUERY.format(
-        where=body, record_key=record_key_sql(con, options, "member_key"),
-        outcome_counts=", ".join(f"count(*) FILTER (WHERE c.outcome = '{o}') AS n_{o}" for o in OUTCOMES),
-        outcome_keys=", ".join(f"sum(n_{o} * rk)::BIGINT AS {cellkey.key_column(o)}" for o in OUTCOMES))
-    return con.execute(sql, params).df()
+    body, params = where(options.filters(), members="c")
+    keys = [cellkey.key_column(o) for o in OUTCOMES]
+    if _whole_members(options):
+        sql = FAST_WARD_KEYS_QUERY.format(
+            where=body, first=snapshot.first_bit("ward"), first_answered=snapshot.first_bit("ward", True),
+            outcome_keys=", ".join(f"coalesce(sum(r.rk) FILTER (WHERE c.outcome = '{o}'), 0)::BIGINT AS {k}"
+                                   for o, k in zip(OUTCOMES, keys, strict=True)))
+    else:
+        sql = WARD_KEYS_QUERY.format(
+            where=body,
+            outcome_counts=", ".join(f"count(*) FILTER (WHERE c.outcome = '{o}') AS n_{o}" for o in OUTCOMES),
+            outcome_keys=", ".join(f"sum(p.n_{o} * r.rk)::BIGINT AS {k}"
+                                   for o, k in zip(OUTCOMES, keys, strict=True)))
+    return _keyed(con, options, sql, params)
 
 
 def branch_summary(con, options: Options) -> pd.DataFrame:
@@ -342,11 +383,27 @@ def totals(con, options: Options) -> dict[str, int]:
     return {column: int(frame[column].sum()) for column in [*COUNTS, *map(cellkey.key_column, COUNTS)]}
 
 
+# Calls in a report's scope, counted on the analysis snapshot as outreach.summary counts them (a call
+# whose member_key has no members row drops out), so it equals totals()["attempts"]. The empty-period
+# check and the ledger need only this count: a request the ledger refuses never pays for the tables.
+SCOPE_CALLS_QUERY = "SELECT count(*) FROM calls c WHERE c.known AND {where}"
+
+
+def scope_calls(con, options: Options) -> int:
+    """How many call attempts the report's scope holds (one small query, computed once per build)."""
+    if "calls" not in options.cache:
+        body, params = where(options.filters(), members="c")
+        with snapshot.get(con).cursor() as cursor:
+            count = cursor.execute(SCOPE_CALLS_QUERY.format(where=body), params).fetchone()[0]
+        options.cache["calls"] = int(count)
+    return options.cache["calls"]
+
+
 def ledger_request(con, options: Options) -> ledger.Request:
     """What the release ledger compares and records for this build."""
     return ledger.request(con, profile=options.profile.name, rounding=options.profile.rounding,
                           date_from=options.date_from, date_to=options.date_to, branch=options.branch,
-                          extract=options.extract_settings(), calls=totals(con, options)["attempts"])
+                          extract=options.extract_settings(), calls=scope_calls(con, options))
 
 
 def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: str | None = None) -> dict:
@@ -371,7 +428,7 @@ def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: 
 
 
 def _check_not_empty(con, options: Options) -> None:
-    if totals(con, options)["attempts"] == 0:
+    if scope_calls(con, options) == 0:
         where = f" in branch {options.branch}" if options.branch else ""
         span = f"from {options.date_from or 'the start'} to {options.date_to or 'the end'}"
         raise InputError(f"No calls {span}{where}, so there is nothing to report. Widen --from/--to "
@@ -404,19 +461,40 @@ def report_tables(con: duckdb.DuckDBPyConnection, options: Options) -> list[Tabl
 # The period table needs months as well as ISO weeks, which outreach.summary does not group by.
 # Two stages, as in outreach.summary: per member and period first, then per period; the label is
 # formatted on the few period rows, not on every call.
+# On the snapshot, as the key queries (see `keyed_cursor`). Without a branch, calls of a member_key
+# with no members row count too, as the store's query without a join to members counted them.
 OUTREACH_PERIOD_QUERY = """
 WITH per_member AS (
-    SELECT date_trunc('{unit}', c.called_at) AS start, c.member_key, count(*) AS attempts,
+    SELECT date_trunc('{unit}', c.called_at) AS start, c.mid, count(*) AS attempts,
            bool_or(c.outcome = 'answered') AS reached
-    FROM calls c {join}
-    WHERE {where}
+    FROM calls c
+    WHERE {known} {where}
     GROUP BY ALL
-), keyed AS (SELECT *, {record_key} AS rk FROM per_member)
-SELECT {label} AS period, sum(attempts)::BIGINT AS attempts, count(*) AS members_called,
-       count(*) FILTER (WHERE reached) AS reached, sum(attempts * rk)::BIGINT AS attempts_cellkey,
-       sum(rk)::BIGINT AS members_called_cellkey,
-       coalesce(sum(rk) FILTER (WHERE reached), 0)::BIGINT AS reached_cellkey
-FROM keyed GROUP BY start ORDER BY start
+)
+SELECT {label} AS period, sum(p.attempts)::BIGINT AS attempts, count(*) AS members_called,
+       count(*) FILTER (WHERE p.reached) AS reached, sum(p.attempts * r.rk)::BIGINT AS attempts_cellkey,
+       sum(r.rk)::BIGINT AS members_called_cellkey,
+       coalesce(sum(r.rk) FILTER (WHERE p.reached), 0)::BIGINT AS reached_cellkey
+FROM per_member p JOIN record_keys r USING (mid) GROUP BY p.start ORDER BY p.start
+"""
+
+# The same by ISO week in one pass, for a scope with no window: the snapshot's week bits mark each
+# member's first call, and first answered call, of each week.
+FAST_OUTREACH_WEEK_QUERY = """
+WITH weeks AS (
+    SELECT date_trunc('week', c.called_at) AS start, count(*) AS attempts,
+           count(*) FILTER (WHERE c.firsts & {first} <> 0) AS members_called,
+           count(*) FILTER (WHERE c.firsts & {first_answered} <> 0) AS reached,
+           sum(r.rk)::BIGINT AS attempts_cellkey,
+           coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first} <> 0), 0)::BIGINT AS members_called_cellkey,
+           coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first_answered} <> 0), 0)::BIGINT AS reached_cellkey
+    FROM calls c JOIN record_keys r USING (mid)
+    WHERE {known} {where}
+    GROUP BY ALL
+)
+SELECT {label} AS period, attempts, members_called, reached, attempts_cellkey, members_called_cellkey,
+       reached_cellkey
+FROM weeks ORDER BY start
 """
 
 COUNTS = ["attempts", "members_called", "reached"]
@@ -424,13 +502,17 @@ COUNTS = ["attempts", "members_called", "reached"]
 
 def outreach_by_period(con, options: Options) -> Table:
     """Attempts, members called and reached per ISO week (internal) or month (public)."""
-    body, params = where(options.filters())
-    join = "JOIN members m ON m.member_key = c.member_key" if options.branch else ""
+    body, params = where(options.filters(), members="c")
     unit = options.profile.period
-    sql = OUTREACH_PERIOD_QUERY.format(unit=unit, join=join, where=body,
-                                       label=disclosure.period_sql("start", unit),
-                                       record_key=record_key_sql(con, options, "member_key"))
-    raw = con.execute(sql, params).df()
+    known = "c.known AND" if options.branch else ""
+    if unit == "week" and _whole_members(options):
+        sql = FAST_OUTREACH_WEEK_QUERY.format(known=known, where=body, first=snapshot.first_bit("week"),
+                                              first_answered=snapshot.first_bit("week", True),
+                                              label=disclosure.period_sql("start", unit))
+    else:
+        sql = OUTREACH_PERIOD_QUERY.format(unit=unit, known=known, where=body,
+                                           label=disclosure.period_sql("p.start", unit))
+    raw = _keyed(con, options, sql, params)
     frame = _with_rates(_protect_rows(raw, "period", COUNTS, totals(con, options), options.profile),
                         options.profile)
     return Table("outreach_by_period", f"Outreach by {options.profile.period}",
@@ -471,20 +553,25 @@ def outcome_mix(con, options: Options) -> Table:
 # One row per (member, category) among members whose answered calls in the period recorded a need.
 NEEDS_QUERY = """
 WITH needing AS (
-    SELECT DISTINCT m.branch, coalesce(m.ward, 'unknown') AS ward, n.category, c.member_key
-    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
+    SELECT DISTINCT c.branch, coalesce(c.ward, 'unknown') AS ward, n.category, c.mid
+    FROM call_needs n JOIN calls c USING (cid)
+    WHERE c.outcome = 'answered' AND c.known AND {where}
 )
-SELECT branch, ward, category, count(*) AS members, sum({record_key})::BIGINT AS members_cellkey
-FROM needing GROUP BY ALL
+SELECT n.branch, n.ward, n.category, count(*) AS members, sum(r.rk)::BIGINT AS members_cellkey
+FROM needing n JOIN record_keys r USING (mid) GROUP BY ALL
 """
 
 
 def needs_by_ward(con, options: Options) -> Table:
-    """Members with a need recorded in the period, by category and ward (a small query: see the notes)."""
-    body, params = where(options.filters())
-    long = con.execute(NEEDS_QUERY.format(where=body, record_key=record_key_sql(con, options, "member_key")),
-                       params).df()
+    """Members with a need recorded in the period, by category and ward (computed once per build)."""
+    if "needs_by_ward" not in options.cache:
+        options.cache["needs_by_ward"] = _needs_by_ward(con, options)
+    return options.cache["needs_by_ward"]
+
+
+def _needs_by_ward(con, options: Options) -> Table:
+    body, params = where(options.filters(), members="c")
+    long = _keyed(con, options, NEEDS_QUERY.format(where=body), params)
     # Every ward of the geography and every category, whatever its count (an empty window included).
     wards = ward_summary(con, options)[["branch", "ward"]]
     long = _complete(long, "category", NEED_CATEGORIES, ["branch", "ward"], "members", keys=wards)
@@ -521,16 +608,15 @@ def waiting(con, options: Options) -> Table:
 # Total row counts each member once (a member may be referred to two kinds of service).
 SERVICES_QUERY = """
 WITH refs AS (
-    SELECT coalesce(s.category, 'unlisted') AS category, c.member_key
-    FROM call_services cs JOIN calls c ON c.call_id = cs.call_id
-    JOIN members m ON m.member_key = c.member_key LEFT JOIN services s ON s.service_id = cs.service_id
-    WHERE {where}
+    SELECT coalesce(s.category, 'unlisted') AS category, c.mid
+    FROM call_services cs JOIN calls c USING (cid) LEFT JOIN services s ON s.service_id = cs.service_id
+    WHERE c.known AND {where}
 ), per_member AS (
-    SELECT category, member_key, count(*) AS n, {record_key} AS rk FROM refs GROUP BY ALL
+    SELECT category, mid, count(*) AS n FROM refs GROUP BY ALL
 )
-SELECT category, count(*) AS members, sum(n)::BIGINT AS "references", sum(rk)::BIGINT AS members_cellkey,
-       sum(n * rk)::BIGINT AS references_cellkey
-FROM per_member GROUP BY GROUPING SETS ((category), ())
+SELECT p.category, count(*) AS members, sum(p.n)::BIGINT AS "references",
+       sum(r.rk)::BIGINT AS members_cellkey, sum(p.n * r.rk)::BIGINT AS references_cellkey
+FROM per_member p JOIN record_keys r USING (mid) GROUP BY GROUPING SETS ((p.category), ())
 """
 CATEGORIES_QUERY = "SELECT DISTINCT category FROM services WHERE category IS NOT NULL ORDER BY category"
 
@@ -540,17 +626,15 @@ def services_usage(con, options: Options) -> Table:
 
     Every category of the directory (and "unlisted") has a row, whatever its count.
     """
-    body, params = where(options.filters())
-    counted = con.execute(SERVICES_QUERY.format(where=body, record_key=record_key_sql(con, options,
-                                                                                      "member_key")),
-                          params).df()
+    body, params = where(options.filters(), members="c")
+    counted = _keyed(con, options, SERVICES_QUERY.format(where=body), params)
     # The grand-total grouping set gives one row even over no references, with NULL sums there.
     total = counted[counted["category"].isna()].fillna({c: 0 for c in counted.columns if c != "category"})
     if total.empty:
         total = pd.DataFrame([dict.fromkeys(counted.columns, 0)])
     # A member counts once in the total: their references, and their key, once per category summed.
-    per_member = con.execute(SERVICES_TOTAL_QUERY.format(where=body, record_key=record_key_sql(
-        con, options, "member_key")), params).fetchone()
+    sql = SERVICES_TOTAL_QUERY.format(where=body)
+    per_member = keyed_cursor(con, options).execute(sql, params).fetchone()
     totals = {"members": int(per_member[0]), "references": int(total["references"].iloc[0]),
               "members_cellkey": int(per_member[1] or 0),
               "references_cellkey": int(total["references_cellkey"].iloc[0])}
@@ -568,15 +652,13 @@ def services_usage(con, options: Options) -> Table:
 
 SERVICES_TOTAL_QUERY = """
 WITH referred AS (
-    SELECT DISTINCT c.member_key
-    FROM call_services cs JOIN calls c ON c.call_id = cs.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE {where}
+    SELECT DISTINCT c.mid FROM call_services cs JOIN calls c USING (cid) WHERE c.known AND {where}
 )
-SELECT count(*), sum({record_key})::BIGINT FROM referred
+SELECT count(*) AS members, sum(r.rk)::BIGINT AS members_cellkey FROM referred JOIN record_keys r USING (mid)
 """
 
 
-# Ward x category combinations the directory does not cover, with the members who needed that help.
+# Ward x category combinations the directory does not cover.
 GAPS_QUERY = """
 WITH wards AS (SELECT DISTINCT branch, ward FROM members WHERE ward IS NOT NULL AND {branch}),
 cats AS (SELECT unnest(?::VARCHAR[]) AS category),
@@ -584,20 +666,9 @@ cover AS (
     SELECT s.category, lower(trim(a.area)) AS ward_key
     FROM services s, unnest(CASE WHEN len(coalesce(s.areas, [])) = 0 THEN ['*'] ELSE s.areas END) AS a(area)
     WHERE coalesce(s.status, 'active') = 'active'  -- inactive or defunct services cover nothing
-),
-needing AS (
-    SELECT DISTINCT m.ward, n.category, c.member_key
-    FROM call_needs n JOIN calls c ON c.call_id = n.call_id JOIN members m ON m.member_key = c.member_key
-    WHERE c.outcome = 'answered' AND {where}
-),
-needed AS (
-    SELECT ward, category, count(*) AS members, sum({record_key})::BIGINT AS members_cellkey
-    FROM needing GROUP BY ALL
 )
-SELECT w.branch, w.ward, k.category, coalesce(d.members, 0) AS members,
-       coalesce(d.members_cellkey, 0) AS members_cellkey
+SELECT w.branch, w.ward, k.category
 FROM wards w CROSS JOIN cats k
-LEFT JOIN needed d ON d.ward = w.ward AND d.category = k.category
 WHERE NOT EXISTS (SELECT 1 FROM cover v WHERE v.category = k.category
                   AND (v.ward_key = '*' OR v.ward_key = lower(trim(w.ward))))
 ORDER BY w.branch, w.ward, k.category
@@ -608,15 +679,18 @@ def signposting_gaps(con, options: Options) -> Table:
     """Every ward and need category no listed service covers, with how many members needed it.
 
     The rows depend only on the directory, never on who needed help, so a row's presence says
-    nothing about a member; its count goes through disclosure control like any other.
+    nothing about a member. Each count is the same cell as in `needs_by_ward` (the members of that
+    ward whose calls recorded that need), so it is taken from that table as published there: the
+    same figure, or the same ``*`` (a zero hidden there is hidden here too).
     """
-    body, params = where(options.filters())
     branch_sql = "branch = ?" if options.branch else "TRUE"
     branch_params = [options.branch] if options.branch else []
-    raw = con.execute(GAPS_QUERY.format(branch=branch_sql, where=body,
-                                        record_key=record_key_sql(con, options, "member_key")),
-                      [*branch_params, list(NEED_CATEGORIES), *params]).df()
-    frame = disclosure.protect_counts(raw, ["members"], options.profile)
+    rows = con.execute(GAPS_QUERY.format(branch=branch_sql), [*branch_params, list(NEED_CATEGORIES)]).df()
+    published = needs_by_ward(con, options).frame.melt(id_vars=["branch", "ward"], var_name="category",
+                                                       value_vars=list(NEED_CATEGORIES), value_name="members")
+    # A ward the needs table does not show under this branch (none should be) stays suppressed.
+    frame = rows.merge(published, on=["branch", "ward", "category"], how="left")
+    frame["members"] = frame["members"].astype("Int64")
     return Table("signposting_gaps", "Signposting gaps: needs no listed service covers",
                  "Each ward and need category for which no service in the directory covers the ward, with "
                  "the members whose calls recorded that need.", frame)
@@ -630,13 +704,12 @@ def _protect_rows(raw: pd.DataFrame, label: str, counts: list[str], totals: dict
         total = pd.DataFrame([{label: "Total", **{c: totals[c] for c in [*counts, *keyed]}}])
         raw = pd.concat([raw, total], ignore_index=True)
     out = disclosure.protect_counts(raw, counts, prof)
-    if not prof.rounding:
-        for column in counts:
-            value = disclosure.perturbed(raw, column)
-            mask = disclosure.primary_mask(value, prof).to_numpy()
-            lines = [list(range(len(raw)))] if totals is not None else []
-            hidden = disclosure.secondary_suppress(value.to_numpy(), mask, lines)
-            out[column] = out[column].mask(hidden)
+    # Each column with its total is one line: secondary suppression (without rounding) and hiding the
+    # zeros beside a suppressed count (internal) both work along it.
+    lines = [list(range(len(raw)))] if totals is not None else []
+    for column in counts:
+        hidden = disclosure.protect_mask(disclosure.perturbed(raw, column).to_numpy(), prof, lines)
+        out[column] = out[column].mask(hidden)
     return out
 
 
@@ -854,7 +927,7 @@ def _manifest(release_id: str, options: Options, tables: list[Table], rows, metr
         "workbench_version": version(),
         "parameters": options.as_dict(),
         "disclosure": {"profile": prof.name, "threshold": prof.threshold,
-                       "zeros_suppressed": prof.suppress_zero,
+                       "zeros_suppressed": prof.suppress_zero, "zeros": prof.zero_rule,
                        "rounding_base": prof.base if prof.rounding else None, "rounding": prof.rounding,
                        "secondary_suppression": not prof.rounding, "rules": prof.describe(),
                        "perturbation": {"method": "cell key (ONS Census 2021)",

@@ -25,6 +25,9 @@ Every row has mean zero (the noise is unbiased), the noise is never more than 2 
 count becomes negative, and no count other than 0 is ever published as 0: a shown 0 is a true 0,
 as NHS Digital's rule shows it. (A table that could turn 1 or 2 into 0 lets an intruder pin cells:
 two suppressed cells, so each at least 1, under a total shown as 0, so at most 2, are both 1.)
+The other side of that coin: if every 0 were shown, a suppressed cell would be known to be at least
+1, and a series of releases adds such lower bounds up until they meet a total's upper bound. So
+disclosure control also suppresses the zeros beside a suppressed count (`disclosure.hide_zeros`).
 Perturbation is a lookup per cell, never per record, and never in place:
 the store keeps the truth; the small-number rule and rounding then apply to the perturbed value.
 """

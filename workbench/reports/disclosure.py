@@ -2,9 +2,10 @@
 
 Two profiles:
 
-- ``internal`` follows NHS Digital (HES/ECDS, 2018): 0 stays 0, 1 to 7 is suppressed (shown ``*``),
-  8 and above is rounded to the nearest 5. Totals come from the raw data, then are rounded.
-  Percentages and means are shown only where n >= 8, computed from the rounded figures.
+- ``internal`` follows NHS Digital (HES/ECDS, 2018): 1 to 7 is suppressed (shown ``*``), 8 and above
+  is rounded to the nearest 5, and 0 is shown as 0, except beside a suppressed cell (see below).
+  Totals come from the raw data, then are rounded. Percentages and means are shown only where
+  n >= 8, computed from the rounded figures.
 - ``public`` follows the ONS "10-5" rule: counts under 10 are suppressed, zeros included, the rest
   are rounded to the nearest 5.
 
@@ -12,6 +13,19 @@ A suppressed cell is ``<NA>`` in the nullable ``Int64`` columns these functions 
 show it as ``*`` (`SUPPRESSED`). When rounding is turned off (``Profile(rounding=False)``) the exact
 totals would let anyone subtract the visible cells from a total, so `secondary_suppress` hides
 more cells until no suppressed cell can be worked out from the totals.
+
+Zeros beside suppressed cells (`hide_zeros`). Perturbation never makes a count 0 and never makes a
+0 anything else, so if every 0 were shown, a ``*`` would always mean "at least 1". Over a series
+that is a lower bound an intruder can add up: a small branch's 14 calls, each on its own day and
+outcome, show as 14 suppressed cells in 16 one-day releases (so at least 14 in all), and the
+round's total for the branch, shown as 10, is at most 14 (10 plus 2 of rounding plus 2 of noise):
+every one of those cells, and every cell of that column of the round's table, is then pinned
+exactly. So the internal profile also suppresses every 0 that shares a line with a suppressed cell
+(its row or its column, a hierarchy level, or the column with its total; a total counts as part of
+its lines). A ``*`` may then be a 0, each suppressed cell's true count ranges down to 0, and the
+lower bounds no longer add up to anything. A 0 in lines with no suppressed cell is still shown, as
+NHS Digital shows it: it sits among counts of 8 or more, so it bounds nothing small. The public
+profile suppresses every zero anyway.
 
 Every function takes a DataFrame and returns a new one; the input is never changed.
 """
@@ -43,7 +57,9 @@ class Profile:
         name: "internal" or "public".
         threshold: counts below this are suppressed (8 internal, 10 public); it is also the k-min
             for row-level extracts and the n below which no percentage or mean is shown.
-        suppress_zero: whether a zero count is suppressed too (public) or stays 0 (internal).
+        suppress_zero: whether every zero count is suppressed too (public) or stays 0 (internal).
+        hide_zeros: whether a zero that shares a line with a suppressed cell is suppressed too
+            (internal; see the module's notes): then a ``*`` never says "at least 1".
         base: counts that are shown are rounded to the nearest `base`.
         rounding: when False, counts are shown exactly and secondary suppression protects them.
         l_min: the least ℓ-diversity of need categories a row-level extract may have.
@@ -54,15 +70,26 @@ class Profile:
     name: str
     threshold: int
     suppress_zero: bool
+    hide_zeros: bool = True
     base: int = 5
     rounding: bool = True
     l_min: int = 2
     area: str = "sector"
     period: str = "week"
 
+    @property
+    def zero_rule(self) -> str:
+        """How zeros are published, in the words of the manifest."""
+        if self.suppress_zero:
+            return "suppressed"
+        return "suppressed beside a suppressed count, shown elsewhere" if self.hide_zeros else "shown"
+
     def describe(self) -> list[str]:
         """The rules applied, in words, for the report's "How this was protected" and its manifest."""
-        zero = "Zeros are suppressed too." if self.suppress_zero else "Zeros are shown as 0."
+        zero = ("Zeros are suppressed too." if self.suppress_zero else
+                "Zeros are shown as 0, except a zero in the same row or column (or the same subtotal) as a "
+                f"suppressed cell, which is suppressed too, so that {SUPPRESSED} may be 0 and never means "
+                "'at least 1'." if self.hide_zeros else "Zeros are shown as 0.")
         rules = ["Every count is perturbed first by the cell-key method (ONS, Census 2021): a noise of at "
                  "most 2 either way, looked up from a fixed table by the cell's key and value, so the same "
                  "cell always shows the same figure. A true 0 stays 0 and nothing else becomes 0. Totals "
@@ -111,6 +138,67 @@ def primary_mask(values: pd.Series, prof: Profile) -> pd.Series:
     raw = pd.to_numeric(values).fillna(0)
     small = raw < prof.threshold
     return small if prof.suppress_zero else small & (raw != 0)
+
+
+def hide_zeros(values: np.ndarray, suppressed: np.ndarray, lines: Sequence[Sequence[int]]) -> np.ndarray:
+    """Also suppress every zero that shares a line with a suppressed cell that is not itself a zero.
+
+    Without it a ``*`` means "at least 1" (nothing else is published as 0), and over a series of
+    releases those lower bounds add up until they meet a total's upper bound and pin every cell
+    (see the module's notes). A hidden zero hides no further zeros, so applying this twice changes
+    nothing.
+
+    Args:
+        values: flat array of the (perturbed) cell values.
+        suppressed: flat boolean array, True where a cell is suppressed.
+        lines: index lists into the flat arrays (`table_lines`): cells published with one total.
+
+    Returns:
+        A new boolean array: the suppressed cells and the zeros beside them.
+
+    Examples:
+        >>> hide_zeros(np.array([0, 3, 0, 0, 9, 9]), np.array([0, 1, 0, 0, 0, 0], bool),
+        ...            [[0, 1, 2], [3, 4, 5], [0, 3], [1, 4], [2, 5]]).tolist()
+        [True, True, True, False, False, False]
+
+        Cell 3 is a zero beside a hidden zero (cell 0), not beside a suppressed count: it stays 0.
+    """
+    out = np.asarray(suppressed, dtype=bool).copy()
+    zero = np.asarray(values) == 0
+    counted = out & ~zero
+    for line in lines:
+        line = np.asarray(line, dtype=int)
+        if line.size and counted[line].any():
+            out[line[zero[line]]] = True
+    return out
+
+
+def protect_mask(values: np.ndarray, prof: Profile, lines: Sequence[Sequence[int]]) -> np.ndarray:
+    """Which cells of a table (flat, perturbed values; `lines` as `table_lines`) are suppressed.
+
+    The small-number rule first; then, without rounding, secondary suppression; then (internal) the
+    zeros beside a suppressed count. Without rounding a hidden zero must not be the one suppressed
+    cell of another line (that line's exact total would give it away), so secondary suppression and
+    hiding zeros repeat until neither changes anything.
+
+    Examples:
+        >>> internal = PROFILES["internal"]
+        >>> lines = table_lines(2, 3)   # one row, its total row; two columns and their total
+        >>> protect_mask(np.array([3, 0, 3, 3, 0, 3]), internal, lines).tolist()
+        [True, True, True, True, True, True]
+        >>> protect_mask(np.array([30, 0, 30, 30, 0, 30]), internal, lines).tolist()
+        [False, False, False, False, False, False]
+    """
+    values = np.asarray(values, dtype=float)
+    mask = primary_mask(pd.Series(values), prof).to_numpy()
+    while True:
+        before = mask.copy()
+        if not prof.rounding:
+            mask = secondary_suppress(values, mask, lines)
+        if prof.hide_zeros and not prof.suppress_zero:
+            mask = hide_zeros(values, mask, lines)
+        if (mask == before).all():
+            return mask
 
 
 def round_counts(values: pd.Series, base: int = 5) -> pd.Series:
@@ -308,7 +396,8 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
     Totals come from the raw data and are then protected like any other cell. With rounding on,
     cells are suppressed or rounded; with rounding off, secondary suppression is applied across
     rows, columns and totals (and across each top-level group when `index` has two levels), so
-    no suppressed cell can be worked out by subtraction.
+    no suppressed cell can be worked out by subtraction. Internally, zeros in those same lines
+    beside a suppressed cell are suppressed too (`hide_zeros`).
 
     Args:
         df: long table of raw counts: the `index` columns, the `columns` column and `value`.
@@ -329,53 +418,73 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
     """
     prof = profile(prof) if isinstance(prof, str) else prof
     index = [index] if isinstance(index, str) else list(index)
-    grid, groups = _grid_with_totals(df, index, columns, value, total_label)
-    values = grid.to_numpy(dtype="int64")
-    if cellkey.has_keys(df, value):
-        # A total's records are its cells' records, so its key is their keys' sum (modulo 256): the
-        # total is perturbed in its own right, and gets the same value in every table that shows it.
-        keys, _ = _grid_with_totals(df, index, columns, cellkey.key_column(value), total_label)
-        values = cellkey.perturb(values, keys.to_numpy(dtype="int64"))
+    # A total's records are its cells' records, so its key is their keys' sum (modulo 256): the total
+    # is perturbed in its own right, and gets the same value in every table that shows it.
+    keyed = cellkey.has_keys(df, value)
+    names = [value, cellkey.key_column(value)] if keyed else [value]
+    labels, columns_out, grids, groups = _grids_with_totals(df, index, columns, names, total_label)
+    values = cellkey.perturb(grids[0], grids[1]) if keyed else grids[0]
     values = values.astype(float)
-    mask = primary_mask(pd.Series(values.ravel()), prof).to_numpy()
-    if not prof.rounding:
-        lines = table_lines(*values.shape, groups, row_totals=columns is not None)
-        mask = secondary_suppress(values.ravel(), mask, lines)
+    lines = table_lines(*values.shape, groups, row_totals=columns is not None)
+    mask = protect_mask(values.ravel(), prof, lines)
     shown = round_counts(pd.Series(values.ravel()), prof.base) if prof.rounding else pd.Series(values.ravel())
     shown = shown.astype("Int64").mask(mask).to_numpy().reshape(values.shape)
-    out = pd.DataFrame(shown, index=grid.index, columns=grid.columns).astype("Int64")
+    out = pd.DataFrame(shown, index=labels, columns=columns_out).astype("Int64")
     out.columns.name = None
     return out.reset_index()
 
 
-def _grid_with_totals(df: pd.DataFrame, index: list[str], columns: str | None, value: str,
-                      total_label: str) -> tuple[pd.DataFrame, list[list[int]]]:
+def _grids_with_totals(df: pd.DataFrame, index: list[str], columns: str | None, names: list[str],
+                       total_label: str) -> tuple[pd.Index, pd.Index, list[np.ndarray], list[list[int]]]:
+    """The wide grid of each column in `names` (the counts, then their cell keys), with totals.
+
+    One grouping serves every grid. With two index levels a subtotal row follows each top-level
+    group; the last row is the grand total and, with `columns`, the last column each row's total.
+
+    Returns:
+        The row labels, the column labels, one int64 array per name, and each group's row positions.
+    """
     if columns is None:
-        grid = df.groupby(index, sort=True, observed=True)[[value]].sum()
+        wide = df.groupby(index, sort=True, observed=True)[names].sum()
+        grids = [wide[[name]].to_numpy(dtype="int64") for name in names]
+        column_labels = pd.Index([names[0]])
+    elif df.empty:   # no rows and no columns: only the totals, all 0
+        wide = df.groupby(index, sort=True, observed=True)[names].sum().iloc[:, :0]
+        grids = [np.zeros((0, 1), dtype="int64") for _ in names]
+        column_labels = pd.Index([total_label], name=columns)
     else:
-        grid = df.pivot_table(index=index, columns=columns, values=value, aggfunc="sum", fill_value=0,
-                              observed=True)
-        grid[total_label] = grid.sum(axis=1)
-    grid = grid.astype("int64")
+        wide = df.groupby([*index, columns], sort=True, observed=True)[names].sum() \
+            .unstack(columns, fill_value=0)
+        grids = [wide[name].to_numpy(dtype="int64") for name in names]
+        grids = [np.column_stack([grid, grid.sum(axis=1)]) for grid in grids]
+        column_labels = pd.Index([*wide[names[0]].columns, total_label], name=columns)
+    labels = wide.index
     groups: list[list[int]] = []
     if len(index) == 2:
-        grid, groups = _with_subtotals(grid, total_label)
-    total = grid.xs(total_label, level=1, drop_level=False).sum() if groups else grid.sum()
-    key = (total_label,) * len(index) if len(index) > 1 else total_label
-    grid.loc[key, :] = total.to_numpy()
-    return grid.astype("int64"), groups
+        labels, grids, groups = _with_subtotals(labels, grids, total_label)
+    tops = [group[-1] for group in groups] if groups else slice(None)
+    grids = [np.vstack([grid, grid[tops].sum(axis=0)]) for grid in grids]
+    total = (total_label,) * len(index) if len(index) > 1 else total_label
+    labels = labels.append(pd.MultiIndex.from_tuples([total], names=labels.names) if len(index) > 1
+                           else pd.Index([total], name=labels.name))
+    return labels, column_labels, grids, groups
 
 
-def _with_subtotals(grid: pd.DataFrame, total_label: str) -> tuple[pd.DataFrame, list[list[int]]]:
-    """Insert a subtotal row after each top-level group; return the grid and each group's row positions."""
-    parts, groups, position = [], [], 0
-    for top, block in grid.groupby(level=0, sort=True):
-        subtotal = pd.DataFrame([block.sum().to_numpy()], columns=block.columns,
-                                index=pd.MultiIndex.from_tuples([(top, total_label)], names=grid.index.names))
-        parts += [block, subtotal]
-        groups.append(list(range(position, position + len(block) + 1)))
-        position += len(block) + 1
-    return pd.concat(parts), groups
+def _with_subtotals(labels: pd.MultiIndex, grids: list[np.ndarray],
+                    total_label: str) -> tuple[pd.MultiIndex, list[np.ndarray], list[list[int]]]:
+    """Insert a subtotal row after each top-level group (rows are sorted, so each group is one run)."""
+    if len(labels) == 0:
+        return labels, grids, []
+    tops = labels.get_level_values(0)
+    starts = [0, *(np.flatnonzero(tops[1:] != tops[:-1]) + 1), len(labels)]
+    rows, groups, parts = [], [], [[] for _ in grids]
+    for start, end in zip(starts, starts[1:], strict=False):
+        groups.append(list(range(len(rows), len(rows) + end - start + 1)))
+        rows += [*labels[start:end], (tops[start], total_label)]
+        for part, grid in zip(parts, grids, strict=True):
+            part += [grid[start:end], grid[start:end].sum(axis=0, keepdims=True)]
+    stacked = [np.vstack(part) if part else grid for part, grid in zip(parts, grids, strict=True)]
+    return pd.MultiIndex.from_tuples(rows, names=labels.names), stacked, groups
 
 
 def for_display(df: pd.DataFrame) -> pd.DataFrame:
@@ -599,6 +708,7 @@ def check_release(con, files: Sequence, **options) -> None:
 
 
 __all__ = ["AGE_BANDS", "AGE_BAND_LABELS", "PERIODS", "PROFILES", "SUPPRESSED", "Finding", "Profile",
-           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "mean", "percentage",
-           "period", "period_sql", "postcode_area", "primary_mask", "profile", "protect_counts",
-           "protect_table", "round_counts", "scan_release", "scan_text", "secondary_suppress", "table_lines"]
+           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "hide_zeros", "mean",
+           "percentage", "period", "period_sql", "postcode_area", "primary_mask", "profile", "protect_counts",
+           "protect_mask", "protect_table", "round_counts", "scan_release", "scan_text", "secondary_suppress",
+           "table_lines"]
