@@ -15,6 +15,10 @@ Every file of people the workbench writes goes through here, so three rules hold
 3. **Files are private and whole** (`atomic_write`): written to a new 0600 temporary file in the same
    folder (O_EXCL|O_NOFOLLOW), then moved into place in one step, so a crash never leaves half a
    list; a symlink or an existing file at the target is refused unless the caller forces it.
+
+This module is the workbench's one writer: no other module opens a file for writing (a test reads
+the package's source to hold that, with a short, explained allow-list). Text and bytes go through
+`write_text` and `write_bytes`; a scratch copy streamed into a private folder uses `private_file`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import pandas as pd
 
@@ -242,19 +246,55 @@ def check_target(path: Path, force: bool = False) -> None:
         raise InputError(f"Cannot write {path}: {what} already exists there; {fix}. Nothing was written.")
 
 
+# O_EXCL|O_NOFOLLOW: a fresh file of our own, never one planted (or linked) by someone else.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _private_temp(path: Path) -> Path:
-    # O_EXCL|O_NOFOLLOW: a fresh file of our own, never one planted (or linked) by someone else.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
         temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
         try:
-            os.close(os.open(temp, flags, 0o600))
+            os.close(os.open(temp, _NEW_FILE, 0o600))
             return temp
         except FileExistsError:
             continue
         except OSError as error:
             raise InputError(f"Cannot write in {path.parent}: {error.strerror}.") from None
     raise InputError(f"Cannot write in {path.parent}: could not create a temporary file there.")
+
+
+def write_text(path: str | Path, text: str, *, force: bool = False) -> Path:
+    """Write text (UTF-8) the safe way (`atomic_write`): whole, 0600, never through a symlink.
+
+    Examples:
+        >>> import tempfile
+        >>> page = write_text(Path(tempfile.mkdtemp()) / "page.html", "<p>hi</p>")
+        >>> page.read_text(), oct(page.stat().st_mode & 0o777)
+        ('<p>hi</p>', '0o600')
+    """
+    return atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"), force=force)
+
+
+def write_bytes(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    """Write bytes the safe way (`atomic_write`): whole, 0600, never through a symlink."""
+    return atomic_write(path, lambda temp: temp.write_bytes(data), force=force)
+
+
+def private_file(path: str | Path) -> BinaryIO:
+    """A new file opened for writing bytes, mode 0600 from the first byte, never through a symlink.
+
+    For a scratch copy streamed into a private temporary folder (an unzipped or re-encoded import):
+    nothing may already be at `path`. A file to keep goes through `atomic_write` instead.
+
+    Raises:
+        InputError: something is already at `path`, or the folder cannot be written.
+    """
+    try:
+        return os.fdopen(os.open(path, _NEW_FILE, 0o600), "wb")
+    except FileExistsError:
+        raise InputError(f"Cannot write {Path(path).name}: something is already there.") from None
+    except OSError as error:
+        raise InputError(f"Cannot write in {Path(path).parent}: {error.strerror}.") from None
 
 
 def write_csv(
@@ -431,7 +471,7 @@ def write_html(
     page = render_html(
         frame, notice=notice, title=title, template=template, row_numbers=row_numbers, widths=widths
     )
-    return atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"), force=force)
+    return write_text(path, page, force=force)
 
 
 def render_html(
@@ -558,12 +598,15 @@ __all__ = [
     "cell_text",
     "escape_cell",
     "is_formula_like",
+    "private_file",
     "read_table",
     "render_html",
     "unescape_cell",
     "write_csv",
     "write_csv_to",
+    "write_bytes",
     "write_html",
+    "write_text",
     "write_xlsx",
     "xlsx_bytes",
 ]

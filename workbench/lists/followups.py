@@ -478,10 +478,8 @@ def _writer(
         return lambda path: exports.write_csv(table, path, notice=note, force=force)
     else:
         page = _page(table, note)
-        return lambda path: exports.atomic_write(
-            path, lambda temp: temp.write_text(page, encoding="utf-8"), force=force
-        )
-    return lambda path: exports.atomic_write(path, lambda temp: temp.write_bytes(data), force=force)
+        return lambda path: exports.write_text(path, page, force=force)
+    return lambda path: exports.write_bytes(path, data, force=force)
 
 
 HTML_WIDTHS = {
