@@ -18,6 +18,7 @@ from openpyxl.utils.escape import unescape
 
 from workbench import exports
 from workbench.errors import InputError
+from workbench.ingest import returned
 
 HOSTILE = [
     '=HYPERLINK("http://x","click")',
@@ -124,7 +125,7 @@ def test_csv_quotes_every_field_escapes_formulas_and_starts_with_the_notice(tmp_
 
 def test_csv_reads_back_unescaped(tmp_path):
     path = exports.write_csv(_frame(HOSTILE), tmp_path / "list.csv", notice=NOTICE)
-    header, rows = exports.read_table(path, header_first="Row")
+    header, rows = returned.read_table(path, header_first="Row")
     assert header == ["Row", "First Name", "Phone", "Outcome"]
     assert [r[1][1] for r in rows] == HOSTILE
     assert rows[0][0] == len(NOTICE.lines) + 4  # the line a spreadsheet shows
@@ -156,7 +157,7 @@ def test_xlsx_has_no_formulas_and_keeps_text_as_text(tmp_path):
 
 def test_xlsx_reads_back_unescaped(tmp_path):
     path = exports.write_xlsx(_frame(HOSTILE), tmp_path / "list.xlsx", notice=NOTICE)
-    header, rows = exports.read_table(path, header_first="Row")
+    header, rows = returned.read_table(path, header_first="Row")
     assert [r[1][1] for r in rows] == HOSTILE
     assert [r[1][0] for r in rows] == list(range(1, len(HOSTILE) + 1))
 
@@ -205,7 +206,7 @@ def test_writing_into_a_missing_folder_names_the_folder(tmp_path):
     "name,content,message",
     [
         ("list.doc", b"x", "Unsupported file extension: '.doc'"),
-        ("list.xlsx", b"List ID,Row\n", "is not an Excel workbook"),
+        ("list.xlsx", b"List ID,Row\n", "list.xlsx is not a readable .xlsx workbook"),
         ("list.csv", b"# only a notice\n", 'no header row starting with "Row"'),
         ("list.csv", b"\xff\xfe\x00bad", "is not a UTF-8 CSV file"),
     ],
@@ -214,7 +215,7 @@ def test_unreadable_returns_say_what_to_do(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        exports.read_table(path, header_first="Row")
+        returned.read_table(path, header_first="Row")
 
 
 def _chromium() -> str | None:

@@ -302,8 +302,8 @@ def write_csv(
 ) -> Path:
     """A CSV with every field quoted and formula-like text escaped, the notice on `#` lines first.
 
-    Readers skip lines whose first field starts with `#` (`read_table` does); in a spreadsheet they
-    show as a block of text above the table.
+    Readers skip lines whose first field starts with `#` (`ingest.returned.read_table` does); in a
+    spreadsheet they show as a block of text above the table.
 
     Returns:
         The path written (mode 0600).
@@ -499,94 +499,6 @@ def _width(css: str) -> str | None:
     return css if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", css) else None
 
 
-def read_table(
-    path: str | Path, *, header_first: str, data: bytes | None = None
-) -> tuple[list[str], list[tuple[int, list[object]]]]:
-    """Read a CSV or XLSX this module wrote (and a person filled in): header and data rows.
-
-    Notice lines (`#`) and blank lines are skipped; the header is the first row whose first cell is
-    `header_first`. Cells are unescaped (`unescape_cell`) and stripped.
-
-    Args:
-        data: the workbook's bytes, when they were decrypted in memory (`path` then only names it).
-
-    Returns:
-        (header, rows) where each row is (the row number a spreadsheet shows, its cells).
-
-    Raises:
-        InputError: not a .csv or .xlsx file, a file that cannot be read as one, or no header row.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise InputError(
-            f"Unsupported file extension: '{path.suffix}' ({path.name}). Supported formats: "
-            ".csv, .xlsx (the list as it was sent out, with the outcome columns filled in)."
-        )
-    raw = _read_csv_rows(path) if suffix == ".csv" else _read_xlsx_rows(path, data)
-    for index, (_line, cells) in enumerate(raw):
-        if cells and str(cells[0]).strip() == header_first:
-            header = [str(c or "").strip() for c in cells]
-            rows = [
-                (n, [_clean(c) for c in r])
-                for n, r in raw[index + 1 :]
-                if any(_clean(c) not in ("", None) for c in r) and not str(r[0] or "").startswith(NOTICE_MARK)
-            ]
-            return header, rows
-    raise InputError(
-        f'{path.name}: no header row starting with "{header_first}" was found. Send back the '
-        "list as it was exported, with its header row unchanged."
-    )
-
-
-def _clean(value: object) -> object:
-    value = unescape_cell(value.strip() if isinstance(value, str) else value)
-    return "" if value is None else value
-
-
-def _read_csv_rows(path: Path) -> list[tuple[int, list[object]]]:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            return [
-                (n, row)
-                for n, row in enumerate(csv.reader(handle), start=1)
-                if row and not row[0].startswith(NOTICE_MARK)
-            ]
-    except UnicodeDecodeError:
-        raise InputError(
-            f"{path.name} is not a UTF-8 CSV file. Save it from your spreadsheet as "
-            '"CSV UTF-8 (comma delimited)" and try again.'
-        ) from None
-    except (OSError, csv.Error) as error:
-        raise InputError(f"Cannot read {path.name} as CSV ({type(error).__name__}).") from None
-
-
-def _read_xlsx_rows(path: Path, data: bytes | None = None) -> list[tuple[int, list[object]]]:
-    import io
-    import zipfile
-
-    import openpyxl
-    from openpyxl.utils.escape import unescape
-
-    try:
-        source = path if data is None else io.BytesIO(data)
-        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-        raise InputError(
-            f"{path.name} is not an Excel workbook (.xlsx). Send back the .xlsx file as it "
-            "was exported, or save the list as .xlsx or .csv."
-        ) from None
-    try:
-        ws = book.worksheets[0]
-        # Control characters are stored as _xHHHH_ in the file; openpyxl leaves them so.
-        return [
-            (n, [unescape(v) if isinstance(v, str) else v for v in row])
-            for n, row in enumerate(ws.iter_rows(values_only=True), start=1)
-        ]
-    finally:
-        book.close()
-
-
 __all__ = [
     "ESCAPE",
     "FORMATS",
@@ -599,7 +511,6 @@ __all__ = [
     "escape_cell",
     "is_formula_like",
     "private_file",
-    "read_table",
     "render_html",
     "unescape_cell",
     "write_csv",

@@ -285,9 +285,10 @@ def _list_passphrase(args) -> str | None:
 
 
 def cmd_import(args) -> int:
-    secret = _list_passphrase(args)
+    # Read and checked before the store is opened: a slow or hostile file never holds its lock.
+    sent = returns.read(args.file, passphrase=_list_passphrase(args))
     with open_store(args) as con:
-        result = returns.import_results(con, args.file, actor=actor(args), passphrase=secret)
+        result = returns.import_results(con, sent, actor=actor(args))
     if result.already_imported:
         print(f"{result.file_name} was already imported ({result.import_id}); nothing changed.")
         return 0

@@ -344,8 +344,9 @@ class ReturnsView(StoreBound):
 
     def _import(self, path: Path) -> returns.Returns:
         secret, self.list_passphrase.value = self.list_passphrase.value or None, ""
+        sent = returns.read(path, passphrase=secret)  # before the store's write lock is taken
         with self.opened.write() as con:
-            result = returns.import_results(con, path, actor=self.opened.actor, passphrase=secret)
+            result = returns.import_results(con, sent, actor=self.opened.actor)
         if result.already_imported:
             self.feedback.ok(f"{result.file_name} was imported before; nothing changed.")
         else:
