@@ -72,7 +72,8 @@ OWASP_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 WIDE_TRIGGERS = ("\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\ufe62", "\ufe63", "\ufe6b")
 LEADING = (" ", "\n", "\u00a0", "\u3000", "\u200b", "\ufeff", "\x0b")  # what a spreadsheet skips
 HIDDEN_PREFIXES = ["\n=cmd|'/c calc'!A0", "\uff1dcmd|'/c calc'!A0", "  =1+1", "\u3000@SUM(1)",
-                   "\u200b+44", "\ufe63 2", "\r\n=1"]
+                   "\u200b+44", "\ufe63 2", "\r\n=1",
+                   " \t1", "\n\r1"]  # a tab or carriage return behind whitespace (found by hypothesis)
 
 
 def _runs_as_formula(text: str) -> bool:

@@ -104,13 +104,15 @@ def is_formula_like(text: str) -> bool:
     Examples:
         >>> is_formula_like("@SUM(A1)"), is_formula_like("\\u200b +1"), is_formula_like("O'Brien")
         (True, True, False)
+        >>> is_formula_like(" \\t1"), is_formula_like(" 1\\t")
+        (True, False)
     """
-    if text.startswith(FORMULA_TRIGGERS):
-        return True
     for char in text:
-        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
-            continue  # skipped by a spreadsheet, so the next character decides
-        return unicodedata.normalize("NFKC", char) in FORMULA_TRIGGERS
+        if unicodedata.normalize("NFKC", char) in FORMULA_TRIGGERS:
+            return True  # a trigger, or its full-width form; a tab or return behind spaces too
+        if not (char.isspace() or unicodedata.category(char) in ("Cc", "Cf")):
+            return False
+        # whitespace or an invisible character: skipped by a spreadsheet, so the next one decides
     return False
 
 
