@@ -14,7 +14,6 @@ Withdrawal records a re-consent with its own reason and date; nothing is ever de
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -23,7 +22,7 @@ import pyarrow as pa
 
 from workbench import ids
 from workbench.errors import InputError
-from workbench.privacy import pseudonymise, subjects
+from workbench.privacy import subjects
 from workbench.privacy.subjects import phone_e164
 from workbench.store import snapshot
 from workbench.store.audit import audit
@@ -364,12 +363,6 @@ def record_from_import(con: duckdb.DuckDBPyConnection, *, actor: str, member_key
     return len(rows)
 
 
-def membership_hashes(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> list[str | None]:
-    """Suppression hashes of membership numbers, normalised the way identities are."""
-    return pseudonymise.suppression_hashes(
-        con, [pseudonymise.normalise_membership_number(n) for n in numbers])
-
-
 WITHDRAWAL_REASONS = ("re_consented", "recorded_in_error", "other")
 
 
@@ -553,6 +546,6 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
-           "entries_for", "flagged", "keep_erased", "membership_hashes", "phone_e164", "record_from_calls",
+           "entries_for", "flagged", "keep_erased", "phone_e164", "record_from_calls",
            "record_from_return", "record_imported", "register",
            "suppress", "suppress_table", "vocabulary", "withdraw"]
