@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from conftest import PASSPHRASE
 from dp_helpers import add_call, add_member, keys_of
@@ -511,3 +512,42 @@ def test_members_an_import_marks_do_not_call_go_on_the_register_once_per_file(co
     assert optouts.record_from_import(con, actor="ingest", member_keys=[three["C"]], sha256=sha) == 0
     assert optouts.record_from_import(con, actor="ingest", member_keys=[three["C"]], sha256=later_sha) == 1
     assert three["C"] not in kept_keys(con, three.values())
+
+
+def test_do_not_call_outcomes_of_the_calls_named_only_and_audited(con, three):
+    add_call(con, "c1", three["C"], "do_not_call")
+    add_call(con, "c2", three["A"], "do_not_call")  # an earlier import's call, not this one's
+    assert optouts.record_from_calls(con, actor="ingest", call_ids=["c1"]) == 1
+    assert optouts.register(con)["member_key"].tolist() == [three["C"]]
+    entry = last_audit(con)
+    assert (entry["action"], entry["actor"]) == ("optout.add", "ingest")
+    assert entry["counts"] == {"added": 1, "source": "call"}
+    assert entry["member_digest"] == privacy.member_digest([three["C"]])
+    entries = len(privacy.log(con))
+    assert optouts.record_from_calls(con, actor="ingest", call_ids=["c1"]) == 0
+    assert len(privacy.log(con)) == entries  # nothing added, nothing audited
+
+
+def test_withdrawing_by_a_membership_number_not_yet_held(con, three):
+    optouts.add(con, actor="ana", reason="complaint", membership_number="SYN0000099")
+    change = optouts.withdraw(con, actor="ana", reason="re_consented", membership_number="SYN0000099")
+    assert change.message == "Withdrew 1 register entry."
+    assert optouts.register(con, include_withdrawn=False).empty
+    with pytest.raises(InputError, match="No member has that member key"):
+        optouts.withdraw(con, actor="ana", reason="re_consented", member_key="0123456789abcdef")
+
+
+def test_an_arrow_table_is_suppressed_for_its_scope_against_the_reading_given(con, three):
+    optouts.add(con, actor="ana", reason="complaint", scope="calls", membership_number="SYN0000003")
+    table = pa.table({"member_key": list(three.values()), "n": [1, 2, 3]})
+    kept, excluded = optouts.suppress_table(con, table)
+    assert kept.column("n").to_pylist() == [1, 2] and excluded == {"opted out": 1}
+    # Post is not a call: a "calls" opt-out does not stop it.
+    kept, excluded = optouts.suppress_table(con, table, scope="other")
+    assert kept.num_rows == 3 and excluded == {}
+    # Lists built together are checked against one reading of the register, the one given.
+    before = optouts.flagged(con, "calls")
+    optouts.add(con, actor="ana", reason="complaint", membership_number="SYN0000001")
+    kept, _ = optouts.suppress_table(con, table, flagged_now=before)
+    assert kept.column("n").to_pylist() == [1, 2]
+    assert optouts.suppress_table(con, table)[0].num_rows == 0  # a fresh reading: A, and B by phone
