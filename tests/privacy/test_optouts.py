@@ -551,3 +551,11 @@ def test_an_arrow_table_is_suppressed_for_its_scope_against_the_reading_given(co
     kept, _ = optouts.suppress_table(con, table, flagged_now=before)
     assert kept.column("n").to_pylist() == [1, 2]
     assert optouts.suppress_table(con, table)[0].num_rows == 0  # a fresh reading: A, and B by phone
+
+
+def test_withdrawing_by_membership_number_includes_their_phones_entry_made_before_they_arrived(con):
+    optouts.add(con, actor="ana", reason="complaint", phone="07700 900777")  # nobody held that number yet
+    add_member(con, "SYN0000099", "07700 900777")
+    change = optouts.withdraw(con, actor="ana", reason="re_consented", membership_number="SYN0000099")
+    assert change.message == "Withdrew 1 register entry."
+    assert optouts.register(con, include_withdrawn=False).empty
