@@ -271,3 +271,51 @@ def test_html_prints_on_a4_with_every_row_and_a_header_on_every_page(tmp_path):
         assert f"Person{i:03d}" in text, f"row {i} is missing from the printout"
         assert f"End{i:03d}" in text, f"row {i} is cut off"
     assert text.count("Report it: if lost") == 2  # the notice opens and closes the printout
+
+
+# -- a workbook is made to be printed and filled in ------------------------------------------------
+
+
+def _printed_list(tmp_path: Path, **sheet) -> openpyxl.worksheet.worksheet.Worksheet:
+    frame = pd.DataFrame({"Row": [1, 2], "First Name": ["Ann", "Bo"], "Outcome": ["", ""],
+                          "Call-back prompt": ["Ask about food shopping.", "Ask how they are."],
+                          "A column whose name is much longer than forty characters": ["", ""]})
+    notice = exports.Notice("CONFIDENTIAL: test list", ("Shred it when the calls are done. " * 9,))
+    path = exports.write_xlsx(frame, tmp_path / "list.xlsx", notice=notice, sheet_name="Calls",
+                              sheet=exports.Sheet(**sheet) if sheet else None)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Calls"]
+    return book.active
+
+
+def test_a_workbook_prints_on_a4_landscape_one_page_wide_with_its_header_on_every_page(tmp_path):
+    ws = _printed_list(tmp_path)
+    # The notice spans the table, one line a row, tall enough for its wrapped text; then a blank row.
+    assert {str(r) for r in ws.merged_cells.ranges} == {"A1:E1", "A2:E2"}
+    assert ws["A1"].font.b and ws.row_dimensions[2].height == 45  # 306 characters: three lines of 150
+    assert [c.value for c in ws[4]] == ["Row", "First Name", "Outcome", "Call-back prompt",
+                                        "A column whose name is much longer than forty characters"]
+    assert all(c.font.b for c in ws[4])
+    assert ws.freeze_panes == "A5" and ws.print_title_rows == "$4:$4"  # the header on every page
+    assert (ws.page_setup.paperSize, ws.page_setup.orientation) == (9, "landscape")
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+    assert ws.oddFooter.center.text == "Page &P of &N"
+    assert all(c.alignment.wrap_text for row in ws.iter_rows(min_row=4) for c in row)
+    widths = {k: round(v.width) for k, v in ws.column_dimensions.items()}
+    assert widths == {"A": 11, "B": 15, "C": 12, "D": 21, "E": 41}  # from the names, 10 to 40 wide
+    # No Sheet: nothing to fill in, so no protection and no drop-downs.
+    assert not ws.protection.sheet and not ws.data_validations.dataValidation
+
+
+def test_only_the_columns_to_fill_in_are_open_with_their_choices(tmp_path):
+    ws = _printed_list(tmp_path, editable=("Outcome",), choices={"Outcome": ["resolved", "unreachable"]},
+                       widths={"Call-back prompt": 30})
+    assert ws.protection.sheet and ws.protection.password is None  # a guard against slips, not a lock
+    assert ws.protection.sort  # sorting stays off: a sorted list no longer matches its Row numbers
+    (validation,) = ws.data_validations.dataValidation
+    assert (str(validation.sqref), validation.type, validation.formula1) == (
+        "C5:C6", "list", '"resolved,unreachable"')
+    for row in ws.iter_rows(min_row=5, max_row=6):
+        assert [c.protection.locked for c in row] == [True, True, False, True, True]
+        assert row[2].fill.fgColor.rgb == "FFFFFDE7" and row[1].fill.fgColor.rgb == "00000000"
+    assert round(ws.column_dimensions["C"].width) == 17 and round(ws.column_dimensions["D"].width) == 31
