@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import shutil
 import stat
 import subprocess
+from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -319,3 +322,34 @@ def test_only_the_columns_to_fill_in_are_open_with_their_choices(tmp_path):
         assert [c.protection.locked for c in row] == [True, True, False, True, True]
         assert row[2].fill.fgColor.rgb == "FFFFFDE7" and row[1].fill.fgColor.rgb == "00000000"
     assert round(ws.column_dimensions["C"].width) == 17 and round(ws.column_dimensions["D"].width) == 31
+
+
+def test_csv_is_utf8_with_a_bom_and_crlf_lines_for_excel_with_its_notice_on_hash_lines(tmp_path):
+    path = exports.write_csv(pd.DataFrame({"Ward": ["Zoë's"]}), tmp_path / "t.csv", notice=NOTICE)
+    raw = path.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8)  # Excel opens UTF-8 CSV correctly only with the BOM
+    assert raw.decode("utf-8-sig").split("\r\n") == [
+        '"# CONFIDENTIAL: test list"', '"# List ID: FU-20200415-ABCDE."',
+        '"# Report it: if lost, tell dataprotection@example.org."', '"#"', '"Ward"', '"Zoë\'s"', ""]
+    bare = exports.write_csv(pd.DataFrame({"n": [1]}), tmp_path / "bare.csv")
+    assert bare.read_bytes() == codecs.BOM_UTF8 + b'"n"\r\n"1"\r\n'
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (None, ""), (float("nan"), ""), (pd.NaT, ""), (pd.NA, ""),
+    (["food", "digital"], "food; digital"), (("a", ["b", None]), "a; b; "),
+    (datetime(2020, 4, 15, 9, 5), "15/04/2020 09:05"), (pd.Timestamp("2020-04-15 18:30"), "15/04/2020 18:30"),
+    (date(2020, 4, 5), "05/04/2020"), (3, "3"), (2.5, "2.5"), (True, "True"), ("text", "text"),
+])
+def test_each_kind_of_value_is_shown_as_a_person_reads_it(value, shown):
+    assert exports.cell_text(value) == shown
+
+
+def test_numbers_stay_numbers_and_everything_else_is_text_in_a_workbook(tmp_path):
+    frame = pd.DataFrame({"a": [np.int64(7), 1.5, True, float("nan"), "8"]}, dtype=object)
+    ws = openpyxl.load_workbook(exports.write_xlsx(frame, tmp_path / "t.xlsx")).active
+    cells = [ws.cell(row, 1) for row in range(2, 7)]
+    assert [(c.value, c.data_type) for c in cells] == [(7, "n"), (1.5, "n"), ("True", "s"), ("", "s"),
+                                                       ("8", "s")]
+    csv_rows = exports.write_csv(frame, tmp_path / "t.csv").read_text(encoding="utf-8-sig").split("\r\n")
+    assert csv_rows[1:-1] == ['"7"', '"1.5"', '"True"', '""', '"8"']
