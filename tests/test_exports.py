@@ -351,5 +351,5 @@ def test_numbers_stay_numbers_and_everything_else_is_text_in_a_workbook(tmp_path
     cells = [ws.cell(row, 1) for row in range(2, 7)]
     assert [(c.value, c.data_type) for c in cells] == [(7, "n"), (1.5, "n"), ("True", "s"), ("", "s"),
                                                        ("8", "s")]
-    csv_rows = exports.write_csv(frame, tmp_path / "t.csv").read_text(encoding="utf-8-sig").split("\r\n")
+    csv_rows = exports.write_csv(frame, tmp_path / "t.csv").read_bytes().decode("utf-8-sig").split("\r\n")
     assert csv_rows[1:-1] == ['"7"', '"1.5"', '"True"', '""', '"8"']
