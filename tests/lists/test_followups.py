@@ -190,6 +190,48 @@ def test_each_format_carries_the_notice_and_only_the_right_people(store, tmp_pat
     assert record.shred_by == (record.created_at + timedelta(days=14)).date()
 
 
+REPORT_IT = ("Report it: if this list is lost or stolen, report it immediately to "
+             "dataprotection@example.org: it could be a data breach.")
+SHRED_IT = ("Shred it: once all the calls have been made, destroy this list securely and confidentially "
+            "(shred paper, delete files and emptied downloads), and tell your organiser so it is recorded.")
+SECURE_IT = ("Secure it: if you keep it overnight, make sure it is out of sight and not easily accessible to "
+             "others.")
+
+
+def _made(record) -> str:
+    return (f"List ID: {record.list_id}. Made by Northvale Labour Party on {record.created_at:%d/%m/%Y}; "
+            f"SHRED BY {record.shred_by:%d %B %Y}.")
+
+
+def test_the_notice_says_who_it_is_for_and_the_three_rules_in_full(store, tmp_path):
+    # The data-protection notice printed on every list: its words are the rules the recipient is given.
+    record = _export(store, tmp_path).record
+    note = followups.notice(store, record)
+    assert note.title == "CONFIDENTIAL: Northvale Labour Party welfare follow-up list"
+    assert note.lines == (
+        _made(record),
+        "For: Ashcombe secretary. Purpose: welfare call-backs. Use it for nothing else; do not copy or "
+        "share it.",
+        REPORT_IT, SHRED_IT, SECURE_IT,
+        "It holds members' personal data, including support needs. Write only the outcome, date and your "
+        "initials; no notes about health. Any other data-protection questions: dataprotection@example.org.",
+    )
+    assert note.running == (f"CONFIDENTIAL · Northvale Labour Party · List {record.list_id} · for Ashcombe "
+                            f"secretary · shred by {record.shred_by:%d/%m/%Y} · if lost, report to "
+                            "dataprotection@example.org")
+    protected = followups.next_round(store, purpose="round 2", recipient="calling team", actor="ana",
+                                     out=tmp_path / "r2.xlsx", as_of="2020-04-20").record
+    note = followups.notice(store, protected)
+    assert note.title == "CONFIDENTIAL: Northvale Labour Party next-round call list"
+    assert note.lines[1:] == (
+        "For: calling team. Purpose: round 2. Use it for nothing else; do not copy or share it.",
+        REPORT_IT, SHRED_IT,
+        SECURE_IT + " This file is encrypted: never write its passphrase on it or keep the two together.",
+        "It holds members' personal data. Load it into the calling tool, then delete this file and any "
+        "copies. Any other data-protection questions: dataprotection@example.org.",
+    )
+
+
 def test_the_columns_are_minimal(store, tmp_path):
     done = _export(store, tmp_path, "csv")
     header, rows = read_returned(done.path, header_first=followups.LIST_ID)
