@@ -393,16 +393,19 @@ def xlsx_bytes(
     return buffer.getvalue()
 
 
+# How a workbook looks: the notice's title and text, the header row, locked cells, and the cells left
+# open to fill in (pale yellow, so a person sees where to write).
+TITLE_FORMAT = {"bold": True, "font_size": 12}
+TEXT_FORMAT = {"text_wrap": True, "valign": "top"}
+HEADER_FORMAT = {"bold": True, "bg_color": "#DDDDDD", "border": 1, "text_wrap": True, "valign": "top"}
+CELL_FORMAT = {"text_wrap": True, "valign": "top", "border": 1, "locked": True}
+OPEN_FORMAT = {"text_wrap": True, "valign": "top", "border": 1, "locked": False, "bg_color": "#FFFDE7"}
+
+
 def _fill_sheet(book, ws, frame: pd.DataFrame, notice: Notice | None, sheet: Sheet) -> None:
-    bold = book.add_format({"bold": True, "font_size": 12})
-    text = book.add_format({"text_wrap": True, "valign": "top"})
-    header = book.add_format(
-        {"bold": True, "bg_color": "#DDDDDD", "border": 1, "text_wrap": True, "valign": "top"}
-    )
-    cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": True})
-    open_cell = book.add_format(
-        {"text_wrap": True, "valign": "top", "border": 1, "locked": False, "bg_color": "#FFFDE7"}
-    )
+    bold, text = book.add_format(TITLE_FORMAT), book.add_format(TEXT_FORMAT)
+    header, cell, open_cell = (book.add_format(HEADER_FORMAT), book.add_format(CELL_FORMAT),
+                               book.add_format(OPEN_FORMAT))
     columns = [str(c) for c in frame.columns]
     top = 0
     if notice is not None:

@@ -427,24 +427,17 @@ def _shred_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
     return int(settings.get(con, "shred_after_days")) if days is None else days
 
 
+# Column widths in a list workbook (characters), as HTML_WIDTHS for the printed page.
+XLSX_WIDTHS = {LIST_ID: 17, ROW: 5, FIRST: 14, PHONE: 15, WARD: 16, NEEDS: 22, URGENCY: 9, PROMPT: 40,
+               OUTCOME: 16, DATE_CALLED: 12, INITIALS: 9}
+
+
 def _sheet(editable: bool) -> exports.Sheet:
     return exports.Sheet(
-            editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
-            choices={OUTCOME: list(OUTCOMES)} if editable else {},
-            widths={
-                LIST_ID: 17,
-                ROW: 5,
-                FIRST: 14,
-                PHONE: 15,
-                WARD: 16,
-                NEEDS: 22,
-                URGENCY: 9,
-                PROMPT: 40,
-                OUTCOME: 16,
-                DATE_CALLED: 12,
-                INITIALS: 9,
-            },
-        )
+        editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
+        choices={OUTCOME: list(OUTCOMES)} if editable else {},
+        widths=XLSX_WIDTHS,
+    )
 
 
 def _printed(table: pd.DataFrame) -> pd.DataFrame:
