@@ -559,3 +559,15 @@ def test_withdrawing_by_membership_number_includes_their_phones_entry_made_befor
     change = optouts.withdraw(con, actor="ana", reason="re_consented", membership_number="SYN0000099")
     assert change.message == "Withdrew 1 register entry."
     assert optouts.register(con, include_withdrawn=False).empty
+
+
+def test_a_member_erased_again_after_being_brought_back_by_hand_is_erased_again(con, three):
+    # Ingest never restores an erased identity; a store edited by hand (or restored from a backup) can.
+    privacy.erase(con, actor="ana", reason="other", membership_number="SYN0000003")
+    add_member(con, "SYN0000003", PHONE_C)
+    privacy.erase(con, actor="ana", reason="other", membership_number="SYN0000003")
+    erasures = optouts.register(con)
+    erasures = erasures[erasures["source"] == "erasure"]
+    assert len(erasures) == 2 and set(erasures["status"]) == {"active"}
+    assert erasures["optout_id"].str.startswith(f"era-{three['C']}").all()
+    assert three["C"] not in kept_keys(con, three.values(), scope="other")

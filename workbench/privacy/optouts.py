@@ -256,6 +256,7 @@ def record_from_return(con: duckdb.DuckDBPyConnection, optout_id: str, member_ke
     return bool(con.execute(FROM_RETURN_QUERY, [optout_id, actor, when, member_key, optout_id]).fetchall())
 
 
+ENTRY_EXISTS_QUERY = "SELECT 1 FROM optouts WHERE optout_id = ?"
 ERASURE_QUERY = """
 INSERT INTO optouts (COLUMNS) VALUES (?, ?, ?, ?, 'all', 'other', 'erasure', ?, now())
 """.replace("COLUMNS", ENTRY_COLUMNS)
@@ -293,6 +294,10 @@ def keep_erased(con: duckdb.DuckDBPyConnection, person: subjects.Subject, *, act
     if opted_out_at is not None and person.phone_hash is not None:
         con.execute(BARE_NUMBER_QUERY, [f"num-{uuid.uuid4().hex[:12]}", person.phone_hash, opted_out_at])
     optout_id = f"era-{person.member_key}"
+    if con.execute(ENTRY_EXISTS_QUERY, [optout_id]).fetchone():
+        # Erased before, then brought back by hand (ingest never restores an erased identity): a new
+        # entry of its own, and the earlier one keeps its history.
+        optout_id = f"{optout_id}-{ids.random_letters(6)}"
     con.execute(ERASURE_QUERY, [optout_id, person.member_key, None, person.membership_hash, actor])
     return optout_id
 
