@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import shutil
 import stat
 import subprocess
+from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -18,6 +21,7 @@ from openpyxl.utils.escape import unescape
 
 from workbench import exports
 from workbench.errors import InputError
+from workbench.ingest import returned
 
 HOSTILE = [
     '=HYPERLINK("http://x","click")',
@@ -71,7 +75,8 @@ OWASP_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 WIDE_TRIGGERS = ("\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\ufe62", "\ufe63", "\ufe6b")
 LEADING = (" ", "\n", "\u00a0", "\u3000", "\u200b", "\ufeff", "\x0b")  # what a spreadsheet skips
 HIDDEN_PREFIXES = ["\n=cmd|'/c calc'!A0", "\uff1dcmd|'/c calc'!A0", "  =1+1", "\u3000@SUM(1)",
-                   "\u200b+44", "\ufe63 2", "\r\n=1"]
+                   "\u200b+44", "\ufe63 2", "\r\n=1",
+                   " \t1", "\n\r1"]  # a tab or carriage return behind whitespace (found by hypothesis)
 
 
 def _runs_as_formula(text: str) -> bool:
@@ -124,7 +129,7 @@ def test_csv_quotes_every_field_escapes_formulas_and_starts_with_the_notice(tmp_
 
 def test_csv_reads_back_unescaped(tmp_path):
     path = exports.write_csv(_frame(HOSTILE), tmp_path / "list.csv", notice=NOTICE)
-    header, rows = exports.read_table(path, header_first="Row")
+    header, rows = returned.read_table(path, header_first="Row")
     assert header == ["Row", "First Name", "Phone", "Outcome"]
     assert [r[1][1] for r in rows] == HOSTILE
     assert rows[0][0] == len(NOTICE.lines) + 4  # the line a spreadsheet shows
@@ -156,7 +161,7 @@ def test_xlsx_has_no_formulas_and_keeps_text_as_text(tmp_path):
 
 def test_xlsx_reads_back_unescaped(tmp_path):
     path = exports.write_xlsx(_frame(HOSTILE), tmp_path / "list.xlsx", notice=NOTICE)
-    header, rows = exports.read_table(path, header_first="Row")
+    header, rows = returned.read_table(path, header_first="Row")
     assert [r[1][1] for r in rows] == HOSTILE
     assert [r[1][0] for r in rows] == list(range(1, len(HOSTILE) + 1))
 
@@ -205,7 +210,7 @@ def test_writing_into_a_missing_folder_names_the_folder(tmp_path):
     "name,content,message",
     [
         ("list.doc", b"x", "Unsupported file extension: '.doc'"),
-        ("list.xlsx", b"List ID,Row\n", "is not an Excel workbook"),
+        ("list.xlsx", b"List ID,Row\n", "list.xlsx is not a readable .xlsx workbook"),
         ("list.csv", b"# only a notice\n", 'no header row starting with "Row"'),
         ("list.csv", b"\xff\xfe\x00bad", "is not a UTF-8 CSV file"),
     ],
@@ -214,7 +219,7 @@ def test_unreadable_returns_say_what_to_do(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        exports.read_table(path, header_first="Row")
+        returned.read_table(path, header_first="Row")
 
 
 def _chromium() -> str | None:
@@ -269,3 +274,82 @@ def test_html_prints_on_a4_with_every_row_and_a_header_on_every_page(tmp_path):
         assert f"Person{i:03d}" in text, f"row {i} is missing from the printout"
         assert f"End{i:03d}" in text, f"row {i} is cut off"
     assert text.count("Report it: if lost") == 2  # the notice opens and closes the printout
+
+
+# -- a workbook is made to be printed and filled in ------------------------------------------------
+
+
+def _printed_list(tmp_path: Path, **sheet) -> openpyxl.worksheet.worksheet.Worksheet:
+    frame = pd.DataFrame({"Row": [1, 2], "First Name": ["Ann", "Bo"], "Outcome": ["", ""],
+                          "Call-back prompt": ["Ask about food shopping.", "Ask how they are."],
+                          "A column whose name is much longer than forty characters": ["", ""]})
+    notice = exports.Notice("CONFIDENTIAL: test list", ("Shred it when the calls are done. " * 9,))
+    path = exports.write_xlsx(frame, tmp_path / "list.xlsx", notice=notice, sheet_name="Calls",
+                              sheet=exports.Sheet(**sheet) if sheet else None)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Calls"]
+    return book.active
+
+
+def test_a_workbook_prints_on_a4_landscape_one_page_wide_with_its_header_on_every_page(tmp_path):
+    ws = _printed_list(tmp_path)
+    # The notice spans the table, one line a row, tall enough for its wrapped text; then a blank row.
+    assert {str(r) for r in ws.merged_cells.ranges} == {"A1:E1", "A2:E2"}
+    assert ws["A1"].font.b and ws.row_dimensions[2].height == 45  # 306 characters: three lines of 150
+    assert [c.value for c in ws[4]] == ["Row", "First Name", "Outcome", "Call-back prompt",
+                                        "A column whose name is much longer than forty characters"]
+    assert all(c.font.b for c in ws[4])
+    assert ws.freeze_panes == "A5" and ws.print_title_rows == "$4:$4"  # the header on every page
+    assert (ws.page_setup.paperSize, ws.page_setup.orientation) == (9, "landscape")
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+    assert ws.oddFooter.center.text == "Page &P of &N"
+    assert all(c.alignment.wrap_text for row in ws.iter_rows(min_row=4) for c in row)
+    widths = {k: round(v.width) for k, v in ws.column_dimensions.items()}
+    assert widths == {"A": 11, "B": 15, "C": 12, "D": 21, "E": 41}  # from the names, 10 to 40 wide
+    # No Sheet: nothing to fill in, so no protection and no drop-downs.
+    assert not ws.protection.sheet and not ws.data_validations.dataValidation
+
+
+def test_only_the_columns_to_fill_in_are_open_with_their_choices(tmp_path):
+    ws = _printed_list(tmp_path, editable=("Outcome",), choices={"Outcome": ["resolved", "unreachable"]},
+                       widths={"Call-back prompt": 30})
+    assert ws.protection.sheet and ws.protection.password is None  # a guard against slips, not a lock
+    assert ws.protection.sort  # sorting stays off: a sorted list no longer matches its Row numbers
+    (validation,) = ws.data_validations.dataValidation
+    assert (str(validation.sqref), validation.type, validation.formula1) == (
+        "C5:C6", "list", '"resolved,unreachable"')
+    for row in ws.iter_rows(min_row=5, max_row=6):
+        assert [c.protection.locked for c in row] == [True, True, False, True, True]
+        assert row[2].fill.fgColor.rgb == "FFFFFDE7" and row[1].fill.fgColor.rgb == "00000000"
+    assert round(ws.column_dimensions["C"].width) == 17 and round(ws.column_dimensions["D"].width) == 31
+
+
+def test_csv_is_utf8_with_a_bom_and_crlf_lines_for_excel_with_its_notice_on_hash_lines(tmp_path):
+    path = exports.write_csv(pd.DataFrame({"Ward": ["Zoë's"]}), tmp_path / "t.csv", notice=NOTICE)
+    raw = path.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8)  # Excel opens UTF-8 CSV correctly only with the BOM
+    assert raw.decode("utf-8-sig").split("\r\n") == [
+        '"# CONFIDENTIAL: test list"', '"# List ID: FU-20200415-ABCDE."',
+        '"# Report it: if lost, tell dataprotection@example.org."', '"#"', '"Ward"', '"Zoë\'s"', ""]
+    bare = exports.write_csv(pd.DataFrame({"n": [1]}), tmp_path / "bare.csv")
+    assert bare.read_bytes() == codecs.BOM_UTF8 + b'"n"\r\n"1"\r\n'
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (None, ""), (float("nan"), ""), (pd.NaT, ""), (pd.NA, ""),
+    (["food", "digital"], "food; digital"), (("a", ["b", None]), "a; b; "),
+    (datetime(2020, 4, 15, 9, 5), "15/04/2020 09:05"), (pd.Timestamp("2020-04-15 18:30"), "15/04/2020 18:30"),
+    (date(2020, 4, 5), "05/04/2020"), (3, "3"), (2.5, "2.5"), (True, "True"), ("text", "text"),
+])
+def test_each_kind_of_value_is_shown_as_a_person_reads_it(value, shown):
+    assert exports.cell_text(value) == shown
+
+
+def test_numbers_stay_numbers_and_everything_else_is_text_in_a_workbook(tmp_path):
+    frame = pd.DataFrame({"a": [np.int64(7), 1.5, True, float("nan"), "8"]}, dtype=object)
+    ws = openpyxl.load_workbook(exports.write_xlsx(frame, tmp_path / "t.xlsx")).active
+    cells = [ws.cell(row, 1) for row in range(2, 7)]
+    assert [(c.value, c.data_type) for c in cells] == [(7, "n"), (1.5, "n"), ("True", "s"), ("", "s"),
+                                                       ("8", "s")]
+    csv_rows = exports.write_csv(frame, tmp_path / "t.csv").read_bytes().decode("utf-8-sig").split("\r\n")
+    assert csv_rows[1:-1] == ['"7"', '"1.5"', '"True"', '""', '"8"']

@@ -137,3 +137,33 @@ def test_the_stdout_csv_is_the_same_safe_csv(tmp_path):
         assert out.getvalue() == written.read()
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://evil.example/\",\"x\")", "'@SUM(1)"]
+
+
+def test_a_scratch_copy_is_a_new_private_file_never_one_already_there(tmp_path):
+    copy = tmp_path / "utf8.csv"
+    with exports.private_file(copy) as out:
+        assert _mode(copy) == 0o600  # private before the first byte
+        out.write(b"Membership Number\n")
+    assert copy.read_bytes() == b"Membership Number\n"
+    with pytest.raises(InputError) as taken:
+        exports.private_file(copy)
+    assert str(taken.value) == "Cannot write utf8.csv: something is already there."
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file")
+    (tmp_path / "link.csv").symlink_to(victim)
+    with pytest.raises(InputError, match="something is already there"):
+        exports.private_file(tmp_path / "link.csv")
+    assert victim.read_text() == "someone else's file"
+    with pytest.raises(InputError, match="Cannot write in /proc: "):
+        exports.private_file(Path("/proc/utf8.csv"))
+
+
+def test_text_and_bytes_are_written_whole_and_private(tmp_path):
+    page = exports.write_text(tmp_path / "page.html", "<p>naïve café</p>")
+    assert page.read_bytes() == "<p>naïve café</p>".encode() and _mode(page) == 0o600
+    data = exports.write_bytes(tmp_path / "list.pdf", b"%PDF-1.7 ...")
+    assert data.read_bytes() == b"%PDF-1.7 ..." and _mode(data) == 0o600
+    with pytest.raises(InputError, match="a file already exists there"):
+        exports.write_bytes(data, b"again")
+    assert exports.write_bytes(data, b"again", force=True).read_bytes() == b"again"
+    assert exports.write_text(page, "new", force=True).read_text() == "new"

@@ -15,6 +15,10 @@ Every file of people the workbench writes goes through here, so three rules hold
 3. **Files are private and whole** (`atomic_write`): written to a new 0600 temporary file in the same
    folder (O_EXCL|O_NOFOLLOW), then moved into place in one step, so a crash never leaves half a
    list; a symlink or an existing file at the target is refused unless the caller forces it.
+
+This module is the workbench's one writer: no other module opens a file for writing (a test reads
+the package's source to hold that, with a short, explained allow-list). Text and bytes go through
+`write_text` and `write_bytes`; a scratch copy streamed into a private folder uses `private_file`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import pandas as pd
 
@@ -100,13 +104,15 @@ def is_formula_like(text: str) -> bool:
     Examples:
         >>> is_formula_like("@SUM(A1)"), is_formula_like("\\u200b +1"), is_formula_like("O'Brien")
         (True, True, False)
+        >>> is_formula_like(" \\t1"), is_formula_like(" 1\\t")
+        (True, False)
     """
-    if text.startswith(FORMULA_TRIGGERS):
-        return True
     for char in text:
-        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
-            continue  # skipped by a spreadsheet, so the next character decides
-        return unicodedata.normalize("NFKC", char) in FORMULA_TRIGGERS
+        if unicodedata.normalize("NFKC", char) in FORMULA_TRIGGERS:
+            return True  # a trigger, or its full-width form; a tab or return behind spaces too
+        if not (char.isspace() or unicodedata.category(char) in ("Cc", "Cf")):
+            return False
+        # whitespace or an invisible character: skipped by a spreadsheet, so the next one decides
     return False
 
 
@@ -242,13 +248,15 @@ def check_target(path: Path, force: bool = False) -> None:
         raise InputError(f"Cannot write {path}: {what} already exists there; {fix}. Nothing was written.")
 
 
+# O_EXCL|O_NOFOLLOW: a fresh file of our own, never one planted (or linked) by someone else.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _private_temp(path: Path) -> Path:
-    # O_EXCL|O_NOFOLLOW: a fresh file of our own, never one planted (or linked) by someone else.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
         temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
         try:
-            os.close(os.open(temp, flags, 0o600))
+            os.close(os.open(temp, _NEW_FILE, 0o600))
             return temp
         except FileExistsError:
             continue
@@ -257,13 +265,47 @@ def _private_temp(path: Path) -> Path:
     raise InputError(f"Cannot write in {path.parent}: could not create a temporary file there.")
 
 
+def write_text(path: str | Path, text: str, *, force: bool = False) -> Path:
+    """Write text (UTF-8) the safe way (`atomic_write`): whole, 0600, never through a symlink.
+
+    Examples:
+        >>> import tempfile
+        >>> page = write_text(Path(tempfile.mkdtemp()) / "page.html", "<p>hi</p>")
+        >>> page.read_text(), oct(page.stat().st_mode & 0o777)
+        ('<p>hi</p>', '0o600')
+    """
+    return atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"), force=force)
+
+
+def write_bytes(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    """Write bytes the safe way (`atomic_write`): whole, 0600, never through a symlink."""
+    return atomic_write(path, lambda temp: temp.write_bytes(data), force=force)
+
+
+def private_file(path: str | Path) -> BinaryIO:
+    """A new file opened for writing bytes, mode 0600 from the first byte, never through a symlink.
+
+    For a scratch copy streamed into a private temporary folder (an unzipped or re-encoded import):
+    nothing may already be at `path`. A file to keep goes through `atomic_write` instead.
+
+    Raises:
+        InputError: something is already at `path`, or the folder cannot be written.
+    """
+    try:
+        return os.fdopen(os.open(path, _NEW_FILE, 0o600), "wb")
+    except FileExistsError:
+        raise InputError(f"Cannot write {Path(path).name}: something is already there.") from None
+    except OSError as error:
+        raise InputError(f"Cannot write in {Path(path).parent}: {error.strerror}.") from None
+
+
 def write_csv(
     frame: pd.DataFrame, path: str | Path, *, notice: Notice | None = None, force: bool = False
 ) -> Path:
     """A CSV with every field quoted and formula-like text escaped, the notice on `#` lines first.
 
-    Readers skip lines whose first field starts with `#` (`read_table` does); in a spreadsheet they
-    show as a block of text above the table.
+    Readers skip lines whose first field starts with `#` (`ingest.returned.read_table` does); in a
+    spreadsheet they show as a block of text above the table.
 
     Returns:
         The path written (mode 0600).
@@ -351,16 +393,19 @@ def xlsx_bytes(
     return buffer.getvalue()
 
 
+# How a workbook looks: the notice's title and text, the header row, locked cells, and the cells left
+# open to fill in (pale yellow, so a person sees where to write).
+TITLE_FORMAT = {"bold": True, "font_size": 12}
+TEXT_FORMAT = {"text_wrap": True, "valign": "top"}
+HEADER_FORMAT = {"bold": True, "bg_color": "#DDDDDD", "border": 1, "text_wrap": True, "valign": "top"}
+CELL_FORMAT = {"text_wrap": True, "valign": "top", "border": 1, "locked": True}
+OPEN_FORMAT = {"text_wrap": True, "valign": "top", "border": 1, "locked": False, "bg_color": "#FFFDE7"}
+
+
 def _fill_sheet(book, ws, frame: pd.DataFrame, notice: Notice | None, sheet: Sheet) -> None:
-    bold = book.add_format({"bold": True, "font_size": 12})
-    text = book.add_format({"text_wrap": True, "valign": "top"})
-    header = book.add_format(
-        {"bold": True, "bg_color": "#DDDDDD", "border": 1, "text_wrap": True, "valign": "top"}
-    )
-    cell = book.add_format({"text_wrap": True, "valign": "top", "border": 1, "locked": True})
-    open_cell = book.add_format(
-        {"text_wrap": True, "valign": "top", "border": 1, "locked": False, "bg_color": "#FFFDE7"}
-    )
+    bold, text = book.add_format(TITLE_FORMAT), book.add_format(TEXT_FORMAT)
+    header, cell, open_cell = (book.add_format(HEADER_FORMAT), book.add_format(CELL_FORMAT),
+                               book.add_format(OPEN_FORMAT))
     columns = [str(c) for c in frame.columns]
     top = 0
     if notice is not None:
@@ -431,7 +476,7 @@ def write_html(
     page = render_html(
         frame, notice=notice, title=title, template=template, row_numbers=row_numbers, widths=widths
     )
-    return atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"), force=force)
+    return write_text(path, page, force=force)
 
 
 def render_html(
@@ -459,94 +504,6 @@ def _width(css: str) -> str | None:
     return css if re.fullmatch(r"\d+(\.\d+)?(mm|%|em)", css) else None
 
 
-def read_table(
-    path: str | Path, *, header_first: str, data: bytes | None = None
-) -> tuple[list[str], list[tuple[int, list[object]]]]:
-    """Read a CSV or XLSX this module wrote (and a person filled in): header and data rows.
-
-    Notice lines (`#`) and blank lines are skipped; the header is the first row whose first cell is
-    `header_first`. Cells are unescaped (`unescape_cell`) and stripped.
-
-    Args:
-        data: the workbook's bytes, when they were decrypted in memory (`path` then only names it).
-
-    Returns:
-        (header, rows) where each row is (the row number a spreadsheet shows, its cells).
-
-    Raises:
-        InputError: not a .csv or .xlsx file, a file that cannot be read as one, or no header row.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise InputError(
-            f"Unsupported file extension: '{path.suffix}' ({path.name}). Supported formats: "
-            ".csv, .xlsx (the list as it was sent out, with the outcome columns filled in)."
-        )
-    raw = _read_csv_rows(path) if suffix == ".csv" else _read_xlsx_rows(path, data)
-    for index, (_line, cells) in enumerate(raw):
-        if cells and str(cells[0]).strip() == header_first:
-            header = [str(c or "").strip() for c in cells]
-            rows = [
-                (n, [_clean(c) for c in r])
-                for n, r in raw[index + 1 :]
-                if any(_clean(c) not in ("", None) for c in r) and not str(r[0] or "").startswith(NOTICE_MARK)
-            ]
-            return header, rows
-    raise InputError(
-        f'{path.name}: no header row starting with "{header_first}" was found. Send back the '
-        "list as it was exported, with its header row unchanged."
-    )
-
-
-def _clean(value: object) -> object:
-    value = unescape_cell(value.strip() if isinstance(value, str) else value)
-    return "" if value is None else value
-
-
-def _read_csv_rows(path: Path) -> list[tuple[int, list[object]]]:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            return [
-                (n, row)
-                for n, row in enumerate(csv.reader(handle), start=1)
-                if row and not row[0].startswith(NOTICE_MARK)
-            ]
-    except UnicodeDecodeError:
-        raise InputError(
-            f"{path.name} is not a UTF-8 CSV file. Save it from your spreadsheet as "
-            '"CSV UTF-8 (comma delimited)" and try again.'
-        ) from None
-    except (OSError, csv.Error) as error:
-        raise InputError(f"Cannot read {path.name} as CSV ({type(error).__name__}).") from None
-
-
-def _read_xlsx_rows(path: Path, data: bytes | None = None) -> list[tuple[int, list[object]]]:
-    import io
-    import zipfile
-
-    import openpyxl
-    from openpyxl.utils.escape import unescape
-
-    try:
-        source = path if data is None else io.BytesIO(data)
-        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-        raise InputError(
-            f"{path.name} is not an Excel workbook (.xlsx). Send back the .xlsx file as it "
-            "was exported, or save the list as .xlsx or .csv."
-        ) from None
-    try:
-        ws = book.worksheets[0]
-        # Control characters are stored as _xHHHH_ in the file; openpyxl leaves them so.
-        return [
-            (n, [unescape(v) if isinstance(v, str) else v for v in row])
-            for n, row in enumerate(ws.iter_rows(values_only=True), start=1)
-        ]
-    finally:
-        book.close()
-
-
 __all__ = [
     "ESCAPE",
     "FORMATS",
@@ -558,12 +515,14 @@ __all__ = [
     "cell_text",
     "escape_cell",
     "is_formula_like",
-    "read_table",
+    "private_file",
     "render_html",
     "unescape_cell",
     "write_csv",
     "write_csv_to",
+    "write_bytes",
     "write_html",
+    "write_text",
     "write_xlsx",
     "xlsx_bytes",
 ]

@@ -1,4 +1,5 @@
-"""`sar`, `breach` and `report` refuse what is already at --out, and replace it only with --force.
+"""`sar`, `breach`, `report`, `followups export|next-round` and `import --rejects` refuse what is
+already at the target, and replace it only with --force.
 
 The real CLI on the tiny synthetic store: a symlink planted at the target never leads the data
 elsewhere, and a forced write is a new 0600 file of ours.
@@ -91,3 +92,66 @@ def test_breach_refuses_an_existing_file_then_replaces_it_with_force(store, tmp_
     assert "already exists" in capsys.readouterr().err and target.read_text() == "planted"
     assert main([*argv, "--force"]) == 0
     assert list_id in target.read_text() and stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def _branch(store: Path) -> str:
+    with db.session(store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        return con.execute("SELECT branch FROM members GROUP BY 1 ORDER BY count(*) DESC").fetchone()[0]
+
+
+def _lists(store: Path) -> int:
+    with db.session(store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        return con.execute("SELECT count(*) FROM lists").fetchone()[0]
+
+
+def _list_argv(store: Path, command: str, out: Path) -> list[str]:
+    scope = ["--branch", _branch(store)] if command == "export" else ["--attempts", "1"]
+    return ["followups", command, "--db", str(store), *scope, "--purpose", "call-backs",
+            "--recipient", "secretary", "--out", str(out), "--unprotected", "fake people"]
+
+
+@pytest.mark.parametrize("command", ["export", "next-round"])
+def test_lists_refuse_an_existing_file_saying_how_then_replace_it_with_force(store, tmp_path, capsys,
+                                                                             command):
+    target = tmp_path / "list.csv"
+    target.write_text("last week's list")
+    target.chmod(0o644)
+    argv = _list_argv(store, command, target)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "a file already exists there" in err and "add --force to replace it" in err
+    assert target.read_text() == "last week's list" and _lists(store) == 0  # nothing written or registered
+    assert main([*argv, "--force"]) == 0
+    assert "last week's list" not in target.read_text() and "CONFIDENTIAL" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and _lists(store) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+@pytest.mark.parametrize("command", ["export", "next-round"])
+def test_lists_never_follow_a_symlink_even_with_force(store, tmp_path, capsys, command):
+    victim = _victim(tmp_path)
+    target = tmp_path / "list.csv"
+    target.symlink_to(victim)
+    argv = _list_argv(store, command, target)
+    assert main(argv) == 1
+    assert "symbolic link already exists" in capsys.readouterr().err and _lists(store) == 0
+    assert main([*argv, "--force"]) == 0
+    assert not target.is_symlink() and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert victim.read_text() == "not yours" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+
+
+def test_import_refuses_an_existing_rejects_file_then_replaces_it_with_force(store, tmp_path, capsys):
+    calls = tmp_path / "members.csv"
+    calls.write_text("Membership Number,First Name,Last Name,Phone,Branch,Ward,Age\n"
+                     "SYN9000001,Ada,Test,07700 900001,Ashcombe,North,abc\n"
+                     "SYN9000002,Bo,Test,07700 900002,Ashcombe,North,40\n")
+    rejects = tmp_path / "rejected.csv"
+    rejects.write_text("an earlier run's rejects")
+    argv = ["import", "members", str(calls), "--db", str(store), "--skip-invalid", "--rejects", str(rejects)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "a file already exists there" in err and "--force" in err
+    assert rejects.read_text() == "an earlier run's rejects"
+    assert main([*argv, "--force"]) == 0
+    assert "SYN9000001" in rejects.read_text() and "SYN9000002" not in rejects.read_text()
+    assert stat.S_IMODE(rejects.stat().st_mode) == 0o600

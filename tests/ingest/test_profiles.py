@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -498,6 +499,10 @@ def test_survey_questions_are_listed_and_a_mapping_file_is_written_that_loads(co
         {"need_categories": {a: v for a, v in answers.items() if v}},
     )
     mapping = survey.save(text, tmp_path / "survey.toml")
+    assert stat.S_IMODE(mapping.stat().st_mode) == 0o600  # its answers are text from a call export
+    with pytest.raises(InputError, match="a file already exists there.*--force"):
+        survey.save("[columns]\n", mapping)  # never replaced unasked
+    assert survey.save(text, mapping, force=True).read_text() == text
     ingest.import_members(con, tools["callhub_members"])
     result = ingest.import_calls(con, tools["callhub"], mapping=mapping, skip_invalid=True)
     assert result.rejected == 1 and con.execute("SELECT count(*) FROM call_needs").fetchone()[0] > 0

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import stat
+import time
+import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workbench import exports
 from workbench.cli import main
 from workbench.errors import InputError
+from workbench.ingest.returned import read_table as read_returned
 from workbench.lists import breach, followups, registry, returns
 from workbench.privacy import erasure, optouts, pseudonymise
 
@@ -185,9 +190,51 @@ def test_each_format_carries_the_notice_and_only_the_right_people(store, tmp_pat
     assert record.shred_by == (record.created_at + timedelta(days=14)).date()
 
 
+REPORT_IT = ("Report it: if this list is lost or stolen, report it immediately to "
+             "dataprotection@example.org: it could be a data breach.")
+SHRED_IT = ("Shred it: once all the calls have been made, destroy this list securely and confidentially "
+            "(shred paper, delete files and emptied downloads), and tell your organiser so it is recorded.")
+SECURE_IT = ("Secure it: if you keep it overnight, make sure it is out of sight and not easily accessible to "
+             "others.")
+
+
+def _made(record) -> str:
+    return (f"List ID: {record.list_id}. Made by Northvale Labour Party on {record.created_at:%d/%m/%Y}; "
+            f"SHRED BY {record.shred_by:%d %B %Y}.")
+
+
+def test_the_notice_says_who_it_is_for_and_the_three_rules_in_full(store, tmp_path):
+    # The data-protection notice printed on every list: its words are the rules the recipient is given.
+    record = _export(store, tmp_path).record
+    note = followups.notice(store, record)
+    assert note.title == "CONFIDENTIAL: Northvale Labour Party welfare follow-up list"
+    assert note.lines == (
+        _made(record),
+        "For: Ashcombe secretary. Purpose: welfare call-backs. Use it for nothing else; do not copy or "
+        "share it.",
+        REPORT_IT, SHRED_IT, SECURE_IT,
+        "It holds members' personal data, including support needs. Write only the outcome, date and your "
+        "initials; no notes about health. Any other data-protection questions: dataprotection@example.org.",
+    )
+    assert note.running == (f"CONFIDENTIAL · Northvale Labour Party · List {record.list_id} · for Ashcombe "
+                            f"secretary · shred by {record.shred_by:%d/%m/%Y} · if lost, report to "
+                            "dataprotection@example.org")
+    protected = followups.next_round(store, purpose="round 2", recipient="calling team", actor="ana",
+                                     out=tmp_path / "r2.xlsx", as_of="2020-04-20").record
+    note = followups.notice(store, protected)
+    assert note.title == "CONFIDENTIAL: Northvale Labour Party next-round call list"
+    assert note.lines[1:] == (
+        "For: calling team. Purpose: round 2. Use it for nothing else; do not copy or share it.",
+        REPORT_IT, SHRED_IT,
+        SECURE_IT + " This file is encrypted: never write its passphrase on it or keep the two together.",
+        "It holds members' personal data. Load it into the calling tool, then delete this file and any "
+        "copies. Any other data-protection questions: dataprotection@example.org.",
+    )
+
+
 def test_the_columns_are_minimal(store, tmp_path):
     done = _export(store, tmp_path, "csv")
-    header, rows = followups.exports.read_table(done.path, header_first=followups.LIST_ID)
+    header, rows = read_returned(done.path, header_first=followups.LIST_ID)
     assert header == [
         "List ID",
         "Row",
@@ -211,7 +258,7 @@ def test_the_columns_are_minimal(store, tmp_path):
 
 def test_membership_number_only_when_asked(store, tmp_path):
     done = _export(store, tmp_path, "csv", include_membership_number=True)
-    header, rows = followups.exports.read_table(done.path, header_first=followups.LIST_ID)
+    header, rows = read_returned(done.path, header_first=followups.LIST_ID)
     assert "Membership Number" in header
     assert {r[1][header.index("Membership Number")] for r in rows} == {f"SYN0{i}" for i in range(1, 8)}
     assert "membership number" in registry.get(store, done.list_id).data_categories
@@ -506,6 +553,111 @@ def test_bad_returns_are_reported_and_change_nothing(store, tmp_path, row, colum
     assert store.execute("SELECT count(outcome) FROM list_members").fetchone()[0] == 0
 
 
+# ---- hostile returns: read inside the ingest limits, refused within seconds, naming the file ---------------
+
+SECONDS = 10  # "within seconds" on a shared two-core machine; each case takes well under one alone
+FAR_ROW = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+FILLER = b"<!-- " + b"A" * (1024**2 - 9) + b" -->"  # 1 MB of XML that deflates to about 1 KB
+
+
+def _far(xml: bytes, declared: bool):
+    # One cell at the sheet's last column and row: a dense reader would lay out 17 billion cells.
+    if declared:
+        xml = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml)
+    yield xml.replace(b"</sheetData>", FAR_ROW + b"</sheetData>")
+
+
+def _bomb(xml: bytes):
+    # 520 MB of sheet XML in a file of well under a megabyte: beyond what a workbook may expand to.
+    head, tail = xml.split(b"</sheetData>")
+    yield head + b"</sheetData>"
+    for _ in range(520):
+        yield FILLER
+    yield tail
+
+
+def _hostile(source: Path, out: Path, sheet) -> Path:
+    """A copy of a real exported list with its sheet's XML rewritten by `sheet`."""
+    packed = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+    with zipfile.ZipFile(source) as src, packed as dst:
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                dst.writestr(info.filename, src.read(info))
+                continue
+            with dst.open(info.filename, "w", force_zip64=True) as part:
+                for chunk in sheet(src.read(info)):
+                    part.write(chunk)
+    return out
+
+
+def _refused_return(store, path: Path, *fragments: str, passphrase: str | None = None) -> None:
+    start = time.perf_counter()
+    with pytest.raises(InputError) as raised:
+        returns.import_results(store, path, actor="ana", passphrase=passphrase)
+    assert time.perf_counter() - start < SECONDS
+    text = str(raised.value)
+    assert path.name in text and all(f in text for f in fragments), text
+    for secret in ("Alice", "07700", "HYPERLINK"):
+        assert secret not in text
+    assert store.execute("SELECT count(*) FROM imports").fetchone()[0] == 0
+    assert store.execute("SELECT count(outcome) FROM list_members").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "undeclared"])
+def test_a_returned_workbook_reaching_xfd1048576_is_refused_at_once(store, tmp_path, declared):
+    done = _export(store, tmp_path)
+    far = _hostile(done.path, tmp_path / "far.xlsx", lambda xml: _far(xml, declared))
+    assert far.stat().st_size < 20_000
+    _refused_return(store, far, "spans 16,384 columns", "reaches cell XFD1048576")
+
+
+def test_a_returned_workbook_zip_bomb_is_refused_before_it_is_inflated(store, tmp_path):
+    done = _export(store, tmp_path)
+    bomb = _hostile(done.path, tmp_path / "bomb.xlsx", _bomb)
+    assert bomb.stat().st_size < 5 * 1024**2
+    _refused_return(store, bomb, "would expand to", "it may be a zip bomb")
+
+
+def test_a_protected_hostile_return_is_checked_after_decrypting_in_memory(store, tmp_path):
+    from workbench.lists import protection
+
+    done = _export(store, tmp_path)
+    far = _hostile(done.path, tmp_path / "plain-far.xlsx", lambda xml: _far(xml, False))
+    locked = tmp_path / "locked.xlsx"
+    words = protection.passphrase()
+    locked.write_bytes(protection.encrypt_xlsx(far.read_bytes(), words))
+    _refused_return(store, locked, "spans 16,384 columns", passphrase=words)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("x," * 1_000_000 + "\r\n", "has 1,000,001 columns in row"),
+        ("x" * (17 * 1024**2), "longer than 16 MB"),
+    ],
+    ids=["a-million-fields", "one-endless-line"],
+)
+def test_a_hostile_returned_csv_is_refused(store, tmp_path, extra, message):
+    done = _export(store, tmp_path, "csv")
+    hostile = tmp_path / "returned.csv"
+    hostile.write_text(done.path.read_text(encoding="utf-8-sig") + extra, encoding="utf-8")
+    _refused_return(store, hostile, message)
+
+
+def test_the_cli_refuses_a_hostile_return_before_it_opens_the_store(store_path, tmp_path, capsys,
+                                                                     monkeypatch):
+    table = pd.DataFrame({followups.LIST_ID: ["FU-20200415-ABCDE"], followups.ROW: [1]})
+    plain = exports.write_xlsx(table, tmp_path / "plain.xlsx", notice=exports.Notice("CONFIDENTIAL"))
+    far = _hostile(plain, tmp_path / "far.xlsx", lambda xml: _far(xml, False))
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", "not the passphrase")
+    start = time.perf_counter()
+    assert main(["followups", "import-results", str(far), "--db", str(store_path), "--by", "ana"]) == 1
+    assert time.perf_counter() - start < SECONDS
+    err = capsys.readouterr().err
+    # The file's problem, not the wrong passphrase: the store was never opened.
+    assert "far.xlsx: sheet" in err and "16,384 columns" in err and "passphrase" not in err
+
+
 def test_a_row_not_on_the_list_is_unmatched(store, tmp_path):
     done = _export(store, tmp_path)
     book = openpyxl.load_workbook(done.path)
@@ -520,7 +672,7 @@ def test_a_row_not_on_the_list_is_unmatched(store, tmp_path):
     "name,content,message",
     [
         ("returned.pdf", b"%PDF-1.4", "Unsupported file extension: '.pdf'"),
-        ("returned.xlsx", b"List ID,Row\n", "is not an Excel workbook"),
+        ("returned.xlsx", b"List ID,Row\n", "returned.xlsx is not a readable .xlsx workbook"),
     ],
 )
 def test_wrong_file_types_are_refused(store, tmp_path, name, content, message):
@@ -561,7 +713,7 @@ def test_next_round_lists_the_unreached_and_those_due_a_check_in(store, tmp_path
         as_of="2020-04-20",
         unprotected=PLAIN,
     )
-    header, rows = followups.exports.read_table(done.path, header_first="Membership Number")
+    header, rows = read_returned(done.path, header_first="Membership Number")
     assert header == ["Membership Number", "First Name", "Last Name", "Phone", "Ward", "Reason"]
     by_number = {r[1][0]: r[1] for r in rows}
     assert set(by_number) == {"SYN11", "SYN01", "SYN06"}  # unreached; wellbeing 1; wellbeing 2

@@ -201,6 +201,37 @@ def test_erasure_leaves_no_trace_in_the_files_bytes(tmp_path):
         assert privacy.verify(con).ok
 
 
+def test_erasure_counts_what_it_removed_and_audits_counts_only(con):
+    key = full_member(con)
+    con.execute("UPDATE list_members SET digest = 'f00d:beef:cafe'")
+    result = privacy.erase(con, actor="dpo", reason="subject request", membership_number="SYN0000007")
+    removed = {"calls": 2, "call_needs": 1, "call_services": 1, "call_skills": 1, "followups": 1,
+               "followup_events": 1, "identities": 1, "list_rows_kept": 1}
+    assert result == privacy.Erasure(key, removed)
+    entry = privacy.log(con, limit=1).iloc[0]
+    assert (entry["action"], entry["actor"], entry["object_id"]) == ("erase", "dpo", key)
+    assert json.loads(entry["counts"]) == {**removed, "reason": "subject_request"}
+    assert entry["member_digest"] == privacy.member_digest([key])
+    # The list keeps its row (a breach report still counts it), but nothing that points at them.
+    assert con.execute("SELECT list_id, row_number, member_key, digest FROM list_members").fetchall() == [
+        ("L1", 1, None, None)]
+    assert con.execute("SELECT count(*) FROM followups").fetchone()[0] == 0
+    assert privacy.verify(con).ok
+
+
+def test_erasure_refuses_a_bad_reason_and_a_second_erasure_and_changes_nothing(con):
+    full_member(con)
+    with pytest.raises(InputError) as bad:
+        privacy.erase(con, actor="dpo", reason="bored", membership_number="SYN0000007")
+    assert str(bad.value) == '--reason "bored" is not one of: subject_request, deceased, left_party, other.'
+    privacy.erase(con, actor="dpo", reason="left party", membership_number="SYN0000007")
+    entries = len(privacy.log(con))
+    with pytest.raises(InputError) as again:
+        privacy.erase(con, actor="dpo", reason="other", membership_number="SYN0000007")
+    assert str(again.value) == "That member was erased already; nothing changed."
+    assert len(privacy.log(con)) == entries
+
+
 def test_an_encrypted_store_survives_compaction(con, store_path):
     full_member(con)
     privacy.erase(con, actor="ana", reason="other", phone="07700 900007")

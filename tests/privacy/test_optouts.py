@@ -6,12 +6,14 @@ opt-outs, withdrawals, erasures and retention runs; a source scan proves no list
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from conftest import PASSPHRASE
 from dp_helpers import add_call, add_member, keys_of
@@ -408,3 +410,164 @@ def test_one_register_reading_can_serve_several_lists(con, three):
     fresh = optouts.suppress(con, frame)
     pd.testing.assert_frame_equal(shared.kept, fresh.kept)
     assert shared.excluded == fresh.excluded == {"opted out": 2}
+
+
+# --- what each change tells the person making it, and what the audit trail keeps ---------------------
+
+def last_audit(con) -> dict:
+    """The newest audit entry, its counts parsed: what an auditor reads back."""
+    entry = privacy.log(con, limit=1).iloc[0].to_dict()
+    entry["counts"] = json.loads(entry["counts"]) if entry["counts"] else None
+    return entry
+
+
+OPT_ID = re.compile(r"opt-[A-Z]{12}")  # random letters: nothing to guess a person from
+
+
+@pytest.mark.parametrize(("given", "what"), [({"phone": "07700 900777"}, "phone number"),
+                                             ({"membership_number": "SYN0000099"}, "membership number")])
+def test_an_opt_out_for_someone_not_yet_held_says_so_and_audits_no_member(con, given, what):
+    change = optouts.add(con, actor="ana", reason="complaint", scope="all", **given)
+    (optout_id,) = change.optout_ids
+    assert OPT_ID.fullmatch(optout_id) and change.changed
+    assert change.message == (f"Added {optout_id} (scope all, reason complaint). No member has that {what} "
+                              "yet; it is kept, so anyone who arrives with it will not be called.")
+    entry = last_audit(con)
+    assert (entry["action"], entry["actor"], entry["object_id"]) == ("optout.add", "ana", optout_id)
+    assert entry["counts"] == {"added": 1, "matched": 0, "scope": "all", "reason": "complaint",
+                               "source": "manual"}
+    assert entry["member_digest"] is None  # nobody is named, not even by digest
+    row = optouts.register(con).iloc[0]
+    assert (row["member_key"], row["scope"], row["reason"], row["source"], row["recorded_by"]) == (
+        None, "all", "complaint", "manual", "ana")
+    # A scope "all" entry already covers calls: asking again for calls changes nothing.
+    again = optouts.add(con, actor="bob", reason="other", scope="calls", **given)
+    assert (again.optout_ids, again.changed) == ((optout_id,), False)
+    assert again.message == "Already on the opt-out register; nothing changed."
+    assert len(optouts.register(con)) == 1 and last_audit(con)["actor"] == "ana"
+
+
+def test_adding_for_a_member_says_what_was_added_and_audits_who_by_digest_only(con, three):
+    change = optouts.add(con, actor="ana", reason="moved away", scope="calls", member_key=three["C"],
+                         source="call")
+    (optout_id,) = change.optout_ids
+    assert change.message == f"Added {optout_id} (scope calls, reason moved_away)."
+    entry = last_audit(con)
+    assert (entry["action"], entry["object_id"]) == ("optout.add", optout_id)
+    assert entry["counts"] == {"added": 1, "scope": "calls", "reason": "moved_away", "source": "call"}
+    assert entry["member_digest"] == privacy.member_digest([three["C"]])
+    # Scope "all" goes further than the "calls" entry, so it is a new entry; then "calls" is covered.
+    wider = optouts.add(con, actor="ana", reason="other", scope="all", membership_number="SYN0000003")
+    assert wider.changed and len(optouts.register(con)) == 2
+    assert optouts.add(con, actor="ana", reason="other", phone=PHONE_C).changed is False
+
+
+def test_withdrawing_says_how_many_entries_and_audits_counts_only(con, three):
+    optouts.add(con, actor="ana", reason="complaint", membership_number="SYN0000003")
+    one = optouts.withdraw(con, actor="bob", reason="re consented", member_key=three["C"])
+    assert one.changed and one.message == "Withdrew 1 register entry."
+    assert one.optout_ids == tuple(optouts.register(con)["optout_id"])
+    entry = last_audit(con)
+    assert (entry["action"], entry["actor"]) == ("optout.withdraw", "bob")
+    assert entry["counts"] == {"withdrawn": 1, "reason": "re_consented"}
+    assert entry["member_digest"] == privacy.member_digest([three["C"]])
+
+    optouts.add(con, actor="ana", reason="complaint", scope="calls", membership_number="SYN0000003")
+    optouts.add(con, actor="ana", reason="complaint", scope="all", phone=PHONE_C)
+    two = optouts.withdraw(con, actor="bob", reason="recorded in error", membership_number="SYN0000003")
+    assert two.message == "Withdrew 2 register entries." and len(two.optout_ids) == 2
+    assert last_audit(con)["counts"] == {"withdrawn": 2, "reason": "recorded_in_error"}
+    with pytest.raises(InputError) as nothing:
+        optouts.withdraw(con, actor="bob", reason="other", member_key=three["C"])
+    assert str(nothing.value) == ("No active opt-out matches; nothing changed. "
+                                  "See the register with: workbench optout list")
+    with pytest.raises(InputError) as bad:
+        optouts.withdraw(con, actor="bob", reason="bored", member_key=three["C"])
+    assert str(bad.value) == '--reason "bored" is not one of: re_consented, recorded_in_error, other.'
+
+
+def test_members_an_import_marks_do_not_call_go_on_the_register_once_per_file(con, three):
+    sha, later_sha = "ab" * 32, "cd" * 32
+    assert optouts.record_from_import(con, actor="ingest", member_keys=[three["A"], three["C"], three["C"]],
+                                      sha256=sha) == 2
+    register = optouts.register(con).sort_values("member_key")
+    assert sorted(register["member_key"]) == sorted([three["A"], three["C"]])
+    assert set(register["source"]) == {"import"} and set(register["reason"]) == {"asked_not_to_be_called"}
+    assert set(register["scope"]) == {"calls"} and set(register["recorded_by"]) == {"ingest"}
+    assert all(re.fullmatch(r"import-[0-9a-f]{24}", i) for i in register["optout_id"])
+    entry = last_audit(con)
+    assert (entry["action"], entry["actor"]) == ("optout.add", "ingest")
+    assert entry["object_id"] == f"import:{sha[:16]}"
+    assert entry["counts"] == {"added": 2, "source": "import", "sha256": sha}
+    assert entry["member_digest"] == privacy.member_digest([three["A"], three["C"]])
+    assert kept_keys(con, three.values()) == set()  # B shares A's phone
+    entries = len(privacy.log(con))
+
+    # The same file again adds nothing, and neither does another file for a member already opted out.
+    assert optouts.record_from_import(con, actor="ingest", member_keys=[three["A"]], sha256=sha) == 0
+    assert optouts.record_from_import(con, actor="ingest", member_keys=[three["C"]], sha256=later_sha) == 0
+    assert len(privacy.log(con)) == entries and len(optouts.register(con)) == 2
+    # Once withdrawn, a later file marking them again puts them back; the same file does not.
+    optouts.withdraw(con, actor="ana", reason="re_consented", member_key=three["C"])
+    assert optouts.record_from_import(con, actor="ingest", member_keys=[three["C"]], sha256=sha) == 0
+    assert optouts.record_from_import(con, actor="ingest", member_keys=[three["C"]], sha256=later_sha) == 1
+    assert three["C"] not in kept_keys(con, three.values())
+
+
+def test_do_not_call_outcomes_of_the_calls_named_only_and_audited(con, three):
+    add_call(con, "c1", three["C"], "do_not_call")
+    add_call(con, "c2", three["A"], "do_not_call")  # an earlier import's call, not this one's
+    assert optouts.record_from_calls(con, actor="ingest", call_ids=["c1"]) == 1
+    assert optouts.register(con)["member_key"].tolist() == [three["C"]]
+    entry = last_audit(con)
+    assert (entry["action"], entry["actor"]) == ("optout.add", "ingest")
+    assert entry["counts"] == {"added": 1, "source": "call"}
+    assert entry["member_digest"] == privacy.member_digest([three["C"]])
+    entries = len(privacy.log(con))
+    assert optouts.record_from_calls(con, actor="ingest", call_ids=["c1"]) == 0
+    assert len(privacy.log(con)) == entries  # nothing added, nothing audited
+
+
+def test_withdrawing_by_a_membership_number_not_yet_held(con, three):
+    optouts.add(con, actor="ana", reason="complaint", membership_number="SYN0000099")
+    change = optouts.withdraw(con, actor="ana", reason="re_consented", membership_number="SYN0000099")
+    assert change.message == "Withdrew 1 register entry."
+    assert optouts.register(con, include_withdrawn=False).empty
+    with pytest.raises(InputError, match="No member has that member key"):
+        optouts.withdraw(con, actor="ana", reason="re_consented", member_key="0123456789abcdef")
+
+
+def test_an_arrow_table_is_suppressed_for_its_scope_against_the_reading_given(con, three):
+    optouts.add(con, actor="ana", reason="complaint", scope="calls", membership_number="SYN0000003")
+    table = pa.table({"member_key": list(three.values()), "n": [1, 2, 3]})
+    kept, excluded = optouts.suppress_table(con, table)
+    assert kept.column("n").to_pylist() == [1, 2] and excluded == {"opted out": 1}
+    # Post is not a call: a "calls" opt-out does not stop it.
+    kept, excluded = optouts.suppress_table(con, table, scope="other")
+    assert kept.num_rows == 3 and excluded == {}
+    # Lists built together are checked against one reading of the register, the one given.
+    before = optouts.flagged(con, "calls")
+    optouts.add(con, actor="ana", reason="complaint", membership_number="SYN0000001")
+    kept, _ = optouts.suppress_table(con, table, flagged_now=before)
+    assert kept.column("n").to_pylist() == [1, 2]
+    assert optouts.suppress_table(con, table)[0].num_rows == 0  # a fresh reading: A, and B by phone
+
+
+def test_withdrawing_by_membership_number_includes_their_phones_entry_made_before_they_arrived(con):
+    optouts.add(con, actor="ana", reason="complaint", phone="07700 900777")  # nobody held that number yet
+    add_member(con, "SYN0000099", "07700 900777")
+    change = optouts.withdraw(con, actor="ana", reason="re_consented", membership_number="SYN0000099")
+    assert change.message == "Withdrew 1 register entry."
+    assert optouts.register(con, include_withdrawn=False).empty
+
+
+def test_a_member_erased_again_after_being_brought_back_by_hand_is_erased_again(con, three):
+    # Ingest never restores an erased identity; a store edited by hand (or restored from a backup) can.
+    privacy.erase(con, actor="ana", reason="other", membership_number="SYN0000003")
+    add_member(con, "SYN0000003", PHONE_C)
+    privacy.erase(con, actor="ana", reason="other", membership_number="SYN0000003")
+    erasures = optouts.register(con)
+    erasures = erasures[erasures["source"] == "erasure"]
+    assert len(erasures) == 2 and set(erasures["status"]) == {"active"}
+    assert erasures["optout_id"].str.startswith(f"era-{three['C']}").all()
+    assert three["C"] not in kept_keys(con, three.values(), scope="other")

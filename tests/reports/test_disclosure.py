@@ -209,3 +209,188 @@ def test_zeros_are_shown_only_where_no_suppressed_count_shares_their_line(cells)
         beside = counts[r].any() or counts[:, c].any()
         assert shown[r, c] != beside, "a zero is hidden exactly when its row or column holds a count 1..7"
     assert (out.to_numpy()[shown & (full != 0)] != 0).all()    # and nothing else is shown as 0
+
+
+
+# -- what a report says about its own protection -------------------------------------------------
+
+PERTURBATION = (
+    "Every count is perturbed first by the cell-key method (ONS, Census 2021): a noise of at most 2 either "
+    "way, looked up from a fixed table by the cell's key and value, so the same cell always shows the same "
+    "figure. A true 0 stays 0 and nothing else becomes 0. Totals are perturbed in their own right, so rows "
+    "need not add up to them exactly.")
+ROUNDED = ("Counts that are shown are rounded to the nearest 5; totals are computed from the raw data, "
+           "perturbed and then rounded, so they need not equal the sum of the rows.")
+EXACT_COUNTS = ("Counts are exact; secondary suppression hides further cells so that no suppressed cell "
+                "can be worked out from the totals.")
+BANDS = "ages to bands (18–34, 35–49, 50–64, 65–79, 80+). No date of birth is ever used."
+
+
+def _small(top: int, zeros: str) -> str:
+    return f"Perturbed counts from 1 to {top} are suppressed and shown as *. {zeros}"
+
+
+def _shown(n: int) -> str:
+    return (f"Percentages and means are shown only where n is at least {n}, and are computed from the "
+            "rounded figures.")
+
+
+# A zero beside a suppressed count is hidden too (issue 14), so a * never means "at least 1".
+ZEROS_BESIDE = ("Zeros are shown as 0, except a zero in the same row or column (or the same subtotal) as a "
+                "suppressed cell, which is suppressed too, so that * may be 0 and never means 'at least 1'.")
+
+
+def _dates(period: str, area: str) -> str:
+    return (f"Dates in tables are generalised to {period}s. A row-level extract generalises postcodes to "
+            f"{area}s (or coarser), dates to {period}s (or coarser) and {BANDS}")
+
+
+@pytest.mark.parametrize(("prof", "rules"), [
+    (INTERNAL, [PERTURBATION, _small(7, ZEROS_BESIDE), ROUNDED, _shown(8),
+                _dates("week", "sector")]),
+    (PUBLIC, [PERTURBATION, _small(9, "Zeros are suppressed too."), ROUNDED, _shown(10),
+              _dates("month", "district")]),
+    (EXACT, [PERTURBATION, _small(7, ZEROS_BESIDE), EXACT_COUNTS, _shown(8),
+             _dates("week", "sector")]),
+], ids=["internal", "public", "exact"])
+def test_each_profile_describes_the_rules_it_applies(prof, rules):
+    # Printed in every report's "How this was protected" and its manifest: a reader checks them there.
+    assert prof.describe() == rules
+
+
+def test_the_profiles_hold_the_published_rules():
+    assert (INTERNAL.threshold, INTERNAL.suppress_zero, INTERNAL.base, INTERNAL.area, INTERNAL.period) == (
+        8, False, 5, "sector", "week")
+    assert (PUBLIC.threshold, PUBLIC.suppress_zero, PUBLIC.base, PUBLIC.area, PUBLIC.period) == (
+        10, True, 5, "district", "month")
+    assert INTERNAL.rounding and PUBLIC.rounding and not EXACT.rounding and EXACT.threshold == 8
+    assert disclosure.profile(INTERNAL) is INTERNAL  # a profile given is used as it is
+    assert disclosure.profile(EXACT, rounding=True) == INTERNAL
+    assert disclosure.profile("public", rounding=False).rounding is False
+
+
+def test_counts_round_to_the_base_given_and_a_missing_count_is_zero():
+    assert disclosure.round_counts(pd.Series([2, 4, 5, 8]), base=10).tolist() == [0, 0, 10, 10]
+    assert disclosure.round_counts(pd.Series([4, 5, 6]), base=3).tolist() == [3, 6, 6]
+    missing = pd.Series([None, 3, 0], dtype="Int64")
+    assert disclosure.primary_mask(missing, INTERNAL).tolist() == [False, True, False]
+    assert disclosure.primary_mask(missing, PUBLIC).tolist() == [True, True, True]
+
+
+def test_percentages_and_means_keep_the_decimals_asked_for():
+    got = disclosure.percentage(pd.Series([10]), pd.Series([30]), pd.Series([30]), INTERNAL, decimals=2)
+    assert got.tolist() == [33.33]
+    default = disclosure.percentage(pd.Series([10]), pd.Series([30]), pd.Series([30]), INTERNAL)
+    assert default.tolist() == [33.3]
+    # A zero or suppressed base shows nothing, whatever n says.
+    base = pd.Series([0, None], dtype="Int64")
+    assert disclosure.percentage(pd.Series([0, 5]), base, pd.Series([20, 20]), INTERNAL).isna().all()
+    means = disclosure.mean(pd.Series([10, 0, 25]), pd.Series([3, 0, 8]), INTERNAL, decimals=2)
+    assert np.isnan(means.iloc[0]) and np.isnan(means.iloc[1]) and means.iloc[2] == 3.12
+
+
+def test_the_lines_of_a_grid_are_its_rows_and_columns_and_each_group():
+    assert disclosure.table_lines(3, 3) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8]]
+    assert disclosure.table_lines(3, 1, row_totals=False) == [[0, 1, 2]]
+    # Two groups (rows 0-1 under subtotal 2, row 3 under subtotal 4), then the grand total row 5.
+    lines = disclosure.table_lines(6, 1, [[0, 1, 2], [3, 4]], row_totals=False)
+    assert lines == [[2, 4, 5], [0, 1, 2], [3, 4]]
+
+
+def test_generalisation_refuses_a_level_it_does_not_know():
+    with pytest.raises(InputError, match='Unknown postcode level "ward". Expected one of: sector, district.'):
+        disclosure.postcode_area(pd.Series(["SW1A 1AA"]), "ward")
+    dates = pd.Series(pd.to_datetime(["2020-04-06", "2020-12-31"]))
+    assert disclosure.period(dates, "quarter").tolist() == ["2020-Q2", "2020-Q4"]
+    assert disclosure.period_sql("called_at", "week") == "strftime(called_at, '%G-W%V')"
+    assert disclosure.period_sql("called_at", "month") == "strftime(called_at, '%Y-%m')"
+    assert disclosure.period_sql("c", "quarter") == "(year(c)::VARCHAR || '-Q' || quarter(c)::VARCHAR)"
+    with pytest.raises(InputError, match="Expected one of: week, month, quarter"):
+        disclosure.period_sql("called_at", "day")
+
+
+# -- the release scan: the last line of defence ----------------------------------------------------
+
+@pytest.mark.parametrize(("text", "kinds"), [
+    ("+447700900123", ["a phone number"]),
+    ("ring 07700 900123 after six", ["a phone number"]),
+    ("+44 (0)7700 900123", ["a phone number"]),
+    ("020 7946 0958", ["a phone number"]),
+    ("pat@example.org", ["an email address"]),
+    ("SW1A 1AA", ["a full postcode"]),
+    ("ls14ap", ["a full postcode"]),
+    ("07700 900123, pat@example.org, SW1A 1AA", ["a phone number", "an email address", "a full postcode"]),
+    ("2020-04-15", []), ("ward 12345", []), ("1234567890123456", []), ("SW1A 1", []), ("KT1 2CV", []),
+    ("v1.07700900123", []), ("0113 496", []),
+])
+def test_the_scan_finds_phones_emails_and_full_postcodes_but_not_counts_or_sectors(text, kinds):
+    assert [f.kind for f in disclosure.scan_text(text, "t.csv")] == kinds
+    assert all(f.file == "t.csv" for f in disclosure.scan_text(text, "t.csv"))
+
+
+NOTE = "Needs help collecting a prescription from the chemist on Tuesday mornings"
+
+
+@pytest.fixture
+def scanned_store(con):
+    from dp_helpers import add_call, add_member
+
+    key = add_member(con, "SYN0000042", "07700 900042", last_name="Quennell")
+    add_call(con, "c1", key, notes=NOTE)
+    add_call(con, "c2", key, notes="fine")
+    # A caller id "1", from a store imported before callers were pseudonymised: never matched.
+    con.execute("UPDATE calls SET caller = '1' WHERE call_id = 'c2'")
+    return con
+
+
+def _scan(con, tmp_path, files: dict[str, str], **options) -> list[tuple[str, str]]:
+    paths = []
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(tmp_path / name)
+    return [(f.kind, f.file) for f in disclosure.scan_release(con, paths, **options)]
+
+
+def test_the_release_scan_finds_each_kind_of_person_in_the_store(scanned_store, tmp_path):
+    found = _scan(scanned_store, tmp_path, {
+        "a.csv": "ward,n\nPat Quennell,3\n",
+        "b.csv": "ward,n\nQuennell,3\n",
+        "c.csv": "number\nsyn0000042\n",
+        "d.html": "<td>C0001</td>",
+        "e.html": f"<p>{NOTE.upper()}</p>",
+        "f.csv": "x,collecting a prescription from the chemist,y\n",
+        "g.csv": "n\n1\n11\n",
+        "h.html": "<p>fine</p>",
+    })
+    assert found == [("a member's full name", "a.csv"), ("a member's surname", "a.csv"),
+                     ("a member's surname", "b.csv"), ("a membership number", "c.csv"),
+                     ("a caller id", "d.html"), ("call note text", "e.html"), ("call note text", "f.csv")]
+
+
+def test_the_release_scan_allows_the_reports_own_words_and_known_safe_text(scanned_store, tmp_path):
+    # "Quennell" is also a ward the report names: alone it is the ward, never a reason to refuse.
+    assert _scan(scanned_store, tmp_path, {"a.csv": "ward,n\nQuennell Park,12\n"},
+                 allowed_words=frozenset({"quennell", "park", "ward", "n"})) == []
+    # A full name is refused whatever the report's words.
+    assert _scan(scanned_store, tmp_path, {"b.csv": "ward,n\nPat Quennell,12\n"},
+                 allowed_words=frozenset({"quennell", "pat"})) == [("a member's full name", "b.csv")]
+    library = "/* a bundled library mentioning 07700 900123 and SYN0000042 */"
+    assert _scan(scanned_store, tmp_path, {"c.html": f"<script>{library}</script><p>ok</p>"},
+                 known_safe=[library]) == []
+
+
+def test_a_release_with_a_person_in_it_is_stopped_naming_kinds_and_files_only(scanned_store, tmp_path):
+    from workbench.errors import DisclosureError
+
+    paths = []
+    for name, text in {"one.csv": "Pat Quennell", "two.csv": "07700 900042"}.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(tmp_path / name)
+    with pytest.raises(DisclosureError) as stopped:
+        disclosure.check_release(scanned_store, paths)
+    message = str(stopped.value)
+    assert message == ("The release scan found a phone number in two.csv; a member's full name in one.csv; "
+                       "a member's surname in one.csv. Nothing was released and the staging folder was "
+                       "deleted. Report this as a bug: reports must never carry identity.")
+    (tmp_path / "clean.csv").write_text("ward,n\nNorth,10\n", encoding="utf-8")
+    assert disclosure.check_release(scanned_store, [tmp_path / "clean.csv"]) is None

@@ -5,6 +5,10 @@ Real stores; the tampering is done with plain SQL, the way someone with the pass
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from workbench.errors import InputError
@@ -122,3 +126,59 @@ def test_an_entry_needs_an_actor(con, actor):
 def test_a_long_hex_id_is_not_mistaken_for_a_phone(con):
     seq = audit_log.audit(con, "list.create", actor="ana", object_id="a1b2c3d4e5f60718293a4b5c")
     assert seq == 1 and audit_log.verify(con).ok
+
+
+# -- the format is documented, so anyone can check the chain without the workbench ---------------------
+
+
+def test_an_entry_hash_is_sha256_of_the_previous_hash_and_the_documented_canonical_json(con):
+    first = audit_log.audit(con, "optout.add", actor="  ana ", object_id="k1", counts={"b": 2, "a": 1},
+                            member_keys=["k2", None, "k1", "k2"])
+    second = audit_log.audit(con, "erase", actor="ben")
+    assert (first, second) == (1, 2)
+    rows = con.execute("SELECT seq, logged_at, actor, action, object_id, counts, member_digest, prev_hash, "
+                       "hash FROM audit_log ORDER BY seq").fetchall()
+    previous = "0" * 64
+    for seq, at, actor, action, object_id, counts, digest, prev_hash, stored in rows:
+        entry = {"seq": seq, "logged_at": at.isoformat(timespec="microseconds"), "actor": actor,
+                 "action": action, "object_id": object_id, "counts": counts, "member_digest": digest}
+        canonical = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        assert prev_hash == previous
+        assert stored == hashlib.sha256((previous + canonical).encode("utf-8")).hexdigest()
+        previous = stored
+    (_, at, actor, _, _, counts, digest, _, _), (*_, no_counts, no_digest, _, _) = rows
+    assert actor == "ana" and counts == '{"a":1,"b":2}' and (no_counts, no_digest) == (None, None)
+    # Who was involved: SHA-256 of the distinct member keys, sorted, one per line.
+    assert digest == hashlib.sha256(b"k1\nk2").hexdigest() == audit_log.member_digest(["k1", "k2"])
+    # Logged in UTC, without a zone (DuckDB TIMESTAMP).
+    assert at.tzinfo is None and abs(at - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=5)
+
+
+def test_the_log_shows_the_newest_first_filtered_by_action_prefix(con):
+    _three_entries(con)
+    assert audit_log.log(con)["seq"].tolist() == [3, 2, 1]
+    assert audit_log.log(con, limit=2)["action"].tolist() == ["erase", "list.create"]
+    optouts = audit_log.log(con, action="optout")
+    shown = optouts[["seq", "actor", "object_id", "counts"]].values.tolist()
+    assert shown == [[1, "ana", "k1", '{"added":1}']]
+    assert "hash" not in audit_log.log(con).columns and "prev_hash" not in audit_log.log(con).columns
+
+
+@pytest.mark.parametrize("counts", [{"by": {"07700 900123": 1}}, {"rows": ["x", ("pat@example.org",)]},
+                                    {"phone": "0770090012"}])
+def test_personal_data_is_refused_wherever_it_hides_in_the_counts(con, counts):
+    with pytest.raises(InputError, match="Audit counts looks like it holds a phone number or an email"):
+        audit_log.audit(con, "optout.add", actor="ana", counts=counts)
+    assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+
+
+def test_short_numbers_and_dates_are_not_phones(con):
+    counts = {"rows": 1234567, "ids": "12 345 678", "cutoff": "2020-04-15"}
+    assert audit_log.audit(con, "import.calls", actor="ana", counts=counts) == 1
+
+
+@pytest.mark.parametrize("action", ["", None])
+def test_an_entry_needs_an_action(con, action):
+    with pytest.raises(InputError, match="needs an action and an actor"):
+        audit_log.audit(con, action, actor="ana")
+    assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0

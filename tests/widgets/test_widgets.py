@@ -6,6 +6,7 @@ Real stores (the conftest fixtures), real library calls; no kernel and no browse
 from __future__ import annotations
 
 import html
+import stat
 
 import pytest
 
@@ -395,3 +396,13 @@ def test_questions_view_maps_survey_columns_previews_and_saves(synthetic_store, 
     questions.save_button.click()
     assert "Saved" in questions.feedback.text and page.mapping.value == str(tmp_path / "survey.toml")
     assert '[answers.need_categories]\n' in (tmp_path / "survey.toml").read_text()
+    assert stat.S_IMODE((tmp_path / "survey.toml").stat().st_mode) == 0o600
+    # Saving again replaces the view's own file; another file already there is refused, not replaced.
+    questions.answers[tool_exports.CATEGORY_QUESTION]["Food shopping"].value = "other"
+    questions.save_button.click()
+    assert '"Food shopping" = "other"' in (tmp_path / "survey.toml").read_text(), questions.feedback.text
+    (tmp_path / "theirs.toml").write_text("[columns]\n")
+    questions.save_path.value = str(tmp_path / "theirs.toml")
+    questions.save_button.click()
+    assert "already exists" in questions.feedback.text
+    assert (tmp_path / "theirs.toml").read_text() == "[columns]\n"

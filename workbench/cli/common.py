@@ -129,10 +129,13 @@ def aligned(frame: pd.DataFrame) -> str:
     return "\n".join(map(" ".join, zip(*columns, strict=True)))
 
 
-def add_force_option(parser: argparse.ArgumentParser) -> None:
-    """--force: replace what is already at --out (without it, an existing file or symlink is refused)."""
+def add_force_option(parser: argparse.ArgumentParser, what: str = "a file or symbolic link") -> None:
+    """--force: replace what is already at --out (without it, an existing file or symlink is refused).
+
+    A symbolic link is replaced itself, never followed.
+    """
     parser.add_argument("--force", action="store_true",
-                        help="replace a file, folder or symbolic link already at --out (default: refuse)")
+                        help=f"replace {what} already at --out (default: refuse)")
 
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:

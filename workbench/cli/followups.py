@@ -54,7 +54,8 @@ def _add_list_options(p: argparse.ArgumentParser, fmt_required: bool = False) ->
         help="xlsx (encrypted; to fill in and send back) or pdf (encrypted; to print), each opened with "
         "a passphrase shown once; csv or html only with --unprotected. Default: from --out, else xlsx",
     )
-    p.add_argument("--out", type=Path, required=True, help="the file to write (mode 0600; never overwritten)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="the file to write (mode 0600; an existing file is refused unless --force)")
     p.add_argument(
         "--unprotected",
         metavar="REASON",
@@ -68,6 +69,7 @@ def _add_list_options(p: argparse.ArgumentParser, fmt_required: bool = False) ->
         default=None,
         help="days until it must be shredded (default: the setting shred_after_days, 14)",
     )
+    add_force_option(p)
 
 
 def _register_export(area) -> None:
@@ -233,6 +235,7 @@ def cmd_export(args) -> int:
             include_membership_number=args.include_membership_number,
             limit=args.limit,
             unprotected=args.unprotected,
+            force=args.force,
         )
     _print_exported(done)
     return 0
@@ -256,6 +259,7 @@ def cmd_next_round(args) -> int:
             shred_after_days=args.shred_after_days,
             as_of=args.as_of,
             unprotected=args.unprotected,
+            force=args.force,
         )
     _print_exported(done)
     return 0
@@ -281,9 +285,10 @@ def _list_passphrase(args) -> str | None:
 
 
 def cmd_import(args) -> int:
-    secret = _list_passphrase(args)
+    # Read and checked before the store is opened: a slow or hostile file never holds its lock.
+    sent = returns.read(args.file, passphrase=_list_passphrase(args))
     with open_store(args) as con:
-        result = returns.import_results(con, args.file, actor=actor(args), passphrase=secret)
+        result = returns.import_results(con, sent, actor=actor(args))
     if result.already_imported:
         print(f"{result.file_name} was already imported ({result.import_id}); nothing changed.")
         return 0

@@ -71,8 +71,10 @@ def register(sub) -> None:
             type=Path,
             default=None,
             help="where to write every rejected row, as .csv or .xlsx (default: beside FILE, as "
-            "NAME.rejects.csv)",
+            "NAME.rejects.csv); an existing file there is refused unless --force",
         )
+        p.add_argument("--force", action="store_true",
+                       help="replace a file or symbolic link already at --rejects (default: refuse)")
         p.add_argument(
             "--profile",
             default=None,
@@ -143,6 +145,7 @@ def cmd_import(args) -> int:
                 rejects=args.rejects,
                 progress=None,
                 profile=args.profile,
+                force_rejects=args.force,
                 **({"round_name": args.round_name} if args.kind == "calls" else {}),
             )
         except ingest.ImportRejected as rejected:

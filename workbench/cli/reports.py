@@ -19,7 +19,7 @@ def register(sub) -> None:
                     "--from 2020-06-01 --to 2020-06-30")
     p.add_argument("--out", type=Path, required=True,
                    help="folder to create for the report (must not exist, or be empty)")
-    add_force_option(p)
+    add_force_option(p, "a file, folder or symbolic link")
     p.add_argument("--profile", choices=list(disclosure.PROFILES), default="internal",
                    help="internal: NHS Digital rules (1-7 suppressed, round to 5); public: ONS 10-5")
     p.add_argument("--from", dest="date_from", default=None, help="first day, YYYY-MM-DD")

@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 from tqdm.auto import tqdm
 
+from workbench import exports
 from workbench.errors import InputError
 from workbench.ingest import calls as ingest_calls
 from workbench.ingest import fields as ingest_fields
@@ -138,6 +139,7 @@ def import_members(
     rejects: str | Path | None = None,
     progress: bool | None = False,
     profile: str | None = None,
+    force_rejects: bool = False,
 ) -> ImportResult:
     """Create or update members (and their identities) from a membership export.
 
@@ -152,6 +154,7 @@ def import_members(
         actor: who is importing, for the audit log.
         rejects: where to write every rejected row: a .csv or .xlsx name (default: beside the file,
             NAME.rejects.csv, or NAME.rejects-2.csv and so on if an earlier run left one).
+            A file (or symbolic link) already at a `rejects` name given is refused unless `force_rejects`.
         progress: show a progress bar (None: only on a terminal).
         profile: the format to read it as (see ingest.profiles); by default recognised from its headers.
 
@@ -161,10 +164,12 @@ def import_members(
     Raises:
         ImportRejected: invalid rows and no skip_invalid; nothing was written.
         InputError: the file cannot be read or is beyond the limits (see `ingest.limits`), a required
-            column is missing, or the rejects name is neither .csv nor .xlsx.
+            column is missing, or the rejects name is neither .csv nor .xlsx, or is taken (without
+            `force_rejects`).
     """
     return _import(
-        "members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, profile=profile
+        "members", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
+        profile=profile, force_rejects=force_rejects,
     )
 
 
@@ -181,6 +186,7 @@ def import_calls(
     progress: bool | None = False,
     profile: str | None = None,
     round_name: str | None = None,
+    force_rejects: bool = False,
 ) -> ImportResult:
     """Add the new calls from a call-outcomes export (and create or update the members it carries).
 
@@ -197,7 +203,7 @@ def import_calls(
     """
     return _import(
         "calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
-        profile=profile, round_name=round_name,
+        profile=profile, round_name=round_name, force_rejects=force_rejects,
     )
 
 
@@ -213,6 +219,7 @@ def import_services(
     rejects: str | Path | None = None,
     progress: bool | None = False,
     profile: str | None = None,
+    force_rejects: bool = False,
 ) -> ImportResult:
     """Create or update the community services directory (the community map).
 
@@ -224,7 +231,7 @@ def import_services(
     """
     return _import(
         "services", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
-        profile=profile,
+        profile=profile, force_rejects=force_rejects,
     )
 
 
@@ -236,13 +243,14 @@ WHERE sha256 = ? AND kind = ? ORDER BY imported_at LIMIT 1
 
 def _import(
     kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, *, profile=None,
-    round_name=None,
+    round_name=None, force_rejects=False,
 ) -> ImportResult:
     # `path` may be a file already read by `read()`, before the store was opened (see files.read).
     source = path if isinstance(path, ingest_files.Source) else None
     path = source.path if source else Path(path)
-    if rejects is not None:
-        ingest_problems.rejects_format(rejects)  # refuse a rejects name we cannot write, before anything
+    if rejects is not None:  # refuse a rejects name we cannot write, before anything
+        ingest_problems.rejects_format(rejects)
+        exports.check_target(Path(rejects), force_rejects)
     mapping_data = headers.load_mapping(mapping)
     # An Open Referral UK folder of tables, rather than one file.
     directory = source is None and kind == "services" and oruk.is_directory(path)
@@ -273,7 +281,7 @@ def _import(
             staged = ingest_files.stage(con, path, sheet=source.sheet if source else sheet)
         return _checked_import(
             kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar,
-            profile=profile, round_name=round_name,
+            profile=profile, round_name=round_name, force_rejects=force_rejects,
         )
     finally:
         bar.close()
@@ -292,7 +300,7 @@ def _default_rejects(path: Path) -> Path:
 
 def _checked_import(
     kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar, *,
-    profile=None, round_name=None,
+    profile=None, round_name=None, force_rejects=False,
 ):
     if staged is None:  # an Open Referral UK folder: its tables are staged as one
         directory = oruk.stage(con, path, mapping_data)
@@ -336,7 +344,8 @@ def _checked_import(
         # Written before the store changes, so a rejects file that cannot be written stops the import.
         target = Path(rejects) if rejects else _default_rejects(path)
         result.rejects_path = ingest_problems.write_rejects(
-            con, "ingest_stage", staged.table, staged.headers, checks, matched.columns, target
+            con, "ingest_stage", staged.table, staged.headers, checks, matched.columns, target,
+            force=force_rejects and rejects is not None,
         )
     # The file as read is needed only to show problems and write rejects, both done: freeing it
     # before the write keeps a national import's peak within its 2 GB.

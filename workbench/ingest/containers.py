@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from workbench import exports
 from workbench.errors import InputError
 from workbench.ingest import limits
 
@@ -118,7 +118,7 @@ def unzipped(path: Path) -> Iterator[Path]:
             with private_folder() as folder:
                 target = folder / name
                 # zipfile never inflates past the declared size (a lying size fails its CRC check).
-                with archive.open(member) as source, private_file(target) as out:
+                with archive.open(member) as source, exports.private_file(target) as out:
                     shutil.copyfileobj(source, out, CHUNK)
                 yield target
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError):
@@ -145,12 +145,6 @@ def private_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def private_file(path: Path):
-    """A new file only the owner can read (0600), never through a symlink."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    return os.fdopen(os.open(path, flags, 0o600), "wb")
-
-
 __all__ = [
     "FORMATS",
     "file_format",
@@ -158,5 +152,4 @@ __all__ = [
     "is_workbook",
     "unzipped",
     "private_folder",
-    "private_file",
 ]

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from workbench import exports
 from workbench.errors import InputError
 from workbench.ingest import containers
 
@@ -79,7 +80,7 @@ def transcoded(path: Path, encoding: str) -> Iterator[tuple[Path, list[str]]]:
     with containers.private_folder() as folder:
         copy = folder / "utf8.csv"
         decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        with open(path, "rb") as source, containers.private_file(copy) as target:
+        with open(path, "rb") as source, exports.private_file(copy) as target:
             while chunk := source.read(CHUNK):
                 target.write(decoder.decode(chunk).encode("utf-8"))
             target.write(decoder.decode(b"", final=True).encode("utf-8"))

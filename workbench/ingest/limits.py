@@ -14,6 +14,7 @@ the same way, so no part can claim a small size and then expand without limit in
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from dataclasses import dataclass
@@ -90,13 +91,16 @@ class SheetExtent:
     columns: int
 
 
-def check_workbook(path: Path, sheet: str | None, *, shown: str | None = None) -> str:
+def check_workbook(
+    path: Path, sheet: str | None, *, shown: str | None = None, data: bytes | None = None
+) -> str:
     """Check a workbook's archive and its chosen sheet's extent, and return the sheet's name.
 
     Args:
         path: the .xlsx file.
         sheet: the sheet asked for, or None for the first.
         shown: the name to use in messages (default: the file's name).
+        data: the workbook's bytes, when they were decrypted in memory (`path` then only names it).
 
     Returns:
         The name of the sheet that will be read.
@@ -106,13 +110,9 @@ def check_workbook(path: Path, sheet: str | None, *, shown: str | None = None) -
             beyond MAX_COLUMNS, MAX_SHEET_ROWS or MAX_SHEET_CELLS.
     """
     name = shown or path.name
-    if path.stat().st_size > MAX_WORKBOOK_BYTES:
-        raise InputError(
-            f"{name} is {_mb(path.stat().st_size)}; the workbench reads workbooks of up to "
-            f"{_mb(MAX_WORKBOOK_BYTES)}. Save the sheet as CSV UTF-8 and import that."
-        )
+    check_workbook_size(path.stat().st_size if data is None else len(data), name)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as archive:
             _check_inflated_size(archive, name)
             chosen, part = _sheet_part(archive, sheet, name)
             extent = _extent(archive, part, name, chosen)
@@ -124,6 +124,19 @@ def check_workbook(path: Path, sheet: str | None, *, shown: str | None = None) -
         ) from None
     _check_extent(extent, name, chosen)
     return chosen
+
+
+def check_workbook_size(size: int, name: str) -> None:
+    """Refuse a workbook file (plain or encrypted) larger than MAX_WORKBOOK_BYTES, before reading it.
+
+    Raises:
+        InputError: too large, with what to do instead.
+    """
+    if size > MAX_WORKBOOK_BYTES:
+        raise InputError(
+            f"{name} is {_mb(size)}; the workbench reads workbooks of up to "
+            f"{_mb(MAX_WORKBOOK_BYTES)}. Save the sheet as CSV UTF-8 and import that."
+        )
 
 
 def _check_inflated_size(archive: zipfile.ZipFile, name: str) -> None:
@@ -261,6 +274,7 @@ __all__ = [
     "SheetExtent",
     "check_size",
     "check_workbook",
+    "check_workbook_size",
     "too_many_columns",
     "field_too_long",
 ]

@@ -196,6 +196,8 @@ def write_rejects(
     checks: list[Check],
     columns: dict[str, str],
     path: Path,
+    *,
+    force: bool = False,
 ) -> Path:
     """Every rejected row as written, with its reasons, to a CSV or XLSX only the owner can read.
 
@@ -209,6 +211,7 @@ def write_rejects(
         checks: the problem columns.
         columns: field -> the file's header, to name the column as the file does.
         path: where to write (.csv or .xlsx).
+        force: replace a file (or symbolic link) already at `path`; without it, it is refused.
 
     Raises:
         InputError: a workbook was asked for but the rows or a cell exceed what Excel holds.
@@ -224,8 +227,8 @@ def write_rejects(
     rows.columns = ["row", "problems", *headers]
     if fmt == "xlsx":
         _check_fits_excel(rows, path)
-        return exports.write_xlsx(rows, path, sheet_name="Rejected rows")
-    return exports.write_csv(rows, path)
+        return exports.write_xlsx(rows, path, sheet_name="Rejected rows", force=force)
+    return exports.write_csv(rows, path, force=force)
 
 
 def _reason_sql(check: Check, column: str) -> str:

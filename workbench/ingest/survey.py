@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from workbench import exports
 from workbench.errors import InputError
 from workbench.ingest import files, formats, oruk
 from workbench.ingest.headers import load_mapping
@@ -123,10 +124,19 @@ def mapping_text(columns: dict[str, str], answers: dict[str, dict[str, str]] | N
     return "\n".join(lines) + "\n"
 
 
-def save(text: str, path: str | Path) -> Path:
-    """Write a mapping file (checked by reading it back the way an import will)."""
-    path = Path(path).expanduser()
-    path.write_text(text, encoding="utf-8")
+def save(text: str, path: str | Path, *, force: bool = False) -> Path:
+    """Write a mapping file (checked by reading it back the way an import will).
+
+    Its answers are text from a call export, so it is written as any file of the workbench's is
+    (`exports.write_text`: whole, 0600, never through a symbolic link).
+
+    Args:
+        force: replace a file already at `path`; without it, an existing file is refused.
+
+    Raises:
+        InputError: something is already at `path` (without force), or the folder cannot be written.
+    """
+    path = exports.write_text(Path(path).expanduser(), text, force=force)
     load_mapping(path)
     return path
 

@@ -9,6 +9,7 @@ openpyxl and xlsxwriter stay for writing workbooks.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import duckdb
@@ -27,19 +28,33 @@ def read_frame(path: Path, sheet: str | None) -> pd.DataFrame:
     Raises:
         InputError: not a workbook, no such sheet, beyond the limits, or cells that cannot be parsed.
     """
+    return frame(read_rows(path, sheet))
+
+
+def read_rows(path: Path, sheet: str | None = None, *, data: bytes | None = None) -> list[list]:
+    """The chosen sheet (default: the first) as calamine gives it: a list per row from row 1, cells as
+    str, float, bool, date or datetime ("" when empty). Checked against the limits first.
+
+    Args:
+        data: the workbook's bytes, when they were decrypted in memory (`path` then only names it).
+
+    Raises:
+        InputError: not a workbook, no such sheet, beyond the limits, or cells that cannot be parsed.
+    """
     import python_calamine
 
-    chosen = limits.check_workbook(path, sheet)
+    chosen = limits.check_workbook(path, sheet, data=data)
     try:
-        with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
-            rows = book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+        source = python_calamine.CalamineWorkbook.from_path(str(path)) if data is None else (
+            python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)))
+        with source as book:
+            return book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
     except Exception as error:  # calamine's own errors, and a Rust panic surfaced as an exception
         raise InputError(
             f'{path.name}: sheet "{chosen}" could not be read ({_reason(error)}); the workbook is '
             "damaged or holds characters a workbook may not. Open it in Excel and save it again as "
             ".xlsx, or export the sheet as CSV UTF-8, and import that."
         ) from None
-    return frame(rows)
 
 
 def _reason(error: Exception) -> str:
@@ -109,4 +124,4 @@ def unique_headers(cells: list) -> list[str]:
     return out
 
 
-__all__ = ["ROW_NAME", "read_frame", "frame", "load_frame", "unique_headers"]
+__all__ = ["ROW_NAME", "read_frame", "read_rows", "frame", "load_frame", "unique_headers"]

@@ -253,7 +253,7 @@ def write_breach(
         raise InputError(f"Unsupported file extension: '{path.suffix}'. Supported formats: .md, .html")
     with transaction(con):
         text = render_breach(breach(con, list_id, actor=actor, with_identities=with_identities), fmt)
-        exports.atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"), force=force)
+        exports.write_text(path, text, force=force)
     return path
 
 

@@ -209,9 +209,9 @@ def write_briefing(
         raise InputError(f"{out} already exists. Choose another --out path (files are never overwritten).")
     page = render_briefing(briefing(con, branch=branch, ward=ward, round=round))
     if fmt == "html":
-        return exports.atomic_write(out, lambda temp: temp.write_text(page, encoding="utf-8"))
+        return exports.write_text(out, page)
     data = printing.print_pdf(page, then=lambda pdf: pdf.read_bytes())
-    return exports.atomic_write(out, lambda temp: temp.write_bytes(data))
+    return exports.write_bytes(out, data)
 
 
 __all__ = ["Briefing", "Service", "active_services", "briefing", "record_labels", "render_briefing",

@@ -371,7 +371,8 @@ def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice
 
 
 def _check_request(
-    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str, unprotected: str | None
+    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str, unprotected: str | None,
+    force: bool = False,
 ) -> tuple[str, Path, Protection]:
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".") or "xlsx").lower()
@@ -383,11 +384,13 @@ def _check_request(
     how = _protection(fmt, unprotected)
     if out.suffix.lower() != f".{fmt}":
         raise InputError(f"--out {out.name} does not end in .{fmt}; name the file {out.stem}.{fmt}.")
-    if out.exists():
+    try:
+        exports.check_target(out, force)  # the safe writer's own rule, checked before any work
+    except InputError as refused:
         raise InputError(
-            f"{out} already exists. Choose another --out path (an old list is not overwritten "
-            "silently: record its destruction with `workbench lists destroyed LIST_ID`)."
-        )
+            f"{refused} An old list is never replaced silently: once it is destroyed, record that with "
+            "`workbench lists destroyed LIST_ID`."
+        ) from None
     for name, value in (("--purpose", purpose), ("--recipient", recipient), ("--by", actor)):
         if not str(value or "").strip():
             raise InputError(f"{name} is required: every list records who it is for, why, and who made it.")
@@ -424,24 +427,17 @@ def _shred_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
     return int(settings.get(con, "shred_after_days")) if days is None else days
 
 
+# Column widths in a list workbook (characters), as HTML_WIDTHS for the printed page.
+XLSX_WIDTHS = {LIST_ID: 17, ROW: 5, FIRST: 14, PHONE: 15, WARD: 16, NEEDS: 22, URGENCY: 9, PROMPT: 40,
+               OUTCOME: 16, DATE_CALLED: 12, INITIALS: 9}
+
+
 def _sheet(editable: bool) -> exports.Sheet:
     return exports.Sheet(
-            editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
-            choices={OUTCOME: list(OUTCOMES)} if editable else {},
-            widths={
-                LIST_ID: 17,
-                ROW: 5,
-                FIRST: 14,
-                PHONE: 15,
-                WARD: 16,
-                NEEDS: 22,
-                URGENCY: 9,
-                PROMPT: 40,
-                OUTCOME: 16,
-                DATE_CALLED: 12,
-                INITIALS: 9,
-            },
-        )
+        editable=(OUTCOME, DATE_CALLED, INITIALS) if editable else (),
+        choices={OUTCOME: list(OUTCOMES)} if editable else {},
+        widths=XLSX_WIDTHS,
+    )
 
 
 def _printed(table: pd.DataFrame) -> pd.DataFrame:
@@ -457,7 +453,7 @@ def _page(table: pd.DataFrame, note: exports.Notice) -> str:
 
 
 def _writer(
-    table: pd.DataFrame, fmt: str, note: exports.Notice, editable: bool, secret: str | None
+    table: pd.DataFrame, fmt: str, note: exports.Notice, editable: bool, secret: str | None, force: bool
 ) -> Callable[[Path], None]:
     """How the list is written. Slow work (building, printing, encrypting) happens now, in memory,
     before the registry transaction; the returned function only writes the finished bytes.
@@ -472,11 +468,11 @@ def _writer(
         keep = (lambda pdf: protection.encrypt_pdf(pdf, secret)) if secret else (lambda pdf: pdf.read_bytes())
         data = printing.print_pdf(_page(table, note), then=keep)
     elif fmt == "csv":
-        return lambda path: exports.write_csv(table, path, notice=note)
+        return lambda path: exports.write_csv(table, path, notice=note, force=force)
     else:
         page = _page(table, note)
-        return lambda path: exports.atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
-    return lambda path: exports.atomic_write(path, lambda temp: temp.write_bytes(data))
+        return lambda path: exports.write_text(path, page, force=force)
+    return lambda path: exports.write_bytes(path, data, force=force)
 
 
 HTML_WIDTHS = {
@@ -503,14 +499,18 @@ def _issue(
     entries: pd.DataFrame,
     out: Path,
     editable: bool,
+    force: bool = False,
 ) -> str | None:
     """Register and write as one: the file exists only if the registry holds it, and vice versa.
+
+    With `force`, a file already at `out` is replaced (the user asked for that); if the registry
+    then fails to commit, the new list is removed, and the old file is not brought back.
 
     Returns:
         The passphrase that opens the list when it is protected (made here, kept nowhere), else None.
     """
     secret = protection.passphrase() if record.protection and record.protection.protected else None
-    write = _writer(table, record.format, notice(con, record), editable, secret)
+    write = _writer(table, record.format, notice(con, record), editable, secret, force)
     written = False
     try:
         with transaction(con):
@@ -518,7 +518,7 @@ def _issue(
             write(out)  # atomic: whole file or none
             written = True
     except BaseException:
-        if written:  # the commit failed; the path did not exist before (checked), so this is our own file
+        if written:  # the commit failed: the file at `out` is our new, unregistered list
             out.unlink(missing_ok=True)
         raise
     return secret
@@ -540,19 +540,21 @@ def export(
     limit: int | None = None,
     as_of: datetime | str | None = None,
     unprotected: str | None = None,
+    force: bool = False,
 ) -> Exported:
     """Make, write and register a branch's follow-up list: encrypted XLSX or PDF, or with a reason, plain.
 
     Args:
         branch, ward, category: who it is for (see `compose`).
         purpose, recipient: why and to whom it is given; printed on it and kept in the registry.
-        out: the file to write (mode 0600; never overwrites).
+        out: the file to write (mode 0600); an existing file or symlink there is refused unless `force`.
         fmt: xlsx (default) or pdf, encrypted with a passphrase made for the list; csv or html (or a
             plain xlsx or pdf) only with `unprotected`. Default: from out's suffix.
         unprotected: why this list is not encrypted; recorded in the registry and the audit log.
         actor: who made it (audit log and registry).
         shred_after_days: default the setting "shred_after_days" (14).
         include_membership_number: add the membership number (only when the branch needs it).
+        force: replace a file (or symbolic link) already at `out`, never following a link.
 
     Returns:
         Exported(record, path, excluded, passphrase): the list's registry record, who was left out
@@ -567,7 +569,7 @@ def export(
         >>> export(con, branch="Ashcombe", purpose="welfare call-backs", recipient="Ashcombe secretary",
         ...        out="ashcombe.xlsx", actor="ana")  # doctest: +SKIP
     """
-    fmt, out, how = _check_request(fmt, out, purpose, recipient, actor, unprotected)
+    fmt, out, how = _check_request(fmt, out, purpose, recipient, actor, unprotected, force)
     days = _shred_days(con, shred_after_days)
     composed = compose(con, branch=branch, ward=ward, category=category, limit=limit, as_of=as_of)
     _refuse_empty(composed, f"branch {branch}")
@@ -579,7 +581,7 @@ def export(
         excluded=composed.excluded, protection=how,
     )
     table, entries = _table(con, record.list_id, composed, include_membership_number)
-    secret = _issue(con, record, table, entries, out, editable=True)
+    secret = _issue(con, record, table, entries, out, editable=True, force=force)
     return Exported(record, out, composed.excluded, secret)
 
 
@@ -672,6 +674,7 @@ def next_round(
     shred_after_days: int | None = None,
     as_of: datetime | str | None = None,
     unprotected: str | None = None,
+    force: bool = False,
 ) -> Exported:
     """Write and register the call list for the next round, shaped for the calling tool.
 
@@ -680,7 +683,7 @@ def next_round(
     come back into the workbench keyed by it; a branch follow-up list leaves it out.
 
     Encrypted (xlsx by default, or pdf) exactly as `export`; a plain csv for a calling tool's
-    upload needs `unprotected` with the reason.
+    upload needs `unprotected` with the reason. An existing file at `out` is refused unless `force`.
 
     Returns:
         Exported(record, path, excluded, passphrase).
@@ -688,7 +691,7 @@ def next_round(
     Raises:
         InputError: a bad argument, nobody to call, or an unwritable path; nothing is registered then.
     """
-    fmt, out, how = _check_request(fmt, out, purpose, recipient, actor, unprotected)
+    fmt, out, how = _check_request(fmt, out, purpose, recipient, actor, unprotected, force)
     days = _shred_days(con, shred_after_days)
     composed = compose_next_round(
         con,
@@ -730,7 +733,7 @@ def next_round(
     )
     if fmt in ("html", "pdf"):
         table.insert(0, ROW, range(1, len(table) + 1))
-    secret = _issue(con, record, table, entries, out, editable=False)
+    secret = _issue(con, record, table, entries, out, editable=False, force=force)
     return Exported(record, out, composed.excluded, secret)
 
 

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from workbench import exports
 from workbench.errors import WorkbenchError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -62,8 +63,7 @@ def print_pdf(html: str, then: Callable[[Path], bytes]) -> bytes:
     chromium = browser()
     with _private_folder() as folder:
         page, pdf = Path(folder) / "page.html", Path(folder) / "page.pdf"
-        page.write_text(html, encoding="utf-8")
-        page.chmod(0o600)
+        exports.write_text(page, html)
         command = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
             f"--user-data-dir={Path(folder) / 'profile'}", f"--print-to-pdf={pdf}", page.as_uri(),

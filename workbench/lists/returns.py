@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 
-from workbench import exports
 from workbench.analysis import needs
 from workbench.errors import InputError
+from workbench.ingest import limits, returned
 from workbench.lists import protection, registry
 from workbench.lists.followups import (
     DATE_CALLED,
@@ -105,11 +105,45 @@ def _decrypted(path: Path, passphrase: str | None) -> bytes | None:
             f"{path.name} is a password-protected list. Give the passphrase it was sent with "
             "(the CLI asks for it, or reads it from --list-passphrase-file)."
         )
+    limits.check_workbook_size(path.stat().st_size, path.name)  # before it is read into memory
     return protection.decrypt_xlsx(path.read_bytes(), passphrase, file_name=path.name)
 
 
+@dataclass(frozen=True)
+class ReturnedFile:
+    """A returned list read and checked (`read`), before the store is opened: its header and rows."""
+
+    path: Path
+    sha256: str
+    header: list[str]
+    rows: list[tuple[int, list[object]]] = field(repr=False)  # people's names: never in a repr
+
+
+def read(path: str | Path, *, passphrase: str | None = None) -> ReturnedFile:
+    """Read a returned list (decrypting a protected workbook in memory), inside the ingest limits.
+
+    Needs no store: the CLI and the app read the file first, so a slow or hostile file never holds
+    the store's write lock while it is refused.
+
+    Raises:
+        InputError: the file is missing, not CSV/XLSX, beyond the ingest limits (`ingest.limits`),
+            protected and the passphrase is missing or wrong, or has no header row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"No file at {path}. Give the path of the returned list (.xlsx or .csv).")
+    # Read as any file from outside is: inside the ingest limits, so a hostile return is refused in
+    # seconds (a cell declared at XFD1048576, a zip bomb, a line of a million fields).
+    header, rows = returned.read_table(path, header_first=LIST_ID, data=_decrypted(path, passphrase))
+    return ReturnedFile(path, _sha256(path), header, rows)
+
+
 def import_results(
-    con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str, passphrase: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path | ReturnedFile,
+    *,
+    actor: str,
+    passphrase: str | None = None,
 ) -> Returns:
     """Read a returned follow-up list (XLSX or CSV) and record its outcomes; all or nothing.
 
@@ -124,27 +158,26 @@ def import_results(
     no second event.
 
     A password-protected workbook (as the list went out) is decrypted in memory with `passphrase`;
-    the plain workbook is never written anywhere.
+    the plain workbook is never written anywhere. `path` may be a file already `read`, before the
+    store was opened (the passphrase was used then).
 
     Returns:
         Returns(...) with counts of what changed.
 
     Raises:
-        InputError: the file is missing, not CSV/XLSX, protected and the passphrase is missing or
-            wrong, or has problems (all listed; nothing changed).
+        InputError: the file is missing, not CSV/XLSX, beyond the ingest limits (`ingest.limits`),
+            protected and the passphrase is missing or wrong, or has problems (all listed; nothing
+            changed).
     """
-    path = Path(path)
     if not str(actor or "").strip():
         raise InputError("Say who is importing the returns: give --by NAME or set WORKBENCH_USER.")
-    if not path.is_file():
-        raise InputError(f"No file at {path}. Give the path of the returned list (.xlsx or .csv).")
-    header, raw = exports.read_table(path, header_first=LIST_ID, data=_decrypted(path, passphrase))
-    sha = _sha256(path)
-    done = con.execute(DONE_QUERY, [sha]).fetchone()
+    sent = path if isinstance(path, ReturnedFile) else read(path, passphrase=passphrase)
+    name = sent.path.name
+    done = con.execute(DONE_QUERY, [sent.sha256]).fetchone()
     if done:
-        return Returns(path.name, done[0], True)
-    rows, counts = _check_rows(con, path.name, header, raw)
-    return _apply(con, path.name, sha, rows, counts, actor.strip(), len(raw))
+        return Returns(name, done[0], True)
+    rows, counts = _check_rows(con, name, sent.header, sent.rows)
+    return _apply(con, name, sent.sha256, rows, counts, actor.strip(), len(sent.rows))
 
 
 def _problem(problems: list[str], file_name: str, line: int, column: str, text: str) -> None:
@@ -412,4 +445,4 @@ def _record_optouts(con: duckdb.DuckDBPyConnection, rows: list[_Row], actor: str
     return len(added)
 
 
-__all__ = ["Returns", "import_results", "needs_passphrase"]
+__all__ = ["ReturnedFile", "Returns", "import_results", "needs_passphrase", "read"]

@@ -103,8 +103,8 @@ def _remove(con: duckdb.DuckDBPyConnection, member_key: str) -> dict[str, int]:
         if table not in KEPT and table != "calls" and call_ids:
             removed[table] = _delete(con, table, "call_id = ANY(?)", [call_ids])
     for table in _tables_with(con, "member_key"):
-        if table not in KEPT:
-            removed[table] = _delete(con, table, "member_key = ?", [member_key])
+        if table not in KEPT:  # added to what went by call (followups has both columns)
+            removed[table] = removed.get(table, 0) + _delete(con, table, "member_key = ?", [member_key])
     return {table: n for table, n in removed.items() if n}
 
 

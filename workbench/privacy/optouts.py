@@ -14,7 +14,6 @@ Withdrawal records a re-consent with its own reason and date; nothing is ever de
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -23,7 +22,7 @@ import pyarrow as pa
 
 from workbench import ids
 from workbench.errors import InputError
-from workbench.privacy import pseudonymise, subjects
+from workbench.privacy import subjects
 from workbench.privacy.subjects import phone_e164
 from workbench.store import snapshot
 from workbench.store.audit import audit
@@ -257,6 +256,7 @@ def record_from_return(con: duckdb.DuckDBPyConnection, optout_id: str, member_ke
     return bool(con.execute(FROM_RETURN_QUERY, [optout_id, actor, when, member_key, optout_id]).fetchall())
 
 
+ENTRY_EXISTS_QUERY = "SELECT 1 FROM optouts WHERE optout_id = ?"
 ERASURE_QUERY = """
 INSERT INTO optouts (COLUMNS) VALUES (?, ?, ?, ?, 'all', 'other', 'erasure', ?, now())
 """.replace("COLUMNS", ENTRY_COLUMNS)
@@ -294,6 +294,10 @@ def keep_erased(con: duckdb.DuckDBPyConnection, person: subjects.Subject, *, act
     if opted_out_at is not None and person.phone_hash is not None:
         con.execute(BARE_NUMBER_QUERY, [f"num-{uuid.uuid4().hex[:12]}", person.phone_hash, opted_out_at])
     optout_id = f"era-{person.member_key}"
+    if con.execute(ENTRY_EXISTS_QUERY, [optout_id]).fetchone():
+        # Erased before, then brought back by hand (ingest never restores an erased identity): a new
+        # entry of its own, and the earlier one keeps its history.
+        optout_id = f"{optout_id}-{ids.random_letters(6)}"
     con.execute(ERASURE_QUERY, [optout_id, person.member_key, None, person.membership_hash, actor])
     return optout_id
 
@@ -362,12 +366,6 @@ def record_from_import(con: duckdb.DuckDBPyConnection, *, actor: str, member_key
               counts={"added": len(rows), "source": "import", "sha256": sha256},
               member_keys=[r[0] for r in rows])
     return len(rows)
-
-
-def membership_hashes(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> list[str | None]:
-    """Suppression hashes of membership numbers, normalised the way identities are."""
-    return pseudonymise.suppression_hashes(
-        con, [pseudonymise.normalise_membership_number(n) for n in numbers])
 
 
 WITHDRAWAL_REASONS = ("re_consented", "recorded_in_error", "other")
@@ -553,6 +551,6 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
-           "entries_for", "flagged", "keep_erased", "membership_hashes", "phone_e164", "record_from_calls",
+           "entries_for", "flagged", "keep_erased", "phone_e164", "record_from_calls",
            "record_from_return", "record_imported", "register",
            "suppress", "suppress_table", "vocabulary", "withdraw"]

@@ -134,8 +134,9 @@ def export(con: duckdb.DuckDBPyConnection, out: str | Path, *, actor: str,
     json_path, html_path = _paths(Path(out))
     for path in (json_path, html_path):
         exports.check_target(path, force)  # both, before either is written
-    _write_private(json_path, json.dumps(report, indent=2, ensure_ascii=False, default=str), force)
-    _write_private(html_path, render_html(report), force)
+    # The one safe writer: a new 0600 file, never through a symlink, never over a file unless forced.
+    exports.write_text(json_path, json.dumps(report, indent=2, ensure_ascii=False, default=str), force=force)
+    exports.write_text(html_path, render_html(report), force=force)
     counts = {name: len(report[name]) for name in [*SECTIONS, "opt_outs"]}
     with transaction(con):
         audit(con, "subject_access", actor=actor, object_id=person.member_key, counts=counts,
@@ -148,11 +149,6 @@ def _paths(out: Path) -> tuple[Path, Path]:
         raise InputError(f"The folder {out.parent} does not exist; create it or choose another --out.")
     base = out.with_suffix("") if out.suffix.lower() in (".json", ".html", ".htm") else out
     return base.with_name(base.name + ".json"), base.with_name(base.name + ".html")
-
-
-def _write_private(path: Path, text: str, force: bool) -> None:
-    # The one safe writer: a new 0600 file, never through a symlink, never over a file unless forced.
-    exports.atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"), force=force)
 
 
 def render_html(report: dict) -> str:

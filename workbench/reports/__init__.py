@@ -909,12 +909,12 @@ def _write_all(con, staging: Path, release_id: str, options: Options, tables: li
                                        notice=notice))
     html_path = staging / HTML_FILE
     html_text = page.render(release_id, options, tables, metrics, version(), maps.shapes(con))
-    exports.atomic_write(html_path, lambda temp: temp.write_text(html_text, encoding="utf-8"))
+    exports.write_text(html_path, html_text)
     paths.append(html_path)
     manifest = _manifest(release_id, options, tables, rows, metrics, paths)
     manifest_path = staging / MANIFEST_FILE
     manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
-    exports.atomic_write(manifest_path, lambda temp: temp.write_text(manifest_text, encoding="utf-8"))
+    exports.write_text(manifest_path, manifest_text)
     return [*paths, manifest_path]
 
 

@@ -52,7 +52,8 @@ def _label(code: str) -> str:
 
 def _private(path: Path, mode: str) -> IO:
     """Open for writing with mode 0600 from the first byte (chmod as well, in case it existed)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Fake people only, so an earlier run's file is written over; but never through a symbolic link.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     os.chmod(path, 0o600)
     return os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {}))
 

@@ -83,7 +83,8 @@ DO_NOT_CALL_RATE = 0.03
 
 def _private_writer(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Callable:
     def write(frame: pd.DataFrame) -> Path:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Fake people only, so an earlier run's file is written over; but never through a symbolic link.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
             frame.to_csv(handle, index=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
         return path

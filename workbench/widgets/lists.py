@@ -18,6 +18,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from workbench import exports
 from workbench.lists import briefing, followups, protection, registry, returns
 from workbench.store.filters import known, wards
 from workbench.vocabulary import NEED_CATEGORIES
@@ -334,9 +335,7 @@ class ReturnsView(StoreBound):
         if self.upload.value:
             item = self.upload.value[0]
             with tempfile.TemporaryDirectory(prefix="workbench-") as folder:
-                path = Path(folder) / Path(item["name"]).name
-                path.write_bytes(bytes(item["content"]))
-                path.chmod(0o600)
+                path = exports.write_bytes(Path(folder) / Path(item["name"]).name, bytes(item["content"]))
                 result = self._import(path)
             self.upload.value = ()
         else:
@@ -345,8 +344,9 @@ class ReturnsView(StoreBound):
 
     def _import(self, path: Path) -> returns.Returns:
         secret, self.list_passphrase.value = self.list_passphrase.value or None, ""
+        sent = returns.read(path, passphrase=secret)  # before the store's write lock is taken
         with self.opened.write() as con:
-            result = returns.import_results(con, path, actor=self.opened.actor, passphrase=secret)
+            result = returns.import_results(con, sent, actor=self.opened.actor)
         if result.already_imported:
             self.feedback.ok(f"{result.file_name} was imported before; nothing changed.")
         else:

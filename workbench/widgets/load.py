@@ -16,7 +16,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from workbench import ingest
+from workbench import exports, ingest
 from workbench.ingest import survey
 from workbench.store import db
 from workbench.widgets.common import LABEL, button, heading, note, table
@@ -88,10 +88,7 @@ class LoadView(StoreBound):
         if self.upload.value:
             item = self.upload.value[0]
             with tempfile.TemporaryDirectory(prefix="workbench-") as folder:
-                path = Path(folder) / Path(item["name"]).name
-                path.write_bytes(bytes(item["content"]))
-                path.chmod(0o600)
-                yield path
+                yield exports.write_bytes(Path(folder) / Path(item["name"]).name, bytes(item["content"]))
         else:
             yield Path(self.path.value.strip()).expanduser()
 
@@ -157,6 +154,7 @@ class QuestionsView(widgets.VBox):
         )
         self.save_button = button("Save mapping file", icon="save", style="success")
         self.rows = widgets.VBox()
+        self._saved: Path | None = None  # the file the last save wrote: saving again replaces it
         self.fields: dict[str, widgets.Dropdown] = {}
         self.answers: dict[str, dict[str, widgets.Dropdown]] = {}
         self.read_button.on_click(self.feedback.guarded(lambda _: self.read()))
@@ -221,8 +219,13 @@ class QuestionsView(widgets.VBox):
                 self.load.mapping.value = keep
 
     def save(self) -> Path:
-        """Save the mapping file and use it for this import."""
-        path = survey.save(self.text(), self.save_path.value.strip() or "survey.toml")
+        """Save the mapping file and use it for this import.
+
+        Saving again replaces the file this view saved last; any other existing file is refused.
+        """
+        target = Path(self.save_path.value.strip() or "survey.toml").expanduser()
+        path = survey.save(self.text(), target, force=target == self._saved)
+        self._saved = path
         self.load.mapping.value = str(path)
         self.feedback.ok(f"Saved {path}; Check and Import now use it.")
         return path

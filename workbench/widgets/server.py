@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench import exports
 from workbench.errors import InputError, StoreError
 
 APP_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "app.ipynb"
@@ -56,9 +57,7 @@ def _copy_private(source: Path, root: Path, name: str) -> None:
     folder = root / BUNDLE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     root.chmod(0o700)
-    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as copy:
-        copy.write(source.read_bytes())
-    os.replace(copy.name, folder / name)
+    exports.write_bytes(folder / name, source.read_bytes(), force=True)  # whole, replaced in one step
 
 
 def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None) -> list[str]:
