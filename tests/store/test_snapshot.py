@@ -195,35 +195,34 @@ def test_a_register_reading_is_never_kept_inside_a_transaction(small):
 
 
 @given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 3), st.sampled_from(["R1", "R2", None]),
-                          st.sampled_from(["C1", "C2", None]), st.booleans()), min_size=1, max_size=40))
+                          st.sampled_from(["C1", "C2", None]),
+                          st.sampled_from(["answered", "busy", "refused"])), min_size=1, max_size=40))
 @settings(max_examples=60, deadline=None)
 def test_first_marks_match_the_group_by_definition(calls):
     """One call per (member, group) and one answered call per (member, group) carry the bits: the
-    same marks as `min(cid) GROUP BY mid, group`, worked out here in plain SQL."""
+    same marks as `min(cid) GROUP BY mid, group`, worked out here in plain SQL, for every mark."""
     import duckdb
     import numpy as np
 
     rows = sorted(calls, key=lambda c: (c[0], c[1]))  # cid order: by member, then time
     con = duckdb.connect()
     con.execute("CREATE TABLE c (cid INT, mid INT, day INT, week INT, round VARCHAR, caller VARCHAR, "
-                "ans BOOL)")
+                "outcome VARCHAR)")
     con.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(i, m, d, d // 2, r, k, a) for i, (m, d, r, k, a) in enumerate(rows)])
+                    [(i, m, d, d // 2, r, k, o) for i, (m, d, r, k, o) in enumerate(rows)])
     expected = np.zeros(len(rows), dtype=np.int32)
-    groups = {"all": "NULL", "day": "day", "week": "week", "round": "round", "caller": "caller"}
-    for group, expr in groups.items():
-        for answered in (False, True):
-            where = "WHERE ans" if answered else ""
-            for (cid,) in con.execute(f"SELECT min(cid) FROM c {where} GROUP BY mid, {expr}").fetchall():
-                expected[cid] |= snapshot.first_bit(group, answered)
-    codes = {v: i for i, v in enumerate(["R1", "R2", "C1", "C2", None])}
+    for group, answered in snapshot.MARKS:
+        by = "NULL" if group == "all" else ", ".join(group.split("+"))
+        where = "WHERE outcome = 'answered'" if answered else ""
+        for (cid,) in con.execute(f"SELECT min(cid) FROM c {where} GROUP BY mid, {by}").fetchall():
+            expected[cid] |= snapshot.first_bit(group, answered)
+    codes = {v: i for i, v in enumerate(["R1", "R2", "C1", "C2", None, "answered", "busy", "refused"])}
     column = {name: np.array([f(r) for r in rows], dtype=np.int64) for name, f in {
-        "mid": lambda r: r[0], "day": lambda r: r[1], "week": lambda r: r[1] // 2,
-        "round": lambda r: codes[r[2]], "caller": lambda r: codes[r[3]]}.items()}
-    answered = np.array([r[4] for r in rows], dtype=bool)
-    found = snapshot.first_marks(column["mid"], column["day"], column["week"], column["round"],
-                                 column["caller"], answered)
-    assert found.tolist() == expected.tolist()
+        "day": lambda r: r[1], "week": lambda r: r[1] // 2, "round": lambda r: codes[r[2]],
+        "caller": lambda r: codes[r[3]], "outcome": lambda r: codes[r[4]]}.items()}
+    mid = np.array([r[0] for r in rows], dtype=np.int64)
+    answered = np.array([r[4] == "answered" for r in rows], dtype=bool)
+    assert snapshot.first_marks(mid, column, answered).tolist() == expected.tolist()
 
 
 def test_a_write_that_leaves_the_analysis_data_alone_keeps_the_snapshot(small):

@@ -377,6 +377,73 @@ def test_replacing_a_figure_sets_only_what_changed_and_ends_equal_to_the_new_one
     assert widget.data[1].text is None  # a property the new figure lacks is reset
 
 
+def _plain(value):
+    """A plotly property value as plain Python, numbers as text: plotly keeps a number given as text
+    on a bar as text, and an array as an array; the browser draws them the same."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(float(value))
+    return value
+
+
+def _assert_shows(widget, figure) -> None:
+    """The widget shows `figure`: every property of its traces, and its layout but for the sizes."""
+    shown_json, wanted = widget.to_plotly_json(), figure.to_plotly_json()
+    assert len(shown_json["data"]) == len(wanted["data"])
+    for got, want in zip(shown_json["data"], wanted["data"], strict=True):
+        assert {k: _plain(got.get(k)) for k in want} == _plain(want)
+    def layout(of: dict) -> dict:  # an empty list of annotations is no annotations
+        return {k: v for k, v in of["layout"].items() if k not in ("height", "width") and v != []}
+
+    assert _plain(layout(shown_json)) == _plain(layout(wanted))
+
+
+def test_a_chart_drawn_again_gets_only_its_new_numbers_and_ends_equal_to_the_new_chart(synthetic_store):
+    from workbench.analysis import charts, outreach
+    from workbench.widgets.common import ChartSlot
+
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        branch = known(con, "branch")[0]
+        frames = [outreach.summary(con, "branch"), outreach.summary(con, "ward", branch=branch)]
+        rounds = [outreach.summary(con, "round"), outreach.summary(con, "round", outcome="busy")]
+    slot, mix = ChartSlot(), ChartSlot()
+    slot.draw(charts.outreach_summary_drawing(frames[0], "branch"))
+    widget, traces = slot.figure, slot.figure.data
+    for frame, by in ((frames[1], "ward"), (frames[0], "branch")):
+        slot.draw(charts.outreach_summary_drawing(frame, by))
+        assert slot.figure is widget and all(a is b for a, b in zip(widget.data, traces, strict=True))
+        _assert_shows(widget, charts.outreach_summary(frame, by))
+    # Other traces (only one outcome occurs): the figure is replaced in place, and back again.
+    for frame in (*rounds, rounds[0]):
+        mix.draw(charts.outcome_mix_drawing(frame, "round"))
+        _assert_shows(mix.figure, charts.outcome_mix(frame, "round"))
+    assert len(mix.figure.data) > 1
+
+
+def test_a_map_drawn_again_is_recoloured_in_place(synthetic_store):
+    from workbench.analysis import maps, outreach
+    from workbench.widgets.maps import MapSlot
+
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        shapes = maps.shapes(con)
+        branch = known(con, "branch")[0]
+        everywhere = outreach.summary(con, "ward")
+        one_branch = outreach.summary(con, "ward", branch=branch)
+        its_wards = wards(con, branch)
+    slot = MapSlot()
+    slot.draw(maps.contact_drawing(everywhere, shapes))
+    widget, traces = slot.figure, slot.figure.data
+    for frame, focus, selected in ((one_branch, its_wards, its_wards[0]), (everywhere, None, None)):
+        slot.draw(maps.contact_drawing(frame, shapes, focus=focus, selected=selected))
+        assert slot.figure is widget and all(a is b for a, b in zip(widget.data, traces, strict=True))
+        _assert_shows(widget, maps.contact_map(frame, shapes, focus=focus, selected=selected))
+
+
 def test_questions_view_maps_survey_columns_previews_and_saves(synthetic_store, tmp_path, tiny_org):
     from workbench.synthetic import tool_exports
     from workbench.widgets.load import LoadView, QuestionsView

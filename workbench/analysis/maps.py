@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale, sequential
 
 from workbench.analysis import needs, volunteers
-from workbench.analysis.charts import theme
+from workbench.analysis.charts import Drawing, theme
 from workbench.store import boundaries
 
 # Pale (few) to dark (many); ColorBrewer marks YlGnBu colour-blind safe.
@@ -184,7 +184,18 @@ def _dark(rgb: str) -> bool:
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.45
 
 
-def ward_map(
+# What changes when a map shows other numbers for the same wards: colours, hover and printed
+# numbers, the chosen ward's outline, the colour bar's scale. The shapes (the same lists, for the
+# same wards) are compared and never sent again.
+MAP_DATA = frozenset({"x", "y", "text", "fillcolor", "fillpattern", "textfont", "marker"})
+
+
+def ward_map(*args, **kwargs) -> go.Figure:
+    """A ward map as a plotly Figure; it takes the same arguments as `ward_drawing`."""
+    return ward_drawing(*args, **kwargs).figure()
+
+
+def ward_drawing(
     frame: pd.DataFrame,
     ward_shapes: WardShapes,
     *,
@@ -199,8 +210,8 @@ def ward_map(
     suppressed: pd.Series | None = None,
     selected: str | None = None,
     focus: list[str] | None = None,
-) -> go.Figure:
-    """A ward map: one filled trace per ward with a shape, coloured by `value`.
+) -> Drawing:
+    """A ward map as a `charts.Drawing`: one filled trace per ward with a shape, coloured by `value`.
 
     Args:
         frame: one row per ward: ward, and the `value` column (NaN: no data in this selection).
@@ -216,7 +227,7 @@ def ward_map(
         focus: wards to zoom to (a branch's); the others stay drawn round them, for context.
 
     Returns:
-        A Figure: one trace per ward in `ward_shapes` order, the chosen ward's outline, then one
+        A Drawing: one trace per ward in `ward_shapes` order, the chosen ward's outline, then one
         trace of printed numbers carrying the colour bar.
     """
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
@@ -232,7 +243,8 @@ def ward_map(
     missing = [w for w in frame["ward"] if w not in ward_shapes.rings]
     # Built from plain dicts without plotly's per-property validation (~2 ms a ward): a dashboard
     # redraws this map on every filter change. The tests build every map and check its parts.
-    return go.Figure(data=traces, layout=_map_layout(title, ward_shapes, missing, focus), _validate=False)
+    style, changing = _map_layout(title, ward_shapes, missing, focus)
+    return Drawing(tuple(traces), style, changing, data=MAP_DATA, validate=False)
 
 
 def _ward_trace(ward, ward_shapes, row, values, hidden, hover, limits) -> dict:
@@ -317,7 +329,9 @@ def _labels_trace(drawn, ward_shapes, rows, values, hidden, labels, limits, meas
     }
 
 
-def _map_layout(title: str, ward_shapes: WardShapes, missing: list[str], focus: list[str] | None) -> dict:
+def _map_layout(title: str, ward_shapes: WardShapes, missing: list[str], focus: list[str] | None
+                ) -> tuple[dict, dict]:
+    """A map's layout: (its styling, and what follows the numbers and the zoom, by dotted path)."""
     anchors = list(ward_shapes.anchors.values())
     ratio = 1.0
     if ward_shapes.geographic and anchors:
@@ -327,35 +341,37 @@ def _map_layout(title: str, ward_shapes: WardShapes, missing: list[str], focus: 
     if missing:
         more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
         note = f"No boundary for: {', '.join(missing[:8])}{more} (workbench import boundaries)."
-    box = ward_shapes.bounds(focus if focus else ward_shapes.rings)
-    pad = 0.03 * max(box[2] - box[0], box[3] - box[1]) if box else 0
-    xaxis, yaxis = {"visible": False}, {"visible": False, "scaleanchor": "x", "scaleratio": ratio}
-    if box:
-        xaxis["range"] = [box[0] - pad, box[2] + pad]
-        yaxis["range"] = [box[1] - pad, box[3] + pad]
-    return {
-        "title": {"text": title},
+    style = {
         "template": theme(),
-        "xaxis": xaxis,
-        "yaxis": yaxis,
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False, "scaleanchor": "x", "scaleratio": ratio},
         "plot_bgcolor": "#ffffff",
         "hovermode": "closest",
+    }
+    changing = {
+        "title.text": title,
         "margin": {"l": 10, "r": 10, "t": 50, "b": 30 if note else 10},
-        "annotations": [
-            {
-                "text": note,
-                "showarrow": False,
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": -0.02,
-                "xanchor": "left",
-                "yanchor": "top",
-                "font": {"size": 11, "color": "#555555"},
-            }
-        ]
-        if note
-        else [],
+        "annotations": [_note(note)] if note else [],
+    }
+    box = ward_shapes.bounds(focus if focus else ward_shapes.rings)
+    if box:
+        pad = 0.03 * max(box[2] - box[0], box[3] - box[1])
+        changing["xaxis.range"] = [box[0] - pad, box[2] + pad]
+        changing["yaxis.range"] = [box[1] - pad, box[3] + pad]
+    return style, changing
+
+
+def _note(text: str) -> dict:
+    return {
+        "text": text,
+        "showarrow": False,
+        "xref": "paper",
+        "yref": "paper",
+        "x": 0,
+        "y": -0.02,
+        "xanchor": "left",
+        "yanchor": "top",
+        "font": {"size": 11, "color": "#555555"},
     }
 
 
@@ -368,6 +384,18 @@ def needs_map(
     selected: str | None = None,
 ) -> go.Figure:
     """Members needing support by ward (`needs_by_ward`), coloured per 100 members or as a count."""
+    return needs_drawing(frame, ward_shapes, per_100=per_100, focus=focus, selected=selected).figure()
+
+
+def needs_drawing(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    per_100: bool = True,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> Drawing:
+    """`needs_map` as a `charts.Drawing`, for a view that redraws it in place."""
     hover = [
         f"{w}: {n:,} need support ({p:.1f} per 100 of {m:,} members; {e:,} escalated)"
         for w, n, p, m, e in zip(
@@ -381,7 +409,7 @@ def needs_map(
     ]
     if per_100:
         labels = [f"{p:.1f}" for p in frame["per_100"]]
-        return ward_map(
+        return ward_drawing(
             frame,
             ward_shapes,
             value="per_100",
@@ -392,7 +420,7 @@ def needs_map(
             focus=focus,
             selected=selected,
         )
-    return ward_map(
+    return ward_drawing(
         frame,
         ward_shapes,
         value="needing",
@@ -413,6 +441,17 @@ def contact_map(
     selected: str | None = None,
 ) -> go.Figure:
     """Contact rate by ward, from `outreach.summary(con, "ward", ...)`."""
+    return contact_drawing(frame, ward_shapes, focus=focus, selected=selected).figure()
+
+
+def contact_drawing(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> Drawing:
+    """`contact_map` as a `charts.Drawing`, for a view that redraws it in place."""
     hover = [
         f"{w}: {r:.0%} reached ({n:,} of {c:,} members called)" if c else f"{w}: nobody called"
         for w, r, n, c in zip(
@@ -430,7 +469,7 @@ def contact_map(
     rates = frame.loc[frame["members_called"] > 0, "contact_rate"]
     # From the tens below the lowest rate to 100%: rates of 70-95% all look alike on a 0-100% scale.
     bottom = math.floor(float(rates.min()) * 10) / 10 if len(rates) else 0.0
-    return ward_map(
+    return ward_drawing(
         frame,
         ward_shapes,
         value="contact_rate",
@@ -454,6 +493,17 @@ def gaps_map(
     selected: str | None = None,
 ) -> go.Figure:
     """Signposting gaps by ward (`gaps_by_ward`): needs in categories no active service covers there."""
+    return gaps_drawing(frame, ward_shapes, focus=focus, selected=selected).figure()
+
+
+def gaps_drawing(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> Drawing:
+    """`gaps_map` as a `charts.Drawing`, for a view that redraws it in place."""
     hover = [
         f"{w}: {n:,} needs with no service covering the ward ({c})"
         for w, n, c in zip(frame["ward"], frame["needs"], frame["categories"], strict=True)
@@ -462,7 +512,7 @@ def gaps_map(
     extra = [w for w in shown["ward"] if w not in set(frame["ward"])]
     hover += [f"{w}: no gaps (every need recorded has a service covering the ward)" for w in extra]
     both = pd.concat([frame, shown[shown["ward"].isin(extra)]], ignore_index=True)
-    return ward_map(
+    return ward_drawing(
         both,
         ward_shapes,
         value="needs",
@@ -483,6 +533,17 @@ def volunteers_map(
     selected: str | None = None,
 ) -> go.Figure:
     """Keen volunteers against open needs by ward (`volunteers_against_needs`), coloured by the shortfall."""
+    return volunteers_drawing(frame, ward_shapes, focus=focus, selected=selected).figure()
+
+
+def volunteers_drawing(
+    frame: pd.DataFrame,
+    ward_shapes: WardShapes,
+    *,
+    focus: list[str] | None = None,
+    selected: str | None = None,
+) -> Drawing:
+    """`volunteers_map` as a `charts.Drawing`, for a view that redraws it in place."""
     hover = [
         f"{w}: {n:,} open needs, {k:,} keen volunteers ({s:,} more needs than volunteers)"
         for w, n, k, s in zip(
@@ -490,7 +551,7 @@ def volunteers_map(
         )
     ]
     labels = [f"{n}/{k}" for n, k in zip(frame["open_needs"], frame["keen"], strict=True)]
-    return ward_map(
+    return ward_drawing(
         frame,
         ward_shapes,
         value="short_by",
@@ -554,17 +615,23 @@ def released_map(
 
 
 __all__ = [
+    "MAP_DATA",
     "SCALE",
     "WardShapes",
     "colour",
+    "contact_drawing",
     "contact_map",
     "gaps_by_ward",
+    "gaps_drawing",
     "gaps_map",
     "needs_by_ward",
+    "needs_drawing",
     "needs_map",
     "released_map",
     "shapes",
     "volunteers_against_needs",
+    "volunteers_drawing",
     "volunteers_map",
+    "ward_drawing",
     "ward_map",
 ]

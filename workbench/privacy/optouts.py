@@ -108,6 +108,13 @@ FROM optouts
 _READINGS: dict[str, tuple[tuple, pd.DataFrame]] = {}
 
 
+def reading_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """What a kept reading of the register, or anything suppressed by it, is valid for: the store's
+    `state.fingerprint` and the register's own state. None inside a transaction: keep nothing."""
+    fingerprint = store_fingerprint(con)
+    return None if fingerprint is None else (fingerprint, con.execute(REGISTER_STATE_QUERY).fetchone())
+
+
 def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFrame:
     """Everyone in the store who must not be on a list of kind `scope`: member_key, reason.
 
@@ -115,12 +122,11 @@ def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFram
     afresh whenever the store or the register changed; inside a transaction, always. The columns
     are Arrow-backed strings.
     """
-    fingerprint = store_fingerprint(con)  # None inside a transaction
-    key = None if fingerprint is None else (fingerprint, con.execute(REGISTER_STATE_QUERY).fetchone())
+    key = reading_key(con)
     kept = _READINGS.get(scope)
     if key is not None and kept is not None and kept[0] == key:
         return kept[1].copy(deep=False)
-    reading = _read_flagged(con, scope, snapshot.current(con, fingerprint))
+    reading = _read_flagged(con, scope, snapshot.current(con, key[0] if key else None))
     if key is not None:
         _READINGS[scope] = (key, reading)
     return reading.copy(deep=False)
@@ -551,6 +557,6 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
-           "entries_for", "flagged", "keep_erased", "phone_e164", "record_from_calls",
+           "entries_for", "flagged", "keep_erased", "phone_e164", "reading_key", "record_from_calls",
            "record_from_return", "record_imported", "register",
            "suppress", "suppress_table", "vocabulary", "withdraw"]

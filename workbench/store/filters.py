@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError
+from workbench.store import snapshot
 from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES
 
 # name -> (whose column: "member" or "call", fragment over that alias)
@@ -34,7 +35,7 @@ KNOWN_QUERIES = {
 
 def known(con: duckdb.DuckDBPyConnection, what: str) -> list[str]:
     """The branches, wards or rounds in the store (rounds in the order they were called)."""
-    return [row[0] for row in con.execute(KNOWN_QUERIES[what]).fetchall()]
+    return list(_read(con, ("known", what), KNOWN_QUERIES[what]))
 
 
 WARDS_QUERY = """
@@ -44,7 +45,27 @@ SELECT DISTINCT ward FROM members WHERE ward IS NOT NULL AND (? IS NULL OR branc
 
 def wards(con: duckdb.DuckDBPyConnection, branch: str | None = None) -> list[str]:
     """The wards in the store, or in one branch (for a ward filter that follows the branch filter)."""
-    return [row[0] for row in con.execute(WARDS_QUERY, [branch, branch]).fetchall()]
+    snap = snapshot.current(con)
+    if snap is None:
+        return [row[0] for row in con.execute(WARDS_QUERY, [branch, branch]).fetchall()]
+    return list(snap.derived(("wards", branch), lambda c: _column(c, WARDS_QUERY, [branch, branch])))
+
+
+def _read(con: duckdb.DuckDBPyConnection, key: tuple, sql: str) -> tuple:
+    """The first column of `sql`, from the analysis snapshot if it is of the store as it is now.
+
+    Every filter is checked against these, several times a filter change: the rounds alone scan
+    every call (~30 ms on the national store). The snapshot holds the same members and calls, so the
+    same query there gives the same answer, and it is worked out once per snapshot.
+    """
+    snap = snapshot.current(con)
+    if snap is None:  # inside a transaction, or no snapshot of this state yet: ask the store
+        return _column(con, sql)
+    return snap.derived(key, lambda cursor: _column(cursor, sql))
+
+
+def _column(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
+    return tuple(row[0] for row in con.execute(sql, params).fetchall())
 
 
 def check_filters(con: duckdb.DuckDBPyConnection, **filters) -> dict[str, object]:

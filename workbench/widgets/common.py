@@ -11,6 +11,7 @@ import html
 import json
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
@@ -18,6 +19,9 @@ import pandas as pd
 
 from workbench.widgets.server import PLOTLY_BUNDLE_ENV
 from workbench.widgets.tables import MAX_ROWS, Table
+
+if TYPE_CHECKING:  # plotly is imported on first use: a page's first render waits for it
+    from workbench.analysis.charts import Drawing
 
 ALL = "(all)"
 LABEL = {"description_width": "9em"}
@@ -193,6 +197,8 @@ def _changed(old: dict, new: dict) -> dict:
 
 def _same(a, b) -> bool:
     """Equal plotly property values, arrays compared element by element."""
+    if a is b:
+        return True
     if isinstance(a, np.ndarray | list | tuple) or isinstance(b, np.ndarray | list | tuple):
         try:
             return np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
@@ -216,6 +222,7 @@ class ChartSlot(widgets.Box):
         super().__init__(layout=widgets.Layout(width="100%", min_height=f"{height}px"))
         self.height, self.width = height, width
         self.figure = None
+        self.drawing: Drawing | None = None  # what the figure shows, when it was drawn from one
 
     def show(self, figure) -> None:
         """Draw `figure`: the first time as a new FigureWidget, afterwards in place."""
@@ -224,6 +231,47 @@ class ChartSlot(widgets.Box):
             self.children = (self.figure,)
         else:
             replace_figure(self.figure, figure)
+        self.drawing = None
+
+    def draw(self, drawing: Drawing) -> None:
+        """Draw a chart given as a `charts.Drawing`, in place.
+
+        When the chart shown has the same traces and styling, only the data and layout properties
+        that changed are set, in one batched message: no Figure is made and nothing else is
+        validated. Otherwise (other traces: an outcome that was not there, a map of other wards)
+        its figure replaces the one shown.
+        """
+        if self.figure is not None and self.drawing is not None and same_styling(self.drawing, drawing):
+            restyle(self.figure, self.drawing, drawing)
+        else:
+            self.show(drawing.figure())
+        self.drawing = drawing
+
+
+def same_styling(old: Drawing, new: Drawing) -> bool:
+    """The same traces, in order, styled the same way, and the same layout bar what follows the data."""
+    if (len(old.traces), old.data, old.changing.keys()) != (len(new.traces), new.data, new.changing.keys()):
+        return False
+    if old.layout.keys() != new.layout.keys():
+        return False
+    if not all(_same(old.layout[k], new.layout[k]) for k in new.layout):
+        return False
+    return all(
+        a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b.keys() - new.data)
+        for a, b in zip(old.traces, new.traces, strict=True)
+    )
+
+
+def restyle(widget, old: Drawing, new: Drawing) -> None:
+    """Set on `widget` (showing `old`) the data and layout properties in which `new` differs."""
+    with widget.batch_update():
+        for trace, before, after in zip(widget.data, old.traces, new.traces, strict=True):
+            for name in new.data & after.keys():
+                if not _same(before[name], after[name]):
+                    trace[name] = after[name]
+        for path, value in new.changing.items():
+            if not _same(old.changing[path], value):
+                widget.layout[path] = value
 
 
 class Steps:
@@ -273,6 +321,8 @@ __all__ = [
     "heading",
     "note",
     "replace_figure",
+    "restyle",
+    "same_styling",
     "table",
     "table_html",
 ]

@@ -164,7 +164,7 @@ class NeedsView(_PlaceFilters):
         self.summary.value = _queue_summary(frame)
         self.by_category.show(charts.needs_counts(by_category, "category"))
         if not _no_map(self.map, self.map_note, ward_shapes):
-            self.map.show(maps.needs_map(by_ward, ward_shapes, focus=focus, selected=place["ward"]))
+            self.map.draw(maps.needs_drawing(by_ward, ward_shapes, focus=focus, selected=place["ward"]))
         self.queue.show(
             frame[QUEUE_COLUMNS],
             empty="Nobody in this selection needs support right now.",
@@ -215,7 +215,7 @@ class ServicesView(_PlaceFilters):
         self.usage.show(charts.services_usage(usage.head(15), "service"))
         if not _no_map(self.map, self.map_note, ward_shapes):
             frame = maps.gaps_by_ward(branch_gaps.uncovered)
-            self.map.show(maps.gaps_map(frame, ward_shapes, focus=focus, selected=place["ward"]))
+            self.map.draw(maps.gaps_drawing(frame, ward_shapes, focus=focus, selected=place["ward"]))
         self.no_service.show(
             gaps.no_service, empty="None: every need had a service."
         )
@@ -269,7 +269,7 @@ class VolunteersView(_PlaceFilters):
             ward_shapes, focus = self._map_wards(con)
         self.keen.show(charts.volunteers_by_ward(keen))
         if not _no_map(self.map, self.map_note, ward_shapes):
-            self.map.show(maps.volunteers_map(against, ward_shapes, focus=focus, selected=place["ward"]))
+            self.map.draw(maps.volunteers_drawing(against, ward_shapes, focus=focus, selected=place["ward"]))
         self.matches.show(matches, empty="No suggestions for this selection.")
         self.feedback.clear()
 

@@ -1,8 +1,9 @@
 """The outreach dashboard: filters, headline numbers, and charts that update in place.
 
-Every filter change runs the library's queries in one short read-only connection, then pushes the
-new numbers into the same FigureWidgets (one batched message per chart), so the page never redraws
-from scratch. The web app and 02_outreach_dashboard both show this view.
+Every filter change runs the library's queries on the kept read-only connection (they sum the
+analysis snapshot's small pre-aggregate, `outreach_cube`), then pushes only the new numbers and
+titles into the same FigureWidgets (one batched message per chart, `ChartSlot.draw`), so the page
+never redraws from scratch. The web app and 02_outreach_dashboard both show this view.
 """
 
 from __future__ import annotations
@@ -150,22 +151,22 @@ class OutreachDashboard(StoreBound):
         chosen_filters = self.filters()
         place = "ward" if chosen_filters["branch"] or chosen_filters["ward"] else "branch"
         with self.steps, self.opened.read() as con:
+            branch_wards = wards(con, chosen_filters["branch"])
             ward_choices = None
             if self.data.filters and chosen_filters["branch"] != self.data.filters.get("branch"):
                 # The ward filter offers only the chosen branch's wards; a ward elsewhere is dropped.
-                ward_choices = wards(con, chosen_filters["branch"])
+                ward_choices = branch_wards
                 if chosen_filters["ward"] not in (None, *ward_choices):
                     chosen_filters["ward"] = None
             headline = outreach.headline(con, **chosen_filters)
             self.steps.step()
-            # The map's ward numbers run beside the charts' groupings, on the same filters.
+            # The map's ward numbers come with the charts' groupings, on the same filters.
             charts_data = outreach.summaries(con, tuple(dict.fromkeys(("week", "round", place, "ward"))),
                                              **chosen_filters)
-            map_wards = wards(con, chosen_filters["branch"]) if chosen_filters["branch"] else None
             self.steps.step()
         return DashboardData(chosen_filters, headline, charts_data["week"], charts_data["round"],
                              charts_data[place], place, ward_choices, charts_data["ward"], self._shapes,
-                             map_wards)
+                             branch_wards if chosen_filters["branch"] else None)
 
     def update(self) -> None:
         """Re-query and redraw the headline numbers and the charts in place."""
@@ -180,9 +181,10 @@ class OutreachDashboard(StoreBound):
             finally:
                 self._quiet = False
         self.headline.value = _headline_html(self.data.headline)
-        self.over_time.show(charts.outreach_summary(self.data.over_time, "week"))
-        self.outcomes.show(charts.outcome_mix(self.data.by_round, "round"))
-        self.by_place.show(charts.outreach_summary(self.data.by_place, self.data.place))
+        # Drawings, not figures: a chart showing the same traces gets only its new numbers and titles.
+        self.over_time.draw(charts.outreach_summary_drawing(self.data.over_time, "week"))
+        self.outcomes.draw(charts.outcome_mix_drawing(self.data.by_round, "round"))
+        self.by_place.draw(charts.outreach_summary_drawing(self.data.by_place, self.data.place))
         self._draw_map()
         self.feedback.clear()
 
@@ -195,8 +197,8 @@ class OutreachDashboard(StoreBound):
             )
             return
         self.map_note.value = ""
-        self.map.show(maps.contact_map(self.data.by_ward, self.data.shapes, focus=self.data.focus,
-                                       selected=self.data.filters.get("ward")))
+        self.map.draw(maps.contact_drawing(self.data.by_ward, self.data.shapes, focus=self.data.focus,
+                                           selected=self.data.filters.get("ward")))
 
 
 def _iso(value: dt.date | None) -> str | None:

@@ -23,7 +23,7 @@ import duckdb
 import ipywidgets as widgets
 
 from workbench.errors import StoreError
-from workbench.store import db, settings
+from workbench.store import db, settings, state
 from workbench.store.state import transaction
 from workbench.widgets.feedback import Feedback
 
@@ -144,7 +144,9 @@ class Store:
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection for one look (kept open between looks; see `Reader`)."""
-        with self.reader.borrow(lambda: db.connect(self.path, self.passphrase, read_only=True)) as con:
+        # One look reads the store's state once: nothing can write the file while it is open read-only.
+        with self.reader.borrow(lambda: db.connect(self.path, self.passphrase, read_only=True)) as con, \
+                state.pinned(con):
             yield con
 
     @contextlib.contextmanager
