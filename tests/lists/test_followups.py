@@ -14,6 +14,7 @@ import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -820,3 +821,49 @@ def test_cli_export_lists_destroy_and_breach(store_path, tmp_path, capsys, monke
 def test_column_phone_formatting_matches_one_by_one(numbers):
     column = pd.Series(numbers)
     assert followups.display_phones(column).tolist() == column.map(followups.display_phone).tolist()
+
+
+# ---- what a caller reads on the list ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("e164", "shown"), [
+    ("+447700900123", "07700 900123"), ("+442079460958", "020 7946 0958"), ("+441134960000", "0113 496 0000"),
+    ("+33612345678", "+33 6 12 34 56 78"), ("+12025550143", "+1 202-555-0143"),
+    (None, ""), ("", ""), ("  ", ""), (float("nan"), ""), ("12", "12"), ("abc", "abc"),
+])
+def test_a_phone_is_shown_as_a_caller_dials_it(e164, shown):
+    assert followups.display_phone(e164) == shown
+
+
+def test_a_column_of_phones_is_shown_exactly_as_each_one_alone():
+    numbers = ["+447700900123", "+447700900124", "+447700900999", "+447700123456", "+442079460958",
+               "+442079460000", "+441134960000", None, "", "+33612345678", "+33612340000", "+4477009001",
+               "+447700900123x"]
+    column = pd.Series(numbers, index=range(10, 10 + len(numbers)))
+    shown = followups.display_phones(column)
+    assert shown.tolist() == [followups.display_phone(n) for n in numbers]
+    assert shown.index.tolist() == column.index.tolist()
+
+
+@pytest.mark.parametrize(("categories", "urgency", "prompt"), [
+    (["food", "medicine"], "high",
+     "Call first. Ask about food shopping or a food bank; getting prescriptions."),
+    (["isolation"], "medium", "Ask about company or a befriending call."),
+    (["mental_health", "financial", "housing", "digital", "other"], "low",
+     "Ask about how they are coping; money worries or benefits advice; their housing; getting online; "
+     "what help they need."),
+    ([], None, "Ask about how they are."),
+    (["something new"], "high", "Call first. Ask about what help they need."),
+])
+def test_the_call_back_prompt_says_what_to_ask_about_and_nothing_from_the_notes(categories, urgency, prompt):
+    assert followups.call_back_prompt(categories, urgency) == prompt
+
+
+def test_needs_are_named_as_a_branch_reads_them_and_left_out_counts_add_up():
+    assert followups.needs_text(["food", "mental_health", "financial", "digital", "new"]) == (
+        "Food; Mental health; Money; Getting online; new")
+    assert followups.needs_text(np.array(["medicine", "isolation", "housing", "other"])) == (
+        "Medicine; Isolation; Housing; Other")
+    merged = followups.merge_counts({"opted out": 2, "erased": 0}, {"opted out": 1.0, "no phone number": 3})
+    assert merged == {"opted out": 3, "no phone number": 3}
+    assert followups.merge_counts() == {}
