@@ -322,6 +322,59 @@ def test_bad_requests_make_no_list(store, tmp_path, options, message):
     assert not list(tmp_path.glob("list*"))
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ({"branch": ""}, "A follow-up list is made for one branch: give --branch NAME."),
+    ({"limit": 0}, "--limit must be a whole number, 1 or more; got 0."),
+    ({"limit": True}, "--limit must be a whole number, 1 or more; got True."),
+    ({"limit": "3"}, "--limit must be a whole number, 1 or more; got '3'."),
+    ({"out": "list"}, "--out list does not end in .xlsx; name the file list.xlsx."),
+    ({"unprotected": "x" * 301}, "The --unprotected reason must be a short sentence (at most 300 "),
+    ({"unprotected": "ask ana@example.org"}, "with no phone number or email address in it"),
+    ({"actor": " "}, "--by is required: every list records who it is for, why, and who made it."),
+])
+def test_each_bad_request_is_named_exactly(store, tmp_path, options, message):
+    if "out" in options:
+        options = {**options, "out": tmp_path / options["out"]}
+    with pytest.raises(InputError) as refused:
+        _export(store, tmp_path, **options)
+    assert message in str(refused.value)
+    assert store.execute("SELECT count(*) FROM lists").fetchone()[0] == 0
+
+
+def test_a_plain_reason_may_be_long_or_hold_a_short_number(store, tmp_path):
+    assert _export(store, tmp_path, unprotected="kept in room 101 " + "x" * 283).record.protection.reason
+    done = _export(store, tmp_path, "csv", unprotected="  printed   for the   branch  ", fmt="CSV")
+    assert done.record.protection.reason == "printed for the branch" and done.record.format == "csv"
+
+
+def test_the_limit_keeps_the_most_urgent(store, tmp_path):
+    everyone = followups.compose(store, branch="Ashcombe")
+    first_two = followups.compose(store, branch="Ashcombe", limit=2)
+    assert first_two.rows["member_key"].tolist() == everyone.rows["member_key"].tolist()[:2]
+    assert everyone.rows["urgency"].tolist()[0] == "high" and len(everyone.rows) == ON_LIST
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"checkin_after_days": 0}, "checkin_after_days must be a whole number from 1 to 3650; got 0."),
+    ({"checkin_after_days": 3651}, "checkin_after_days must be a whole number from 1 to 3650; got 3651."),
+    ({"checkin_after_days": True}, "checkin_after_days must be a whole number from 1 to 3650; got True."),
+    ({"wellbeing_at_most": -1}, "wellbeing_at_most must be a whole number from 0 to 5; got -1."),
+    ({"wellbeing_at_most": 6}, "wellbeing_at_most must be a whole number from 0 to 5; got 6."),
+    ({"wellbeing_at_most": 2.0}, "wellbeing_at_most must be a whole number from 0 to 5; got 2.0."),
+])
+def test_bad_next_round_settings_are_named_exactly(store, options, message):
+    with pytest.raises(InputError) as refused:
+        followups.compose_next_round(store, **options)
+    assert str(refused.value) == message
+
+
+def test_next_round_settings_at_their_limits_are_accepted(store):
+    for options in ({"checkin_after_days": 1}, {"checkin_after_days": 3650}, {"wellbeing_at_most": 0},
+                    {"wellbeing_at_most": 5}):
+        assert isinstance(followups.compose_next_round(store, as_of="2020-04-20", **options),
+                          followups.Composed)
+
+
 def test_an_existing_file_is_never_overwritten(store, tmp_path):
     (tmp_path / "list.xlsx").write_text("someone's spreadsheet")
     with pytest.raises(InputError, match="already exists"):

@@ -232,6 +232,44 @@ def test_erasure_refuses_a_bad_reason_and_a_second_erasure_and_changes_nothing(c
     assert len(privacy.log(con)) == entries
 
 
+def test_erasure_reaches_tables_added_later_whatever_their_names(con):
+    # "Every other table holding a member_key or one of their call_ids loses those rows", including
+    # tables this module has never heard of, and names that need quoting.
+    key = full_member(con)
+    other = add_member(con, "SYN0000008", "07700 900008")
+    odd = '"caller ""notes"""'  # the table caller "notes", quoted for SQL
+    con.execute(f"CREATE TABLE {odd} (member_key VARCHAR, note VARCHAR)")
+    con.execute("CREATE TABLE call_flags (call_id VARCHAR, flag VARCHAR)")
+    con.execute(f"INSERT INTO {odd} VALUES (?, 'theirs'), (?, 'someone else')", [key, other])
+    con.execute("INSERT INTO call_flags VALUES ('c2', 'theirs'), ('c9', 'someone else')")
+    result = privacy.erase(con, actor="dpo", reason="other", membership_number="SYN0000007")
+    assert result.removed['caller "notes"'] == 1 and result.removed["call_flags"] == 1
+    assert con.execute(f"SELECT note FROM {odd}").fetchall() == [("someone else",)]
+    assert con.execute("SELECT flag FROM call_flags").fetchall() == [("someone else",)]
+    # What keeps them off every list stays, recorded by whoever erased them.
+    entry = con.execute("SELECT scope, source, recorded_by FROM optouts WHERE optout_id = ?",
+                        [f"era-{key}"]).fetchone()
+    assert entry == ("all", "erasure", "dpo")
+
+
+def test_compaction_works_in_a_folder_whose_name_has_a_quote_and_clears_a_stale_copy(tmp_path):
+    folder = tmp_path / "o'brien's stores"
+    folder.mkdir()
+    path = folder / "wb.duckdb"
+    db.init_store(path, PASSPHRASE)
+    with db.session(path, PASSPHRASE) as con:
+        full_member(con)
+        privacy.erase(con, actor="ana", reason="other", membership_number="SYN0000007")
+    stale = folder / "wb.duckdb.compacting"
+    stale.write_bytes(b"half of an earlier compaction, interrupted")
+    assert privacy.compact(path, PASSPHRASE) == path
+    assert sorted(p.name for p in folder.iterdir()) == ["wb.duckdb"]  # no copy left beside it
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with db.session(path, PASSPHRASE, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM identities").fetchone()[0] == 0
+        assert privacy.verify(con).ok
+
+
 def test_an_encrypted_store_survives_compaction(con, store_path):
     full_member(con)
     privacy.erase(con, actor="ana", reason="other", phone="07700 900007")

@@ -49,8 +49,7 @@ def test_editing_any_field_of_an_entry_is_caught(con, column, value):
     _three_entries(con)
     con.execute(f"UPDATE audit_log SET {column} = {value} WHERE seq = 2")
     result = audit_log.verify(con)
-    assert (result.ok, result.bad_seq) == (False, 2)
-    assert result.problem == "entry 2 was changed after it was written"
+    assert result == audit_log.Verification(False, 3, 2, "entry 2 was changed after it was written")
 
 
 def test_an_entry_rehashed_after_an_edit_breaks_the_next_link(con):
@@ -62,30 +61,29 @@ def test_an_entry_rehashed_after_an_edit_breaks_the_next_link(con):
     con.execute("UPDATE audit_log SET member_digest = ?, hash = ? WHERE seq = 2",
                 ["f" * 64, audit_log.entry_hash(prev, entry)])
     result = audit_log.verify(con)
-    assert (result.ok, result.bad_seq, result.problem) == (False, 3, "entry 3 does not follow entry 2")
+    assert result == audit_log.Verification(False, 3, 3, "entry 3 does not follow entry 2")
 
 
 def test_a_deleted_middle_entry_is_named(con):
     _three_entries(con)
     con.execute("DELETE FROM audit_log WHERE seq = 2")
     result = audit_log.verify(con)
-    assert (result.ok, result.bad_seq, result.problem) == (False, 2, "entry 2 is missing (deleted)")
+    assert result == audit_log.Verification(False, 2, 2, "entry 2 is missing (deleted)")
 
 
 def test_deleting_the_newest_entries_is_caught_by_the_head(con):
     _three_entries(con)
     con.execute("DELETE FROM audit_log WHERE seq = 3")
     result = audit_log.verify(con)
-    assert (result.ok, result.bad_seq) == (False, 3)
-    assert result.problem == "entry 3 is missing (deleted): the log ends at 2, but 3 entries were written"
+    assert result == audit_log.Verification(
+        False, 2, 3, "entry 3 is missing (deleted): the log ends at 2, but 3 entries were written")
 
 
 def test_a_missing_head_is_caught(con):
     _three_entries(con)
     con.execute("DELETE FROM audit_head")
     result = audit_log.verify(con)
-    assert (result.ok, result.bad_seq) == (False, 3)
-    assert result.problem == "the record of the log's last entry is missing"
+    assert result == audit_log.Verification(False, 3, 3, "the record of the log's last entry is missing")
 
 
 @pytest.mark.parametrize("change", ["seq = 2", "hash = '" + "e" * 64 + "'"])
@@ -93,8 +91,7 @@ def test_a_head_that_does_not_match_the_last_entry_is_caught(con, change):
     _three_entries(con)
     con.execute(f"UPDATE audit_head SET {change}")
     result = audit_log.verify(con)
-    assert (result.ok, result.bad_seq) == (False, 3)
-    assert result.problem == "entry 3 does not match the log's recorded end"
+    assert result == audit_log.Verification(False, 3, 3, "entry 3 does not match the log's recorded end")
 
 
 def test_entries_chain_from_genesis_and_keep_only_a_digest_of_members(con):
@@ -182,3 +179,12 @@ def test_an_entry_needs_an_action(con, action):
     with pytest.raises(InputError, match="needs an action and an actor"):
         audit_log.audit(con, action, actor="ana")
     assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+
+
+def test_the_log_shows_the_50_newest_unless_asked_for_more(con):
+    with transaction(con):
+        for n in range(51):
+            audit_log.audit(con, "test.step", actor="ana", counts={"n": n})
+    shown = audit_log.log(con)
+    assert len(shown) == 50 and shown["seq"].iloc[0] == 51 and shown["seq"].iloc[-1] == 2
+    assert len(audit_log.log(con, limit=100)) == 51
