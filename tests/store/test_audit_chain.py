@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -129,7 +129,8 @@ def test_a_long_hex_id_is_not_mistaken_for_a_phone(con):
 
 
 def test_an_entry_hash_is_sha256_of_the_previous_hash_and_the_documented_canonical_json(con):
-    first = audit_log.audit(con, "optout.add", actor="  ana ", object_id="k1", counts={"b": 2, "a": 1},
+    first = audit_log.audit(con, "optout.add", actor="  Zoë ", object_id="k1",
+                            counts={"b": 2, "a": 1, "cutoff": date(2020, 4, 15)},
                             member_keys=["k2", None, "k1", "k2"])
     second = audit_log.audit(con, "erase", actor="ben")
     assert (first, second) == (1, 2)
@@ -144,7 +145,9 @@ def test_an_entry_hash_is_sha256_of_the_previous_hash_and_the_documented_canonic
         assert stored == hashlib.sha256((previous + canonical).encode("utf-8")).hexdigest()
         previous = stored
     (_, at, actor, _, _, counts, digest, _, _), (*_, no_counts, no_digest, _, _) = rows
-    assert actor == "ana" and counts == '{"a":1,"b":2}' and (no_counts, no_digest) == (None, None)
+    # Counts as compact JSON with sorted keys, anything else as text; the actor stripped; all ASCII.
+    assert actor == "Zoë" and counts == '{"a":1,"b":2,"cutoff":"2020-04-15"}'
+    assert (no_counts, no_digest) == (None, None)
     # Who was involved: SHA-256 of the distinct member keys, sorted, one per line.
     assert digest == hashlib.sha256(b"k1\nk2").hexdigest() == audit_log.member_digest(["k1", "k2"])
     # Logged in UTC, without a zone (DuckDB TIMESTAMP).
