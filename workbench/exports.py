@@ -454,7 +454,6 @@ def write_html(
     *,
     notice: Notice,
     title: str,
-    template: str = "list.html",
     row_numbers: bool = False,
     widths: Mapping[str, str] | None = None,
     force: bool = False,
@@ -465,17 +464,13 @@ def write_html(
     right-to-left characters cannot reorder the cells beside it.
 
     Args:
-        template: a Jinja2 template in workbench/templates given title, running, notice, columns
-            (name, rownum, width), rows (cell texts) and row_numbers.
         row_numbers: whether the first column holds row numbers (it gets a narrow, bold style).
         widths: CSS widths by column name, e.g. {"Call-back prompt": "22%"}; the rest share the page.
 
     Returns:
         The path written (mode 0600).
     """
-    page = render_html(
-        frame, notice=notice, title=title, template=template, row_numbers=row_numbers, widths=widths
-    )
+    page = render_html(frame, notice=notice, title=title, row_numbers=row_numbers, widths=widths)
     return write_text(path, page, force=force)
 
 
@@ -484,18 +479,21 @@ def render_html(
     *,
     notice: Notice,
     title: str,
-    template: str = "list.html",
     row_numbers: bool = False,
     widths: Mapping[str, str] | None = None,
 ) -> str:
-    """The HTML text `write_html` writes, from a Jinja2 template (autoescaped: see `pages`)."""
+    """The HTML text `write_html` writes, from templates/list.html (autoescaped: see `pages`).
+
+    The template is given title, running, notice, columns (name, rownum, width), rows (cell texts)
+    and row_numbers.
+    """
     widths = widths or {}
     columns = [
         {"name": str(c), "rownum": row_numbers and i == 0, "width": _width(widths.get(str(c), ""))}
         for i, c in enumerate(frame.columns)
     ]
     rows = [[cell_text(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    return pages.render(template, title=title, running=notice.running or notice.title, notice=notice,
+    return pages.render("list.html", title=title, running=notice.running or notice.title, notice=notice,
                         columns=columns, rows=rows, row_numbers=row_numbers)
 
 

@@ -6,9 +6,12 @@ opt-outs, withdrawals, erasures and retention runs; a source scan proves no list
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
+import time
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from hypothesis import strategies as st
 from workbench import privacy
 from workbench.cli import main
 from workbench.errors import InputError
-from workbench.privacy import optouts, optouts_import, pseudonymise, retention
+from workbench.ingest import optout_lists
+from workbench.privacy import optouts, pseudonymise, retention
 from workbench.store import db
 
 PHONE_A, PHONE_B, PHONE_C = "07700 900001", "07700 900002", "07700 900003"
@@ -167,7 +171,7 @@ def test_bulk_import_stores_unmatched_entries_that_suppress_later_arrivals(con, 
         {"Phone": "", "Membership Number": "syn 0000099"},    # nobody yet
         {"Phone": PHONE_B, "Membership Number": ""},          # nobody yet
     ])
-    result = optouts_import.import_file(con, path, actor="ana")
+    result = optout_lists.import_file(con, path, actor="ana")
     assert (result.entries, result.matched_members, result.unmatched_entries) == (3, 1, 2)
     late = [add_member(con, "SYN0000099", "07700 900099"), add_member(con, "SYN0000100", PHONE_B)]
     assert kept_keys(con, [*three.values(), *late]) == {three["A"], three["B"]}
@@ -176,8 +180,8 @@ def test_bulk_import_stores_unmatched_entries_that_suppress_later_arrivals(con, 
 def test_importing_the_same_file_again_changes_nothing(con, three, tmp_path):
     path = tmp_path / "list.csv"
     path.write_text("Phone\n07700 900003\n", encoding="utf-8")
-    optouts_import.import_file(con, path, actor="ana")
-    again = optouts_import.import_file(con, path, actor="ana")
+    optout_lists.import_file(con, path, actor="ana")
+    again = optout_lists.import_file(con, path, actor="ana")
     assert again.already_imported and len(optouts.register(con)) == 1
 
 
@@ -190,7 +194,7 @@ def test_a_bad_import_names_row_and_column_and_stores_nothing(con, three, tmp_pa
     path = tmp_path / "bad.csv"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=re.escape(message)) as error:
-        optouts_import.import_file(con, path, actor="ana")
+        optout_lists.import_file(con, path, actor="ana")
     assert "not a phone" not in str(error.value) and "because" not in str(error.value)
     assert optouts.register(con).empty
     assert con.execute("SELECT count(*) FROM imports").fetchone()[0] == 0
@@ -296,7 +300,7 @@ def _apply(con, tmp_path_factory, kind: str, target: str, flag) -> None:
         elif kind == "bulk_phone":
             csv = tmp_path_factory.mktemp("bulk") / "phones.csv"
             csv.write_text(f"Phone\n{target}\n", encoding="utf-8")
-            optouts_import.import_file(con, csv, actor="p")
+            optout_lists.import_file(con, csv, actor="p")
         else:
             retention.apply(con, actor="p", older_than_days=1)
     except InputError:
@@ -338,7 +342,7 @@ READS_IDENTITIES = re.compile(r"\b(FROM|JOIN)\s+identities\b", re.IGNORECASE)
 # it is reviewed and added here.
 ALLOWED = {
     "privacy/optouts.py": False,          # suppression itself matches on identity hashes
-    "privacy/optouts_import.py": False,   # matching bulk register entries to members
+    "ingest/optout_lists.py": False,      # matching bulk register entries to members
     "privacy/subjects.py": False,         # finding one person for an opt-out, subject access or erasure
     "privacy/subject_access.py": False,   # Art. 15: the person's own data, to them
     "ingest/members.py": False,           # writing identities from a member export
@@ -571,3 +575,44 @@ def test_a_member_erased_again_after_being_brought_back_by_hand_is_erased_again(
     assert len(erasures) == 2 and set(erasures["status"]) == {"active"}
     assert erasures["optout_id"].str.startswith(f"era-{three['C']}").all()
     assert three["C"] not in kept_keys(con, three.values(), scope="other")
+
+
+# --- a bulk file is read as every import is: within the limits, before the store is opened ----------
+
+def _far_workbook(path: Path) -> Path:
+    """A real workbook of phones with one more cell at XFD1048576: a dense reader lays out 17 billion."""
+    source = write_xlsx(path.with_name("plain.xlsx"), [{"Phone": PHONE_C}])
+    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", far + b"</sheetData>")
+            dst.writestr(info.filename, data)
+    return path
+
+
+def test_a_hostile_bulk_file_is_refused_in_seconds_and_changes_nothing(con, three, tmp_path):
+    path = _far_workbook(tmp_path / "paper.xlsx")
+    start = time.perf_counter()
+    with pytest.raises(InputError, match='paper.xlsx: sheet "Sheet1" spans 16,384 columns'):
+        optout_lists.import_file(con, path, actor="ana")
+    assert time.perf_counter() - start < 10 and optouts.register(con).empty
+
+
+def test_the_cli_refuses_a_hostile_bulk_file_before_it_opens_the_store(cli_store, tmp_path, capsys,
+                                                                       monkeypatch):
+    path = _far_workbook(tmp_path / "paper.xlsx")
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", "not the passphrase")
+    assert main(["optout", "import", str(path), "--db", str(cli_store)]) == 1
+    err = capsys.readouterr().err
+    assert "16,384 columns" in err and "passphrase" not in err  # the store was never opened
+
+
+def test_a_bulk_files_digest_is_keyed_so_it_cannot_be_matched_to_a_guessed_number(con, three, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text(f"Phone\n{PHONE_C}\n", encoding="utf-8")
+    optout_lists.import_file(con, path, actor="ana")
+    (stored,) = con.execute("SELECT sha256 FROM imports WHERE kind = 'optouts'").fetchone()
+    assert stored != hashlib.sha256(path.read_bytes()).hexdigest()
+    assert optout_lists.import_file(con, path, actor="ana").already_imported

@@ -346,7 +346,9 @@ def scanned_store(con):
 def _scan(con, tmp_path, files: dict[str, str], **options) -> list[tuple[str, str]]:
     paths = []
     for name, text in files.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
+        # Written as Latin-1 where UTF-8 cannot say it: "\xff\xfe" stands for bytes a damaged file holds.
+        data = text.encode("latin-1") if "\xff" in text else text.encode("utf-8")
+        (tmp_path / name).write_bytes(data)
         paths.append(tmp_path / name)
     return [(f.kind, f.file) for f in disclosure.scan_release(con, paths, **options)]
 
@@ -394,3 +396,111 @@ def test_a_release_with_a_person_in_it_is_stopped_naming_kinds_and_files_only(sc
                        "deleted. Report this as a bug: reports must never carry identity.")
     (tmp_path / "clean.csv").write_text("ward,n\nNorth,10\n", encoding="utf-8")
     assert disclosure.check_release(scanned_store, [tmp_path / "clean.csv"]) is None
+
+
+# -- the rules as the code applies them, at their edges ---------------------------------------------
+
+def test_counts_round_to_fives_by_default_and_stay_whole_numbers():
+    rounded = disclosure.round_counts(pd.Series([8, 12, 13, 102]))
+    assert rounded.tolist() == [10, 10, 15, 100] and rounded.dtype == "int64"
+    assert disclosure.round_counts(pd.Series([None, 1, 3], dtype="Float64"), base=2).tolist() == [0, 2, 4]
+
+
+def test_protected_counts_follow_the_profile_given_and_are_nullable_whole_numbers():
+    frame = pd.DataFrame({"n": [3, 12, 13, 0]})
+    exact = disclosure.protect_counts(frame, ["n"], EXACT)["n"]
+    assert exact.dtype == "Int64" and exact.tolist() == [pd.NA, 12, 13, 0]  # no rounding: exact counts
+    tens = disclosure.Profile("tens", threshold=8, suppress_zero=False, base=10)
+    assert disclosure.protect_counts(frame, ["n"], tens)["n"].tolist() == [pd.NA, 10, 10, 0]
+
+
+def test_counts_carrying_cell_keys_are_perturbed_before_the_rules_apply():
+    # Keys decide the noise (cellkey.PTABLE): 40 with key 100 gets 0; 7 with key 0 gets -2.
+    frame = pd.DataFrame({"ward": list("abcd"), "n": [0, 40, None, 7], "n_cellkey": [17, 100, 5, None]},
+                         index=[10, 11, 12, 13])
+    assert disclosure.perturbed(frame, "n").to_dict() == {10: 0, 11: 40, 12: 0, 13: 5}
+    out = disclosure.protect_counts(frame, ["n"], INTERNAL)
+    assert out["n"].tolist() == [0, 40, 0, pd.NA] and out.index.tolist() == [10, 11, 12, 13]  # missing: 0
+    assert list(out.columns) == ["ward", "n"]  # the keys never leave the library
+
+
+@pytest.mark.parametrize(("num", "den", "n", "shown"), [
+    (10, 20, 20, 50.0),
+    (10, 20, 8, 50.0),       # n at the threshold: shown
+    (10, 20, 7, None),       # n below it
+    (None, 20, 20, None),    # numerator suppressed
+    (10, None, 20, None),    # base suppressed
+    (10, 0, 20, None),       # base of zero
+    (1, 1, 20, 100.0),       # the smallest base there is
+    (10, 20, None, None),    # n unknown counts as 0
+])
+def test_a_percentage_is_shown_only_when_every_condition_holds(num, den, n, shown):
+    got = disclosure.percentage(pd.Series([num], dtype="Int64"), pd.Series([den], dtype="Int64"),
+                                pd.Series([n], dtype="Float64"), INTERNAL).iloc[0]
+    assert (None if np.isnan(got) else got) == shown
+
+
+def test_percentages_and_means_with_a_threshold_of_one_hide_only_what_is_unknown():
+    one = disclosure.Profile("one", threshold=1, suppress_zero=False)
+    assert np.isnan(disclosure.percentage(pd.Series([1]), pd.Series([2]), pd.Series([None]), one).iloc[0])
+    means = disclosure.mean(pd.Series([4.0, 5.0, 7.0]), pd.Series([None, 1, 3]), one)
+    assert np.isnan(means.iloc[0]) and means.iloc[1:].tolist() == [5.0, 2.3]  # one decimal by default
+
+
+def test_secondary_suppression_within_each_of_several_groups():
+    long = pd.DataFrame({"branch": list("XXYYZZZ"), "ward": list("abcdefg"), "n": [30, 20, 3, 30, 25, 4, 40]})
+    out = disclosure.protect_table(long, ["branch", "ward"], None, "n", EXACT)
+    hidden = out[out["n"].isna()][["branch", "ward"]].values.tolist()
+    assert hidden == [["Y", "c"], ["Y", "d"], ["Z", "e"], ["Z", "f"]]  # each group's own partner
+    totals = out[out["ward"] == "Total"]["n"].tolist()
+    assert totals == [50, 33, 69, 152]
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("020 7946 095", True),          # ten digits: the fewest a phone number has
+    ("+1234567890", True), ("+123456789012345", True),    # E.164: ten to fifteen digits
+    ("+123456789", False), ("+1234567890123456", False),
+])
+def test_a_phone_has_ten_to_fifteen_digits(text, found):
+    assert bool(disclosure.scan_text(text, "t.csv")) == found
+
+
+SHORT_NOTE = "buy him milk"  # twelve characters, three words: too short for a five-word run
+
+
+@pytest.fixture
+def noted_store(scanned_store):
+    from dp_helpers import add_call
+
+    key = scanned_store.execute("SELECT member_key FROM members").fetchone()[0]
+    add_call(scanned_store, "c3", key, notes=SHORT_NOTE)
+    add_call(scanned_store, "c4", key, notes="Call back later")  # only the report's own words
+    return scanned_store
+
+
+def test_the_scan_checks_every_file_and_reads_damaged_text(noted_store, tmp_path):
+    found = _scan(noted_store, tmp_path, {
+        "a.csv": f"x,{SHORT_NOTE},y\n",
+        "b.csv": "07700 900042\n",
+        "c.csv": "ward\n\xff\xfe broken bytes, then pat@example.org\n",
+        "d.csv": "collecting a prescription from the",  # five words of a note, the whole file
+    })
+    assert found == [("a phone number", "b.csv"), ("an email address", "c.csv"), ("call note text", "a.csv"),
+                     ("call note text", "d.csv")]
+
+
+def test_text_of_only_the_reports_own_words_is_never_a_note(noted_store, tmp_path):
+    words = frozenset({"call", "back", "later", "ward", "n"})
+    assert _scan(noted_store, tmp_path, {"a.csv": "ward,n\ncall back later,12\n"}, allowed_words=words) == []
+
+
+def test_removing_known_safe_text_never_hides_what_stood_around_it(scanned_store, tmp_path):
+    library = "/* bundled library */"
+    found = _scan(scanned_store, tmp_path, {"a.html": f"<p>Pat{library}Quennell</p>"}, known_safe=[library])
+    assert ("a member's full name", "a.html") in found
+
+
+def test_check_release_passes_its_options_to_the_scan(scanned_store, tmp_path):
+    (tmp_path / "a.csv").write_text("ward,n\nQuennell Park,12\n", encoding="utf-8")
+    disclosure.check_release(scanned_store, [tmp_path / "a.csv"],
+                             allowed_words=frozenset({"quennell", "park", "ward", "n"}))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -109,15 +110,33 @@ def test_entries_chain_from_genesis_and_keep_only_a_digest_of_members(con):
 )
 def test_personal_data_is_refused_and_nothing_is_written(con, field, value):
     kwargs = {"action": "optout.add", "object_id": None, "counts": None} | {field: value}
-    with pytest.raises(InputError, match="audit log takes ids and counts only"):
+    with pytest.raises(InputError) as refused:
         audit_log.audit(con, kwargs.pop("action"), actor="ana", **kwargs)
+    # The message names the field, and never repeats the value.
+    assert str(refused.value) == (
+        f"Audit {field} looks like it holds a phone number or an email address; the audit log takes ids and "
+        "counts only. Pass a member_key or a count instead.")
     assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("actor", ["", "   ", None])
 def test_an_entry_needs_an_actor(con, actor):
-    with pytest.raises(InputError, match="needs an action and an actor"):
+    with pytest.raises(InputError) as refused:
         audit_log.audit(con, "optout.add", actor=actor)
+    assert str(refused.value) == ("An audit entry needs an action and an actor: give --by NAME or set "
+                                  "WORKBENCH_USER.")
+
+
+def test_entries_are_logged_in_utc_whatever_the_machines_time_zone(con, monkeypatch):
+    monkeypatch.setenv("TZ", "Pacific/Auckland")  # twelve or thirteen hours from UTC, never zero
+    time.tzset()
+    try:
+        audit_log.audit(con, "optout.add", actor="ana")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    (at,) = con.execute("SELECT logged_at FROM audit_log").fetchone()
+    assert abs(at - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=5)
 
 
 def test_a_long_hex_id_is_not_mistaken_for_a_phone(con):
@@ -129,7 +148,8 @@ def test_a_long_hex_id_is_not_mistaken_for_a_phone(con):
 
 
 def test_an_entry_hash_is_sha256_of_the_previous_hash_and_the_documented_canonical_json(con):
-    first = audit_log.audit(con, "optout.add", actor="  ana ", object_id="k1", counts={"b": 2, "a": 1},
+    first = audit_log.audit(con, "optout.add", actor="  Zoë ", object_id="k1",
+                            counts={"b": 2, "a": 1, "cutoff": date(2020, 4, 15)},
                             member_keys=["k2", None, "k1", "k2"])
     second = audit_log.audit(con, "erase", actor="ben")
     assert (first, second) == (1, 2)
@@ -144,7 +164,9 @@ def test_an_entry_hash_is_sha256_of_the_previous_hash_and_the_documented_canonic
         assert stored == hashlib.sha256((previous + canonical).encode("utf-8")).hexdigest()
         previous = stored
     (_, at, actor, _, _, counts, digest, _, _), (*_, no_counts, no_digest, _, _) = rows
-    assert actor == "ana" and counts == '{"a":1,"b":2}' and (no_counts, no_digest) == (None, None)
+    # Counts as compact JSON with sorted keys, anything else as text; the actor stripped; all ASCII.
+    assert actor == "Zoë" and counts == '{"a":1,"b":2,"cutoff":"2020-04-15"}'
+    assert (no_counts, no_digest) == (None, None)
     # Who was involved: SHA-256 of the distinct member keys, sorted, one per line.
     assert digest == hashlib.sha256(b"k1\nk2").hexdigest() == audit_log.member_digest(["k1", "k2"])
     # Logged in UTC, without a zone (DuckDB TIMESTAMP).

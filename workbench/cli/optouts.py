@@ -6,8 +6,10 @@ import argparse
 from contextlib import closing
 from pathlib import Path
 
+from workbench import ingest
 from workbench.cli.common import actor, add_command, add_format_option, open_store, print_table
-from workbench.privacy import optouts, optouts_import
+from workbench.ingest import optout_lists
+from workbench.privacy import optouts
 
 
 def register(sub) -> None:
@@ -75,9 +77,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_import(args) -> int:
-    with closing(open_store(args)) as con:
-        result = optouts_import.import_file(con, args.file, actor=actor(args), reason=args.reason,
-                                            scope=args.scope)
+    # Read and checked before the store is opened: a slow or hostile file never holds its lock.
+    with ingest.read(args.file) as source, closing(open_store(args, into=source.connection)) as con:
+        result = optout_lists.import_file(con, source, actor=actor(args), reason=args.reason,
+                                          scope=args.scope)
     if result.already_imported:
         print(f"{args.file.name} was imported before; nothing changed.")
         return 0

@@ -320,7 +320,7 @@ def record_imported(con: duckdb.DuckDBPyConnection, matched: pd.DataFrame, *, im
     """Register a bulk opt-out file's matched entries (source "import") not already on the register.
 
     `matched` has entry, member_key, phone_hash, membership_hash, scope, reason and on_register
-    (`optouts_import`). Runs in the import's transaction, which audits it.
+    (`ingest.optout_lists`). Runs in the import's transaction, which audits it.
     """
     name = f"_matched_{uuid.uuid4().hex}"
     con.register(name, matched)

@@ -1,11 +1,15 @@
 """Bulk opt-outs from a CSV or XLSX of phone numbers and/or membership numbers (another tool, a
 paper list typed up). Entries that match nobody are still stored: their hashes suppress anyone who
 arrives later with that number. The file is all or nothing: one bad row and nothing is stored.
+
+The file is read as every import is (`files.stage`: the limits on size, columns, fields and a
+workbook's extent, calamine for workbooks), so a hostile file is refused in seconds; the CLI reads it
+(`ingest.read`) before it opens the store, so it never holds the store's lock meanwhile. The
+register itself is written only by `privacy.optouts`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ import pandas as pd
 
 from workbench import ids
 from workbench.errors import InputError
+from workbench.ingest import files
 from workbench.privacy import optouts, pseudonymise
 from workbench.privacy.optouts import REASONS, SCOPES, vocabulary
 from workbench.privacy.subjects import phone_e164
@@ -45,40 +50,46 @@ def _header_key(text: object) -> str:
     return re.sub(r"[\s._\-#]", "", str(text)).lower()
 
 
-def read_entries(path: Path, default_reason: str, default_scope: str) -> pd.DataFrame:
-    """The file's rows as E.164 phones and normalised membership numbers, checked.
+def read_entries(frame: pd.DataFrame, name: str, default_reason: str, default_scope: str) -> pd.DataFrame:
+    """A file's rows (text cells, and each row's number in the file in `files.ROW_NAME`) as E.164
+    phones and normalised membership numbers, checked.
 
     Raises:
-        InputError: unreadable file, no usable column, or a bad value (named by row and column).
+        InputError: no usable column, or a bad value (named by row and column, never repeated).
     """
-    frame = _read(path)
+    numbers = frame[files.ROW_NAME].tolist()
+    frame = frame.drop(columns=files.ROW_NAME).fillna("")
     columns = {_header_key(c): c for c in frame.columns}
     phone_col = next((columns[k] for k in columns if k in PHONE_HEADERS), None)
     number_col = next((columns[k] for k in columns if k in MEMBERSHIP_HEADERS), None)
     if phone_col is None and number_col is None:
-        raise InputError(f"{path.name}: no Phone or Membership Number column. Found: "
+        raise InputError(f"{name}: no Phone or Membership Number column. Found: "
                          f"{', '.join(map(str, frame.columns)) or 'no columns'}. "
                          "Add a header row naming one.")
     rows = []
-    for index, values in enumerate(frame.to_dict("records"), start=2):  # row 1 is the header
-        rows.append(_entry(path.name, index, values, phone_col, number_col, default_reason, default_scope))
+    for number, values in zip(numbers, frame.to_dict("records"), strict=True):
+        rows.append(_entry(name, int(number), values, phone_col, number_col, default_reason, default_scope))
     entries = pd.DataFrame([r for r in rows if r], columns=["phone", "number", "reason", "scope"])
     return entries.drop_duplicates(ignore_index=True)
 
 
-def _read(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() not in SUFFIXES:
-        raise InputError(f"Unsupported file extension: '{path.suffix}'. "
-                         f"Supported formats: {', '.join(SUFFIXES)}")
+STAGED_QUERY = "SELECT * FROM temp.{table} ORDER BY {row}"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, source: files.Source | Path) -> tuple[pd.DataFrame, str]:
+    """The file's cells as text with their row numbers, and its SHA-256; read within the limits."""
+    if isinstance(source, files.Source):
+        con, staged, sha256, path = source.connection, source.staged, source.sha256, source.path
+    else:
+        path = Path(source)
+        if path.suffix.lower() not in SUFFIXES:
+            raise InputError(f"Unsupported file extension: '{path.suffix}' ({path.name}). "
+                             f"Supported formats: {', '.join(SUFFIXES)}")
+        staged, sha256 = files.stage(con, path, table="optout_list"), files.sha256(path)
     try:
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        return pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.") from None
-    except Exception as error:  # noqa: BLE001 - any parse failure is the file's fault; say so, without its text
-        raise InputError(f"{path.name}: cannot be read as {path.suffix.lstrip('.').upper()} "
-                         f"({type(error).__name__}). Save it again as CSV (UTF-8) or XLSX.") from None
+        return con.execute(STAGED_QUERY.format(table=staged.table, row=files.ROW)).df(), sha256
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{staged.table}")
 
 
 def _entry(name: str, row: int, values: dict, phone_col, number_col, reason: str, scope: str) -> tuple | None:
@@ -130,24 +141,29 @@ VALUES (?, 'optouts', ?, ?, now(), ?, ?, ?, 0, 0)
 """
 
 
-def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str,
+def import_file(con: duckdb.DuckDBPyConnection, path: str | Path | files.Source, *, actor: str,
                 reason: str = "asked_not_to_be_called", scope: str = "calls") -> ImportResult:
     """Add every row of a CSV/XLSX of phones and/or membership numbers to the register.
 
     Args:
-        path: the file; columns Phone and/or Membership Number, optionally Reason and Scope.
+        path: the file; columns Phone and/or Membership Number, optionally Reason and Scope. Or a
+            `files.Source` read before the store was opened (`ingest.read`), as the CLI does.
         reason, scope: used for rows that do not say.
 
     Returns:
-        ImportResult with counts. The same file again (by SHA-256) changes nothing.
+        ImportResult with counts. The same file again (by its keyed digest) changes nothing.
 
     Raises:
-        InputError: the file, a column or a row is bad; nothing is stored.
+        InputError: the file is beyond the limits (`ingest.limits`) or cannot be read, or a column
+            or a row is bad; nothing is stored.
     """
-    path = Path(path)
     reason, scope = vocabulary(reason, REASONS, "--reason"), vocabulary(scope, SCOPES, "--scope")
-    entries = read_entries(path, reason, scope)
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    name = (path.path if isinstance(path, files.Source) else Path(path)).name
+    frame, digest = _rows(con, path)
+    entries = read_entries(frame, name, reason, scope)
+    # Keyed, as every file of people's digest is: a file holding one phone number could otherwise be
+    # matched to a guess by its plain SHA-256.
+    sha256 = pseudonymise.file_digest(con, digest)
     if con.execute(SEEN_QUERY, [sha256]).fetchone():
         return ImportResult(None, len(entries), 0, 0, 0, already_imported=True)
     hashed = _hashed(con, entries)
@@ -156,7 +172,7 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor: str,
         matched = _match(con, hashed)
         optouts.record_imported(con, matched, import_id=import_id, actor=actor)
         result = _result(import_id, matched)
-        con.execute(IMPORT_ROW_QUERY, [import_id, path.name, sha256, actor, len(entries), result.entries
+        con.execute(IMPORT_ROW_QUERY, [import_id, name, sha256, actor, len(entries), result.entries
                                        - result.already_on_register])
         audit(con, "optout.import", actor=actor, object_id=import_id, member_keys=_members(matched),
               counts={"entries": result.entries, "matched_members": result.matched_members,
