@@ -11,7 +11,7 @@ from small_org import small_store
 
 from workbench.analysis import needs, outreach
 from workbench.privacy import optouts
-from workbench.store import db, snapshot, snapshot_file
+from workbench.store import db, snapshot, snapshot_file, state
 
 
 @pytest.fixture
@@ -319,3 +319,24 @@ def test_erasure_discards_the_kept_file(small):
     assert path.exists()
     erasure.erase(small, actor="test", reason="subject_request", member_key="m1")
     assert not path.exists()
+
+
+def test_a_kept_file_is_trusted_without_the_checksum_only_at_the_exact_store_state_it_was_saved_at(small):
+    # A new process skips the content checksum when the store's fingerprint (file and WAL inode,
+    # size and mtime; row counts; audit head) is the one the file was saved at, and only then.
+    snapshot.get(small)
+    store, file_key = _store_path(small), snapshot_file.file_key(small)
+    saved_at = state.fingerprint(small)
+    kept = snapshot_file.load(store, file_key, state=snapshot._state(saved_at))
+    assert kept is not None
+    kept.close()
+    path, calls, members, seq, stats = saved_at
+    for changed in [(path, calls + 1, members, seq, stats), (path, calls, members, (seq or 0) + 1, stats),
+                    (path, calls, members, seq, tuple((i, size + 1, t) for i, size, t in stats))]:
+        assert snapshot_file.load(store, file_key, state=snapshot._state(changed)) is None
+    # A write from another program moves the fingerprint, so the next process checks the content.
+    small.execute("UPDATE calls SET wellbeing = 1 WHERE wellbeing = 2")
+    assert state.fingerprint(small) != saved_at
+    assert snapshot_file.load(store, file_key, state=snapshot._state(state.fingerprint(small))) is None
+    _, built, loaded = _new_process_get(small)
+    assert (built, loaded) == (1, 0)

@@ -7,9 +7,11 @@ secret (so only someone who can open the store can open it), has mode 0600, and 
 temporary name and renamed into place, so a reader sees the old file or the new one, never half.
 
 It is only ever trusted after a check: it records the checksum of the store's analysis data it was
-built from (`snapshot.content`) and the build's version; a load whose checksum differs from the
-store's now returns nothing, so a write made behind the library's back is caught and rebuilt, not
-served stale. Erasure and retention call `discard`, so rows they remove do not linger here.
+built from (`snapshot.content`), the store's fingerprint when it was saved (`state.fingerprint`:
+the store file's and its WAL's inode, size and mtime, row counts, audit head) and the build's
+version. A new process opens it without the checksum only if the fingerprint is unchanged, so no
+process has written since; otherwise a load whose checksum differs from the store's now returns
+nothing, so a write made behind the library's back is caught and rebuilt, not served stale. Erasure and retention call `discard`, so rows they remove do not linger here.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def save(snap: duckdb.DuckDBPyConnection, store: str | Path, key: str, stamp: str) -> bool:
+def save(snap: duckdb.DuckDBPyConnection, store: str | Path, key: str, stamp: str, state: str = "") -> bool:
     """Write every table of the in-memory snapshot `snap` to the store's snapshot file.
 
     Args:
@@ -52,6 +54,7 @@ def save(snap: duckdb.DuckDBPyConnection, store: str | Path, key: str, stamp: st
         store: the store's path.
         key: `file_key` of the store.
         stamp: what the file is valid for (build version and content checksum).
+        state: the build version and the store's `state.fingerprint` it was built at (see `load`).
 
     Returns:
         True if written; False if it could not be (a read-only folder, a full disk): the
@@ -64,7 +67,7 @@ def save(snap: duckdb.DuckDBPyConnection, store: str | Path, key: str, stamp: st
         snap.execute(f"ATTACH {_quote(str(temp))} AS {ALIAS} (ENCRYPTION_KEY {_quote(key)})")
         try:
             snap.execute(f"COPY FROM DATABASE memory TO {ALIAS}")
-            snap.execute(f"CREATE TABLE {ALIAS}.{META_TABLE} AS SELECT ? AS stamp", [stamp])
+            snap.execute(f"CREATE TABLE {ALIAS}.{META_TABLE} AS SELECT ? AS stamp, ? AS state", [stamp, state])
             snap.execute(f"CHECKPOINT {ALIAS}")
         finally:
             snap.execute(f"DETACH {ALIAS}")
@@ -77,8 +80,15 @@ def save(snap: duckdb.DuckDBPyConnection, store: str | Path, key: str, stamp: st
         _remove(temp)
 
 
-def load(store: str | Path, key: str, stamp: str) -> duckdb.DuckDBPyConnection | None:
-    """A new snapshot connection reading the store's snapshot file, if the file is valid for `stamp`.
+def load(
+    store: str | Path, key: str, stamp: str | None = None, state: str | None = None
+) -> duckdb.DuckDBPyConnection | None:
+    """A new snapshot connection reading the store's snapshot file, if the file is valid for `stamp`,
+    or was saved with exactly this `state`.
+
+    `state` (the store file's fingerprint: its and its WAL's inode, size and mtime, row counts and
+    audit head) lets a new process skip the content checksum when nothing has touched the store
+    since the file was saved; any write since, by any process, changes it.
 
     Returns None when there is no file, it cannot be read (another key, a damaged file) or it was
     built from other data or by another build version: the caller then builds afresh.
@@ -90,8 +100,8 @@ def load(store: str | Path, key: str, stamp: str) -> duckdb.DuckDBPyConnection |
     try:
         snap.execute("RESET memory_limit")  # the snapshot is sized by the data, not the store's limit
         snap.execute(f"ATTACH {_quote(str(path))} AS {ALIAS} (ENCRYPTION_KEY {_quote(key)}, READ_ONLY)")
-        row = snap.execute(f"SELECT stamp FROM {ALIAS}.{META_TABLE}").fetchone()
-        valid = row is not None and row[0] == stamp
+        row = snap.execute(f"SELECT stamp, state FROM {ALIAS}.{META_TABLE}").fetchone()
+        valid = row is not None and ((stamp is not None and row[0] == stamp) or (state is not None and row[1] == state))
         if valid:
             _views_of_kept_tables(snap)
     except duckdb.Error:
