@@ -68,4 +68,5 @@ def run() -> None:
 
         MISSED.append("import calls peak memory")
     note("both sides are whole processes, so Python start-up is in both; the import adds validation, "
-         "normalising phones and labels, pseudonyms, the check against calls already held and the audit entry")
+         "normalising phones and labels, pseudonyms, the check against calls already held and the audit "
+         "entry")

@@ -125,7 +125,8 @@ def aligned(frame: pd.DataFrame) -> str:
         cells = [str(name), *map(str, values.tolist())]
         if values.hasnans:  # NaN, None, NA and NaT shown as to_string shows them in an object column
             missing = "NaN" if values.dtype.kind == "f" else "None"
-            cells[1:] = [missing if gap else cell for cell, gap in zip(cells[1:], values.isna().tolist(), strict=True)]
+            gaps = values.isna().tolist()
+            cells[1:] = [missing if gap else cell for cell, gap in zip(cells[1:], gaps, strict=True)]
         width = max(map(len, cells))
         columns.append([cell.rjust(width) for cell in cells])
     return "\n".join(map(" ".join, zip(*columns, strict=True)))

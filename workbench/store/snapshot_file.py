@@ -11,7 +11,8 @@ built from (`snapshot.content`), the store's fingerprint when it was saved (`sta
 the store file's and its WAL's inode, size and mtime, row counts, audit head) and the build's
 version. A new process opens it without the checksum only if the fingerprint is unchanged, so no
 process has written since; otherwise a load whose checksum differs from the store's now returns
-nothing, so a write made behind the library's back is caught and rebuilt, not served stale. Erasure and retention call `discard`, so rows they remove do not linger here.
+nothing, so a write made behind the library's back is caught and rebuilt, not
+served stale. Erasure and retention call `discard`, so rows they remove do not linger here.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def save(snap: duckdb.DuckDBPyConnection, store: str | Path, key: str, stamp: st
         snap.execute(f"ATTACH {_quote(str(temp))} AS {ALIAS} (ENCRYPTION_KEY {_quote(key)})")
         try:
             snap.execute(f"COPY FROM DATABASE memory TO {ALIAS}")
-            snap.execute(f"CREATE TABLE {ALIAS}.{META_TABLE} AS SELECT ? AS stamp, ? AS state", [stamp, state])
+            snap.execute(f"CREATE TABLE {ALIAS}.{META_TABLE} AS SELECT ? AS stamp, ? AS state",
+                         [stamp, state])
             snap.execute(f"CHECKPOINT {ALIAS}")
         finally:
             snap.execute(f"DETACH {ALIAS}")
@@ -101,7 +103,9 @@ def load(
         snap.execute("RESET memory_limit")  # the snapshot is sized by the data, not the store's limit
         snap.execute(f"ATTACH {_quote(str(path))} AS {ALIAS} (ENCRYPTION_KEY {_quote(key)}, READ_ONLY)")
         row = snap.execute(f"SELECT stamp, state FROM {ALIAS}.{META_TABLE}").fetchone()
-        valid = row is not None and ((stamp is not None and row[0] == stamp) or (state is not None and row[1] == state))
+        valid = row is not None and (
+            (stamp is not None and row[0] == stamp) or (state is not None and row[1] == state)
+        )
         if valid:
             _views_of_kept_tables(snap)
     except duckdb.Error:
