@@ -27,6 +27,7 @@ from workbench.store import db
 from workbench.widgets import server
 
 CHANGES = 21
+WARM_S = 12  # a kernel running the app's notebook ahead of a visit, with margin
 CHROMIUM = "/usr/bin/chromium"
 SCAN_QUERY = "SELECT count(*) FROM calls WHERE outcome <> ''"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
@@ -67,13 +68,15 @@ def in_chromium(path: Path) -> tuple[Stats, Stats]:
         process = server.start(path, port)
         try:
             server.wait_until_ready(port, timeout=120, process=process)
+            time.sleep(WARM_S)  # a warm server: its first kernel has run the notebook
             renders, changes = [], []
             for _ in range(RUNS):
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.set_default_timeout(120_000)
                 renders.append(_visit(page, port))
                 page.close()
-                time.sleep(3)  # let Voilà warm the next kernel, as it does between visitors
+                # Voilà warms the next kernel REFILL_DELAY_S after a visit takes one; wait until it has.
+                time.sleep(server.REFILL_DELAY_S + WARM_S)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_default_timeout(120_000)
             _visit(page, port)

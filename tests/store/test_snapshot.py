@@ -340,3 +340,23 @@ def test_a_kept_file_is_trusted_without_the_checksum_only_at_the_exact_store_sta
     assert snapshot_file.load(store, file_key, state=snapshot._state(state.fingerprint(small))) is None
     _, built, loaded = _new_process_get(small)
     assert (built, loaded) == (1, 0)
+
+
+def test_a_kept_file_checked_by_content_records_the_state_so_the_next_process_skips_the_checksum(small):
+    from workbench.store import settings
+
+    snapshot.get(small)
+    store, file_key = _store_path(small), snapshot_file.file_key(small)
+    settings.set(small, "escalate_after_days", "9", actor="test")  # a write that leaves the data alone
+    now = state.fingerprint(small)
+    assert snapshot_file.load(store, file_key, state=snapshot._state(now)) is None  # saved before it
+    _, built, loaded = _new_process_get(small)  # checked by content, opened, and stamped with the state
+    assert (built, loaded) == (0, 1)
+    kept = snapshot_file.load(store, file_key, state=snapshot._state(now))
+    assert kept is not None
+    kept.close()
+    path = snapshot_file.path_for(store)
+    assert (path.stat().st_mode & 0o777) == 0o600 and not path.with_name(path.name + ".wal").exists()
+    # A stamp for other data is never given a state.
+    assert not snapshot_file.restamp(store, file_key, "another build:()", snapshot._state(now) + "x")
+    assert snapshot_file.load(store, file_key, state=snapshot._state(now) + "x") is None

@@ -508,8 +508,12 @@ def _stamp(now: tuple) -> str:
 
 
 def _state(key: tuple) -> str:
-    """The store state a kept snapshot file was saved at: this build's version and the fingerprint."""
-    return f"{VERSION}:{key!r}"
+    """The store state a kept snapshot file was saved at: this build's version and the fingerprint.
+
+    Without the path (the fingerprint's first part): the web app names the store by its resolved
+    path and a command by the one typed, and the file's inode already says which file it is.
+    """
+    return f"{VERSION}:{key[1:]!r}"
 
 
 def _open_kept_at(con: duckdb.DuckDBPyConnection, key: tuple) -> Snapshot | None:
@@ -538,6 +542,9 @@ def _open_kept(con: duckdb.DuckDBPyConnection, key: tuple, now: tuple) -> Snapsh
         file_key = snapshot_file.file_key(con)
     except StoreError:  # a store without its member secret: nothing is kept for it
         return None
+    # Checked by content, so the store was written since the file was saved (a command that opened it
+    # for writing, say): record the state it is valid at now, so later processes skip the checksum.
+    snapshot_file.restamp(key[0], file_key, _stamp(now), _state(key))
     kept = snapshot_file.load(key[0], file_key, _stamp(now))
     if kept is None:
         return None

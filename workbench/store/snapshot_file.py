@@ -116,6 +116,36 @@ def load(
     return snap
 
 
+def restamp(store: str | Path, key: str, stamp: str, state: str) -> bool:
+    """Record that the file, valid for `stamp`, is valid at store state `state` too (see `load`).
+
+    Best effort: False if it could not be (no such file, another stamp, a process reading the file
+    holds its lock, a read-only folder). Call it only while this process has the file open nowhere.
+    """
+    path = path_for(store)
+    if not path.exists():
+        return False
+    old_umask = os.umask(0o077)  # the WAL of this small write is created 0600 too
+    snap = None
+    try:
+        snap = db.memory_connection()
+        snap.execute(f"ATTACH {_quote(str(path))} AS {ALIAS} (ENCRYPTION_KEY {_quote(key)})")
+        try:
+            done = snap.execute(
+                f"UPDATE {ALIAS}.{META_TABLE} SET state = ? WHERE stamp = ? RETURNING 1", [state, stamp]
+            ).fetchall()
+            snap.execute(f"CHECKPOINT {ALIAS}")
+        finally:
+            snap.execute(f"DETACH {ALIAS}")
+        return bool(done)
+    except (duckdb.Error, OSError):
+        return False
+    finally:
+        os.umask(old_umask)
+        if snap is not None:
+            snap.close()
+
+
 KEPT_TABLES_QUERY = f"""
 SELECT table_name FROM duckdb_tables() WHERE database_name = '{ALIAS}' AND table_name <> '{META_TABLE}'
 """

@@ -144,6 +144,14 @@ def _figure_widget_class():
     return SharedBundleFigureWidget
 
 
+def bundle_preload() -> widgets.HTML:
+    """In the web app, a tag that has the browser fetch and compile plotly's widget code while the
+    page waits for the passphrase, rather than after it (an empty widget elsewhere)."""
+    path = os.environ.get(PLOTLY_BUNDLE_ENV)
+    tag = f'<link rel="modulepreload" href="{html.escape(path)}">' if path else ""
+    return widgets.HTML(tag, layout=widgets.Layout(display="none"))
+
+
 def warm_up() -> None:
     """Pay plotly's first-use costs in Python now: importing FigureWidget and building a first bar
     chart take seconds. The web app calls this while Voilà prepares its kernel, before anyone

@@ -60,6 +60,9 @@ def _copy_private(source: Path, root: Path, name: str) -> None:
     exports.write_bytes(folder / name, source.read_bytes(), force=True)  # whole, replaced in one step
 
 
+REFILL_DELAY_S = 20
+
+
 def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None) -> list[str]:
     """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened.
 
@@ -82,6 +85,9 @@ def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None
         "--VoilaConfiguration.template=workbench",
         "--VoilaConfiguration.preheat_kernel=True",
         "--VoilaConfiguration.default_pool_size=1",
+        # The next kernel is warmed 20 s after a visit takes one, not 1 s: warming runs the notebook
+        # (seconds of CPU), and on a 2-core laptop it slowed the visitor's own first chart by a third.
+        f"--VoilaKernelManager.fill_delay={REFILL_DELAY_S}",
         *extra,
     ]
 
