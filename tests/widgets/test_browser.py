@@ -228,6 +228,30 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     assert keys and opted_out_key not in keys
 
 
+CLIPPED_CHARTS = """[...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+    const box = plot.closest('[class*="wb-chart-"]');
+    return [box.className.match(/wb-chart-[a-z-]+/)[0], plot.querySelector('.main-svg').width.baseVal.value,
+            box.getBoundingClientRect().width]; }).filter(([, drawn, room]) => drawn > room + 1)"""
+
+
+def test_without_ward_boundaries_the_dashboard_says_so_and_draws_every_chart_whole(
+    page, running_app, synthetic_store, tmp_path
+):
+    # The app opens the store only when the passphrase is typed, so the boundaries go before that.
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE) as con:
+        con.execute("DELETE FROM ward_boundaries")
+    page.goto(running_app)
+    page.locator("input[type=password]").fill(db.DEMO_PASSPHRASE)
+    page.locator("input[type=password]").press("Enter")
+    page.get_by_text("No ward map: this store has no ward boundaries").wait_for()
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 3")
+    page.locator(".wb-chart-place .legend").wait_for()
+    page.screenshot(path=tmp_path / "no-boundaries.png")
+    # None is wider than the box it sits in: the note beside the by-place chart once squeezed its
+    # box, cutting off the chart's last bars and its legend.
+    assert page.evaluate(CLIPPED_CHARTS) == []
+
+
 def test_a_notebook_runs_in_jupyterlab(page, synthetic_store, tmp_path):
     _require_chromium()
     port, token = server.free_port(), secrets.token_hex(16)

@@ -70,7 +70,10 @@ class OutreachDashboard(StoreBound):
         self.by_place = ChartSlot(width=650)
         self.map = MapSlot(height=380, width=520)
         self.by_place.layout.width, self.map.layout.width = "660px", "530px"  # side by side in 1,240
-        self.map_note = widgets.HTML()
+        # Neither may shrink: a squeezed box cut off the chart drawn at 650 px (its legend, last bars).
+        self.by_place.layout.flex = "0 0 auto"
+        self.map_note = widgets.HTML(layout=widgets.Layout(width="530px"))
+        self.map_column = widgets.Layout(flex="0 0 auto", justify_content="center")
         self._shapes: maps.WardShapes | None = None  # every ward's shape, read once per refresh
         self.steps = Steps(2, "Updating")
         self._quiet = False
@@ -95,7 +98,7 @@ class OutreachDashboard(StoreBound):
                 widgets.HBox([self.reset_button, self.steps.bar]),
                 self.feedback,
                 self.headline,
-                widgets.HBox([self.by_place, widgets.VBox([self.map, self.map_note])]),
+                widgets.HBox([self.by_place, widgets.VBox([self.map, self.map_note], layout=self.map_column)]),
                 self.over_time,
                 self.outcomes,
             ]
@@ -195,8 +198,10 @@ class OutreachDashboard(StoreBound):
                 "<code>workbench import boundaries FILE</code> (ONS ward boundaries, GeoJSON or zipped "
                 "shapefile).</div>"
             )
+            self.map.layout.display = "none"  # its empty frame would push the note below the chart
             return
         self.map_note.value = ""
+        self.map.layout.display = None
         self.map.draw(maps.contact_drawing(self.data.by_ward, self.data.shapes, focus=self.data.focus,
                                            selected=self.data.filters.get("ward")))
 
