@@ -73,7 +73,9 @@ class OutreachDashboard(StoreBound):
         # Neither may shrink: a squeezed box cut off the chart drawn at 650 px (its legend, last bars).
         self.by_place.layout.flex = "0 0 auto"
         self.map_note = widgets.HTML(layout=widgets.Layout(width="530px"))
-        self.map_column = widgets.Layout(flex="0 0 auto", justify_content="center")
+        self.map_column = widgets.VBox(
+            [self.map, self.map_note], layout=widgets.Layout(flex="0 0 auto", justify_content="center")
+        )
         self._shapes: maps.WardShapes | None = None  # every ward's shape, read once per refresh
         self.steps = Steps(2, "Updating")
         self._quiet = False
@@ -98,7 +100,7 @@ class OutreachDashboard(StoreBound):
                 widgets.HBox([self.reset_button, self.steps.bar]),
                 self.feedback,
                 self.headline,
-                widgets.HBox([self.by_place, widgets.VBox([self.map, self.map_note], layout=self.map_column)]),
+                widgets.HBox([self.by_place, self.map_column]),
                 self.over_time,
                 self.outcomes,
             ]
