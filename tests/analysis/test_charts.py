@@ -75,3 +75,13 @@ def test_charts_do_not_change_their_input(con):
     before = frame.copy()
     charts.outreach_summary(frame)
     assert frame.equals(before)
+
+
+def test_services_usage_gives_every_service_a_readable_bar_and_its_name():
+    import pandas as pd
+
+    many = pd.DataFrame({"service": [f"Service {i}" for i in range(35)], "referenced": range(35, 0, -1)})
+    fig = charts.services_usage(many)
+    assert fig.layout.height >= charts.BAR_PX * 35 and fig.layout.yaxis.dtick == 1
+    assert list(fig.data[0].y)[-1] == "Service 0"  # most referenced at the top (plotly draws upwards)
+    assert charts.services_usage(many.head(3)).layout.height == 380  # a few: the usual height

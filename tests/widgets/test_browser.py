@@ -228,7 +228,8 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     assert keys and opted_out_key not in keys
 
 
-CLIPPED_CHARTS = """[...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+CLIPPED_CHARTS = """[...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent)
+  .map(plot => {
     const box = plot.closest('[class*="wb-chart-"]');
     return [box.className.match(/wb-chart-[a-z-]+/)[0], plot.querySelector('.main-svg').width.baseVal.value,
             box.getBoundingClientRect().width]; }).filter(([, drawn, room]) => drawn > room + 1)"""
@@ -249,6 +250,10 @@ def test_without_ward_boundaries_the_dashboard_says_so_and_draws_every_chart_who
     page.screenshot(path=tmp_path / "no-boundaries.png")
     # None is wider than the box it sits in: the note beside the by-place chart once squeezed its
     # box, cutting off the chart's last bars and its legend.
+    assert page.evaluate(CLIPPED_CHARTS) == []
+    page.locator(".wb-tabs").get_by_role("button", name="Needs").click()
+    page.locator(".wb-chart-needs .legend").wait_for()
+    assert page.locator(".wb-needs").get_by_text("No ward map").is_visible()
     assert page.evaluate(CLIPPED_CHARTS) == []
 
 

@@ -284,6 +284,9 @@ def trend(summary: pd.DataFrame) -> go.Figure:
     )
 
 
+BAR_PX = 24  # a horizontal bar and its gap, room for a readable label and count
+
+
 def services_usage(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     """Times each service (or category, ward...) was referenced, most first, counts on the bars."""
     by = by or frame.columns[0]
@@ -306,7 +309,10 @@ def services_usage(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     title = f"Services referenced on calls, by {by}"
     if "listed" in frame:
         title += " (orange: not in the directory)"
-    return _layout(fig, title, "times referenced", by)
+    fig = _layout(fig, title, "times referenced", by)
+    # A bar's height for each service, and every name shown: at a fixed height plotly skipped every
+    # other name and shrank the counts on 35 thin bars past reading.
+    return fig.update_layout(height=max(380, BAR_PX * len(frame) + 140), yaxis={"dtick": 1})
 
 
 def gaps(frame: pd.DataFrame, value: str = "without_service") -> go.Figure:

@@ -99,7 +99,9 @@ class FollowupListView(StoreBound):
             style=LABEL,
             layout=widgets.Layout(width="36em"),
         )
-        self.fmt = widgets.Dropdown(description="Format", options=FORMATS, value="xlsx", style=LABEL)
+        # As wide as the path box: each label must show in full whether the list leaves encrypted.
+        self.fmt = widgets.Dropdown(description="Format", options=FORMATS, value="xlsx", style=LABEL,
+                                    layout=widgets.Layout(width="36em"))
         self.reason = widgets.Text(
             description="Why not protected",
             placeholder="e.g. printed for a branch with no computer; paper copy kept locked",
@@ -368,7 +370,8 @@ class BriefingView(StoreBound):
         self.branch = widgets.Dropdown(description="Branch", options=[], style=LABEL)
         self.ward = widgets.Dropdown(description="Ward", options=choices([]), style=LABEL)
         self.round = widgets.Text(description="Round", placeholder="e.g. round 3", style=LABEL)
-        self.fmt = widgets.Dropdown(description="Format", options=BRIEFING_FORMATS, value="pdf", style=LABEL)
+        self.fmt = widgets.Dropdown(description="Format", options=BRIEFING_FORMATS, value="pdf", style=LABEL,
+                                    layout=widgets.Layout(width="36em"))
         self.folder = widgets.Text(description="Save in", style=LABEL, layout=widgets.Layout(width="36em"))
         self.make_button = button("Make the callers' briefing", icon="file-text", style="primary")
         self.branch.observe(self.feedback.guarded(lambda _: self._wards()), names="value")

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import ipywidgets as widgets
+
 from workbench.widgets.common import ChartSlot
+
+NO_BOUNDARIES = (
+    "<div style='color:#555'>No ward map: this store has no ward boundaries. Load them with "
+    "<code>workbench import boundaries FILE</code> (ONS ward boundaries, GeoJSON or zipped shapefile)."
+    "</div>"
+)
 
 
 class MapSlot(ChartSlot):
@@ -46,4 +54,28 @@ class MapSlot(ChartSlot):
             self.on_ward(trace.name)
 
 
-__all__ = ["MapSlot"]
+def beside(
+    chart: ChartSlot, chart_px: int, slot: MapSlot, map_px: int, note_box: widgets.HTML
+) -> widgets.HBox:
+    """A chart and a ward map side by side, each keeping its width (neither box may shrink).
+
+    A box squeezed narrower than the chart drawn in it cut off the chart's last bars and legend;
+    that happened when the map's note took the room. With no map, the note sits beside the chart.
+    """
+    chart.layout.width, chart.layout.flex = f"{chart_px}px", "0 0 auto"
+    slot.layout.width = note_box.layout.width = f"{map_px}px"
+    column = widgets.Layout(flex="0 0 auto", justify_content="center")
+    return widgets.HBox([chart, widgets.VBox([slot, note_box], layout=column)])
+
+
+def no_map(slot: MapSlot, note_box: widgets.HTML, has_shapes: bool) -> bool:
+    """Say so, and hide the map's empty frame, when the store has no ward boundaries.
+
+    Returns True when there is nothing to draw.
+    """
+    note_box.value = "" if has_shapes else NO_BOUNDARIES
+    slot.layout.display = None if has_shapes else "none"
+    return not has_shapes
+
+
+__all__ = ["MapSlot", "beside", "no_map"]

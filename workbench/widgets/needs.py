@@ -24,7 +24,7 @@ from workbench.widgets.common import (
     table,
 )
 from workbench.widgets.feedback import Feedback
-from workbench.widgets.maps import MapSlot
+from workbench.widgets.maps import MapSlot, beside, no_map
 from workbench.widgets.store import StoreBound, StoreView
 
 QUEUE_COLUMNS = [
@@ -98,18 +98,6 @@ class _PlaceFilters(StoreBound):
         self.ward.value = ALL if self.ward.value == ward else ward
 
 
-def _no_map(slot: MapSlot, note_box: widgets.HTML, ward_shapes: maps.WardShapes) -> bool:
-    """Say so when the store has no ward boundaries; True when there is nothing to draw."""
-    if ward_shapes.rings:
-        note_box.value = ""
-        return False
-    note_box.value = (
-        "<div style='color:#555'>No ward map: this store has no ward boundaries. Load them with "
-        "<code>workbench import boundaries FILE</code>.</div>"
-    )
-    return True
-
-
 class NeedsView(_PlaceFilters):
     """The triage queue (most urgent first), how many need what, and the escalations."""
 
@@ -120,8 +108,8 @@ class NeedsView(_PlaceFilters):
         self.summary = widgets.HTML()
         self.by_category = ChartSlot(width=620)
         self.map = MapSlot(width=540, on_ward=self._pick_ward)
-        self.by_category.layout.width, self.map.layout.width = "630px", "550px"  # side by side in 1,240
         self.map.add_class("wb-needs-map")
+        self.by_category.add_class("wb-chart-needs")
         self.map_note = widgets.HTML()
         self.queue = table(narrow="choose a branch, ward or need")
         self.queue.add_class("wb-needs-queue")
@@ -134,7 +122,7 @@ class NeedsView(_PlaceFilters):
                 self.feedback,
                 self.summary,
                 heading("How many need what, and where (click a ward to see its queue)"),
-                widgets.HBox([self.by_category, widgets.VBox([self.map, self.map_note])]),
+                beside(self.by_category, 630, self.map, 550, self.map_note),  # side by side in 1,240
                 heading("The triage queue, most urgent first"),
                 note(
                     "Score = urgency + wellbeing + need + age band + days waiting (see docs/glossary.md). "
@@ -163,7 +151,7 @@ class NeedsView(_PlaceFilters):
         self.frame = frame
         self.summary.value = _queue_summary(frame)
         self.by_category.show(charts.needs_counts(by_category, "category"))
-        if not _no_map(self.map, self.map_note, ward_shapes):
+        if not no_map(self.map, self.map_note, bool(ward_shapes.rings)):
             self.map.draw(maps.needs_drawing(by_ward, ward_shapes, focus=focus, selected=place["ward"]))
         self.queue.show(
             frame[QUEUE_COLUMNS],
@@ -213,7 +201,7 @@ class ServicesView(_PlaceFilters):
             branch_gaps = services.gaps(con, branch=place["branch"]) if place["ward"] else gaps
             ward_shapes, focus = self._map_wards(con)
         self.usage.show(charts.services_usage(usage.head(15), "service"))
-        if not _no_map(self.map, self.map_note, ward_shapes):
+        if not no_map(self.map, self.map_note, bool(ward_shapes.rings)):
             frame = maps.gaps_by_ward(branch_gaps.uncovered)
             self.map.draw(maps.gaps_drawing(frame, ward_shapes, focus=focus, selected=place["ward"]))
         self.no_service.show(
@@ -268,7 +256,7 @@ class VolunteersView(_PlaceFilters):
                 keen_members, needs.queue(con, branch=place["branch"], category=category))
             ward_shapes, focus = self._map_wards(con)
         self.keen.show(charts.volunteers_by_ward(keen))
-        if not _no_map(self.map, self.map_note, ward_shapes):
+        if not no_map(self.map, self.map_note, bool(ward_shapes.rings)):
             self.map.draw(maps.volunteers_drawing(against, ward_shapes, focus=focus, selected=place["ward"]))
         self.matches.show(matches, empty="No suggestions for this selection.")
         self.feedback.clear()

@@ -20,7 +20,7 @@ from workbench.store.filters import known, wards
 from workbench.vocabulary import OUTCOMES
 from workbench.widgets.common import LABEL, ChartSlot, Steps, choices, chosen, dropdown
 from workbench.widgets.feedback import Feedback
-from workbench.widgets.maps import MapSlot
+from workbench.widgets.maps import MapSlot, beside, no_map
 from workbench.widgets.store import StoreBound, StoreView
 
 HEADLINES = (
@@ -69,13 +69,7 @@ class OutreachDashboard(StoreBound):
         self.outcomes = ChartSlot(height=340)
         self.by_place = ChartSlot(width=650)
         self.map = MapSlot(height=380, width=520)
-        self.by_place.layout.width, self.map.layout.width = "660px", "530px"  # side by side in 1,240
-        # Neither may shrink: a squeezed box cut off the chart drawn at 650 px (its legend, last bars).
-        self.by_place.layout.flex = "0 0 auto"
-        self.map_note = widgets.HTML(layout=widgets.Layout(width="530px"))
-        self.map_column = widgets.VBox(
-            [self.map, self.map_note], layout=widgets.Layout(flex="0 0 auto", justify_content="center")
-        )
+        self.map_note = widgets.HTML()
         self._shapes: maps.WardShapes | None = None  # every ward's shape, read once per refresh
         self.steps = Steps(2, "Updating")
         self._quiet = False
@@ -100,7 +94,7 @@ class OutreachDashboard(StoreBound):
                 widgets.HBox([self.reset_button, self.steps.bar]),
                 self.feedback,
                 self.headline,
-                widgets.HBox([self.by_place, self.map_column]),
+                beside(self.by_place, 660, self.map, 530, self.map_note),  # side by side in 1,240
                 self.over_time,
                 self.outcomes,
             ]
@@ -194,16 +188,8 @@ class OutreachDashboard(StoreBound):
         self.feedback.clear()
 
     def _draw_map(self) -> None:
-        if not self.data.shapes or not self.data.shapes.rings:
-            self.map_note.value = (
-                "<div style='color:#555'>No ward map: this store has no ward boundaries. Load them with "
-                "<code>workbench import boundaries FILE</code> (ONS ward boundaries, GeoJSON or zipped "
-                "shapefile).</div>"
-            )
-            self.map.layout.display = "none"  # its empty frame would push the note below the chart
+        if no_map(self.map, self.map_note, bool(self.data.shapes and self.data.shapes.rings)):
             return
-        self.map_note.value = ""
-        self.map.layout.display = None
         self.map.draw(maps.contact_drawing(self.data.by_ward, self.data.shapes, focus=self.data.focus,
                                            selected=self.data.filters.get("ward")))
 
