@@ -471,8 +471,9 @@ def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) ->
     fields = [f for f in FORMULA_FIELDS if f in columns]
     if not fields:
         return []
-    # The text is trimmed already; a prefix test costs a fraction of a regular expression per cell.
-    cond = " OR ".join(f"left(t__{f}, 1) IN ('=', '@')" for f in fields)
+    # The text is trimmed already. starts_with compares bytes: a third of the time of left(), which
+    # decodes a character, and a fraction of a regular expression's.
+    cond = " OR ".join(f"starts_with(t__{f}, '=') OR starts_with(t__{f}, '@')" for f in fields)
     n = con.execute(FORMULA_CELLS.format(any=cond)).fetchone()[0]
     return (
         [
@@ -487,11 +488,16 @@ def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) ->
 
 def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dict[str, str]) -> None:
     result.import_id = f"imp{result.sha256[:8]}{uuid.uuid4().hex[:8]}"
+    # Calls are made ready in temporary tables before the transaction opens (`ingest.calls.stage`).
+    staged = _stage_calls(con, valid, result, progress, columns) if kind == "calls" else None
     # A dry run does everything, to count it exactly, then undoes it.
     with transaction(con, keep=not result.dry_run):
-        {"members": _write_members, "calls": _write_calls, "services": _write_services}[kind](
-            con, valid, actor, result, progress, columns
-        )
+        if staged is not None:
+            _write_calls(con, valid, actor, result, columns, staged)
+        else:
+            {"members": _write_members, "services": _write_services}[kind](
+                con, valid, actor, result, progress, columns
+            )
         _record(con, actor, result)
 
 
@@ -527,7 +533,9 @@ def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) 
         )
 
 
-def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> None:
+def _stage_calls(con, valid, result: ImportResult, progress, columns) -> ingest_calls.StagedCalls:
+    """Everything of a calls import that only reads the store, in temporary tables, before the write
+    transaction (`ingest.calls.stage`); a failure here has written nothing."""
     ingest_members.register_keys(con, "ingest_stage", valid)
     # Rows matched by another id or by phone and first name belong to members already held, whose
     # details came from their own member list: nothing to gather from the call export (which saves
@@ -539,16 +547,20 @@ def _write_calls(con, valid, actor, result: ImportResult, progress, columns) -> 
         )
     else:
         ingest_members.gather_numbers_only(con)
+    return ingest_calls.stage(
+        con, "ingest_stage", valid, has_call_ids="call_id" in columns,
+        # A file of survey answers (VAN's) completes the calls its contact history brought in.
+        answers_for_held=bool(profiles.BY_NAME[result.profile].long_answers),
+    )
+
+
+def _write_calls(con, valid, actor, result: ImportResult, columns, staged: ingest_calls.StagedCalls) -> None:
     members = ingest_members.write(con, "ingest_stage", valid)
     result.members_created = members.created
     _member_warnings(
         ingest_members.MemberCounts(0, 0, 0, members.phones_unreadable, members.phone_rows), result
     )
-    counts = ingest_calls.write(
-        con, "ingest_stage", valid, result.import_id, actor, has_call_ids="call_id" in columns,
-        # A file of survey answers (VAN's) completes the calls its contact history brought in.
-        answers_for_held=bool(profiles.BY_NAME[result.profile].long_answers),
-    )
+    counts = ingest_calls.write(con, staged, result.import_id, actor)
     result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
     result.updated = counts.answered_held
     if counts.answered_held:

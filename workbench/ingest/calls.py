@@ -14,7 +14,7 @@ import duckdb
 
 from workbench.ingest import problems
 from workbench.ingest.fields import norm_sql
-from workbench.privacy.pseudonymise import pseudonymise_callers
+from workbench.privacy.pseudonymise import record_callers, rename_callers
 
 NATURAL_ID = (
     "'N' || substr(sha256(k.member_key || '|' || s.round || '|' || "
@@ -36,6 +36,16 @@ WHERE s.call_id = d.call_id AND s.row > d.first_row AND s.p__call_id IS NULL
 def mark_duplicate_ids(con: duckdb.DuckDBPyConnection, stage: str) -> None:
     """A call id that appears twice in one file is a problem on its later rows."""
     problems.mark_duplicates(con, stage, DUPLICATE_IDS, MARK_DUPLICATES)
+
+
+@dataclass(frozen=True)
+class StagedCalls:
+    """The calls of a file made ready to write (`stage`), and what `write` must know of them."""
+
+    new_callers: list[tuple[str, str]]  # pseudonyms to store with the calls
+    already_held: int | None  # None: counted in `write`, after survey answers fill held calls
+    erased_skipped: int
+    answers_for_held: bool
 
 
 @dataclass(frozen=True)
@@ -182,27 +192,30 @@ WHERE {valid} AND k.member_key IN (SELECT member_key FROM members WHERE erased_a
 """
 
 
-def write(
+def stage(
     con: duckdb.DuckDBPyConnection,
     stage: str,
     valid: str,
-    import_id: str,
-    actor: str,
     *,
     has_call_ids: bool,
     answers_for_held: bool = False,
-) -> CallCounts:
-    """Insert the new calls (and their needs, skills and services); record do-not-call opt-outs.
+) -> StagedCalls:
+    """Make temp.ingest_calls: the file's new calls as they will be written, callers pseudonymised.
+
+    Run before the import's write transaction opens: DuckDB writes a table made inside the
+    transaction out at half the speed of one made before it (2M calls: 3.0 s against 1.6 s). Only
+    temporary tables change here; the store is read (members erased, calls held), not written, but
+    for the secret key caller pseudonyms are made with, created the first time one is needed.
 
     Args:
         has_call_ids: the export has its own call ids (already checked unique within the file);
             otherwise each call's id is a digest of its natural key.
         answers_for_held: the file holds survey answers; a row for a call already held (same
-            member, time and caller) completes that call instead of adding another.
+            member, time and caller) completes that call instead of adding another (in `write`).
     """
     # Erasures are rare: when there are none, skip both the filter and the count of erased rows.
     any_erased = con.execute(ANY_ERASED).fetchone()[0] > 0
-    pseudonymise_callers(con, f"temp.{stage}_rows", where=valid)  # "1" or a volunteer's name becomes C0042
+    new_callers = rename_callers(con, f"temp.{stage}_rows", where=valid)  # "1" or a name becomes C0042
     con.execute(
         STAGED_CALLS.format(
             stage=stage,
@@ -217,10 +230,23 @@ def write(
     # Sorting every call to drop repeats costs seconds on a big file; most files have none.
     if (not has_call_ids or blank_ids) and con.execute(REPEATS).fetchone()[0]:
         con.execute(DEDUPLICATE)
-    answered = _answer_held(con) if answers_for_held else 0
-    held = con.execute(ALREADY_HELD).fetchone()[0]
-    new = con.execute("SELECT count(*) FROM temp.ingest_calls").fetchone()[0]
+    held = None if answers_for_held else con.execute(ALREADY_HELD).fetchone()[0]
     erased = con.execute(ERASED_ROWS.format(stage=stage, valid=valid)).fetchone()[0] if any_erased else 0
+    return StagedCalls(new_callers, held, erased, answers_for_held)
+
+
+def write(con: duckdb.DuckDBPyConnection, staged: StagedCalls, import_id: str, actor: str) -> CallCounts:
+    """Insert the staged new calls (and their needs, skills and services); record do-not-call opt-outs.
+
+    Run inside the import's transaction, after `stage`.
+    """
+    record_callers(con, staged.new_callers)
+    held = staged.already_held
+    answered = 0
+    if staged.answers_for_held:
+        answered = _answer_held(con)
+        held = con.execute(ALREADY_HELD).fetchone()[0]
+    new = con.execute("SELECT count(*) FROM temp.ingest_calls").fetchone()[0]
     con.execute(INSERT_CALLS, [import_id])
     con.execute(INSERT_NEEDS)
     con.execute(INSERT_SKILLS)
@@ -229,7 +255,9 @@ def write(
     con.execute(INSERT_SERVICES)
     unlisted = con.execute(UNLISTED).fetchall()
     optouts = _record_optouts(con, actor)
-    return CallCounts(new, held, erased, optouts, [r[0] for r in unlisted[:10]], len(unlisted), answered)
+    return CallCounts(
+        new, held, staged.erased_skipped, optouts, [r[0] for r in unlisted[:10]], len(unlisted), answered
+    )
 
 
 def _record_optouts(con: duckdb.DuckDBPyConnection, actor: str) -> int:

@@ -86,31 +86,37 @@ def normalise_caller(value: str) -> str:
     return " ".join(str(value).split()).casefold()
 
 
-def pseudonymise_callers(
+def rename_callers(
     con: duckdb.DuckDBPyConnection, table: str, *, column: str = "caller", where: str = "TRUE"
-) -> int:
+) -> list[tuple[str, str]]:
     """Replace the caller ids in `table.column` (a staging table) by the store's caller pseudonyms.
 
-    Run inside the import's transaction: a new caller's pseudonym is stored with the calls, or not
-    at all. `table`, `column` and `where` (the rows to keep) are the ingest's own SQL, never input.
+    A caller new to the store is numbered after those held; `record_callers` stores the new ones,
+    inside the import's transaction, so a new caller's pseudonym is stored with the calls or not at
+    all. The numbering holds because the import is the store's only writer between the two.
+    `table`, `column` and `where` (the rows to keep) are the ingest's own SQL, never input.
 
     Returns:
-        How many callers were new to the store.
+        The callers new to the store, as (keyed hash of the id, pseudonym) pairs.
     """
     names = {"table": table, "column": column, "where": where}
     raw = [r[0] for r in con.execute(STAGED_CALLERS.format(**names)).fetchall()]
     if not raw:
-        return 0
+        return []
     hashes = keyed(db.ensure_key(con, CALLER_KEY), [normalise_caller(v) for v in raw])
     known = dict(con.execute(KNOWN_CALLERS, [sorted(set(hashes))]).fetchall())
     fresh = sorted(set(hashes) - known.keys())  # by hash: the numbering says nothing of the ids
     start = con.execute(NEXT_CALLER).fetchone()[0]
     for number, digest in enumerate(fresh, start=start):
         known[digest] = caller_pseudonym(number)
-    if fresh:
-        con.executemany("INSERT INTO caller_ids VALUES (?, ?)", [[d, known[d]] for d in fresh])
     con.execute(RENAME_CALLERS.format(**names), [raw, [known[h] for h in hashes]])
-    return len(fresh)
+    return [(digest, known[digest]) for digest in fresh]
+
+
+def record_callers(con: duckdb.DuckDBPyConnection, fresh: list[tuple[str, str]]) -> None:
+    """Store the pseudonyms of callers new to the store (`rename_callers`' result)."""
+    if fresh:
+        con.executemany("INSERT INTO caller_ids VALUES (?, ?)", [list(pair) for pair in fresh])
 
 
 # -- per-release keys ------------------------------------------------------------------------------
