@@ -19,11 +19,15 @@ PHONE = re.compile(r"\+?(?:\d[\s().-]*){7,}\d")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
-# Adjacent word pairs of the texts that are some member's "first last" or "last first" name.
+# Adjacent word pairs of the texts that are some member's "first last" or "last first" name. Two
+# equality joins, not one joined ON a = x OR a = y: DuckDB cannot hash an OR, and compared every pair
+# with every member (4.9 s against 500,000 members, where these take 0.2 s).
 NAMES_QUERY = """
-SELECT DISTINCT t.pair FROM {pairs} t
+SELECT t.pair FROM {pairs} t
 SEMI JOIN identities i ON t.pair = lower(trim(i.first_name)) || ' ' || lower(trim(i.last_name))
-                       OR t.pair = lower(trim(i.last_name)) || ' ' || lower(trim(i.first_name))
+UNION
+SELECT t.pair FROM {pairs} t
+SEMI JOIN identities i ON t.pair = lower(trim(i.last_name)) || ' ' || lower(trim(i.first_name))
 """
 
 
