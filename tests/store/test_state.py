@@ -24,6 +24,7 @@ def test_a_pinned_read_only_connection_reads_the_state_once_and_nobody_can_write
         other = subprocess.run([sys.executable, "-c", WRITE_FROM_ANOTHER_PROCESS, str(synthetic_store)],
                                capture_output=True, text=True, timeout=120)
         assert other.returncode != 0 and "is busy" in other.stderr, other.stderr[-300:]
+        assert "has it open (to read or to write)" in other.stderr  # a reader holds it, not a writer
         assert state.fingerprint(con) == pinned
     assert id(con) not in state._PINNED
 

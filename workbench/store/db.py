@@ -185,7 +185,7 @@ def _explain_attach_error(path: Path, error: duckdb.Error, has_passphrase: bool)
         holder = re.search(r"held in (\S+) \(PID (\d+)\)", text)
         who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another program"
         return StoreError(
-            f"{path} is busy: {who} has it open for writing. Wait for that command to "
+            f"{path} is busy: {who} has it open (to read or to write). Wait for that command to "
             "finish, or close the notebook or app that holds it (restart its kernel), "
             "then try again."
         )
