@@ -533,3 +533,32 @@ def test_a_store_from_before_aliases_and_status_is_upgraded_when_opened(store_pa
         assert version == str(db.SCHEMA_VERSION)
     finally:
         con.close()
+
+
+def test_services_named_in_survey_answers_go_to_the_call_already_held(con, tools, tmp_path):
+    ingest.import_members(con, tools["members_with_van_ids"], actor="ana")
+    ingest.import_calls(con, tools["van"], actor="ana")
+    survey = _survey(tools)
+    contacts = survey.drop_duplicates(["VANID", "Date Canvassed", "Canvassed By"]).head(3)
+    question = "Which services did you tell them about?"
+    told = contacts.assign(**{"Survey Question Name": question, "Survey Response": "Northvale Food Bank"})
+    answers = tmp_path / "survey_with_services.txt"
+    pd.concat([survey, told]).to_csv(answers, sep="\t", index=False, encoding="utf-16")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        tools["callhub_mapping"].read_text(encoding="utf-8").replace(
+            "[columns]\n", f'[columns]\nservices_referenced = "{question}"\n'
+        ),
+        encoding="utf-8",
+    )
+    calls_before = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+
+    for _ in range(2):  # the same answers twice: each service once on each call
+        ingest.import_calls(con, answers, mapping=mapping, actor="ana")
+    referenced = con.execute(
+        "SELECT count(*), count(DISTINCT call_id) FROM call_services WHERE raw_name = 'Northvale Food Bank'"
+    ).fetchone()
+    assert referenced == (3, 3)
+    held = "SELECT count(*) FROM call_services s JOIN calls c USING (call_id)"
+    assert con.execute(held).fetchone()[0] == 3  # on calls held, not on new ones
+    assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == calls_before

@@ -126,8 +126,11 @@ CREATE OR REPLACE TEMP TABLE ingest_call_services AS
 SELECT c.call_id, k.service_id, c.raw_name FROM (
     SELECT call_id, unnest(services_referenced) AS raw_name FROM temp.ingest_calls
     WHERE len(services_referenced) > 0
+    {{held}}
 ) c LEFT JOIN temp.ingest_service_keys k ON k.key = {norm_sql("c.raw_name")}
 """
+# Services named in survey answers for a call already held (`_answer_held`) go to that call.
+HELD_SERVICES = "UNION ALL SELECT call_id, raw_name FROM temp.ingest_held_services"
 
 INSERT_SERVICES = (
     "INSERT INTO call_services SELECT call_id, service_id, raw_name FROM temp.ingest_call_services"
@@ -174,6 +177,16 @@ WHERE x.value IS NOT NULL
 """
 
 HELD_LISTS = (("call_needs", "need_categories", "category"), ("call_skills", "skills", "skill"))
+# Matched to the directory with the new calls' references (CALL_SERVICES); a name the held call
+# already references is not added again.
+ANSWERED_SERVICES = """
+CREATE OR REPLACE TEMP TABLE ingest_held_services AS
+SELECT DISTINCT a.held_id AS call_id, x.raw_name FROM temp.ingest_answered a
+JOIN (SELECT call_id, unnest(services_referenced) AS raw_name FROM temp.ingest_calls
+      WHERE len(services_referenced) > 0) x ON x.call_id = a.staged_id
+WHERE x.raw_name IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM call_services t WHERE t.call_id = a.held_id AND t.raw_name = x.raw_name)
+"""
 DROP_ANSWERED = "DELETE FROM temp.ingest_calls WHERE call_id IN (SELECT staged_id FROM temp.ingest_answered)"
 
 
@@ -183,6 +196,7 @@ def _answer_held(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(FILL_ANSWERS)
     for table, column, name in HELD_LISTS:
         con.execute(ADD_TO_HELD.format(table=table, column=column, name=name))
+    con.execute(ANSWERED_SERVICES)
     return con.execute(DROP_ANSWERED).fetchone()[0]
 
 
@@ -251,7 +265,7 @@ def write(con: duckdb.DuckDBPyConnection, staged: StagedCalls, import_id: str, a
     con.execute(INSERT_NEEDS)
     con.execute(INSERT_SKILLS)
     con.execute(SERVICE_KEYS)
-    con.execute(CALL_SERVICES)
+    con.execute(CALL_SERVICES.replace("{held}", HELD_SERVICES if staged.answers_for_held else ""))
     con.execute(INSERT_SERVICES)
     unlisted = con.execute(UNLISTED).fetchall()
     optouts = _record_optouts(con, actor)
