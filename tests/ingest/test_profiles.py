@@ -562,3 +562,33 @@ def test_services_named_in_survey_answers_go_to_the_call_already_held(con, tools
     held = "SELECT count(*) FROM call_services s JOIN calls c USING (call_id)"
     assert con.execute(held).fetchone()[0] == 3  # on calls held, not on new ones
     assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == calls_before
+
+
+def test_a_spoke_export_has_no_date_so_it_loads_as_calls_with_date(con, tools):
+    ingest.import_members(con, tools["members_with_van_ids"], actor="ana")
+    with pytest.raises(InputError, match=r"give the day the calls were made with --date dd/mm/yyyy"):
+        ingest.import_calls(con, tools["spoke"], dry_run=True)
+    spoke = pd.read_csv(tools["spoke"], dtype=str)
+    contacted = spoke[spoke["contact[messageStatus]"] != "needsMessage"]
+    result = ingest.import_calls(con, tools["spoke"], call_date="03/04/2020", actor="ana")
+    assert (result.profile, result.loaded, result.rejected) == ("spoke", len(contacted), 0)
+    assert f"{len(contacted):,} calls with no date were given 03/04/2020 (--date)." in result.summary()
+    assert con.execute("SELECT DISTINCT called_at FROM calls").fetchall() == [(dt.datetime(2020, 4, 3),)]
+    assert result.source_optouts == (spoke["contact[optOut]"] == "true").sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("31/02/2020", '--date "31/02/2020" is not a date we can read'), ("April", '--date "April" is not'),
+     (dt.date.today() + dt.timedelta(days=2), "is in the future")],
+)
+def test_a_date_that_cannot_be_the_calls_day_is_refused_by_value(con, tools, given, message):
+    with pytest.raises(InputError, match=message):
+        ingest.import_calls(con, tools["spoke"], call_date=given, dry_run=True)
+
+
+def test_the_command_takes_the_calls_day():
+    from workbench.cli import build_parser
+
+    args = build_parser().parse_args(["import", "calls", "spoke.csv", "--date", "03/04/2020"])
+    assert args.call_date == "03/04/2020"

@@ -90,6 +90,14 @@ def register(sub) -> None:
                 help="the round for every call (default: the file's round or campaign column, else one "
                 "round named from the first and last call dates)",
             )
+            p.add_argument(
+                "--date",
+                dest="call_date",
+                default=None,
+                metavar="DD/MM/YYYY",
+                help="the day the calls were made, for rows with no date (an export such as Spoke's "
+                "carries none)",
+            )
         p.set_defaults(kind=kind)
     _register_boundaries(kinds)
     parser.set_defaults(handler=lambda args: cmd_profiles() if args.profiles else (parser.print_help(), 2)[1])
@@ -146,7 +154,11 @@ def cmd_import(args) -> int:
                 progress=None,
                 profile=args.profile,
                 force_rejects=args.force,
-                **({"round_name": args.round_name} if args.kind == "calls" else {}),
+                **(
+                    {"round_name": args.round_name, "call_date": args.call_date}
+                    if args.kind == "calls"
+                    else {}
+                ),
             )
         except ingest.ImportRejected as rejected:
             _print_problems(rejected)

@@ -14,6 +14,8 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +188,7 @@ def import_calls(
     progress: bool | None = False,
     profile: str | None = None,
     round_name: str | None = None,
+    call_date: dt.date | str | None = None,
     force_rejects: bool = False,
 ) -> ImportResult:
     """Add the new calls from a call-outcomes export (and create or update the members it carries).
@@ -198,13 +201,35 @@ def import_calls(
     Args:
         round_name: the round for every call (--round); by default the file's round or campaign
             column, else one round named from the first and last call dates.
+        call_date: the day of every call whose row has no date (--date), for exports that carry
+            none (Spoke's); a date, or text written dd/mm/yyyy or yyyy-mm-dd. A row whose date
+            cannot be read keeps its problem.
 
     Other arguments, result and errors as `import_members`.
     """
     return _import(
         "calls", con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress,
-        profile=profile, round_name=round_name, force_rejects=force_rejects,
+        profile=profile, round_name=round_name, call_date=_call_date(call_date), force_rejects=force_rejects,
     )
+
+
+def _call_date(value: dt.date | str | None) -> dt.date | None:
+    """--date as a date: day first, not in the future. Raises InputError, naming the value."""
+    if value is None or isinstance(value, dt.date):
+        day = value
+    else:
+        text = str(value).strip()
+        day = None
+        for form in ("%d/%m/%Y", "%Y-%m-%d"):
+            with contextlib.suppress(ValueError):
+                day = dt.datetime.strptime(text, form).date()
+        if day is None:
+            raise InputError(
+                f'--date "{text}" is not a date we can read; write it as dd/mm/yyyy, e.g. 03/04/2020.'
+            )
+    if day is not None and day > dt.date.today():
+        raise InputError(f"--date {day:%d/%m/%Y} is in the future; give the day the calls were made.")
+    return day
 
 
 def import_services(
@@ -243,7 +268,7 @@ WHERE sha256 = ? AND kind = ? ORDER BY imported_at LIMIT 1
 
 def _import(
     kind, con, path, mapping, sheet, dry_run, skip_invalid, actor, rejects, progress, *, profile=None,
-    round_name=None, force_rejects=False,
+    round_name=None, call_date=None, force_rejects=False,
 ) -> ImportResult:
     # `path` may be a file already read by `read()`, before the store was opened (see files.read).
     source = path if isinstance(path, ingest_files.Source) else None
@@ -281,7 +306,7 @@ def _import(
             staged = ingest_files.stage(con, path, sheet=source.sheet if source else sheet)
         return _checked_import(
             kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar,
-            profile=profile, round_name=round_name, force_rejects=force_rejects,
+            profile=profile, round_name=round_name, call_date=call_date, force_rejects=force_rejects,
         )
     finally:
         bar.close()
@@ -300,7 +325,7 @@ def _default_rejects(path: Path) -> Path:
 
 def _checked_import(
     kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar, *,
-    profile=None, round_name=None, force_rejects=False,
+    profile=None, round_name=None, call_date=None, force_rejects=False,
 ):
     if staged is None:  # an Open Referral UK folder: its tables are staged as one
         directory = oruk.stage(con, path, mapping_data)
@@ -312,7 +337,9 @@ def _checked_import(
     result.rows_read = staged.rows
     result.warnings += staged.warnings
     bar.update()
-    understood = _match(con, kind, staged, mapping_data, path.name, profile)
+    # With --date, a file need not have a date column.
+    optional = ("called_at",) if call_date is not None else ()
+    understood = _match(con, kind, staged, mapping_data, path.name, profile, optional)
     matched = understood.match
     result.profile, result.profile_title = understood.profile.name, understood.profile.title
     result.columns = {f: (h, matched.scores.get(f, 100.0)) for f, h in matched.columns.items()}
@@ -327,7 +354,7 @@ def _checked_import(
         )
     checks = _stage_rows(kind, con, staged, understood)
     if kind == "calls":
-        notes, warnings = formats.prepare_calls(con, "ingest_stage", understood, round_name)
+        notes, warnings = formats.prepare_calls(con, "ingest_stage", understood, round_name, call_date)
         result.notes, result.warnings = result.notes + notes, result.warnings + warnings
     bar.update()
     if ingest_problems.has_any(con, "ingest_stage", checks):
@@ -373,7 +400,8 @@ def _unmapped_terms(terms: list[str]) -> list[str]:
 
 
 def _match(
-    con, kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name: str, profile: str | None
+    con, kind: str, staged: ingest_files.SourceFile, mapping_data: dict, name: str, profile: str | None,
+    optional: tuple[str, ...] = (),
 ) -> formats.Understanding:
     if staged.rows == 0:
         raise InputError(f"{name} has a header row but no data rows: there is nothing to import.")
@@ -383,7 +411,7 @@ def _match(
             f"{name} looks like a call-outcomes export (it has outcome and date columns), not a "
             f"{kind} file. Import it with: workbench import calls {name}"
         )
-    return formats.understand(con, kind, staged, mapping_data, name, profile)
+    return formats.understand(con, kind, staged, mapping_data, name, profile, optional)
 
 
 def _shown_header(header: str) -> str:

@@ -9,6 +9,7 @@ distinct label, and the members a call export names are found with one join.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
@@ -177,6 +178,7 @@ def understand(
     mapping: dict,
     file_name: str,
     forced: str | None = None,
+    optional: tuple[str, ...] = (),
 ) -> Understanding:
     """Recognise the format, match headers to fields, and learn the outcome labels.
 
@@ -186,13 +188,15 @@ def understand(
         mapping: the loaded mapping file (may be empty).
         file_name: for messages.
         forced: a profile name from --profile.
+        optional: required fields the file may lack (the date, when --date gives it).
 
     Raises:
         InputError: unknown profile, a required column missing, or an ambiguous column.
     """
     profile = profiles.recognise(kind, staged.headers, forced)
     match = headers.match(
-        kind, staged.headers, mapping, file_name, names=profile.columns, fit=_fit(con, staged.table)
+        kind, staged.headers, mapping, file_name, names=profile.columns, fit=_fit(con, staged.table),
+        optional=optional,
     )
     merged = {**mapping, "outcomes": {**profile.outcomes, **mapping.get("outcomes", {})}}
     understanding = Understanding(profile, match, merged)
@@ -215,6 +219,11 @@ WHERE full_name LIKE '%,%' AND first_name IS NULL AND last_name IS NULL
 """
 
 SKIPPED = "DELETE FROM temp.{stage}_rows WHERE {norm} IN ({labels}) RETURNING row"
+# A row never contacted is no call, but a do-not-call mark on it still counts (source_optouts).
+SKIPPED_OPTOUTS = """
+CREATE OR REPLACE TEMP TABLE ingest_skipped_optouts AS
+SELECT DISTINCT membership_number FROM temp.{stage} WHERE {norm} IN ({labels}) AND do_not_call
+"""
 
 WITH_TIME = """
 UPDATE temp.{stage}_rows SET called_at = CAST(called_at AS DATE) + call_time
@@ -224,16 +233,26 @@ BAD_TIMES = "SELECT row FROM temp.{stage} WHERE t__call_time IS NOT NULL AND cal
 
 SPAN = "SELECT min(called_at), max(called_at) FROM temp.{stage} WHERE called_at IS NOT NULL AND {valid}"
 FILL_ROUND = "UPDATE temp.{stage}_rows SET round = ?, t__round = ?"
+# --date: only rows with no date text at all; a date that cannot be read keeps its problem.
+FILL_DATE = """
+UPDATE temp.{stage}_rows SET called_at = CAST(? AS TIMESTAMP), t__called_at = ?, p__called_at = NULL
+WHERE t__called_at IS NULL
+"""
 
 
 def prepare_calls(
-    con: duckdb.DuckDBPyConnection, stage: str, understanding: Understanding, round_name: str | None
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    understanding: Understanding,
+    round_name: str | None,
+    call_date: dt.date | None = None,
 ) -> tuple[list[str], list[str]]:
     """Apply the format's ways to staged call rows: names, skipped rows, times, the round, the member.
 
     Args:
         stage: the staging table (fields.stage), before its problems are collected.
         round_name: --round, which wins over the file's own round column.
+        call_date: --date, the day of every call whose row has no date.
 
     Returns:
         (notes, warnings) for the person importing: what was derived or skipped; times unread.
@@ -243,12 +262,20 @@ def prepare_calls(
         con.execute(LAST_FIRST.format(stage=stage))
     if profile.skip_outcomes and "outcome" in columns:
         wanted = ", ".join(lit(labels.normalise(s)) for s in profile.skip_outcomes)
+        if "do_not_call" in columns:
+            con.execute(SKIPPED_OPTOUTS.format(stage=stage, norm=norm_sql("t__outcome"), labels=wanted))
         rows = con.execute(SKIPPED.format(stage=stage, norm=norm_sql("t__outcome"), labels=wanted)).fetchall()
         if rows:
             notes.append(
                 f"{len(rows):,} rows were never contacted ({', '.join(profile.skip_outcomes)}); "
                 "they were not loaded as calls."
             )
+    if call_date is not None:
+        shown = f"{call_date:%d/%m/%Y}"
+        dated = con.execute(FILL_DATE.format(stage=stage) + " RETURNING 1", [call_date, shown])
+        if n := len(dated.fetchall()):
+            notes.append(f"{n:,} call{'s' if n > 1 else ''} with no date {'were' if n > 1 else 'was'} "
+                         f"given {shown} (--date).")
     if "call_time" in columns:
         con.execute(WITH_TIME.format(stage=stage))
         bad = [r[0] for r in con.execute(BAD_TIMES.format(stage=stage)).fetchall()]
@@ -360,6 +387,11 @@ OPTED_OUT = """
 SELECT DISTINCT k.member_key FROM temp.{stage} s JOIN temp.ingest_keys k USING (membership_number)
 WHERE {valid} AND s.do_not_call
 """
+# Marks on rows never contacted, for members the store holds (the rows themselves were not kept).
+SKIPPED_OPTED_OUT = """
+SELECT DISTINCT i.member_key FROM temp.ingest_skipped_optouts s JOIN identities i USING (membership_number)
+"""
+SKIPPED_ANY = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'ingest_skipped_optouts'"
 
 
 def source_optouts(con: duckdb.DuckDBPyConnection, stage: str, valid: str, *, actor: str, sha256: str) -> int:
@@ -370,7 +402,10 @@ def source_optouts(con: duckdb.DuckDBPyConnection, stage: str, valid: str, *, ac
     Returns:
         How many new register entries were made.
     """
-    keys = [r[0] for r in con.execute(OPTED_OUT.format(stage=stage, valid=valid)).fetchall()]
+    keys = {r[0] for r in con.execute(OPTED_OUT.format(stage=stage, valid=valid)).fetchall()}
+    if con.execute(SKIPPED_ANY).fetchone()[0]:
+        keys |= {r[0] for r in con.execute(SKIPPED_OPTED_OUT).fetchall()}
+    keys = sorted(keys)
     if not keys:
         return 0
     return optouts.record_from_import(con, actor=actor, member_keys=keys, sha256=sha256)

@@ -265,6 +265,7 @@ def match(
     *,
     names: dict[str, tuple[str, ...]] | None = None,
     fit: Callable[[str, str], float] | None = None,
+    optional: tuple[str, ...] = (),
 ) -> HeaderMatch:
     """Map the file's headers onto `kind`'s fields by meaning; check the required ones are there.
 
@@ -280,6 +281,7 @@ def match(
         file_name: used in error messages.
         names: a format profile's own header names per field, tried before the synonyms.
         fit: fit(header, vocabulary) -> share (0..1) of the column's values in that vocabulary.
+        optional: required fields the file may lack this time (the date, when --date gives it).
 
     Returns:
         A HeaderMatch with field -> header, scores, near misses and the headers nothing used.
@@ -300,7 +302,7 @@ def match(
         _refuse_tie(name, header, raw, adjusted, pairs, taken, file_name)
         chosen[name], scores[name] = header, raw
         taken.add(header)
-    _check_required(kind, headers, chosen, file_name)
+    _check_required(kind, headers, chosen, file_name, optional)
     weak = [
         f'"{header}" looks a little like {_label(name)} (score {adjusted:.0f}) but was not used; '
         f'if it is, map it with --mapping ([columns] {name} = "{header}")'
@@ -377,8 +379,10 @@ def _mapped(kind: str, headers: list[str], columns: dict, file_name: str) -> dic
     return chosen
 
 
-def _check_required(kind: str, headers: list[str], chosen: dict[str, str], file_name: str) -> None:
-    missing = [name for name in REQUIRED[kind] if name not in chosen]
+def _check_required(
+    kind: str, headers: list[str], chosen: dict[str, str], file_name: str, optional: tuple[str, ...] = ()
+) -> None:
+    missing = [name for name in REQUIRED[kind] if name not in chosen and name not in optional]
     if not missing:
         return
     name = missing[0]
@@ -393,6 +397,8 @@ def _check_required(kind: str, headers: list[str], chosen: dict[str, str], file_
         if close
         else f' Add the column, or map yours with --mapping ([columns] {name} = "Your Header").'
     )
+    if name == "called_at":  # a texting tool's export (Spoke's) may carry no date at all
+        hint += " If the file has no date at all, give the day the calls were made with --date dd/mm/yyyy."
     guess = guess_kind(headers)
     also = (
         f" This looks like a {guess} file: try `workbench import {guess} {file_name}`."
