@@ -630,3 +630,17 @@ def test_sixteen_digits_after_plus_44_are_not_a_phone_number():
     assert disclosure.scan_text("+44 (0) 12345 1234 1234", "t.csv") == []
     phone = disclosure.Finding("a phone number", "t.csv")
     assert disclosure.scan_text("+44 (0) 1234 1234 1234", "t.csv") == [phone]
+
+
+def test_secondary_suppression_checks_again_after_hiding_a_partner_for_a_combined_pin():
+    # A 5 x 5 table with totals and eight small counts. After the single-cell lines are closed, the
+    # lines together still pin some cells; hiding a partner for one leaves another (row 2's 6) pinned,
+    # so the check must run again until no suppressed cell follows from the totals.
+    grid = np.array([[22, 33, 32, 38, 2, 127], [11, 34, 19, 37, 3, 104], [33, 3, 0, 12, 6, 54],
+                     [8, 1, 7, 10, 25, 51], [9, 15, 6, 2, 13, 45], [83, 86, 64, 99, 49, 381]])
+    values = grid.ravel()
+    lines = disclosure.table_lines(6, 6)
+    mask = disclosure.secondary_suppress(values, (values > 0) & (values < 8), lines)
+    assert np.flatnonzero(mask).tolist() == [0, 4, 6, 10, 13, 14, 15, 16, 19, 20, 21, 26, 27, 28]
+    assert disclosure._determined_cells(mask, [np.asarray(line) for line in lines]).size == 0
+    assert all(mask[line].sum() != 1 for line in lines)
