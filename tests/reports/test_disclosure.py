@@ -504,3 +504,143 @@ def test_check_release_passes_its_options_to_the_scan(scanned_store, tmp_path):
     (tmp_path / "a.csv").write_text("ward,n\nQuennell Park,12\n", encoding="utf-8")
     disclosure.check_release(scanned_store, [tmp_path / "a.csv"],
                              allowed_words=frozenset({"quennell", "park", "ward", "n"}))
+
+
+# -- behaviour pinned for mutation testing ----------------------------------------------------------
+
+SHOW_ZEROS = disclosure.Profile("shown", threshold=8, suppress_zero=False, hide_zeros=False)
+
+
+def test_a_profile_that_shows_every_zero_says_so_and_shows_the_zero_beside_a_suppressed_count():
+    assert SHOW_ZEROS.zero_rule == "shown"
+    assert SHOW_ZEROS.describe()[1] == ("Perturbed counts from 1 to 7 are suppressed and shown as *. "
+                                        "Zeros are shown as 0.")
+    long = pd.DataFrame({"ward": ["a", "a", "b", "b"], "need": ["food", "housing"] * 2, "n": [3, 0, 20, 30]})
+    out = disclosure.protect_table(long, "ward", "need", "n", SHOW_ZEROS).set_index("ward")
+    assert out.loc["a", "food"] is pd.NA and out.loc["a", "housing"] == 0   # internal would hide this 0
+
+
+def test_a_cross_tabulation_of_no_rows_is_only_its_zero_total():
+    # A period with no calls still publishes a table: one total row and column, 0.
+    empty = pd.DataFrame({"ward": pd.Series([], dtype=object), "need": pd.Series([], dtype=object),
+                          "n": pd.Series([], dtype="int64")})
+    out = disclosure.protect_table(empty, "ward", "need", "n", INTERNAL, total_label="All")
+    assert list(out.columns) == ["ward", "All"] and out.columns.name is None
+    assert out["ward"].tolist() == ["All"] and out["All"].tolist() == [0] and out["All"].dtype == "Int64"
+    keyed = empty.assign(n_cellkey=pd.Series([], dtype="int64"))
+    assert disclosure.protect_table(keyed, "ward", "need", "n", INTERNAL).to_dict("list") == {
+        "ward": ["Total"], "Total": [0]}
+
+
+def test_wards_and_needs_with_no_calls_are_left_out_even_when_they_are_known_categories():
+    # Categorical columns carry every ward and need known; only those with calls are rows or columns.
+    wards = pd.Categorical([], categories=["a", "b"])
+    empty = pd.DataFrame({"ward": wards, "need": pd.Categorical([], categories=["food"]),
+                          "n": pd.Series([], dtype="int64")})
+    assert disclosure.protect_table(empty, "ward", "need", "n", INTERNAL).to_dict("list") == {
+        "ward": ["Total"], "Total": [0]}
+    long = pd.DataFrame({"ward": pd.Categorical(["b", "a"], categories=["c", "b", "a"]),
+                         "need": pd.Categorical(["food", "food"], categories=["money", "food"]),
+                         "n": [20, 30]})
+    crossed = disclosure.protect_table(long, "ward", "need", "n", INTERNAL)
+    assert crossed.to_dict("list") == {"ward": ["b", "a", "Total"], "food": [20, 30, 50],
+                                       "Total": [20, 30, 50]}
+    single = disclosure.protect_table(long, "ward", None, "n", INTERNAL)
+    assert single.to_dict("list") == {"ward": ["b", "a", "Total"], "n": [20, 30, 50]}
+
+
+def test_rows_and_columns_come_sorted_whatever_the_order_of_the_input():
+    long = pd.DataFrame({"ward": ["b", "a", "c"], "need": ["money", "food", "money"], "n": [20, 30, 40]})
+    crossed = disclosure.protect_table(long, "ward", "need", "n", INTERNAL)
+    assert list(crossed.columns) == ["ward", "food", "money", "Total"] and crossed.columns.name is None
+    assert crossed["ward"].tolist() == ["a", "b", "c", "Total"]
+    assert crossed["money"].tolist() == [0, 20, 40, 60]
+    single = disclosure.protect_table(long, "ward", None, "n", INTERNAL)
+    assert single.to_dict("list") == {"ward": ["a", "b", "c", "Total"], "n": [30, 20, 40, 90]}
+
+
+def test_protect_table_takes_a_profile_by_name():
+    long = pd.DataFrame({"ward": ["a", "b"], "n": [9, 30]})
+    assert disclosure.protect_table(long, "ward", None, "n", "public")["n"].tolist() == [pd.NA, 30, 40]
+    assert disclosure.protect_table(long, "ward", None, "n", "internal")["n"].tolist() == [10, 30, 40]
+
+
+def test_a_table_carrying_cell_keys_is_perturbed_before_the_rules_apply():
+    # 7 with cell key 240 is perturbed to 9 (cellkey.perturb): shown, rounded to 10, where 7 would be *.
+    long = pd.DataFrame({"ward": ["a"], "n": [7], "n_cellkey": [240]})
+    assert disclosure.protect_table(long, "ward", None, "n", INTERNAL).to_dict("list") == {
+        "ward": ["a", "Total"], "n": [10, 10]}
+
+
+def test_a_table_rounds_to_the_profiles_base():
+    tens = disclosure.Profile("tens", threshold=8, suppress_zero=False, base=10)
+    long = pd.DataFrame({"ward": ["a", "b"], "n": [13, 24]})
+    assert disclosure.protect_table(long, "ward", None, "n", tens)["n"].tolist() == [10, 20, 40]
+
+
+def test_a_group_of_one_row_still_gets_its_subtotal_row():
+    long = pd.DataFrame({"branch": ["X"], "ward": ["a"], "n": [30]})
+    out = disclosure.protect_table(long, ["branch", "ward"], None, "n", INTERNAL)
+    assert out.values.tolist() == [["X", "a", 30], ["X", "Total", 30], ["Total", "Total", 30]]
+
+
+def test_the_lines_of_a_hierarchy_with_several_columns_follow_each_column():
+    # Rows 0 and 1 under subtotal row 2, grand total row 3; two columns (the second the row totals).
+    assert disclosure.table_lines(4, 2, [[0, 1, 2]]) == [
+        [0, 1], [2, 3], [4, 5], [6, 7], [4, 6], [0, 2, 4], [5, 7], [1, 3, 5]]
+
+
+def test_secondary_suppression_follows_each_line_it_changes():
+    # Row 0 (2, 2, 4) and the column total 2 are small. Row 2 then has one suppressed cell: its smallest
+    # other, 23, goes; column 2 has one (4): 21 goes; that leaves row 1 with one: its 0 goes. The grand
+    # total stays, as every line now holds two suppressed cells or more.
+    values = [2, 2, 4, 21, 0, 21, 23, 2, 25]
+    primary = [True, True, True, False, False, False, False, True, False]
+    mask = disclosure.secondary_suppress(values, primary, disclosure.table_lines(3, 3))
+    assert mask.tolist() == [True, True, True, False, True, True, True, True, False]
+
+
+def test_secondary_suppression_reads_a_mask_of_zeros_and_ones_and_returns_booleans():
+    # The four inner cells of a 2 x 2 table with totals: every line holds two and no sum pins any of
+    # them, so nothing more is hidden.
+    values = [3, 4, 7, 5, 6, 11, 8, 10, 18]
+    flags = np.array([1, 1, 0, 1, 1, 0, 0, 0, 0])
+    mask = disclosure.secondary_suppress(values, flags, disclosure.table_lines(3, 3))
+    assert mask.dtype == bool
+    assert mask.tolist() == [True, True, False, True, True, False, False, False, False]
+
+
+def test_secondary_suppression_like_hide_zeros_passes_over_a_line_with_no_cells():
+    # protect_mask gives both the same lines, and hide_zeros skips an empty one.
+    values = [2, 2, 4, 21, 0, 21, 23, 2, 25]
+    primary = [True, True, True, False, False, False, False, True, False]
+    mask = disclosure.secondary_suppress(values, primary, [*disclosure.table_lines(3, 3), []])
+    assert mask.tolist() == [True, True, True, False, True, True, True, True, False]
+
+
+def test_hide_zeros_reads_a_mask_of_zeros_and_ones_and_returns_booleans():
+    out = disclosure.hide_zeros(np.array([0, 3, 0, 0, 9, 9]), np.array([0, 1, 0, 0, 0, 0]),
+                                [[0, 1, 2], [3, 4, 5], [0, 3], [1, 4], [2, 5]])
+    assert out.dtype == bool and out.tolist() == [True, True, True, False, False, False]
+
+
+def test_sixteen_digits_after_plus_44_are_not_a_phone_number():
+    # The longest +44 form the pattern allows, "+44 (0) 12345 1234 1234", has 16 digits: more than any
+    # phone number (E.164 allows 15), so it is not flagged; one digit fewer is.
+    assert disclosure.scan_text("+44 (0) 12345 1234 1234", "t.csv") == []
+    phone = disclosure.Finding("a phone number", "t.csv")
+    assert disclosure.scan_text("+44 (0) 1234 1234 1234", "t.csv") == [phone]
+
+
+def test_secondary_suppression_checks_again_after_hiding_a_partner_for_a_combined_pin():
+    # A 5 x 5 table with totals and eight small counts. After the single-cell lines are closed, the
+    # lines together still pin some cells; hiding a partner for one leaves another (row 2's 6) pinned,
+    # so the check must run again until no suppressed cell follows from the totals.
+    grid = np.array([[22, 33, 32, 38, 2, 127], [11, 34, 19, 37, 3, 104], [33, 3, 0, 12, 6, 54],
+                     [8, 1, 7, 10, 25, 51], [9, 15, 6, 2, 13, 45], [83, 86, 64, 99, 49, 381]])
+    values = grid.ravel()
+    lines = disclosure.table_lines(6, 6)
+    mask = disclosure.secondary_suppress(values, (values > 0) & (values < 8), lines)
+    assert np.flatnonzero(mask).tolist() == [0, 4, 6, 10, 13, 14, 15, 16, 19, 20, 21, 26, 27, 28]
+    assert disclosure._determined_cells(mask, [np.asarray(line) for line in lines]).size == 0
+    assert all(mask[line].sum() != 1 for line in lines)
