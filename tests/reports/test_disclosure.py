@@ -170,8 +170,7 @@ tables = st.integers(2, 5).flatmap(lambda rows: st.integers(2, 5).flatmap(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables)
 def test_no_suppressed_cell_is_determined_by_the_totals(cells):
-    long = pd.DataFrame([{"row": f"r{r}", "col": f"c{c}", "n": v}
-                         for r, row in enumerate(cells) for c, v in enumerate(row)])
+    long = _long(cells)
     out = disclosure.protect_table(long, "row", "col", "n", EXACT).set_index("row")
     mask = out.isna().to_numpy()
     values = out.fillna(-1).to_numpy(dtype=float)
@@ -189,6 +188,12 @@ def test_no_suppressed_cell_is_determined_by_the_totals(cells):
         assert mask[r, c] or not (counts[r].any() or counts[:, c].any())
 
 
+def _long(cells: list[list[int]]) -> pd.DataFrame:
+    """A grid of counts as the long table protect_table reads: row, col, n."""
+    return pd.DataFrame([{"row": f"r{r}", "col": f"c{c}", "n": v}
+                         for r, row in enumerate(cells) for c, v in enumerate(row)])
+
+
 def _with_totals(raw: np.ndarray) -> np.ndarray:
     full = np.zeros((raw.shape[0] + 1, raw.shape[1] + 1), dtype=int)
     full[:-1, :-1] = raw
@@ -199,8 +204,7 @@ def _with_totals(raw: np.ndarray) -> np.ndarray:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables)
 def test_zeros_are_shown_only_where_no_suppressed_count_shares_their_line(cells):
-    long = pd.DataFrame([{"row": f"r{r}", "col": f"c{c}", "n": v}
-                         for r, row in enumerate(cells) for c, v in enumerate(row)])
+    long = _long(cells)
     out = disclosure.protect_table(long, "row", "col", "n", INTERNAL).set_index("row")
     full = _with_totals(np.array(cells))
     counts = (full > 0) & (full < 8)                  # suppressed counts (no keys: no noise)
