@@ -44,6 +44,24 @@ def test_charts_in_the_app_carry_a_small_loader_instead_of_plotly_js(monkeypatch
     assert len(common.figure_widget()._esm) > 1_000_000  # JupyterLab: plotly's own, code and all
 
 
+def test_the_page_imports_plotly_code_while_it_waits_for_the_passphrase(monkeypatch):
+    import anywidget
+
+    monkeypatch.setenv(server.PLOTLY_BUNDLE_ENV, "/voila/labextensions/workbench-plotly/b.js")
+    warmer = common.bundle_warmer()
+    assert isinstance(warmer, anywidget.AnyWidget) and warmer.layout.display == "none"
+    assert 'import(new URL("/voila/labextensions/workbench-plotly/b.js"' in warmer._esm
+    monkeypatch.delenv(server.PLOTLY_BUNDLE_ENV)
+    assert not isinstance(common.bundle_warmer(), anywidget.AnyWidget)  # JupyterLab: nothing to warm
+
+
+def test_the_app_never_loads_plotlys_jupyterlab_renderer():
+    """Every chart is a FigureWidget: plotly's renderer extension would be a second plotly.js."""
+    command = server.command(8866)
+    for name in ("jupyterlab-plotly", "jupyterlab_pygments"):
+        assert f"--VoilaConfiguration.extension_denylist={name}" in command
+
+
 def test_plotly_bundle_falls_back_to_a_private_temporary_folder(tmp_path, monkeypatch):
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder would go", encoding="utf-8")

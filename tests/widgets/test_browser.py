@@ -155,8 +155,10 @@ def _open_protected(path: Path, secret: str) -> str:
 
 def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, synthetic_store, tmp_path):
     branch, opted_out_key, opted_out_phone = _opt_out_someone_on_the_list(synthetic_store)
-    bundle_requests, frames, elsewhere = [], [], []
+    bundle_requests, frames, elsewhere, unused = [], [], [], []
     page.on("request", lambda r: bundle_requests.append(r.url) if server.BUNDLE_FOLDER in r.url else None)
+    page.on("request", lambda r: unused.append(r.url) if any(f"/{name}/" in r.url
+                                                             for name in server.UNUSED_EXTENSIONS) else None)
     # Nothing is fetched from anywhere but the app itself: a font or script from a CDN would tell a
     # third party who opened the dashboard, and when.
     page.on("request", lambda r: elsewhere.append(r.url) if not _from_the_app(r.url) else None)
@@ -169,6 +171,9 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     body = page.locator("body").inner_text()
     assert "from workbench" not in body and "App()" not in body and page.locator(".cm-editor").count() == 0
     page.screenshot(path=tmp_path / "1-passphrase.png")
+    # plotly's widget code is fetched (and run) while the page waits for the passphrase.
+    page.wait_for_function("performance.getEntriesByType('resource').some(r => r.name.includes("
+                           f"{server.BUNDLE_FOLDER!r}))")
     password.fill(db.DEMO_PASSPHRASE)
     password.press("Enter")
     _wait_for_headline(page, _expected_headline(synthetic_store))
@@ -178,6 +183,7 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 4")
     assert len(bundle_requests) == 1 and max(frames) < 1_000_000, (bundle_requests, max(frames))
     assert not elsewhere, elsewhere
+    assert not unused, unused  # plotly's JupyterLab renderer, a second plotly.js, is never loaded
 
     # 2. Choose a branch: headline numbers and the by-place chart change to that branch's values.
     page.locator(".wb-filter-branch select").select_option(branch)

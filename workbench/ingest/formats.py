@@ -317,19 +317,21 @@ FROM (SELECT {alias} AS alias, min(membership_number) AS membership_number, coun
 WHERE s.membership_number IS NULL AND s.{alias} = m.alias
 """
 
-# One join: every staged row with a phone and a first name against every identity with that E.164
-# phone and that first name (case and spacing aside). Two matches are two people sharing a line.
-# Materialised first, then applied: DuckDB took 50-100 s to run this join inside the UPDATE on a
-# 2-million-row call report, and about 2 s as two statements.
+# One join: every staged row with a phone and a first name against the identities with that E.164
+# phone and that first name (case and spacing aside), counted per phone and name first. Two
+# matches are two people sharing a line. Counting the identities (half a million) and not the
+# joined rows (two million) saves a third of the join. Materialised first, then applied: DuckDB
+# took 50-100 s to run this join inside the UPDATE on a 2-million-row call report.
 PHONE_MATCHES = """
 CREATE OR REPLACE TEMP TABLE ingest_phone_matches AS
-SELECT x.row, min(i.membership_number) AS membership_number, count(*) AS n
+SELECT x.row, i.membership_number, i.n
 FROM temp.{stage} x
 JOIN temp.ingest_phones ph ON ph.raw = x.t__phone
-JOIN identities i ON i.phone = ph.e164
-    AND lower(trim(i.first_name)) = lower(trim(x.first_name))
+JOIN (SELECT phone, lower(trim(first_name)) AS first_name, min(membership_number) AS membership_number,
+             count(*) AS n
+      FROM identities WHERE phone IS NOT NULL GROUP BY phone, lower(trim(first_name))) i
+    ON i.phone = ph.e164 AND i.first_name = lower(trim(x.first_name))
 WHERE x.membership_number IS NULL
-GROUP BY x.row
 """
 
 PHONE_MATCH = """

@@ -144,12 +144,30 @@ def _figure_widget_class():
     return SharedBundleFigureWidget
 
 
-def bundle_preload() -> widgets.HTML:
-    """In the web app, a tag that has the browser fetch and compile plotly's widget code while the
-    page waits for the passphrase, rather than after it (an empty widget elsewhere)."""
+# Importing plotly's widget code runs all 5 MB of it: 1.3-2 s of the page's one thread on a 2-core
+# laptop. Left to the first chart, it came after the kernel's own work, and the charts waited for
+# both; started when the page shows the passphrase box, it is done by the time a person has typed it.
+BUNDLE_WARMER = """// workbench: import plotly's widget code now, not when the first chart arrives
+export default {
+  render() {
+    import(new URL(BUNDLE_PATH, document.baseURI).href).catch(() => {});  // a chart reports failures
+  }
+};
+"""
+
+
+def bundle_warmer() -> widgets.Widget:
+    """In the web app, an invisible widget that has the browser import plotly's widget code while the
+    page waits for the passphrase, rather than after it; elsewhere an empty one."""
     path = os.environ.get(PLOTLY_BUNDLE_ENV)
-    tag = f'<link rel="modulepreload" href="{html.escape(path)}">' if path else ""
-    return widgets.HTML(tag, layout=widgets.Layout(display="none"))
+    if not path:
+        return widgets.HTML("", layout=widgets.Layout(display="none"))
+    import anywidget
+
+    class BundleWarmer(anywidget.AnyWidget):
+        _esm = BUNDLE_WARMER.replace("BUNDLE_PATH", json.dumps(path))
+
+    return BundleWarmer(layout=widgets.Layout(display="none"))
 
 
 def warm_up() -> None:

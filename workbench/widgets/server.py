@@ -61,6 +61,7 @@ def _copy_private(source: Path, root: Path, name: str) -> None:
 
 
 REFILL_DELAY_S = 20
+UNUSED_EXTENSIONS = ("jupyterlab-plotly", "jupyterlab_pygments")
 
 
 def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None) -> list[str]:
@@ -88,6 +89,11 @@ def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None
         # The next kernel is warmed 20 s after a visit takes one, not 1 s: warming runs the notebook
         # (seconds of CPU), and on a 2-core laptop it slowed the visitor's own first chart by a third.
         f"--VoilaKernelManager.fill_delay={REFILL_DELAY_S}",
+        # Every chart is a FigureWidget, drawn by the bundle the app serves (plotly_bundle). plotly's
+        # JupyterLab renderer is a second copy of plotly.js (4.8 MB) that the page would otherwise
+        # download and compile on every visit, for output the app never shows; pygments colours code,
+        # and the app shows none.
+        *(f"--VoilaConfiguration.extension_denylist={name}" for name in UNUSED_EXTENSIONS),
         *extra,
     ]
 
