@@ -78,19 +78,19 @@ def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> No
         con.unregister("ingest_frame")
 
 
-PHONES_SOURCE = "SELECT DISTINCT t__phone FROM temp.{stage} WHERE {valid} AND t__phone IS NOT NULL"
+# Each distinct phone in the file, found in one pass over the rows (a national file has two million).
+DISTINCT_PHONES = """
+CREATE OR REPLACE TEMP TABLE ingest_raw_phones AS
+SELECT DISTINCT t__phone AS raw FROM temp.{stage} WHERE {valid} AND t__phone IS NOT NULL
+"""
 # UK mobile and geographic numbers written as bare digits (CallHub's 447700900123, or 07700900123)
 # need no parser: SQL writes their E.164 form, and only the rest go through phonenumbers.
 PLAIN_UK = r"^(\+?44|0)([127]\d{9})$"
 PLAIN_PHONES = """
-SELECT t__phone AS raw, '+44' || regexp_extract(t__phone, '{plain}', 2) AS e164
-FROM (SELECT DISTINCT t__phone FROM temp.{stage} WHERE {valid} AND t__phone IS NOT NULL)
-WHERE regexp_matches(t__phone, '{plain}')
+SELECT raw, '+44' || regexp_extract(raw, '{plain}', 2) AS e164 FROM temp.ingest_raw_phones
+WHERE regexp_matches(raw, '{plain}')
 """
-OTHER_PHONES = """
-SELECT DISTINCT t__phone FROM temp.{stage}
-WHERE {valid} AND t__phone IS NOT NULL AND NOT regexp_matches(t__phone, '{plain}')
-"""
+OTHER_PHONES = "SELECT raw FROM temp.ingest_raw_phones WHERE NOT regexp_matches(raw, '{plain}')"
 
 
 def _filled(query: str, stage: str, valid: str) -> str:
@@ -108,6 +108,7 @@ def register_phones(con: duckdb.DuckDBPyConnection, stage: str, valid: str, prog
     """
     if con.execute(PHONES_READY).fetchone()[0]:
         return
+    con.execute(_filled(DISTINCT_PHONES, stage, valid))
     plain = con.execute(_filled(PLAIN_PHONES, stage, valid)).fetchdf()
     raw = [r[0] for r in con.execute(_filled(OTHER_PHONES, stage, valid)).fetchall()]
     frame = pd.concat([plain, phones.normalise(raw, progress=progress)], ignore_index=True)
