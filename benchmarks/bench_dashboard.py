@@ -8,7 +8,10 @@
    DOM (kernel, comm messages, plotly's redraw and all).
    Targets for both: median <= 60 ms, p95 <= 100 ms.
 3. App first render: opening the page of a running app, typing the passphrase, until the first chart
-   is drawn. Target <= 1.5 s.
+   is drawn. Target <= 1.5 s. The passphrase is typed the instant its box appears, so the figure
+   includes everything the page does before it can draw. Beside it, two parts of a visit: page to
+   passphrase box, and Enter to first chart when the passphrase is typed 3 s after the box appears
+   (as a person types it; the page imports plotly's code meanwhile).
 
 Anchors, in the same run: a scan reading every call's outcome; a new Python importing plotly and
 ipywidgets (what every app kernel pays before any work).
@@ -28,6 +31,7 @@ from workbench.widgets import server
 
 CHANGES = 21
 WARM_S = 12  # a kernel running the app's notebook ahead of a visit, with margin
+TYPING_S = 3  # a person typing a passphrase
 CHROMIUM = "/usr/bin/chromium"
 SCAN_QUERY = "SELECT count(*) FROM calls WHERE outcome <> ''"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
@@ -58,8 +62,9 @@ def filter_change(path: Path, changes: int = CHANGES) -> Stats:
     return Stats(tuple(times))
 
 
-def in_chromium(path: Path) -> tuple[Stats, Stats]:
-    """(first render per page visit, filter change to DOM update) in Chromium on the running app."""
+def in_chromium(path: Path) -> tuple[Stats, Stats, Stats, Stats]:
+    """(first render per page visit, page to passphrase box, Enter to first chart when typed as a
+    person does, filter change to DOM update) in Chromium on the running app."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -69,11 +74,16 @@ def in_chromium(path: Path) -> tuple[Stats, Stats]:
         try:
             server.wait_until_ready(port, timeout=120, process=process)
             time.sleep(WARM_S)  # a warm server: its first kernel has run the notebook
-            renders, changes = [], []
-            for _ in range(RUNS):
+            renders, boxes, typed, changes = [], [], [], []
+            for run in range(2 * RUNS):
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.set_default_timeout(120_000)
-                renders.append(_visit(page, port))
+                if run % 2 == 0:
+                    renders.append(_visit(page, port))
+                else:
+                    box, after_enter = _visit_as_a_person(page, port)
+                    boxes.append(box)
+                    typed.append(after_enter)
                 page.close()
                 # Voilà warms the next kernel REFILL_DELAY_S after a visit takes one; wait until it has.
                 time.sleep(server.REFILL_DELAY_S + WARM_S)
@@ -83,7 +93,7 @@ def in_chromium(path: Path) -> tuple[Stats, Stats]:
             branches = [o for o in page.locator(".wb-filter-branch select option").all_inner_texts()][1:]
             for i in range(CHANGES):
                 changes.append(_change(page, branches[i % len(branches)] if i % 2 == 0 else None))
-            return Stats(tuple(renders)), Stats(tuple(changes))
+            return Stats(tuple(renders)), Stats(tuple(boxes)), Stats(tuple(typed)), Stats(tuple(changes))
         finally:
             process.terminate()
             process.wait(timeout=15)
@@ -97,6 +107,21 @@ def _visit(page, port: int) -> float:
     page.locator("input[type=password]").press("Enter")
     page.locator(".wb-chart-place .xtick text").first.wait_for()
     return time.perf_counter() - start
+
+
+def _visit_as_a_person(page, port: int) -> tuple[float, float]:
+    """(seconds from opening the page to the passphrase box, from Enter to the first chart)."""
+    start = time.perf_counter()
+    page.goto(f"http://{server.HOST}:{port}/")
+    box = page.locator("input[type=password]")
+    box.wait_for()
+    shown = time.perf_counter() - start
+    time.sleep(TYPING_S)
+    box.fill(PASSPHRASE)
+    entered = time.perf_counter()
+    box.press("Enter")
+    page.locator(".wb-chart-place .xtick text").first.wait_for()
+    return shown, time.perf_counter() - entered
 
 
 def _change(page, branch: str | None) -> float:
@@ -124,10 +149,15 @@ def run() -> None:
         return
     imports = command([sys.executable, "-c",
                        "import plotly.graph_objects, ipywidgets"])
-    renders, changes = in_chromium(path)
+    renders, boxes, typed, changes = in_chromium(path)
     report("web app first render, page visit (national)", renders, "python import plotly+ipywidgets",
            imports, state="cold page, warm server", max_seconds=1.5,
-           extra="open page of a running app, type passphrase, first chart drawn")
+           extra="open page of a running app, type passphrase at once, first chart drawn")
+    report("web app: page to passphrase box (national)", boxes, "python import plotly+ipywidgets", imports,
+           state="cold page, warm server", extra="Voila's page and widgets, before any store work")
+    report("web app: Enter to first chart, typed as a person (national)", typed,
+           "python import plotly+ipywidgets", imports, state="cold page, warm server",
+           extra=f"passphrase typed {TYPING_S} s after its box appeared")
     report("dashboard filter change, end to end in Chromium (national)", changes, "scan of calls", scan,
            state="warm: page shown", max_seconds=0.06, p95_seconds=0.1,
            extra=f"{CHANGES} changes: select a branch until the chart's ticks change in the DOM")

@@ -181,10 +181,12 @@ class OutreachDashboard(StoreBound):
                 self._quiet = False
         self.headline.value = _headline_html(self.data.headline)
         # Drawings, not figures: a chart showing the same traces gets only its new numbers and titles.
-        self.over_time.draw(charts.outreach_summary_drawing(self.data.over_time, "week"))
-        self.outcomes.draw(charts.outcome_mix_drawing(self.data.by_round, "round"))
+        # Top of the page first: the browser redraws the charts one after another, in this order, and
+        # the chart by place and the map are what a person sees without scrolling.
         self.by_place.draw(charts.outreach_summary_drawing(self.data.by_place, self.data.place))
         self._draw_map()
+        self.over_time.draw(charts.outreach_summary_drawing(self.data.over_time, "week"))
+        self.outcomes.draw(charts.outcome_mix_drawing(self.data.by_round, "round"))
         self.feedback.clear()
 
     def _draw_map(self) -> None:
