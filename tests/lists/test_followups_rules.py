@@ -31,6 +31,17 @@ def store(con):
     return con
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One hand-built store for the tests that only read it, built once for this module."""
+    path = tmp_path_factory.mktemp("shared") / "store.duckdb"
+    db.init_store(path, PASSPHRASE)
+    connection = db.connect(path, PASSPHRASE)
+    _build(connection)
+    yield connection
+    connection.close()
+
+
 def _keys(con, *numbers: str) -> list[str]:
     return [_key(con, n) for n in numbers]
 
@@ -51,38 +62,38 @@ def _next_round(con, tmp_path: Path, name: str = "r2.csv", **options) -> followu
 # ---- who is on a follow-up list ---------------------------------------------------------------------------
 
 
-def test_a_ward_list_holds_only_that_wards_people(store):
+def test_a_ward_list_holds_only_that_wards_people(shared):
     """A list narrowed to a ward lists the people in need there and nobody else."""
-    rows = followups.compose(store, branch="Ashcombe", ward="Wren Green").rows
-    assert sorted(rows["member_key"]) == sorted(_keys(store, "SYN03", "SYN04", "SYN05"))
+    rows = followups.compose(shared, branch="Ashcombe", ward="Wren Green").rows
+    assert sorted(rows["member_key"]) == sorted(_keys(shared, "SYN03", "SYN04", "SYN05"))
     assert set(rows["ward"]) == {"Wren Green"}
 
 
-def test_a_category_list_holds_only_people_with_that_need(store):
+def test_a_category_list_holds_only_people_with_that_need(shared):
     """A list narrowed to one need lists only people with it; the opted out and phoneless stay off."""
-    composed = followups.compose(store, branch="Ashcombe", category="food")
-    assert composed.rows["member_key"].tolist() == _keys(store, "SYN01")
+    composed = followups.compose(shared, branch="Ashcombe", category="food")
+    assert composed.rows["member_key"].tolist() == _keys(shared, "SYN01")
     assert composed.excluded == {"opted out": 1, "no phone number": 1}
 
 
-def test_composed_rows_carry_exactly_what_the_writer_needs(store):
+def test_composed_rows_carry_exactly_what_the_writer_needs(shared):
     """Composed rows hold the key, first name, phone, ward, needs, urgency and score, in that order."""
-    rows = followups.compose(store, branch="Ashcombe").rows
+    rows = followups.compose(shared, branch="Ashcombe").rows
     assert rows.columns.tolist() == ["member_key", "first_name", "phone", "ward", "categories", "urgency",
                                      "score"]
     assert rows.loc[0, "phone"] == "+447700900001" and rows.loc[0, "categories"] == ["food", "medicine"]
 
 
-def test_a_limit_of_one_gives_the_single_most_urgent(store):
+def test_a_limit_of_one_gives_the_single_most_urgent(shared):
     """The smallest limit allowed, 1, lists the most urgent person only."""
-    assert followups.compose(store, branch="Ashcombe", limit=1).rows["member_key"].tolist() == _keys(
-        store, "SYN01")
+    assert followups.compose(shared, branch="Ashcombe", limit=1).rows["member_key"].tolist() == _keys(
+        shared, "SYN01")
 
 
-def test_days_waiting_are_counted_to_as_of(store):
+def test_days_waiting_are_counted_to_as_of(shared):
     """Urgency scores count the days waiting up to the as_of given, not to today."""
-    early = followups.compose(store, branch="Ashcombe", as_of=WHEN + timedelta(days=1)).rows
-    later = followups.compose(store, branch="Ashcombe", as_of=WHEN + timedelta(days=11)).rows
+    early = followups.compose(shared, branch="Ashcombe", as_of=WHEN + timedelta(days=1)).rows
+    later = followups.compose(shared, branch="Ashcombe", as_of=WHEN + timedelta(days=11)).rows
     assert (later["score"] - early["score"]).tolist() == [10] * ON_LIST
 
 
@@ -355,25 +366,25 @@ def _reasons(composed: followups.Composed, con) -> dict[str, str]:
     return {numbers[k]: r for k, r in zip(composed.rows["member_key"], composed.rows["reason"], strict=True)}
 
 
-def test_a_check_in_due_says_how_long_since_they_last_spoke(store):
+def test_a_check_in_due_says_how_long_since_they_last_spoke(shared):
     """Someone answered long ago is due a check-in; the reason gives the days, never their wellbeing."""
-    composed = followups.compose_next_round(store, branch="Ashcombe", ward="Wren Green", as_of="2020-06-01",
+    composed = followups.compose_next_round(shared, branch="Ashcombe", ward="Wren Green", as_of="2020-06-01",
                                             checkin_after_days=40)
-    reasons = _reasons(composed, store)
+    reasons = _reasons(composed, shared)
     assert reasons == {"SYN03": "check-in due (last spoke over 40 days ago)",
                        "SYN04": "check-in due (last spoke over 40 days ago)",
                        "SYN05": "check-in due (last spoke over 40 days ago)",
                        "SYN11": "not reached after 3 attempts"}
 
 
-def test_next_round_lists_by_ward_then_reason(store):
+def test_next_round_lists_by_ward_then_reason(shared):
     """The next-round list is in ward order, then by reason, so a caller works one ward at a time."""
-    composed = followups.compose_next_round(store, as_of="2020-06-01")
+    composed = followups.compose_next_round(shared, as_of="2020-06-01")
     wards = composed.rows["ward"].tolist()
     assert wards == sorted(wards)
     by_ward = composed.rows.groupby("ward", sort=False)["reason"].apply(list)
     assert all(reasons == sorted(reasons) for reasons in by_ward)
-    assert _reasons(composed, store)["SYN11"] == "not reached after 3 attempts"
+    assert _reasons(composed, shared)["SYN11"] == "not reached after 3 attempts"
 
 
 def test_next_round_for_a_branch_leaves_other_branches_out(store):
@@ -388,18 +399,25 @@ def test_next_round_for_a_branch_leaves_other_branches_out(store):
     assert "SYN10" not in _reasons(later, store) and len(later.rows) == 7
 
 
-def test_next_round_for_a_ward_leaves_other_wards_out(store):
+def test_next_round_for_a_ward_leaves_other_wards_out(shared):
     """A ward's next round lists only that ward's unreached and due members."""
-    composed = followups.compose_next_round(store, branch="Ashcombe", ward="Kings Park", as_of="2020-04-20")
-    assert set(_reasons(composed, store)) == {"SYN01", "SYN06"}
+    composed = followups.compose_next_round(shared, branch="Ashcombe", ward="Kings Park", as_of="2020-04-20")
+    assert set(_reasons(composed, shared)) == {"SYN01", "SYN06"}
 
 
-def test_next_round_refuses_an_unknown_branch_or_ward(store):
+def test_next_round_refuses_an_unknown_branch_or_ward(shared):
     """A misspelt branch or ward is refused, not answered with an empty list."""
     with pytest.raises(InputError, match='Unknown branch "Atlantis"'):
-        followups.compose_next_round(store, branch="Atlantis")
+        followups.compose_next_round(shared, branch="Atlantis")
     with pytest.raises(InputError, match='Unknown ward "Atlantis"'):
-        followups.compose_next_round(store, ward="Atlantis")
+        followups.compose_next_round(shared, ward="Atlantis")
+
+
+def test_next_round_names_a_misspelt_branch_or_ward_before_anything_else(shared):
+    """A misspelt branch or ward is the first thing reported, even when the date is bad too."""
+    for where in ({"branch": "Atlantis"}, {"ward": "Atlantis"}):
+        with pytest.raises(InputError, match='Unknown (branch|ward) "Atlantis"'):
+            followups.compose_next_round(shared, as_of="not a date", **where)
 
 
 def test_unreached_and_due_a_check_in_is_listed_once_as_unreached(store):
@@ -439,18 +457,18 @@ def test_a_printed_next_round_numbers_its_rows(store, tmp_path):
 NEXT_ROUND_COLUMNS = ["member_key", "ward", "reason", "first_name", "last_name", "phone", "membership_number"]
 
 
-def test_next_round_rows_carry_exactly_the_identity_the_calling_tool_needs(store):
+def test_next_round_rows_carry_exactly_the_identity_the_calling_tool_needs(shared):
     """Composed next-round rows hold the key, ward, reason and the caller's identity columns, nothing more."""
-    rows = followups.compose_next_round(store, as_of="2020-04-20").rows
+    rows = followups.compose_next_round(shared, as_of="2020-04-20").rows
     assert sorted(rows.columns) == sorted(NEXT_ROUND_COLUMNS)
     assert rows.index.tolist() == list(range(len(rows)))
 
 
-def test_next_round_defaults_are_three_attempts_28_days_and_wellbeing_two(store):
+def test_next_round_defaults_are_three_attempts_28_days_and_wellbeing_two(shared):
     """By default: unreached after 3 attempts, due 28 days after the last answer, priority at wellbeing 2."""
-    composed = followups.compose_next_round(store, as_of=WHEN + timedelta(days=28, hours=1))
+    composed = followups.compose_next_round(shared, as_of=WHEN + timedelta(days=28, hours=1))
     due = "check-in due (last spoke over 28 days ago)"
-    assert _reasons(composed, store) == {
+    assert _reasons(composed, shared) == {
         "SYN01": "priority check-in", "SYN06": "priority check-in", "SYN11": "not reached after 3 attempts",
         "SYN02": due, "SYN03": due, "SYN04": due, "SYN05": due, "SYN07": due, "SYN10": due}
 
@@ -517,10 +535,10 @@ def test_next_round_blank_identity_cells_stay_blank(store, tmp_path):
 
 def test_an_export_narrowed_by_ward_and_limit_lists_that_wards_most_urgent(store, tmp_path):
     """export passes ward, category and limit on: the list holds exactly the people they pick."""
-    done = _export(store, tmp_path, "csv", ward="Kings Park", limit=2)
+    done = _export(store, tmp_path, "csv", ward="Wren Green", limit=2)
     keys = [r[0] for r in store.execute("SELECT member_key FROM list_members WHERE list_id = ? "
                                         "ORDER BY row_number", [done.list_id]).fetchall()]
-    assert keys == _keys(store, "SYN01", "SYN06")
+    assert keys == _keys(store, "SYN05", "SYN03")
     other = _export(store, tmp_path, "csv", out=tmp_path / "housing.csv", category="housing")
     assert other.record.row_count == 1 and other.record.filters["category"] == "housing"
 
