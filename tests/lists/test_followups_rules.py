@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import PASSPHRASE
 from tests.lists.test_followups import ON_LIST, PEOPLE, PLAIN, WHEN, _build, _export, _key
+from tests.lists.test_protection import needs_chromium
 from workbench.errors import InputError
 from workbench.ingest.returned import read_table as read_returned
 from workbench.lists import followups, registry
@@ -575,3 +576,22 @@ def test_a_number_written_into_a_blank_protected_cell_is_caught_on_return(store,
     with pytest.raises(InputError) as refused:
         returns.import_results(store, bad, actor="ana")
     assert "row 10, column First Name: differs from the list as issued" in str(refused.value)
+
+
+@needs_chromium
+def test_a_printed_pdf_next_round_numbers_its_rows(store, tmp_path):
+    """A next-round PDF, like the printed html, starts with a Row column numbered from 1."""
+    import shutil
+    import subprocess
+
+    import pikepdf
+
+    done = _next_round(store, tmp_path, "r2.pdf", unprotected=None)
+    plain = tmp_path / "opened.pdf"
+    with pikepdf.open(done.path, password=done.passphrase) as pdf:
+        pdf.save(plain)
+    text = subprocess.run([shutil.which("pdftotext"), "-layout", str(plain), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    header = next(line for line in text.splitlines() if "Phone" in line and "Reason" in line)
+    assert header.split()[0] == "Row"
+    assert [line.split()[0] for line in text.splitlines() if "SYN" in line] == ["1", "2", "3"]
