@@ -167,3 +167,42 @@ def test_text_and_bytes_are_written_whole_and_private(tmp_path):
         exports.write_bytes(data, b"again")
     assert exports.write_bytes(data, b"again", force=True).read_bytes() == b"again"
     assert exports.write_text(page, "new", force=True).read_text() == "new"
+
+
+def test_a_file_the_writer_recreates_by_name_is_still_made_private(tmp_path):
+    """A writer that deletes and recreates its temporary file (mode 0644) still leaves a 0600 file."""
+
+    def recreate(temp: Path) -> None:
+        temp.unlink()
+        temp.write_text("rewritten")
+        temp.chmod(0o644)
+
+    path = exports.atomic_write(tmp_path / "out.txt", recreate)
+    assert path.read_text() == "rewritten" and _mode(path) == 0o600
+
+
+def test_a_temporary_file_swapped_for_a_symlink_is_never_followed(tmp_path):
+    """If the temporary name becomes a symlink, its target keeps its mode and no link is placed."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file")
+    victim.chmod(0o644)
+
+    def swap(temp: Path) -> None:
+        temp.unlink()
+        temp.symlink_to(victim)
+
+    with pytest.raises((NotImplementedError, OSError)):
+        exports.atomic_write(tmp_path / "out.txt", swap)
+    assert _mode(victim) == 0o644 and victim.read_text() == "someone else's file"
+    assert [p.name for p in tmp_path.iterdir()] == ["victim.txt"]
+
+
+def test_protect_makes_a_file_owner_only_and_passes_over_a_missing_one(tmp_path):
+    """protect() sets 0600 on a file, and a file already gone is no error."""
+    path = tmp_path / "list.csv"
+    path.write_text("x")
+    path.chmod(0o644)
+    exports.protect(path)
+    assert _mode(path) == 0o600
+    exports.protect(tmp_path / "gone.csv")
+    assert not (tmp_path / "gone.csv").exists()
