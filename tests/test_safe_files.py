@@ -7,6 +7,7 @@ file is never replaced without force, and what is written is new, whole, 0600 an
 from __future__ import annotations
 
 import csv
+import locale
 import os
 import stat
 from pathlib import Path
@@ -206,3 +207,41 @@ def test_protect_makes_a_file_owner_only_and_passes_over_a_missing_one(tmp_path)
     assert _mode(path) == 0o600
     exports.protect(tmp_path / "gone.csv")
     assert not (tmp_path / "gone.csv").exists()
+
+
+def test_write_text_refuses_an_existing_file_unless_forced(tmp_path):
+    """write_text, like every writer, never replaces a file without force."""
+    page = exports.write_text(tmp_path / "page.html", "first")
+    with pytest.raises(InputError, match="a file already exists there"):
+        exports.write_text(page, "second")
+    assert page.read_text() == "first"
+
+
+def test_text_is_written_as_utf8_whatever_the_machine_locale(tmp_path):
+    """Under an ASCII-only locale (a bare server's "C"), text is still written as UTF-8."""
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        page = exports.write_text(tmp_path / "page.html", "<p>Zoë, naïve café</p>")
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert page.read_bytes() == "<p>Zoë, naïve café</p>".encode()
+
+
+def test_a_long_file_name_is_written_and_one_too_long_is_a_clear_error(tmp_path):
+    """Names up to 236 characters work (the temporary name adds 19); a longer one is refused cleanly."""
+    longest = tmp_path / ("a" * 232 + ".csv")
+    assert exports.write_text(longest, "x").read_text() == "x"
+    with pytest.raises(InputError, match="Cannot write in .*: File name too long"):
+        exports.write_text(tmp_path / ("b" * 233 + ".csv"), "x")
+    assert [p.name for p in tmp_path.iterdir()] == [longest.name]
+
+
+def test_checking_a_target_ahead_refuses_an_existing_file_unless_forced(tmp_path):
+    """check_target (run before slow work) refuses an existing file by default, and allows it with force."""
+    taken = tmp_path / "list.csv"
+    taken.write_text("x")
+    with pytest.raises(InputError, match="a file already exists there; choose another name, or add --force"):
+        exports.check_target(taken)
+    exports.check_target(taken, force=True)
+    exports.check_target(tmp_path / "free.csv")
