@@ -507,3 +507,20 @@ def test_a_formula_behind_an_invisible_control_or_format_character_gets_a_quote(
 def test_invisible_characters_before_plain_text_leave_it_alone(value):
     """Skipped characters before ordinary text do not make it a formula."""
     assert exports.escape_cell(value) == value
+
+
+def test_an_editable_column_is_open_below_the_table_too_at_its_own_width(tmp_path):
+    """The whole column to fill in is unlocked and pale yellow, at the width asked for (16 if none)."""
+    sheet = exports.Sheet(editable=("Outcome", "Notes"), widths={"Outcome": 25})
+    data = exports.xlsx_bytes(pd.DataFrame({"Row": [1], "Outcome": [""], "Notes": [""]}), sheet=sheet)
+    columns = openpyxl.load_workbook(io.BytesIO(data)).active.column_dimensions
+    assert [round(columns[c].width) for c in "BC"] == [26, 17]
+    for letter in "BC":
+        assert columns[letter].protection.locked is False and columns[letter].fill.fgColor.rgb == "FFFFFDE7"
+    assert columns["A"].protection.locked
+
+
+def test_a_cell_holding_an_array_is_shown_with_its_values_not_an_error():
+    """An array cell (DuckDB hands list columns over as arrays) is shown, not dropped or an error."""
+    text = exports.cell_text(np.array(["food", "digital"]))
+    assert "food" in text and "digital" in text
