@@ -413,7 +413,7 @@ def test_html_running_header_is_the_notice_title_unless_one_is_given(tmp_path):
     assert '<div class="running">List FU-1</div>' in given
 
 
-def test_render_html_numbers_no_rows_unless_asked(tmp_path):
+def test_render_html_numbers_no_rows_unless_asked():
     """The page text on its own (as printed to PDF) has no row-number column unless asked for."""
     frame = pd.DataFrame({"Row": [1], "First Name": ["Ann"]})
     page = exports.render_html(frame, notice=NOTICE, title="Calls")
@@ -456,7 +456,7 @@ def test_a_workbook_built_in_memory_never_touches_the_disk(tmp_path, monkeypatch
     assert ws.protection.sheet and not ws["B6"].protection.locked  # the Sheet is applied
 
 
-def test_each_notice_row_spans_two_columns_at_least_and_is_as_tall_as_its_wrapped_text(tmp_path):
+def test_each_notice_row_spans_two_columns_at_least_and_is_as_tall_as_its_wrapped_text():
     """A notice line over one column still spans two cells; 150 characters fit a line, 151 take two."""
     notice = exports.Notice("CONFIDENTIAL", ("a" * 150, "b" * 151))
     data = exports.xlsx_bytes(pd.DataFrame({"Row": [1]}), notice=notice)
@@ -467,7 +467,7 @@ def test_each_notice_row_spans_two_columns_at_least_and_is_as_tall_as_its_wrappe
     assert ws["A1"].font.b and not ws["A2"].font.b and ws["A2"].alignment.wrap_text
 
 
-def test_an_empty_list_still_offers_its_choices_in_the_first_row(tmp_path):
+def test_an_empty_list_still_offers_its_choices_in_the_first_row():
     """With no rows yet, the drop-down still covers the first row under the header."""
     sheet = exports.Sheet(editable=("Outcome",), choices={"Outcome": ["resolved"]})
     data = exports.xlsx_bytes(pd.DataFrame({"Row": [], "Outcome": []}), sheet=sheet)
@@ -475,7 +475,7 @@ def test_an_empty_list_still_offers_its_choices_in_the_first_row(tmp_path):
     assert str(validation.sqref) == "B2"
 
 
-def test_choices_for_a_column_the_list_does_not_have_are_ignored(tmp_path):
+def test_choices_for_a_column_the_list_does_not_have_are_ignored():
     """Choices given for a missing column add no drop-down and no error."""
     sheet = exports.Sheet(editable=("Outcome",), choices={"Not here": ["x"], "Outcome": ["resolved"]})
     data = exports.xlsx_bytes(pd.DataFrame({"Row": [1], "Outcome": [""]}), sheet=sheet)
@@ -483,7 +483,7 @@ def test_choices_for_a_column_the_list_does_not_have_are_ignored(tmp_path):
     assert (str(validation.sqref), validation.formula1) == ("B2", '"resolved"')
 
 
-def test_a_protected_workbook_still_lets_a_caller_widen_columns_and_rows(tmp_path):
+def test_a_protected_workbook_still_lets_a_caller_widen_columns_and_rows():
     """Protection guards the cells, not the layout: columns and rows can be resized to write in."""
     data = exports.xlsx_bytes(pd.DataFrame({"Outcome": [""]}), sheet=exports.Sheet(editable=("Outcome",)))
     ws = openpyxl.load_workbook(io.BytesIO(data)).active
@@ -491,7 +491,7 @@ def test_a_protected_workbook_still_lets_a_caller_widen_columns_and_rows(tmp_pat
     assert (ws.page_setup.fitToWidth or 1) == 1  # one page wide (1 is the file format's default)
 
 
-def test_a_typed_quote_before_a_formula_gets_a_second_quote_and_comes_back(tmp_path):
+def test_a_typed_quote_before_a_formula_gets_a_second_quote_and_comes_back():
     """A person's own "'=1" is escaped again, so reading it back gives "'=1", not "=1"."""
     assert exports.escape_cell("'=1") == "''=1" and exports.unescape_cell("''=1") == "'=1"
     assert exports.escape_cell("'plain") == "'plain" and exports.unescape_cell("'plain") == "'plain"
@@ -509,7 +509,7 @@ def test_invisible_characters_before_plain_text_leave_it_alone(value):
     assert exports.escape_cell(value) == value
 
 
-def test_an_editable_column_is_open_below_the_table_too_at_its_own_width(tmp_path):
+def test_an_editable_column_is_open_below_the_table_too_at_its_own_width():
     """The whole column to fill in is unlocked and pale yellow, at the width asked for (16 if none)."""
     sheet = exports.Sheet(editable=("Outcome", "Notes"), widths={"Outcome": 25})
     data = exports.xlsx_bytes(pd.DataFrame({"Row": [1], "Outcome": [""], "Notes": [""]}), sheet=sheet)
