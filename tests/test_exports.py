@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import os
 import shutil
 import stat
 import subprocess
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -353,3 +355,172 @@ def test_numbers_stay_numbers_and_everything_else_is_text_in_a_workbook(tmp_path
                                                        ("8", "s")]
     csv_rows = exports.write_csv(frame, tmp_path / "t.csv").read_bytes().decode("utf-8-sig").split("\r\n")
     assert csv_rows[1:-1] == ['"7"', '"1.5"', '"True"', '""', '"8"']
+
+
+# -- the printed HTML page: its title, columns, row numbers and widths -----------------------------
+
+
+def _html_page(tmp_path: Path, **options) -> str:
+    frame = pd.DataFrame({"Row": [1, 2], "First Name": ["Ann", "Bo"], "Call-back prompt": ["Ask.", "Ask."]})
+    notice = options.pop("notice", NOTICE)
+    path = exports.write_html(frame, tmp_path / "list.html", notice=notice, title="Calls for Ward A",
+                              **options)
+    return path.read_text(encoding="utf-8")
+
+
+def test_html_page_shows_its_title_and_column_names(tmp_path):
+    """The page's title is both the window title and its heading; each column is headed by its name."""
+    page = _html_page(tmp_path)
+    assert "<title>Calls for Ward A</title>" in page and "<h1>Calls for Ward A</h1>" in page
+    assert ('<th scope="col">Row</th><th scope="col">First Name</th><th scope="col">Call-back prompt</th>'
+            in page)
+    assert "<td><bdi>1</bdi></td><td><bdi>Ann</bdi></td><td><bdi>Ask.</bdi></td>" in page  # no index column
+
+
+def test_html_row_numbers_mark_only_the_first_column(tmp_path):
+    """With row numbers, only the first column gets the narrow bold style, in every row."""
+    page = _html_page(tmp_path, row_numbers=True)
+    assert '<colgroup><col class="rownum"><col><col></colgroup>' in page
+    assert page.count('<td class="rownum">') == 2 and page.count("<td>") == 4
+
+
+def test_html_without_row_numbers_marks_no_column(tmp_path):
+    """Row numbers are off unless asked for: no column gets their style."""
+    page = _html_page(tmp_path)
+    assert "<colgroup><col><col><col></colgroup>" in page and 'class="rownum"' not in page
+
+
+@pytest.mark.parametrize(("width", "kept"), [
+    ("22%", True), ("12.5mm", True), ("3em", True),
+    ("22", False), ("22px", False), ("22MM", False), (".5em", False), ("22%; color: red", False),
+    ("expression(alert(1))", False),
+])
+def test_html_column_widths_take_only_a_plain_length(tmp_path, width, kept):
+    """A width reaches the page's style only as a plain number of mm, % or em; anything else is dropped."""
+    page = _html_page(tmp_path, widths={"Call-back prompt": width})
+    styled = f'<colgroup><col><col><col style="width: {width}"></colgroup>'
+    assert (styled in page) is kept
+    assert kept or "<colgroup><col><col><col></colgroup>" in page
+
+
+def test_html_running_header_is_the_notice_title_unless_one_is_given(tmp_path):
+    """Every printed page is headed by the notice's running line, or by its title when it has none."""
+    plain = _html_page(tmp_path, notice=exports.Notice("CONFIDENTIAL: Ward A calls"))
+    assert '@top-center { content: "CONFIDENTIAL: Ward A calls";' in plain
+    assert '<div class="running">CONFIDENTIAL: Ward A calls</div>' in plain
+    (tmp_path / "list.html").unlink()
+    given = _html_page(tmp_path, notice=exports.Notice("CONFIDENTIAL", running="List FU-1"))
+    assert '<div class="running">List FU-1</div>' in given
+
+
+def test_render_html_numbers_no_rows_unless_asked():
+    """The page text on its own (as printed to PDF) has no row-number column unless asked for."""
+    frame = pd.DataFrame({"Row": [1], "First Name": ["Ann"]})
+    page = exports.render_html(frame, notice=NOTICE, title="Calls")
+    assert "<colgroup><col><col></colgroup>" in page and 'class="rownum"' not in page
+
+
+# -- workbooks: the sheet's name, the notice rows, and nothing that turns into a link or formula ---
+
+
+def test_a_workbook_sheet_is_named_list_unless_told_otherwise(tmp_path):
+    """Both workbook writers name the one sheet "List" by default."""
+    frame = pd.DataFrame({"Row": [1]})
+    assert openpyxl.load_workbook(exports.write_xlsx(frame, tmp_path / "t.xlsx")).sheetnames == ["List"]
+    assert openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(frame))).sheetnames == ["List"]
+
+
+def _link_and_formula_lines(ws) -> list[tuple[object, str, object]]:
+    return [(ws.cell(row, 1).value, ws.cell(row, 1).data_type, ws.cell(row, 1).hyperlink) for row in (2, 3)]
+
+
+LINK_NOTICE = exports.Notice("CONFIDENTIAL", ("https://example.org/privacy", "{=1+1}"))
+
+
+def test_a_workbook_notice_never_becomes_a_link_or_an_array_formula(tmp_path):
+    """Notice text that looks like a web address or an array formula stays plain text in a workbook."""
+    path = exports.write_xlsx(pd.DataFrame({"Row": [1]}), tmp_path / "t.xlsx", notice=LINK_NOTICE)
+    ws = openpyxl.load_workbook(path).active
+    assert _link_and_formula_lines(ws) == [("https://example.org/privacy", "s", None), ("{=1+1}", "s", None)]
+
+
+def test_a_workbook_built_in_memory_never_touches_the_disk(tmp_path, monkeypatch):
+    """xlsx_bytes (used before encrypting) needs no temporary files: it works with no temp folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    data = exports.xlsx_bytes(pd.DataFrame({"Row": [1], "Outcome": [""]}), notice=LINK_NOTICE,
+                              sheet=exports.Sheet(editable=("Outcome",)), sheet_name="Calls")
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book.active
+    assert book.sheetnames == ["Calls"] and ws["A1"].value == "CONFIDENTIAL"
+    assert _link_and_formula_lines(ws) == [("https://example.org/privacy", "s", None), ("{=1+1}", "s", None)]
+    assert ws.protection.sheet and not ws["B6"].protection.locked  # the Sheet is applied
+
+
+def test_each_notice_row_spans_two_columns_at_least_and_is_as_tall_as_its_wrapped_text():
+    """A notice line over one column still spans two cells; 150 characters fit a line, 151 take two."""
+    notice = exports.Notice("CONFIDENTIAL", ("a" * 150, "b" * 151))
+    data = exports.xlsx_bytes(pd.DataFrame({"Row": [1]}), notice=notice)
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert {str(r) for r in ws.merged_cells.ranges} == {"A1:B1", "A2:B2", "A3:B3"}
+    heights = {row: dim.height for row, dim in ws.row_dimensions.items() if dim.height}
+    assert heights == {3: 30}  # rows 1 and 2 keep the default height of 15
+    assert ws["A1"].font.b and not ws["A2"].font.b and ws["A2"].alignment.wrap_text
+
+
+def test_an_empty_list_still_offers_its_choices_in_the_first_row():
+    """With no rows yet, the drop-down still covers the first row under the header."""
+    sheet = exports.Sheet(editable=("Outcome",), choices={"Outcome": ["resolved"]})
+    data = exports.xlsx_bytes(pd.DataFrame({"Row": [], "Outcome": []}), sheet=sheet)
+    (validation,) = openpyxl.load_workbook(io.BytesIO(data)).active.data_validations.dataValidation
+    assert str(validation.sqref) == "B2"
+
+
+def test_choices_for_a_column_the_list_does_not_have_are_ignored():
+    """Choices given for a missing column add no drop-down and no error."""
+    sheet = exports.Sheet(editable=("Outcome",), choices={"Not here": ["x"], "Outcome": ["resolved"]})
+    data = exports.xlsx_bytes(pd.DataFrame({"Row": [1], "Outcome": [""]}), sheet=sheet)
+    (validation,) = openpyxl.load_workbook(io.BytesIO(data)).active.data_validations.dataValidation
+    assert (str(validation.sqref), validation.formula1) == ("B2", '"resolved"')
+
+
+def test_a_protected_workbook_still_lets_a_caller_widen_columns_and_rows():
+    """Protection guards the cells, not the layout: columns and rows can be resized to write in."""
+    data = exports.xlsx_bytes(pd.DataFrame({"Outcome": [""]}), sheet=exports.Sheet(editable=("Outcome",)))
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert ws.protection.sheet and not ws.protection.formatColumns and not ws.protection.formatRows
+    assert (ws.page_setup.fitToWidth or 1) == 1  # one page wide (1 is the file format's default)
+
+
+def test_a_typed_quote_before_a_formula_gets_a_second_quote_and_comes_back():
+    """A person's own "'=1" is escaped again, so reading it back gives "'=1", not "=1"."""
+    assert exports.escape_cell("'=1") == "''=1" and exports.unescape_cell("''=1") == "'=1"
+    assert exports.escape_cell("'plain") == "'plain" and exports.unescape_cell("'plain") == "'plain"
+
+
+@pytest.mark.parametrize("value", ["\x00=1", "\x1f+1", "\u200e@SUM(1)", "\u2060-1"])
+def test_a_formula_behind_an_invisible_control_or_format_character_gets_a_quote(value):
+    """Control (Cc) and format (Cf) characters are skipped like spaces: the formula behind them counts."""
+    assert exports.escape_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["\x00x", "\u200e1", " \u2060 a"])
+def test_invisible_characters_before_plain_text_leave_it_alone(value):
+    """Skipped characters before ordinary text do not make it a formula."""
+    assert exports.escape_cell(value) == value
+
+
+def test_an_editable_column_is_open_below_the_table_too_at_its_own_width():
+    """The whole column to fill in is unlocked and pale yellow, at the width asked for (16 if none)."""
+    sheet = exports.Sheet(editable=("Outcome", "Notes"), widths={"Outcome": 25})
+    data = exports.xlsx_bytes(pd.DataFrame({"Row": [1], "Outcome": [""], "Notes": [""]}), sheet=sheet)
+    columns = openpyxl.load_workbook(io.BytesIO(data)).active.column_dimensions
+    assert [round(columns[c].width) for c in "BC"] == [26, 17]
+    for letter in "BC":
+        assert columns[letter].protection.locked is False and columns[letter].fill.fgColor.rgb == "FFFFFDE7"
+    assert columns["A"].protection.locked
+
+
+def test_a_cell_holding_an_array_is_shown_with_its_values_not_an_error():
+    """An array cell (DuckDB hands list columns over as arrays) is shown, not dropped or an error."""
+    text = exports.cell_text(np.array(["food", "digital"]))
+    assert "food" in text and "digital" in text

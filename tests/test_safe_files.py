@@ -7,6 +7,7 @@ file is never replaced without force, and what is written is new, whole, 0600 an
 from __future__ import annotations
 
 import csv
+import locale
 import os
 import stat
 from pathlib import Path
@@ -167,3 +168,80 @@ def test_text_and_bytes_are_written_whole_and_private(tmp_path):
         exports.write_bytes(data, b"again")
     assert exports.write_bytes(data, b"again", force=True).read_bytes() == b"again"
     assert exports.write_text(page, "new", force=True).read_text() == "new"
+
+
+def test_a_file_the_writer_recreates_by_name_is_still_made_private(tmp_path):
+    """A writer that deletes and recreates its temporary file (mode 0644) still leaves a 0600 file."""
+
+    def recreate(temp: Path) -> None:
+        temp.unlink()
+        temp.write_text("rewritten")
+        temp.chmod(0o644)
+
+    path = exports.atomic_write(tmp_path / "out.txt", recreate)
+    assert path.read_text() == "rewritten" and _mode(path) == 0o600
+
+
+def test_a_temporary_file_swapped_for_a_symlink_is_never_followed(tmp_path):
+    """If the temporary name becomes a symlink, its target keeps its mode and no link is placed."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file")
+    victim.chmod(0o644)
+
+    def swap(temp: Path) -> None:
+        temp.unlink()
+        temp.symlink_to(victim)
+
+    with pytest.raises((NotImplementedError, OSError)):
+        exports.atomic_write(tmp_path / "out.txt", swap)
+    assert _mode(victim) == 0o644 and victim.read_text() == "someone else's file"
+    assert [p.name for p in tmp_path.iterdir()] == ["victim.txt"]
+
+
+def test_protect_makes_a_file_owner_only_and_passes_over_a_missing_one(tmp_path):
+    """protect() sets 0600 on a file, and a file already gone is no error."""
+    path = tmp_path / "list.csv"
+    path.write_text("x")
+    path.chmod(0o644)
+    exports.protect(path)
+    assert _mode(path) == 0o600
+    exports.protect(tmp_path / "gone.csv")
+    assert not (tmp_path / "gone.csv").exists()
+
+
+def test_write_text_refuses_an_existing_file_unless_forced(tmp_path):
+    """write_text, like every writer, never replaces a file without force."""
+    page = exports.write_text(tmp_path / "page.html", "first")
+    with pytest.raises(InputError, match="a file already exists there"):
+        exports.write_text(page, "second")
+    assert page.read_text() == "first"
+
+
+def test_text_is_written_as_utf8_whatever_the_machine_locale(tmp_path):
+    """Under an ASCII-only locale (a bare server's "C"), text is still written as UTF-8."""
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        page = exports.write_text(tmp_path / "page.html", "<p>Zoë, naïve café</p>")
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert page.read_bytes() == "<p>Zoë, naïve café</p>".encode()
+
+
+def test_a_long_file_name_is_written_and_one_too_long_is_a_clear_error(tmp_path):
+    """Names up to 236 characters work (the temporary name adds 19); a longer one is refused cleanly."""
+    longest = tmp_path / ("a" * 232 + ".csv")
+    assert exports.write_text(longest, "x").read_text() == "x"
+    with pytest.raises(InputError, match="Cannot write in .*: File name too long"):
+        exports.write_text(tmp_path / ("b" * 233 + ".csv"), "x")
+    assert [p.name for p in tmp_path.iterdir()] == [longest.name]
+
+
+def test_checking_a_target_ahead_refuses_an_existing_file_unless_forced(tmp_path):
+    """check_target (run before slow work) refuses an existing file by default, and allows it with force."""
+    taken = tmp_path / "list.csv"
+    taken.write_text("x")
+    with pytest.raises(InputError, match="a file already exists there; choose another name, or add --force"):
+        exports.check_target(taken)
+    exports.check_target(taken, force=True)
+    exports.check_target(tmp_path / "free.csv")
