@@ -214,6 +214,15 @@ def test_the_printed_list_has_no_list_id_column_and_numbers_its_rows(store, tmp_
     assert page.count('<td class="rownum"><bdi>') == ON_LIST
 
 
+def test_the_printed_list_is_titled_by_its_notice(store, tmp_path):
+    """The browser tab and the page heading of a printed list carry the notice's own title."""
+    exported = _export(store, tmp_path, "html")
+    page = exported.path.read_text(encoding="utf-8")
+    title = re.search(r"<title>(.*?)</title>", page).group(1)
+    assert title and title != "None" and f"<h1>{title}</h1>" in page
+    assert title in re.search(r"<h2>(.*?)</h2>", page).group(1)
+
+
 def test_every_printed_column_has_a_set_width(store, tmp_path):
     """Each column of a printed list (follow-up or next round) has its own width, so none is squeezed out."""
     follow = _export(store, tmp_path, "html", include_membership_number=True).path.read_text(encoding="utf-8")
