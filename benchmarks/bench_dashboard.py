@@ -79,9 +79,9 @@ def in_chromium(path: Path) -> tuple[Stats, Stats, Stats, Stats]:
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.set_default_timeout(120_000)
                 if run % 2 == 0:
-                    renders.append(_visit(page, port))
+                    renders.append(_visit(page, port)[2])
                 else:
-                    box, after_enter = _visit_as_a_person(page, port)
+                    box, after_enter, _ = _visit(page, port, TYPING_S)
                     boxes.append(box)
                     typed.append(after_enter)
                 page.close()
@@ -100,28 +100,23 @@ def in_chromium(path: Path) -> tuple[Stats, Stats, Stats, Stats]:
             browser.close()
 
 
-def _visit(page, port: int) -> float:
-    start = time.perf_counter()
-    page.goto(f"http://{server.HOST}:{port}/")
-    page.locator("input[type=password]").fill(PASSPHRASE)
-    page.locator("input[type=password]").press("Enter")
-    page.locator(".wb-chart-place .xtick text").first.wait_for()
-    return time.perf_counter() - start
+def _visit(page, port: int, typing_s: float = 0) -> tuple[float, float, float]:
+    """Open the page, type the passphrase `typing_s` after its box appears, press Enter.
 
-
-def _visit_as_a_person(page, port: int) -> tuple[float, float]:
-    """(seconds from opening the page to the passphrase box, from Enter to the first chart)."""
+    Returns seconds (to the passphrase box, from Enter to the first chart, the whole visit).
+    """
     start = time.perf_counter()
     page.goto(f"http://{server.HOST}:{port}/")
     box = page.locator("input[type=password]")
     box.wait_for()
     shown = time.perf_counter() - start
-    time.sleep(TYPING_S)
+    time.sleep(typing_s)
     box.fill(PASSPHRASE)
     entered = time.perf_counter()
     box.press("Enter")
     page.locator(".wb-chart-place .xtick text").first.wait_for()
-    return shown, time.perf_counter() - entered
+    done = time.perf_counter()
+    return shown, done - entered, done - start - typing_s
 
 
 def _change(page, branch: str | None) -> float:
