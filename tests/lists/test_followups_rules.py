@@ -162,6 +162,20 @@ def test_row_digest_reads_cells_with_spacing_normalised():
     assert followups.row_digest(secret, "FU-1", 1, cells) != followups.row_digest(secret, "FU-1", 2, cells)
 
 
+def test_a_whole_list_gets_the_digests_each_row_would_get_alone():
+    """`row_digests` (a list's rows at once, repeated names and wards normalised once) agrees with
+    `row_digest` row by row, including cells that differ only in spacing."""
+    secret = b"s" * 32
+    cells = {"First Name": ["Alice", " Alice", "Bo", ""], "Ward": ["Kings Park", "Kings  Park ", "Kings Park", "X"],
+             "Needs": ["Food", "Food\n", "Food; Medicine", ""]}
+    rows = [1, 2, 7, 8]
+    together = followups.row_digests(secret, "FU-2", rows, cells)
+    alone = [followups.row_digest(secret, "FU-2", row, {c: cells[c][i] for c in cells}) for i, row in enumerate(rows)]
+    assert together == alone
+    assert len(set(together)) == 4  # each row's number is in its digest
+    assert together[0].split(":")[1:] != together[2].split(":")[1:]  # different needs, different digest
+
+
 def test_a_national_number_is_shown_as_dialled():
     """A UK number stored without +44 is still read as British and grouped as a caller dials it."""
     assert followups.display_phone("07700900123") == "07700 900123"

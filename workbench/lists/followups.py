@@ -11,7 +11,7 @@ calling tool. Returns (`lists.returns`) close the loop.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -148,16 +148,21 @@ def merge_counts(*parts: Mapping[str, int]) -> dict[str, int]:
 
 
 IDENTITY_QUERY = """
-SELECT q.member_key, i.first_name, i.last_name, i.phone, i.membership_number
+SELECT q.member_key, {columns}
 FROM {people} q JOIN identities i ON i.member_key = q.member_key
 """
 
 
-def _identities(con: duckdb.DuckDBPyConnection, member_keys: pd.Series) -> pd.DataFrame:
+def _identities(
+    con: duckdb.DuckDBPyConnection, member_keys: pd.Series, columns: Sequence[str]
+) -> pd.DataFrame:
+    # Only the columns asked for: every identity column read is decrypted for every member.
     name = f"_list_people_{id(member_keys):x}"
     con.register(name, pd.DataFrame({"member_key": member_keys.astype(str)}))
     try:
-        return con.execute(IDENTITY_QUERY.format(people=name)).df()
+        return con.execute(
+            IDENTITY_QUERY.format(people=name, columns=", ".join(f"i.{c}" for c in columns))
+        ).df()
     finally:
         con.unregister(name)
 
@@ -195,12 +200,32 @@ def display_phones(e164: pd.Series) -> pd.Series:
     so one number of each (country, length, first seven digits) is formatted by phonenumbers and
     the same grouping is applied to the rest: a branch list of thousands costs a few dozen parses.
     """
-    text = e164.fillna("").astype(str).str.strip()
-    shape = text.str.len().astype(str) + "|" + text.str[:SHAPE_PREFIX]
-    models = {k: display_phone(v) for k, v in text.groupby(shape).first().items()}
+    text = [str(t).strip() for t in e164.fillna("")]
+    shapes = [(len(t), t[:SHAPE_PREFIX]) for t in text]
+    models: dict[tuple[int, str], str] = {}
+    for t, shape in zip(text, shapes, strict=True):
+        if shape not in models:
+            models[shape] = display_phone(t)
+    heads = {shape: _plain_head(shape[0], model) for shape, model in models.items()}
     return pd.Series(
-        [_regroup(t, models[k]) for t, k in zip(text, shape, strict=True)], index=e164.index, dtype=object
+        [
+            heads[k] + t[SHAPE_PREFIX:]
+            if heads[k] is not None and t[SHAPE_PREFIX:].isdigit()
+            else _regroup(t, models[k])
+            for t, k in zip(text, shapes, strict=True)
+        ],
+        index=e164.index,
+        dtype=object,
     )
+
+
+def _plain_head(length: int, model: str) -> str | None:
+    # The model's text before the digits after SHAPE_PREFIX, when the model ends with them written
+    # without spaces ("07700 900" for "+447700900123"): then a number is that text and its own tail.
+    tail = length - SHAPE_PREFIX
+    if tail < 1 or len(model) < tail or not model[-tail:].isdigit():
+        return None
+    return model[:-tail]
 
 
 def _regroup(e164: str, model: str) -> str:
@@ -218,11 +243,16 @@ def _regroup(e164: str, model: str) -> str:
     return "".join(out)
 
 
+FOLLOWUP_IDENTITY = ("first_name", "phone")
+NEXT_ROUND_IDENTITY = ("first_name", "last_name", "phone", "membership_number")
+
+
 def _with_identity(
-    con: duckdb.DuckDBPyConnection, people: pd.DataFrame
+    con: duckdb.DuckDBPyConnection, people: pd.DataFrame, columns: Sequence[str]
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Join first name and phone; leave out (and count) anyone with no phone to call."""
-    joined = people.merge(_identities(con, people["member_key"]), on="member_key", how="left")
+    """Join the identity columns a list shows (phone among them); leave out (and count) anyone with
+    no phone to call."""
+    joined = people.merge(_identities(con, people["member_key"], columns), on="member_key", how="left")
     no_phone = joined["phone"].isna() | (joined["phone"].astype(str).str.strip() == "")
     return joined.loc[~no_phone].reset_index(drop=True), {"no phone number": int(no_phone.sum())}
 
@@ -262,7 +292,7 @@ def compose(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InputError(f"--limit must be a whole number, 1 or more; got {limit!r}.")
     queue = needs.queue(con, branch=branch, ward=ward, category=category, as_of=as_of)
-    people, no_phone = _with_identity(con, queue)
+    people, no_phone = _with_identity(con, queue, FOLLOWUP_IDENTITY)
     kept, late = _final_check(con, people)
     if limit is not None:
         kept = kept.head(limit)
@@ -298,8 +328,24 @@ def row_digest(secret: bytes, list_id: str, row: int, cells: Mapping[str, object
     BLAKE2b in its keyed (MAC) mode under keys['member']: as strong as an HMAC here, and one C call
     per cell, which matters for a national branch list with tens of thousands of cells.
     """
-    messages = (f"{list_id}|{row}|{column}|{_normal(cells.get(column))}".encode() for column in PROTECTED)
-    return ":".join(hashlib.blake2b(m, key=secret, digest_size=8).hexdigest() for m in messages)
+    return row_digests(secret, list_id, [row], {c: [_normal(cells.get(c))] for c in PROTECTED})[0]
+
+
+def row_digests(
+    secret: bytes, list_id: str, rows: Sequence[int], cells: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """`row_digest` of every row of a list at once: rows[i] is row i's number, cells[column][i] its text."""
+    keyed = hashlib.blake2b(key=secret, digest_size=8)  # copied per cell: the key is absorbed once
+    columns = []
+    for column in PROTECTED:
+        normal = {text: _normal(text) for text in set(cells[column])}  # a branch repeats its names and wards
+        macs = []
+        for row, text in zip(rows, cells[column], strict=True):
+            h = keyed.copy()
+            h.update(f"{list_id}|{row}|{column}|{normal[text]}".encode())
+            macs.append(h.hexdigest())
+        columns.append(macs)
+    return [":".join(parts) for parts in zip(*columns, strict=True)]
 
 
 def _table(
@@ -310,26 +356,30 @@ def _table(
     n = len(rows)
     table = pd.DataFrame({LIST_ID: [list_id] * n, ROW: range(1, n + 1)})
     if include_membership_number:
-        ids = _identities(con, rows["member_key"]).set_index("member_key")["membership_number"]
+        ids = _identities(con, rows["member_key"], ("membership_number",)).set_index("member_key")[
+            "membership_number"
+        ]
         table[MEMBERSHIP] = rows["member_key"].map(ids).fillna("").to_numpy()
     table[FIRST] = rows["first_name"].fillna("").to_numpy()
     table[PHONE] = display_phones(rows["phone"]).to_numpy()
     table[WARD] = rows["ward"].fillna("").to_numpy()
-    table[NEEDS] = rows["categories"].map(needs_text).to_numpy()
+    # A branch's needs come in a few dozen combinations: each is written out once.
+    needs_of = [tuple(c) for c in rows["categories"]]
+    labels = {c: needs_text(c) for c in set(needs_of)}
+    table[NEEDS] = [labels[c] for c in needs_of]
     table[URGENCY] = rows["urgency"].fillna("").str.capitalize().to_numpy()
-    table[PROMPT] = [
-        call_back_prompt(list(c), u) for c, u in zip(rows["categories"], rows["urgency"], strict=True)
-    ]
+    asks = list(zip(needs_of, rows["urgency"], strict=True))
+    prompts = {a: call_back_prompt(list(a[0]), a[1]) for a in set(asks)}
+    table[PROMPT] = [prompts[a] for a in asks]
     table[OUTCOME], table[DATE_CALLED], table[INITIALS] = "", "", ""
-    secret = key(con, "member")
+    digests = row_digests(
+        key(con, "member"), list_id, table[ROW].tolist(), {c: table[c].tolist() for c in PROTECTED}
+    )
     entries = pd.DataFrame(
         {
             "row_number": table[ROW].astype("int32"),
             "member_key": rows["member_key"].to_numpy(),
-            "digest": [
-                row_digest(secret, list_id, r, cells)
-                for r, cells in zip(table[ROW], table[list(PROTECTED)].to_dict("records"), strict=True)
-            ],
+            "digest": digests,
         }
     )
     return table, entries
@@ -371,7 +421,12 @@ def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice
 
 
 def _check_request(
-    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str, unprotected: str | None,
+    fmt: str | None,
+    out: str | Path,
+    purpose: str,
+    recipient: str,
+    actor: str,
+    unprotected: str | None,
     force: bool = False,
 ) -> tuple[str, Path, Protection]:
     out = Path(out)
@@ -413,8 +468,10 @@ def _protection(fmt: str, unprotected: str | None) -> Protection:
             '--unprotected needs a reason, e.g. --unprotected "branch secretary has no Excel; paper '
             'copy kept locked": it is recorded in the list registry and the audit log.'
         )
-    if len(reason) > MAX_REASON or EMAIL_LIKE.search(reason) or (
-        PHONE_LIKE.search(reason) and sum(c.isdigit() for c in reason) >= 10
+    if (
+        len(reason) > MAX_REASON
+        or EMAIL_LIKE.search(reason)
+        or (PHONE_LIKE.search(reason) and sum(c.isdigit() for c in reason) >= 10)
     ):
         raise InputError(
             f"The --unprotected reason must be a short sentence (at most {MAX_REASON} characters) with no "
@@ -428,8 +485,19 @@ def _shred_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
 
 
 # Column widths in a list workbook (characters), as HTML_WIDTHS for the printed page.
-XLSX_WIDTHS = {LIST_ID: 17, ROW: 5, FIRST: 14, PHONE: 15, WARD: 16, NEEDS: 22, URGENCY: 9, PROMPT: 40,
-               OUTCOME: 16, DATE_CALLED: 12, INITIALS: 9}
+XLSX_WIDTHS = {
+    LIST_ID: 17,
+    ROW: 5,
+    FIRST: 14,
+    PHONE: 15,
+    WARD: 16,
+    NEEDS: 22,
+    URGENCY: 9,
+    PROMPT: 40,
+    OUTCOME: 16,
+    DATE_CALLED: 12,
+    INITIALS: 9,
+}
 
 
 def _sheet(editable: bool) -> exports.Sheet:
@@ -575,10 +643,17 @@ def export(
     _refuse_empty(composed, f"branch {branch}")
     data = FOLLOWUP_DATA + (("membership number",) if include_membership_number else ())
     record = registry.new_record(
-        "followup", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
-        row_count=len(composed.rows), fmt=fmt, data_categories=data,
+        "followup",
+        purpose=purpose,
+        recipient=recipient,
+        actor=actor,
+        shred_after_days=days,
+        row_count=len(composed.rows),
+        fmt=fmt,
+        data_categories=data,
         filters={"branch": branch, "ward": ward, "category": category, "limit": limit},
-        excluded=composed.excluded, protection=how,
+        excluded=composed.excluded,
+        protection=how,
     )
     table, entries = _table(con, record.list_id, composed, include_membership_number)
     secret = _issue(con, record, table, entries, out, editable=True, force=force)
@@ -652,7 +727,7 @@ def compose_next_round(
     people = pd.concat([first, _checkins(con, branch, ward, checkin_after_days, wellbeing_at_most, when)])
     people = people.drop_duplicates("member_key", keep="first").reset_index(drop=True)
     kept, late = _final_check(con, people)
-    kept, no_phone = _with_identity(con, kept) if not kept.empty else (kept, {})
+    kept, no_phone = _with_identity(con, kept, NEXT_ROUND_IDENTITY) if not kept.empty else (kept, {})
     kept = kept.sort_values(["ward", "reason", "member_key"], na_position="last").reset_index(drop=True)
     return Composed(kept, merge_counts(unreached.attrs.get("excluded", {}), late, no_phone))
 
@@ -705,8 +780,14 @@ def next_round(
     )
     _refuse_empty(composed, f"the next round{f' in branch {branch}' if branch else ''}")
     record = registry.new_record(
-        "next_round", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
-        row_count=len(composed.rows), fmt=fmt, data_categories=NEXT_ROUND_DATA,
+        "next_round",
+        purpose=purpose,
+        recipient=recipient,
+        actor=actor,
+        shred_after_days=days,
+        row_count=len(composed.rows),
+        fmt=fmt,
+        data_categories=NEXT_ROUND_DATA,
         filters={
             "branch": branch,
             "ward": ward,
@@ -715,7 +796,8 @@ def next_round(
             "checkin_after_days": checkin_after_days,
             "wellbeing_at_most": wellbeing_at_most,
         },
-        excluded=composed.excluded, protection=how,
+        excluded=composed.excluded,
+        protection=how,
     )
     rows = composed.rows
     table = pd.DataFrame(
