@@ -14,11 +14,11 @@ import duckdb
 
 from workbench.ingest import problems
 from workbench.ingest.fields import norm_sql
-from workbench.privacy.pseudonymise import record_callers, rename_callers
+from workbench.privacy.pseudonymise import caller_pseudonyms, record_callers
 
 NATURAL_ID = (
     "'N' || substr(sha256(k.member_key || '|' || s.round || '|' || "
-    "strftime(s.called_at, '%Y-%m-%dT%H:%M:%S') || '|' || coalesce(s.caller, '')), 1, 24)"
+    "strftime(s.called_at, '%Y-%m-%dT%H:%M:%S') || '|' || coalesce(c.caller, '')), 1, 24)"
 )
 
 DUPLICATE_IDS = """
@@ -63,10 +63,11 @@ class CallCounts:
 
 STAGED_CALLS = """
 CREATE OR REPLACE TEMP TABLE ingest_calls AS
-SELECT {call_id} AS call_id, k.member_key, s.round, s.caller, s.called_at, s.outcome, s.wellbeing,
+SELECT {call_id} AS call_id, k.member_key, s.round, c.caller, s.called_at, s.outcome, s.wellbeing,
        s.needs_support, s.urgency, s.keen_to_volunteer, s.dp_query, s.t__notes AS notes,
        s.need_categories, s.skills, s.services_referenced, s.row
 FROM temp.{stage} s JOIN temp.ingest_keys k USING (membership_number)
+LEFT JOIN temp.ingest_callers c ON c.raw = s.caller  -- the caller's pseudonym (caller_pseudonyms)
 WHERE {valid}{not_erased}
 """
 
@@ -229,7 +230,8 @@ def stage(
     """
     # Erasures are rare: when there are none, skip both the filter and the count of erased rows.
     any_erased = con.execute(ANY_ERASED).fetchone()[0] > 0
-    new_callers = rename_callers(con, f"temp.{stage}_rows", where=valid)  # "1" or a name becomes C0042
+    # "1" or a name becomes C0042, through temp.ingest_callers
+    new_callers = caller_pseudonyms(con, f"temp.{stage}_rows", into="ingest_callers", where=valid)
     con.execute(
         STAGED_CALLS.format(
             stage=stage,

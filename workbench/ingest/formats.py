@@ -57,10 +57,22 @@ DISTINCT_VALUES = """
 SELECT v FROM (SELECT trim(CAST({col} AS VARCHAR)) AS v FROM temp.{raw} LIMIT {rows})
 WHERE v IS NOT NULL AND v <> '' GROUP BY v LIMIT {values}
 """
+# Every row's value, grouped before it is trimmed: a label column has a handful of distinct values,
+# so this trims a handful rather than two million (and a LIMIT would keep the scan on one thread).
+ALL_DISTINCT_VALUES = """
+SELECT DISTINCT trim(v) AS v FROM (SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM temp.{raw})
+WHERE trim(v) <> '' LIMIT {values}
+"""
 
 
-def _values(con: duckdb.DuckDBPyConnection, raw: str, header: str, rows: int, values: int) -> list[str]:
-    query = DISTINCT_VALUES.format(col=quote(header), raw=raw, rows=rows, values=values)
+def _values(
+    con: duckdb.DuckDBPyConnection, raw: str, header: str, rows: int | None, values: int
+) -> list[str]:
+    """Up to `values` distinct non-blank values of a column, trimmed: from its first `rows` rows, or
+    from every row when `rows` is None."""
+    query = (DISTINCT_VALUES if rows else ALL_DISTINCT_VALUES).format(
+        col=quote(header), raw=raw, rows=rows, values=values
+    )
     return [r[0] for r in con.execute(query).fetchall()]
 
 
@@ -138,8 +150,11 @@ def widen(
     _check_questions([r[0] for r in found], keys, question)
     con.execute(
         WIDE.format(
-            table=staged.table, keys=", ".join(map(quote, keys)), question=quote(question),
-            answer=quote(answer), row=ROW,
+            table=staged.table,
+            keys=", ".join(map(quote, keys)),
+            question=quote(question),
+            answer=quote(answer),
+            row=ROW,
         )
     )
     notes = [
@@ -195,14 +210,19 @@ def understand(
     """
     profile = profiles.recognise(kind, staged.headers, forced)
     match = headers.match(
-        kind, staged.headers, mapping, file_name, names=profile.columns, fit=_fit(con, staged.table),
+        kind,
+        staged.headers,
+        mapping,
+        file_name,
+        names=profile.columns,
+        fit=_fit(con, staged.table),
         optional=optional,
     )
     merged = {**mapping, "outcomes": {**profile.outcomes, **mapping.get("outcomes", {})}}
     understanding = Understanding(profile, match, merged)
     if kind == "calls" and "outcome" in match.columns:
         found = labels.by_meaning(
-            _values(con, staged.table, match.columns["outcome"], staged.rows, MAX_LABELS), merged["outcomes"]
+            _values(con, staged.table, match.columns["outcome"], None, MAX_LABELS), merged["outcomes"]
         )
         merged["outcomes"].update(found)
         understanding.notes += [f'outcome "{label}" read as {code}' for label, code in sorted(found.items())]
@@ -274,8 +294,10 @@ def prepare_calls(
         shown = f"{call_date:%d/%m/%Y}"
         dated = con.execute(FILL_DATE.format(stage=stage) + " RETURNING 1", [call_date, shown])
         if n := len(dated.fetchall()):
-            notes.append(f"{n:,} call{'s' if n > 1 else ''} with no date {'were' if n > 1 else 'was'} "
-                         f"given {shown} (--date).")
+            notes.append(
+                f"{n:,} call{'s' if n > 1 else ''} with no date {'were' if n > 1 else 'was'} "
+                f"given {shown} (--date)."
+            )
     if "call_time" in columns:
         con.execute(WITH_TIME.format(stage=stage))
         bad = [r[0] for r in con.execute(BAD_TIMES.format(stage=stage)).fetchall()]
