@@ -139,7 +139,7 @@ def _summaries(con: duckdb.DuckDBPyConnection, bys: tuple[str, ...], filters: di
     def one(by: str) -> pd.DataFrame:
         sql, params = _cube_sql(by, filters) if _in_cube(by, filters) else _summary_sql(by, filters)
         with snap.cursor() as cursor:
-            return _summary_frame(cursor.execute(sql, params).df(), by)
+            return cursor.execute(SUMMARY_FRAME.format(sql=sql, by=by), params).df()
 
     if all(_in_cube(by, filters) for by in bys):
         return {by: one(by) for by in bys}
@@ -240,10 +240,12 @@ def _summary_sql(by: str, filters: dict) -> tuple[str, list]:
     return sql, params
 
 
-def _summary_frame(frame: pd.DataFrame, by: str) -> pd.DataFrame:
-    frame = frame.drop(columns="ord").rename(columns={"grp": by})
-    frame["contact_rate"] = frame["contact_rate"].astype(float)
-    return frame
+# The frame as returned: the group named after `by`, the rate a float. Shaped in SQL, since pandas'
+# drop and rename cost more than the query on a dashboard's filter change.
+SUMMARY_FRAME = """
+SELECT * EXCLUDE (ord) REPLACE (contact_rate::DOUBLE AS contact_rate) RENAME (grp AS "{by}")
+FROM ({sql}) ORDER BY ord, grp
+"""
 
 
 def _member_level(filters: dict) -> bool:
