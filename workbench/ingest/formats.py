@@ -70,7 +70,7 @@ def _values(
 ) -> list[str]:
     """Up to `values` distinct non-blank values of a column, trimmed: from its first `rows` rows, or
     from every row when `rows` is None."""
-    query = (DISTINCT_VALUES if rows else ALL_DISTINCT_VALUES).format(
+    query = (ALL_DISTINCT_VALUES if rows is None else DISTINCT_VALUES).format(
         col=quote(header), raw=raw, rows=rows, values=values
     )
     return [r[0] for r in con.execute(query).fetchall()]
@@ -150,11 +150,8 @@ def widen(
     _check_questions([r[0] for r in found], keys, question)
     con.execute(
         WIDE.format(
-            table=staged.table,
-            keys=", ".join(map(quote, keys)),
-            question=quote(question),
-            answer=quote(answer),
-            row=ROW,
+            table=staged.table, keys=", ".join(map(quote, keys)), question=quote(question),
+            answer=quote(answer), row=ROW,
         )
     )
     notes = [
@@ -210,12 +207,7 @@ def understand(
     """
     profile = profiles.recognise(kind, staged.headers, forced)
     match = headers.match(
-        kind,
-        staged.headers,
-        mapping,
-        file_name,
-        names=profile.columns,
-        fit=_fit(con, staged.table),
+        kind, staged.headers, mapping, file_name, names=profile.columns, fit=_fit(con, staged.table),
         optional=optional,
     )
     merged = {**mapping, "outcomes": {**profile.outcomes, **mapping.get("outcomes", {})}}
@@ -294,10 +286,8 @@ def prepare_calls(
         shown = f"{call_date:%d/%m/%Y}"
         dated = con.execute(FILL_DATE.format(stage=stage) + " RETURNING 1", [call_date, shown])
         if n := len(dated.fetchall()):
-            notes.append(
-                f"{n:,} call{'s' if n > 1 else ''} with no date {'were' if n > 1 else 'was'} "
-                f"given {shown} (--date)."
-            )
+            notes.append(f"{n:,} call{'s' if n > 1 else ''} with no date {'were' if n > 1 else 'was'} "
+                         f"given {shown} (--date).")
     if "call_time" in columns:
         con.execute(WITH_TIME.format(stage=stage))
         bad = [r[0] for r in con.execute(BAD_TIMES.format(stage=stage)).fetchall()]

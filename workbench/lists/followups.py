@@ -153,16 +153,14 @@ FROM {people} q JOIN identities i ON i.member_key = q.member_key
 """
 
 
-def _identities(
-    con: duckdb.DuckDBPyConnection, member_keys: pd.Series, columns: Sequence[str]
-) -> pd.DataFrame:
+def _identities(con: duckdb.DuckDBPyConnection, member_keys: pd.Series, columns: Sequence[str]
+                ) -> pd.DataFrame:
     # Only the columns asked for: every identity column read is decrypted for every member.
     name = f"_list_people_{id(member_keys):x}"
     con.register(name, pd.DataFrame({"member_key": member_keys.astype(str)}))
     try:
-        return con.execute(
-            IDENTITY_QUERY.format(people=name, columns=", ".join(f"i.{c}" for c in columns))
-        ).df()
+        wanted = ", ".join(f"i.{c}" for c in columns)
+        return con.execute(IDENTITY_QUERY.format(people=name, columns=wanted)).df()
     finally:
         con.unregister(name)
 
@@ -331,9 +329,8 @@ def row_digest(secret: bytes, list_id: str, row: int, cells: Mapping[str, object
     return row_digests(secret, list_id, [row], {c: [_normal(cells.get(c))] for c in PROTECTED})[0]
 
 
-def row_digests(
-    secret: bytes, list_id: str, rows: Sequence[int], cells: Mapping[str, Sequence[str]]
-) -> list[str]:
+def row_digests(secret: bytes, list_id: str, rows: Sequence[int], cells: Mapping[str, Sequence[str]]
+                ) -> list[str]:
     """`row_digest` of every row of a list at once: rows[i] is row i's number, cells[column][i] its text."""
     keyed = hashlib.blake2b(key=secret, digest_size=8)  # copied per cell: the key is absorbed once
     columns = []
@@ -356,10 +353,8 @@ def _table(
     n = len(rows)
     table = pd.DataFrame({LIST_ID: [list_id] * n, ROW: range(1, n + 1)})
     if include_membership_number:
-        ids = _identities(con, rows["member_key"], ("membership_number",)).set_index("member_key")[
-            "membership_number"
-        ]
-        table[MEMBERSHIP] = rows["member_key"].map(ids).fillna("").to_numpy()
+        ids = _identities(con, rows["member_key"], ("membership_number",)).set_index("member_key")
+        table[MEMBERSHIP] = rows["member_key"].map(ids["membership_number"]).fillna("").to_numpy()
     table[FIRST] = rows["first_name"].fillna("").to_numpy()
     table[PHONE] = display_phones(rows["phone"]).to_numpy()
     table[WARD] = rows["ward"].fillna("").to_numpy()
@@ -372,14 +367,12 @@ def _table(
     prompts = {a: call_back_prompt(list(a[0]), a[1]) for a in set(asks)}
     table[PROMPT] = [prompts[a] for a in asks]
     table[OUTCOME], table[DATE_CALLED], table[INITIALS] = "", "", ""
-    digests = row_digests(
-        key(con, "member"), list_id, table[ROW].tolist(), {c: table[c].tolist() for c in PROTECTED}
-    )
+    cells = {c: table[c].tolist() for c in PROTECTED}
     entries = pd.DataFrame(
         {
             "row_number": table[ROW].astype("int32"),
             "member_key": rows["member_key"].to_numpy(),
-            "digest": digests,
+            "digest": row_digests(key(con, "member"), list_id, table[ROW].tolist(), cells),
         }
     )
     return table, entries
@@ -421,12 +414,7 @@ def notice(con: duckdb.DuckDBPyConnection, record: ListRecord) -> exports.Notice
 
 
 def _check_request(
-    fmt: str | None,
-    out: str | Path,
-    purpose: str,
-    recipient: str,
-    actor: str,
-    unprotected: str | None,
+    fmt: str | None, out: str | Path, purpose: str, recipient: str, actor: str, unprotected: str | None,
     force: bool = False,
 ) -> tuple[str, Path, Protection]:
     out = Path(out)
@@ -468,10 +456,8 @@ def _protection(fmt: str, unprotected: str | None) -> Protection:
             '--unprotected needs a reason, e.g. --unprotected "branch secretary has no Excel; paper '
             'copy kept locked": it is recorded in the list registry and the audit log.'
         )
-    if (
-        len(reason) > MAX_REASON
-        or EMAIL_LIKE.search(reason)
-        or (PHONE_LIKE.search(reason) and sum(c.isdigit() for c in reason) >= 10)
+    if len(reason) > MAX_REASON or EMAIL_LIKE.search(reason) or (
+        PHONE_LIKE.search(reason) and sum(c.isdigit() for c in reason) >= 10
     ):
         raise InputError(
             f"The --unprotected reason must be a short sentence (at most {MAX_REASON} characters) with no "
@@ -485,19 +471,8 @@ def _shred_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
 
 
 # Column widths in a list workbook (characters), as HTML_WIDTHS for the printed page.
-XLSX_WIDTHS = {
-    LIST_ID: 17,
-    ROW: 5,
-    FIRST: 14,
-    PHONE: 15,
-    WARD: 16,
-    NEEDS: 22,
-    URGENCY: 9,
-    PROMPT: 40,
-    OUTCOME: 16,
-    DATE_CALLED: 12,
-    INITIALS: 9,
-}
+XLSX_WIDTHS = {LIST_ID: 17, ROW: 5, FIRST: 14, PHONE: 15, WARD: 16, NEEDS: 22, URGENCY: 9, PROMPT: 40,
+               OUTCOME: 16, DATE_CALLED: 12, INITIALS: 9}
 
 
 def _sheet(editable: bool) -> exports.Sheet:
@@ -643,17 +618,10 @@ def export(
     _refuse_empty(composed, f"branch {branch}")
     data = FOLLOWUP_DATA + (("membership number",) if include_membership_number else ())
     record = registry.new_record(
-        "followup",
-        purpose=purpose,
-        recipient=recipient,
-        actor=actor,
-        shred_after_days=days,
-        row_count=len(composed.rows),
-        fmt=fmt,
-        data_categories=data,
+        "followup", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
+        row_count=len(composed.rows), fmt=fmt, data_categories=data,
         filters={"branch": branch, "ward": ward, "category": category, "limit": limit},
-        excluded=composed.excluded,
-        protection=how,
+        excluded=composed.excluded, protection=how,
     )
     table, entries = _table(con, record.list_id, composed, include_membership_number)
     secret = _issue(con, record, table, entries, out, editable=True, force=force)
@@ -780,14 +748,8 @@ def next_round(
     )
     _refuse_empty(composed, f"the next round{f' in branch {branch}' if branch else ''}")
     record = registry.new_record(
-        "next_round",
-        purpose=purpose,
-        recipient=recipient,
-        actor=actor,
-        shred_after_days=days,
-        row_count=len(composed.rows),
-        fmt=fmt,
-        data_categories=NEXT_ROUND_DATA,
+        "next_round", purpose=purpose, recipient=recipient, actor=actor, shred_after_days=days,
+        row_count=len(composed.rows), fmt=fmt, data_categories=NEXT_ROUND_DATA,
         filters={
             "branch": branch,
             "ward": ward,
@@ -796,8 +758,7 @@ def next_round(
             "checkin_after_days": checkin_after_days,
             "wellbeing_at_most": wellbeing_at_most,
         },
-        excluded=composed.excluded,
-        protection=how,
+        excluded=composed.excluded, protection=how,
     )
     rows = composed.rows
     table = pd.DataFrame(

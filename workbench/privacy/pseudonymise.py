@@ -30,10 +30,8 @@ def keyed(secret: bytes, values: Iterable[str | None], length: int = 64) -> list
     """
     if not secret:
         raise ValueError("A pseudonym needs a key; refusing to hash without one.")
-    return [
-        None if v is None else hmac.new(secret, v.encode("utf-8"), hashlib.sha256).hexdigest()[:length]
-        for v in values
-    ]
+    return [None if v is None else hmac.new(secret, v.encode("utf-8"), hashlib.sha256).hexdigest()[:length]
+            for v in values]
 
 
 def normalise_membership_number(value: str) -> str:
@@ -103,9 +101,8 @@ def caller_pseudonyms(
     Returns:
         The callers new to the store, as (keyed hash of the id, pseudonym) pairs.
     """
-    raw = [
-        r[0] for r in con.execute(STAGED_CALLERS.format(table=table, column=column, where=where)).fetchall()
-    ]
+    staged = STAGED_CALLERS.format(table=table, column=column, where=where)
+    raw = [r[0] for r in con.execute(staged).fetchall()]
     hashes = keyed(db.ensure_key(con, CALLER_KEY), [normalise_caller(v) for v in raw]) if raw else []
     known = dict(con.execute(KNOWN_CALLERS, [sorted(set(hashes))]).fetchall()) if raw else {}
     fresh = sorted(set(hashes) - known.keys())  # by hash: the numbering says nothing of the ids
@@ -162,10 +159,8 @@ def release_key(con: duckdb.DuckDBPyConnection, release_id: str, *, link_to: str
     else:
         row = con.execute(RELEASE_KEY_QUERY, [release_key_name(link_to)]).fetchone()
         if not row:
-            raise InputError(
-                f'No key for release "{link_to}": it was never made or its key was retired by '
-                "`workbench keys rotate`. Leave out --link-to for an unlinked release."
-            )
+            raise InputError(f'No key for release "{link_to}": it was never made or its key was retired by '
+                             "`workbench keys rotate`. Leave out --link-to for an unlinked release.")
         secret = bytes(row[0])
     con.execute(INSERT_KEY, [name, secret])
     return secret
@@ -179,7 +174,7 @@ def release_pseudonyms(secret: bytes, member_keys: Iterable[str]) -> list[str | 
 def release_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The release ids whose keys are still held."""
     rows = con.execute(RELEASE_KEYS_QUERY, [RELEASE_PREFIX]).fetchall()
-    return [row[0][len(RELEASE_PREFIX) :] for row in rows]
+    return [row[0][len(RELEASE_PREFIX):] for row in rows]
 
 
 def rotate_release_keys(con: duckdb.DuckDBPyConnection, *, actor: str) -> int:
