@@ -66,7 +66,10 @@ def run() -> None:
         print(f"{preset:<9}{f['calls']:>11,}  {f['import'].text():>24}  "
               f"{f['import'].median / f['floor'].median:>7.2f}  {f['import'].peak_gb:>7.2f}  "
               f"{f['report'].text():>22}  {f['filter'].text():>22}  {f['list'].text():>22}")
-    if len(rows) >= 2:
+    # Two presets give the slope between two points, not a fitted exponent: say so instead.
+    if len(rows) < 3:
+        print("growth exponent: not fitted (it needs at least three presets)")
+    else:
         calls = np.log([f["calls"] for f in rows.values()])
         fits = {name: np.polyfit(calls, np.log([f[name].median for f in rows.values()]), 1)[0]
                 for name in ("import", "report", "filter", "list")}
