@@ -155,7 +155,8 @@ FROM {people} q JOIN identities i ON i.member_key = q.member_key
 
 def _identities(con: duckdb.DuckDBPyConnection, member_keys: pd.Series, columns: Sequence[str]
                 ) -> pd.DataFrame:
-    # Only the columns asked for: every identity column read is decrypted for every member.
+    # Only the columns asked for (this module's own names, never input): every identity column
+    # read is decrypted for every member.
     name = f"_list_people_{id(member_keys):x}"
     con.register(name, pd.DataFrame({"member_key": member_keys.astype(str)}))
     try:
