@@ -114,7 +114,7 @@ def caller_pseudonyms(
 
 
 def record_callers(con: duckdb.DuckDBPyConnection, fresh: list[tuple[str, str]]) -> None:
-    """Store the pseudonyms of callers new to the store (`rename_callers`' result)."""
+    """Store the pseudonyms of callers new to the store (`caller_pseudonyms`' result)."""
     if fresh:
         con.executemany("INSERT INTO caller_ids VALUES (?, ?)", [list(pair) for pair in fresh])
 
