@@ -231,7 +231,7 @@ def stage(
     # Erasures are rare: when there are none, skip both the filter and the count of erased rows.
     any_erased = con.execute(ANY_ERASED).fetchone()[0] > 0
     # "1" or a name becomes C0042, through temp.ingest_callers
-    new_callers = caller_pseudonyms(con, f"temp.{stage}_rows", into="ingest_callers", where=valid)
+    new_callers = caller_pseudonyms(con, f"temp.{stage}", into="ingest_callers", where=valid)
     con.execute(
         STAGED_CALLS.format(
             stage=stage,

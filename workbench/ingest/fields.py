@@ -338,10 +338,10 @@ def _text(header: str, nul_free: bool, strip_apostrophe: bool) -> str:
     return f"nullif({cell}, '')"
 
 
-# Fields whose columns later steps may set (the member found by phone, a derived round, a caller's
-# pseudonym, duplicate marks, names split from "Last, First"): always stored, present or not.
+# Fields whose columns later steps may set (the member found by phone, a derived round, duplicate
+# marks, names split from "Last, First"): always stored, present or not.
 SET_LATER = frozenset(
-    {"membership_number", "first_name", "last_name", "round", "caller", "called_at", "call_id", "phone",
+    {"membership_number", "first_name", "last_name", "round", "called_at", "call_id", "phone",
      "service_id", "name"}
 )
 

@@ -88,7 +88,7 @@ def normalise_caller(value: str) -> str:
 def caller_pseudonyms(
     con: duckdb.DuckDBPyConnection, table: str, *, into: str, column: str = "caller", where: str = "TRUE"
 ) -> list[tuple[str, str]]:
-    """Map the caller ids in `table.column` (a staging table) to the store's caller pseudonyms, as
+    """Map the caller ids in `table.column` (a staging table or view) to the store's caller pseudonyms, as
     the temporary table `into` (raw, caller) that the staged calls are joined to.
 
     A join, not an UPDATE of the staging table: a national file's two million rows are read once
@@ -103,8 +103,9 @@ def caller_pseudonyms(
     """
     staged = STAGED_CALLERS.format(table=table, column=column, where=where)
     raw = [r[0] for r in con.execute(staged).fetchall()]
+    # No caller, no key: a file without callers does not create the store's caller key.
     hashes = keyed(db.ensure_key(con, CALLER_KEY), [normalise_caller(v) for v in raw]) if raw else []
-    known = dict(con.execute(KNOWN_CALLERS, [sorted(set(hashes))]).fetchall()) if raw else {}
+    known = dict(con.execute(KNOWN_CALLERS, [sorted(set(hashes))]).fetchall())
     fresh = sorted(set(hashes) - known.keys())  # by hash: the numbering says nothing of the ids
     start = con.execute(NEXT_CALLER).fetchone()[0]
     for number, digest in enumerate(fresh, start=start):
