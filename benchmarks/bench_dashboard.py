@@ -3,10 +3,13 @@
 1. Filter change, in process: the outreach dashboard view; from setting the branch dropdown's value
    to the FigureWidgets holding the new data (observers run synchronously). One kept read-only
    connection serves every change. Warm: the kernel has shown the page already.
-2. Filter change, end to end in Chromium: the web app (`workbench app`, Voilà) on the national store;
-   from choosing a branch in the page's select to the by-place chart's tick labels changing in the
-   DOM (kernel, comm messages, plotly's redraw and all).
-   Targets for both: median <= 60 ms, p95 <= 100 ms.
+2. Filter change, end to end in Chromium: the web app (`workbench app`, Voilà) on the national store,
+   map included; from the select's change event to the first animation frame after the by-place
+   chart's tick labels changed in the DOM (kernel, comm messages, plotly's redraw and all), timed
+   by the page's own clock. Beside it, the same change timed from Python, which adds Playwright's
+   own round trips (finding the select, then polling the page) that no person waits for.
+   Targets for both 1 and 2: median <= 60 ms, p95 <= 100 ms (issue 15); the line after says whether
+   issue 17's 150 ms holds in Chromium.
 3. App first render: opening the page of a running app, typing the passphrase, until the first chart
    is drawn. Target <= 1.5 s. The passphrase is typed the instant its box appears, so the figure
    includes everything the page does before it can draw. Beside it, two parts of a visit: page to
@@ -32,6 +35,7 @@ from workbench.widgets import server
 CHANGES = 21
 WARM_S = 12  # a kernel running the app's notebook ahead of a visit, with margin
 TYPING_S = 3  # a person typing a passphrase
+CHANGE_GAP_S = 1  # a person looks at the charts before the next change; the page finishes its redraws
 CHROMIUM = "/usr/bin/chromium"
 SCAN_QUERY = "SELECT count(*) FROM calls WHERE outcome <> ''"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
@@ -62,9 +66,10 @@ def filter_change(path: Path, changes: int = CHANGES) -> Stats:
     return Stats(tuple(times))
 
 
-def in_chromium(path: Path) -> tuple[Stats, Stats, Stats, Stats]:
+def in_chromium(path: Path) -> tuple[Stats, Stats, Stats, Stats, Stats]:
     """(first render per page visit, page to passphrase box, Enter to first chart when typed as a
-    person does, filter change to DOM update) in Chromium on the running app."""
+    person does, filter change to chart drawn by the page's clock, and by Python's) in Chromium on
+    the running app."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -93,7 +98,10 @@ def in_chromium(path: Path) -> tuple[Stats, Stats, Stats, Stats]:
             branches = [o for o in page.locator(".wb-filter-branch select option").all_inner_texts()][1:]
             for i in range(CHANGES):
                 changes.append(_change(page, branches[i % len(branches)] if i % 2 == 0 else None))
-            return Stats(tuple(renders)), Stats(tuple(boxes)), Stats(tuple(typed)), Stats(tuple(changes))
+                time.sleep(CHANGE_GAP_S)
+            in_page, driven = zip(*changes, strict=True)
+            return (Stats(tuple(renders)), Stats(tuple(boxes)), Stats(tuple(typed)), Stats(in_page),
+                    Stats(driven))
         finally:
             process.terminate()
             process.wait(timeout=15)
@@ -119,17 +127,40 @@ def _visit(page, port: int, typing_s: float = 0) -> tuple[float, float, float]:
     return shown, done - entered, done - start - typing_s
 
 
-def _change(page, branch: str | None) -> float:
-    """Choose `branch` (None: the first option, all branches); seconds until the ticks change."""
-    before = page.evaluate(TICKS)
+# In the page: note the time of the select's change event, then of the first animation frame after
+# the chart's ticks changed (the frame that shows them).
+WATCH = f"""() => {{
+  const watch = {{before: {TICKS}, changed: null, drawn: null}};
+  window.__wbWatch = watch;
+  document.addEventListener('change', () => {{ watch.changed = performance.now(); }},
+                            {{capture: true, once: true}});
+  const observer = new MutationObserver(() => {{
+    if (watch.changed === null || ({TICKS}) === watch.before) return;
+    observer.disconnect();
+    requestAnimationFrame(() => {{ watch.drawn = performance.now(); }});
+  }});
+  observer.observe(document.querySelector('.wb-chart-place'),
+                   {{subtree: true, childList: true, characterData: true, attributes: true}});
+}}"""
+
+
+def _change(page, branch: str | None) -> tuple[float, float]:
+    """Choose `branch` (None: the first option, all branches).
+
+    Returns seconds (change event to the chart drawn, by the page's clock; select_option called to
+    the ticks seen changed, by Python's, Playwright's round trips included).
+    """
+    page.evaluate(WATCH)
     select = page.locator(".wb-filter-branch select")
     start = time.perf_counter()
     if branch is None:
         select.select_option(index=0)
     else:
         select.select_option(label=branch)
-    page.wait_for_function(f"before => ({TICKS}) !== before", arg=before, polling="raf")
-    return time.perf_counter() - start
+    page.wait_for_function("window.__wbWatch.drawn !== null", polling="raf")
+    driven = time.perf_counter() - start
+    in_page = page.evaluate("(window.__wbWatch.drawn - window.__wbWatch.changed) / 1000")
+    return in_page, driven
 
 
 def run() -> None:
@@ -144,7 +175,7 @@ def run() -> None:
         return
     imports = command([sys.executable, "-c",
                        "import plotly.graph_objects, ipywidgets"])
-    renders, boxes, typed, changes = in_chromium(path)
+    renders, boxes, typed, changes, driven = in_chromium(path)
     report("web app first render, page visit (national)", renders, "python import plotly+ipywidgets",
            imports, state="cold page, warm server", max_seconds=1.5,
            extra="open page of a running app, type passphrase at once, first chart drawn")
@@ -155,6 +186,10 @@ def run() -> None:
            extra=f"passphrase typed {TYPING_S} s after its box appeared")
     report("dashboard filter change, end to end in Chromium (national)", changes, "scan of calls", scan,
            state="warm: page shown", max_seconds=0.06, p95_seconds=0.1,
-           extra=f"{CHANGES} changes: select a branch until the chart's ticks change in the DOM")
+           extra=f"{CHANGES} changes: change event to the frame after the chart's ticks changed, page clock")
+    note(f"issue 17's 150 ms for a filter change with the map, in Chromium: "
+         f"{'met' if changes.median <= 0.15 else 'MISSED'} ({changes.median * 1000:.1f} ms median)")
+    report("dashboard filter change, Chromium driven from Python (national)", driven, "scan of calls", scan,
+           state="warm: page shown", extra="select_option called until the ticks seen changed")
     note("end to end adds the comm round trip from browser to kernel and back, and plotly's redraw, "
-         "to the in-process figure")
+         "to the in-process figure; driven from Python adds Playwright's own round trips")

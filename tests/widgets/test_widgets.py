@@ -188,6 +188,48 @@ def test_dashboard_shows_the_library_numbers_and_updates_charts_in_place(synthet
     assert list(trace.x) == [str(w) for w in wards["ward"]] and list(trace.y) == list(wards["members_called"])
 
 
+def test_the_headline_and_chart_by_place_are_drawn_before_the_rest_is_queried(synthetic_store, monkeypatch):
+    # The browser redraws charts in the order their messages arrive: the top of the page goes first.
+    from workbench.analysis import outreach
+    from workbench.widgets import outreach as view
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    branch = page.branch.options[1]
+    seen = []  # (groupings asked for, headline shown, chart by place's first ward shown) at each query
+    real = outreach.summaries
+
+    def watched(con, bys, **filters):
+        seen.append((bys, shown(page.headline), page.by_place.figure.data[0].x[0]))
+        return real(con, bys, **filters)
+
+    monkeypatch.setattr(view.outreach, "summaries", watched)
+    page.branch.value = branch
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        first_ward = str(outreach.summary(con, by="ward", branch=branch)["ward"][0])
+        attempts = outreach.headline(con, branch=branch)["attempts"]
+    (top, *_), (rest, headline, place) = seen
+    assert top == ("ward",) and set(rest) == {"week", "round"}
+    assert headline.split()[0] == f"{attempts:,}" and place == first_ward
+
+
+def test_a_progress_bar_shows_only_for_work_slow_enough_to_need_it():
+    import time
+
+    from workbench.widgets.common import Steps
+
+    steps = Steps(2)
+    with steps:
+        steps.step()
+        steps.step()
+        quick = steps.shown
+    with steps:
+        time.sleep(Steps.SHOW_AFTER_S)
+        steps.step()
+        slow = (steps.shown, steps.bar.value)
+    assert not quick and slow == (True, 1) and not steps.shown
+
+
 def test_dashboard_bad_date_range_is_a_message_not_a_traceback(synthetic_store):
     import datetime as dt
 

@@ -10,6 +10,7 @@ import functools
 import html
 import json
 import os
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -301,13 +302,19 @@ def restyle(widget, old: Drawing, new: Drawing) -> None:
 
 
 class Steps:
-    """A progress bar for work done in a few steps; hidden when idle.
+    """A progress bar for work done in a few steps; hidden when idle, and for quick work.
+
+    The bar appears at the first step taken `SHOW_AFTER_S` or more after the work began: a filter
+    change that is done in a twentieth of a second would only flash it, and each show, step and hide
+    is a message the browser must handle before it redraws the charts.
 
     Examples:
         >>> bar = Steps(3)
         >>> with bar:
         ...     bar.step("reading")
     """
+
+    SHOW_AFTER_S = 0.25
 
     def __init__(self, total: int, description: str = "Working") -> None:
         self.bar = widgets.IntProgress(
@@ -318,19 +325,28 @@ class Steps:
             bar_style="info",
             layout=widgets.Layout(display="none", width="30em"),
         )
+        self.started = 0.0
+        self.done = 0
 
     def __enter__(self) -> Steps:
-        self.bar.value = 0
-        self.bar.layout.display = None
+        self.started, self.done = time.perf_counter(), 0
         return self
 
     def step(self, label: str = "") -> None:
-        self.bar.value = min(self.bar.value + 1, self.bar.max)
+        self.done = min(self.done + 1, self.bar.max)
         if label:
             self.bar.description = label
+        if self.shown or time.perf_counter() - self.started >= self.SHOW_AFTER_S:
+            self.bar.value = self.done
+            self.bar.layout.display = None
+
+    @property
+    def shown(self) -> bool:
+        return self.bar.layout.display != "none"
 
     def __exit__(self, *exc) -> None:
-        self.bar.layout.display = "none"
+        if self.shown:
+            self.bar.layout.display = "none"
 
 
 __all__ = [

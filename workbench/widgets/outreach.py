@@ -145,33 +145,49 @@ class OutreachDashboard(StoreBound):
         if not self._quiet:
             self.feedback.call(self.update)
 
-    def load(self) -> DashboardData:
-        """Run the library's queries for the current filters, in one short read-only connection."""
-        chosen_filters = self.filters()
-        place = "ward" if chosen_filters["branch"] or chosen_filters["ward"] else "branch"
-        with self.steps, self.opened.read() as con:
-            branch_wards = wards(con, chosen_filters["branch"])
-            ward_choices = None
-            if self.data.filters and chosen_filters["branch"] != self.data.filters.get("branch"):
-                # The ward filter offers only the chosen branch's wards; a ward elsewhere is dropped.
-                ward_choices = branch_wards
-                if chosen_filters["ward"] not in (None, *ward_choices):
-                    chosen_filters["ward"] = None
-            headline = outreach.headline(con, **chosen_filters)
-            self.steps.step()
-            # The map's ward numbers come with the charts' groupings, on the same filters.
-            charts_data = outreach.summaries(con, tuple(dict.fromkeys(("week", "round", place, "ward"))),
-                                             **chosen_filters)
-            self.steps.step()
-        return DashboardData(chosen_filters, headline, charts_data["week"], charts_data["round"],
-                             charts_data[place], place, ward_choices, charts_data["ward"], self._shapes,
-                             branch_wards if chosen_filters["branch"] else None)
-
     def update(self) -> None:
-        """Re-query and redraw the headline numbers and the charts in place."""
+        """Re-query and redraw the headline numbers and the charts in place, top of the page first.
+
+        The browser redraws the charts one after another, in the order their messages arrive. So the
+        headline and the chart by place (what a person sees without scrolling) are queried and sent
+        first, and the browser draws them while the map and the charts below are queried.
+        """
         if self.store is None:
             return
-        self.data = self.load()
+        with self.steps, self.opened.read() as con:
+            self.data = self._load_top(con)
+            self._show_top()
+            self.steps.step()
+            self._load_rest(con)
+            self.steps.step()
+        self._draw_map()
+        self.over_time.draw(charts.outreach_summary_drawing(self.data.over_time, "week"))
+        self.outcomes.draw(charts.outcome_mix_drawing(self.data.by_round, "round"))
+        self.feedback.clear()
+
+    def _load_top(self, con) -> DashboardData:
+        """The filters as checked, the ward choices, the headline numbers and the summary by place."""
+        chosen_filters = self.filters()
+        place = "ward" if chosen_filters["branch"] or chosen_filters["ward"] else "branch"
+        branch_wards = wards(con, chosen_filters["branch"])
+        ward_choices = None
+        if self.data.filters and chosen_filters["branch"] != self.data.filters.get("branch"):
+            # The ward filter offers only the chosen branch's wards; a ward elsewhere is dropped.
+            ward_choices = branch_wards
+            if chosen_filters["ward"] not in (None, *ward_choices):
+                chosen_filters["ward"] = None
+        headline = outreach.headline(con, **chosen_filters)
+        by_place = outreach.summaries(con, (place,), **chosen_filters)[place]
+        return DashboardData(chosen_filters, headline, by_place=by_place, place=place, wards=ward_choices,
+                             shapes=self._shapes,
+                             focus=branch_wards if chosen_filters["branch"] else None)
+
+    def _show_top(self) -> None:
+        self.headline.value = _headline_html(self.data.headline)
+        # A drawing, not a figure: a chart showing the same traces gets only its new numbers and titles.
+        self.by_place.draw(charts.outreach_summary_drawing(self.data.by_place, self.data.place))
+        # After the chart: the browser takes a while to fill a select with hundreds of wards, and the
+        # new choices are wanted only when someone opens it.
         if self.data.wards is not None:
             self._quiet = True
             try:
@@ -179,15 +195,14 @@ class OutreachDashboard(StoreBound):
                 self.ward.value = self.data.filters["ward"] or choices(self.data.wards)[0]
             finally:
                 self._quiet = False
-        self.headline.value = _headline_html(self.data.headline)
-        # Drawings, not figures: a chart showing the same traces gets only its new numbers and titles.
-        # Top of the page first: the browser redraws the charts one after another, in this order, and
-        # the chart by place and the map are what a person sees without scrolling.
-        self.by_place.draw(charts.outreach_summary_drawing(self.data.by_place, self.data.place))
-        self._draw_map()
-        self.over_time.draw(charts.outreach_summary_drawing(self.data.over_time, "week"))
-        self.outcomes.draw(charts.outcome_mix_drawing(self.data.by_round, "round"))
-        self.feedback.clear()
+
+    def _load_rest(self, con) -> None:
+        """The summaries by week and round, and by ward for the map (on the same filters)."""
+        data = self.data
+        bys = tuple(by for by in ("week", "round", "ward") if by != data.place)
+        rest = outreach.summaries(con, bys, **data.filters)
+        data.over_time, data.by_round = rest["week"], rest["round"]
+        data.by_ward = data.by_place if data.place == "ward" else rest["ward"]
 
     def _draw_map(self) -> None:
         if no_map(self.map, self.map_note, bool(self.data.shapes and self.data.shapes.rings)):
