@@ -54,7 +54,7 @@ def test_charts_use_the_okabe_ito_palette(figures):
 def test_outreach_summary_shows_the_right_numbers(figures):
     called, reached = figures["outreach_summary"].data
     assert list(called.x) == ["R1", "R2"] and list(called.y) == [6, 4]
-    assert list(reached.text) == ["5 (83%)", "3 (75%)"]
+    assert list(called.text) == ["6", "4"] and list(reached.text) == ["5<br>(83%)", "3<br>(75%)"]
 
 
 def test_outcome_mix_stacks_only_outcomes_that_occur(figures):

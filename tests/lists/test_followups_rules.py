@@ -166,11 +166,13 @@ def test_a_whole_list_gets_the_digests_each_row_would_get_alone():
     """`row_digests` (a list's rows at once, repeated names and wards normalised once) agrees with
     `row_digest` row by row, including cells that differ only in spacing."""
     secret = b"s" * 32
-    cells = {"First Name": ["Alice", " Alice", "Bo", ""], "Ward": ["Kings Park", "Kings  Park ", "Kings Park", "X"],
+    cells = {"First Name": ["Alice", " Alice", "Bo", ""],
+             "Ward": ["Kings Park", "Kings  Park ", "Kings Park", "X"],
              "Needs": ["Food", "Food\n", "Food; Medicine", ""]}
     rows = [1, 2, 7, 8]
     together = followups.row_digests(secret, "FU-2", rows, cells)
-    alone = [followups.row_digest(secret, "FU-2", row, {c: cells[c][i] for c in cells}) for i, row in enumerate(rows)]
+    alone = [followups.row_digest(secret, "FU-2", row, {c: cells[c][i] for c in cells})
+             for i, row in enumerate(rows)]
     assert together == alone
     assert len(set(together)) == 4  # each row's number is in its digest
     assert together[0].split(":")[1:] != together[2].split(":")[1:]  # different needs, different digest

@@ -123,6 +123,10 @@ def _pct(values) -> list[str]:
     return ["" if pd.isna(v) else f"{v:.0%}" for v in values]
 
 
+def _count(n) -> str:
+    return "" if pd.isna(n) else f"{int(n):,}"
+
+
 def outreach_summary(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     """Members called and reached per group (bars), with the contact rate printed on each pair.
 
@@ -137,12 +141,14 @@ def outreach_summary_drawing(frame: pd.DataFrame, by: str | None = None) -> Draw
     by = by or frame.columns[0]
     x = _values(frame[by].astype(str))
     rates = _pct(frame["contact_rate"])
-    reached = tuple(f"{n:,} ({r})" for n, r in zip(frame["reached"], rates, strict=True))
+    # Two short lines, not one long one: plotly shrinks a label to its bar's width, and "85,877 (90%)"
+    # on one line over a narrow bar came out too small to read.
+    reached = tuple(f"{_count(n)}<br>({r})" for n, r in zip(frame["reached"], rates, strict=True))
     called = _values(frame["members_called"])
     return _bars(
         [
-            {"name": "members called", "x": x, "y": called, "text": called, "marker": {"color": OKABE_ITO[1]},
-             "textposition": "outside"},
+            {"name": "members called", "x": x, "y": called, "text": tuple(_count(n) for n in called),
+             "marker": {"color": OKABE_ITO[1]}, "textposition": "outside"},
             {"name": "reached", "x": x, "y": _values(frame["reached"]), "marker": {"color": OKABE_ITO[4]},
              "textposition": "outside", "text": reached},
         ],
@@ -150,6 +156,7 @@ def outreach_summary_drawing(frame: pd.DataFrame, by: str | None = None) -> Draw
         by,
         "members",
         barmode="group",
+        bargroupgap=0.12,  # a gap between a group's two bars, so their labels do not run together
         legend="",
     )
 
