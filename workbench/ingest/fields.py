@@ -57,14 +57,9 @@ def vocab_map(vocabulary: str, mapping: dict | None = None) -> str:
 
     Safe to inline: labels are normalised to [0-9a-z] and codes come from the fixed vocabularies.
     """
-    frame = lookup((mapping or {}).get("outcomes"))
-    frame = frame[frame["vocabulary"] == vocabulary]
-    _check_literals(frame, vocabulary)
-    return (
-        "MAP {"
-        + ", ".join(f"'{label}': '{code}'" for label, code in zip(frame["label"], frame["code"], strict=True))
-        + "}"
-    )
+    labels, codes = _vocab_frame(vocabulary, mapping)
+    pairs = ", ".join(f"'{label}': '{code}'" for label, code in zip(labels, codes, strict=True))
+    return "MAP {" + pairs + "}"
 
 
 def vocab_case(vocabulary: str, expression: str) -> str:
@@ -82,26 +77,42 @@ def vocab_case(vocabulary: str, expression: str) -> str:
     return f"CASE {expression} {whens} END"
 
 
-def _lower_map(vocabulary: str) -> str:
-    # The built-in labels as people write them, in lower case: most cells match here without the
-    # regular expression that normalising needs. Only [a-z0-9 /] labels, so inlining stays safe.
+def _lower_map(vocabulary: str, mapping: dict | None = None) -> str:
+    """A MAP literal from a label as people write it, in lower case, to its code: most cells match
+    here without the regular expression that normalising needs (~0.35 s over 2 million calls).
+
+    Each entry's code is the one the normalised label gets from `vocab_map` (a mapping file's
+    labels win), so a cell found here gets the same code it would get there. Only [a-z0-9 /_-]
+    labels, so inlining stays safe.
+    """
+    codes = dict(zip(*_vocab_frame(vocabulary, mapping), strict=True))
+    labels = [label for code, known in VOCABULARIES[vocabulary].items() for label in (code, *known)]
+    if vocabulary == "outcome":
+        labels += list((mapping or {}).get("outcomes") or {})
     pairs = {
-        label.lower(): code
-        for code, labels in VOCABULARIES[vocabulary].items()
-        for label in (code, *labels)
-        if all(c.isalnum() or c in " /_" for c in label) and label.isascii()
+        label.lower(): codes[normalise(label)]
+        for label in labels
+        if label.isascii() and all(c.isalnum() or c in " /_-" for c in label) and normalise(label) in codes
     }
     return "MAP {" + ", ".join(f"'{label}': '{code}'" for label, code in pairs.items()) + "}"
 
 
+def _vocab_frame(vocabulary: str, mapping: dict | None) -> tuple[list[str], list[str]]:
+    """(normalised labels, codes) of `vocabulary`, a mapping file's outcome labels included."""
+    frame = lookup((mapping or {}).get("outcomes"))
+    frame = frame[frame["vocabulary"] == vocabulary]
+    _check_literals(frame, vocabulary)
+    return list(frame["label"]), list(frame["code"])
+
+
 def label_sql(vocabulary: str, mapping: dict | None = None, text: str = "{t}") -> str:
-    """SQL: the code for the label in `text`, or NULL; exact lower-case labels first, then normalised."""
-    if vocabulary == "outcome" and (mapping or {}).get("outcomes"):
-        return f"({vocab_map(vocabulary, mapping)})[{norm_sql(text)}]"  # the mapping's labels must win
-    # Most cells of the optional columns are blank: skip both lookups for them.
+    """SQL: the code for the label in `text`, or NULL; exact lower-case labels first, then normalised.
+
+    Most cells of the optional columns are blank: both lookups are skipped for them.
+    """
     return (
-        f"CASE WHEN {text} IS NOT NULL THEN coalesce(({_lower_map(vocabulary)})[lower({text})], "
-        f"({vocab_map(vocabulary)})[{norm_sql(text)}]) END"
+        f"CASE WHEN {text} IS NOT NULL THEN coalesce(({_lower_map(vocabulary, mapping)})[lower({text})], "
+        f"({vocab_map(vocabulary, mapping)})[{norm_sql(text)}]) END"
     )
 
 
