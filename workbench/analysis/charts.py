@@ -173,7 +173,7 @@ def outcome_mix_drawing(frame: pd.DataFrame, by: str | None = None) -> Drawing:
     present = [o for o in OUTCOMES if o in frame.columns and frame[o].sum() > 0]
     return _bars(
         [
-            {"name": OUTCOME_LABELS[o], "x": x, "y": _values(frame[o]), "text": _values(frame[o]),
+            {"name": OUTCOME_LABELS[o], "x": x, "y": _values(frame[o]), "text": tuple(map(_count, frame[o])),
              "textposition": "inside", "marker": {"color": OKABE_ITO[i % len(OKABE_ITO)]}}
             for i, o in enumerate(present)
         ],
@@ -247,11 +247,12 @@ def needs_counts(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
                 y=y,
                 x=frame["escalated"],
                 orientation="h",
-                text=frame["escalated"],
+                text=[_count(n) for n in frame["escalated"]],
                 marker_color=OKABE_ITO[5],
             ),
             go.Bar(
-                name="within time", y=y, x=waiting, orientation="h", text=waiting, marker_color=OKABE_ITO[1]
+                name="within time", y=y, x=waiting, orientation="h", text=[_count(n) for n in waiting],
+                marker_color=OKABE_ITO[1],
             ),
         ]
     )
