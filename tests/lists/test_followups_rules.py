@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import PASSPHRASE
 from tests.lists.test_followups import ON_LIST, PEOPLE, PLAIN, WHEN, _build, _export, _key
 from tests.lists.test_protection import needs_chromium
+from workbench.analysis import needs
 from workbench.errors import InputError
 from workbench.ingest.returned import read_table as read_returned
 from workbench.lists import followups, registry
@@ -620,3 +621,21 @@ def test_a_printed_pdf_next_round_numbers_its_rows(store, tmp_path):
     header = next(line for line in text.splitlines() if "Phone" in line and "Reason" in line)
     assert header.split()[0] == "Row"
     assert [line.split()[0] for line in text.splitlines() if "SYN" in line] == ["1", "2", "3"]
+
+
+def test_a_branch_list_keeps_the_queue_order_with_identities_beside_the_right_people(synthetic_con):
+    """Every branch's list is its triage queue in order, less the people with no phone, and each row's
+    first name and phone are that member's own (the identity join must not reorder or mismatch)."""
+    con = synthetic_con
+    identity = {k: (first, phone) for k, first, phone in
+                con.execute("SELECT member_key, first_name, phone FROM identities").fetchall()}
+    branches = [b for (b,) in con.execute("SELECT DISTINCT branch FROM members ORDER BY 1").fetchall()]
+    checked = 0
+    for branch in branches:
+        queue = needs.queue(con, branch=branch)["member_key"].tolist()
+        rows = followups.compose(con, branch=branch).rows
+        with_phone = [k for k in queue if (identity.get(k) or (None, None))[1]]
+        assert rows["member_key"].tolist() == with_phone
+        assert [identity[k] for k in with_phone] == list(zip(rows["first_name"], rows["phone"], strict=True))
+        checked += len(with_phone)
+    assert checked > 10  # the tiny organisation has people in need across its branches

@@ -58,7 +58,7 @@ def test_a_branch_list_checks_the_register_again_right_before_it_is_written(synt
         # "in", not "==": under mutation testing the function runs under a mangled name.
         if event == "return" and "_with_identity" in frame.f_code.co_name and not landed:
             people = arg[0]
-            landed.append(people["member_key"].iloc[0])
+            landed.append(people.column("member_key")[0].as_py())  # an Arrow table, in queue order
             optouts.add(con, actor="other user", reason="asked_not_to_be_called", member_key=landed[0])
 
     sys.setprofile(opt_out_mid_export)

@@ -192,13 +192,36 @@ def queue(
     Examples:
         >>> needs.queue(con, branch="Ashcombe").head()  # doctest: +SKIP
     """
+    table, excluded = queue_arrow(
+        con, branch=branch, ward=ward, category=category, as_of=as_of,
+        escalate_after_days=escalate_after_days, **call_filters,
+    )
+    result = with_lists(table, "categories")
+    result.attrs["excluded"] = excluded
+    result.attrs["escalate_after_days"] = _escalation_days(con, escalate_after_days)
+    return result
+
+
+def queue_arrow(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    category: str | None = None,
+    as_of: datetime | str | None = None,
+    escalate_after_days: int | None = None,
+    **call_filters,
+) -> tuple[pa.Table, dict]:
+    """`queue` as an Arrow table, most urgent first, and its suppression counts: for a caller that
+    joins more to it in SQL before anything becomes Python (a branch's follow-up list).
+
+    Raises:
+        InputError: as `queue`.
+    """
     filters = check_filters(con, branch=branch, ward=ward, category=category, **call_filters)
     days = _escalation_days(con, escalate_after_days)
     table, excluded = queue_table(con, filters, reference_time(con, as_of), days)
-    result = _with_lists(table.drop_columns(["mid"]), "categories")
-    result.attrs["excluded"] = excluded
-    result.attrs["escalate_after_days"] = days
-    return result
+    return table.drop_columns(["mid"]), excluded
 
 
 def queue_table(
@@ -227,7 +250,8 @@ def queue_table(
     return optouts.suppress_table(con, table, flagged_now=flagged)
 
 
-def _with_lists(table, column: str) -> pd.DataFrame:
+def with_lists(table, column: str) -> pd.DataFrame:
+    """An Arrow table as a DataFrame whose list `column` holds Python lists."""
     # pandas turns Arrow lists into numpy arrays slowly; Python lists straight from Arrow are faster
     # and are what callers expect (list[str]).
     frame = table.drop_columns([column]).to_pandas()

@@ -45,7 +45,7 @@ def keen(
         InputError: an unknown branch or ward.
     """
     table, excluded = keen_table(con, check_filters(con, branch=branch, ward=ward))
-    result = needs._with_lists(table.drop_columns(["mid"]), "skills")
+    result = needs.with_lists(table.drop_columns(["mid"]), "skills")
     result.attrs["excluded"] = excluded
     return result
 

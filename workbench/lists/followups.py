@@ -11,6 +11,7 @@ calling tool. Returns (`lists.returns`) close the loop.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
 
 from workbench import exports
 from workbench.analysis import needs, outreach
@@ -147,23 +149,36 @@ def merge_counts(*parts: Mapping[str, int]) -> dict[str, int]:
     return total
 
 
+# Only keys and positions go into the store's join, not a list's other columns (lists of needs
+# among them): the identities found are put back in the people's order in Arrow.
 IDENTITY_QUERY = """
-SELECT q.member_key, {columns}
+SELECT q.position, {columns}
 FROM {people} q JOIN identities i ON i.member_key = q.member_key
+WHERE nullif(trim(i.phone), '') IS NOT NULL
 """
 
 
-def _identities(con: duckdb.DuckDBPyConnection, member_keys: pd.Series, columns: Sequence[str]
-                ) -> pd.DataFrame:
-    # Only the columns asked for (this module's own names, never input): every identity column
-    # read is decrypted for every member.
-    name = f"_list_people_{id(member_keys):x}"
-    con.register(name, pd.DataFrame({"member_key": member_keys.astype(str)}))
+def _with_identity(con: duckdb.DuckDBPyConnection, people: pa.Table, columns: Sequence[str]
+                   ) -> tuple[pa.Table, dict[str, int]]:
+    """Join the identity columns a list shows (phone among them), keeping the people's order; leave
+    out (and count) anyone with no phone to call.
+
+    Only the columns asked for (this module's own names, never input) are read: every identity
+    column read is decrypted for every member.
+    """
+    name = f"_list_people_{uuid.uuid4().hex}"
+    keys = pa.table({"member_key": people.column("member_key"), "position": pa.array(range(people.num_rows))})
+    con.register(name, keys)
     try:
         wanted = ", ".join(f"i.{c}" for c in columns)
-        return con.execute(IDENTITY_QUERY.format(people=name, columns=wanted)).df()
+        found = con.execute(IDENTITY_QUERY.format(people=name, columns=wanted)).fetch_arrow_table()
     finally:
         con.unregister(name)
+    found = found.sort_by("position")
+    joined = people.take(found.column("position"))
+    for column in columns:
+        joined = joined.append_column(column, found.column(column))
+    return joined, {"no phone number": people.num_rows - joined.num_rows}
 
 
 def display_phone(e164: object) -> str:
@@ -246,22 +261,6 @@ FOLLOWUP_IDENTITY = ("first_name", "phone")
 NEXT_ROUND_IDENTITY = ("first_name", "last_name", "phone", "membership_number")
 
 
-def _with_identity(
-    con: duckdb.DuckDBPyConnection, people: pd.DataFrame, columns: Sequence[str]
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Join the identity columns a list shows (phone among them); leave out (and count) anyone with
-    no phone to call."""
-    joined = people.merge(_identities(con, people["member_key"], columns), on="member_key", how="left")
-    no_phone = joined["phone"].isna() | (joined["phone"].astype(str).str.strip() == "")
-    return joined.loc[~no_phone].reset_index(drop=True), {"no phone number": int(no_phone.sum())}
-
-
-def _final_check(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    # The choke point again, right before writing: an opt-out may have landed since the queue ran.
-    checked = optouts.suppress(con, frame)
-    return checked.kept.reset_index(drop=True), dict(checked.excluded)
-
-
 def compose(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -290,14 +289,19 @@ def compose(
         raise InputError("A follow-up list is made for one branch: give --branch NAME.")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InputError(f"--limit must be a whole number, 1 or more; got {limit!r}.")
-    queue = needs.queue(con, branch=branch, ward=ward, category=category, as_of=as_of)
-    people, no_phone = _with_identity(con, queue, FOLLOWUP_IDENTITY)
-    kept, late = _final_check(con, people)
+    # In Arrow until the rows are final: the identity join runs in the store, and only the kept
+    # rows' columns become Python.
+    columns = ["member_key", "ward", "categories", "urgency", "score"]
+    queue, excluded = needs.queue_arrow(con, branch=branch, ward=ward, category=category, as_of=as_of)
+    people, no_phone = _with_identity(con, queue.select(columns), FOLLOWUP_IDENTITY)
+    # The choke point again, right before writing: an opt-out may have landed since the queue ran.
+    kept, late = optouts.suppress_table(con, people)
     if limit is not None:
-        kept = kept.head(limit)
-    columns = ["member_key", "first_name", "phone", "ward", "categories", "urgency", "score"]
+        kept = kept.slice(0, limit)
+    rows = needs.with_lists(kept, "categories")
     return Composed(
-        kept[columns].reset_index(drop=True), merge_counts(queue.attrs.get("excluded", {}), no_phone, late)
+        rows[["member_key", "first_name", "phone", "ward", "categories", "urgency", "score"]],
+        merge_counts(excluded, no_phone, late),
     )
 
 
@@ -354,17 +358,18 @@ def _table(
     n = len(rows)
     table = pd.DataFrame({LIST_ID: [list_id] * n, ROW: range(1, n + 1)})
     if include_membership_number:
-        ids = _identities(con, rows["member_key"], ("membership_number",)).set_index("member_key")
+        keys = pa.table({"member_key": pa.array(rows["member_key"].astype(str))})
+        ids = _with_identity(con, keys, ("membership_number",))[0].to_pandas().set_index("member_key")
         table[MEMBERSHIP] = rows["member_key"].map(ids["membership_number"]).fillna("").to_numpy()
     table[FIRST] = rows["first_name"].fillna("").to_numpy()
     table[PHONE] = display_phones(rows["phone"]).to_numpy()
     table[WARD] = rows["ward"].fillna("").to_numpy()
     # A branch's needs come in a few dozen combinations: each is written out once.
-    needs_of = [tuple(c) for c in rows["categories"]]
+    needs_of = [tuple(c) for c in rows["categories"].tolist()]
     labels = {c: needs_text(c) for c in set(needs_of)}
     table[NEEDS] = [labels[c] for c in needs_of]
     table[URGENCY] = rows["urgency"].fillna("").str.capitalize().to_numpy()
-    asks = list(zip(needs_of, rows["urgency"], strict=True))
+    asks = list(zip(needs_of, rows["urgency"].tolist(), strict=True))
     prompts = {a: call_back_prompt(list(a[0]), a[1]) for a in set(asks)}
     table[PROMPT] = [prompts[a] for a in asks]
     table[OUTCOME], table[DATE_CALLED], table[INITIALS] = "", "", ""
@@ -695,8 +700,12 @@ def compose_next_round(
     ]
     people = pd.concat([first, _checkins(con, branch, ward, checkin_after_days, wellbeing_at_most, when)])
     people = people.drop_duplicates("member_key", keep="first").reset_index(drop=True)
-    kept, late = _final_check(con, people)
-    kept, no_phone = _with_identity(con, kept, NEXT_ROUND_IDENTITY) if not kept.empty else (kept, {})
+    checked = optouts.suppress(con, people)  # the choke point, as on a follow-up list
+    kept, late, no_phone = checked.kept, dict(checked.excluded), {}
+    if not kept.empty:
+        people = pa.Table.from_pandas(kept, preserve_index=False)
+        table, no_phone = _with_identity(con, people, NEXT_ROUND_IDENTITY)
+        kept = table.to_pandas()
     kept = kept.sort_values(["ward", "reason", "member_key"], na_position="last").reset_index(drop=True)
     return Composed(kept, merge_counts(unreached.attrs.get("excluded", {}), late, no_phone))
 
