@@ -198,7 +198,7 @@ def queue(
     )
     result = with_lists(table, "categories")
     result.attrs["excluded"] = excluded
-    result.attrs["escalate_after_days"] = _escalation_days(con, escalate_after_days)
+    result.attrs["escalate_after_days"] = escalation_days(con, escalate_after_days)
     return result
 
 
@@ -210,18 +210,21 @@ def queue_arrow(
     category: str | None = None,
     as_of: datetime | str | None = None,
     escalate_after_days: int | None = None,
+    columns: tuple[str, ...] | None = None,
     **call_filters,
 ) -> tuple[pa.Table, dict]:
     """`queue` as an Arrow table, most urgent first, and its suppression counts: for a caller that
     joins more to it in SQL before anything becomes Python (a branch's follow-up list).
 
+    `columns`: only these and member_key, in no order (a count needs no sorting).
+
     Raises:
         InputError: as `queue`.
     """
     filters = check_filters(con, branch=branch, ward=ward, category=category, **call_filters)
-    days = _escalation_days(con, escalate_after_days)
-    table, excluded = queue_table(con, filters, reference_time(con, as_of), days)
-    return table.drop_columns(["mid"]), excluded
+    days = escalation_days(con, escalate_after_days)
+    table, excluded = queue_table(con, filters, reference_time(con, as_of), days, columns=columns)
+    return (table if columns else table.drop_columns(["mid"])), excluded
 
 
 def queue_table(
@@ -275,7 +278,8 @@ def reference_time(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None 
         raise InputError(f'as_of "{as_of}" is not a date or time; write it as YYYY-MM-DD.') from None
 
 
-def _escalation_days(con: duckdb.DuckDBPyConnection, days: int | None) -> int:
+def escalation_days(con: duckdb.DuckDBPyConnection, days: int | None = None) -> int:
+    """Days a need waits before it is escalated: `days` checked, else the store's setting."""
     if days is None:
         return int(settings.get(con, "escalate_after_days"))
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:

@@ -233,7 +233,7 @@ def matches(
     if isinstance(per_need, bool) or not isinstance(per_need, int) or per_need < 1:
         raise InputError(f"per_need must be a whole number, 1 or more; got {per_need!r}.")
     filters = check_filters(con, branch=branch, ward=ward, category=category)
-    as_of, days = needs.reference_time(con, as_of), needs._escalation_days(con, None)
+    as_of, days = needs.reference_time(con, as_of), needs.escalation_days(con, None)
     # One snapshot and one reading of the register for both lists, so their `mid`s agree.
     snap, flagged = snapshot.get(con).volunteer_tables(), optouts.flagged(con)
     queue, needs_excluded = needs.queue_table(con, filters, as_of, days, snap=snap, flagged=flagged,

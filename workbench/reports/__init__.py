@@ -583,18 +583,30 @@ def _needs_by_ward(con, options: Options) -> Table:
                  ("bar", "category", []), map_column="Total")
 
 
+# The waiting people counted in DuckDB, each once with their record key (`record_key_sql`, as every
+# other count's keys): hashing in Python and converting every list of needs cost ~1 s for a union.
+WAITING_QUERY = """
+SELECT coalesce(urgency, 'unknown') AS urgency, CASE WHEN escalated THEN ? ELSE ? END AS status,
+       count(*) AS members, sum({record_key})::BIGINT AS members_cellkey
+FROM {queue} GROUP BY ALL
+"""
+
+
 def waiting(con, options: Options) -> Table:
     """People waiting for help now (needs.queue, opt-outs removed), by urgency and escalation."""
-    queue = needs.queue(con, as_of=options.as_of, **options.filters())
-    days = queue.attrs.get("escalate_after_days", 7)
+    queue, _ = needs.queue_arrow(con, as_of=options.as_of, columns=("urgency", "escalated"),
+                                 **options.filters())
+    days = needs.escalation_days(con)
     labels = (f"waiting {days} days or less", f"waiting over {days} days")
-    status = queue["escalated"].map({False: labels[0], True: labels[1]})
     secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
-    record_keys = pseudonymise.record_keys(secret, queue["member_key"])
-    people = pd.DataFrame({"urgency": queue["urgency"].fillna("unknown"), "status": status,
-                           cellkey.key_column("members"): record_keys})
-    long = people.groupby(["urgency", "status"]).agg(
-        members=("status", "size"), members_cellkey=(cellkey.key_column("members"), "sum")).reset_index()
+    cursor = keyed_cursor(con, options)
+    name = f"waiting_{secrets.token_hex(8)}"
+    cursor.register(name, queue.select(["member_key", "urgency", "escalated"]))
+    try:
+        sql = WAITING_QUERY.format(queue=name, record_key=pseudonymise.record_key_sql(secret, "member_key"))
+        long = cursor.execute(sql, [labels[1], labels[0]]).df()
+    finally:
+        cursor.unregister(name)
     long = _complete(long, "status", labels, ["urgency"], "members")
     long = _complete(long, "urgency", (*reversed(URGENCIES), "unknown"), ["status"], "members")
     frame = disclosure.protect_table(long, "urgency", "status", "members", options.profile)
