@@ -51,3 +51,27 @@ def test_a_mapping_file_label_wins_on_the_fast_path_too():
         code = _one(con, fields.label_sql("outcome", MAPPING, "t"), "engaged")
         built_in = _one(con, fields.label_sql("outcome", None, "t"), "engaged")
     assert (code, built_in) == ("call_back_later", "busy")
+
+
+# Spaces trim() removes (ASCII and Unicode separators), others it keeps, and text either side.
+EDGES = [" ", "\u00a0", "\u3000", "\u2009", "\t", "\n", "\r", "x", "é", "😀", "'", "0"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(cell=st.one_of(st.text(max_size=12), st.lists(st.sampled_from(EDGES), max_size=6).map("".join)))
+def test_a_cell_is_trimmed_exactly_as_trim_would_whether_or_not_it_takes_the_fast_path(cell):
+    """The staged text of a cell: the fast path (all ASCII, no space at either end) is kept untrimmed,
+    and every other cell is trimmed, so the result is always nullif(trim(cell), '')."""
+    with duckdb.connect() as con:
+        staged = con.execute(f"SELECT {fields._text('h', True, False)} FROM (SELECT ?::VARCHAR AS h) r",  # noqa: SLF001
+                             [cell]).fetchone()[0]
+        trimmed = con.execute("SELECT nullif(trim(?::VARCHAR), '')", [cell]).fetchone()[0]
+    assert staged == trimmed
+
+
+def test_cells_with_spaces_at_their_ends_are_trimmed_and_others_kept_as_they_are():
+    cells = [" SYN1", "SYN1 ", "\u00a0SYN1", "SYN1\u3000", "Zoë", "\tSYN1", "", "   ", "SYN1"]
+    with duckdb.connect() as con:
+        staged = [con.execute(f"SELECT {fields._text('h', True, False)} FROM (SELECT ?::VARCHAR AS h) r",  # noqa: SLF001
+                              [c]).fetchone()[0] for c in cells]
+    assert staged == ["SYN1", "SYN1", "SYN1", "SYN1", "Zoë", "\tSYN1", None, None, "SYN1"]

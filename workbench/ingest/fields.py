@@ -338,11 +338,13 @@ def _text(header: str, nul_free: bool, strip_apostrophe: bool) -> str:
     # Trimmed, blank as NULL; NUL bytes removed unless the file has none.
     cell = f"CAST(r.{quote(header)} AS VARCHAR)"
     cell = cell if nul_free else f"replace({cell}, chr(0), '')"
-    # trim() copies every value (~1 s for 2M rows of 8 columns); a value that starts and ends with a
-    # visible ASCII character has nothing to trim and is kept as it is, a third faster.
+    # trim() copies every value (~1 s for 2M rows of 8 columns), and removes only spaces: ASCII 32
+    # and Unicode space separators. A value all in ASCII (as many bytes as characters) with no space
+    # at either end has nothing to trim and is kept as it is. These are byte tests; reading its last
+    # character (cell[-1]) cost as much as the trim it saved (2M CallHub rows: 1.9 s -> 1.1 s).
     cell = (
-        f"CASE WHEN ascii({cell}) BETWEEN 33 AND 126 AND ascii({cell}[-1]) BETWEEN 33 AND 126 "
-        f"THEN {cell} ELSE trim({cell}) END"
+        f"CASE WHEN strlen({cell}) = length({cell}) AND NOT starts_with({cell}, ' ') "
+        f"AND NOT ends_with({cell}, ' ') THEN {cell} ELSE trim({cell}) END"
     )
     if strip_apostrophe:
         cell = f"ltrim({cell}, '''')"
