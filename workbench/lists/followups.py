@@ -358,6 +358,7 @@ def _table(
     n = len(rows)
     table = pd.DataFrame({LIST_ID: [list_id] * n, ROW: range(1, n + 1)})
     if include_membership_number:
+        # Every composed row has a phone, so the join's phone filter leaves none of them out.
         keys = pa.table({"member_key": pa.array(rows["member_key"].astype(str))})
         ids = _with_identity(con, keys, ("membership_number",))[0].to_pandas().set_index("member_key")
         table[MEMBERSHIP] = rows["member_key"].map(ids["membership_number"]).fillna("").to_numpy()
@@ -703,8 +704,8 @@ def compose_next_round(
     checked = optouts.suppress(con, people)  # the choke point, as on a follow-up list
     kept, late, no_phone = checked.kept, dict(checked.excluded), {}
     if not kept.empty:
-        people = pa.Table.from_pandas(kept, preserve_index=False)
-        table, no_phone = _with_identity(con, people, NEXT_ROUND_IDENTITY)
+        listed = pa.Table.from_pandas(kept, preserve_index=False)
+        table, no_phone = _with_identity(con, listed, NEXT_ROUND_IDENTITY)
         kept = table.to_pandas()
     kept = kept.sort_values(["ward", "reason", "member_key"], na_position="last").reset_index(drop=True)
     return Composed(kept, merge_counts(unreached.attrs.get("excluded", {}), late, no_phone))
