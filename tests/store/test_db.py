@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -106,7 +107,7 @@ def test_a_schema_3_store_keeps_its_calls_and_loses_only_the_slow_keys(store_pat
     with db.session(store_path, PASSPHRASE) as con:
         con.execute(SCHEMA_3_CALLS)
     with db.session(store_path, PASSPHRASE) as con:
-        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 4
+        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 5
         assert con.execute("SELECT call_id, outcome, notes, import_id FROM calls").fetchall() == [
             ("C1", "answered", "a note", "i1")
         ]
@@ -119,6 +120,56 @@ def test_a_schema_3_store_keeps_its_calls_and_loses_only_the_slow_keys(store_pat
         assert keys == []
         with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):  # kept through the rebuild
             con.execute("INSERT INTO calls (call_id) VALUES ('C2')")
+
+
+SCHEMA_4_CALLS = """
+DROP TABLE calls;
+CREATE TABLE calls (
+    call_id VARCHAR NOT NULL, member_key VARCHAR NOT NULL, round VARCHAR NOT NULL, caller VARCHAR,
+    called_at TIMESTAMP NOT NULL, outcome VARCHAR NOT NULL, wellbeing INTEGER, needs_support BOOLEAN,
+    urgency VARCHAR, keen_to_volunteer BOOLEAN, dp_query VARCHAR, notes VARCHAR, import_id VARCHAR);
+INSERT INTO calls VALUES ('C1', 'k1', 'R1', 'C0001', TIMESTAMP '2020-04-02 10:00', 'answered', 4, true,
+                          'high', false, NULL, 'a note', 'i1');
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
+"""
+
+# Digest-like ids, as an import writes them: enough rows that DuckDB would compress them if allowed.
+MANY_CALLS = """
+INSERT INTO calls (call_id, member_key, round, called_at, outcome, notes)
+SELECT 'N' || md5(i::VARCHAR)[:24], md5((i % 500)::VARCHAR)[:24], 'R2', TIMESTAMP '2020-05-01 10:00',
+       'answered', 'the same note'
+FROM range(20000) r(i)
+"""
+
+COMPRESSION = """
+SELECT column_name, list(DISTINCT compression ORDER BY compression)
+FROM pragma_storage_info('calls') WHERE segment_type = 'VARCHAR'
+  AND column_name IN ('call_id', 'member_key', 'notes')
+GROUP BY column_name ORDER BY column_name
+"""
+
+
+def test_a_schema_4_store_keeps_its_calls_and_stores_new_ids_uncompressed(store_path: Path):
+    with db.session(store_path, PASSPHRASE) as con:
+        con.execute(SCHEMA_4_CALLS)
+        con.execute(MANY_CALLS)
+        con.execute("CHECKPOINT")
+        before = dict(con.execute(COMPRESSION).fetchall())
+    with db.session(store_path, PASSPHRASE) as con:
+        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 5
+        assert con.execute("SELECT * FROM calls WHERE call_id = 'C1'").fetchall() == [
+            ("C1", "k1", "R1", "C0001", datetime(2020, 4, 2, 10), "answered", 4, True, "high", False, None,
+             "a note", "i1")
+        ]
+        assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == 20001
+        con.execute(MANY_CALLS)
+        con.execute("CHECKPOINT")
+        after = dict(con.execute(COMPRESSION).fetchall())
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):  # kept through the rebuild
+            con.execute("INSERT INTO calls (call_id) VALUES ('C2')")
+    assert before["call_id"] != ["Uncompressed"]  # schema 4: DuckDB compressed the digests
+    assert after["call_id"] == after["member_key"] == ["Uncompressed"]
+    assert after["notes"] != ["Uncompressed"]  # free text is still compressed
 
 
 def test_member_keys_are_keyed_stable_and_store_specific(tmp_path: Path, con):

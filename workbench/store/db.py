@@ -30,7 +30,7 @@ from workbench.errors import InputError, StoreError
 from workbench.exports import protect
 from workbench.store.state import transaction
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
@@ -67,6 +67,21 @@ MIGRATIONS: dict[int, str] = {
     INSERT INTO call_skills_v4 SELECT * FROM call_skills;
     DROP TABLE call_skills;
     ALTER TABLE call_skills_v4 RENAME TO call_skills;
+    """,
+    # 5: calls keep their ids and member keys uncompressed (see schema.sql), so imports stop paying
+    # for compression that barely shrinks digests. A column's compression is fixed when its table
+    # is created, so the table is rebuilt again, rows and NOT NULLs kept.
+    5: """
+    CREATE TABLE calls_v5 (
+        call_id VARCHAR NOT NULL USING COMPRESSION uncompressed,
+        member_key VARCHAR NOT NULL USING COMPRESSION uncompressed,
+        round VARCHAR NOT NULL, caller VARCHAR,
+        called_at TIMESTAMP NOT NULL, outcome VARCHAR NOT NULL, wellbeing INTEGER, needs_support BOOLEAN,
+        urgency VARCHAR, keen_to_volunteer BOOLEAN, dp_query VARCHAR, notes VARCHAR, import_id VARCHAR
+    );
+    INSERT INTO calls_v5 SELECT * FROM calls;
+    DROP TABLE calls;
+    ALTER TABLE calls_v5 RENAME TO calls;
     """,
 }
 
