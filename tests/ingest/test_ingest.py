@@ -322,6 +322,8 @@ def test_dates_are_read_day_first_or_iso(shared, tmp_path, text, expected):
         ("", "is blank; every row needs the date of the call"),
         ("01/01/2099", "is in the future; check the date"),
         ("01/01/1850", "is not a plausible date (the year must be 1900 to 2100)"),
+        ("01/01/2150", "is not a plausible date (the year must be 1900 to 2100)"),
+        ("2101-01-01 00:00:00", "is not a plausible date (the year must be 1900 to 2100)"),
     ],
 )
 def test_impossible_ambiguous_and_future_dates_are_row_errors(shared, tmp_path, text, problem):
