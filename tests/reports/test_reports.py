@@ -288,6 +288,29 @@ def test_public_profile_suppresses_under_ten_including_zeros(store, outdir):
     assert period["period"].tolist() == ["2020-04", "Total"]  # months, not weeks
 
 
+def _charts(page: Path) -> dict[str, dict]:
+    """Each chart on a report page: its div id -> the figure data plotly draws."""
+    found = re.findall(r'Plotly\.newPlot\(\s*"(chart-[^"]+)",\s*(\[.*?\]),\s*\{', page.read_text(), re.S)
+    return {div: json.loads(data) for div, data in found}
+
+
+def test_charts_draw_the_released_numbers_with_suppressed_cells_as_gaps(store, outdir):
+    reports.build(store, outdir / "out", actor="tester", as_of=AS_OF, profile="public")
+    charts = _charts(outdir / "out" / "report.html")
+    needs = _csv(outdir / "out" / "needs_by_ward.csv")
+    total = needs[needs.iloc[:, 0] == "Total"].iloc[0]
+    [bars] = charts["chart-needs_by_ward"]
+    assert bars["type"] == "bar" and "medicine" in bars["x"]
+    assert bars["y"] == [None if total[c] == "*" else int(total[c]) for c in bars["x"]]
+    assert bars["y"][bars["x"].index("medicine")] is None  # suppressed: a gap, not an estimate
+    period = _csv(outdir / "out" / "outreach_by_period.csv")
+    shown = period[period["period"] != "Total"]
+    for trace in charts["chart-outreach_by_period"]:
+        column = trace["name"].replace(" ", "_")
+        assert trace["x"] == shown["period"].tolist()
+        assert trace["y"] == [None if v == "*" else int(v) for v in shown[column]]
+
+
 def test_exact_counts_use_secondary_suppression(store, outdir):
     result = reports.build(store, outdir / "out", actor="tester", as_of=AS_OF, rounding=False)
     assert result.manifest["disclosure"]["secondary_suppression"] is True
