@@ -6,6 +6,7 @@ and a `*` in a table, never an estimate. plotly.js is inlined once, so the page 
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -117,7 +118,7 @@ def chart(table: Table) -> dict:
         traces = [_bar([str(v) for v in frame[label]], [_number(v) for v in frame[column]],
                        column.replace("_", " "), OKABE_ITO[(4 + i) % len(OKABE_ITO)])
                   for i, column in enumerate(values)]
-    return {"data": traces, "layout": LAYOUT}
+    return {"data": traces, "layout": copy.deepcopy(LAYOUT)}  # a copy: callers may restyle their chart
 
 
 def _bar(x: list, y: list, name: str, colour: str) -> dict:
