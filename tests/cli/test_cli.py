@@ -2,9 +2,10 @@
 
 import argparse
 
+import pandas as pd
 import pytest
 
-from workbench.cli import build_parser, main
+from workbench.cli import build_parser, common, main
 
 
 def _subcommands(parser: argparse.ArgumentParser, prefix=()):
@@ -36,3 +37,20 @@ def test_unexpected_errors_are_one_line_without_traceback(capsys, tmp_path):
     rc = main(["info", "--db", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc != 0 and "Traceback" not in err and err.startswith("workbench: ")
+
+
+def test_tables_line_up_right_aligned_whatever_the_cells_hold():
+    # Braces in a cell are text, never part of the line's format; missing values show as pandas shows them.
+    frame = pd.DataFrame({
+        "member_key": ["m{0}", "m{x}{}", None],
+        "days": [1, 22, 333],
+        "escalated": [True, False, True],
+        "categories": ["food; medicine", "", "{:>99}"],
+        "share": [0.5, None, 0.25],
+    })
+    assert common.aligned(frame).split("\n") == [
+        "member_key days escalated     categories share",
+        "      m{0}    1      True food; medicine   0.5",
+        "    m{x}{}   22     False                  NaN",
+        "      None  333      True         {:>99}  0.25",
+    ]
