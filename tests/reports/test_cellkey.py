@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from workbench import reports
 from workbench.privacy import pseudonymise
 from workbench.reports import cellkey, disclosure
+from workbench.store import snapshot
 
 values = st.integers(min_value=0, max_value=10_000)
 keys = st.integers(min_value=0, max_value=10**9)
@@ -76,3 +77,22 @@ def test_the_same_cell_shows_the_same_figure_in_two_releases(synthetic_con):
     shown = both.dropna()
     assert len(shown) >= 2
     assert (shown["Millbridge_x"] == shown["Millbridge_y"]).all()
+
+
+def test_a_report_never_uses_record_keys_kept_under_another_secret(synthetic_con):
+    con = synthetic_con
+    pseudonymise.record_secret(con)
+    con.execute("UPDATE calls SET wellbeing = 1 WHERE call_id = (SELECT min(call_id) FROM calls)")
+    snapshot.get(con)  # the data changed: a kept build, with the keys under the store's secret
+    # The secret changed behind the library's back; a new process opens the kept file.
+    other = bytes(range(32))
+    con.execute("UPDATE keys SET secret = ? WHERE name = ?", [other, pseudonymise.RECORD_KEY_NAME])
+    snapshot.clear()
+    options = reports.scope(con)
+    try:
+        cursor = reports.keyed_cursor(con, options)
+        used = dict(cursor.execute("SELECT mid, rk FROM record_keys").fetchall())
+        rk = pseudonymise.record_key_sql(other, "member_key")
+        assert used == dict(cursor.execute(f"SELECT mid, {rk} FROM members").fetchall())
+    finally:
+        reports.release_record_keys(con, options)

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from small_org import small_store
 
 from workbench.analysis import needs, outreach
-from workbench.privacy import optouts
-from workbench.store import db, snapshot, snapshot_file, state
+from workbench.privacy import optouts, pseudonymise
+from workbench.store import db, record_keys, snapshot, snapshot_file, state
 
 
 @pytest.fixture
@@ -360,3 +360,30 @@ def test_a_kept_file_checked_by_content_records_the_state_so_the_next_process_sk
     # A stamp for other data is never given a state.
     assert not snapshot_file.restamp(store, file_key, "another build:()", snapshot._state(now) + "x")
     assert snapshot_file.load(store, file_key, state=snapshot._state(now) + "x") is None
+
+
+def _hashed_record_keys(con, secret: bytes) -> dict[int, int]:
+    sql = f"SELECT mid, {record_keys.sql(secret, 'member_key')} FROM members"
+    with snapshot.get(con).cursor() as cursor:
+        return dict(cursor.execute(sql).fetchall())
+
+
+def test_a_kept_build_keeps_every_members_record_key_under_the_secret_it_was_made_with(small):
+    secret = pseudonymise.record_secret(small)  # as a first report makes it
+    small.execute("UPDATE calls SET wellbeing = 1 WHERE call_id = (SELECT min(call_id) FROM calls)")
+    snapshot.get(small)  # the data changed: a kept build, with the keys
+    snap, built, loaded = _new_process_get(small)
+    assert (built, loaded) == (0, 1)
+    kept = snap.kept_record_keys(secret)
+    assert dict(zip(kept["mid"].to_pylist(), kept["rk"].to_pylist(), strict=True)) == (
+        _hashed_record_keys(small, secret))
+    assert kept.num_rows == small.execute("SELECT count(*) FROM members").fetchone()[0]
+    # Keys made under another secret are never handed out as this one's.
+    assert snap.kept_record_keys(b"\x01" * 32) is None
+
+
+def test_a_build_before_the_store_has_a_record_secret_keeps_no_keys(small):
+    small.execute("DELETE FROM keys WHERE name = ?", [record_keys.NAME])  # as before any report
+    snap, built, _ = _new_process_get(small)
+    assert built == 1 and record_keys.existing_secret(small) is None  # reading never makes one
+    assert snap.kept_record_keys(pseudonymise.record_secret(small)) is None

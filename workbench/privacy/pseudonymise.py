@@ -15,6 +15,7 @@ import duckdb
 
 from workbench.errors import InputError
 from workbench.store import db
+from workbench.store import record_keys as store_record_keys  # `record_keys` here is the function below
 from workbench.store.audit import audit  # not dataprotection: it imports optouts, which imports this module
 from workbench.store.state import transaction
 
@@ -196,12 +197,12 @@ def rotate_release_keys(con: duckdb.DuckDBPyConnection, *, actor: str) -> int:
 
 
 # -- record keys (cell-key perturbation) -------------------------------------------------------------
-# Every member holds a permanent secret record key from 0 to 255 (ONS, Census 2021). It is the first
-# byte of SHA-256 over the store's 'record' secret followed by the member_key: as good as a random
-# byte to anyone without the secret, the same for the member in every release, and never written
-# anywhere (reports publish only noise looked up from a sum of keys). Computing it inside DuckDB keeps
-# it a column of the same query that counts, so perturbation costs no pass of its own.
-RECORD_KEY_NAME = "record"
+# Every member holds a permanent secret record key from 0 to 255 (ONS, Census 2021), defined in
+# `store.record_keys`: the first byte of SHA-256 over the store's 'record' secret followed by the
+# member_key. Reports publish only noise looked up from a sum of keys. The keys are kept nowhere but
+# in memory and in the analysis snapshot's file, which is encrypted under a key only the store's own
+# secrets give (whoever can read it can read the record secret itself).
+RECORD_KEY_NAME = store_record_keys.NAME
 
 
 def record_secret(con: duckdb.DuckDBPyConnection) -> bytes:
@@ -220,12 +221,9 @@ def record_secret(con: duckdb.DuckDBPyConnection) -> bytes:
 
 
 def record_key_sql(secret: bytes, member_key: str) -> str:
-    """A DuckDB expression giving each member's record key (0..255) from the trusted column `member_key`.
-
-    The secret goes in as a hex literal: it is hex only, so it cannot change the query's meaning,
-    and the query text is never logged or stored.
-    """
-    return f"('0x' || left(sha256('{secret.hex()}' || {member_key}), 2))::INTEGER"
+    """A DuckDB expression giving each member's record key (0..255) from the trusted column
+    `member_key` (`store.record_keys.sql`)."""
+    return store_record_keys.sql(secret, member_key)
 
 
 def record_keys(secret: bytes, member_keys: Iterable[str]) -> list[int]:

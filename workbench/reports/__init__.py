@@ -301,16 +301,21 @@ def _whole_members(options: Options) -> bool:
 def keyed_cursor(con, options: Options) -> duckdb.DuckDBPyConnection:
     """The build's own cursor of the analysis snapshot, with every member's record key as `record_keys`.
 
-    The keys (mid, rk) are computed once per snapshot and kept with it in memory only (never in the
-    snapshot's file, never written anywhere), under a digest of the record secret, so a warm build
-    hashes nothing; the cursor sees them only while the build runs (`release_record_keys`).
+    The keys (mid, rk) come from the snapshot's kept build when it made them under the store's record
+    secret (`Snapshot.kept_record_keys`), else they are hashed here; either way they are held with the
+    snapshot in memory under a digest of the secret, so a warm build hashes nothing. The build's
+    cursor sees them only while the build runs (`release_record_keys`).
     """
     if "cursor" not in options.cache:
         secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
         sql = RECORD_KEYS_QUERY.format(record_key=pseudonymise.record_key_sql(secret, "member_key"))
         snap = snapshot.get(con)
-        keys = snap.derived(("record keys", hashlib.sha256(secret).hexdigest()),
-                            lambda cursor: cursor.execute(sql).fetch_arrow_table())
+
+        def make(cursor):
+            kept = snap.kept_record_keys(secret)
+            return kept if kept is not None else cursor.execute(sql).fetch_arrow_table()
+
+        keys = snap.derived(("record keys", hashlib.sha256(secret).hexdigest()), make)
         cursor = snap.cursor()
         cursor.register("record_keys", keys)
         options.cache["cursor"] = cursor
