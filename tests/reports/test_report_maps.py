@@ -32,6 +32,10 @@ def test_each_ward_table_map_shows_exactly_its_published_cells(synthetic_con, pr
         # The colour scale's top is a published number, never a suppressed one.
         numbers = [c for c in rows[table.map_column] if c != disclosure.SUPPRESSED]
         assert figure.data[-1].marker.cmax == (max(float(n) for n in numbers) if numbers else 1.0)
+        # No plotly theme (it names colours in words): every colour on the page is written out.
+        assert figure.layout.template.to_plotly_json() == {}
+        hatched = [t for t in drawn.values() if t.fillcolor == maps.SUPPRESSED]
+        assert all(t.fillpattern.fillmode == "overlay" for t in hatched)  # the grey shows under the hatch
 
 
 def test_the_released_page_holds_a_map_of_each_ward_table(synthetic_con, tmp_path):

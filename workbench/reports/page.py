@@ -93,11 +93,11 @@ def _figure_html(figure: go.Figure | dict, div_id: str) -> Markup:
 def ward_map(table: Table, ward_shapes: maps.WardShapes) -> go.Figure:
     """A map of a released ward table's `map_column`: exactly its published cells, suppressed ones
     hatched and marked *, never an estimate (analysis.maps.released_map)."""
+    # No theme: plotly's template names colours in words; hex colours only, as LAYOUT, for the release scan.
     figure = maps.released_map(table.frame, ward_shapes, column=table.map_column,
                                title=f"{table.title}: {table.map_column.replace('_', ' ')}",
-                               suppressed_mark=disclosure.SUPPRESSED, total_label="Total")
-    # No theme (plotly's name colours in words); hex colours only, as LAYOUT, for the release scan.
-    figure.update_layout(template={}, paper_bgcolor="#ffffff", height=480)
+                               suppressed_mark=disclosure.SUPPRESSED, total_label="Total", template={})
+    figure.update_layout(paper_bgcolor="#ffffff", height=480)
     return figure
 
 
