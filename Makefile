@@ -36,7 +36,7 @@ app: $(VENV)/.installed
 	@test -f $(DEMO_DB) || $(BIN)/workbench demo --db $(DEMO_DB) --no-launch
 	WORKBENCH_PASSPHRASE= $(BIN)/workbench app --db $(DEMO_DB) --port $(PORT)
 
-# Exits non-zero when a target is missed. bench-quick: demo and branch stores only, under a minute.
+# Exits non-zero when a target is missed. bench-quick: demo and branch stores only, 3 runs a figure.
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
 

@@ -4,8 +4,9 @@ Each bench_*.py module has `run()`. It measures figures and their anchors in the
 `harness.report`, which prints median (min-max) of repeated runs, the ratio to the anchor, whether
 the figure is cold or warm, and its target. The run exits 1 if any target was missed.
 
-`--quick`: the scaling table for the demo and branch stores only (under a minute once their caches
-exist), for a developer to run before committing a change to a hot path.
+`--quick`: the scaling table for the demo and branch stores only, 3 runs a figure (under a minute
+once their caches exist), for a developer to run before committing a change to a hot path. Its
+figures say n=3: quote `make bench`'s, which take 5 runs a figure (BENCH_RUNS sets either).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def run_of_the_day() -> int:
 def main(argv: list[str]) -> int:
     if "--quick" in argv:
         os.environ["BENCH_PRESETS"] = "demo,branch"
+        os.environ.setdefault("BENCH_RUNS", "3")  # each whole command pays ~1 s of start-up here
         argv = [a for a in argv if a != "--quick"] or ["scaling"]
     import harness  # after the environment is set
 
