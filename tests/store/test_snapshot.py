@@ -387,3 +387,60 @@ def test_a_build_before_the_store_has_a_record_secret_keeps_no_keys(small):
     snap, built, _ = _new_process_get(small)
     assert built == 1 and record_keys.existing_secret(small) is None  # reading never makes one
     assert snap.kept_record_keys(pseudonymise.record_secret(small)) is None
+
+
+def _new_process(path):
+    """A new process's first look at the store: (snapshot, built, loaded, its connection)."""
+    snapshot.clear()
+    reader = db.connect(path, db.DEMO_PASSPHRASE, read_only=True)
+    builds, loads = snapshot.BUILDS, snapshot.LOADS
+    snap = snapshot.get(reader)
+    return snap, snapshot.BUILDS - builds, snapshot.LOADS - loads, reader
+
+
+def test_after_a_report_the_next_process_opens_the_kept_snapshot_unchecked(synthetic_store, tmp_path):
+    from workbench import reports
+
+    con = db.connect(synthetic_store, db.DEMO_PASSPHRASE)
+    before = outreach.summary(con, by="ward")
+    reports.build(con, tmp_path / "r1", actor="test")  # writes its ledger entry, keys and audit entry
+    con.close()
+    snap, built, loaded, reader = _new_process(synthetic_store)
+    try:
+        # Opened by the store state the release left (no content checked), with the same figures.
+        assert (built, loaded) == (0, 1) and snap.content is None
+        pd.testing.assert_frame_equal(outreach.summary(reader, by="ward"), before)
+    finally:
+        reader.close()
+
+
+def test_a_write_after_a_report_is_still_caught_by_the_checksum(synthetic_store, tmp_path):
+    from workbench import reports
+
+    con = db.connect(synthetic_store, db.DEMO_PASSPHRASE)
+    reached = outreach.headline(con)["reached"]
+    reports.build(con, tmp_path / "r1", actor="test")
+    con.close()
+    # Another process changes the data behind the library's back (plain SQL, no audit entry) once
+    # the release is done.
+    other = db.connect(synthetic_store, db.DEMO_PASSPHRASE)
+    other.execute("UPDATE calls SET outcome = 'no_answer' WHERE outcome = 'answered'")
+    other.close()
+    _, built, loaded, reader = _new_process(synthetic_store)
+    try:
+        assert (built, loaded) == (1, 0)
+        assert outreach.headline(reader)["reached"] == 0 < reached
+    finally:
+        reader.close()
+
+
+def test_nothing_is_carried_over_when_calls_changed_or_the_snapshot_is_of_another_state(small):
+    before = state.fingerprint(small)
+    snapshot.get(small)
+    small.execute("DELETE FROM calls WHERE call_id = (SELECT min(call_id) FROM calls)")
+    assert not snapshot.carry_over_own_writes(small, before)  # a call fewer: not the caller's word
+    before = state.fingerprint(small)
+    small.execute("UPDATE calls SET wellbeing = 1 WHERE call_id = (SELECT min(call_id) FROM calls)")
+    snapshot.get(small)  # rebuilt: of the state after the update, not of `before`
+    assert not snapshot.carry_over_own_writes(small, before)
+    assert snapshot.current(small) is not None  # and kept, untouched

@@ -37,7 +37,7 @@ from workbench.scoring import age_band_sql
 from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.filters import check_filters, where
-from workbench.store.state import transaction
+from workbench.store.state import fingerprint, transaction
 from workbench.vocabulary import NEED_CATEGORIES, OUTCOMES, URGENCIES
 
 AREA_LEVELS = ("sector", "district", "ward", "branch")   # finest to coarsest
@@ -147,6 +147,7 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
         DisclosureError: the release ledger, the risk gate or the release scan blocked the release;
             nothing was written.
     """
+    before = fingerprint(con)
     options = _options(con, profile, rounding, date_from, date_to, branch, extract, area, period,
                        needs_detail, link_to, as_of)
     try:
@@ -159,7 +160,11 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
     rows, metrics = (None, None)
     if options.extract:
         rows, metrics = _gated_extract(con, options, release_id, actor)
-    return _release(con, out, release_id, options, tables, rows, metrics, actor, force=force)
+    result = _release(con, out, release_id, options, tables, rows, metrics, actor, force=force)
+    # A release writes its ledger entry, keys and audit entry, never analysis data: the next process
+    # may open the kept snapshot without checking the data again.
+    snapshot.carry_over_own_writes(con, before)
+    return result
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ table: a registered Arrow table scans several times slower):
 
 A new process does not rebuild it: each build is written, encrypted, beside the store
 (`snapshot_file`), and the next process whose store holds the same data (the same `content`
-checksum, below) opens that file instead: ~0.3 s against ~3.5 s on the national store.
+checksum, below) opens that file instead: ~0.3 s against ~3.5 s on the national store. A report's
+release, which writes no analysis data, records the state it leaves the store in
+(`carry_over_own_writes`), so the next process skips the checksum too.
 
 It is kept per store state, keyed by `state.fingerprint` (file inode/size/mtime, row counts,
 audit head), so any committed write, from any process, is noticed on the next call. Then a
@@ -596,6 +598,50 @@ def _build_and_keep(con: duckdb.DuckDBPyConnection, key: tuple, now: tuple) -> S
     with contextlib.suppress(StoreError):
         snapshot_file.save(snap.db, key[0], snapshot_file.file_key(con), _stamp(now), _state(key))
     return snap
+
+
+def carry_over_own_writes(con: duckdb.DuckDBPyConnection, before: tuple | None) -> bool:
+    """Record that the kept snapshot file holds the store's analysis data as it is now, after this
+    process's own writes that left that data alone (a report's release: its ledger entry, keys and
+    audit entry), so the next process opens it without the content checksum (~0.2 s on the
+    national store, ~1.7 s at union scale).
+
+    `before`: `state.fingerprint(con)` read before those writes, on `con` open for writing. While it
+    is open no other process can write the store (DuckDB lets one process write, and refuses a second
+    connection in this one), so if the current snapshot is of exactly that state, nothing but the
+    caller's own writes came between. The caller vouches that those left the analysis data alone;
+    any other case changes nothing, and the next process checks the content as before.
+
+    The store is checkpointed first: closing a connection that wrote folds its WAL into the file,
+    which changes the state a new process sees; after a checkpoint, closing changes nothing. The
+    snapshot is closed (a kept file is restamped only while this process has it open nowhere); the
+    next look here reopens it from the file, as a new process would.
+
+    Returns:
+        True if the kept file now vouches for the store's present state.
+    """
+    global _CURRENT
+    with _LOCK:
+        snap = _CURRENT
+        if before is None or snap is None or snap.key != before:
+            return False
+        con.execute("CHECKPOINT")
+        after = fingerprint(con)
+        # A cheap guard besides the caller's word: no call or member was added or removed.
+        if after is None or after == before or after[1:3] != before[1:3]:
+            return False
+        if not snapshot_file.path_for(after[0]).exists():
+            return False
+        stamp = _stamp(snap.content) if snap.content is not None else snapshot_file.kept_stamp(snap.db)
+        if stamp is None:
+            return False
+        snap.db.close()
+        _CURRENT = None
+    try:
+        file_key = snapshot_file.file_key(con)
+    except StoreError:
+        return False
+    return snapshot_file.restamp(after[0], file_key, stamp, _state(after))
 
 
 def current(con: duckdb.DuckDBPyConnection, key: tuple | None = ...) -> Snapshot | None:

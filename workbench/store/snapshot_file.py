@@ -10,9 +10,11 @@ It is only ever trusted after a check: it records the checksum of the store's an
 built from (`snapshot.content`), the store's fingerprint when it was saved (`state.fingerprint`:
 the store file's and its WAL's inode, size and mtime, row counts, audit head) and the build's
 version. A new process opens it without the checksum only if the fingerprint is unchanged, so no
-process has written since; otherwise a load whose checksum differs from the store's now returns
-nothing, so a write made behind the library's back is caught and rebuilt, not
-served stale. Erasure and retention call `discard`, so rows they remove do not linger here.
+process has written since (or the one process that wrote, a report's release, recorded the state its
+own writes left, having changed no analysis data: `snapshot.carry_over_own_writes`); otherwise a
+load whose checksum differs from the store's now returns nothing, so a write made behind the
+library's back is caught and rebuilt, not served stale. Erasure and retention call `discard`, so
+rows they remove do not linger here.
 """
 
 from __future__ import annotations
@@ -116,6 +118,15 @@ def load(
     return snap
 
 
+def kept_stamp(snap: duckdb.DuckDBPyConnection) -> str | None:
+    """The stamp of the kept file a loaded snapshot (`load`) reads, or None for one built in memory."""
+    try:
+        row = snap.execute(f"SELECT stamp FROM {ALIAS}.{META_TABLE}").fetchone()
+    except duckdb.Error:  # no kept file attached
+        return None
+    return row[0] if row else None
+
+
 def restamp(store: str | Path, key: str, stamp: str, state: str) -> bool:
     """Record that the file, valid for `stamp`, is valid at store state `state` too (see `load`).
 
@@ -174,4 +185,4 @@ def _remove(path: Path) -> None:
             candidate.unlink()
 
 
-__all__ = ["discard", "file_key", "load", "path_for", "save"]
+__all__ = ["discard", "file_key", "kept_stamp", "load", "path_for", "restamp", "save"]
