@@ -16,7 +16,7 @@ from dp_helpers import add_call, add_member
 from workbench import privacy
 from workbench.cli import main
 from workbench.errors import InputError
-from workbench.privacy import optouts, retention
+from workbench.privacy import optouts, pseudonymise, retention
 from workbench.store import db, settings
 
 SURNAME = "Quixleworth"  # distinctive, so its bytes can be searched for in the file
@@ -217,6 +217,20 @@ def test_erasure_counts_what_it_removed_and_audits_counts_only(con):
         ("L1", 1, None, None)]
     assert con.execute("SELECT count(*) FROM followups").fetchone()[0] == 0
     assert privacy.verify(con).ok
+
+
+def test_a_member_whose_key_is_all_digits_can_be_erased(con):
+    # About one member_key in 1,850 is 16 decimal digits; the audit log once took such a key for a
+    # phone number and refused the erasure. Find a membership number whose key is one.
+    numbers = [f"SYN{i:07d}" for i in range(50_000)]
+    keys = pseudonymise.member_keys(con, numbers)
+    number = next(n for n, k in zip(numbers, keys, strict=True) if k.isdigit())
+    key = add_member(con, number, "07700 900123")
+    erased = privacy.erase(con, actor="dpo", reason="subject request", membership_number=number)
+    assert erased.member_key == key
+    assert privacy.log(con, limit=1).iloc[0]["object_id"] == key
+    with pytest.raises(InputError, match="ids and counts only"):  # a phone number is still refused
+        privacy.audit(con, "x", actor="ana", object_id="077009001234567")
 
 
 def test_erasure_refuses_a_bad_reason_and_a_second_erasure_and_changes_nothing(con):
