@@ -211,9 +211,9 @@ def record_secret(con: duckdb.DuckDBPyConnection) -> bytes:
     Raises:
         StoreError: a read-only connection to a store that has never had one (open it once for writing).
     """
-    row = con.execute(RELEASE_KEY_QUERY, [RECORD_KEY_NAME]).fetchone()
-    if row:
-        return bytes(row[0])
+    secret = store_record_keys.existing_secret(con)
+    if secret is not None:
+        return secret
     try:
         return db.ensure_key(con, RECORD_KEY_NAME)
     except duckdb.Error:  # a read-only connection cannot write the new key

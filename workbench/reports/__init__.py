@@ -34,7 +34,7 @@ from workbench.errors import DisclosureError, InputError
 from workbench.privacy import pseudonymise
 from workbench.reports import cellkey, disclosure, ledger, page, risk
 from workbench.scoring import age_band_sql
-from workbench.store import snapshot
+from workbench.store import record_keys, snapshot
 from workbench.store.audit import audit
 from workbench.store.filters import check_filters, where
 from workbench.store.state import fingerprint, transaction
@@ -320,7 +320,7 @@ def keyed_cursor(con, options: Options) -> duckdb.DuckDBPyConnection:
             kept = snap.kept_record_keys(secret)
             return kept if kept is not None else cursor.execute(sql).fetch_arrow_table()
 
-        keys = snap.derived(("record keys", hashlib.sha256(secret).hexdigest()), make)
+        keys = snap.derived(("record keys", record_keys.secret_id(secret)), make)
         cursor = snap.cursor()
         cursor.register("record_keys", keys)
         options.cache["cursor"] = cursor
