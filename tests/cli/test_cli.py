@@ -1,11 +1,13 @@
 """Every command explains itself with a worked example, and no error becomes a traceback."""
 
 import argparse
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from workbench.cli import build_parser, common, main
+from workbench.cli import COMMAND_AREAS, build_parser, common, main
 
 
 def _subcommands(parser: argparse.ArgumentParser, prefix=()):
@@ -30,6 +32,23 @@ def test_every_command_has_help_ending_with_an_example(name, parser):
     if leaf:
         example = parser.epilog or ""
         assert "Example:\n  " in example and "workbench " in example, f"{' '.join(name)} has no example"
+
+
+def test_the_map_of_commands_to_areas_names_every_command_and_only_those():
+    top = [name for (name, *rest), _ in COMMANDS if not rest]
+    assert sorted(COMMAND_AREAS) == sorted(top)
+    for command, area in COMMAND_AREAS.items():
+        registered = {name for (name, *rest), _ in _subcommands(build_parser(command)) if not rest}
+        assert registered == {c for c, a in COMMAND_AREAS.items() if a == area}
+
+
+def test_a_command_imports_its_own_area_and_no_other():
+    # `workbench needs --help` in a new Python: only the views area is imported (startup speed).
+    code = ("import sys; from workbench.cli import main\n"
+            "try:\n    main(['needs', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('workbench.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "['workbench.cli.common', 'workbench.cli.views']"
 
 
 def test_unexpected_errors_are_one_line_without_traceback(capsys, tmp_path):

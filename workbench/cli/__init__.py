@@ -7,17 +7,32 @@ Subcommands live in small modules beside this one, one per area, each with a `re
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
 
-from workbench.cli import app, common, dataprotection, followups, imports, optouts, reports, store, views
+from workbench.cli import common
 from workbench.errors import WorkbenchError
 
-AREAS = (store, imports, optouts, dataprotection, views, followups, reports, app)
+# The areas, in the order `workbench --help` lists their commands.
+AREAS = ("store", "imports", "optouts", "dataprotection", "views", "followups", "reports", "app")
+# Which area registers each command. `workbench needs` imports the views area alone: importing every
+# area, and all they import (pandas, phonenumbers, jinja2, shapely ...), took a second of every command.
+COMMAND_AREAS = {
+    **dict.fromkeys(("init", "info", "synth", "demo", "config"), "store"),
+    "import": "imports",
+    "optout": "optouts",
+    **dict.fromkeys(("audit", "sar", "erase", "retention", "dp-queries"), "dataprotection"),
+    **dict.fromkeys(("outreach", "needs", "services", "volunteers"), "views"),
+    **dict.fromkeys(("followups", "lists", "breach", "briefing"), "followups"),
+    **dict.fromkeys(("report", "releases", "keys"), "reports"),
+    "app": "app",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or for `command` alone when it is one of COMMAND_AREAS."""
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="The welfare-call workbench: load call outcomes, see who needs support, manage "
@@ -26,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for area in AREAS:
-        area.register(sub)
+    for area in (COMMAND_AREAS[command],) if command in COMMAND_AREAS else AREAS:
+        importlib.import_module(f"workbench.cli.{area}").register(sub)
     return parser
 
 
@@ -42,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    # The command is the first word: `workbench` has no options of its own before it but --help.
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
