@@ -8,9 +8,12 @@ breach report either (a `<script>` in a list's purpose reaches the .md as `&lt;s
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import jinja2
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def css_string(text: object) -> Markup:
@@ -40,6 +43,8 @@ def md_cell(text: object) -> str:
 @functools.cache
 def environment() -> jinja2.Environment:
     """The one template environment: autoescape always on, undefined names an error."""
+    import jinja2  # here, not at the top: a command that writes no page does not wait for it
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("workbench", "templates"),
         autoescape=True,

@@ -9,10 +9,12 @@ digits a UK national number has.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import phonenumbers
-from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REGION = "GB"
 UK_LENGTHS = (9, 10)
@@ -55,6 +57,10 @@ def normalise(values: Iterable[str], progress: bool | None = False) -> pd.DataFr
     Returns:
         DataFrame with columns raw, e164 (None where the value is not a phone number).
     """
+    # Imported here: only an import normalises numbers in bulk, and every command would pay for both.
+    import pandas as pd
+    from tqdm.auto import tqdm
+
     raw = list(values)
     bar = tqdm(
         raw,

@@ -235,7 +235,7 @@ def matches(
     filters = check_filters(con, branch=branch, ward=ward, category=category)
     as_of, days = needs.reference_time(con, as_of), needs.escalation_days(con, None)
     # One snapshot and one reading of the register for both lists, so their `mid`s agree.
-    snap, flagged = snapshot.get(con).volunteer_tables(), optouts.flagged(con)
+    snap, flagged = snapshot.get(con).volunteer_tables(), optouts.flagged_table(con)
     queue, needs_excluded = needs.queue_table(con, filters, as_of, days, snap=snap, flagged=flagged,
                                               columns=("mid", "ward", "categories", "score"))
     volunteers, volunteers_excluded = keen_keys(con, snap, flagged)

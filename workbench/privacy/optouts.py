@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import ids
 from workbench.errors import InputError
@@ -28,6 +29,9 @@ from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.state import fingerprint as store_fingerprint
 from workbench.store.state import transaction
+
+if TYPE_CHECKING:  # lists come as DataFrames or Arrow tables; the Arrow path never loads pandas
+    import pandas as pd
 
 REASONS = ("asked_not_to_be_called", "complaint", "deceased", "moved_away", "other")
 SCOPES = ("calls", "all")
@@ -60,7 +64,7 @@ class Suppressed:
 # Everyone the register or an erasure keeps off a list, with the stronger reason. An opt-out or
 # erasure counts the moment it is committed (`flagged` keeps a reading only while the store
 # and the register are exactly as they were). It does not depend on the list, so a
-# 500,000-row list costs nothing extra in DuckDB: pandas' isin() against this (small) set does the
+# 500,000-row list costs nothing extra in DuckDB: Arrow's is_in against this (small) set does the
 # rest. Identities are scanned once, with two IN (hash-set) tests rather than a join with OR, so
 # DuckDB hashes the small register side instead of comparing every pair.
 REGISTER_FLAGGED_QUERY = """
@@ -101,11 +105,11 @@ SELECT count(*), count(withdrawn_at), max(recorded_at), max(withdrawn_at),
        (SELECT count(erased_at) FROM members), (SELECT count(*) FROM identities)
 FROM optouts
 """
-# The last reading per scope: (store fingerprint, register state) -> frame. Matching the register
+# The last reading per scope: (store fingerprint, register state) -> table. Matching the register
 # against 500,000 identities costs ~25 ms on the national store, and a dashboard reads it on every
 # filter change; the store fingerprint (file, WAL, audit head) changes with any committed write from
 # any process, and the register state above is checked besides. Keys only, never identities.
-_READINGS: dict[str, tuple[tuple, pd.DataFrame]] = {}
+_READINGS: dict[str, tuple[tuple, pa.Table]] = {}
 
 
 def reading_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
@@ -116,37 +120,45 @@ def reading_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
 
 
 def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFrame:
+    """`flagged_table` as a DataFrame of Arrow-backed strings: member_key, reason."""
+    import pandas as pd  # here: the Arrow path (`suppress_table`) is used by commands that never load it
+
+    return flagged_table(con, scope).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def flagged_table(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pa.Table:
     """Everyone in the store who must not be on a list of kind `scope`: member_key, reason.
 
-    One reason per member, the strongest: erased, then opted out, then deceased or moved. Read
-    afresh whenever the store or the register changed; inside a transaction, always. The columns
-    are Arrow-backed strings.
+    One row and reason per member, the strongest: erased, then opted out, then deceased or moved.
+    Read afresh whenever the store or the register changed; inside a transaction, always.
     """
     key = reading_key(con)
     kept = _READINGS.get(scope)
     if key is not None and kept is not None and kept[0] == key:
-        return kept[1].copy(deep=False)
+        return kept[1]  # Arrow tables cannot be changed in place, so sharing one is safe
     reading = _read_flagged(con, scope, snapshot.current(con, key[0] if key else None))
     if key is not None:
         _READINGS[scope] = (key, reading)
-    return reading.copy(deep=False)
+    return reading
 
 
-def _read_flagged(con: duckdb.DuckDBPyConnection, scope: str, snap) -> pd.DataFrame:
+def _read_flagged(con: duckdb.DuckDBPyConnection, scope: str, snap) -> pa.Table:
     register = con.execute(REGISTER_FLAGGED_QUERY, [list(LIST_SCOPES[scope])]).fetch_arrow_table()
     if snap is not None:
         with snap.cursor() as cursor:
             gone = cursor.execute(SNAPSHOT_GONE_QUERY).fetch_arrow_table()
     else:
         gone = con.execute(GONE_QUERY).fetch_arrow_table()
+    register = register.cast(pa.schema([("member_key", pa.string()), ("reason", pa.string())]))
+    # The register's reasons outrank "deceased or moved" (the register has one row per member).
+    gone = gone.filter(pc.invert(pc.is_in(gone.column("member_key").cast(pa.string()),
+                                          value_set=register.column("member_key").combine_chunks())))
     gone = gone.append_column("reason", pa.array([REASON_GONE] * gone.num_rows, pa.string()))
-    # The register's reasons outrank "deceased or moved": keep the first row per member.
-    both = pa.concat_tables([register, gone.cast(register.schema)]).to_pandas(types_mapper=pd.ArrowDtype)
-    return both.drop_duplicates("member_key", keep="first").reset_index(drop=True)
+    return pa.concat_tables([register, gone.cast(register.schema)]).combine_chunks()
 
 
 def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str = "calls",
-             flagged_now: pd.DataFrame | None = None) -> Suppressed:
+             flagged_now: pd.DataFrame | pa.Table | None = None) -> Suppressed:
     """Remove everyone who must not be on a list: opted out, erased, or deceased/moved.
 
     Every list, export or follow-up queue of people goes through this function; there is no
@@ -156,8 +168,9 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
         people: any frame with a `member_key` column (other columns are kept as they are).
         scope: what the list is for: "calls" (default; call lists), "all" (every opt-out applies),
             or "other" (contact other than calls, such as post: only opt-outs with scope "all").
-        flagged_now: `flagged(con, scope)` read moments ago, to check several lists built together
-            against one reading of the register (it is read again for every list otherwise).
+        flagged_now: `flagged_table(con, scope)` (or `flagged`) read moments ago, to check several
+            lists built together against one reading of the register (read again for every list
+            otherwise).
 
     Returns:
         Suppressed(kept, excluded): `kept` has the same columns with suppressed rows removed;
@@ -169,30 +182,47 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
     """
     if "member_key" not in people.columns:
         raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
-    if scope not in LIST_SCOPES:
-        raise InputError(f'Unknown list scope "{scope}". Expected one of: {", ".join(LIST_SCOPES)}.')
-    everyone = flagged(con, scope) if flagged_now is None else flagged_now
-    keys = people["member_key"]
-    flagged_rows = keys.isin(everyone["member_key"])
-    # Counts are of distinct people on this list, whatever their number of rows.
-    on_list = everyone[everyone["member_key"].isin(keys[flagged_rows])]
-    excluded = {str(k): int(v) for k, v in on_list["reason"].value_counts().items()}
-    missing = keys.isna()
-    if missing.any():
-        excluded[REASON_NO_KEY] = int(missing.sum())
-    return Suppressed(people.loc[~(flagged_rows | missing)], excluded)
+    keys = pa.array(people["member_key"], from_pandas=True)  # None and NaN both become null
+    kept, excluded = _check_keys(con, keys, scope, flagged_now)
+    return Suppressed(people.loc[kept.to_numpy(zero_copy_only=False)], excluded)
 
 
 def suppress_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, scope: str = "calls",
-                   flagged_now: pd.DataFrame | None = None) -> tuple[pa.Table, dict[str, int]]:
+                   flagged_now: pd.DataFrame | pa.Table | None = None) -> tuple[pa.Table, dict[str, int]]:
     """`suppress` for an Arrow table with a member_key column: (rows kept, excluded counts).
 
-    Only the keys are checked, as Arrow-backed strings, so no other column (lists of categories or
-    skills, say) is converted to Python just to be thrown away.
+    Only the keys are checked, so no other column (lists of categories or skills, say) is
+    converted to Python just to be thrown away, and pandas is never needed.
     """
-    keys = pd.DataFrame({"member_key": table.column("member_key").to_pandas(types_mapper=pd.ArrowDtype)})
-    suppressed = suppress(con, keys, scope=scope, flagged_now=flagged_now)
-    return table.take(suppressed.kept.index.to_numpy()), dict(suppressed.excluded)
+    if "member_key" not in table.column_names:
+        raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
+    kept, excluded = _check_keys(con, table.column("member_key"), scope, flagged_now)
+    return table.filter(kept), excluded
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, keys: pa.Array | pa.ChunkedArray, scope: str,
+                flagged_now: pd.DataFrame | pa.Table | None) -> tuple[pa.Array, dict[str, int]]:
+    """The one suppression rule, for `suppress` and `suppress_table`: which rows to keep, and the
+    distinct people left out by reason, most first. A row without a key cannot be checked: left out."""
+    if scope not in LIST_SCOPES:
+        raise InputError(f'Unknown list scope "{scope}". Expected one of: {", ".join(LIST_SCOPES)}.')
+    if flagged_now is None:
+        everyone = flagged_table(con, scope)
+    elif isinstance(flagged_now, pa.Table):
+        everyone = flagged_now
+    else:
+        everyone = pa.Table.from_pandas(flagged_now[["member_key", "reason"]], preserve_index=False)
+    keys = (keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys).cast(pa.string())
+    flagged_keys = everyone.column("member_key").cast(pa.string()).combine_chunks()
+    flagged_rows = pc.is_in(keys, value_set=flagged_keys)  # a null key is not in the set: False
+    # Counts are of distinct people on this list, whatever their number of rows.
+    on_list = everyone.filter(pc.is_in(flagged_keys, value_set=keys.filter(flagged_rows)))
+    counts = pc.value_counts(on_list.column("reason").combine_chunks()).to_pylist()
+    excluded = {str(c["values"]): int(c["counts"]) for c in sorted(counts, key=lambda c: -c["counts"])}
+    missing = keys.null_count
+    if missing:
+        excluded[REASON_NO_KEY] = missing
+    return pc.and_(pc.invert(flagged_rows), pc.is_valid(keys)), excluded
 
 
 # One register entry per "do not call" outcome, its id derived from the call, so importing the same
@@ -225,7 +255,7 @@ def record_from_calls(con: duckdb.DuckDBPyConnection, *, actor: str,
         rows = con.execute(FROM_CALLS_QUERY.format(only_calls="TRUE"), [actor]).fetchall()
     else:
         name = f"_calls_{uuid.uuid4().hex}"
-        con.register(name, pd.DataFrame({"call_id": [str(c) for c in call_ids]}, dtype=object))
+        con.register(name, pa.table({"call_id": pa.array([str(c) for c in call_ids], pa.string())}))
         try:
             only = f"c.call_id IN (SELECT call_id FROM {name})"
             rows = con.execute(FROM_CALLS_QUERY.format(only_calls=only), [actor]).fetchall()
@@ -362,7 +392,7 @@ def record_from_import(con: duckdb.DuckDBPyConnection, *, actor: str, member_key
         The number of new register entries.
     """
     name = f"_import_keys_{uuid.uuid4().hex}"
-    con.register(name, pd.DataFrame({"member_key": [str(k) for k in member_keys]}, dtype=object))
+    con.register(name, pa.table({"member_key": pa.array([str(k) for k in member_keys], pa.string())}))
     try:
         rows = con.execute(FROM_IMPORT_QUERY.format(keys=name), [sha256, actor, sha256]).fetchall()
     finally:
@@ -557,6 +587,6 @@ def entries_for(con: duckdb.DuckDBPyConnection, person: subjects.Subject) -> pd.
 
 
 __all__ = ["LIST_SCOPES", "REASONS", "SCOPES", "SOURCES", "WITHDRAWAL_REASONS", "Change", "Suppressed", "add",
-           "entries_for", "flagged", "keep_erased", "phone_e164", "reading_key", "record_from_calls",
-           "record_from_return", "record_imported", "register",
+           "entries_for", "flagged", "flagged_table", "keep_erased", "phone_e164", "reading_key",
+           "record_from_calls", "record_from_return", "record_imported", "register",
            "suppress", "suppress_table", "vocabulary", "withdraw"]
