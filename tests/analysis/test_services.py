@@ -43,6 +43,23 @@ def test_usage_rejects_unknown_groupings(small, by, message):
         services.usage(small, by)
 
 
+def test_usage_and_gaps_count_known_members_only_and_see_a_write_at_once(small):
+    referenced = int(services.usage(small, "service")["referenced"].sum())
+    # A call whose member has no members row (an import's orphan) names a service and records a need.
+    small.execute("INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+                  "VALUES ('c99', 'nobody', 'R1', 'C01', '2020-04-03 10:00', 'answered')")
+    small.execute("INSERT INTO call_needs VALUES ('c99', 'housing')")
+    small.execute("INSERT INTO call_services VALUES ('c99', NULL, 'Somewhere Else')")
+    assert int(services.usage(small, "service")["referenced"].sum()) == referenced
+    assert "housing" not in set(services.gaps(small).no_service["category"])
+    # A known member's answered call naming the food bank counts the moment it is written.
+    small.execute("INSERT INTO call_services VALUES ('c05', 's1', 'Northvale Food Bank')")
+    usage = services.usage(small, "service").set_index("service")
+    assert usage.loc["Northvale Food Bank", "referenced"] == 2
+    assert ("South", "isolation") not in set(map(tuple, services.gaps(small).no_service[["ward", "category"]]
+                                                  .values.tolist()))
+
+
 def test_gaps_needs_with_no_service(small):
     gaps = services.gaps(small).no_service
     # c05 (South isolation), c11 (North mental health), c13 (East isolation) referenced nothing;

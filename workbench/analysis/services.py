@@ -20,21 +20,21 @@ from workbench.store import snapshot
 from workbench.store.filters import check_filters, where
 
 USAGE_GROUPS = {
-    "service": ("coalesce(s.name, cs.raw_name)", "s.service_id IS NOT NULL"),
+    "service": ("coalesce(s.name, c.raw_name)", "s.service_id IS NOT NULL"),
     "category": ("coalesce(s.category, 'unlisted')", None),
-    "ward": ("m.ward", None),
-    "branch": ("m.branch", None),
+    "ward": ("c.ward", None),
+    "branch": ("c.branch", None),
     "round": ("c.round", None),
     "week": ("CAST(date_trunc('week', c.called_at) AS DATE)", None),
     "month": ("CAST(date_trunc('month', c.called_at) AS DATE)", None),
 }
 
+# Over the analysis snapshot's `services_named`: each service named on a call of a known member
+# (the store's join to members required one), with the call's branch, ward, round and time.
 USAGE_QUERY = """
-SELECT {groups}, count(*) AS referenced, count(DISTINCT c.member_key) AS members
-FROM call_services cs
-JOIN calls c ON c.call_id = cs.call_id
-JOIN members m ON m.member_key = c.member_key
-LEFT JOIN services s ON s.service_id = cs.service_id
+SELECT {groups}, count(*) AS referenced, count(DISTINCT c.mid) AS members
+FROM services_named c
+LEFT JOIN services s ON s.service_id = c.service_id
 WHERE {where}
 GROUP BY ALL
 ORDER BY {order}
@@ -73,12 +73,14 @@ def usage(
     filters = check_filters(
         con, branch=branch, ward=ward, round=round, date_from=date_from, date_to=date_to
     )
-    body, params = where(filters)
+    body, params = where(filters, members="c")
     selects = [f"{USAGE_GROUPS[g][0]} AS {g}" for g in groups]
     selects += [f"{USAGE_GROUPS[g][1]} AS listed" for g in groups if USAGE_GROUPS[g][1]]
     ranked = {"service", "category"}
     order = ", ".join([g for g in groups if g not in ranked] + ["referenced DESC"] + groups)
-    return con.execute(USAGE_QUERY.format(groups=", ".join(selects), where=body, order=order), params).df()
+    sql = USAGE_QUERY.format(groups=", ".join(selects), where=body, order=order)
+    with snapshot.get(con).cursor() as cursor:
+        return cursor.execute(sql, params).df()
 
 
 @dataclass(frozen=True)
@@ -90,29 +92,24 @@ class Gaps:
     unlisted: pd.DataFrame  # name, referenced, members, wards: names not in the directory
 
 
-# The gap queries run on the analysis snapshot (`workbench.store.snapshot`): calls carry the member's branch
-# and ward (`known`: the member has a members row, as the store's join to members required), and
-# calls, members and services join on integers. The snapshot holds no notes; mentions stay in the store.
+# The gap queries run on the analysis snapshot (`workbench.store.snapshot`): its `needs_recorded`
+# holds each need recorded on an answered call of a known member (one with a members row, as the
+# store's join to members required), with the call's branch, ward and round, and whether the call
+# named a service; `services_named`, each service named. The snapshot holds no notes; mentions
+# stay in the store.
 
 # A need is one (answered call, category). It is "without service" when the call referenced none.
 NO_SERVICE_QUERY = """
-WITH recorded AS (
-    SELECT c.branch, c.ward, n.category, c.cid
-    FROM call_needs n JOIN calls c USING (cid)
-    WHERE c.outcome = 'answered' AND c.known AND {where}
-)
-SELECT r.branch, r.ward, r.category, count(*) AS needs,
-       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM call_services cs WHERE cs.cid = r.cid))
-           AS without_service
-FROM recorded r GROUP BY ALL
+SELECT c.branch, c.ward, c.category, count(*) AS needs,
+       count(*) FILTER (WHERE NOT c.serviced) AS without_service
+FROM needs_recorded c WHERE {where} GROUP BY ALL
 """
 
 # Ward names compare without case or surrounding space; empty or missing areas cover every ward.
 UNCOVERED_QUERY = """
 WITH recorded AS (
-    SELECT c.branch, c.ward, n.category, count(*) AS needs, count(DISTINCT c.mid) AS members
-    FROM call_needs n JOIN calls c USING (cid)
-    WHERE c.outcome = 'answered' AND c.known AND {where}
+    SELECT c.branch, c.ward, c.category, count(*) AS needs, count(DISTINCT c.mid) AS members
+    FROM needs_recorded c WHERE {where}
     GROUP BY ALL
 ), cover AS (
     -- Only active services are offered for signposting; inactive or defunct ones cover nothing.
@@ -127,11 +124,11 @@ ORDER BY r.needs DESC, r.branch, r.ward, r.category
 """
 
 UNLISTED_QUERY = """
-SELECT min(cs.raw_name) AS name, count(*) AS referenced, count(DISTINCT c.mid) AS members,
+SELECT min(c.raw_name) AS name, count(*) AS referenced, count(DISTINCT c.mid) AS members,
        count(DISTINCT c.ward) AS wards
-FROM call_services cs JOIN calls c USING (cid)
-WHERE cs.service_id IS NULL AND c.known AND {where}
-GROUP BY lower(trim(cs.raw_name))
+FROM services_named c
+WHERE c.service_id IS NULL AND {where}
+GROUP BY lower(trim(c.raw_name))
 ORDER BY referenced DESC, name
 """
 

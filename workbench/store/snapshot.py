@@ -13,6 +13,9 @@ table: a registered Arrow table scans several times slower):
 - `outreach_cube`: attempts per (branch, ward, round, outcome, day), with counts of each "first
   call" mark: the dashboard's numbers come from its few thousand rows (`outreach.summary`);
 - `call_needs`, `call_skills`, `call_services`, `services`: keyed by `cid`;
+- `needs_recorded`, `services_named`: each need recorded on an answered call, and each service
+  named on a call, of a known member, with the call's branch, ward, round and time beside it (and
+  whether the call named a service), so the services views scan these few rows, not 2M calls;
 - `latest`: every member's latest answered call (what "needs support" and "keen" are judged on);
 - `call_categories`: each call's need categories as a sorted list (the queue shows and scores them);
 - `needing`: members whose latest answered call recorded a need, with the categories and the part
@@ -170,6 +173,13 @@ BUILD_STATEMENTS = (
     """CREATE TABLE call_services AS
        SELECT c.cid, s.service_id, s.raw_name FROM src_call_services s JOIN calls c USING (call_id)""",
     "CREATE TABLE services AS SELECT * FROM src_services",
+    """CREATE TABLE needs_recorded AS
+       SELECT c.cid, c.mid, c.branch, c.ward, c.round, c.called_at, n.category,
+              EXISTS (SELECT 1 FROM call_services s WHERE s.cid = c.cid) AS serviced
+       FROM call_needs n JOIN calls c USING (cid) WHERE c.outcome = 'answered' AND c.known""",
+    """CREATE TABLE services_named AS
+       SELECT c.cid, c.mid, c.branch, c.ward, c.round, c.called_at, s.service_id, s.raw_name
+       FROM call_services s JOIN calls c USING (cid) WHERE c.known""",
     # Every member's latest answered call; ties on time break by call_id, as in the store queries.
     """CREATE TABLE latest AS
        WITH l AS (SELECT mid, arg_max(cid, (called_at, call_id)) AS cid FROM calls
