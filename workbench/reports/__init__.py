@@ -563,9 +563,8 @@ def outcome_mix(con, options: Options) -> Table:
 # One row per (member, category) among members whose answered calls in the period recorded a need.
 NEEDS_QUERY = """
 WITH needing AS (
-    SELECT DISTINCT c.branch, coalesce(c.ward, 'unknown') AS ward, n.category, c.mid
-    FROM call_needs n JOIN calls c USING (cid)
-    WHERE c.outcome = 'answered' AND c.known AND {where}
+    SELECT DISTINCT c.branch, coalesce(c.ward, 'unknown') AS ward, c.category, c.mid
+    FROM needs_recorded c WHERE {where}
 )
 SELECT n.branch, n.ward, n.category, count(*) AS members, sum(r.rk)::BIGINT AS members_cellkey
 FROM needing n JOIN record_keys r USING (mid) GROUP BY ALL
@@ -631,8 +630,8 @@ def waiting(con, options: Options) -> Table:
 SERVICES_QUERY = """
 WITH refs AS (
     SELECT coalesce(s.category, 'unlisted') AS category, c.mid
-    FROM call_services cs JOIN calls c USING (cid) LEFT JOIN services s ON s.service_id = cs.service_id
-    WHERE c.known AND {where}
+    FROM services_named c LEFT JOIN services s ON s.service_id = c.service_id
+    WHERE {where}
 ), per_member AS (
     SELECT category, mid, count(*) AS n FROM refs GROUP BY ALL
 )
@@ -674,7 +673,7 @@ def services_usage(con, options: Options) -> Table:
 
 SERVICES_TOTAL_QUERY = """
 WITH referred AS (
-    SELECT DISTINCT c.mid FROM call_services cs JOIN calls c USING (cid) WHERE c.known AND {where}
+    SELECT DISTINCT c.mid FROM services_named c WHERE {where}
 )
 SELECT count(*) AS members, sum(r.rk)::BIGINT AS members_cellkey FROM referred JOIN record_keys r USING (mid)
 """
