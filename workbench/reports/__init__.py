@@ -309,7 +309,9 @@ def keyed_cursor(con, options: Options) -> duckdb.DuckDBPyConnection:
     The keys (mid, rk) come from the snapshot's kept build when it made them under the store's record
     secret (`Snapshot.kept_record_keys`), else they are hashed here; either way they are held with the
     snapshot in memory under a digest of the secret, so a warm build hashes nothing. The build's
-    cursor sees them only while the build runs (`release_record_keys`).
+    cursor copies them into a temporary table of its own, which it sees only while the build runs
+    (`release_record_keys`): its queries join 2M calls to them, and a DuckDB table joins in two
+    thirds of the time a registered Arrow table does (national: 270 -> 190 ms a query).
     """
     if "cursor" not in options.cache:
         secret = options.cache.setdefault("record_secret", pseudonymise.record_secret(con))
@@ -322,7 +324,9 @@ def keyed_cursor(con, options: Options) -> duckdb.DuckDBPyConnection:
 
         keys = snap.derived(("record keys", record_keys.secret_id(secret)), make)
         cursor = snap.cursor()
-        cursor.register("record_keys", keys)
+        cursor.register("record_keys_made", keys)
+        cursor.execute("CREATE TEMP TABLE record_keys AS SELECT mid, rk FROM record_keys_made")
+        cursor.unregister("record_keys_made")
         options.cache["cursor"] = cursor
     return options.cache["cursor"]
 
