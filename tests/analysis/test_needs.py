@@ -8,6 +8,7 @@ import io
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -236,3 +237,17 @@ def test_cli_help_ends_with_a_worked_example(argv, capsys):
     with pytest.raises(SystemExit):
         main([*argv, "--help"])
     assert "Example:\n  workbench " + argv[0] in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rows", [
+    [["food", "medicine"], [], None, ["food", "medicine"], ["isolation"]],
+    [["food"], [""], ["", "food"], []],            # an empty string: a joined list could not show it
+    [["a\x1fb"], ["a", "b"], ["a\x1fb"]],          # the separator inside a value
+])
+def test_list_columns_become_python_lists_exactly_each_row_its_own(rows):
+    lists = needs.python_lists(pa.chunked_array([pa.array(rows[:2], pa.list_(pa.string())),
+                                                 pa.array(rows[2:], pa.list_(pa.string()))]))
+    assert lists == rows
+    first = lists[0]
+    first.append("changed")
+    assert lists.count(first) == 1 and all(row is not first for row in lists[1:])

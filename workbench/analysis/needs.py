@@ -10,6 +10,7 @@ later call opens it again. docs/glossary.md defines every measure used here.
 from __future__ import annotations
 
 import contextlib
+import gc
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import InputError
 from workbench.privacy import optouts
@@ -255,11 +257,56 @@ def queue_table(
 
 def with_lists(table, column: str) -> pd.DataFrame:
     """An Arrow table as a DataFrame whose list `column` holds Python lists."""
-    # pandas turns Arrow lists into numpy arrays slowly; Python lists straight from Arrow are faster
-    # and are what callers expect (list[str]).
+    # pandas turns Arrow lists into numpy arrays slowly; Python lists are what callers expect (list[str]).
     frame = table.drop_columns([column]).to_pandas()
-    frame.insert(table.column_names.index(column), column, table.column(column).to_pylist())
+    frame.insert(table.column_names.index(column), column, python_lists(table.column(column)))
     return frame
+
+
+LIST_JOIN = "\x1f"  # the ASCII unit separator: never in a category or skill name
+
+
+def python_lists(column: pa.ChunkedArray | pa.Array) -> list[list | None]:
+    """A list-of-strings column as Python lists, each distinct list made once and copied per row.
+
+    A national queue's 50,000 rows hold a few dozen combinations of categories, so each is split
+    once; each row gets its own copy, so changing one changes no other. A column whose values could
+    not be told apart when joined (an empty string, or the separator itself) is converted row by
+    row instead. Python's cycle collector is paused meanwhile: lists of strings hold no cycles, and
+    its full passes over a kernel's long-lived objects, set off every few thousand new lists, took
+    five times as long as the conversion itself (national queue: 62 -> 12 ms).
+
+    Examples:
+        >>> python_lists(pa.array([["food", "medicine"], [], None, ["food", "medicine"]]))
+        [['food', 'medicine'], [], None, ['food', 'medicine']]
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    with _collector_paused():
+        if not _joinable(pc.list_flatten(column)):
+            return column.to_pylist()
+        encoded = pc.dictionary_encode(pc.binary_join(column, LIST_JOIN))
+        made = [None if text is None else text.split(LIST_JOIN) if text else []
+                for text in encoded.dictionary.to_pylist()]
+        return [None if i is None else list(made[i]) for i in encoded.indices.to_pylist()]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _joinable(values: pa.Array) -> bool:
+    # Strings, none empty and none holding the separator: then joined lists split back exactly.
+    if not pa.types.is_string(values.type):
+        return False
+    return not (pc.any(pc.equal(values, "")).as_py() or pc.any(pc.match_substring(values, LIST_JOIN)).as_py())
 
 
 def reference_time(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None = None) -> datetime:
