@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from workbench.cli import COMMAND_AREAS, build_parser, common, main
@@ -72,4 +73,22 @@ def test_tables_line_up_right_aligned_whatever_the_cells_hold():
         "      m{0}    1      True food; medicine   0.5",
         "    m{x}{}   22     False                  NaN",
         "      None  333      True         {:>99}  0.25",
+    ]
+
+
+def test_an_arrow_table_lines_up_as_its_dataframe_would():
+    # Text, whole numbers and true/false by Arrow's kernels; other types as Python writes them.
+    table = pa.table({
+        "member_key": pa.array(["m{0}", "ünïcode", None], pa.string()),
+        "days": pa.array([1, 22, 333], pa.int32()),
+        "escalated": [True, False, True],
+        "categories": ["food; medicine", "", "{:>99}"],
+    })
+    assert common.aligned_table(table) == common.aligned(table.to_pandas())
+    odd = pa.table({"share": [0.5, None, 0.25], "when": pa.array([None, 18000, 18001], pa.date32())})
+    assert common.aligned_table(odd).split("\n") == [
+        "share       when",
+        "  0.5       None",
+        "  NaN 2019-04-14",
+        " 0.25 2019-04-15",
     ]

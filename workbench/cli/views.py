@@ -160,7 +160,7 @@ def cmd_needs(args) -> int:
     # Categories joined in Arrow: a national queue's 50,000 lists never become Python lists.
     joined = pc.fill_null(pc.binary_join(queue.column("categories"), "; "), "")
     queue = queue.set_column(queue.column_names.index("categories"), "categories", joined)
-    _show(queue.select(QUEUE_COLUMNS).to_pandas(), args.format, excluded)
+    _show(queue.select(QUEUE_COLUMNS), args.format, excluded)
     return 0
 
 
