@@ -72,8 +72,11 @@ class Drawing:
     validate: bool = True
 
     def figure(self) -> go.Figure:
-        layout = nested(self.layout, self.changing)
-        return go.Figure(data=[dict(t) for t in self.traces], layout=layout, _validate=self.validate)
+        return go.Figure(self.as_dict(), _validate=self.validate)
+
+    def as_dict(self) -> dict:
+        """The figure as plotly's plain dict: what `plotly.io.to_html` writes, with no Figure made."""
+        return {"data": [dict(t) for t in self.traces], "layout": nested(self.layout, self.changing)}
 
 
 def nested(base: dict, paths: dict) -> dict:

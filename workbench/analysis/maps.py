@@ -568,7 +568,12 @@ def volunteers_drawing(
     )
 
 
-def released_map(
+def released_map(table: pd.DataFrame, ward_shapes: WardShapes, **kwargs) -> go.Figure:
+    """`released_drawing` as a plotly Figure; it takes the same arguments."""
+    return released_drawing(table, ward_shapes, **kwargs).figure()
+
+
+def released_drawing(
     table: pd.DataFrame,
     ward_shapes: WardShapes,
     *,
@@ -577,7 +582,7 @@ def released_map(
     suppressed_mark: str = "*",
     total_label: str = "Total",
     template: dict | None = None,
-) -> go.Figure:
+) -> Drawing:
     """A map of one released ward table, drawn from its published (protected) cells only.
 
     Args:
@@ -608,7 +613,7 @@ def released_map(
         f"{w}: {c}" + (" (suppressed: too few to publish)" if h else "")
         for w, c, h in zip(frame["ward"], published, hidden, strict=True)
     ]
-    return ward_map(
+    return ward_drawing(
         frame,
         ward_shapes,
         value="value",
@@ -634,6 +639,7 @@ __all__ = [
     "needs_by_ward",
     "needs_drawing",
     "needs_map",
+    "released_drawing",
     "released_map",
     "shapes",
     "volunteers_against_needs",
