@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import duckdb
 
-from workbench import phones
 from workbench.errors import InputError
 from workbench.privacy import pseudonymise
 
@@ -33,6 +32,8 @@ def phone_e164(value: object) -> str | None:
         >>> phone_e164("12345") is None
         True
     """
+    from workbench import phones  # here: phonenumbers takes 0.1 s to load, and most commands read no phone
+
     return phones.to_e164(None if value is None else str(value))
 
 
