@@ -634,3 +634,6 @@ def test_the_arrow_and_the_dataframe_paths_apply_one_rule(con, three):
     assert frame.kept["n"].tolist() == [5] and frame.excluded == excluded
     empty, none = optouts.suppress_table(con, table.slice(0, 0))
     assert empty.num_rows == 0 and none == {}
+    mixed = optouts.suppress(con, pd.DataFrame({"member_key": [three["B"], 7, None]}, dtype=object))
+    assert mixed.kept["member_key"].tolist() == [7]
+    assert mixed.excluded == {"opted out": 1, "no member key": 1}

@@ -182,7 +182,11 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
     """
     if "member_key" not in people.columns:
         raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
-    keys = pa.array(people["member_key"], from_pandas=True)  # None and NaN both become null
+    column = people["member_key"]
+    try:
+        keys = pa.array(column, from_pandas=True)  # None and NaN both become null
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys of mixed types: compared as text, as stored
+        keys = pa.array(column.astype(str).where(column.notna(), None), pa.string())
     kept, excluded = _check_keys(con, keys, scope, flagged_now)
     return Suppressed(people.loc[kept.to_numpy(zero_copy_only=False)], excluded)
 
