@@ -293,6 +293,22 @@ def test_a_workbook_part_that_lies_about_its_size_is_refused(tmp_path):
     refused(path, "lying.xlsx is not a readable .xlsx workbook")
 
 
+def test_a_workbook_list_of_sheets_with_entity_declarations_is_refused(tmp_path):
+    # "Billion laughs": nested entities in xl/workbook.xml. No Office part has a DTD, so any is refused.
+    whole = _workbook(tmp_path / "whole.xlsx", _sheet_xml(HEADER_ROW + DATA_ROW, "A1:B2"))
+    entities = '<!DOCTYPE w [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    path = tmp_path / "laughs.xlsx"
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/workbook.xml":
+                text = data.decode()
+                assert text.startswith("<workbook") and "<sheets>" in text
+                data = (entities + text.replace("<sheets>", "<sheets>&b;", 1)).encode()
+            out.writestr(info.filename, data)
+    refused(path, "laughs.xlsx is not a readable .xlsx workbook")
+
+
 def test_a_broken_workbook_is_a_file_problem_naming_file_and_sheet(tmp_path):
     whole = _sheet_xml(HEADER_ROW + DATA_ROW, "A1:B2")
     path = _workbook(tmp_path / "broken.xlsx", whole[: len(whole) // 2])

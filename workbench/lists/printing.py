@@ -42,7 +42,8 @@ def browser() -> str:
 
 
 def _private_folder() -> tempfile.TemporaryDirectory:
-    shm = Path("/dev/shm")  # noqa: S108 - memory-backed; the folder itself is private (0700, random name)
+    # Memory-backed; the folder itself is private (0700, random name).
+    shm = Path("/dev/shm")  # noqa: S108  # nosec B108
     base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
     return tempfile.TemporaryDirectory(prefix="workbench-print-", dir=base)
 
