@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,9 +29,6 @@ from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.state import fingerprint as store_fingerprint
 from workbench.store.state import transaction
-
-if TYPE_CHECKING:  # lists come as DataFrames or Arrow tables; the Arrow path never loads pandas
-    import pandas as pd
 
 REASONS = ("asked_not_to_be_called", "complaint", "deceased", "moved_away", "other")
 SCOPES = ("calls", "all")
@@ -121,8 +118,6 @@ def reading_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
 
 def flagged(con: duckdb.DuckDBPyConnection, scope: str = "calls") -> pd.DataFrame:
     """`flagged_table` as a DataFrame of Arrow-backed strings: member_key, reason."""
-    import pandas as pd  # here: the Arrow path (`suppress_table`) is used by commands that never load it
-
     return flagged_table(con, scope).to_pandas(types_mapper=pd.ArrowDtype)
 
 
@@ -180,8 +175,7 @@ def suppress(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, *, scope: str
     Raises:
         InputError: no member_key column, or an unknown scope.
     """
-    if "member_key" not in people.columns:
-        raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
+    _require_keys(people.columns)
     column = people["member_key"]
     try:
         keys = pa.array(column, from_pandas=True)  # None and NaN both become null
@@ -198,10 +192,14 @@ def suppress_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, scope: st
     Only the keys are checked, so no other column (lists of categories or skills, say) is
     converted to Python just to be thrown away, and pandas is never needed.
     """
-    if "member_key" not in table.column_names:
-        raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
+    _require_keys(table.column_names)
     kept, excluded = _check_keys(con, table.column("member_key"), scope, flagged_now)
     return table.filter(kept), excluded
+
+
+def _require_keys(columns) -> None:
+    if "member_key" not in columns:
+        raise InputError("suppress() needs a member_key column: every list of people is checked by it.")
 
 
 def _check_keys(con: duckdb.DuckDBPyConnection, keys: pa.Array | pa.ChunkedArray, scope: str,
