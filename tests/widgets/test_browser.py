@@ -156,7 +156,7 @@ def _open_protected(path: Path, secret: str) -> str:
 def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, synthetic_store, tmp_path):
     branch, opted_out_key, opted_out_phone = _opt_out_someone_on_the_list(synthetic_store)
     bundle_requests, frames, elsewhere, unused = [], [], [], []
-    page.on("request", lambda r: bundle_requests.append(r.url) if server.BUNDLE_FOLDER in r.url else None)
+    page.on("request", lambda r: bundle_requests.append(r.url) if server.BUNDLE_URL in r.url else None)
     page.on("request", lambda r: unused.append(r.url) if any(f"/{name}/" in r.url
                                                              for name in server.UNUSED_EXTENSIONS) else None)
     # Nothing is fetched from anywhere but the app itself: a font or script from a CDN would tell a
@@ -171,15 +171,15 @@ def test_app_dashboard_and_followup_list_in_a_real_browser(page, running_app, sy
     body = page.locator("body").inner_text()
     assert "from workbench" not in body and "App()" not in body and page.locator(".cm-editor").count() == 0
     page.screenshot(path=tmp_path / "1-passphrase.png")
-    # plotly's widget code is fetched (and run) while the page waits for the passphrase.
+    # plotly.js is fetched and run while the page waits for the passphrase.
     page.wait_for_function("performance.getEntriesByType('resource').some(r => r.name.includes("
-                           f"{server.BUNDLE_FOLDER!r}))")
+                           f"{server.BUNDLE_URL!r})) && window.Plotly !== undefined")
     password.fill(db.DEMO_PASSPHRASE)
     password.press("Enter")
     _wait_for_headline(page, _expected_headline(synthetic_store))
     page.locator(".wb-chart-place .xtick text").first.wait_for()
     page.screenshot(path=tmp_path / "2-dashboard.png")
-    # Three charts and a map, and plotly's code (5 MB) came once, by URL, not inside each chart's state.
+    # Three charts and a map, and plotly.js (1.1 MB) came once, by URL, not inside each chart's state.
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 4")
     assert len(bundle_requests) == 1 and max(frames) < 1_000_000, (bundle_requests, max(frames))
     assert not elsewhere, elsewhere

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench.widgets.common import bundle_warmer, heading, note, warm_up
+from workbench.widgets import chart
+from workbench.widgets.common import heading, in_app, note, warm_up
 from workbench.widgets.lists import FollowupListView, RegistryView
 from workbench.widgets.needs import NeedsView, ServicesView, VolunteersView
 from workbench.widgets.outreach import OutreachDashboard
@@ -60,7 +61,7 @@ class App(widgets.VBox):
                 ),
                 self.store_view,
                 self.page,
-                bundle_warmer(),
+                *([chart.warmer()] if in_app() else []),
             ],
             layout=widgets.Layout(max_width="1240px"),
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import functools
 import html
-import json
 import os
 import time
 from collections.abc import Iterable
@@ -18,7 +17,8 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from workbench.widgets.server import PLOTLY_BUNDLE_ENV
+from workbench.widgets.chart import Chart, same_styling, same_value
+from workbench.widgets.server import APP_ENV
 from workbench.widgets.tables import MAX_ROWS, Table
 
 if TYPE_CHECKING:  # plotly is imported on first use: a page's first render waits for it
@@ -121,67 +121,29 @@ def figure_widget(figure=None, *, width: int | None = None, height: int = 380):
     return widget
 
 
-# A plotly FigureWidget's own code (plotly.js and all, 5 MB) travels inside each chart's state, and
-# the browser evaluates it once per chart: with three charts that was most of the web app's first
-# render. In the app, charts carry this loader instead; the browser imports the code from the app's
-# server by URL, once per page for every chart, and caches it between visits.
-SHARED_BUNDLE_LOADER = """// workbench: plotly's widget code, imported once per page for every chart
-const bundle = await import(new URL(BUNDLE_PATH, document.baseURI).href);
-export default bundle.default;
-"""
-
-
 @functools.cache
 def _figure_widget_class():
     import plotly.graph_objects as go
 
-    path = os.environ.get(PLOTLY_BUNDLE_ENV)  # set by `workbench app`
-    if not path:
-        return go.FigureWidget  # JupyterLab: plotly's own widget, code and all
-
-    class SharedBundleFigureWidget(go.FigureWidget):
-        _esm = SHARED_BUNDLE_LOADER.replace("BUNDLE_PATH", json.dumps(path))
-
-    return SharedBundleFigureWidget
+    return go.FigureWidget
 
 
-# Importing plotly's widget code runs all 5 MB of it: 1.3-2 s of the page's one thread on a 2-core
-# laptop. Left to the first chart, it came after the kernel's own work, and the charts waited for
-# both; started when the page shows the passphrase box, it is done by the time a person has typed it.
-BUNDLE_WARMER = """// workbench: import plotly's widget code now, not when the first chart arrives
-export default {
-  render() {
-    import(new URL(BUNDLE_PATH, document.baseURI).href).catch(() => {});  // a chart reports failures
-  }
-};
-"""
-
-
-def bundle_warmer() -> widgets.Widget:
-    """In the web app, an invisible widget that has the browser import plotly's widget code while the
-    page waits for the passphrase, rather than after it; elsewhere an empty one."""
-    path = os.environ.get(PLOTLY_BUNDLE_ENV)
-    if not path:
-        return widgets.HTML("", layout=widgets.Layout(display="none"))
-    import anywidget
-
-    class BundleWarmer(anywidget.AnyWidget):
-        _esm = BUNDLE_WARMER.replace("BUNDLE_PATH", json.dumps(path))
-
-    return BundleWarmer(layout=widgets.Layout(display="none"))
+def in_app() -> bool:
+    """True in the web app's kernel, whose charts are `chart.Chart`s (plotly.js's basic bundle)."""
+    return os.environ.get(APP_ENV) == "1"
 
 
 def warm_up() -> None:
-    """Pay plotly's first-use costs in Python now: importing FigureWidget and building a first bar
-    chart take seconds. The web app calls this while Voilà prepares its kernel, before anyone
-    visits, so nobody waits for it after typing the passphrase.
+    """Pay plotly's first-use costs in Python now: building a first bar chart (and, outside the
+    app, importing FigureWidget) take seconds. The web app calls this while Voilà prepares its
+    kernel, before anyone visits, so nobody waits for it after typing the passphrase.
     """
     import plotly.graph_objects as go
 
     figure = go.Figure([go.Bar(x=["a"], y=[1], text=["1"]), go.Scatter(x=["a"], y=[1])],
                        layout={"title": {"text": "warm-up"}, "xaxis": {"title": {"text": "x"}}})
     # Closed at once: a widget left open is sent to every browser that connects, unseen.
-    _figure_widget_class()(figure).close()
+    (Chart if in_app() else _figure_widget_class())(figure).close()
 
 
 def replace_figure(widget, figure) -> None:
@@ -217,32 +179,19 @@ def replace_figure(widget, figure) -> None:
 
 def _changed(old: dict, new: dict) -> dict:
     """The top-level properties of `new` that differ from `old` (a property `new` lacks is reset)."""
-    changed = {key: value for key, value in new.items() if not _same(old.get(key), value)}
+    changed = {key: value for key, value in new.items() if not same_value(old.get(key), value)}
     changed.update({key: None for key in old.keys() - new.keys() if key not in ("type", "uid")})
     return changed
 
 
-def _same(a, b) -> bool:
-    """Equal plotly property values, arrays compared element by element."""
-    if a is b:
-        return True
-    if isinstance(a, np.ndarray | list | tuple) or isinstance(b, np.ndarray | list | tuple):
-        try:
-            return np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
-        except ValueError:  # ragged nested values: compare as Python objects
-            return list(a) == list(b) if a is not None and b is not None else a is b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
 class ChartSlot(widgets.Box):
-    """Where a chart goes on the page. Its FigureWidget is made from the first figure shown, data and
-    all, and updated in place after that.
+    """Where a chart goes on the page. Its widget is made from the first figure shown, data and all,
+    and updated in place after that: in the web app a `chart.Chart` (plotly.js's basic bundle), in
+    JupyterLab plotly's FigureWidget.
 
-    Why not an empty FigureWidget filled later: plotly sends updates to the browser as messages,
-    and one sent before the chart is drawn on the page can be lost, leaving an empty chart (seen
-    in the browser tests). A widget made with its data carries it in its initial state.
+    Why not an empty widget filled later: updates go to the browser as messages, and one sent
+    before the chart is drawn on the page can be lost, leaving an empty chart (seen in the browser
+    tests). A widget made with its data carries it in its initial state.
     """
 
     def __init__(self, *, height: int = 380, width: int | None = None) -> None:
@@ -252,10 +201,13 @@ class ChartSlot(widgets.Box):
         self.drawing: Drawing | None = None  # what the figure shows, when it was drawn from one
 
     def show(self, figure) -> None:
-        """Draw `figure`: the first time as a new FigureWidget, afterwards in place."""
-        if self.figure is None:
-            self.figure = figure_widget(figure, height=figure.layout.height or self.height, width=self.width)
-            self.children = (self.figure,)
+        """Draw `figure` (a plotly Figure): the first time as a new widget, afterwards in place."""
+        if self.figure is None and in_app():
+            self._place(Chart(figure, height=self.height, width=self.width))
+        elif self.figure is None:
+            self._place(figure_widget(figure, height=figure.layout.height or self.height, width=self.width))
+        elif isinstance(self.figure, Chart):
+            self.figure.show(figure)
         else:
             replace_figure(self.figure, figure)
         self.drawing = None
@@ -264,29 +216,25 @@ class ChartSlot(widgets.Box):
         """Draw a chart given as a `charts.Drawing`, in place.
 
         When the chart shown has the same traces and styling, only the data and layout properties
-        that changed are set, in one batched message: no Figure is made and nothing else is
-        validated. Otherwise (other traces: an outcome that was not there, a map of other wards)
-        its figure replaces the one shown.
+        that changed are sent, in one message: no Figure is made and nothing else is validated.
+        Otherwise (other traces: an outcome that was not there, a map of other wards) its figure
+        replaces the one shown.
         """
-        if self.figure is not None and self.drawing is not None and same_styling(self.drawing, drawing):
+        if self.figure is None and in_app():
+            self._place(Chart(drawing=drawing, height=self.height, width=self.width))
+        elif self.figure is None:
+            self.show(drawing.figure())
+        elif isinstance(self.figure, Chart):
+            self.figure.draw(drawing)
+        elif self.drawing is not None and same_styling(self.drawing, drawing):
             restyle(self.figure, self.drawing, drawing)
         else:
             self.show(drawing.figure())
         self.drawing = drawing
 
-
-def same_styling(old: Drawing, new: Drawing) -> bool:
-    """The same traces, in order, styled the same way, and the same layout bar what follows the data."""
-    if (len(old.traces), old.data, old.changing.keys()) != (len(new.traces), new.data, new.changing.keys()):
-        return False
-    if old.layout.keys() != new.layout.keys():
-        return False
-    if not all(_same(old.layout[k], new.layout[k]) for k in new.layout):
-        return False
-    return all(
-        a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b.keys() - new.data)
-        for a, b in zip(old.traces, new.traces, strict=True)
-    )
+    def _place(self, widget) -> None:
+        self.figure = widget
+        self.children = (widget,)
 
 
 def restyle(widget, old: Drawing, new: Drawing) -> None:
@@ -294,10 +242,10 @@ def restyle(widget, old: Drawing, new: Drawing) -> None:
     with widget.batch_update():
         for trace, before, after in zip(widget.data, old.traces, new.traces, strict=True):
             for name in new.data & after.keys():
-                if not _same(before[name], after[name]):
+                if not same_value(before[name], after[name]):
                     trace[name] = after[name]
         for path, value in new.changing.items():
-            if not _same(old.changing[path], value):
+            if not same_value(old.changing[path], value):
                 widget.layout[path] = value
 
 
@@ -359,6 +307,7 @@ __all__ = [
     "dropdown",
     "ChartSlot",
     "figure_widget",
+    "in_app",
     "warm_up",
     "heading",
     "note",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from workbench.widgets.chart import Chart
 from workbench.widgets.common import ChartSlot
 
 NO_BOUNDARIES = (
@@ -40,13 +41,23 @@ class MapSlot(ChartSlot):
         self._bind_clicks()
 
     def _bind_clicks(self) -> None:
-        """Clicking inside a ward calls `on_ward(ward)`; each trace is bound once."""
+        """Clicking inside a ward calls `on_ward(ward)`; each trace (each chart, in the app) is bound once."""
         if self.on_ward is None:
+            return
+        if isinstance(self.figure, Chart):
+            if id(self.figure) not in self._bound:
+                self.figure.on_click(self._clicked_in_app)
+                self._bound.add(id(self.figure))
             return
         for trace in self.figure.data[:-2]:
             if id(trace) not in self._bound:
                 trace.on_click(self._clicked)
                 self._bound.add(id(trace))
+
+    def _clicked_in_app(self, index: int) -> None:
+        names = self.figure.trace_names
+        if index < len(names) - 2:  # the last two traces are the chosen ward's outline and the numbers
+            self.on_ward(names[index])
 
     def _clicked(self, trace, points, _state) -> None:
         # plotly calls every trace's click handlers for each click, the unclicked ones with no points.

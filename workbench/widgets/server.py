@@ -11,11 +11,9 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from workbench import exports
 from workbench.errors import InputError, StoreError
 
 APP_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "app.ipynb"
@@ -26,50 +24,22 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 
 
-# plotly's widget code, served once by the app rather than carried in every chart's state
-# (widgets/common.py, SHARED_BUNDLE_LOADER). Voilà serves files under its labextension paths, so
-# the copy goes in a folder of our own added to them; it holds no extension Voilà would load.
-BUNDLE_FOLDER = "workbench-plotly"
-PLOTLY_BUNDLE_ENV = "WORKBENCH_PLOTLY_BUNDLE"  # tells the app's kernel the bundle's URL path
-
-
-def plotly_bundle() -> tuple[Path, str]:
-    """Copy plotly's widget bundle where the app serves it; return (folder to serve, URL path).
-
-    The folder is the user's own (~/.cache/workbench, mode 0700; a fresh private temporary folder
-    when that cannot be written): the page runs what is in it. The file is named by plotly's
-    version and rewritten on every start, so it is never stale.
-    """
-    import plotly
-
-    source = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
-    name = f"widgetbundle-{plotly.__version__}.js"
-    try:
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "app-static"
-        _copy_private(source, cache, name)
-    except (OSError, RuntimeError):  # no writable cache folder, or no home folder at all
-        cache = Path(tempfile.mkdtemp(prefix="workbench-app-static-"))  # 0700, ours alone
-        _copy_private(source, cache, name)
-    return cache, f"/voila/labextensions/{BUNDLE_FOLDER}/{name}"
-
-
-def _copy_private(source: Path, root: Path, name: str) -> None:
-    folder = root / BUNDLE_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)
-    exports.write_bytes(folder / name, source.read_bytes(), force=True)  # whole, replaced in one step
+# The page's charts are drawn by plotly.js's basic bundle, kept in the package with its licence
+# (widgets/chart.py says why and how to update it). Voilà serves files under its labextension paths,
+# so this folder is added to them; it holds no extension Voilà would load.
+BUNDLE_FOLDER = Path(__file__).resolve().parent / "labextensions"
+BUNDLE_FILE = "workbench-plotly/plotly-basic-3.7.0.min.js"
+BUNDLE_SHA256 = "c23b03591a6bdad0bd0f47a0c5c52305a5519812b73ce254be65cd841553c9c2"
+BUNDLE_URL = f"/voila/labextensions/{BUNDLE_FILE}"
+APP_ENV = "WORKBENCH_APP"  # set in the app's kernel: charts are drawn with widgets.chart.Chart
 
 
 REFILL_DELAY_S = 20
 UNUSED_EXTENSIONS = ("jupyterlab-plotly", "jupyterlab_pygments")
 
 
-def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None) -> list[str]:
-    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened.
-
-    `static`: a folder to serve as an extra labextension path (`plotly_bundle`).
-    """
-    extra = [f"--VoilaConfiguration.extra_labextensions_path={static}"] if static else []
+def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
+    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened."""
     return [
         sys.executable,
         "-m",
@@ -89,26 +59,21 @@ def command(port: int, notebook: Path = APP_NOTEBOOK, static: Path | None = None
         # The next kernel is warmed 20 s after a visit takes one, not 1 s: warming runs the notebook
         # (seconds of CPU), and on a 2-core laptop it slowed the visitor's own first chart by a third.
         f"--VoilaKernelManager.fill_delay={REFILL_DELAY_S}",
-        # Every chart is a FigureWidget, drawn by the bundle the app serves (plotly_bundle). plotly's
-        # JupyterLab renderer is a second copy of plotly.js (4.8 MB) that the page would otherwise
-        # download and compile on every visit, for output the app never shows; pygments colours code,
-        # and the app shows none.
+        # Every chart is drawn by the basic bundle served from BUNDLE_FOLDER. plotly's JupyterLab
+        # renderer is a second copy of plotly.js (4.8 MB) that the page would otherwise download and
+        # compile on every visit, for output the app never shows; pygments colours code, and the app
+        # shows none.
         *(f"--VoilaConfiguration.extension_denylist={name}" for name in UNUSED_EXTENSIONS),
-        *extra,
+        f"--VoilaConfiguration.extra_labextensions_path={BUNDLE_FOLDER}",
     ]
 
 
-def environment(store: Path, bundle_url: str | None = None) -> dict[str, str]:
-    """The app's environment: the store's absolute path, and no passphrase (the page asks for it).
-
-    `bundle_url`: where the page finds plotly's widget code (`plotly_bundle`).
-    """
+def environment(store: Path) -> dict[str, str]:
+    """The app's environment: the store's absolute path, and no passphrase (the page asks for it)."""
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PASSPHRASE"}
     env["WORKBENCH_DB"] = str(Path(store).resolve())
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(TEMPLATES), env.get("JUPYTER_PATH")) if p)
-    env["WORKBENCH_APP"] = "1"
-    if bundle_url:
-        env[PLOTLY_BUNDLE_ENV] = bundle_url
+    env[APP_ENV] = "1"
     return env
 
 
@@ -158,9 +123,8 @@ def start(store: Path, port: int, *, quiet: bool = True) -> subprocess.Popen:
     """Start the app in the background; the caller stops it. Use `wait_until_ready` before visiting."""
     check(Path(store), port)
     output = subprocess.DEVNULL if quiet else None
-    static, url = plotly_bundle()
     return subprocess.Popen(
-        command(port, static=static), env=environment(Path(store), url), stdout=output, stderr=output,
+        command(port), env=environment(Path(store)), stdout=output, stderr=output,
         cwd=APP_NOTEBOOK.parent,
     )
 
@@ -191,9 +155,8 @@ def serve(store: Path, port: int = DEFAULT_PORT) -> int:
         "store's passphrase. Ctrl+C to stop.",
         flush=True,
     )
-    static, url = plotly_bundle()
     try:
-        return subprocess.call(command(port, static=static), env=environment(Path(store), url),
+        return subprocess.call(command(port), env=environment(Path(store)),
                                cwd=APP_NOTEBOOK.parent)
     except KeyboardInterrupt:
         return 0
@@ -207,8 +170,9 @@ __all__ = [
     "port_free",
     "command",
     "environment",
-    "plotly_bundle",
+    "APP_ENV",
     "APP_NOTEBOOK",
-    "PLOTLY_BUNDLE_ENV",
+    "BUNDLE_FOLDER",
+    "BUNDLE_URL",
     "HOST",
 ]
