@@ -46,9 +46,26 @@ function figureOf(base, patch) {
 
 const CONFIG = { displaylogo: false, responsive: true };
 
+// plotly's first chart on a page costs 100-200 ms more than the next (measuring fonts, adding its
+// styles): the warmer pays that while the page waits for the passphrase, off screen.
+async function firstChart(Plotly) {
+  const div = document.createElement("div");
+  div.style.cssText = "position:absolute;left:-10000px;top:0;width:400px;height:300px";
+  document.body.appendChild(div);
+  try {
+    await Plotly.newPlot(div, [
+      { type: "bar", x: ["a", "b"], y: [1, 2], text: ["1", "2"], textposition: "outside" },
+      { type: "scatter", x: [0, 1, 1, 0], y: [0, 0, 1, 1], fill: "toself", mode: "lines+text", text: ["x"] },
+    ], { title: { text: "warm-up" }, xaxis: { title: { text: "x" } } }, { staticPlot: true });
+  } finally {
+    Plotly.purge(div);
+    div.remove();
+  }
+}
+
 async function render({ model, el }) {
   const Plotly = await loadPlotly(new URL(model.get("bundle"), document.baseURI).href);
-  if (!model.get("base")) return; // the warmer: nothing to draw
+  if (!model.get("base")) return firstChart(Plotly); // the warmer: nothing of its own to draw
   // plotly measures the element for the chart's width: wait until it is on the page.
   while (!el.isConnected) await new Promise((resolve) => requestAnimationFrame(resolve));
   let baseText = null;

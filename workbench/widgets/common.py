@@ -140,6 +140,9 @@ def warm_up() -> None:
     """
     import plotly.graph_objects as go
 
+    from workbench.analysis import charts
+
+    charts.theme()  # built on first use (~40 ms): the first chart after the passphrase would wait
     figure = go.Figure([go.Bar(x=["a"], y=[1], text=["1"]), go.Scatter(x=["a"], y=[1])],
                        layout={"title": {"text": "warm-up"}, "xaxis": {"title": {"text": "x"}}})
     # Closed at once: a widget left open is sent to every browser that connects, unseen.
