@@ -96,7 +96,7 @@ def test_needs_table_sorts_searches_and_a_map_click_filters_it(page, running_app
     page.locator(f"{scope} .dt-scroll-head thead th", has_text=re.compile(r"^score$")).first.click()
     page.wait_for_function(
         """([scope, i]) => { const cells = [...document.querySelectorAll(scope + ' table.dataTable tbody tr')]
-                               .map(tr => Number(tr.querySelectorAll('td')[i].textContent));
+                               .map(tr => Number(tr.querySelectorAll('td')[i].textContent.replace(/,/g, '')));
                              return cells.length > 1
                                     && cells.every((v, k) => k === 0 || cells[k - 1] <= v); }""",
         arg=[scope, score],
@@ -173,3 +173,17 @@ def test_a_table_of_people_offers_no_export_and_shows_no_name(page, running_app,
         assert followups.display_phone(person.phone) not in text
     assert rows["member_key"].iloc[0] in text or rows["member_key"].iloc[-1] in text or "member_key" in text
     page.locator(".wb-lists .wb-table").first.screenshot(path=tmp_path / "list-masked.png")
+
+
+def test_decimals_in_a_table_read_with_two_places(page, running_app, synthetic_store, tmp_path):  # noqa: F811
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _open(page, running_app)
+    page.locator(".wb-headline").first.wait_for()
+    _tab(page, "Services")
+    scope = ".wb-gaps-no-service"
+    page.locator(f"{scope} table.dataTable tbody tr").first.wait_for()
+    share = _header_index(page, scope, "share")
+    shares = [row[share] for row in _dt_rows(page, scope)]
+    assert shares and all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}", s) for s in shares), shares
+    assert not [e for e in errors if "Error evaluating" in e], errors  # the renderer itself ran

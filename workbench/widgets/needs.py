@@ -167,6 +167,7 @@ class ServicesView(_PlaceFilters):
         self._place_boxes()
         self.usage = ChartSlot()
         self.no_service = table()
+        self.no_service.add_class("wb-gaps-no-service")
         self.uncovered = table()
         self.unlisted = table()
         self.map = MapSlot(width=640, on_ward=self._pick_ward)

@@ -26,8 +26,14 @@ from workbench.exports import escape_cell
 
 MAX_ROWS = 2_000
 EXPORT_BUTTONS = ("copyHtml5", "csvHtml5", "excelHtml5")
-# DataTables' own number renderer: thousands separators, two decimals, right-aligned as numbers.
-FLOAT_RENDER = "DataTable.render.number(',', '.', 2)"
+# Numbers with decimals shown with thousands separators and two decimals; sorting and search use
+# the number itself. A self-contained function: itables evaluates it in the page's global scope,
+# where DataTables' own `DataTable.render.number` is not defined (the page logged that error and
+# showed every decimal).
+FLOAT_RENDER = (
+    "function (data, type) { return type === 'display' && typeof data === 'number' "
+    "? data.toLocaleString('en-GB', {minimumFractionDigits: 2, maximumFractionDigits: 2}) : data; }"
+)
 
 
 def cell(value: object) -> object:
