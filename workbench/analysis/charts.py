@@ -312,6 +312,10 @@ def services_usage(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
                 x=frame["referenced"],
                 orientation="h",
                 text=frame["referenced"],
+                # Level and past the bar's end: inside a thin bar plotly turned the count on its side.
+                textposition="outside",
+                textangle=0,
+                cliponaxis=False,
                 marker_color=colours,
                 name="references",
             )
