@@ -6,7 +6,6 @@ These only present what the library returned; they compute nothing about members
 from __future__ import annotations
 
 import datetime
-import functools
 import html
 import os
 import time
@@ -113,19 +112,13 @@ def figure_widget(figure=None, *, width: int | None = None, height: int = 380):
         width: fixed pixels for charts set side by side (plotly cannot measure a grid cell before it
             is drawn, and would cut off the legend); None fills the row.
     """
-    figure_class = _figure_widget_class()
-    widget = figure_class(figure) if figure is not None else figure_class()
+    import plotly.graph_objects as go
+
+    widget = go.FigureWidget(figure) if figure is not None else go.FigureWidget()
     widget.layout.height = height
     if width:
         widget.layout.width = width
     return widget
-
-
-@functools.cache
-def _figure_widget_class():
-    import plotly.graph_objects as go
-
-    return go.FigureWidget
 
 
 def in_app() -> bool:
@@ -146,7 +139,7 @@ def warm_up() -> None:
     figure = go.Figure([go.Bar(x=["a"], y=[1], text=["1"]), go.Scatter(x=["a"], y=[1])],
                        layout={"title": {"text": "warm-up"}, "xaxis": {"title": {"text": "x"}}})
     # Closed at once: a widget left open is sent to every browser that connects, unseen.
-    (Chart if in_app() else _figure_widget_class())(figure).close()
+    (Chart if in_app() else go.FigureWidget)(figure).close()
 
 
 def replace_figure(widget, figure) -> None:
