@@ -65,6 +65,15 @@ def test_dashboard_map_follows_the_branch_filter(page, running_app, synthetic_st
     assert hover_ward  # the branch has a ward on the map
 
 
+def _table_on_tab(web, url: str, tab: str, scope: str) -> str:
+    """Open the app, choose `tab` and wait until the table at `scope` has rows; returns `scope`."""
+    _open(web, url)
+    web.locator(".wb-headline").first.wait_for()
+    _tab(web, tab)
+    web.locator(f"{scope} table.dataTable tbody tr").first.wait_for()
+    return scope
+
+
 def _dt_rows(web, scope: str) -> list[list[str]]:
     return web.evaluate(
         """scope => [...document.querySelectorAll(scope + ' table.dataTable tbody tr')]
@@ -84,11 +93,7 @@ def _header_index(web, scope: str, name: str) -> int:
 
 
 def test_needs_table_sorts_searches_and_a_map_click_filters_it(page, running_app, synthetic_store, tmp_path):  # noqa: F811
-    _open(page, running_app)
-    page.locator(".wb-headline").first.wait_for()
-    _tab(page, "Needs")
-    scope = ".wb-needs-queue"
-    page.locator(f"{scope} table.dataTable tbody tr").first.wait_for()
+    scope = _table_on_tab(page, running_app, "Needs", ".wb-needs-queue")
     score = _header_index(page, scope, "score")
     ward = _header_index(page, scope, "ward")
 
@@ -178,11 +183,7 @@ def test_a_table_of_people_offers_no_export_and_shows_no_name(page, running_app,
 def test_decimals_in_a_table_read_with_two_places(page, running_app, synthetic_store, tmp_path):  # noqa: F811
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    _open(page, running_app)
-    page.locator(".wb-headline").first.wait_for()
-    _tab(page, "Services")
-    scope = ".wb-gaps-no-service"
-    page.locator(f"{scope} table.dataTable tbody tr").first.wait_for()
+    scope = _table_on_tab(page, running_app, "Services", ".wb-gaps-no-service")
     share = _header_index(page, scope, "share")
     shares = [row[share] for row in _dt_rows(page, scope)]
     assert shares and all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}", s) for s in shares), shares
