@@ -29,7 +29,7 @@ EXPORT_BUTTONS = ("copyHtml5", "csvHtml5", "excelHtml5")
 # Numbers with decimals shown with thousands separators and two decimals; sorting and search use
 # the number itself. A self-contained function: itables evaluates it in the page's global scope,
 # where DataTables' own `DataTable.render.number` is not defined (the page logged that error and
-# showed every decimal).
+# left every decimal cell blank).
 FLOAT_RENDER = (
     "function (data, type) { return type === 'display' && typeof data === 'number' "
     "? data.toLocaleString('en-GB', {minimumFractionDigits: 2, maximumFractionDigits: 2}) : data; }"
