@@ -19,7 +19,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import phonenumbers
 import pyarrow as pa
 
 from workbench import exports
@@ -28,6 +27,7 @@ from workbench.errors import InputError
 from workbench.lists import printing, protection, registry
 from workbench.lists.protection import Protection
 from workbench.lists.registry import ListRecord
+from workbench.phones import display_phone, display_phones
 from workbench.privacy import optouts
 from workbench.store import settings
 from workbench.store.audit import EMAIL_LIKE, PHONE_LIKE
@@ -179,82 +179,6 @@ def _with_identity(con: duckdb.DuckDBPyConnection, people: pa.Table, columns: Se
     for column in columns:
         joined = joined.append_column(column, found.column(column))
     return joined, {"no phone number": people.num_rows - joined.num_rows}
-
-
-def display_phone(e164: object) -> str:
-    """A phone as a UK caller dials it: "07700 900123"; other countries in international form.
-
-    National form also keeps a UK number from starting with "+", so it needs no formula escape.
-
-    Examples:
-        >>> display_phone("+447700900123"), display_phone(None)
-        ('07700 900123', '')
-    """
-    if e164 is None or pd.isna(e164) or not str(e164).strip():
-        return ""
-    try:
-        number = phonenumbers.parse(str(e164), "GB")
-    except phonenumbers.NumberParseException:
-        return str(e164)
-    style = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if number.country_code == 44
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    return phonenumbers.format_number(number, style)
-
-
-SHAPE_PREFIX = 10  # "+44" and seven digits: enough to fix how any UK number is grouped
-
-
-def display_phones(e164: pd.Series) -> pd.Series:
-    """`display_phone` for a whole column, parsing one number per leading-digits group.
-
-    How a number is grouped depends only on its country code, its length and its leading digits,
-    so one number of each (country, length, first seven digits) is formatted by phonenumbers and
-    the same grouping is applied to the rest: a branch list of thousands costs a few dozen parses.
-    """
-    text = [str(t).strip() for t in e164.fillna("")]
-    shapes = [(len(t), t[:SHAPE_PREFIX]) for t in text]
-    models: dict[tuple[int, str], str] = {}
-    for t, shape in zip(text, shapes, strict=True):
-        if shape not in models:
-            models[shape] = display_phone(t)
-    heads = {shape: _plain_head(shape[0], model) for shape, model in models.items()}
-    return pd.Series(
-        [
-            heads[k] + t[SHAPE_PREFIX:]
-            if heads[k] is not None and t[SHAPE_PREFIX:].isdigit()
-            else _regroup(t, models[k])
-            for t, k in zip(text, shapes, strict=True)
-        ],
-        index=e164.index,
-        dtype=object,
-    )
-
-
-def _plain_head(length: int, model: str) -> str | None:
-    # The model's text before the digits after SHAPE_PREFIX, when the model ends with them written
-    # without spaces ("07700 900" for "+447700900123"): then a number is that text and its own tail.
-    tail = length - SHAPE_PREFIX
-    if tail < 1 or len(model) < tail or not model[-tail:].isdigit():
-        return None
-    return model[:-tail]
-
-
-def _regroup(e164: str, model: str) -> str:
-    # Numbers in one group share everything up to SHAPE_PREFIX characters, so only the digits
-    # after it differ: put this number's into the model's last digit positions, keeping its spacing.
-    if not e164:
-        return ""
-    tail = e164[SHAPE_PREFIX:]
-    positions = [i for i, c in enumerate(model) if c.isdigit()]
-    if not tail.isdigit() or len(positions) < len(tail):
-        return display_phone(e164)
-    out = list(model)
-    for i, digit in zip(positions[len(positions) - len(tail) :], tail, strict=True):
-        out[i] = digit
-    return "".join(out)
 
 
 FOLLOWUP_IDENTITY = ("first_name", "phone")
