@@ -9,6 +9,7 @@ import pytest
 from workbench import reports
 from workbench.cli import main
 from workbench.errors import DisclosureError, InputError
+from workbench.privacy import optouts
 from workbench.reports import ledger
 
 ROUND = {"date_from": "2020-03-30", "date_to": "2020-04-14"}
@@ -138,3 +139,47 @@ def test_a_day_with_calls_but_no_needs_gives_a_report_of_zeros_and_a_day_without
     assert needs["name"] == "needs_by_ward" and needs["rows"] > 8    # every ward of the geography
     with pytest.raises(InputError, match="No calls from 2020-01-01 to 2020-01-01"):
         _build(synthetic_con, tmp_path, "none", date_from="2020-01-01", date_to="2020-01-01")
+
+
+# ---- the series an intruder builds: days without calls, a few late calls, an opt-out -------------------
+
+
+def test_days_without_calls_neither_hide_a_change_nor_block_a_repeat(synthetic_con, tmp_path):
+    # Padding a window with empty days shows the same cells: on the same data it is a repeat, and after
+    # a change it is the same scope on changed data, so it cannot be used to subtract one change.
+    _build(synthetic_con, tmp_path, "first", profile="public", **ROUND)
+    _build(synthetic_con, tmp_path, "padded", profile="public", date_from="2020-03-01", date_to="2020-04-14")
+    _one_more_call(synthetic_con)
+    with pytest.raises(DisclosureError, match="after the data changed by fewer than 100 calls"):
+        _build(synthetic_con, tmp_path, "refused", profile="public", date_from="2020-02-01",
+               date_to="2020-04-14")
+
+
+def test_a_few_calls_on_days_after_a_release_are_a_narrow_slice_however_many_days_they_span(
+        synthetic_con, tmp_path):
+    # The weekly pattern: a release with open ends, then two calls dated 11 days after the last one. The
+    # new open window differs by 11 days, but those days hold only the two calls.
+    _build(synthetic_con, tmp_path, "week 24")
+    synthetic_con.execute(
+        "INSERT INTO calls SELECT 'late-' || call_id, member_key, round, caller, "
+        "(SELECT max(called_at) FROM calls) + INTERVAL 11 DAY, outcome, wellbeing, needs_support, urgency, "
+        "keen_to_volunteer, dp_query, NULL, import_id FROM calls ORDER BY call_id LIMIT 2")
+    with pytest.raises(DisclosureError, match="or by days with fewer than 100 calls"):
+        _build(synthetic_con, tmp_path, "week 25")
+
+
+def test_an_opt_out_is_a_change_a_repeat_release_could_show(synthetic_con, tmp_path):
+    # An opt-out takes a member out of the waiting table: the same scope again would show where they were.
+    _build(synthetic_con, tmp_path, "first", profile="public", **ROUND)
+    waiting = reports.needs.queue(synthetic_con)["member_key"].iloc[0]
+    optouts.add(synthetic_con, actor="tester", reason="asked_not_to_be_called", member_key=waiting)
+    with pytest.raises(DisclosureError, match="an opt-out"):
+        _build(synthetic_con, tmp_path, "again", profile="public", **ROUND)
+
+
+def test_a_release_recorded_before_the_state_version_is_compared_by_its_data_version_alone():
+    old = ledger.Request("public", True, ("2020-03-30", "2020-04-14"), None, None, "v1", 500)
+    new = ledger.Request("public", True, ("2020-03-30", "2020-04-14"), None, None, "v1", 500, "s2")
+    assert ledger.slices(new, old) == []
+    changed = ledger.Request.from_dict({**new.as_dict(), "state_version": "s1"})
+    assert ledger.slices(new, changed) == ["new-calls"]

@@ -493,3 +493,16 @@ def test_preview_shows_the_protected_tables_and_writes_nothing(synthetic_con, tm
     # No release file: only the analysis snapshot any look at the store keeps beside it.
     kept = snapshot_file.path_for(_store_file(synthetic_con))
     assert set(tmp_path.rglob("*")) - {kept} == files
+
+
+def test_a_ward_name_two_branches_share_is_counted_within_each_branch(con, outdir):
+    # Ward names repeat across councils: both branches have a "Central" ward.
+    _populate(con, ward_names={"Alder": ["Central", "Ward End"], "Birch": ["Central", "Brook"]})
+    reports.build(con, outdir / "out", actor="tester", as_of=AS_OF, rounding=False)
+    branch = _csv(outdir / "out" / "outreach_by_branch.csv").set_index("branch")
+    # 60 members called in each branch (perturbation moves a count by 2 at most), not 90 and 30.
+    assert all(abs(int(branch.loc[b, "members_called"]) - 60) <= 2 for b in ("Alder", "Birch"))
+    ward = _csv(outdir / "out" / "outreach_by_ward.csv")
+    central = ward[ward["ward"] == "Central"].set_index("branch")["members_called"]
+    assert sorted(central.index) == ["Alder", "Birch"]
+    assert all(abs(int(n) - 30) <= 2 for n in central)

@@ -256,7 +256,16 @@ def _as_of(con, as_of, end: str | None) -> datetime:
     return now
 
 
-WARD_BRANCH_QUERY = "SELECT ward, min(branch) AS branch FROM members WHERE ward IS NOT NULL GROUP BY ward"
+# Every (ward, branch) pair of the geography. Ward names repeat across councils ("Central", "Abbey"),
+# so a ward is always counted within its branch: keyed by the pair, never by its name alone.
+WARD_BRANCH_QUERY = "SELECT DISTINCT ward, branch FROM members WHERE ward IS NOT NULL"
+SHARED_WARDS_QUERY = """
+SELECT ward, list(DISTINCT branch ORDER BY branch) FROM members
+WHERE ward IS NOT NULL {branch} GROUP BY ward HAVING count(DISTINCT branch) > 1
+"""
+# A ward's branch in the key queries: calls of members with no ward are one "unknown" row, as in
+# the summary.
+KEY_BRANCH = "CASE WHEN {a}.ward IS NULL THEN 'unknown' ELSE {a}.branch END AS branch"
 
 # Cell keys are computed on the analysis snapshot, like the counts they go with: its calls carry an
 # integer member id (`mid`) and the member's branch and ward, so no query joins members or groups by
@@ -272,13 +281,13 @@ RECORD_KEYS_QUERY = "SELECT mid, {record_key} AS rk FROM members"
 # member's record key once per call), then per ward. Its scope is the summary's own.
 WARD_KEYS_QUERY = """
 WITH per_member AS (
-    SELECT c.mid, any_value(c.ward) AS ward, count(*) AS attempts,
+    SELECT c.mid, any_value(c.branch) AS branch, any_value(c.ward) AS ward, count(*) AS attempts,
            bool_or(c.outcome = 'answered') AS reached, {outcome_counts}
     FROM calls c
     WHERE c.known AND {where}
     GROUP BY c.mid
 )
-SELECT coalesce(p.ward, 'unknown') AS ward, sum(p.attempts * r.rk)::BIGINT AS attempts_cellkey,
+SELECT {branch}, coalesce(p.ward, 'unknown') AS ward, sum(p.attempts * r.rk)::BIGINT AS attempts_cellkey,
        sum(r.rk)::BIGINT AS members_called_cellkey,
        coalesce(sum(r.rk) FILTER (WHERE p.reached), 0)::BIGINT AS reached_cellkey, {outcome_keys}
 FROM per_member p JOIN record_keys r USING (mid) GROUP BY ALL
@@ -288,7 +297,7 @@ FROM per_member p JOIN record_keys r USING (mid) GROUP BY ALL
 # (no window): the snapshot's "first call" bits mark one call per member, and one answered call per
 # member, so no grouping by member is needed (as in outreach.summary).
 FAST_WARD_KEYS_QUERY = """
-SELECT coalesce(c.ward, 'unknown') AS ward, sum(r.rk)::BIGINT AS attempts_cellkey,
+SELECT {branch}, coalesce(c.ward, 'unknown') AS ward, sum(r.rk)::BIGINT AS attempts_cellkey,
        coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first} <> 0), 0)::BIGINT AS members_called_cellkey,
        coalesce(sum(r.rk) FILTER (WHERE c.firsts & {first_answered} <> 0), 0)::BIGINT AS reached_cellkey,
        {outcome_keys}
@@ -352,16 +361,31 @@ def ward_summary(con, options: Options) -> pd.DataFrame:
     must not depend on the data.
     """
     if "ward" not in options.cache:
-        frame = outreach.summary(con, by="ward", **options.filters())
-        frame = frame.fillna({"ward": "unknown"}).merge(_ward_keys(con, options), on="ward", how="left")
+        frame = _counts_by_ward(con, options)
+        frame = frame.merge(_ward_keys(con, options), on=["branch", "ward"], how="left")
         wards = con.execute(WARD_BRANCH_QUERY).df()
         if options.branch:
             wards = wards[wards["branch"] == options.branch]
-        frame = wards.merge(frame, on="ward", how="outer").fillna({"branch": "unknown"})
+        frame = wards.merge(frame, on=["branch", "ward"], how="outer").fillna({"branch": "unknown"})
         counts = [c for c in frame.columns if c not in ("ward", "branch", "contact_rate")]
         frame[counts] = frame[counts].fillna(0).astype("int64")
         options.cache["ward"] = frame.sort_values(["branch", "ward"]).reset_index(drop=True)
     return options.cache["ward"]
+
+
+def _counts_by_ward(con, options: Options) -> pd.DataFrame:
+    """outreach.summary by ward, with each ward's branch. A ward name found in several branches is
+    counted branch by branch (one small query each), so its calls are never given to one of them."""
+    frame = outreach.summary(con, by="ward", **options.filters()).fillna({"ward": "unknown"})
+    branch = "AND branch = ?" if options.branch else ""
+    shared = dict(con.execute(SHARED_WARDS_QUERY.format(branch=branch),
+                              [options.branch] if options.branch else []).fetchall())
+    pairs = con.execute(WARD_BRANCH_QUERY).df().dropna(subset=["branch"]).drop_duplicates("ward")
+    frame = frame[~frame["ward"].isin(list(shared))].merge(pairs, on="ward", how="left")
+    frame.loc[frame["ward"] == "unknown", "branch"] = "unknown"
+    parts = [outreach.summary(con, by="ward", **{**options.filters(), "branch": b, "ward": w})
+             .assign(branch=b) for w, branches in shared.items() for b in branches]
+    return pd.concat([frame, *parts], ignore_index=True) if parts else frame
 
 
 def _ward_keys(con, options: Options) -> pd.DataFrame:
@@ -369,12 +393,13 @@ def _ward_keys(con, options: Options) -> pd.DataFrame:
     keys = [cellkey.key_column(o) for o in OUTCOMES]
     if _whole_members(options):
         sql = FAST_WARD_KEYS_QUERY.format(
-            where=body, first=snapshot.first_bit("ward"), first_answered=snapshot.first_bit("ward", True),
+            where=body, branch=KEY_BRANCH.format(a="c"), first=snapshot.first_bit("ward"),
+            first_answered=snapshot.first_bit("ward", True),
             outcome_keys=", ".join(f"coalesce(sum(r.rk) FILTER (WHERE c.outcome = '{o}'), 0)::BIGINT AS {k}"
                                    for o, k in zip(OUTCOMES, keys, strict=True)))
     else:
         sql = WARD_KEYS_QUERY.format(
-            where=body,
+            where=body, branch=KEY_BRANCH.format(a="p"),
             outcome_counts=", ".join(f"count(*) FILTER (WHERE c.outcome = '{o}') AS n_{o}" for o in OUTCOMES),
             outcome_keys=", ".join(f"sum(p.n_{o} * r.rk)::BIGINT AS {k}"
                                    for o, k in zip(OUTCOMES, keys, strict=True)))
@@ -413,6 +438,25 @@ def scope_calls(con, options: Options) -> int:
     return options.cache["calls"]
 
 
+CALLS_BY_DAY_QUERY = """
+SELECT c.called_at::DATE::VARCHAR, count(*) FROM calls c WHERE c.known AND {where} GROUP BY 1
+"""
+
+
+def calls_on_days(con) -> ledger.CallsOn:
+    """The ledger's view of the data: a branch scope's calls on each day, read once per branch."""
+    read: dict[str | None, dict[str, int]] = {}
+
+    def calls_on(branch: str | None) -> dict[str, int]:
+        if branch not in read:
+            body, params = where({"branch": branch}, members="c")
+            with snapshot.get(con).cursor() as cursor:
+                read[branch] = dict(cursor.execute(CALLS_BY_DAY_QUERY.format(where=body), params).fetchall())
+        return read[branch]
+
+    return calls_on
+
+
 def ledger_request(con, options: Options) -> ledger.Request:
     """What the release ledger compares and records for this build."""
     return ledger.request(con, profile=options.profile.name, rounding=options.profile.rounding,
@@ -432,7 +476,7 @@ def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: 
     """
     request = ledger_request(con, options)
     try:
-        approved = ledger.check(con, request, allow_overlap=allow_overlap)
+        approved = ledger.check(con, request, allow_overlap=allow_overlap, calls_on=calls_on_days(con))
     except DisclosureError:
         _audit(con, "report.blocked", actor, release_id, {"reason": "release ledger",
                                                            "ledger": request.as_dict()})

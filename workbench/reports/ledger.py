@@ -8,10 +8,14 @@ a release is written, its request is compared with every earlier release in the 
 when, with the same extract setting, it:
 
 - ``window``: covers a window that overlaps the earlier one but differs from it by fewer than
-  `WINDOW_SLICE_DAYS` days (counting the days in one window and not the other), same branch scope;
+  `WINDOW_SLICE_DAYS` days (counting the days in one window and not the other), or by days that
+  hold fewer than `NEW_CALLS_SLICE` calls of the scope, same branch scope. Days are judged by the
+  calls on them, not the calendar: padding a window with days without calls changes nothing it
+  shows, so it cannot turn a repeat (or a one-day difference) into a "different" window;
 - ``branch``: is one branch against all branches (or all against one), over overlapping windows;
-- ``new-calls``: has the same scope after the store's data changed by fewer than `NEW_CALLS_SLICE`
-  calls in that scope;
+- ``new-calls``: has the same scope after the store's data changed (calls, members, needs,
+  services, an erasure, an opt-out, a follow-up's state) by fewer than `NEW_CALLS_SLICE` calls in
+  that scope;
 - ``extract``: releases a row-level extract overlapping an earlier extract's scope (any overlap,
   unless it is the same scope on the same data: the same rows again under new pseudonyms).
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,6 +52,16 @@ SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM members), (SELECT cou
        (SELECT count(*) FROM call_services), (SELECT count(*) FROM members WHERE erased_at IS NOT NULL),
        (SELECT max(imported_at) FROM imports)
 """
+# What else a report shows depends on: who is waiting (an opt-out recorded or withdrawn takes a
+# member out of the waiting table, a follow-up's state moves them) and the directory's categories.
+# Recorded beside the data version (releases from before it have none, and are compared without it).
+STATE_VERSION_QUERY = """
+SELECT (SELECT (count(*), count(withdrawn_at), max(recorded_at), max(withdrawn_at)) FROM optouts),
+       (SELECT (count(*), max(updated_at)) FROM followups),
+       (SELECT (count(*), string_agg(DISTINCT category, ',' ORDER BY category)) FROM services)
+"""
+# Calls on each day, branch by branch (the window rule judges days by their calls).
+CallsOn = Callable[[str | None], Mapping[str, int]]
 SPAN_QUERY = "SELECT min(called_at)::DATE, max(called_at)::DATE FROM calls"
 
 
@@ -61,17 +76,24 @@ class Request:
     extract: dict | None               # the extract's settings, or None for tables only
     data_version: str
     calls: int                         # calls in the release's scope
+    state_version: str | None = None   # opt-outs, follow-ups, directory; None before it was recorded
 
     def as_dict(self) -> dict:
         return {"profile": self.profile, "rounding": self.rounding,
                 "window": list(self.window) if self.window else None, "branch": self.branch,
-                "extract": self.extract, "data_version": self.data_version, "calls": self.calls}
+                "extract": self.extract, "data_version": self.data_version, "calls": self.calls,
+                "state_version": self.state_version}
 
     @classmethod
     def from_dict(cls, data: dict) -> Request:
         window = tuple(data["window"]) if data.get("window") else None
         return cls(data["profile"], bool(data["rounding"]), window, data.get("branch"), data.get("extract"),
-                   data["data_version"], int(data["calls"]))
+                   data["data_version"], int(data["calls"]), data.get("state_version"))
+
+    def same_data(self, other: Request) -> bool:
+        """Whether the store held the same data for both (state compared when both recorded it)."""
+        mine, theirs = self.state_version, other.state_version
+        return self.data_version == other.data_version and (None in (mine, theirs) or mine == theirs)
 
 
 @dataclass(frozen=True)
@@ -85,9 +107,9 @@ class Entry:
     allow_overlap: str | None
 
 
-def data_version(con: duckdb.DuckDBPyConnection) -> str:
+def data_version(con: duckdb.DuckDBPyConnection, query: str = DATA_VERSION_QUERY) -> str:
     """A short digest of what the store holds (letters only, so the audit log never takes it for a number)."""
-    state = con.execute(DATA_VERSION_QUERY).fetchone()
+    state = con.execute(query).fetchone()
     digest = hashlib.sha256(repr(tuple(map(str, state))).encode("utf-8")).hexdigest()[:12]
     return digest.translate(str.maketrans("0123456789abcdef", "abcdefghijklmnop"))
 
@@ -99,7 +121,8 @@ def request(con: duckdb.DuckDBPyConnection, *, profile: str, rounding: bool, dat
     start = date_from or (first.isoformat() if first else None)
     end = date_to or (last.isoformat() if last else None)
     window = (start, end) if start and end else None
-    return Request(profile, rounding, window, branch, extract, data_version(con), calls)
+    return Request(profile, rounding, window, branch, extract, data_version(con), calls,
+                   data_version(con, STATE_VERSION_QUERY))
 
 
 def entries(con: duckdb.DuckDBPyConnection) -> list[Entry]:
@@ -143,8 +166,11 @@ def _overlap(a: Request, b: Request) -> bool:
     return windows and branches
 
 
-def slices(new: Request, old: Request) -> list[str]:
+def slices(new: Request, old: Request, calls_on: CallsOn | None = None) -> list[str]:
     """The narrow-slice patterns `new` forms with one earlier release `old` (empty: none).
+
+    `calls_on(branch)` gives the calls of a branch scope (None: all) on each day ("2020-06-01"), as
+    the store holds them now. Without it every day is taken to hold many calls.
 
     Examples:
         >>> a = Request("internal", True, ("2020-06-01", "2020-06-30"), None, None, "v1", 500)
@@ -152,24 +178,42 @@ def slices(new: Request, old: Request) -> list[str]:
         ['window']
         >>> slices(Request("internal", True, ("2020-06-01", "2020-06-30"), "Ashcombe", None, "v1", 90), a)
         ['branch']
+        >>> padded = Request("internal", True, ("2020-05-01", "2020-06-30"), None, None, "v2", 499)
+        >>> slices(padded, a), slices(padded, a, lambda branch: {"2020-06-02": 500})
+        ([], ['new-calls'])
+
+        The days added to the window hold no calls, so the second answer judges it the same window
+        as `a`'s, on data that changed by one call.
     """
     if not _overlap(new, old):
         return []
     found = []
     same_window = new.window == old.window
     if new.branch == old.branch and not same_window and new.window and old.window:
-        if len(_days(new.window) ^ _days(old.window)) < WINDOW_SLICE_DAYS:
+        differing = _days(new.window) ^ _days(old.window)
+        calls = _calls(differing, new.branch, calls_on)
+        # Days without calls add nothing a release shows: such windows are the same window.
+        same_window = calls == 0
+        if not same_window and (len(differing) < WINDOW_SLICE_DAYS or calls < NEW_CALLS_SLICE):
             found.append("window")
     if (new.branch is None) != (old.branch is None):
         found.append("branch")
-    if new.branch == old.branch and same_window and new.data_version != old.data_version \
+    if new.branch == old.branch and same_window and not new.same_data(old) \
             and abs(new.calls - old.calls) < NEW_CALLS_SLICE:
         found.append("new-calls")
     if new.extract is not None and old.extract is not None:
-        repeat = new.branch == old.branch and same_window and new.data_version == old.data_version
+        repeat = new.branch == old.branch and same_window and new.same_data(old)
         if not repeat:
             found.append("extract")
     return found
+
+
+def _calls(days: set[int], branch: str | None, calls_on: CallsOn | None) -> int:
+    """Calls of the branch scope on these days (ordinals); without `calls_on`, as many as a slice allows."""
+    if calls_on is None:
+        return NEW_CALLS_SLICE * len(days)
+    on = calls_on(branch)
+    return sum(on.get(date.fromordinal(day).isoformat(), 0) for day in days)
 
 
 def unrounded_clash(new: Request, old: Request) -> bool:
@@ -181,19 +225,23 @@ def unrounded_clash(new: Request, old: Request) -> bool:
 
 
 PATTERNS = {
-    "window": f"its window overlaps release {{id}}'s but differs by fewer than {WINDOW_SLICE_DAYS} days",
+    "window": f"its window overlaps release {{id}}'s but differs from it by fewer than {WINDOW_SLICE_DAYS} "
+              f"days or by days with fewer than {NEW_CALLS_SLICE} calls",
     "branch": "it sets one branch against all branches over a window that overlaps release {id}'s",
-    "new-calls": f"it repeats release {{id}}'s scope after fewer than {NEW_CALLS_SLICE} calls changed in it",
+    "new-calls": f"it repeats release {{id}}'s scope after the data changed by fewer than {NEW_CALLS_SLICE} "
+                 "calls (an import, an erasure, an opt-out or a follow-up)",
     "extract": "its extract overlaps release {id}'s extract",
 }
 
 
-def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | None = None) -> list[str]:
+def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | None = None,
+          calls_on: CallsOn | None = None) -> list[str]:
     """Compare a request with every earlier release; refuse what the series rules do not allow.
 
     Args:
         new: the request (see `request`).
         allow_overlap: the organiser's reason for an internal release that is a narrow slice.
+        calls_on: calls per day of a branch scope, as the store holds them now (see `slices`).
 
     Returns:
         The narrow-slice findings the approval covers ("window with release X", ...); empty when none.
@@ -213,7 +261,7 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
                 f"Refused: release {entry.release_id} and this one cover overlapping scopes, and one is "
                 "unrounded while the other is public; together they would give exact counts away. Unrounded "
                 "figures are for internal use only: choose a scope that does not overlap.")
-        findings += [(pattern, entry.release_id) for pattern in slices(new, entry.request)]
+        findings += [(pattern, entry.release_id) for pattern in slices(new, entry.request, calls_on)]
     if not findings:
         return []
     reasons = "; ".join(PATTERNS[p].format(id=rid) for p, rid in findings[:3])
@@ -221,7 +269,8 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
     if new.profile == "public":
         raise DisclosureError(f"Refused: a public release must not be a narrow slice of an earlier one, and "
                               f"{reasons}{more}. Choose a window that differs by {WINDOW_SLICE_DAYS} days or "
-                              "more, no --branch, or wait for more calls.")
+                              f"more and by {NEW_CALLS_SLICE} calls or more, no --branch, or wait for more "
+                              "calls.")
     if allow_overlap is None:
         raise DisclosureError(f"Refused: {reasons}{more}, so the two could be subtracted. If this "
                               "internal release is needed anyway, give --allow-overlap REASON (recorded in "
@@ -229,5 +278,5 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
     return [f"{p} with release {rid}" for p, rid in findings]
 
 
-__all__ = ["ACTION", "NEW_CALLS_SLICE", "PATTERNS", "WINDOW_SLICE_DAYS", "Entry", "Request", "check",
-           "data_version", "entries", "releases", "request", "slices", "unrounded_clash"]
+__all__ = ["ACTION", "NEW_CALLS_SLICE", "PATTERNS", "WINDOW_SLICE_DAYS", "CallsOn", "Entry", "Request",
+           "check", "data_version", "entries", "releases", "request", "slices", "unrounded_clash"]
