@@ -141,11 +141,14 @@ def primary_mask(values: pd.Series, prof: Profile) -> pd.Series:
 
 
 def hide_zeros(values: np.ndarray, suppressed: np.ndarray, lines: Sequence[Sequence[int]]) -> np.ndarray:
-    """Also suppress every zero that shares a line with a suppressed cell that is not itself a zero.
+    """Also suppress every zero that shares a line with a suppressed cell that is not itself a zero,
+    and a line's zero total when any cell of its line is hidden.
 
     Without it a ``*`` means "at least 1" (nothing else is published as 0), and over a series of
     releases those lower bounds add up until they meet a total's upper bound and pin every cell
-    (see the module's notes). A hidden zero hides no further zeros, so applying this twice changes
+    (see the module's notes). A total published as 0 says that every cell of its line is 0, so it
+    would name the hidden zeros among them and leave the other ``*`` as "at least 1" again: it is
+    hidden too. Otherwise a hidden zero hides no further zeros, so applying this twice changes
     nothing.
 
     Args:
@@ -157,11 +160,15 @@ def hide_zeros(values: np.ndarray, suppressed: np.ndarray, lines: Sequence[Seque
         A new boolean array: the suppressed cells and the zeros beside them.
 
     Examples:
-        >>> hide_zeros(np.array([0, 3, 0, 0, 9, 9]), np.array([0, 1, 0, 0, 0, 0], bool),
-        ...            [[0, 1, 2], [3, 4, 5], [0, 3], [1, 4], [2, 5]]).tolist()
-        [True, True, True, False, False, False]
+        Two rows and two columns with their totals, row by row (a1 a2 A, b1 b2 B, t1 t2 T):
 
-        Cell 3 is a zero beside a hidden zero (cell 0), not beside a suppressed count: it stays 0.
+        >>> grid = np.array([0, 3, 3, 0, 9, 9, 0, 12, 12])
+        >>> hide_zeros(grid, grid == 3, table_lines(3, 3)).reshape(3, 3).tolist()
+        [[True, True, True], [False, False, False], [True, False, False]]
+
+        a1 is a zero beside the suppressed a2 (and A): hidden. b1 is a zero beside a hidden zero, not
+        beside a suppressed count: it stays 0. t1, the first column's total, would say that a1 is 0:
+        hidden.
     """
     out = np.asarray(suppressed, dtype=bool).copy()
     zero = np.asarray(values) == 0
@@ -170,6 +177,9 @@ def hide_zeros(values: np.ndarray, suppressed: np.ndarray, lines: Sequence[Seque
         line = np.asarray(line, dtype=int)
         if line.size and counted[line].any():
             out[line[zero[line]]] = True
+    for line in lines:  # a line's last cell is its total (`table_lines`)
+        if len(line) > 1 and zero[line[-1]] and out[list(line[:-1])].any():
+            out[line[-1]] = True
     return out
 
 
