@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,13 +182,57 @@ def _stage_csv(con, path: Path, table: str, sheet) -> SourceFile:
         delimiter = _check_header(head.decode("utf-8", "replace"), path.name)
         with contextlib.suppress(duckdb.InvalidInputException):
             return _read_csv(con, path, table, encoding, delimiter)
+        _refuse_damaged_utf8(path, head, delimiter)
         encoding = encodings.detect(path, head)  # not UTF-8 after all
     _check_header(head.decode(encoding, "replace"), path.name)
     with encodings.transcoded(path, encoding) as (copy, warnings):
         with open(copy, "rb") as handle:
             delimiter = _check_header(handle.read(HEAD).decode("utf-8", "replace"), path.name)
-        staged = _read_csv(con, copy, table, encoding, delimiter, shown=path.name)
+        try:
+            staged = _read_csv(con, copy, table, encoding, delimiter, shown=path.name)
+        except duckdb.InvalidInputException:
+            # The copy is UTF-8 by construction; if it still will not read, say so, not crash.
+            raise InputError(
+                f"{path.name} could not be read as {encodings.ENCODING_NAMES.get(encoding, encoding)} "
+                "text. Check it opens in a spreadsheet, then save it as 'CSV UTF-8' and import that."
+            ) from None
     return SourceFile(**{**staged.__dict__, "warnings": warnings})
+
+
+def _refuse_damaged_utf8(path: Path, head: bytes, delimiter: str) -> None:
+    """Refuse UTF-8 text that is cut short or has a few bad bytes, rather than guess a code page.
+
+    Read as a code page, every good name in such a file would come out wrong (Zoë as ZoÃ«), and
+    what is wrong is one value or the end of the file, which only a person can put right.
+    """
+    bad = encodings.damaged_utf8(path, head)
+    if bad is None:
+        return
+    where = f"{path.name} line {bad.line:,}{_column_at(path, bad, delimiter)} (byte {bad.offset:,})"
+    if bad.truncated:
+        raise InputError(
+            f"{where}: the file ends part way through a character, so it looks cut short. Nothing was "
+            "imported. Export or download the file again (and check the copy finished), then import it."
+        )
+    raise InputError(
+        f"{where}: bytes that are not valid UTF-8, in a file that is otherwise UTF-8. Nothing was "
+        "imported. Retype that value in the original system or a spreadsheet, save the file as "
+        "'CSV UTF-8' (or export it again), and import it again."
+    )
+
+
+def _column_at(path: Path, bad: encodings.BadBytes, delimiter: str) -> str:
+    """', column "Name"' for the bad byte's cell, when its line is one whole row; else nothing."""
+    with open(path, "rb") as handle:
+        handle.seek(bad.line_start)
+        line = handle.readline(limits.MAX_HEADER_BYTES)
+    # Bad bytes become lone surrogates, which no valid text holds, so their cell can be found.
+    cells = next(csv.reader([line.decode("utf-8", "surrogateescape")], delimiter=delimiter), [])
+    header = _header(path, delimiter)
+    found = [i for i, cell in enumerate(cells) if re.search("[\udc80-\udcff]", cell)]
+    if len(cells) != len(header) or not found:
+        return ""  # part of a value that runs over several lines: the line is all we can say
+    return f', column "{header[found[0]]}"'
 
 
 def _check_header(text: str, name: str) -> str:
@@ -293,7 +338,9 @@ def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> None
     csv.field_size_limit(limits.MAX_FIELD_BYTES)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            frame = workbooks.frame(_capped_rows(csv.reader(handle, delimiter=delimiter), name))
+            # One more line after the file's own, to see whether it ended inside a quoted value.
+            reader = csv.reader(itertools.chain(handle, [END + '"\n']), delimiter=delimiter)
+            frame = workbooks.frame(_checked_rows(reader, name, delimiter))
     except UnicodeDecodeError:
         raise duckdb.InvalidInputException("not UTF-8") from None  # the caller finds the encoding
     except csv.Error as error:
@@ -306,16 +353,71 @@ def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> None
     workbooks.load_frame(con, table, frame)
 
 
-def _capped_rows(rows, name: str):
-    for number, row in enumerate(rows, start=1):
+# A noncharacter, which no export holds: the end-of-file line above. Outside quotes it makes a row of
+# its own, dropped; a quoted value still open at the end of the file swallows it instead.
+END = "\ufdd0"
+
+
+def _checked_rows(reader, name: str, delimiter: str):
+    """The reader's rows, refusing one wider than the limit or a quoted value left open."""
+    header, shapes, line = None, set(), 1
+    for number, row in enumerate(reader, start=1):
+        if row == [END + '"']:
+            return
         if len(row) > limits.MAX_COLUMNS:
             raise limits.too_many_columns(name, len(row), f"row {number:,}")
+        header = header or (row if any(row) else None)
+        if reader.line_num > line:  # only a row over several lines can hold a line break
+            _check_quotes(row, header or [], shapes, name, line, delimiter)
+        if header and row is not header and len(row) == len(header) and row[0]:
+            shapes.add(_shape(row[0]))
+        line = reader.line_num + 1
         yield row
 
 
+def _check_quotes(row, header, shapes, name: str, line: int, delimiter: str) -> None:
+    """Refuse a quoted value that is never closed, and so would swallow the rows after it.
+
+    Two signs, either enough: the value runs to the end of the file; or it holds a line break
+    followed by a line that looks like a row of its own (as many cells as the header, at least
+    three, and a first cell shaped like other rows' first cells, such as SYN3000203). A note that
+    runs over several lines shows neither, so it reads as written.
+    """
+    for index, cell in enumerate(row):
+        to_end = cell.endswith(END)
+        if to_end or any(_looks_like_row(text, header, shapes, delimiter) for text in cell.split("\n")[1:]):
+            start = line + sum(c.count("\n") for c in row[:index])
+            column = header[index] if index < len(header) else f"column {index + 1}"
+            raise _open_quote(name, start, column, to_end)
+
+
+def _looks_like_row(text: str, header: list[str], shapes: set[str], delimiter: str) -> bool:
+    if len(header) < 3 or text.count(delimiter) < len(header) - 1:
+        return False
+    cells = next(csv.reader([text], delimiter=delimiter), [])
+    return len(cells) == len(header) and _shape(cells[0]) in shapes
+
+
+def _shape(cell: str) -> str:
+    """A cell's shape: letters as A and digits as 9 (SYN3000203 is AAA9999999)."""
+    return re.sub(r"\d", "9", re.sub(r"[^\W\d_]", "A", cell.strip()))
+
+
+def _open_quote(name: str, line: int, column: str, to_end: bool) -> InputError:
+    runs = "is never closed: it runs to the end of the file" if to_end else (
+        "is not closed where it should be: it runs on over the lines after it, which look like rows")
+    return InputError(
+        f'{name} line {line:,}, column "{column}": the quote mark (") that opens this value {runs}, '
+        "so those rows would be read as part of it. Nothing was imported. Open the file in a text "
+        'editor, add the missing closing quote or remove the stray one (a quote inside a value is '
+        'written twice: ""), save it, and import it again.'
+    )
+
+
 def _bad_unicode(error: Exception) -> bool:
-    text = str(error).lower()
-    return "unicode" in text or "utf-8" in text or "utf8" in text
+    # DuckDB's own words ("Invalid unicode (byte sequence mismatch) detected"). Not any mention of
+    # UTF-8: the message also lists the file's path, and a transcoded copy is named utf8.csv.
+    return "invalid unicode" in str(error).lower()
 
 
 def _reason(error: Exception) -> str:
