@@ -432,7 +432,8 @@ def _reason(error: Exception) -> str:
 def _stage_xlsx(con, path: Path, table: str, sheet: str | None) -> SourceFile:
     data = workbooks.read_frame(path, sheet)
     workbooks.load_frame(con, table, data)
-    return SourceFile(table, [c for c in data.columns if c != ROW_NAME], len(data), "xlsx")
+    return SourceFile(table, [c for c in data.columns if c != ROW_NAME], len(data), "xlsx",
+                      warnings=workbooks.warnings(data))
 
 
 # -- Parquet --------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def check_workbook(
     try:
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as archive:
             _check_inflated_size(archive, name)
-            chosen, part = _sheet_part(archive, sheet, name)
+            chosen, part = sheet_part(archive, sheet, name)
             extent = _extent(archive, part, name, chosen)
             _check_true_sizes(archive, part)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ParseError, defusedxml.DefusedXmlException, KeyError,
@@ -175,7 +175,7 @@ def _small_xml(archive: zipfile.ZipFile, part: str) -> Element:
     return defusedxml.ElementTree.fromstring(archive.read(info), forbid_dtd=True)
 
 
-def _sheet_part(archive: zipfile.ZipFile, sheet: str | None, name: str) -> tuple[str, str]:
+def sheet_part(archive: zipfile.ZipFile, sheet: str | None, name: str) -> tuple[str, str]:
     """The chosen sheet's name and the archive part holding its XML."""
     book = _small_xml(archive, "xl/workbook.xml")
     sheets = [(s.get("name", ""), s.get(RELATIONSHIPS)) for s in book.iter() if _local(s.tag) == "sheet"]
