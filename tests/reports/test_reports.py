@@ -506,3 +506,13 @@ def test_a_ward_name_two_branches_share_is_counted_within_each_branch(con, outdi
     central = ward[ward["ward"] == "Central"].set_index("branch")["members_called"]
     assert sorted(central.index) == ["Alder", "Birch"]
     assert all(abs(int(n) - 30) <= 2 for n in central)
+
+
+def test_every_period_of_the_window_has_a_row_whether_or_not_it_had_calls(store, outdir):
+    # Calls on 6 and 13 April only: a row for just those weeks would say the others had none.
+    reports.build(store, outdir / "out", actor="tester", as_of=AS_OF, date_from="2020-03-30",
+                  date_to="2020-04-26")
+    period = _csv(outdir / "out" / "outreach_by_period.csv")
+    assert period["period"].tolist() == ["2020-W14", "2020-W15", "2020-W16", "2020-W17", "Total"]
+    quiet = period.set_index("period").loc[["2020-W14", "2020-W17"], ["attempts", "members_called"]]
+    assert (quiet == "0").all().all()  # no suppressed count shares their line: zeros stay zeros

@@ -570,13 +570,35 @@ def outreach_by_period(con, options: Options) -> Table:
     else:
         sql = OUTREACH_PERIOD_QUERY.format(unit=unit, known=known, where=body,
                                            label=disclosure.period_sql("p.start", unit))
-    raw = _keyed(con, options, sql, params)
+    raw = _every_period(con, options, _keyed(con, options, sql, params))
     frame = _with_rates(_protect_rows(raw, "period", COUNTS, totals(con, options), options.profile),
                         options.profile)
     return Table("outreach_by_period", f"Outreach by {options.profile.period}",
                  "Call attempts, members called and members reached. A member called in two periods counts "
                  "in both, so the total counts each member once.", frame,
                  ("bar", "period", ["members_called", "reached"]))
+
+
+# Every period a report's window touches, in order: the window is the one the ledger records (open
+# ends at the store's first and last call).
+PERIODS_QUERY = """
+SELECT {label} AS period FROM (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY)) AS day)
+GROUP BY 1 ORDER BY min(day)
+"""
+
+
+def _every_period(con, options: Options, raw: pd.DataFrame) -> pd.DataFrame:
+    """`raw` with a row of zeros for each period of the window without calls: a period shown only when
+    it had calls would say so, whatever its cells show."""
+    first, last = con.execute(ledger.SPAN_QUERY).fetchone()
+    start, end = options.date_from or first, options.date_to or last
+    if start is None or end is None:
+        return raw
+    label = disclosure.period_sql("day", options.profile.period)
+    periods = con.execute(PERIODS_QUERY.format(label=label), [start, end]).df()
+    full = periods.merge(raw, on="period", how="outer", sort=False)
+    counts = [c for c in full.columns if c != "period"]
+    return full.fillna({c: 0 for c in counts}).astype({c: "int64" for c in counts})
 
 
 def outreach_by_branch(con, options: Options) -> Table:
