@@ -821,6 +821,9 @@ def test_cli_exit_codes(cli_store, tmp_path, capsys):
     assert main(["import", "calls", str(bad), "--db", str(cli_store)]) == 1
     err = capsys.readouterr().err
     assert "4 problems in 4 of 4 rows, so nothing was imported" in err and "--skip-invalid" in err
+    # Each problem whole on its line, the fix too (a table cut the accepted labels short).
+    assert err.count('Outcome "Maybe" is not an outcome we know. Accepted labels: Answered') == 4
+    assert "Deceased/Moved, Deceased, Moved. Fix: use one of the accepted labels" in err
     assert main(["import", "calls", str(bad), "--db", str(cli_store), "--skip-invalid"]) == 0
     assert main(["import", "calls", str(tmp_path / "none.csv"), "--db", str(cli_store)]) == 1
     assert "No file at" in capsys.readouterr().err
@@ -871,3 +874,10 @@ def test_a_killed_import_leaves_the_store_as_it_was(store_path, tmp_path):
     assert child.returncode == -signal.SIGKILL, "the import was not killed mid-write"
     with db.session(store_path, PASSPHRASE) as con:
         assert counts(con) == before
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_counted_in_a_warning(con, tmp_path):
+    # Full-width ＝ and ＠ are read as = and @ by some spreadsheets; a phone's + is not counted.
+    frame = MEMBERS.assign(**{"First Name": ["=1+1", "\uff1dHYPERLINK(\"x\")", "\uff20SUM(A1)"]})
+    result = ingest.import_members(con, write(frame, tmp_path / "m.csv"))
+    assert any(w.startswith("3 rows hold text starting with = or @") for w in result.warnings)

@@ -305,6 +305,12 @@ def test_council_log_combines_date_and_time_columns_and_warns_of_an_unreadable_t
         con.execute("SELECT count(*) FROM calls WHERE outcome = 'answered'").fetchone()[0]
         == (log["Contact Sucessful "] == "Y").sum()
     )
+    # The log's own notes column is read as notes, not left out with a warning.
+    assert not any("Notes / Comments" in w for w in result.warnings)
+    noted = log["Notes / Comments  "].fillna("").str.strip() != ""
+    assert noted.any()
+    kept = con.execute("SELECT count(*) FROM calls WHERE nullif(trim(notes), '') IS NOT NULL").fetchone()[0]
+    assert kept == noted.sum()
 
 
 def test_a_plain_export_with_date_called_gets_a_round_from_its_dates_or_from_round(con, tools, tmp_path):

@@ -175,8 +175,12 @@ def _print_problems(rejected: ingest.ImportRejected) -> None:
         f"{result.rows_read:,} rows, so nothing was imported.",
         file=sys.stderr,
     )
-    shown = result.problems.head(SHOWN_PROBLEMS)[["row", "column", "value", "problem", "fix"]]
-    print(shown.to_string(index=False, max_colwidth=70), file=sys.stderr)
+    # One problem a line, whole: as a table, the long texts (a fix listing the accepted labels) were cut.
+    for row, column, value, problem, fix in result.problems.head(SHOWN_PROBLEMS)[
+            ["row", "column", "value", "problem", "fix"]].itertuples(index=False):
+        shown = f' "{value}"' if isinstance(value, str) and value else ""
+        print(f"  row {row}, {column}{shown} {str(problem).rstrip('.')}. Fix: {str(fix).rstrip('.')}.",
+              file=sys.stderr)
     if n > SHOWN_PROBLEMS:
         print(f"... and {n - SHOWN_PROBLEMS:,} more.", file=sys.stderr)
     print(

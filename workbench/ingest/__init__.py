@@ -495,19 +495,25 @@ FORMULA_FIELDS = (
 )
 
 
+# = and @, and every character a spreadsheet may read as them (full-width ＝ and ＠, small ﹦ and ﹫,
+# super- and subscript =): text that starts with one is a formula to some spreadsheet. (+ and - also
+# start numbers and phone numbers, so they are not counted, though exports neutralise them too.)
+FORMULA_LEADS = ("=", "@", "\u207c", "\u208c", "\ufe66", "\ufe6b", "\uff1d", "\uff20")
+
+
 def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[str]:
     fields = [f for f in FORMULA_FIELDS if f in columns]
     if not fields:
         return []
     # The text is trimmed already. starts_with compares bytes: a third of the time of left(), which
     # decodes a character, and a fraction of a regular expression's.
-    cond = " OR ".join(f"starts_with(t__{f}, '=') OR starts_with(t__{f}, '@')" for f in fields)
+    cond = " OR ".join(f"starts_with(t__{f}, '{lead}')" for f in fields for lead in FORMULA_LEADS)
     n = con.execute(FORMULA_CELLS.format(any=cond)).fetchone()[0]
     return (
         [
-            f"{n:,} row{'s' if n > 1 else ''} hold text starting with = or @, which a spreadsheet could "
-            "run as "
-            "a formula. It was stored as plain text; the workbench's exports neutralise it."
+            f"{n:,} row{'s' if n > 1 else ''} hold text starting with = or @ (or a character read as "
+            "one, such as ＝), which a spreadsheet could run as a formula. It was stored as plain text; "
+            "the workbench's exports neutralise it."
         ]
         if n
         else []

@@ -237,6 +237,7 @@ PROFILES: tuple[Profile, ...] = (
             "call_time": ("Time of call", "Contact attempted (time)"),
             "outcome": ("Contact Sucessful", "Contact Successful"),
             "membership_number": ("Resident ref", "Member ref"),
+            "notes": ("Notes / Comments", "Notes"),
         },
         outcomes={"Y": "answered", "Yes": "answered", "N": "no_answer", "No": "no_answer"},
     ),
