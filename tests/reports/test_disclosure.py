@@ -655,3 +655,17 @@ def test_secondary_suppression_checks_again_after_hiding_a_partner_for_a_combine
     assert np.flatnonzero(mask).tolist() == [0, 4, 6, 10, 13, 14, 15, 16, 19, 20, 21, 26, 27, 28]
     assert disclosure._determined_cells(mask, [np.asarray(line) for line in lines]).size == 0
     assert all(mask[line].sum() != 1 for line in lines)
+
+
+def test_counts_that_are_zero_together_hide_their_zeros_together():
+    # No attempts in w1: nobody called, nobody reached. Its members_called 0 is hidden beside the
+    # suppressed 5 in w2; a shown attempts 0 would say what it is (and so that the 5 is at least 1).
+    raw = pd.DataFrame({"branch": ["A", "A", "A"], "ward": ["w1", "w2", "w3"], "attempts": [0, 40, 30],
+                        "members_called": [0, 5, 20], "reached": [0, 3, 10]})
+    counts = ["attempts", "members_called", "reached"]
+    alone = disclosure.protect_table(raw[["branch", "ward", "attempts"]], ["branch", "ward"], None,
+                                     "attempts", INTERNAL)
+    assert alone["attempts"].iloc[0] == 0  # on its own, the attempts column has nothing to hide
+    out = disclosure.protect_columns(raw, ["branch", "ward"], counts, INTERNAL).set_index("ward")
+    assert out.loc["w1", counts].isna().all()
+    assert out.loc["w3", "attempts"] == 30 and out.loc["w3", "members_called"] == 20

@@ -798,21 +798,17 @@ def _protect_rows(raw: pd.DataFrame, label: str, counts: list[str], totals: dict
     # Each column with its total is one line: secondary suppression (without rounding) and hiding the
     # zeros beside a suppressed count (internal) both work along it.
     lines = [list(range(len(raw)))] if totals is not None else []
-    for column in counts:
-        hidden = disclosure.protect_mask(disclosure.perturbed(raw, column).to_numpy(), prof, lines)
+    values = {column: disclosure.perturbed(raw, column).to_numpy() for column in counts}
+    for column, hidden in disclosure.linked_masks(values, prof, lines).items():
         out[column] = out[column].mask(hidden)
     return out
 
 
 def _protect_additive(raw: pd.DataFrame, index: list[str], counts: list[str],
                       prof: disclosure.Profile) -> pd.DataFrame:
-    """Each count column as a protected table with totals (and subtotals for a two-level index)."""
-    frames = [disclosure.protect_table(raw[[*index, c, *[k for k in [cellkey.key_column(c)] if k in raw]]],
-                                       index, None, c, prof) for c in counts]
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out.merge(frame, on=index, how="left", sort=False)
-    return out
+    """Each count column as a protected table with totals (and subtotals for a two-level index), the
+    counts' zeros hidden together (no attempts, nobody called or reached)."""
+    return disclosure.protect_columns(raw, index, counts, prof)
 
 
 def _with_rates(frame: pd.DataFrame, prof: disclosure.Profile) -> pd.DataFrame:

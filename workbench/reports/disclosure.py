@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,13 +183,14 @@ def hide_zeros(values: np.ndarray, suppressed: np.ndarray, lines: Sequence[Seque
     return out
 
 
-def protect_mask(values: np.ndarray, prof: Profile, lines: Sequence[Sequence[int]]) -> np.ndarray:
+def protect_mask(values: np.ndarray, prof: Profile, lines: Sequence[Sequence[int]],
+                 hidden: np.ndarray | None = None) -> np.ndarray:
     """Which cells of a table (flat, perturbed values; `lines` as `table_lines`) are suppressed.
 
-    The small-number rule first; then, without rounding, secondary suppression; then (internal) the
-    zeros beside a suppressed count. Without rounding a hidden zero must not be the one suppressed
-    cell of another line (that line's exact total would give it away), so secondary suppression and
-    hiding zeros repeat until neither changes anything.
+    The small-number rule first (and any cells `hidden` already); then, without rounding, secondary
+    suppression; then (internal) the zeros beside a suppressed count. Without rounding a hidden zero
+    must not be the one suppressed cell of another line (that line's exact total would give it
+    away), so secondary suppression and hiding zeros repeat until neither changes anything.
 
     Examples:
         >>> internal = PROFILES["internal"]
@@ -201,6 +202,8 @@ def protect_mask(values: np.ndarray, prof: Profile, lines: Sequence[Sequence[int
     """
     values = np.asarray(values, dtype=float)
     mask = primary_mask(pd.Series(values), prof).to_numpy()
+    if hidden is not None:
+        mask |= np.asarray(hidden, dtype=bool)
     while True:
         before = mask.copy()
         if not prof.rounding:
@@ -209,6 +212,35 @@ def protect_mask(values: np.ndarray, prof: Profile, lines: Sequence[Sequence[int
             mask = hide_zeros(values, mask, lines)
         if (mask == before).all():
             return mask
+
+
+def linked_masks(values: Mapping[str, np.ndarray], prof: Profile, lines: Sequence[Sequence[int]]
+                 ) -> dict[str, np.ndarray]:
+    """`protect_mask` for count columns over the same rows and lines that are 0 together: attempts,
+    members called and members reached (no attempts, nobody called, nobody reached).
+
+    In a row where all of them are 0, a 0 shown in one says the others are 0 too, so a zero hidden
+    in one of them is hidden in all (and secondary suppression runs again for it).
+
+    Examples:
+        >>> internal = PROFILES["internal"]
+        >>> lines = [[0, 1, 2, 3]]   # three rows and their total
+        >>> masks = linked_masks({"attempts": np.array([0, 30, 9, 39]),
+        ...                       "called": np.array([0, 12, 3, 15])}, internal, lines)
+        >>> masks["attempts"].tolist(), masks["called"].tolist()
+        ([True, False, False, False], [True, False, True, False])
+
+        The first row's called 0 is hidden beside the suppressed 3; its attempts 0 would say so.
+    """
+    flat = {name: np.asarray(v, dtype=float) for name, v in values.items()}
+    zero_rows = np.logical_and.reduce([v == 0 for v in flat.values()])
+    forced = np.zeros(len(zero_rows), dtype=bool)
+    while True:
+        masks = {name: protect_mask(v, prof, lines, forced) for name, v in flat.items()}
+        linked = zero_rows & np.logical_or.reduce(list(masks.values()))
+        if (linked <= forced).all():
+            return masks
+        forced |= linked
 
 
 def round_counts(values: pd.Series, base: int = 5) -> pd.Series:
@@ -441,6 +473,32 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
     shown = shown.astype("Int64").mask(mask).to_numpy().reshape(values.shape)
     out = pd.DataFrame(shown, index=labels, columns=columns_out).astype("Int64")
     out.columns.name = None
+    return out.reset_index()
+
+
+def protect_columns(df: pd.DataFrame, index: str | list[str], values: Sequence[str], prof: Profile | str,
+                    *, total_label: str = "Total") -> pd.DataFrame:
+    """Count columns that are 0 together (attempts, members called, reached), each protected as
+    `protect_table` protects one count column with its totals, their zeros hidden together
+    (`linked_masks`).
+
+    Returns:
+        A new DataFrame (index reset): the `index` columns, then one Int64 column per value, <NA>
+        where suppressed, with subtotal and `total_label` rows.
+    """
+    prof = profile(prof) if isinstance(prof, str) else prof
+    index = [index] if isinstance(index, str) else list(index)
+    keyed = {v: cellkey.has_keys(df, v) for v in values}
+    names = [n for v in values for n in ([v, cellkey.key_column(v)] if keyed[v] else [v])]
+    labels, _, grids, groups = _grids_with_totals(df, index, None, names, total_label)
+    grid = dict(zip(names, grids, strict=True))
+    flat = {v: (cellkey.perturb(grid[v], grid[cellkey.key_column(v)]) if keyed[v] else grid[v])
+            .astype(float).ravel() for v in values}
+    masks = linked_masks(flat, prof, table_lines(len(labels), 1, groups, row_totals=False))
+    out = pd.DataFrame(index=labels)
+    for v in values:
+        shown = round_counts(pd.Series(flat[v]), prof.base) if prof.rounding else pd.Series(flat[v])
+        out[v] = shown.astype("Int64").mask(masks[v]).array
     return out.reset_index()
 
 
@@ -718,7 +776,7 @@ def check_release(con, files: Sequence, **options) -> None:
 
 
 __all__ = ["AGE_BANDS", "AGE_BAND_LABELS", "PERIODS", "PROFILES", "SUPPRESSED", "Finding", "Profile",
-           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "hide_zeros", "mean",
-           "percentage", "period", "period_sql", "postcode_area", "primary_mask", "profile", "protect_counts",
-           "protect_mask", "protect_table", "round_counts", "scan_release", "scan_text", "secondary_suppress",
-           "table_lines"]
+           "age_band", "age_band_sql", "age_bands", "check_release", "for_display", "hide_zeros",
+           "linked_masks", "mean", "percentage", "period", "period_sql", "postcode_area", "primary_mask",
+           "profile", "protect_columns", "protect_counts", "protect_mask", "protect_table", "round_counts",
+           "scan_release", "scan_text", "secondary_suppress", "table_lines"]
