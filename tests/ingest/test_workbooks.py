@@ -119,6 +119,17 @@ def error_book(path: Path, error: str) -> Path:
     return path
 
 
+def openpyxl_book(path: Path, ward: str) -> Path:
+    """One member whose Ward (E2) openpyxl writes as given: an error value or a formula, with no value."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    sheet.append(member(1))
+    sheet["E2"] = ward
+    book.save(path)
+    return path
+
+
 @pytest.mark.parametrize("error", ["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!"])
 def test_an_excel_error_is_refused_naming_the_cell_and_nothing_is_loaded(con, tmp_path, error):
     path = error_book(tmp_path / "errors.xlsx", error)
@@ -132,25 +143,17 @@ def test_an_excel_error_is_refused_naming_the_cell_and_nothing_is_loaded(con, tm
 
 
 def test_a_typed_error_value_is_refused_too(tmp_path):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(HEADER)
-    sheet.append(member(1))
-    sheet["E2"] = "#N/A"  # openpyxl stores this as an error value, as pasting values from Excel does
-    book.save(tmp_path / "typed.xlsx")
+    # openpyxl stores "#N/A" as an error value, as pasting values from Excel does.
+    path = openpyxl_book(tmp_path / "typed.xlsx", "#N/A")
     with pytest.raises(InputError, match=r"E2 holds an Excel error \(#N/A\)"):
-        workbooks.read_frame(tmp_path / "typed.xlsx", None)
+        workbooks.read_frame(path, None)
 
 
 def test_a_formula_never_calculated_is_refused(con, tmp_path):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(HEADER)
-    sheet.append(member(1))
-    sheet["E2"] = '=CONCATENATE("Cen", "tral")'  # openpyxl saves the formula with no value
-    book.save(tmp_path / "uncalculated.xlsx")
+    # openpyxl saves the formula with no value.
+    path = openpyxl_book(tmp_path / "uncalculated.xlsx", '=CONCATENATE("Cen", "tral")')
     with pytest.raises(InputError) as caught:
-        ingest.import_members(con, tmp_path / "uncalculated.xlsx", actor="test")
+        ingest.import_members(con, path, actor="test")
     assert str(caught.value) == (
         'uncalculated.xlsx, sheet "Sheet": E2 holds a formula Excel never calculated: open and save the '
         "file in Excel (which calculates it), or paste values, then import again. Nothing was imported."
