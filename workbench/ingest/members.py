@@ -90,14 +90,11 @@ SELECT DISTINCT t__phone AS raw FROM temp.{stage} WHERE {valid} AND t__phone IS 
 # holds every number this path takes equal to what phonenumbers makes of it.
 PLAIN_UK = r"^(\+?44|\+440|0)([127]\d{9})$"  # +440: "+44 (0)7700 900123" without its brackets
 SEPARATORS = r"[ .()-]"
+# Each distinct raw phone with its E.164 form when SQL can write it (NULL: phonenumbers reads it).
 PLAIN_PHONES = """
-SELECT raw, '+44' || regexp_extract(bare, '{plain}', 2) AS e164
+SELECT raw, CASE WHEN regexp_matches(bare, '{plain}') THEN '+44' || regexp_extract(bare, '{plain}', 2) END
+       AS e164
 FROM (SELECT raw, regexp_replace(raw, '{separators}', '', 'g') AS bare FROM temp.ingest_raw_phones)
-WHERE regexp_matches(bare, '{plain}')
-"""
-OTHER_PHONES = """
-SELECT raw FROM temp.ingest_raw_phones
-WHERE NOT regexp_matches(regexp_replace(raw, '{separators}', '', 'g'), '{plain}')
 """
 
 
@@ -118,9 +115,10 @@ def register_phones(con: duckdb.DuckDBPyConnection, stage: str, valid: str, prog
     if con.execute(PHONES_READY).fetchone()[0]:
         return
     con.execute(_filled(DISTINCT_PHONES, stage, valid))
-    plain = con.execute(_filled(PLAIN_PHONES, stage, valid)).fetchdf()
-    raw = [r[0] for r in con.execute(_filled(OTHER_PHONES, stage, valid)).fetchall()]
-    frame = pd.concat([plain, phones.normalise(raw, progress=progress)], ignore_index=True)
+    read = con.execute(_filled(PLAIN_PHONES, stage, valid)).fetchdf()
+    plain = read["e164"].notna()
+    frame = pd.concat([read[plain], phones.normalise(read.loc[~plain, "raw"], progress=progress)],
+                      ignore_index=True)
     frame["phone_hash"] = pd.Series(
         pseudonymise.suppression_hashes(con, frame["e164"].tolist()), dtype="object"
     )

@@ -259,10 +259,6 @@ def _as_of(con, as_of, end: str | None) -> datetime:
 # Every (ward, branch) pair of the geography. Ward names repeat across councils ("Central", "Abbey"),
 # so a ward is always counted within its branch: keyed by the pair, never by its name alone.
 WARD_BRANCH_QUERY = "SELECT DISTINCT ward, branch FROM members WHERE ward IS NOT NULL"
-SHARED_WARDS_QUERY = """
-SELECT ward, list(DISTINCT branch ORDER BY branch) FROM members
-WHERE ward IS NOT NULL {branch} GROUP BY ward HAVING count(DISTINCT branch) > 1
-"""
 # A ward's branch in the key queries: calls of members with no ward are one "unknown" row, as in
 # the summary.
 KEY_BRANCH = "CASE WHEN {a}.ward IS NULL THEN 'unknown' ELSE {a}.branch END AS branch"
@@ -361,11 +357,11 @@ def ward_summary(con, options: Options) -> pd.DataFrame:
     must not depend on the data.
     """
     if "ward" not in options.cache:
-        frame = _counts_by_ward(con, options)
-        frame = frame.merge(_ward_keys(con, options), on=["branch", "ward"], how="left")
         wards = con.execute(WARD_BRANCH_QUERY).df()
         if options.branch:
             wards = wards[wards["branch"] == options.branch]
+        frame = _counts_by_ward(con, options, wards)
+        frame = frame.merge(_ward_keys(con, options), on=["branch", "ward"], how="left")
         frame = wards.merge(frame, on=["branch", "ward"], how="outer").fillna({"branch": "unknown"})
         counts = [c for c in frame.columns if c not in ("ward", "branch", "contact_rate")]
         frame[counts] = frame[counts].fillna(0).astype("int64")
@@ -373,18 +369,19 @@ def ward_summary(con, options: Options) -> pd.DataFrame:
     return options.cache["ward"]
 
 
-def _counts_by_ward(con, options: Options) -> pd.DataFrame:
-    """outreach.summary by ward, with each ward's branch. A ward name found in several branches is
-    counted branch by branch (one small query each), so its calls are never given to one of them."""
+def _counts_by_ward(con, options: Options, wards: pd.DataFrame) -> pd.DataFrame:
+    """outreach.summary by ward, with each ward's branch (`wards`: the scope's (ward, branch) pairs).
+    A ward name found in several branches is counted branch by branch (one small query each), so its
+    calls are never given to one of them."""
     frame = outreach.summary(con, by="ward", **options.filters()).fillna({"ward": "unknown"})
-    branch = "AND branch = ?" if options.branch else ""
-    shared = dict(con.execute(SHARED_WARDS_QUERY.format(branch=branch),
-                              [options.branch] if options.branch else []).fetchall())
-    pairs = con.execute(WARD_BRANCH_QUERY).df().dropna(subset=["branch"]).drop_duplicates("ward")
-    frame = frame[~frame["ward"].isin(list(shared))].merge(pairs, on="ward", how="left")
+    named = wards.dropna(subset=["branch"])
+    branches = named.groupby("ward")["branch"].agg(sorted)
+    shared = branches[branches.map(len) > 1]
+    alone = frame[~frame["ward"].isin(shared.index)]
+    frame = alone.merge(named.drop_duplicates("ward"), on="ward", how="left")
     frame.loc[frame["ward"] == "unknown", "branch"] = "unknown"
     parts = [outreach.summary(con, by="ward", **{**options.filters(), "branch": b, "ward": w})
-             .assign(branch=b) for w, branches in shared.items() for b in branches]
+             .assign(branch=b) for w, names in shared.items() for b in names]
     return pd.concat([frame, *parts], ignore_index=True) if parts else frame
 
 
@@ -579,8 +576,7 @@ def outreach_by_period(con, options: Options) -> Table:
                  ("bar", "period", ["members_called", "reached"]))
 
 
-# Every period a report's window touches, in order: the window is the one the ledger records (open
-# ends at the store's first and last call).
+# Every period a report's window touches, in order (the window the ledger records, `ledger.window`).
 PERIODS_QUERY = """
 SELECT {label} AS period FROM (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY)) AS day)
 GROUP BY 1 ORDER BY min(day)
@@ -590,12 +586,11 @@ GROUP BY 1 ORDER BY min(day)
 def _every_period(con, options: Options, raw: pd.DataFrame) -> pd.DataFrame:
     """`raw` with a row of zeros for each period of the window without calls: a period shown only when
     it had calls would say so, whatever its cells show."""
-    first, last = con.execute(ledger.SPAN_QUERY).fetchone()
-    start, end = options.date_from or first, options.date_to or last
-    if start is None or end is None:
+    span = ledger.window(con, options.date_from, options.date_to)
+    if span is None:
         return raw
     label = disclosure.period_sql("day", options.profile.period)
-    periods = con.execute(PERIODS_QUERY.format(label=label), [start, end]).df()
+    periods = con.execute(PERIODS_QUERY.format(label=label), list(span)).df()
     full = periods.merge(raw, on="period", how="outer", sort=False)
     counts = [c for c in full.columns if c != "period"]
     return full.fillna({c: 0 for c in counts}).astype({c: "int64" for c in counts})

@@ -468,9 +468,7 @@ def protect_table(df: pd.DataFrame, index: str | list[str], columns: str | None,
     values = cellkey.perturb(grids[0], grids[1]) if keyed else grids[0]
     values = values.astype(float)
     lines = table_lines(*values.shape, groups, row_totals=columns is not None)
-    mask = protect_mask(values.ravel(), prof, lines)
-    shown = round_counts(pd.Series(values.ravel()), prof.base) if prof.rounding else pd.Series(values.ravel())
-    shown = shown.astype("Int64").mask(mask).to_numpy().reshape(values.shape)
+    shown = _published(values.ravel(), protect_mask(values.ravel(), prof, lines), prof).reshape(values.shape)
     out = pd.DataFrame(shown, index=labels, columns=columns_out).astype("Int64")
     out.columns.name = None
     return out.reset_index()
@@ -497,9 +495,14 @@ def protect_columns(df: pd.DataFrame, index: str | list[str], values: Sequence[s
     masks = linked_masks(flat, prof, table_lines(len(labels), 1, groups, row_totals=False))
     out = pd.DataFrame(index=labels)
     for v in values:
-        shown = round_counts(pd.Series(flat[v]), prof.base) if prof.rounding else pd.Series(flat[v])
-        out[v] = shown.astype("Int64").mask(masks[v]).array
+        out[v] = pd.array(_published(flat[v], masks[v], prof), dtype="Int64")
     return out.reset_index()
+
+
+def _published(values: np.ndarray, mask: np.ndarray, prof: Profile) -> np.ndarray:
+    """Perturbed counts as released: rounded under `prof`, <NA> where `mask` suppresses them."""
+    shown = round_counts(pd.Series(values), prof.base) if prof.rounding else pd.Series(values)
+    return shown.astype("Int64").mask(mask).to_numpy()
 
 
 def _grids_with_totals(df: pd.DataFrame, index: list[str], columns: str | None, names: list[str],

@@ -117,12 +117,17 @@ def data_version(con: duckdb.DuckDBPyConnection, query: str = DATA_VERSION_QUERY
 def request(con: duckdb.DuckDBPyConnection, *, profile: str, rounding: bool, date_from: str | None,
             date_to: str | None, branch: str | None, extract: dict | None, calls: int) -> Request:
     """The ledger's view of a release about to be made (open ends of the window resolved)."""
+    return Request(profile, rounding, window(con, date_from, date_to), branch, extract, data_version(con),
+                   calls, data_version(con, STATE_VERSION_QUERY))
+
+
+def window(con: duckdb.DuckDBPyConnection, date_from: str | None, date_to: str | None
+           ) -> tuple[str, str] | None:
+    """A release's first and last day, open ends at the store's first and last call (None: no calls)."""
     first, last = con.execute(SPAN_QUERY).fetchone()
     start = date_from or (first.isoformat() if first else None)
     end = date_to or (last.isoformat() if last else None)
-    window = (start, end) if start and end else None
-    return Request(profile, rounding, window, branch, extract, data_version(con), calls,
-                   data_version(con, STATE_VERSION_QUERY))
+    return (start, end) if start and end else None
 
 
 def entries(con: duckdb.DuckDBPyConnection) -> list[Entry]:
@@ -279,4 +284,4 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
 
 
 __all__ = ["ACTION", "NEW_CALLS_SLICE", "PATTERNS", "WINDOW_SLICE_DAYS", "CallsOn", "Entry", "Request",
-           "check", "data_version", "entries", "releases", "request", "slices", "unrounded_clash"]
+           "check", "data_version", "entries", "releases", "request", "slices", "unrounded_clash", "window"]
