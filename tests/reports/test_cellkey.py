@@ -96,3 +96,28 @@ def test_a_report_never_uses_record_keys_kept_under_another_secret(synthetic_con
         assert used == dict(cursor.execute(f"SELECT mid, {rk} FROM members").fetchall())
     finally:
         reports.release_record_keys(con, options)
+
+
+def test_the_one_pass_keys_equal_the_per_member_keys(synthetic_con):
+    # With no window a report sums record keys over the calls in one pass (the snapshot's first-call
+    # bits stand for "once per member"); with a window it groups by member first. A window around
+    # every call covers the same records, so both must give every ward and week the same keys.
+    con = synthetic_con
+    first, last = con.execute("SELECT min(called_at)::DATE, max(called_at)::DATE FROM calls").fetchone()
+    for branch in (None, "Millbridge"):
+        whole = reports.scope(con, branch=branch, rounding=False)
+        windowed = reports.scope(con, branch=branch, date_from=str(first), date_to=str(last), rounding=False)
+        try:
+            one_pass = reports.ward_summary(con, whole).drop(columns="contact_rate")
+            per_member = reports.ward_summary(con, windowed).drop(columns="contact_rate")
+            pd.testing.assert_frame_equal(one_pass, per_member)
+            assert one_pass["attempts_cellkey"].sum() > 0
+            weeks = reports.outreach_by_period(con, whole).frame
+            weeks_windowed = reports.outreach_by_period(con, windowed).frame
+            calls = weeks[weeks["attempts"] > 0].reset_index(drop=True)
+            pd.testing.assert_frame_equal(calls, weeks_windowed[weeks_windowed["attempts"] > 0]
+                                          .reset_index(drop=True))
+            assert len(calls) >= 2
+        finally:
+            for options in (whole, windowed):
+                reports.release_record_keys(con, options)
