@@ -20,7 +20,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.analysis import needs
 from workbench.errors import InputError
@@ -129,13 +128,14 @@ WITH vols AS (
 SELECT need_pool, mid, ward, skill, same_ward FROM pool_rows ORDER BY need_pool, same_ward DESC, vorder
 """
 
-# The needs to match, one row per (need, category), in the order results are shown.
+# The needs to match, one row per (need, category), as integers only: `_asks` puts them in the order
+# results are shown, and a pool's ward and category are looked up by its number (`_pool_names`).
+# Sorting in DuckDB with the ward and category strings carried along took half of this query.
 ASKS_QUERY = """
-SELECT p.pool, p.ward, p.category, n.mid, n.score
+SELECT p.pool, n.mid, n.score, p.category_order
 FROM (SELECT mid, ward, score,
              unnest(CASE WHEN ? IS NULL THEN categories ELSE [?] END) AS category FROM _match_queue) n
 JOIN pools p ON p.ward = n.ward AND p.category = n.category
-ORDER BY n.score DESC, n.mid, p.category_order
 """
 
 
@@ -173,6 +173,30 @@ def _pool_places(snap: snapshot.Snapshot, volunteers: pa.Table, per_need: int) -
     return snap.derived(key, make)
 
 
+def _asks(snap: snapshot.Snapshot, queue: pa.Table, category: str | None) -> pa.Table:
+    """The needs to match (ASKS_QUERY), most urgent first, then by mid and category."""
+    with snap.cursor() as cursor:
+        cursor.register("_match_queue", queue.select(["mid", "ward", "categories", "score"]))
+        asks = cursor.execute(ASKS_QUERY, [category, category]).fetch_arrow_table()
+    score, mid, order = (asks.column(name).to_numpy() for name in ("score", "mid", "category_order"))
+    # np.lexsort sorts by its last key first: score (highest first), then mid, then category.
+    return asks.take(np.lexsort((order, mid, -score.astype(np.int64))))
+
+
+def _pool_names(snap: snapshot.Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """Each pool's ward and category, indexed by pool number (one string per value), once per snapshot."""
+
+    def make(cursor: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:
+        rows = cursor.execute("SELECT pool, ward, category FROM pools").fetchall()
+        wards = np.full(max((r[0] for r in rows), default=0) + 1, None, dtype=object)
+        categories = wards.copy()
+        for pool, ward, category in rows:
+            wards[pool], categories[pool] = ward, category
+        return wards, categories
+
+    return snap.derived(("pool names",), make)
+
+
 def _deal(asks: pa.Table, places: PoolPlaces, per_need: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (ask row, place row), in the order shown: asks in their order, then same ward first, by mid.
 
@@ -205,14 +229,6 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(groups), dtype=np.int64)
     ranks[order] = run
     return ranks
-
-
-def _shared_strings(column: pa.ChunkedArray) -> np.ndarray:
-    """A string column of few distinct values as an object array holding one string per value (a null
-    is None)."""
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    values = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
-    return values[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()]
 
 
 def matches(
@@ -249,18 +265,18 @@ def matches(
                                               columns=("mid", "ward", "categories", "score"))
     volunteers, volunteers_excluded = keen_keys(con, snap, flagged)
     places = _pool_places(snap, volunteers, per_need)
-    with snap.cursor() as cursor:
-        cursor.register("_match_queue", queue.select(["mid", "ward", "categories", "score"]))
-        asks = cursor.execute(ASKS_QUERY, [category, category]).fetch_arrow_table()
+    asks = _asks(snap, queue, category)
     ask, place = _deal(asks, places, per_need)
-    # Keys come from the snapshot's own strings, by mid, and wards and categories from one string
-    # each: no 300,000 new strings for a national result. The columns are new arrays, so the frame
+    pool_wards, pool_categories = _pool_names(snap)
+    pools = asks.column("pool").to_numpy()[ask]
+    # Keys come from the snapshot's own strings, by mid, and wards and categories from the pools':
+    # no 300,000 new strings for a national result. The columns are new arrays, so the frame
     # takes them as they are (copying them into one block took ~30 ms).
     keys = snap.member_keys()
     result = pd.DataFrame({
         "need_member_key": keys[asks.column("mid").to_numpy()[ask]],
-        "need_ward": _shared_strings(asks.column("ward"))[ask],
-        "category": _shared_strings(asks.column("category"))[ask],
+        "need_ward": pool_wards[pools],
+        "category": pool_categories[pools],
         "volunteer_member_key": keys[places.mid[place]],
         "volunteer_ward": places.ward[place],
         "skill": places.skill[place],
