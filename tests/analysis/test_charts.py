@@ -85,3 +85,50 @@ def test_services_usage_gives_every_service_a_readable_bar_and_its_name():
     assert fig.layout.height >= charts.BAR_PX * 35 and fig.layout.yaxis.dtick == 1
     assert list(fig.data[0].y)[-1] == "Service 0"  # most referenced at the top (plotly draws upwards)
     assert charts.services_usage(many.head(3)).layout.height == 380  # a few: the usual height
+
+
+# Names holding plotly's own markup: a link, text hidden by style, a line break.
+HOSTILE = {"link": '<a href="https://phish.example/login">{}</a>',
+           "hidden": '<span style="font-size:0">{}</span>', "break": "{}<br>& more"}
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_names_from_the_data_reach_a_chart_as_text_never_as_markup(con):
+    # plotly.js draws tags it finds in any label (a link, a style), so every ward, branch, round and
+    # service name must reach it as entities. The names are changed in the store, so every chart is
+    # built by the library from data that holds markup.
+    small_store(con)
+    con.execute("UPDATE members SET ward = replace(?, '{}', ward), branch = replace(?, '{}', branch)",
+                [HOSTILE["link"], HOSTILE["hidden"]])
+    con.execute("UPDATE calls SET round = replace(?, '{}', round)", [HOSTILE["break"]])
+    con.execute("UPDATE services SET name = replace(?, '{}', name)", [HOSTILE["link"]])
+    queue = needs.queue(con, as_of=AS_OF)
+    gaps = services.gaps(con)
+    built = {
+        "summary by ward": charts.outreach_summary(outreach.summary(con, by="ward")),
+        "summary by round": charts.outreach_summary(outreach.summary(con, by="round")),
+        "mix by branch": charts.outcome_mix(outreach.summary(con, by="branch")),
+        "rollup": charts.rollup(outreach.rollup(con)),
+        "needs by ward": charts.needs_counts(needs.counts(queue, "ward")),
+        "trend": charts.trend(needs.trend_summary(needs.trend(con))),
+        "usage": charts.services_usage(services.usage(con, "service")),
+        "gaps": charts.gaps(gaps.no_service),
+        "referrals": charts.referrals(services.referrals(con)),
+        "volunteers": charts.volunteers_by_ward(volunteers.by_ward(volunteers.keen(con))),
+    }
+    for name, fig in built.items():
+        figure = fig.to_plotly_json()
+        labels = [s for trace in figure["data"] for key in ("x", "y") for s in _strings(trace.get(key))]
+        labels += _strings(figure["layout"].get("title"))
+        assert not [s for s in labels if "<" in s], name  # no tag plotly could read
+        # Escaped, not dropped: plotly turns the entities back into the name as typed.
+        assert any("&lt;a href=" in s or "&lt;br&gt;" in s or "&lt;span" in s for s in labels), name

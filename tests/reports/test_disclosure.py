@@ -669,3 +669,17 @@ def test_counts_that_are_zero_together_hide_their_zeros_together():
     out = disclosure.protect_columns(raw, ["branch", "ward"], counts, INTERNAL).set_index("ward")
     assert out.loc["w1", counts].isna().all()
     assert out.loc["w3", "attempts"] == 30 and out.loc["w3", "members_called"] == 20
+
+
+def test_the_release_scan_reads_escaped_text_as_a_reader_sees_it(scanned_store, tmp_path):
+    # plotly writes a chart's labels into the page as JSON, "/" and "<" escaped: a closing tag after
+    # a ward name ("\u002fa") is not a postcode. What escapes spell out is read: a phone, a surname.
+    found = _scan(scanned_store, tmp_path, {
+        "chart.html": r'{"x": ["\u003ca href=\u0022x\u0022\u003eAbbey\u003c\u002fa\u003e",'
+                      r' "&lt;\u002fa&gt;"]}',
+        "phone.html": r'{"text": "07700\u0020900123"}',
+        "name.html": "<td>Pat&#32;Quennell</td>",
+        "emoji.html": r'{"text": "\ud83d\ude00 \ud83d alone"}',
+    })
+    assert sorted(found) == [("a member's full name", "name.html"), ("a member's surname", "name.html"),
+                             ("a phone number", "phone.html")]

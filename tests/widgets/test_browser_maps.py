@@ -188,3 +188,38 @@ def test_decimals_in_a_table_read_with_two_places(page, running_app, synthetic_s
     shares = [row[share] for row in _dt_rows(page, scope)]
     assert shares and all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}", s) for s in shares), shares
     assert not [e for e in errors if "Error evaluating" in e], errors  # the renderer itself ran
+
+
+def test_a_report_shows_names_holding_markup_as_text(page, synthetic_con, tmp_path):  # noqa: F811
+    # A ward or service name is text from an import. plotly.js draws tags it finds in labels, so a
+    # name holding a link would put a live link in a published report. One ward keeps its boundary
+    # under a hostile name; another loses it, so the map's "no boundary" note names it too.
+    from workbench import reports
+
+    con = synthetic_con
+    wards = sorted(maps.shapes(con).rings)
+    link = '<a href="https://phish.example/login">{}</a>'
+    con.execute("UPDATE members SET ward = replace(?, '{}', ward) WHERE ward = ?", [link, wards[0]])
+    con.execute("UPDATE ward_boundaries SET ward = replace(?, '{}', ward) WHERE ward = ?", [link, wards[0]])
+    con.execute("UPDATE members SET ward = replace(?, '{}', ward) WHERE ward = ?",
+                ['<span style="font-size:0">{}</span>', wards[1]])
+    result = reports.build(con, tmp_path / "release", actor="test")
+    page.goto((result.out_dir / "report.html").as_uri())
+    page.wait_for_function("[...document.querySelectorAll('.plotly-graph-div')]"
+                           ".every(d => d.querySelector('.main-svg'))")
+    assert page.evaluate("document.querySelectorAll('svg a').length") == 0
+    hidden = "svg [style*='font-size:0'], svg [style*='font-size: 0']"
+    assert page.evaluate(f"document.querySelectorAll(\"{hidden}\").length") == 0
+    # The ward with no boundary is named in the map's note; the other, on hovering over it.
+    notes = page.evaluate("[...document.querySelectorAll('svg .annotation-text')].map(t => t.textContent)")
+    assert any(f'<span style="font-size:0">{wards[1]}</span>' in note for note in notes)
+    ward_map = page.locator("#map-outreach_by_ward")
+    hovered = []
+    for fill in ward_map.locator("path.js-fill").all():
+        fill.hover(force=True)
+        hovered += ward_map.locator(".hoverlayer text").all_text_contents()
+        if any("phish" in text for text in hovered):
+            break
+    assert any(f'<a href="https://phish.example/login">{wards[0]}</a>:' in text for text in hovered)
+    assert page.evaluate("document.querySelectorAll('svg a').length") == 0
+    page.screenshot(path=tmp_path / "report-markup.png", full_page=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import html
 from dataclasses import dataclass
 
 import pandas as pd
@@ -118,6 +119,25 @@ def _values(column) -> tuple:
     return tuple(column.tolist())
 
 
+def plain(value: object) -> str:
+    """Text from the data (a ward, branch, round or service name) as plotly shows it: as typed.
+
+    plotly reads tags in any text it draws (`<a href>`, `<span style>`, `<br>`), so a name holding
+    markup could put a link in a dashboard or a published report, or hide itself. As entities, which
+    plotly turns back into the characters, it shows literally.
+
+    Examples:
+        >>> plain('<a href="https://x.example">Food & Friends</a>')
+        '&lt;a href="https://x.example"&gt;Food &amp; Friends&lt;/a&gt;'
+    """
+    return html.escape(str(value), quote=False)
+
+
+def _names(column) -> tuple[str, ...]:
+    """A column of names from the data as plotly labels (`plain`)."""
+    return tuple(plain(v) for v in column.astype(str).tolist())
+
+
 def _bars(traces: list[dict], title: str, x: str, y: str, **extra) -> Drawing:
     return Drawing(tuple({"type": "bar", **t} for t in traces), _style(**extra), _titles(title, x, y))
 
@@ -142,7 +162,7 @@ def outreach_summary(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
 def outreach_summary_drawing(frame: pd.DataFrame, by: str | None = None) -> Drawing:
     """`outreach_summary` as a `Drawing`, for a view that redraws it in place."""
     by = by or frame.columns[0]
-    x = _values(frame[by].astype(str))
+    x = _names(frame[by])
     rates = _pct(frame["contact_rate"])
     # Two short lines, not one long one: plotly shrinks a label to its bar's width, and "85,877 (90%)"
     # on one line over a narrow bar came out too small to read.
@@ -172,7 +192,7 @@ def outcome_mix(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
 def outcome_mix_drawing(frame: pd.DataFrame, by: str | None = None) -> Drawing:
     """`outcome_mix` as a `Drawing`, for a view that redraws it in place."""
     by = by or frame.columns[0]
-    x = _values(frame[by].astype(str))
+    x = _names(frame[by])
     present = [o for o in OUTCOMES if o in frame.columns and frame[o].sum() > 0]
     return _bars(
         [
@@ -210,7 +230,7 @@ def attempts_distribution(frame: pd.DataFrame) -> go.Figure:
 
 def rollup(frame: pd.DataFrame) -> go.Figure:
     """Round by round: members called, reached and recording a need, with their rates printed."""
-    x = frame["round"].astype(str)
+    x = _names(frame["round"])
     bars = [
         ("members_called", None, "members called"),
         ("reached", "contact_rate", "reached"),
@@ -241,7 +261,7 @@ def needs_counts(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     """Members needing support per category (or ward, branch...), escalated ones shown apart."""
     by = by or frame.columns[0]
     frame = frame.sort_values("members")
-    y = frame[by].astype(str).str.replace("_", " ")
+    y = _names(frame[by].astype(str).str.replace("_", " "))
     waiting = frame["members"] - frame["escalated"]
     fig = go.Figure(
         [
@@ -289,7 +309,8 @@ def trend(summary: pd.DataFrame) -> go.Figure:
     fig = go.Figure([go.Bar(x=labels, y=values, text=values, marker_color=colours, name="members")])
     return _layout(
         fig,
-        f"Change from {row['previous']} to {row['round']} ({int(row['compared']):,} members answered both)",
+        f"Change from {plain(row['previous'])} to {plain(row['round'])} "
+        f"({int(row['compared']):,} members answered both)",
         "change",
         "members",
     )
@@ -308,7 +329,7 @@ def services_usage(frame: pd.DataFrame, by: str | None = None) -> go.Figure:
     fig = go.Figure(
         [
             go.Bar(
-                y=frame[by].astype(str),
+                y=_names(frame[by]),
                 x=frame["referenced"],
                 orientation="h",
                 text=frame["referenced"],
@@ -343,8 +364,8 @@ def gaps(frame: pd.DataFrame, value: str = "without_service") -> go.Figure:
         [
             go.Heatmap(
                 z=grid.values,
-                x=[c.replace("_", " ") for c in grid.columns],
-                y=list(grid.index),
+                x=[plain(c).replace("_", " ") for c in grid.columns],
+                y=[plain(w) for w in grid.index],
                 text=grid.values,
                 texttemplate="%{text}",
                 colorscale=[[0, "#FFFFFF"], [1, OKABE_ITO[5]]],
@@ -363,7 +384,7 @@ def gaps(frame: pd.DataFrame, value: str = "without_service") -> go.Figure:
 def referrals(frame: pd.DataFrame) -> go.Figure:
     """The referral loop per service: referred, followed up, resolved, with rates printed."""
     frame = frame[frame["referred"] > 0]
-    y = frame["name"].astype(str)
+    y = _names(frame["name"])
     steps = [("referred", None), ("followed_up", "followed_up_rate"), ("resolved", "resolved_rate")]
     fig = go.Figure(
         [
@@ -394,7 +415,7 @@ def referrals(frame: pd.DataFrame) -> go.Figure:
 def volunteers_by_ward(frame: pd.DataFrame) -> go.Figure:
     """Keen members per ward, stacked by skill offered, counts on the segments."""
     skills = [c for c in frame.columns if c not in ("branch", "ward", "keen")]
-    y = frame["ward"].astype(str)
+    y = _names(frame["ward"])
     fig = go.Figure(
         [
             go.Bar(
@@ -462,6 +483,7 @@ __all__ = [
     "outcome_mix",
     "outcome_mix_drawing",
     "outreach_summary",
+    "plain",
     "outreach_summary_drawing",
     "queue_scores",
     "referrals",

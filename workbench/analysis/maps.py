@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale, sequential
 
 from workbench.analysis import needs, volunteers
-from workbench.analysis.charts import Drawing, theme
+from workbench.analysis.charts import Drawing, plain, theme
 from workbench.store import boundaries
 
 # Pale (few) to dark (many); ColorBrewer marks YlGnBu colour-blind safe.
@@ -240,6 +240,7 @@ def ward_drawing(
     limits = (bottom, top)
     rows = {w: i for i, w in enumerate(frame["ward"])}
     drawn = list(ward_shapes.rings)
+    hover = [plain(text) for text in hover]  # each names its ward: text from the data, shown as typed
     traces = [_ward_trace(w, ward_shapes, rows.get(w), values, hidden, hover, limits) for w in drawn]
     traces.append(_outline_trace(ward_shapes, selected))
     traces.append(_labels_trace(drawn, ward_shapes, rows, values, hidden, labels, limits, measure, percent))
@@ -253,7 +254,7 @@ def ward_drawing(
 def _ward_trace(ward, ward_shapes, row, values, hidden, hover, limits) -> dict:
     xs, ys = ward_shapes.path(ward)
     if row is None:
-        fill, text, pattern = NO_DATA, f"{ward}: nothing in this selection", None
+        fill, text, pattern = NO_DATA, f"{plain(ward)}: nothing in this selection", None
     elif hidden[row]:
         fill, text, pattern = SUPPRESSED, hover[row], {"shape": "/", "fgcolor": "#888888", "size": 6,
                                                       "fillmode": "overlay"}  # over the grey, themed or not
@@ -264,7 +265,7 @@ def _ward_trace(ward, ward_shapes, row, values, hidden, hover, limits) -> dict:
         "type": "scatter",
         "x": xs,
         "y": ys,
-        "name": ward,
+        "name": ward,  # never drawn (hover shows `text`); a click names the ward by it
         "text": text,
         "mode": "lines",
         "fill": "toself",
@@ -344,7 +345,7 @@ def _map_layout(title: str, ward_shapes: WardShapes, missing: list[str], focus: 
     note = ""
     if missing:
         more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-        note = f"No boundary for: {', '.join(missing[:8])}{more} (workbench import boundaries)."
+        note = f"No boundary for: {', '.join(map(plain, missing[:8]))}{more} (workbench import boundaries)."
     style = {
         "template": theme() if template is None else template,
         "xaxis": {"visible": False},

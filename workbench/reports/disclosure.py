@@ -33,6 +33,7 @@ Every function takes a DataFrame and returns a new one; the input is never chang
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -703,6 +704,25 @@ def scan_text(text: str, file: str) -> list[Finding]:
     return found
 
 
+JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def as_read(text: str) -> str:
+    r"""A file's text as a reader sees it: HTML entities and JSON's \uXXXX escapes turned back into
+    their characters. plotly writes a chart's labels into its script as JSON with / and < escaped
+    ("\u002fa"), which looked like a postcode; and a name or number written in escapes is still read.
+
+    Examples:
+        >>> read = as_read(r"&lt;\u002fa&gt; 07700\u0020900123 \ud83d\ude00 \ud83d")
+        >>> read == "</a> 07700 900123 \U0001f600 \ufffd"
+        True
+    """
+    decoded = JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    # An emoji is escaped as two halves (d83d, de00): joined again, and a half alone replaced.
+    decoded = decoded.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return html.unescape(decoded)
+
+
 def _phone_like(match: str) -> bool:
     digits = sum(ch.isdigit() for ch in match)
     return 10 <= digits <= 15
@@ -730,6 +750,7 @@ def scan_release(con, files: Sequence, *, allowed_words: frozenset[str] = frozen
         text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
         for block in known_safe:
             text = text.replace(block, " ")
+        text = as_read(text)
         findings += scan_text(text, name)
         words = [w.lower() for w in WORD.findall(text)]
         tokens += [(name, w, w in allowed_words) for w in set(words)]

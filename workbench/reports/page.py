@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from workbench import pages
 from workbench.analysis import maps
-from workbench.analysis.charts import OKABE_ITO
+from workbench.analysis.charts import OKABE_ITO, plain
 from workbench.reports import disclosure
 from workbench.vocabulary import NEED_CATEGORIES
 
@@ -81,8 +81,9 @@ def _chart_html(table: Table) -> Markup:
 
 
 def _figure_html(figure: dict, div_id: str) -> Markup:
-    # plotly writes the figure's data as JSON inside its own script element; labels are ours or
-    # protected table labels, and plotly escapes them for that context. Not validated: chart()'s
+    # plotly writes the figure's data as JSON inside its own script element, escaped for that
+    # context; labels from the data are `charts.plain`, so plotly.js draws no tag they hold. Not
+    # validated: chart()'s
     # dicts hold only plain bar traces, and ward_map()'s are made of a map's known good parts (the
     # tests validate both).
     html = pio.to_html(figure, include_plotlyjs=False, full_html=False, div_id=div_id, validate=False,
@@ -119,7 +120,7 @@ def chart(table: Table) -> dict:
         traces = [_bar(categories, [_number(total[c]) for c in categories], "needs", OKABE_ITO[4])]
     else:
         frame = table.frame[table.frame[label].astype(str) != "Total"]
-        traces = [_bar([str(v) for v in frame[label]], [_number(v) for v in frame[column]],
+        traces = [_bar([plain(v) for v in frame[label]], [_number(v) for v in frame[column]],
                        column.replace("_", " "), OKABE_ITO[(4 + i) % len(OKABE_ITO)])
                   for i, column in enumerate(values)]
     return {"data": traces, "layout": copy.deepcopy(LAYOUT)}  # a copy: callers may restyle their chart
