@@ -92,3 +92,18 @@ def test_an_arrow_table_lines_up_as_its_dataframe_would():
         "  NaN 2019-04-14",
         " 0.25 2019-04-15",
     ]
+
+
+def test_import_services_takes_an_open_referral_uk_datapackage(tiny_org, tmp_path, monkeypatch, capsys):
+    # `--help` says a directory may be given as its datapackage.json: the CLI must not read that file
+    # as a table, but pass it to the import, which reads the tables it names.
+    from workbench.store import db
+    from workbench.synthetic import tool_exports
+
+    folder = tool_exports.oruk_directory(tiny_org, tmp_path / "oruk")
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", db.DEMO_PASSPHRASE)
+    store = tmp_path / "store.duckdb"
+    assert main(["init", "--db", str(store)]) == 0
+    assert main(["import", "services", str(folder / "datapackage.json"), "--db", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "loaded" in out and "new services" in out

@@ -316,6 +316,22 @@ def test_load_view_refuses_a_hostile_file_calmly_and_then_loads_a_good_one(synth
     assert page.feedback.text == "Imported." and page.last.loaded == 1
 
 
+@pytest.mark.parametrize("target", ["folder", "datapackage.json"])
+def test_load_view_imports_an_open_referral_uk_directory(synthetic_store, tiny_org, tmp_path, target):
+    # A council's directory is a folder of tables (or its datapackage.json), read inside the import.
+    from workbench.synthetic import tool_exports
+    from workbench.widgets.load import LoadView
+
+    folder = tool_exports.oruk_directory(tiny_org, tmp_path / "oruk")
+    page = LoadView(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    page.kind.value = "services"
+    page.path.value = str(folder if target == "folder" else folder / "datapackage.json")
+    page.check_button.click()
+    assert page.feedback.text == "Checked: nothing was written.", page.feedback.text
+    page.import_button.click()
+    assert page.feedback.text == "Imported." and page.last.loaded + page.last.updated > 0
+
+
 def test_report_preview_shows_suppression_and_the_risk_verdict(synthetic_store):
     from workbench.widgets.report import ReportView
 

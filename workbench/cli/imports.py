@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench import ingest
 from workbench.cli.common import actor, add_command, open_store
-from workbench.ingest import profiles
+from workbench.ingest import oruk, profiles
 from workbench.ingest.boundaries import import_boundaries
 
 SHOWN_PROBLEMS = 20
@@ -136,8 +136,8 @@ def cmd_import_boundaries(args) -> int:
 def cmd_import(args) -> int:
     # The file is read and checked before the store is opened, so a slow or hostile file never
     # holds the store's lock: `workbench info` and the notebooks carry on meanwhile. An Open Referral
-    # UK folder is read table by table inside the import.
-    folder = Path(args.file).is_dir()
+    # UK folder (or its datapackage.json) is read table by table inside the import.
+    folder = args.kind == "services" and oruk.is_directory(Path(args.file))
     with (nullcontext() if folder else ingest.read(args.file, sheet=args.sheet)) as source, closing(
         open_store(args, into=source.connection if source else None)
     ) as con:

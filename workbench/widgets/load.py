@@ -17,7 +17,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from workbench import exports, ingest
-from workbench.ingest import survey
+from workbench.ingest import oruk, survey
 from workbench.store import db
 from workbench.widgets.common import LABEL, button, heading, note, table
 from workbench.widgets.feedback import Feedback
@@ -99,11 +99,11 @@ class LoadView(StoreBound):
         self.problems.show(None, empty="No problems.")
         # The file is read and checked before the store is opened, so a slow or hostile file never
         # holds the store's lock (the dashboard and the CLI carry on meanwhile).
-        with self._file() as path, ingest.read(path) as source, self._store(source) as con, self.progress:
+        with self._file() as path, self._read(path) as source, self._store(source) as con, self.progress:
             try:
                 result = importer(
                     con,
-                    source,
+                    source or path,
                     dry_run=dry_run,
                     actor=self.opened.actor,
                     progress=True,
@@ -125,10 +125,18 @@ class LoadView(StoreBound):
         text = self.mapping.value.strip()
         return Path(text).expanduser() if text else None
 
-    def _store(self, source: ingest.Source):
-        """A read-write connection to the store, attached to the one holding the file read."""
+    def _read(self, path: Path):
+        """The file read and checked (`ingest.read`); an Open Referral UK directory (a folder or its
+        datapackage.json) is read table by table inside the import instead."""
+        if self.kind.value == "services" and oruk.is_directory(path):
+            return contextlib.nullcontext()
+        return ingest.read(path)
+
+    def _store(self, source: ingest.Source | None):
+        """A read-write connection to the store, attached to the one holding the file read (if any)."""
         self.opened.reader.close()  # the views' kept read-only connection: one process cannot hold both
-        return db.session(self.opened.path, self.opened.passphrase, into=source.connection)
+        return db.session(self.opened.path, self.opened.passphrase,
+                          into=source.connection if source else None)
 
     def _show(self, result: ingest.ImportResult) -> None:
         self.last = result
