@@ -634,6 +634,23 @@ def _write_services(con, valid, actor, result: ImportResult, progress, columns) 
         )
     if counts.relinked:
         result.warnings.append(f"{counts.relinked:,} earlier call references now match a listed service.")
+    if counts.same_name:
+        shown = ", ".join(f'"{name[:60]}"' for name in counts.same_name[:5])
+        more = f" and {len(counts.same_name) - 5:,} more" if len(counts.same_name) > 5 else ""
+        result.warnings.append(
+            f"{len(counts.same_name):,} new service{'s have' if len(counts.same_name) > 1 else ' has'} the "
+            f"name of an active service already held under another id: {shown}{more}. Both are offered "
+            "to callers now. If they are the same service, retire the older entry: import a services "
+            "file listing its id and name with status inactive."
+        )
+    # A council's directory lists all of its services: one it no longer lists was removed upstream.
+    if counts.not_listed and result.profile == "open_referral_uk":
+        result.warnings.append(
+            f"{counts.not_listed:,} active service{'s' if counts.not_listed > 1 else ''} in the store "
+            f"{'are' if counts.not_listed > 1 else 'is'} not in this directory (removed from it since an "
+            "earlier import, or from another file); still offered to callers. To retire one, import a "
+            "services file listing its id and name with status inactive."
+        )
 
 
 INSERT_IMPORT = "INSERT INTO imports VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)"

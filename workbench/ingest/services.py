@@ -7,7 +7,7 @@ that named a service not then in the directory are linked to it if they now matc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -45,12 +45,19 @@ def mark_duplicate_ids(con: duckdb.DuckDBPyConnection, stage: str) -> None:
 
 @dataclass(frozen=True)
 class ServiceCounts:
-    """What writing services did."""
+    """What writing services did, and what the organiser should know about the directory now.
+
+    `same_name`: names of new services that an active service under another id already has (from
+    an earlier file, say): both are offered from now on. `not_listed`: active services in the store
+    that this file does not list (removed upstream, or from another file): still offered.
+    """
 
     created: int
     updated: int
     uncategorised: int
     relinked: int
+    same_name: list[str] = field(default_factory=list)
+    not_listed: int = 0
 
 
 SERVICES = f"""
@@ -90,12 +97,31 @@ WHERE c.service_id IS NULL AND k.key = {norm_sql("c.raw_name")}
 """
 
 
+# New services named as an active service already held under another id: "Northvale Food Bank" from
+# a council's directory (a UUID) beside the same bank from an earlier spreadsheet (S001).
+SAME_NAME = f"""
+SELECT DISTINCT n.name FROM temp.ingest_services n
+JOIN services x ON {norm_sql("x.name")} = {norm_sql("n.name")} AND x.service_id <> n.service_id
+WHERE x.status = 'active' AND n.service_id NOT IN (SELECT service_id FROM services)
+  AND x.service_id NOT IN (SELECT service_id FROM temp.ingest_services)
+ORDER BY 1
+"""
+
+# Active services the file does not list: a directory's own services removed upstream stay active.
+NOT_LISTED = """
+SELECT count(*) FROM services
+WHERE status = 'active' AND service_id NOT IN (SELECT service_id FROM temp.ingest_services)
+"""
+
+
 def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> ServiceCounts:
     """Create new services, update changed ones, and link earlier unlisted references."""
     con.execute(SERVICES.format(stage=stage, valid=valid))
     created, updated, uncategorised = con.execute(STATE).fetchone()
+    same_name = [row[0] for row in con.execute(SAME_NAME).fetchall()]
+    not_listed = con.execute(NOT_LISTED).fetchone()[0]
     con.execute(UPDATE)
     con.execute(INSERT)
     con.execute(SERVICE_KEYS)
     relinked = con.execute(RELINK).fetchone()[0]
-    return ServiceCounts(created, updated, uncategorised, relinked)
+    return ServiceCounts(created, updated, uncategorised, relinked, same_name, not_listed)
