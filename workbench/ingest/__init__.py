@@ -283,7 +283,11 @@ def _import(
         raise InputError(f"No file at {path}. Check the path.")
     if not directory:
         ingest_files.file_format(path)
-    digest = source.sha256 if source else oruk.sha256(path) if directory else ingest_files.sha256(path)
+    digest = (
+        source.sha256 if source
+        else oruk.sha256(path, mapping_data) if directory
+        else ingest_files.sha256(path)
+    )
     if kind != "services":  # a file of people: keyed, so its digest cannot be matched to a guess
         digest = pseudonymise.file_digest(con, digest)
     result = ImportResult(kind, path.name, digest, dry_run=dry_run)
