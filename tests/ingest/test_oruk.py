@@ -192,6 +192,7 @@ def test_upper_case_ids_in_link_tables_still_link_and_unknown_ids_are_counted(co
         ("Food safety and hygiene", None),
         ("Assistive devices and equipment", None),
         ("Digital inclusion", "digital"),
+        ("Device lending", "digital"),
         ("Befriending", "isolation"),
     ],
 )

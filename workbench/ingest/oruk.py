@@ -88,7 +88,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "isolation": ("befriend", "loneliness", "lonely", "isolation", "social group", "companionship"),
     "financial": ("financ", "money", "debt", "benefit", "welfare rights", "grant"),
     "housing": ("housing", "homeless", "accommodation", "tenancy", "rent"),
-    "digital": ("digital", "internet", "online", "computer", "laptop", "broadband", "wifi"),
+    "digital": ("digital", "internet", "online", "computer", "device", "laptop", "broadband", "wifi"),
 }
 # Words that say what kind of help, not what it is for ("Debt counselling" is money advice,
 # "Mental health care" is not medicine): they decide only when no word above matched.
@@ -96,8 +96,9 @@ GENERAL: dict[str, tuple[str, ...]] = {
     "mental_health": ("wellbeing", "counselling"),
     "medicine": ("health care", "healthcare"),
 }
-# Terms for a council's regulation of businesses, not help for people ("Food safety and hygiene").
-NOT_A_NEED = ("food safety", "food hygiene")
+# Terms that name none of the categories, whatever else they hold: a council's regulation of food
+# businesses ("Food safety and hygiene"), and equipment for disabled people ("Assistive devices").
+NOT_A_NEED = ("food safety", "food hygiene", "assistive")
 
 
 @dataclass
