@@ -57,3 +57,21 @@ def test_a_new_service_named_as_one_held_under_another_id_is_pointed_out(con, ti
     # Updating the same ids again is not "new": no warning.
     (tmp_path / "new2.csv").write_text("Service ID,Name,Category\nU-1,Northvale Food Bank,food\n")
     assert not any("another id" in w for w in ingest.import_services(con, tmp_path / "new2.csv").warnings)
+
+
+def test_a_service_whose_areas_name_no_ward_is_pointed_out(synthetic_con, tmp_path):
+    # Areas compare with the members' wards without case or surrounding space; a service naming only
+    # places that are no ward ("NV1", the town) would be offered in no ward, so the import says so.
+    (tmp_path / "areas.csv").write_text(
+        "Service ID,Name,Category,Areas\nA1,Town Larder,food,Northvale; NV1\nA2,Ward Larder,food, salt green \n"
+        "A3,Everywhere Larder,food,\nA4,Far Larder,food,Nowhere\n")
+    result = ingest.import_services(synthetic_con, tmp_path / "areas.csv")
+    nowhere = [w for w in result.warnings if "no ward of the members" in w]
+    assert len(nowhere) == 1 and nowhere[0].startswith("2 active services name only areas"), result.warnings
+    assert '"NV1", "Northvale", "Nowhere"' in nowhere[0]
+
+
+def test_areas_are_not_judged_before_any_member_has_a_ward(con, tmp_path):
+    (tmp_path / "areas.csv").write_text("Service ID,Name,Category,Areas\nA1,Town Larder,food,Northvale\n")
+    result = ingest.import_services(con, tmp_path / "areas.csv")
+    assert not any("no ward of the members" in w for w in result.warnings)

@@ -66,6 +66,15 @@ def test_only_active_services_of_the_branch_wards(directory):
     assert "Ashcombe Good Neighbours" in _names(one_ward)
 
 
+def test_a_service_area_names_its_ward_in_any_case(directory):
+    # A council directory spells areas its own way; the gaps view already read "salt green " as the
+    # ward Salt Green, and the briefing must offer the same services the gaps count as covering it.
+    directory.execute("INSERT INTO services (service_id, name, category, areas, contact, aliases, status) "
+                      "VALUES ('SV-CASE', 'Salt Green Larder', 'food', ['  salt GREEN '], '', [], 'active')")
+    assert "Salt Green Larder" in _names(briefing.briefing(directory, branch="Ashcombe", ward="Salt Green"))
+    assert "Salt Green Larder" not in _names(briefing.briefing(directory, branch="Ashcombe", ward="Elmwell"))
+
+
 def test_every_service_counts_as_active_until_an_import_says_otherwise(synthetic_con):
     names = _names(briefing.briefing(synthetic_con, branch="Ashcombe"))
     assert {"Ashcombe Housing Advice Surgery", "Northvale Advice Centre"} <= names

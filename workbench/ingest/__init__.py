@@ -647,6 +647,15 @@ def _write_services(con, valid, actor, result: ImportResult, progress, columns) 
             "to callers now. If they are the same service, retire the older entry: import a services "
             "file listing its id and name with status inactive."
         )
+    if counts.nowhere:
+        shown = ", ".join(f'"{area[:40]}"' for area in counts.unknown_areas[:5])
+        more = f" and {len(counts.unknown_areas) - 5:,} more" if len(counts.unknown_areas) > 5 else ""
+        some, they = ("services name", "they are") if counts.nowhere > 1 else ("service names", "it is")
+        result.warnings.append(
+            f"{counts.nowhere:,} active {some} only areas that are no ward of the members ({shown}{more}), "
+            f"so {they} offered to callers in no ward. List the wards each serves in its areas (as the "
+            "members file names them), or leave areas empty for a service open to every ward."
+        )
     # A council's directory lists all of its services: one it no longer lists was removed upstream.
     if counts.not_listed and result.profile == "open_referral_uk":
         result.warnings.append(

@@ -50,6 +50,8 @@ class ServiceCounts:
     `same_name`: names of new services that an active service under another id already has (from
     an earlier file, say): both are offered from now on. `not_listed`: active services in the store
     that this file does not list (removed upstream, or from another file): still offered.
+    `nowhere`: active services of the file whose areas name no ward the members live in, so they are
+    offered in no ward; `unknown_areas`: those area names.
     """
 
     created: int
@@ -58,6 +60,8 @@ class ServiceCounts:
     relinked: int
     same_name: list[str] = field(default_factory=list)
     not_listed: int = 0
+    nowhere: int = 0
+    unknown_areas: list[str] = field(default_factory=list)
 
 
 SERVICES = f"""
@@ -114,14 +118,32 @@ WHERE status = 'active' AND service_id NOT IN (SELECT service_id FROM temp.inges
 """
 
 
+# Active services of the file whose areas name none of the members' wards (compared without case or
+# surrounding space, as the briefing and the gaps compare them): they serve no ward. Only asked once
+# members with wards are held: a directory imported first cannot be checked.
+NOWHERE = """
+WITH wards AS (SELECT DISTINCT lower(trim(ward)) AS ward FROM members WHERE ward IS NOT NULL),
+named AS (
+    SELECT n.service_id, trim(a.area) AS area, lower(trim(a.area)) IN (SELECT ward FROM wards) AS known
+    FROM temp.ingest_services n, unnest(n.areas) AS a(area)
+    WHERE n.status = 'active' AND len(n.areas) > 0
+), nowhere AS (SELECT service_id FROM named GROUP BY 1 HAVING NOT bool_or(known))
+SELECT (SELECT count(*) FROM nowhere),
+       (SELECT list(DISTINCT area ORDER BY area) FROM named SEMI JOIN nowhere USING (service_id))
+WHERE EXISTS (SELECT 1 FROM wards)
+"""
+
+
 def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> ServiceCounts:
     """Create new services, update changed ones, and link earlier unlisted references."""
     con.execute(SERVICES.format(stage=stage, valid=valid))
     created, updated, uncategorised = con.execute(STATE).fetchone()
     same_name = [row[0] for row in con.execute(SAME_NAME).fetchall()]
     not_listed = con.execute(NOT_LISTED).fetchone()[0]
+    nowhere, unknown_areas = con.execute(NOWHERE).fetchone() or (0, [])
     con.execute(UPDATE)
     con.execute(INSERT)
     con.execute(SERVICE_KEYS)
     relinked = con.execute(RELINK).fetchone()[0]
-    return ServiceCounts(created, updated, uncategorised, relinked, same_name, not_listed)
+    return ServiceCounts(created, updated, uncategorised, relinked, same_name, not_listed, nowhere,
+                         unknown_areas or [])

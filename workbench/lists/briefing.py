@@ -89,12 +89,15 @@ class Briefing:
 
 # Only active services are offered (as analysis.services counts coverage): an Open Referral UK import
 # records inactive, defunct or temporarily closed ones, which stay for history but are never signposted.
-# A service with no areas covers every ward.
+# A service with no areas covers every ward. Ward names compare without case or surrounding space, as
+# the signposting gaps compare them (analysis.services): a directory's "salt hill" serves Salt Hill.
 SERVICES_QUERY = """
 SELECT name, category, coalesce(contact, '') AS contact, coalesce(areas, []) AS areas
 FROM services
 WHERE coalesce(status, 'active') = 'active'
-  AND (len(coalesce(areas, [])) = 0 OR list_has_any(areas, ?::VARCHAR[]))
+  AND (len(coalesce(areas, [])) = 0
+       OR list_has_any(list_transform(areas, a -> lower(trim(a))),
+                       list_transform(?::VARCHAR[], w -> lower(trim(w)))))
 ORDER BY name
 """
 
