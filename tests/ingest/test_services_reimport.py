@@ -63,8 +63,8 @@ def test_a_service_whose_areas_name_no_ward_is_pointed_out(synthetic_con, tmp_pa
     # Areas compare with the members' wards without case or surrounding space; a service naming only
     # places that are no ward ("NV1", the town) would be offered in no ward, so the import says so.
     (tmp_path / "areas.csv").write_text(
-        "Service ID,Name,Category,Areas\nA1,Town Larder,food,Northvale; NV1\nA2,Ward Larder,food, salt green \n"
-        "A3,Everywhere Larder,food,\nA4,Far Larder,food,Nowhere\n")
+        "Service ID,Name,Category,Areas\nA1,Town Larder,food,Northvale; NV1\n"
+        "A2,Ward Larder,food, salt green \nA3,Everywhere Larder,food,\nA4,Far Larder,food,Nowhere\n")
     result = ingest.import_services(synthetic_con, tmp_path / "areas.csv")
     nowhere = [w for w in result.warnings if "no ward of the members" in w]
     assert len(nowhere) == 1 and nowhere[0].startswith("2 active services name only areas"), result.warnings
