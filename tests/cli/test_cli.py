@@ -107,3 +107,22 @@ def test_import_services_takes_an_open_referral_uk_datapackage(tiny_org, tmp_pat
     assert main(["import", "services", str(folder / "datapackage.json"), "--db", str(store)]) == 0
     out = capsys.readouterr().out
     assert "loaded" in out and "new services" in out
+
+
+def test_a_directory_s_problems_name_its_services_table(tiny_org, tmp_path, monkeypatch, capsys):
+    import csv
+
+    from workbench.store import db
+    from workbench.synthetic import tool_exports
+
+    folder = tool_exports.oruk_directory(tiny_org, tmp_path / "oruk")
+    with (folder / "services.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    rows[2][rows[0].index("name")] = ""
+    with (folder / "services.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", db.DEMO_PASSPHRASE)
+    assert main(["init", "--db", str(tmp_path / "s.duckdb")]) == 0
+    assert main(["import", "services", str(folder), "--db", str(tmp_path / "s.duckdb")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("workbench: oruk/services.csv: 1 problem in 1 of ") and "row 3, name" in err

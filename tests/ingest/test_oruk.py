@@ -228,6 +228,8 @@ def test_problems_give_the_line_and_column_of_services_csv_and_keep_the_first_du
     problems = rejected.value.result.problems
     assert list(zip(problems["row"], problems["column"], strict=True)) == [(5, "id"), (6, "name")]
     assert "row 3" in problems["problem"][0]  # the same service as line 3, its first listing
+    assert set(problems["file"]) == {"services.csv"}
+    assert "shorten" not in problems["fix"][0] and "remove the later row" in problems["fix"][0]
 
     ingest.import_services(con, folder, skip_invalid=True, rejects=tmp_path / "rejects.csv")
     names = dict(con.execute("SELECT service_id, name FROM services").fetchall())

@@ -170,8 +170,11 @@ def cmd_import(args) -> int:
 def _print_problems(rejected: ingest.ImportRejected) -> None:
     result = rejected.result
     n = len(result.problems)
+    # An Open Referral UK folder's problems are in one of its tables: name it beside the folder.
+    tables = set(result.problems["file"]) - {result.file} if "file" in result.problems else set()
+    where = f"{result.file}/{tables.pop()}" if len(tables) == 1 else result.file
     print(
-        f"workbench: {result.file}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
+        f"workbench: {where}: {n:,} problem{'s' if n != 1 else ''} in {result.rejected:,} of "
         f"{result.rows_read:,} rows, so nothing was imported.",
         file=sys.stderr,
     )

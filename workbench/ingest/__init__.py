@@ -331,10 +331,12 @@ def _checked_import(
     kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar, *,
     profile=None, round_name=None, call_date=None, force_rejects=False,
 ):
+    shown_name = path.name  # the file row problems name
     if staged is None:  # an Open Referral UK folder: its tables are staged as one
         directory = oruk.stage(con, path, mapping_data)
         staged, profile = directory.staged, "open_referral_uk"
         result.warnings += _unmapped_terms(directory.unmapped_terms)
+        shown_name = directory.services_file  # its rows are services.csv's
     if kind == "calls":  # a file of one row per answer becomes one row per contact
         staged, profile, widened = formats.widen(con, kind, staged, profile)
         result.notes += widened
@@ -363,7 +365,7 @@ def _checked_import(
     bar.update()
     if ingest_problems.has_any(con, "ingest_stage", checks):
         result.problems = ingest_problems.collect(
-            con, "ingest_stage", staged.table, checks, matched.columns, path.name
+            con, "ingest_stage", staged.table, checks, matched.columns, shown_name
         )
         # Counted in full: the problem report is capped, the count and the rejects file never are.
         result.rejected = ingest_problems.count_rejected(con, "ingest_stage", checks)

@@ -32,7 +32,7 @@ class Rule:
     field: str
     value: str = "{t}"
     problem: str | None = None
-    fix: str = "correct the cell in the file"
+    fix: str | None = None  # default: "correct the cell in the file", or for a cell too long, shorten it
     max_length: int = MAX_TEXT
 
 
@@ -240,7 +240,8 @@ def call_rules(
         "x -> x <> '')"
     )
     return [
-        Rule("call_id"),
+        # Its problems are set later: a cell too long, or the same id as an earlier row.
+        Rule("call_id", fix="give each call its own id, within the length limit, or remove the later row"),
         Rule(
             "round",
             problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs its round' END"
@@ -291,7 +292,9 @@ def call_rules(
 def service_rules() -> list[Rule]:
     split = f"list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), x -> trim(x)), x -> x <> '')"
     return [
-        Rule("service_id"),
+        # Its problems are set later: a cell too long, or the same id as an earlier row.
+        Rule("service_id",
+             fix="give each service its own id, within the length limit, or remove the later row"),
         Rule(
             "name",
             problem="CASE WHEN {t} IS NULL THEN 'is blank; every service needs a name' END",
@@ -422,7 +425,7 @@ def stage(
     )
     # A constant field's problem is NULL on every row (else it is stored, above): nothing to check.
     checks = [
-        Check(r.field, r.fix if r.problem else "shorten the cell")
+        Check(r.field, r.fix or ("correct the cell in the file" if r.problem else "shorten the cell"))
         for r in stored
         if r.problem or r.field in columns
     ]

@@ -245,8 +245,9 @@ PROFILES: tuple[Profile, ...] = (
         "open_referral_uk",
         "Open Referral UK directory (a folder of tables, or its datapackage.json)",
         ("services",),
-        identified="a folder holding services.csv, taxonomy.csv, services_taxonomy.csv and "
-        "service_areas.csv, or a datapackage.json",
+        identified="a folder holding services.csv (or service.csv) with the tables linking services to "
+        "taxonomy terms (ORUK 1.0 services_taxonomy.csv and taxonomy.csv, or 3.0 attribute.csv and "
+        "taxonomy_terms.csv) and service_areas.csv, or the datapackage.json naming them",
     ),
     Profile("plain", "Plain export (any headers the workbench recognises)", ("members", "calls", "services")),
 )
