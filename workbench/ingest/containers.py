@@ -104,7 +104,8 @@ def unzipped(path: Path) -> Iterator[Path]:
             if len(members) != 1:
                 raise InputError(
                     f"{path.name} holds {'no files' if not members else f'{len(members):,} files'}; the "
-                    "workbench opens a zip that holds exactly one export. Unzip it and import each file."
+                    "workbench opens a zip that holds exactly one export. Unzip it and import each file "
+                    "(an Open Referral UK directory: import the unzipped folder)."
                 )
             member = members[0]
             name = PurePosixPath(member.filename.replace("\\", "/")).name
