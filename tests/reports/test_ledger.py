@@ -46,7 +46,16 @@ def test_an_extract_overlapping_an_earlier_extract_is_a_slice_unless_it_is_the_s
     earlier = request(("2020-03-30", "2020-05-11"))
     assert ledger.slices(request(("2020-04-20", "2020-06-08")), earlier) == ["extract"]
     assert ledger.slices(request(("2020-03-30", "2020-05-11")), earlier) == []      # the same rows again
-    assert ledger.slices(request(("2020-03-30", "2020-05-11"), "v2"), earlier) == ["new-calls", "extract"]
+    # After the data changed, an overlapping extract subtracts row by row: no reason approves it.
+    refresh = request(("2020-03-30", "2020-05-11"), "v2")
+    assert ledger.slices(refresh, earlier) == ["new-calls", "extract-refresh"]
+    assert "extract-refresh" in ledger.NEVER
+    # The same rows generalised more finely are another extract; under another key they are not.
+    finer = ledger.Request("internal", True, ("2020-03-30", "2020-05-11"), None, {"area": "ward"}, "v1", 500)
+    assert ledger.slices(finer, earlier) == ["extract"]
+    linked = ledger.Request("internal", True, ("2020-03-30", "2020-05-11"), None,
+                            {"area": "branch", "linked_to": "R1"}, "v1", 500)
+    assert ledger.slices(linked, earlier) == []
     assert ledger.slices(request(("2020-05-25", "2020-06-08")), earlier) == []      # no overlap
     assert ledger.slices(request(("2020-04-20", "2020-06-08"), extract=False), earlier) == []
 

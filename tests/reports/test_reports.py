@@ -280,6 +280,75 @@ def test_the_gate_passes_a_coarse_extract_with_pseudonyms_per_release(store, out
     assert audited == 4
 
 
+STATES = ("none", "food", "not asked")
+
+
+def _call_again_in_may(con) -> None:
+    """A second round for all 120 members, in May. In each block of ten who shared April's need state,
+    five keep it and five move to the next: every May group is ten again, but the pairs of April and
+    May states are groups of five."""
+    rows = con.execute("SELECT member_key, age FROM members ORDER BY member_key").fetchall()
+    calls, call_needs = [], []
+    for number, (key, age) in enumerate(rows):
+        state, i = (number % 30) // 10, number % 10
+        may = STATES[state if i < 5 else (state + 1) % 3]
+        outcome = "no_answer" if may == "not asked" else "answered"
+        calls.append((f"MY{number:05d}", key, "R2", "C9", datetime(2020, 5, 11 + 7 * (i % 2), 10),
+                      outcome, 3 if outcome == "answered" else None, may == "food",
+                      "high" if may == "food" else None, age == 70))
+        if may == "food":
+            call_needs.append((f"MY{number:05d}", "food"))
+    con.executemany("INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome, wellbeing, "
+                    "needs_support, urgency, keen_to_volunteer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", calls)
+    con.executemany("INSERT INTO call_needs VALUES (?, ?)", call_needs)
+
+
+def test_a_linked_extract_is_judged_with_the_extracts_it_joins(store, outdir):
+    # Each month's extract passes alone (groups of ten), but linked on their pseudonyms every member
+    # has an April state and a May state, and those pairs come in groups of five: refused, audited.
+    _call_again_in_may(store)
+    coarse = {"area": "branch", "period": "quarter", "needs_detail": "any", "actor": "t"}
+    april = reports.build(store, outdir / "april", extract=True, date_from="2020-04-01",
+                          date_to="2020-04-30", as_of=AS_OF, **coarse)
+    may = {"date_from": "2020-05-01", "date_to": "2020-05-31", "as_of": "2020-06-01", **coarse}
+    alone = reports.build(store, outdir / "may-alone", extract=True, **may)
+    assert april.metrics["passed"] and alone.metrics["passed"]
+    with pytest.raises(DisclosureError, match=f"linked to {april.release_id}.*single people out") as refused:
+        reports.build(store, outdir / "may", extract=True, link_to=april.release_id, **may)
+    assert "fewer than 8 members" in str(refused.value) and not (outdir / "may").exists()
+    action, counts = store.execute("SELECT action, counts FROM audit_log ORDER BY seq DESC LIMIT 1"
+                                   ).fetchone()
+    assert action == "report.blocked" and json.loads(counts)["reason"] == "linked history"
+    # Linking the same month again joins the same records: nothing new to single anyone out.
+    again = reports.build(store, outdir / "april-again", extract=True, link_to=april.release_id,
+                          date_from="2020-04-01", date_to="2020-04-30", as_of=AS_OF, **coarse)
+    assert again.manifest["extract"]["pseudonym"].endswith(f"release {april.release_id}'s key (linked)")
+    assert "excluded_by_optouts" not in again.manifest["extract"]
+
+
+def test_an_extract_is_never_linked_across_profiles(store, outdir):
+    coarse = {"area": "branch", "period": "quarter", "needs_detail": "any", "as_of": AS_OF, "actor": "t"}
+    internal = reports.build(store, outdir / "internal", extract=True, **coarse)
+    with pytest.raises(DisclosureError, match="is internal and this one is public"):
+        reports.build(store, outdir / "public", extract=True, profile="public",
+                      link_to=internal.release_id, **coarse)
+    with pytest.raises(InputError, match="no extract in the ledger"):
+        reports.build(store, outdir / "tables", extract=True, link_to="R-nothing", **coarse)
+
+
+def test_an_extract_over_changed_data_is_refused_whatever_the_reason(store, outdir):
+    # A refresh of the same extract after an opt-out: the two files would differ by that member's row.
+    from workbench.privacy import optouts
+
+    coarse = {"area": "branch", "period": "quarter", "needs_detail": "any", "as_of": AS_OF, "actor": "t"}
+    reports.build(store, outdir / "first", extract=True, **coarse)
+    optouts.add(store, member_key="mk0001", actor="t", reason="asked_not_to_be_called")
+    with pytest.raises(DisclosureError, match="data changed since.*subtract row by row"):
+        reports.build(store, outdir / "refresh", extract=True, allow_overlap="weekly refresh", **coarse)
+    # Tables are perturbed: the same scope again is a slice a reason may approve.
+    reports.build(store, outdir / "tables", allow_overlap="tables after an opt-out", **coarse)
+
+
 def test_public_profile_suppresses_under_ten_including_zeros(store, outdir):
     reports.build(store, outdir / "out", actor="tester", as_of=AS_OF, profile="public")
     needs_table = _csv(outdir / "out" / "needs_by_ward.csv")

@@ -933,7 +933,73 @@ def _gated_extract(con, options: Options, release_id: str,
     if not metrics.passed:
         _audit(con, "report.blocked", actor, release_id, {"reason": "risk gate", **_audit_metrics(metrics)})
         risk.gate(metrics, suggestion=suggest_coarser(options))
+    if options.link_to:
+        _gate_linked_history(con, options, rows, release_id, actor)
     return rows, metrics
+
+
+def _gate_linked_history(con, options: Options, rows: pd.DataFrame, release_id: str, actor: str) -> None:
+    """Block a linked extract whose pseudonyms would join records that, together, single people out.
+
+    Each extract alone can pass the gate while a series of them, joined on their shared pseudonyms,
+    gives every member a history (called in weeks 14, 15 and 18; answered twice; a need once) that
+    few others share. So the new rows are assessed with every earlier extract under the same key
+    (`ledger.linked_group`), each recomputed from its recorded scope and settings: one record per
+    member, each release's columns side by side ("absent" where the member was not in it), under
+    the same k and ℓ. A member erased or opted out since is left out, as from any extract now.
+
+    Raises:
+        DisclosureError: the linked release is of another profile, or the joined records fail.
+        InputError: `link_to` is no extract in the ledger.
+    """
+    group = ledger.linked_group(ledger.entries(con), options.link_to)
+    other = next((e for e in group if e.request.profile != options.profile.name), None)
+    if other is not None:
+        raise DisclosureError(
+            f"Refused: release {other.release_id}'s extract is {other.request.profile} and this one is "
+            f"{options.profile.name}; a linked extract would join the two. Link only extracts of one "
+            "profile, or leave out --link-to.")
+    record = linked_record([rows, *(extract_rows(con, _extract_options(e.request, options)) for e in group)])
+    joined = risk.assess(record, k=options.profile.threshold, l=options.profile.l_min, quasi=record.columns)
+    if joined.passed:
+        return
+    _audit(con, "report.blocked", actor, release_id, {"reason": "linked history", "linked": len(group),
+                                                       **_audit_metrics(joined)})
+    plural = "s" if len(group) > 1 else ""
+    raise DisclosureError(
+        f"Refused: linked to {options.link_to}, this extract's pseudonyms join {len(group)} earlier "
+        f"extract{plural}, and the joined records single people out ({joined.small_group_count} group(s) of "
+        f"fewer than {joined.k_required} members, {joined.uniform_group_count} with one need history). "
+        "Nothing was written. Leave out --link-to (a new key), or use coarser settings for the whole series.")
+
+
+def _extract_options(request: ledger.Request, like: Options) -> Options:
+    """The options an earlier extract was made with, from its ledger request."""
+    settings = request.extract or {}
+    start, end = request.window or (None, None)
+    return Options(like.profile, start, end, request.branch, True, settings.get("area", like.area),
+                   settings.get("period", like.period), settings.get("needs", like.needs), None, like.as_of)
+
+
+def linked_record(history: list[pd.DataFrame]) -> pd.DataFrame:
+    """Extract rows of linked releases as one record per member: each release's columns side by side,
+    "absent" where the member was not in it, and their needs as one history (the sensitive value;
+    "not asked" when no extract asked).
+
+    Examples:
+        >>> a = pd.DataFrame({"member_key": ["m1", "m2"], "area": ["A", "A"], "needs": ["none", "food"]})
+        >>> linked_record([a, a.iloc[:1]]).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+        [{'area_0': 'A', 'area_1': 'A', 'needs': 'none|none'},
+         {'area_0': 'A', 'area_1': 'absent', 'needs': 'food|absent'}]
+    """
+    parts = [frame.set_index("member_key").add_suffix(f"_{i}") for i, frame in enumerate(history)]
+    joined = pd.concat(parts, axis=1, join="outer").astype("object").fillna("absent").astype(str)
+    needs = [f"needs_{i}" for i in range(len(history))]
+    joined["needs"] = joined[needs[0]].str.cat([joined[n] for n in needs[1:]], sep="|")
+    # A history never asked about needs tells nothing of health, as "not asked" in one extract does.
+    never_asked = joined[needs].isin([risk.NOT_ASKED, "absent"]).all(axis=1)
+    joined.loc[never_asked, "needs"] = risk.NOT_ASKED
+    return joined.drop(columns=needs).reset_index(drop=True)
 
 
 def _audit_metrics(metrics: risk.RiskMetrics) -> dict:
@@ -962,7 +1028,8 @@ def _release(con, out: Path, release_id: str, options: Options, tables: list[Tab
                                      known_safe=[page.plotly_js()])
             counts = {"files": len(paths), "tables": len(tables),
                       "suppressed_cells": manifest["suppressed_cells"], "profile": options.profile.name,
-                      **(_audit_metrics(metrics) if metrics else {}), **options.cache.get("ledger", {})}
+                      **(_audit_metrics(metrics) if metrics else {}), **options.cache.get("ledger", {}),
+                      **({"excluded_by_optouts": rows.attrs.get("excluded", {})} if rows is not None else {})}
             audit(con, "report.release", actor=actor, object_id=f"release {release_id}", counts=counts,
                   member_keys=list(rows["member_key"]) if rows is not None else None)
             _move_into_place(staging, out, force)
@@ -1036,9 +1103,12 @@ def _manifest(release_id: str, options: Options, tables: list[Table], rows, metr
         "suppressed_cells": sum(t.suppressed_cells for t in tables),
         "extract": None if rows is None else {
             "file": EXTRACT_FILE, "rows": len(rows), "columns": ["pseudonym", *rows.columns[1:]],
-            "pseudonym": "HMAC-SHA256 of the member key under this release's own key",
-            "linked_to": options.link_to, "excluded_by_optouts": rows.attrs.get("excluded", {}),
-            "risk": metrics.as_dict()},
+            # Who the opt-out register left out is counted in the audit log only: exact counts of
+            # a small scope, compared between releases, would say who opted out.
+            "pseudonym": "HMAC-SHA256 of the member key under "
+                         + (f"release {options.link_to}'s key (linked)" if options.link_to
+                            else "this release's own key"),
+            "linked_to": options.link_to, "risk": metrics.as_dict()},
         "release_scan": ["phone numbers (UK and E.164)", "email addresses", "full postcodes",
                          "members' full names and surnames", "membership numbers", "caller ids",
                          "call notes"],

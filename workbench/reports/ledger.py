@@ -17,11 +17,16 @@ when, with the same extract setting, it:
   services, an erasure, an opt-out, a follow-up's state) by fewer than `NEW_CALLS_SLICE` calls in
   that scope;
 - ``extract``: releases a row-level extract overlapping an earlier extract's scope (any overlap,
-  unless it is the same scope on the same data: the same rows again under new pseudonyms).
+  unless it is the same scope on the same data with the same settings: the same rows again under new
+  pseudonyms).
 
 An internal release that is a narrow slice needs ``allow_overlap`` with a reason, which the ledger
 records. A public release that is one is refused outright. An unrounded release (internal only) is
 never made over a scope that overlaps a public release, nor a public release over an unrounded one's.
+
+An extract overlapping an earlier extract after the data changed is refused whatever the reason
+(``extract-refresh``): extracts carry no noise, so the two subtract row by row, and what is left is
+the erased or opted-out member, or whoever's need changed.
 """
 
 from __future__ import annotations
@@ -150,11 +155,37 @@ def releases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
              "from": e.request.window[0] if e.request.window else None,
              "to": e.request.window[1] if e.request.window else None,
              "branch": e.request.branch or "all", "extract": e.request.extract is not None,
+             "linked_to": (e.request.extract or {}).get("linked_to"),
              "data_version": e.request.data_version, "allow_overlap": e.allow_overlap}
             for e in entries(con)]
     columns = ["release_id", "released_at", "by", "profile", "rounding", "from", "to", "branch", "extract",
-               "data_version", "allow_overlap"]
+               "linked_to", "data_version", "allow_overlap"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def linked_group(earlier: list[Entry], link_to: str) -> list[Entry]:
+    """Every earlier extract whose pseudonyms share the key `link_to` uses: the release that made the
+    key and every release linked to it, directly or through another (oldest first). A new extract
+    linked to any of them can be joined with all of them.
+
+    Raises:
+        InputError: `link_to` is no extract in the ledger.
+    """
+    by_id = {e.release_id: e for e in earlier if e.request.extract is not None}
+    if link_to not in by_id:
+        raise InputError(f'Release "{link_to}" is no extract in the ledger, so nothing can be linked to it. '
+                         "Leave out --link-to, or name an earlier extract (workbench releases).")
+
+    def root(release_id: str) -> str:
+        seen = set()
+        while (parent := (by_id[release_id].request.extract or {}).get("linked_to")) in by_id \
+                and release_id not in seen:
+            seen.add(release_id)
+            release_id = parent
+        return release_id
+
+    key = root(link_to)
+    return [e for e in by_id.values() if root(e.release_id) == key]
 
 
 # -- the rules ---------------------------------------------------------------------------------------
@@ -207,10 +238,17 @@ def slices(new: Request, old: Request, calls_on: CallsOn | None = None) -> list[
             and abs(new.calls - old.calls) < NEW_CALLS_SLICE:
         found.append("new-calls")
     if new.extract is not None and old.extract is not None:
-        repeat = new.branch == old.branch and same_window and new.same_data(old)
-        if not repeat:
+        if not new.same_data(old):
+            found.append("extract-refresh")
+        elif not (new.branch == old.branch and same_window and _same_settings(new.extract, old.extract)):
             found.append("extract")
     return found
+
+
+def _same_settings(new: dict, old: dict) -> bool:
+    """Whether two extracts generalise the same way (a finer area, period or needs is another extract;
+    which key the pseudonyms use is not: the rows are the same)."""
+    return all(new.get(name) == old.get(name) for name in ("area", "period", "needs"))
 
 
 def _calls(days: set[int], branch: str | None, calls_on: CallsOn | None) -> int:
@@ -236,7 +274,10 @@ PATTERNS = {
     "new-calls": f"it repeats release {{id}}'s scope after the data changed by fewer than {NEW_CALLS_SLICE} "
                  "calls (an import, an erasure, an opt-out or a follow-up)",
     "extract": "its extract overlaps release {id}'s extract",
+    "extract-refresh": "its extract overlaps release {id}'s extract and the data changed since",
 }
+# Patterns no reason can approve.
+NEVER = frozenset({"extract-refresh"})
 
 
 def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | None = None,
@@ -269,6 +310,12 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
         findings += [(pattern, entry.release_id) for pattern in slices(new, entry.request, calls_on)]
     if not findings:
         return []
+    never = [(p, rid) for p, rid in findings if p in NEVER]
+    if never:
+        raise DisclosureError(
+            f"Refused: {PATTERNS[never[0][0]].format(id=never[0][1])}. Extracts carry no noise, so the two "
+            "would subtract row by row and show whose record left or changed (an erasure, an opt-out, a "
+            "need). Release the tables only, or an extract over calls no earlier extract covered.")
     reasons = "; ".join(PATTERNS[p].format(id=rid) for p, rid in findings[:3])
     more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
     if new.profile == "public":
@@ -283,5 +330,6 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
     return [f"{p} with release {rid}" for p, rid in findings]
 
 
-__all__ = ["ACTION", "NEW_CALLS_SLICE", "PATTERNS", "WINDOW_SLICE_DAYS", "CallsOn", "Entry", "Request",
-           "check", "data_version", "entries", "releases", "request", "slices", "unrounded_clash", "window"]
+__all__ = ["ACTION", "NEVER", "NEW_CALLS_SLICE", "PATTERNS", "WINDOW_SLICE_DAYS", "CallsOn", "Entry",
+           "Request", "check", "data_version", "entries", "linked_group", "releases", "request", "slices",
+           "unrounded_clash", "window"]
