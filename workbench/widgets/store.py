@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import html
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -369,7 +370,7 @@ def _summary_html(info: db.StoreInfo) -> str:
         ("lists issued", counts.get("lists", 0)),
     ]
     cells = "".join(f"<span style='margin-right:1.5em'><b>{n:,}</b> {label}</span>" for label, n in facts)
-    return f"<div>{info.path.name} ({lock}, schema {info.schema_version}): {cells}</div>"
+    return f"<div>{html.escape(info.path.name)} ({lock}, schema {info.schema_version}): {cells}</div>"
 
 
 class SettingsView(StoreBound):
