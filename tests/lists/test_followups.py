@@ -550,6 +550,25 @@ def test_importing_returns_again_changes_nothing(store, tmp_path):
     assert store.execute("SELECT count(*) FROM imports WHERE kind = 'returns'").fetchone()[0] == 2
 
 
+def test_a_row_that_opts_out_again_after_a_withdrawal_is_on_the_register_again(store, tmp_path):
+    # Opted out, withdrawn as recorded in error, resolved, then opted out again on a later call: the
+    # withdrawn entry of that row must not stop the new one (it did: the CLI said "opted out" and the
+    # member stayed callable).
+    done = _export(store, tmp_path)
+    opted = _row_key(store, done.list_id, 4)
+    steps = {"a": ("opted out",), "b": ("resolved",), "c": ("opted out", datetime(2020, 4, 27))}
+    for name, outcome in steps.items():
+        if name == "b":
+            optouts.withdraw(store, member_key=opted, actor="dp", reason="recorded_in_error")
+            assert not optouts.suppress(store, pd.DataFrame({"member_key": [opted]})).kept.empty
+        filled = _fill_xlsx(done.path, {4: outcome}, tmp_path / f"{name}.xlsx")
+        returns.import_results(store, filled, actor="ana")
+    assert optouts.suppress(store, pd.DataFrame({"member_key": [opted]})).kept.empty
+    ids = store.execute("SELECT optout_id, withdrawn_at IS NULL FROM optouts WHERE member_key = ? "
+                        "ORDER BY recorded_at", [opted]).fetchall()
+    assert ids == [(f"return-{done.list_id}-4", False), (f"return-{done.list_id}-4#2", True)]
+
+
 def test_results_round_trip_through_csv(store, tmp_path):
     done = _export(store, tmp_path, "csv")
     with open(done.path, encoding="utf-8-sig", newline="") as handle:

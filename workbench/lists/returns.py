@@ -431,7 +431,7 @@ def _set_states(con: duckdb.DuckDBPyConnection, changed: list[_Row], actor: str)
 
 
 def _record_optouts(con: duckdb.DuckDBPyConnection, rows: list[_Row], actor: str, when: datetime) -> int:
-    # One register entry per returned row, its id derived from the row, so no return adds it twice.
+    # One register entry per returned row while none is active, its id derived from the row.
     added = [r.member_key for r in rows if optouts.record_from_return(
         con, f"return-{r.list_id}-{r.row}", r.member_key, actor=actor, when=when)]
     if added:

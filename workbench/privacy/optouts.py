@@ -271,27 +271,32 @@ def record_from_calls(con: duckdb.DuckDBPyConnection, *, actor: str,
 
 # ---- writers for the other paths onto the register (returns, erasure, bulk import) ----------------
 
-# One entry per "opted out" row of a returned list, its id derived from the row, so no return adds
-# it twice; none when an active entry already covers the member.
+# One entry per "opted out" row of a returned list, none when an active entry already covers the
+# member (so the same return twice adds nothing). A withdrawn entry covers nothing: a member who
+# opted out, was withdrawn in error and then opted out again on a later call gets a new entry.
 FROM_RETURN_QUERY = """
 INSERT INTO optouts (COLUMNS)
 SELECT ?, i.member_key, i.phone_hash, i.membership_hash, 'calls', 'asked_not_to_be_called', 'return', ?, ?
 FROM identities i
 WHERE i.member_key = ? AND NOT EXISTS (
     SELECT 1 FROM optouts o
-    WHERE o.optout_id = ?
-       OR (o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all')))
+    WHERE o.member_key = i.member_key AND o.withdrawn_at IS NULL AND o.scope IN ('calls', 'all'))
 RETURNING member_key
 """.replace("COLUMNS", ENTRY_COLUMNS)
+# Ids taken by earlier entries of the same returned row: the next one is numbered after them.
+RETURN_IDS_QUERY = "SELECT count(*) FROM optouts WHERE optout_id = ? OR starts_with(optout_id, ? || '#')"
 
 
 def record_from_return(con: duckdb.DuckDBPyConnection, optout_id: str, member_key: str, *, actor: str,
                        when) -> bool:
-    """Register a returned list's "opted out" row (source "return"); False if already covered.
+    """Register a returned list's "opted out" row (source "return"); False if an active entry already
+    covers the member. `optout_id` names the row; a row that opted out before gets "<id>#2", ...
 
     Runs in the caller's transaction (a returns import is all or nothing) and leaves auditing to it.
     """
-    return bool(con.execute(FROM_RETURN_QUERY, [optout_id, actor, when, member_key, optout_id]).fetchall())
+    taken = con.execute(RETURN_IDS_QUERY, [optout_id, optout_id]).fetchone()[0]
+    entry_id = f"{optout_id}#{taken + 1}" if taken else optout_id
+    return bool(con.execute(FROM_RETURN_QUERY, [entry_id, actor, when, member_key]).fetchall())
 
 
 ENTRY_EXISTS_QUERY = "SELECT 1 FROM optouts WHERE optout_id = ?"
