@@ -126,3 +126,15 @@ def test_a_directory_s_problems_name_its_services_table(tiny_org, tmp_path, monk
     assert main(["import", "services", str(folder), "--db", str(tmp_path / "s.duckdb")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("workbench: oruk/services.csv: 1 problem in 1 of ") and "row 3, name" in err
+
+
+def test_a_passphrase_file_saved_with_a_byte_order_mark_opens_the_store(tmp_path, monkeypatch, capsys):
+    # Older Windows Notepad saves UTF-8 with a BOM; the passphrase is the text after it.
+    store = tmp_path / "s.duckdb"
+    monkeypatch.setenv("WORKBENCH_PASSPHRASE", "correct horse battery staple")
+    assert main(["init", "--db", str(store)]) == 0
+    monkeypatch.delenv("WORKBENCH_PASSPHRASE")
+    secret = tmp_path / "pass.txt"
+    secret.write_text("correct horse battery staple\r\n", encoding="utf-8-sig")
+    assert main(["info", "--db", str(store), "--passphrase-file", str(secret)]) == 0
+    assert "wrong passphrase" not in capsys.readouterr().err

@@ -11,7 +11,7 @@ import re
 import stat
 import time
 import zipfile
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -471,6 +471,9 @@ def test_breach_report_escapes_markup_from_the_list_record_in_both_formats(store
 # ---- returns ---------------------------------------------------------------------------------------------
 
 
+MADE = registry.now().date()  # lists are made today: the day a call was made is today or later
+
+
 def _fill_xlsx(path: Path, outcomes: dict[int, tuple], out: Path) -> Path:
     book = openpyxl.load_workbook(path)
     ws = book.active
@@ -501,9 +504,9 @@ def test_results_round_trip_through_xlsx(store, tmp_path):
     filled = _fill_xlsx(
         done.path,
         {
-            1: ("resolved", datetime(2020, 4, 20), "AB"),
+            1: ("resolved", datetime.combine(MADE, datetime.min.time()), "AB"),
             2: ("Unreachable",),
-            3: ("needs more help", "21/04/2020"),
+            3: ("needs more help", f"{MADE:%d/%m/%Y}"),
             4: ("opted out",),
         },
         tmp_path / "returned.xlsx",
@@ -527,7 +530,7 @@ def test_results_round_trip_through_xlsx(store, tmp_path):
     assert entry == [("return", "calls")]
     assert store.execute(
         "SELECT called_on FROM list_members WHERE list_id = ? AND row_number = 3", [done.list_id]
-    ).fetchone()[0] == date(2020, 4, 21)
+    ).fetchone()[0] == MADE
     assert (
         store.execute("SELECT count(*) FROM audit_log WHERE action = 'returns_imported'").fetchone()[0] == 1
     )
@@ -556,7 +559,7 @@ def test_a_row_that_opts_out_again_after_a_withdrawal_is_on_the_register_again(s
     # member stayed callable).
     done = _export(store, tmp_path)
     opted = _row_key(store, done.list_id, 4)
-    steps = {"a": ("opted out",), "b": ("resolved",), "c": ("opted out", datetime(2020, 4, 27))}
+    steps = {"a": ("opted out",), "b": ("resolved",), "c": ("opted out", f"{MADE:%d/%m/%Y}")}
     for name, outcome in steps.items():
         if name == "b":
             optouts.withdraw(store, member_key=opted, actor="dp", reason="recorded_in_error")
@@ -567,6 +570,43 @@ def test_a_row_that_opts_out_again_after_a_withdrawal_is_on_the_register_again(s
     ids = store.execute("SELECT optout_id, withdrawn_at IS NULL FROM optouts WHERE member_key = ? "
                         "ORDER BY recorded_at", [opted]).fetchall()
     assert ids == [(f"return-{done.list_id}-4", False), (f"return-{done.list_id}-4#2", True)]
+
+
+def test_do_not_call_on_a_return_is_an_opt_out(store, tmp_path):
+    # The callers' briefing and the calls import both say "Do Not Call"; a return accepts it too.
+    done = _export(store, tmp_path)
+    result = returns.import_results(store, _fill_xlsx(done.path, {2: ("DNC",), 3: ("Do not call",)},
+                                                      tmp_path / "dnc.xlsx"), actor="ana")
+    assert result.changed == {"opted_out": 2}
+    for row in (2, 3):
+        assert optouts.suppress(store, pd.DataFrame({"member_key": [_row_key(store, done.list_id, row)]})
+                                ).kept.empty
+
+
+def test_an_older_copy_of_a_list_does_not_undo_a_newer_one(store, tmp_path):
+    done = _export(store, tmp_path)
+    newer = _fill_xlsx(done.path, {1: ("resolved", f"{MADE:%d/%m/%Y}")}, tmp_path / "friday.xlsx")
+    returns.import_results(store, newer, actor="ana")
+    store.execute("UPDATE list_members SET called_on = called_on + 2 WHERE list_id = ? AND row_number = 1",
+                  [done.list_id])  # the newer copy's call was two days after the older copy's
+    older = _fill_xlsx(done.path, {1: ("unreachable", f"{MADE:%d/%m/%Y}")}, tmp_path / "monday.xlsx")
+    with pytest.raises(InputError, match="row 1 of list .* already holds a later result"):
+        returns.import_results(store, older, actor="ana")
+    assert _states(store)[_row_key(store, done.list_id, 1)] == "resolved"
+
+
+def test_a_copy_of_a_destroyed_or_lost_list_coming_back_is_recorded_and_flagged(store, tmp_path):
+    done = _export(store, tmp_path)
+    registry.mark_destroyed(store, done.list_id, actor="sam")
+    breach.write_breach(store, done.list_id, tmp_path / "breach.md", actor="dp")
+    filled = _fill_xlsx(done.path, {1: ("resolved",)}, tmp_path / "found.xlsx")
+    result = returns.import_results(store, filled, actor="ana")
+    assert result.changed == {"resolved": 1}  # the call was made: it is recorded
+    assert any("recorded as destroyed" in w and "shred every copy" in w for w in result.warnings)
+    assert any("reported lost" in w and "data-protection lead" in w for w in result.warnings)
+    counts = json.loads(store.execute("SELECT counts FROM audit_log WHERE action = 'returns_imported'"
+                                      ).fetchone()[0])
+    assert counts["warnings"] == 2
 
 
 def test_results_round_trip_through_csv(store, tmp_path):
@@ -610,6 +650,12 @@ def _edit(path: Path, out: Path, row: int, column: str, value) -> Path:
         (1, "Outcome", "maybe", 'row 10, column Outcome: "maybe" is not an outcome. Write one of: resolved'),
         (1, "Outcome", "rang 07700 900001 twice", "row 10, column Outcome: the value is not an outcome"),
         (2, "Date called", "31/02/2020", "row 11, column Date called: is not a date we can read"),
+        # A name typed into the wrong column is never repeated: only call words are.
+        (1, "Outcome", "Mrs Alicia Quill", "row 10, column Outcome: the value is not an outcome"),
+        (1, "Outcome", "left msg", 'row 10, column Outcome: "left msg" is not an outcome'),
+        # A US-order date (1 December as 12/01) lands before the list was made.
+        (2, "Date called", (MADE - timedelta(days=1)).strftime("%d/%m/%Y"),
+         f"row 11, column Date called: is before the list was made ({MADE:%d/%m/%Y})"),
     ],
 )
 def test_bad_returns_are_reported_and_change_nothing(store, tmp_path, row, column, value, message):
@@ -619,7 +665,7 @@ def test_bad_returns_are_reported_and_change_nothing(store, tmp_path, row, colum
         returns.import_results(store, bad, actor="ana")
     text = str(raised.value)
     assert message in text and "returned.xlsx" in text and "nothing was imported" in text
-    for secret in ("Alice", "Alicia", "07700", "HYPERLINK"):
+    for secret in ("Alice", "Alicia", "Quill", "07700", "HYPERLINK"):
         assert secret not in text
     assert _states(store) == {}
     assert store.execute("SELECT count(*) FROM imports").fetchone()[0] == 0

@@ -253,9 +253,29 @@ def _protected_return(done: followups.Exported, tmp_path: Path, outcomes: dict) 
     return back
 
 
+def test_an_encrypted_list_that_comes_back_unprotected_is_flagged(store, tmp_path):
+    # The list went out as an encrypted workbook; a volunteer saved it without its password.
+    done = _export(store, tmp_path / "list.xlsx")
+    opened = tmp_path / "opened.xlsx"
+    plain = protection.decrypt_xlsx(done.path.read_bytes(), done.passphrase, file_name="list.xlsx")
+    opened.write_bytes(plain)
+    book = openpyxl.load_workbook(opened)
+    sheet = book.active
+    header_row = next(c.row for c in sheet["A"] if c.value == followups.LIST_ID)
+    header = [c.value for c in sheet[header_row]]
+    sheet.cell(header_row + 1, header.index(followups.OUTCOME) + 1, "resolved")
+    book.save(opened)
+    result = returns.import_results(store, opened, actor="ana")
+    assert result.changed == {"resolved": 1}
+    assert any("went out encrypted and came back unprotected" in w for w in result.warnings)
+    again = _protected_return(done, tmp_path, {2: ("unreachable",)})
+    assert not returns.import_results(store, again, actor="ana", passphrase=done.passphrase).warnings
+
+
 def test_returns_from_a_protected_workbook(store, tmp_path):
     done = _export(store, tmp_path / "list.xlsx")
-    back = _protected_return(done, tmp_path, {1: ("resolved", "07/04/2020", "AB"), 4: ("opted out",)})
+    today = registry.now().strftime("%d/%m/%Y")  # a call is made on or after the day its list was
+    back = _protected_return(done, tmp_path, {1: ("resolved", today, "AB"), 4: ("opted out",)})
     assert returns.needs_passphrase(back)
     with pytest.raises(InputError, match="is a password-protected list"):
         returns.import_results(store, back, actor="ana")

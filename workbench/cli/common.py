@@ -68,7 +68,7 @@ def passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str | None
     """--passphrase-file, else WORKBENCH_PASSPHRASE, else None (the caller may prompt)."""
     if getattr(args, "passphrase_file", None):
         try:
-            text = Path(args.passphrase_file).read_text(encoding="utf-8").strip()
+            text = Path(args.passphrase_file).read_text(encoding="utf-8-sig").strip()  # Notepad: a BOM
         except OSError as error:
             raise InputError(
                 f"Cannot read the passphrase file {args.passphrase_file}: {error.strerror}."

@@ -271,7 +271,7 @@ def _list_passphrase(args) -> str | None:
         return None
     if args.list_passphrase_file is not None:
         try:
-            return args.list_passphrase_file.read_text(encoding="utf-8").strip()
+            return args.list_passphrase_file.read_text(encoding="utf-8-sig").strip()  # Notepad: a BOM
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(
                 f"Cannot read the passphrase file {args.list_passphrase_file.name} ({type(error).__name__})."
@@ -301,6 +301,8 @@ def cmd_import(args) -> int:
         f"Recorded: {changed}. Already recorded: {result.unchanged}. Not yet called: {result.not_called}. "
         f"Erased since: {result.erased}."
     )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -145,7 +145,7 @@ WHERE database_name = current_database() AND table_name = 'list_protection'
 NO_PROTECTION_TABLE = "(SELECT NULL::VARCHAR AS list_id, NULL::VARCHAR AS method, NULL::VARCHAR AS reason)"
 
 
-def _protection_table(con: duckdb.DuckDBPyConnection) -> str:
+def protection_table(con: duckdb.DuckDBPyConnection) -> str:
     # A store made before list_protection existed gains it on its next write open; read-only until
     # then, its lists read as "not recorded" rather than failing.
     return "list_protection" if con.execute(PROTECTION_TABLE_QUERY).fetchone()[0] else NO_PROTECTION_TABLE
@@ -171,7 +171,7 @@ def get(con: duckdb.DuckDBPyConnection, list_id: str) -> ListRecord:
     Raises:
         InputError: no such list (the message says how to see every list).
     """
-    query = GET_QUERY.format(protection=_protection_table(con))
+    query = GET_QUERY.format(protection=protection_table(con))
     row = con.execute(query, [str(list_id).strip().upper()]).fetchone()
     if row is None:
         raise InputError(
@@ -231,7 +231,7 @@ def lists(
         recorded; "not recorded" for lists made before protection was recorded), status ("out",
         "PAST SHRED-BY" or "destroyed"), days_overdue, destroyed_at, destroyed_by.
     """
-    query = LISTS_QUERY.format(protection=_protection_table(con))
+    query = LISTS_QUERY.format(protection=protection_table(con))
     frame = con.execute(query, [outstanding]).df().rename(columns={"row_count": "rows"})
     today = pd.Timestamp(as_of or now().date())
     overdue = (today - pd.to_datetime(frame["shred_by"])).dt.days.clip(lower=0)

@@ -48,20 +48,40 @@ class Returns:
     not_called: int = 0  # blank outcome
     erased: int = 0  # the member was erased since the list was made
     list_ids: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # a copy of a list that should not exist came back, say
 
 
 
 REQUIRED = (LIST_ID, ROW, *PROTECTED, OUTCOME)
 MAX_PROBLEMS = 40
-SAFE_VALUE = r"^[A-Za-z][A-Za-z \-]{0,24}$"  # a value echoed in a problem must look like a word, not a person
+# What volunteers write for "do not call me again", as the callers' briefing and the calls import
+# name it: recorded as opted out.
+SYNONYMS = {"do not call": "opted_out", "dont call": "opted_out", "don t call": "opted_out",
+            "dnc": "opted_out", "no more calls": "opted_out"}
+# A value a problem repeats must be made only of words a volunteer writes about a call ("spoke to
+# her", "left msg"): anything else (a name typed into the wrong column) is "the value".
+CALL_WORDS = frozenset(
+    " ".join([*OUTCOMES, *SYNONYMS]).split()
+    + "no answer answered left msg message voicemail spoke to her him them called done ok yes not in busy "
+      "wrong number no. call back later helped help needs more opted out engaged rang twice again "
+      "maybe".split()
+)
 
 DONE_QUERY = "SELECT import_id FROM imports WHERE kind = 'returns' AND sha256 = ?"
 ISSUED_QUERY = """
-SELECT lm.list_id, lm.row_number, lm.member_key, lm.digest, lm.outcome, l.kind
+SELECT lm.list_id, lm.row_number, lm.member_key, lm.digest, lm.outcome, l.kind, lm.called_on
 FROM list_members lm JOIN lists l ON l.list_id = lm.list_id
 WHERE list_contains(?, lm.list_id)
 """
-KNOWN_LISTS_QUERY = "SELECT list_id, kind FROM lists WHERE list_contains(?, list_id)"
+# Each list named in the file: its kind, when it was made, and what became of it since (destroyed,
+# reported lost in a breach report) and how it went out (encrypted or not).
+KNOWN_LISTS_QUERY = """
+SELECT l.list_id, l.kind, l.created_at::DATE, l.destroyed_at::DATE,
+       EXISTS (SELECT 1 FROM audit_log a WHERE a.action = 'breach_report' AND a.object_id = l.list_id),
+       coalesce(p.method, 'none')
+FROM lists l LEFT JOIN {protection} p ON p.list_id = l.list_id
+WHERE list_contains(?, l.list_id)
+"""
 RECORD_OUTCOME = """
 UPDATE list_members SET outcome = ?, called_on = ?, returned_at = ? WHERE list_id = ? AND row_number = ?
 """
@@ -117,6 +137,7 @@ class ReturnedFile:
     sha256: str
     header: list[str]
     rows: list[tuple[int, list[object]]] = field(repr=False)  # people's names: never in a repr
+    encrypted: bool = False  # came back password-protected
 
 
 def read(path: str | Path, *, passphrase: str | None = None) -> ReturnedFile:
@@ -134,8 +155,9 @@ def read(path: str | Path, *, passphrase: str | None = None) -> ReturnedFile:
         raise InputError(f"No file at {path}. Give the path of the returned list (.xlsx or .csv).")
     # Read as any file from outside is: inside the ingest limits, so a hostile return is refused in
     # seconds (a cell declared at XFD1048576, a zip bomb, a line of a million fields).
-    header, rows = returned.read_table(path, header_first=LIST_ID, data=_decrypted(path, passphrase))
-    return ReturnedFile(path, _sha256(path), header, rows)
+    data = _decrypted(path, passphrase)
+    header, rows = returned.read_table(path, header_first=LIST_ID, data=data)
+    return ReturnedFile(path, _sha256(path), header, rows, encrypted=data is not None)
 
 
 def import_results(
@@ -176,8 +198,28 @@ def import_results(
     done = con.execute(DONE_QUERY, [sent.sha256]).fetchone()
     if done:
         return Returns(name, done[0], True)
-    rows, counts = _check_rows(con, name, sent.header, sent.rows)
-    return _apply(con, name, sent.sha256, rows, counts, actor.strip(), len(sent.rows))
+    rows, counts, known = _check_rows(con, name, sent.header, sent.rows)
+    warnings = _copies_that_should_not_exist(known, {r.list_id for r in rows}, sent.encrypted)
+    return _apply(con, name, sent.sha256, rows, counts, actor.strip(), len(sent.rows), warnings)
+
+
+def _copies_that_should_not_exist(known: dict, list_ids: set[str], encrypted: bool) -> tuple[str, ...]:
+    """What the organiser must act on: a copy of a list recorded destroyed or reported lost came back,
+    or a list that went out encrypted came back unprotected. Recorded anyway (the calls were made)."""
+    tell = "; tell your data-protection lead."
+    warnings = []
+    for list_id in sorted(list_ids):
+        _, _, destroyed, lost, method = known[list_id]
+        if destroyed is not None:
+            warnings.append(f"List {list_id} was recorded as destroyed on {destroyed:%d/%m/%Y}, yet a copy "
+                            "came back: find and shred every copy" + tell)
+        if lost:
+            warnings.append(f"List {list_id} was reported lost (a breach report was made), and a copy came "
+                            "back: record where it was found in the breach record" + tell)
+        if method != "none" and not encrypted:
+            warnings.append(f"List {list_id} went out encrypted and came back unprotected: delete every "
+                            "unprotected copy (email attachments, downloads)" + tell)
+    return tuple(warnings)
 
 
 def _problem(problems: list[str], file_name: str, line: int, column: str, text: str) -> None:
@@ -186,7 +228,7 @@ def _problem(problems: list[str], file_name: str, line: int, column: str, text: 
 
 def _check_rows(
     con: duckdb.DuckDBPyConnection, file_name: str, header: list[str], raw: list[tuple[int, list[object]]]
-) -> tuple[list[_Row], dict[str, int]]:
+) -> tuple[list[_Row], dict[str, int], dict]:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(
@@ -195,7 +237,8 @@ def _check_rows(
         )
     at = {name: header.index(name) for name in header if name}
     ids = sorted({str(cells[at[LIST_ID]]).strip().upper() for _, cells in raw if at[LIST_ID] < len(cells)})
-    known = dict(con.execute(KNOWN_LISTS_QUERY, [ids]).fetchall())
+    known = {r[0]: r[1:] for r in con.execute(
+        KNOWN_LISTS_QUERY.format(protection=registry.protection_table(con)), [ids]).fetchall()}
     issued = {(r[0], r[1]): r for r in con.execute(ISSUED_QUERY, [ids]).fetchall()}
     problems: list[str] = []
     rows: list[_Row] = []
@@ -213,7 +256,7 @@ def _check_rows(
             rows.append(checked)
     if problems:
         _raise_problems(file_name, problems)
-    return rows, counts
+    return rows, counts, known
 
 
 def _cell(cells: list[object], at: dict[str, int], column: str) -> object:
@@ -245,7 +288,7 @@ def _check_row(
             "as exported; `workbench lists` shows every list.",
         )
         return None
-    if known[list_id] != "followup":
+    if known[list_id][0] != "followup":
         _problem(
             problems,
             file_name,
@@ -270,11 +313,18 @@ def _check_row(
         _problem(problems, file_name, line, ROW, f"row {number} of list {list_id} appears twice; keep one.")
         return None
     seen.add((list_id, number))
-    _, _, member_key, digest, previous, _ = issued[(list_id, number)]
+    _, _, member_key, digest, previous, _, previous_on = issued[(list_id, number)]
     if digest and member_key is not None:
         _check_protected(con, file_name, line, list_id, number, cells, at, digest, problems)
     outcome = _outcome(file_name, line, _cell(cells, at, OUTCOME), problems)
-    called_on = _called_on(file_name, line, _cell(cells, at, DATE_CALLED), problems)
+    made = known[list_id][1]
+    called_on = _called_on(file_name, line, _cell(cells, at, DATE_CALLED), problems, made)
+    # An older copy of the list loaded after a newer one must not undo what the newer one recorded.
+    if outcome is not None and outcome != previous and called_on and previous_on and called_on < previous_on:
+        _problem(problems, file_name, line, OUTCOME,
+                 f"row {number} of list {list_id} already holds a later result (called "
+                 f"{previous_on:%d/%m/%Y}) than this file's ({called_on:%d/%m/%Y}). Leave this row's outcome "
+                 "blank, or send the later copy of the list.")
     if len(problems) > before:
         return None
     return _Row(line, list_id, number, member_key, outcome, previous, called_on)
@@ -308,14 +358,15 @@ def _check_protected(
 
 
 def _outcome(file_name: str, line: int, value: object, problems: list[str]) -> str | None:
-    import re
-
-    text = " ".join(str(value).replace("-", " ").replace("_", " ").split()).lower()
+    text = " ".join(str(value).replace("-", " ").replace("_", " ").replace("'", " ").split()).lower()
     if not text:
         return None
     if text in OUTCOMES:
         return OUTCOMES[text]
-    shown = f'"{value}"' if re.match(SAFE_VALUE, str(value)) else "the value"
+    if text in SYNONYMS:
+        return SYNONYMS[text]
+    words = text.split()
+    shown = f'"{text}"' if len(text) <= 25 and all(w in CALL_WORDS for w in words) else "the value"
     _problem(
         problems,
         file_name,
@@ -327,7 +378,7 @@ def _outcome(file_name: str, line: int, value: object, problems: list[str]) -> s
     return None
 
 
-def _called_on(file_name: str, line: int, value: object, problems: list[str]) -> date | None:
+def _called_on(file_name: str, line: int, value: object, problems: list[str], made: date) -> date | None:
     if isinstance(value, datetime):
         day = value.date()
     elif isinstance(value, date):
@@ -336,17 +387,18 @@ def _called_on(file_name: str, line: int, value: object, problems: list[str]) ->
         return None
     else:
         day = _parse_day(str(value).strip())
-    if day is None or day > registry.now().date() or day.year < 2000:
-        _problem(
-            problems,
-            file_name,
-            line,
-            DATE_CALLED,
-            "is not a date we can read, or is in the future. Write "
-            "the day the call was made as dd/mm/yyyy, e.g. 21/04/2020, or leave it blank.",
-        )
-        return None
-    return day
+    if day is None:
+        why = "is not a date we can read"
+    elif day > registry.now().date():
+        why = "is in the future"
+    elif day < made:
+        # A US-order date (12/1 for 1 December) or a year typed wrong usually lands before the list.
+        why = f"is before the list was made ({made:%d/%m/%Y}), so it cannot be the day of this call"
+    else:
+        return day
+    _problem(problems, file_name, line, DATE_CALLED,
+             f"{why}. Write the day the call was made as dd/mm/yyyy, e.g. 21/04/2020, or leave it blank.")
+    return None
 
 
 def _parse_day(text: str) -> date | None:
@@ -375,6 +427,7 @@ def _apply(
     counts: dict[str, int],
     actor: str,
     rows_read: int,
+    warnings: tuple[str, ...] = (),
 ) -> Returns:
     """Record the checked rows in one transaction: states, opt-outs, outcomes, the import, the audit."""
     changed = [r for r in rows if r.outcome != r.previous]
@@ -405,6 +458,7 @@ def _apply(
                 "erased": counts["erased"],
                 "optouts_added": added,
                 "lists": len({r.list_id for r in rows}),
+                **({"warnings": len(warnings)} if warnings else {}),
             },
             member_keys=[r.member_key for r in changed],
         )
@@ -418,6 +472,7 @@ def _apply(
         counts["not_called"],
         counts["erased"],
         tuple(sorted({r.list_id for r in rows})),
+        warnings,
     )
 
 

@@ -353,10 +353,12 @@ class ReturnsView(StoreBound):
             self.feedback.ok(f"{result.file_name} was imported before; nothing changed.")
         else:
             changed = ", ".join(f"{n:,} {what}" for what, n in result.changed.items()) or "none"
-            self.feedback.ok(
-                f"Imported {result.file_name}: {result.rows_read:,} rows; changed: {changed}; "
-                f"not called yet: {result.not_called:,}."
-            )
+            done = (f"Imported {result.file_name}: {result.rows_read:,} rows; changed: {changed}; "
+                    f"not called yet: {result.not_called:,}.")
+            if result.warnings:
+                self.feedback.warn(" ".join((done, *result.warnings)))
+            else:
+                self.feedback.ok(done)
             self.announce_change()
         return result
 
