@@ -583,6 +583,21 @@ def test_do_not_call_on_a_return_is_an_opt_out(store, tmp_path):
                                 ).kept.empty
 
 
+def test_notes_typed_under_a_returned_list_are_left_out_with_a_warning(store, tmp_path):
+    done = _export(store, tmp_path)
+    filled = _fill_xlsx(done.path, {1: ("resolved",)}, tmp_path / "notes.xlsx")
+    book = openpyxl.load_workbook(filled)
+    sheet = book.active
+    header_row = next(c.row for c in sheet["A"] if c.value == followups.LIST_ID)
+    header = [c.value for c in sheet[header_row]]
+    sheet.cell(sheet.max_row + 2, header.index(followups.INITIALS) + 1, "all done by Sunday, JS")
+    book.save(filled)
+    result = returns.import_results(store, filled, actor="ana")
+    assert result.changed == {"resolved": 1}
+    assert result.warnings == ("1 line(s) with no List ID, Row or Outcome (notes or totals typed under the "
+                               "list) were left out.",)
+
+
 def test_an_older_copy_of_a_list_does_not_undo_a_newer_one(store, tmp_path):
     done = _export(store, tmp_path)
     newer = _fill_xlsx(done.path, {1: ("resolved", f"{MADE:%d/%m/%Y}")}, tmp_path / "friday.xlsx")

@@ -200,6 +200,9 @@ def import_results(
         return Returns(name, done[0], True)
     rows, counts, known = _check_rows(con, name, sent.header, sent.rows)
     warnings = _copies_that_should_not_exist(known, {r.list_id for r in rows}, sent.encrypted)
+    if counts["not_rows"]:
+        warnings += (f"{counts['not_rows']} line(s) with no List ID, Row or Outcome (notes or totals "
+                     "typed under the list) were left out.",)
     return _apply(con, name, sent.sha256, rows, counts, actor.strip(), len(sent.rows), warnings)
 
 
@@ -243,8 +246,12 @@ def _check_rows(
     problems: list[str] = []
     rows: list[_Row] = []
     seen: set[tuple[str, int]] = set()
-    counts = {"not_called": 0, "erased": 0}
+    counts = {"not_called": 0, "erased": 0, "not_rows": 0}
     for line, cells in raw:
+        if not _cell_text(cells, at, LIST_ID) and not _cell_text(cells, at, ROW) \
+                and not _cell_text(cells, at, OUTCOME):
+            counts["not_rows"] += 1  # a note or a total typed under the list: no row of it
+            continue
         checked = _check_row(con, file_name, line, cells, at, known, issued, seen, problems)
         if checked is None:
             continue
@@ -257,6 +264,10 @@ def _check_rows(
     if problems:
         _raise_problems(file_name, problems)
     return rows, counts, known
+
+
+def _cell_text(cells: list[object], at: dict[str, int], column: str) -> str:
+    return str(_cell(cells, at, column)).strip()
 
 
 def _cell(cells: list[object], at: dict[str, int], column: str) -> object:
