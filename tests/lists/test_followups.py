@@ -598,6 +598,21 @@ def test_notes_typed_under_a_returned_list_are_left_out_with_a_warning(store, tm
                                "list) were left out.",)
 
 
+def test_a_return_whose_headers_changed_case_and_whose_outcome_holds_invisible_marks_is_read(store, tmp_path):
+    done = _export(store, tmp_path)
+    typed = {1: ("resolved\u200b",), 2: ("\u200fopted\u00a0out",)}  # a zero-width space, a direction mark
+    filled = _fill_xlsx(done.path, typed, tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(filled)
+    sheet = book.active
+    header_row = next(c.row for c in sheet["A"] if c.value == followups.LIST_ID)
+    for cell in sheet[header_row]:
+        if cell.value in (followups.LIST_ID, followups.OUTCOME):
+            cell.value = f" {cell.value.lower()}\u00a0"  # "list id", "outcome": a re-save in another tool
+    book.save(filled)
+    result = returns.import_results(store, filled, actor="ana")
+    assert result.changed == {"resolved": 1, "opted_out": 1}
+
+
 def test_an_older_copy_of_a_list_does_not_undo_a_newer_one(store, tmp_path):
     done = _export(store, tmp_path)
     newer = _fill_xlsx(done.path, {1: ("resolved", f"{MADE:%d/%m/%Y}")}, tmp_path / "friday.xlsx")

@@ -61,7 +61,7 @@ def read_table(
         )
     raw = _csv_rows(path) if suffix == ".csv" else _xlsx_rows(path, data)
     for index, (_line, cells) in enumerate(raw):
-        if cells and str(cells[0]).strip() == header_first:
+        if cells and label(cells[0]) == label(header_first):
             header = [str(c or "").strip() for c in cells]
             rows = [
                 (n, [_clean(c) for c in r])
@@ -74,6 +74,21 @@ def read_table(
         f'{path.name}: no header row starting with "{header_first}" was found. Send back the '
         "list as it was exported, with its header row unchanged."
     )
+
+
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                   "\u2066\u2067\u2068\u2069"))
+
+
+def label(value: object) -> str:
+    """A header or a word typed in a cell as compared: case, spaces (a no-break space too) and
+    invisible marks (zero-width spaces, direction marks) set aside, as a person reads it.
+
+    Examples:
+        >>> label("  OUTCOME\u00a0"), label("resolved\u200b")
+        ('outcome', 'resolved')
+    """
+    return " ".join(str(value or "").translate(INVISIBLE).split()).casefold()
 
 
 def _clean(value: object) -> object:

@@ -21,12 +21,22 @@ from workbench.ingest import limits, returned
 from workbench.lists import protection, registry
 from workbench.lists.followups import (
     DATE_CALLED,
+    FIRST,
+    INITIALS,
+    LAST,
     LIST_ID,
+    MEMBERSHIP,
+    NEEDS,
     OUTCOME,
     OUTCOME_STATE,
     OUTCOMES,
+    PHONE,
+    PROMPT,
     PROTECTED,
+    REASON,
     ROW,
+    URGENCY,
+    WARD,
     row_digest,
 )
 from workbench.privacy import optouts
@@ -53,6 +63,8 @@ class Returns:
 
 
 REQUIRED = (LIST_ID, ROW, *PROTECTED, OUTCOME)
+COLUMNS = (LIST_ID, ROW, MEMBERSHIP, FIRST, LAST, PHONE, WARD, NEEDS, URGENCY, PROMPT, REASON, OUTCOME,
+           DATE_CALLED, INITIALS)  # every column a list can go out with
 MAX_PROBLEMS = 40
 # What volunteers write for "do not call me again", as the callers' briefing and the calls import
 # name it: recorded as opted out.
@@ -232,6 +244,9 @@ def _problem(problems: list[str], file_name: str, line: int, column: str, text: 
 def _check_rows(
     con: duckdb.DuckDBPyConnection, file_name: str, header: list[str], raw: list[tuple[int, list[object]]]
 ) -> tuple[list[_Row], dict[str, int], dict]:
+    # Headers as the list was exported, whatever their case or spacing after a re-save ("outcome").
+    exported = {returned.label(c): c for c in COLUMNS}
+    header = [exported.get(returned.label(h), h) for h in header]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(
@@ -369,7 +384,7 @@ def _check_protected(
 
 
 def _outcome(file_name: str, line: int, value: object, problems: list[str]) -> str | None:
-    text = " ".join(str(value).replace("-", " ").replace("_", " ").replace("'", " ").split()).lower()
+    text = returned.label(str(value).replace("-", " ").replace("_", " ").replace("'", " "))
     if not text:
         return None
     if text in OUTCOMES:
