@@ -639,16 +639,25 @@ def test_a_copy_of_a_destroyed_or_lost_list_coming_back_is_recorded_and_flagged(
     assert counts["warnings"] == 2
 
 
-def test_results_round_trip_through_csv(store, tmp_path):
+@pytest.mark.parametrize(("encoding", "delimiter"), [("utf-8", ","), ("cp1252", ","), ("cp1252", ";")])
+def test_results_round_trip_through_csv(store, tmp_path, encoding, delimiter):
+    # Re-saved as a spreadsheet might: UTF-8 without QUOTE_ALL; Excel's "CSV (Comma delimited)" on a
+    # British PC (Windows-1252); or with a European locale's semicolons.
+    store.execute("UPDATE identities SET first_name = 'Zoë' WHERE first_name = 'Alice'")
+    for key, name in store.execute("SELECT member_key, first_name FROM identities").fetchall():
+        if encoding == "cp1252" and name and not name.isascii() and name != "Zoë":
+            # Excel writes "?" for a letter Windows-1252 lacks: that row would rightly be refused.
+            store.execute("UPDATE identities SET first_name = 'Ann' WHERE member_key = ?", [key])
     done = _export(store, tmp_path, "csv")
     with open(done.path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     header_at = next(i for i, r in enumerate(rows) if r[0] == followups.LIST_ID)
     outcome = rows[header_at].index(followups.OUTCOME)
     rows[header_at + 2][outcome] = "resolved"
+    assert any("Zoë" in r for r in rows)
     returned = tmp_path / "returned.csv"
-    with open(returned, "w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(rows)  # re-saved without QUOTE_ALL, as a spreadsheet might
+    with open(returned, "w", encoding=encoding, newline="") as handle:
+        csv.writer(handle, delimiter=delimiter).writerows(rows)
     result = returns.import_results(store, returned, actor="ana")
     assert result.changed == {"resolved": 1} and result.not_called == ON_LIST - 1
     assert _states(store) == {_row_key(store, done.list_id, 2): "resolved"}

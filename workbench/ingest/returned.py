@@ -20,7 +20,7 @@ from typing import TextIO
 
 from workbench import exports
 from workbench.errors import InputError
-from workbench.ingest import limits, workbooks
+from workbench.ingest import encodings, limits, workbooks
 
 SUFFIXES = (".csv", ".xlsx")
 Rows = list[tuple[int, list[object]]]
@@ -59,7 +59,7 @@ def read_table(
             f"Unsupported file extension: '{path.suffix}' ({path.name}). Supported formats: "
             ".csv, .xlsx (the list as it was sent out, with the outcome columns filled in)."
         )
-    raw = _csv_rows(path) if suffix == ".csv" else _xlsx_rows(path, data)
+    raw = _csv_rows(path, header_first) if suffix == ".csv" else _xlsx_rows(path, data)
     for index, (_line, cells) in enumerate(raw):
         if cells and label(cells[0]) == label(header_first):
             header = [str(c or "").strip() for c in cells]
@@ -75,6 +75,8 @@ def read_table(
         "list as it was exported, with its header row unchanged."
     )
 
+
+HEAD_BYTES = 1 << 16  # what the encoding and the separator are judged by
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                                    "\u2066\u2067\u2068\u2069"))
@@ -103,14 +105,46 @@ def _xlsx_rows(path: Path, data: bytes | None) -> Rows:
     return [(n, list(row)) for n, row in enumerate(rows, start=1)]
 
 
-def _csv_rows(path: Path) -> Rows:
+def _csv_rows(path: Path, header_first: str) -> Rows:
+    """A returned CSV's rows: UTF-8 as exported, or what Excel saves it as on a British PC (Windows-1252,
+    "CSV (Comma delimited)") or with a European locale (semicolons)."""
     limits.check_size(path)
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    try:
+        head.decode("utf-8")
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError as error:  # a cut character at the end of the head is still UTF-8
+        encoding = "utf-8-sig" if error.start > len(head) - 4 else _windows_or_detected(path, head)
+    return _csv_rows_as(path, encoding, _delimiter(head.decode(encoding, "replace"), header_first))
+
+
+def _windows_or_detected(path: Path, head: bytes) -> str:
+    """A list exported here and saved again by Excel on a British PC is Windows-1252; only bytes that
+    cannot be that are judged by the detector (a short sample of names fits several code pages)."""
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return encodings.detect(path, head)
+    return "cp1252"
+
+
+def _delimiter(text: str, header_first: str) -> str:
+    """The header row's separator: a comma, or the semicolon or tab a spreadsheet saved instead."""
+    for line in text.splitlines():
+        if label(line.replace('"', "")).startswith(label(header_first)):
+            return max(",;\t", key=line.count)
+    return ","
+
+
+def _csv_rows_as(path: Path, encoding: str, delimiter: str) -> Rows:
     csv.field_size_limit(limits.MAX_FIELD_BYTES)
     rows: Rows = []
     cells = 0
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            for number, row in enumerate(csv.reader(_lines(handle, path.name)), start=1):
+        with open(path, encoding=encoding, newline="") as handle:
+            reader = csv.reader(_lines(handle, path.name), delimiter=delimiter)
+            for number, row in enumerate(reader, start=1):
                 if len(row) > limits.MAX_COLUMNS:
                     raise limits.too_many_columns(path.name, len(row), f"row {number:,}")
                 cells += len(row)
