@@ -214,7 +214,9 @@ def test_writing_into_a_missing_folder_names_the_folder(tmp_path):
         ("list.doc", b"x", "Unsupported file extension: '.doc'"),
         ("list.xlsx", b"List ID,Row\n", "list.xlsx is not a readable .xlsx workbook"),
         ("list.csv", b"# only a notice\n", 'no header row starting with "Row"'),
-        ("list.csv", b"\xff\xfe\x00bad", "is not a UTF-8 CSV file"),
+        # A UTF-16 mark (Excel's "Unicode Text") is read as UTF-16: these bytes hold no header in it.
+        ("list.csv", b"\xff\xfe\x00bad", 'no header row starting with "Row"'),
+        ("list.csv", b"", 'no header row starting with "Row"'),
     ],
 )
 def test_unreadable_returns_say_what_to_do(tmp_path, name, content, message):
@@ -222,6 +224,13 @@ def test_unreadable_returns_say_what_to_do(tmp_path, name, content, message):
     path.write_bytes(content)
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
         returned.read_table(path, header_first="Row")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"])
+def test_a_returned_csv_is_read_in_the_encodings_spreadsheets_save(tmp_path, encoding):
+    path = tmp_path / "list.csv"
+    path.write_bytes("Row;Name\r\n1;Zoë Ní Bhriain\r\n".encode(encoding))
+    assert returned.read_table(path, header_first="Row") == (["Row", "Name"], [(2, ["1", "Zoë Ní Bhriain"])])
 
 
 def _chromium() -> str | None:

@@ -111,11 +111,14 @@ def _csv_rows(path: Path, header_first: str) -> Rows:
     limits.check_size(path)
     with open(path, "rb") as handle:
         head = handle.read(HEAD_BYTES)
+    encoding = encodings.bom(head) or "utf-8-sig"  # UTF-16 as Excel's "Unicode Text" saves it
     try:
-        head.decode("utf-8")
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError as error:  # a cut character at the end of the head is still UTF-8
-        encoding = "utf-8-sig" if error.start > len(head) - 4 else _windows_or_detected(path, head)
+        head.decode(encoding)
+    except UnicodeDecodeError as error:
+        # A character cut in two where the head ends is still UTF-8; anywhere else, it is not.
+        cut = len(head) == HEAD_BYTES and error.start > len(head) - 4
+        if encoding != "utf-8-sig" or not cut:
+            encoding = _windows_or_detected(path, head)
     return _csv_rows_as(path, encoding, _delimiter(head.decode(encoding, "replace"), header_first))
 
 
