@@ -115,9 +115,8 @@ def _csv_rows(path: Path, header_first: str) -> Rows:
     try:
         head.decode(encoding)
     except UnicodeDecodeError as error:
-        # A character cut in two where the head ends is still UTF-8; anywhere else, it is not.
-        cut = len(head) == HEAD_BYTES and error.start > len(head) - 4
-        if encoding != "utf-8-sig" or not cut:
+        # A character cut in two where the head ends is no evidence; anywhere else, the guess was wrong.
+        if not (len(head) == HEAD_BYTES and error.start > len(head) - 4):
             encoding = _windows_or_detected(path, head)
     return _csv_rows_as(path, encoding, _delimiter(head.decode(encoding, "replace"), header_first))
 
