@@ -211,7 +211,7 @@ def import_results(
     if done:
         return Returns(name, done[0], True)
     rows, counts, known = _check_rows(con, name, sent.header, sent.rows)
-    warnings = _copies_that_should_not_exist(known, {r.list_id for r in rows}, sent.encrypted)
+    warnings = _copies_that_should_not_exist(known, set(known), sent.encrypted)  # every list in the file
     if counts["not_rows"]:
         warnings += (f"{counts['not_rows']} line(s) with no List ID, Row or Outcome (notes or totals "
                      "typed under the list) were left out.",)
