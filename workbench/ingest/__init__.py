@@ -641,20 +641,18 @@ def _write_services(con, valid, actor, result: ImportResult, progress, columns) 
     if counts.relinked:
         result.warnings.append(f"{counts.relinked:,} earlier call references now match a listed service.")
     if counts.same_name:
-        shown = ", ".join(f'"{name[:60]}"' for name in counts.same_name[:5])
-        more = f" and {len(counts.same_name) - 5:,} more" if len(counts.same_name) > 5 else ""
         result.warnings.append(
             f"{len(counts.same_name):,} new service{'s have' if len(counts.same_name) > 1 else ' has'} the "
-            f"name of an active service already held under another id: {shown}{more}. Both are offered "
-            "to callers now. If they are the same service, retire the older entry: import a services "
-            "file listing its id and name with status inactive."
+            "name of an active service already held under another id: "
+            f"{_first_five(counts.same_name, 60)}. Both are offered to callers now. If they are the same "
+            "service, retire the older entry: import a services file listing its id and name with status "
+            "inactive."
         )
     if counts.nowhere:
-        shown = ", ".join(f'"{area[:40]}"' for area in counts.unknown_areas[:5])
-        more = f" and {len(counts.unknown_areas) - 5:,} more" if len(counts.unknown_areas) > 5 else ""
+        shown = _first_five(counts.unknown_areas, 40)
         some, they = ("services name", "they are") if counts.nowhere > 1 else ("service names", "it is")
         result.warnings.append(
-            f"{counts.nowhere:,} active {some} only areas that are no ward of the members ({shown}{more}), "
+            f"{counts.nowhere:,} active {some} only areas that are no ward of the members ({shown}), "
             f"so {they} offered to callers in no ward. List the wards each serves in its areas (as the "
             "members file names them), or leave areas empty for a service open to every ward."
         )
@@ -666,6 +664,12 @@ def _write_services(con, valid, actor, result: ImportResult, progress, columns) 
             "earlier import, or from another file); still offered to callers. To retire one, import a "
             "services file listing its id and name with status inactive."
         )
+
+
+def _first_five(names: list[str], width: int) -> str:
+    """Names for a warning: the first five, quoted and cut to `width`, then how many more."""
+    shown = ", ".join(f'"{name[:width]}"' for name in names[:5])
+    return shown + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
 
 
 INSERT_IMPORT = "INSERT INTO imports VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)"

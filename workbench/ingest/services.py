@@ -106,15 +106,17 @@ WHERE c.service_id IS NULL AND k.key = {norm_sql("c.raw_name")}
 SAME_NAME = f"""
 SELECT DISTINCT n.name FROM temp.ingest_services n
 JOIN services x ON {norm_sql("x.name")} = {norm_sql("n.name")} AND x.service_id <> n.service_id
-WHERE x.status = 'active' AND n.service_id NOT IN (SELECT service_id FROM services)
+WHERE coalesce(x.status, 'active') = 'active' AND n.service_id NOT IN (SELECT service_id FROM services)
   AND x.service_id NOT IN (SELECT service_id FROM temp.ingest_services)
 ORDER BY 1
 """
 
-# Active services the file does not list: a directory's own services removed upstream stay active.
+# Active services the file does not list (no status recorded counts as active, as everywhere): a
+# directory's own services removed upstream stay active.
 NOT_LISTED = """
 SELECT count(*) FROM services
-WHERE status = 'active' AND service_id NOT IN (SELECT service_id FROM temp.ingest_services)
+WHERE coalesce(status, 'active') = 'active'
+  AND service_id NOT IN (SELECT service_id FROM temp.ingest_services)
 """
 
 
