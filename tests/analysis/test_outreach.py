@@ -57,6 +57,21 @@ def test_headline(small):
     assert outreach.headline(small, round="R1")["needing_support"] == 2  # m1 and m3 (m6 opted out)
 
 
+@pytest.mark.parametrize("filters", [{}, {"branch": "Brook"}, {"outcome": "busy"}, {"round": "R1"},
+                                     {"date_from": "2020-04-20"}, {"ward": "North"}])
+def test_the_headline_without_its_needing_count_and_the_count_alone_make_the_whole(small, filters):
+    # The dashboard shows the snapshot's numbers first and the count read from the register after.
+    whole = outreach.headline(small, **filters)
+    alone = outreach.headline(small, **filters, needing=False)
+    assert "needing_support" not in alone
+    assert {**alone, "needing_support": outreach.needing_now(small, **filters)} == whole
+
+
+def test_the_needing_count_alone_checks_its_filters(small):
+    with pytest.raises(InputError, match="Known rounds"):
+        outreach.needing_now(small, round="R9")
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

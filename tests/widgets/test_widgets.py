@@ -213,6 +213,33 @@ def test_the_headline_and_chart_by_place_are_drawn_before_the_rest_is_queried(sy
     assert headline.split()[0] == f"{attempts:,}" and place == first_ward
 
 
+def test_the_chart_by_place_is_sent_before_the_count_needing_support_is_read(synthetic_store, monkeypatch):
+    # The count reads the opt-out register and the follow-ups (a quarter second, first time, on a
+    # national store); the chart is drawn from the snapshot alone and need not wait for it.
+    from workbench.analysis import outreach
+    from workbench.widgets import outreach as view
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = OutreachDashboard(StoreView(synthetic_store, db.DEMO_PASSPHRASE))
+    branch = page.branch.options[1]
+    seen = []  # (chart by place's first ward, headline shown) when the count is read
+    real = outreach.needing_now
+
+    def watched(con, **filters):
+        seen.append((page.by_place.figure.data[0].x[0], shown(page.headline)))
+        return real(con, **filters)
+
+    monkeypatch.setattr(view.outreach, "needing_now", watched)
+    page.branch.value = branch
+    with db.session(synthetic_store, db.DEMO_PASSPHRASE, read_only=True) as con:
+        first_ward = str(outreach.summary(con, by="ward", branch=branch)["ward"][0])
+        expected = outreach.headline(con, branch=branch)
+    [(place, headline_then)] = seen
+    assert place == first_ward and headline_then.split()[0] == f"{expected['attempts']:,}"
+    assert page.data.headline == expected
+    assert f"{expected['needing_support']:,} need support now" in " ".join(shown(page.headline).split())
+
+
 def test_a_progress_bar_shows_only_for_work_slow_enough_to_need_it():
     import time
 
@@ -364,10 +391,31 @@ def test_the_app_page_reads_other_tabs_only_when_shown(synthetic_store):
     assert page.page.layout.display == "none"
     page.store_view.passphrase_box.value = db.DEMO_PASSPHRASE
     assert page.page.layout.display is None and page.dashboard.data.headline
-    assert page.needs.frame is None
+    # The other tabs are not even built: the browser makes every widget before the passphrase box.
+    assert not hasattr(page, "needs") and all(not pane.children for pane in page.panes[1:])
     page.tabs.value = "Needs"
-    assert page.needs.frame is not None and not page.needs.feedback.value
-    assert page.needs.layout.display == "flex" and page.dashboard.layout.display == "none"
+    needs = page.needs
+    assert needs.frame is not None and not needs.feedback.value and page.panes[1].children == (needs,)
+    assert page.panes[1].layout.display == "flex" and page.dashboard.layout.display == "none"
+    page.tabs.value = "Outreach"
+    page.tabs.value = "Needs"  # built once
+    assert page.needs is needs and page.panes[1].children == (needs,)
+    page.tabs.value = "Follow-up lists"
+    assert page.lists.store is not None and page.registry.store is not None
+
+
+def test_the_app_page_shows_its_tabs_before_the_dashboard_reads_the_store(synthetic_store, monkeypatch):
+    # The chart by place can appear as soon as it is drawn, not after the map and the charts below.
+    from workbench.widgets.app import App
+    from workbench.widgets.outreach import OutreachDashboard
+
+    page = App(str(synthetic_store))
+    shown_when_read = []
+    real = OutreachDashboard.refresh
+    monkeypatch.setattr(OutreachDashboard, "refresh",
+                        lambda self: shown_when_read.append(page.page.layout.display) or real(self))
+    page.store_view.passphrase_box.value = db.DEMO_PASSPHRASE
+    assert shown_when_read == [None] and page.dashboard.data.by_place is not None
 
 
 def test_ward_filter_follows_the_branch(synthetic_store):

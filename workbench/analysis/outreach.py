@@ -285,13 +285,15 @@ def headline(
     date_from: str | None = None,
     date_to: str | None = None,  # noqa: A002
     outcome: str | None = None,
+    needing: bool = True,
 ) -> dict[str, float | int]:
     """The headline numbers for a selection of calls, for a dashboard's top line.
 
     Returns:
         {"attempts", "members_called", "reached", "contact_rate" (0-1, or 0.0 with nobody called),
         "needing_support"}: needing support counts the triage queue (opt-outs removed) judged on the
-        answered calls in the selection.
+        answered calls in the selection. With `needing=False` it is left out (`needing_now` gives it
+        later): it reads the register and the follow-ups, the rest only the snapshot.
 
     Raises:
         InputError: an unknown filter value.
@@ -299,13 +301,34 @@ def headline(
     filters = _filters(con, branch, ward, round, date_from, date_to, outcome)
     with snapshot.get(con).cursor() as cursor:
         attempts, called, reached = cursor.execute(*_headline_sql(filters)).fetchone()
-    return {
+    numbers = {
         "attempts": int(attempts),
         "members_called": int(called),
         "reached": int(reached),
         "contact_rate": reached / called if called else 0.0,
-        "needing_support": needing_support(con, filters),
     }
+    if needing:
+        numbers["needing_support"] = needing_support(con, filters)
+    return numbers
+
+
+def needing_now(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    branch: str | None = None,
+    ward: str | None = None,
+    round: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,  # noqa: A002
+    outcome: str | None = None,
+) -> int:
+    """`headline`'s "needing_support" on its own: members needing support in the selection, after
+    suppression (opt-outs, erasures, deceased or moved removed).
+
+    Raises:
+        InputError: an unknown filter value.
+    """
+    return needing_support(con, _filters(con, branch, ward, round, date_from, date_to, outcome))
 
 
 def _headline_sql(filters: dict) -> tuple[str, list]:
@@ -504,6 +527,7 @@ __all__ = [
     "STOPPING",
     "attempts_distribution",
     "headline",
+    "needing_now",
     "needing_support",
     "rollup",
     "summaries",

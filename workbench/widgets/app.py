@@ -19,40 +19,31 @@ TABS = ("Outreach", "Needs", "Services", "Follow-up lists")
 
 
 class App(widgets.VBox):
-    """The whole page. Nothing but the passphrase box shows until the store opens."""
+    """The whole page. Nothing but the passphrase box shows until the store opens.
+
+    Only the outreach tab is built with the page. Each other tab's views are built the first time it
+    is chosen: the browser makes every widget of a page before it shows the passphrase box, and the
+    other tabs held 250 of the page's 330.
+    """
 
     def __init__(self, path: str | None = None, passphrase: str = "") -> None:
         warm_up()  # before the first visitor: Voilà runs this notebook ahead of time
-        self.store_view = StoreView(path, passphrase, auto_open=bool(passphrase), show_path=False)
+        self.store_view = StoreView(path, passphrase, auto_open=False, show_path=False)
+        self.page = widgets.VBox(layout=widgets.Layout(display="none"))
+        # Shown before the dashboard reads the store: its chart by place then appears as soon as it
+        # is drawn, not after the map and the charts below it.
+        self.store_view.when_open(self._opened)
         self.dashboard = OutreachDashboard(self.store_view)
-        # Only the dashboard reads the store when it opens; each other tab reads when first shown.
-        self.needs = NeedsView(self.store_view, lazy=True)
-        self.services = ServicesView(self.store_view, lazy=True)
-        self.volunteers = VolunteersView(self.store_view, lazy=True)
-        self.lists = FollowupListView(self.store_view, lazy=True)
-        self.registry = RegistryView(self.store_view, lazy=True)
-        self.views_by_tab = (
-            (self.dashboard,),
-            (self.needs,),
-            (self.services, self.volunteers),
-            (self.lists, self.registry),
-        )
-        self.panes = (
-            self.dashboard,
-            self.needs,
-            widgets.VBox([self.services, heading("Volunteers", 2), self.volunteers]),
-            widgets.VBox([self.lists, heading("Lists that are out", 2), self.registry]),
-        )
+        hidden = [widgets.VBox(layout=widgets.Layout(display="none")) for _ in TABS[1:]]
+        self.panes = (self.dashboard, *hidden)
+        self.views_by_tab: list[tuple] = [(self.dashboard,), (), (), ()]
         # A button bar over panes that stay on the page, shown one at a time. (ipywidgets.Tab left the
         # charts of a tab not yet looked at blank.)
         self.tabs = widgets.ToggleButtons(options=TABS, value=TABS[0], style={"button_width": "10em"})
         self.tabs.add_class("wb-tabs")
-        for pane in self.panes[1:]:
-            pane.layout.display = "none"
         self.body = widgets.VBox(self.panes, layout=widgets.Layout(border="1px solid #ccd", padding="6px"))
-        self.page = widgets.VBox([self.tabs, self.body], layout=widgets.Layout(display="none"))
+        self.page.children = [self.tabs, self.body]
         self.tabs.observe(self._tab_chosen, names="value")
-        self.store_view.when_open(self._opened)
         super().__init__(
             [
                 note(
@@ -66,13 +57,36 @@ class App(widgets.VBox):
             layout=widgets.Layout(max_width="1240px"),
         )
         self.add_class("wb-app")
+        if passphrase:
+            self.store_view.open_store()
 
     def _tab_chosen(self, change) -> None:
         index = TABS.index(change["new"])
+        self._build(index)
         for number, pane in enumerate(self.panes):
             pane.layout.display = "flex" if number == index else "none"
         for view in self.views_by_tab[index]:
             view.show()
+
+    def _build(self, index: int) -> None:
+        """Make tab `index`'s views, once. They read the store when shown (`show`), not before."""
+        if self.views_by_tab[index]:
+            return
+        if index == 1:
+            self.needs = NeedsView(self.store_view, lazy=True)
+            views, children = (self.needs,), [self.needs]
+        elif index == 2:
+            self.services = ServicesView(self.store_view, lazy=True)
+            self.volunteers = VolunteersView(self.store_view, lazy=True)
+            views = (self.services, self.volunteers)
+            children = [self.services, heading("Volunteers", 2), self.volunteers]
+        else:
+            self.lists = FollowupListView(self.store_view, lazy=True)
+            self.registry = RegistryView(self.store_view, lazy=True)
+            views = (self.lists, self.registry)
+            children = [self.lists, heading("Lists that are out", 2), self.registry]
+        self.views_by_tab[index] = views
+        self.panes[index].children = children
 
     def _opened(self, _store: Store) -> None:
         self.page.layout.display = None
