@@ -18,6 +18,7 @@ from workbench.ingest.files import ROW, quote
 from workbench.ingest.headers import ALIASES, normalise
 from workbench.ingest.labels import VOCABULARIES, accepted, lookup
 from workbench.ingest.problems import Check
+from workbench.privacy import pseudonymise
 from workbench.vocabulary import NEED_CATEGORIES
 
 MAX_TEXT = 1_000
@@ -199,7 +200,7 @@ def member_rules(serials: bool) -> list[Rule]:
     return [
         Rule(
             "membership_number",
-            value=r"upper(regexp_replace({t}, '\s+', '', 'g'))",
+            value=pseudonymise.MEMBERSHIP_NUMBER_SQL,
             problem="CASE WHEN {t} IS NULL THEN 'is blank; every row needs a membership number' END",
             fix="fill in the membership number, or remove the row",
         ),

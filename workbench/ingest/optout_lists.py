@@ -70,6 +70,8 @@ def read_entries(frame: pd.DataFrame, name: str, default_reason: str, default_sc
     for number, values in zip(numbers, frame.to_dict("records"), strict=True):
         rows.append(_entry(name, int(number), values, phone_col, number_col, default_reason, default_scope))
     entries = pd.DataFrame([r for r in rows if r], columns=["phone", "number", "reason", "scope"])
+    entries["number"] = pd.Series(pseudonymise.normalise_membership_numbers(_values(entries["number"])),
+                                  index=entries.index, dtype="object")
     return entries.drop_duplicates(ignore_index=True)
 
 
@@ -101,7 +103,7 @@ def _entry(name: str, row: int, values: dict, phone_col, number_col, reason: str
     if phone_text and phone is None:
         raise InputError(f'{name} row {row}, column "{phone_col}": not a UK phone number. Write it like '
                          "07700 900123 or +44 7700 900123, or leave the cell empty. Nothing was imported.")
-    number = pseudonymise.normalise_membership_number(number_text) if number_text else None
+    number = number_text or None  # normalised with the file's other numbers (`_read_entries`)
     row_reason, row_scope = _row_vocab(name, row, values, reason, scope)
     return phone, number, row_reason, row_scope
 

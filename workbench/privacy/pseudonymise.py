@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Iterable
 
 import duckdb
+import pyarrow as pa
 
 from workbench.errors import InputError
 from workbench.store import db
@@ -35,14 +37,45 @@ def keyed(secret: bytes, values: Iterable[str | None], length: int = 64) -> list
             for v in values]
 
 
+# Membership numbers compare without case, spaces or invisible marks: ' syn 0001 ', 'SYN\u00a00001'
+# (a no-break space, as spreadsheets paste it) and 'syn0001' are one number. One expression, run by
+# DuckDB, serves the import (on a file's column, `ingest.fields`) and every lookup by number
+# (`normalise_membership_numbers`), so the two cannot disagree: Python's str.upper makes 'ß' 'SS'
+# where DuckDB's makes it 'ẞ', and an opt-out typed with such a number never reached the member.
+MEMBERSHIP_NUMBER_SQL = r"upper(regexp_replace({t}, '[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}\p{Cf}]+', '', 'g'))"
+_NORMALISER: duckdb.DuckDBPyConnection | None = None
+_NORMALISER_LOCK = threading.Lock()
+
+
+def normalise_membership_numbers(values: Iterable[str | None]) -> list[str | None]:
+    """Each membership number as the store holds it (`MEMBERSHIP_NUMBER_SQL`); None stays None.
+
+    Examples:
+        >>> normalise_membership_numbers([" syn 0001 ", "syn\u00a00001", None])
+        ['SYN0001', 'SYN0001', None]
+    """
+    global _NORMALISER
+    numbers = pa.table({"t": pa.array(list(values), pa.string())})
+    if not numbers.num_rows:
+        return []
+    with _NORMALISER_LOCK:
+        if _NORMALISER is None:
+            _NORMALISER = duckdb.connect()
+        with _NORMALISER.cursor() as cursor:
+            cursor.register("numbers", numbers)
+            # A plain scan keeps the rows' order.
+            result = cursor.execute(f"SELECT {MEMBERSHIP_NUMBER_SQL.replace('{t}', 't')} FROM numbers")
+            return result.fetch_arrow_table().column(0).to_pylist()
+
+
 def normalise_membership_number(value: str) -> str:
-    """Membership numbers compare without case or spaces: ' syn 0001 ' == 'SYN0001'."""
-    return "".join(value.split()).upper()
+    """One membership number as the store holds it: ' syn 0001 ' -> 'SYN0001'."""
+    return normalise_membership_numbers([value])[0]
 
 
 def member_keys(con: duckdb.DuckDBPyConnection, membership_numbers: Iterable[str]) -> list[str]:
     """The member_key for each membership number, under the store's 'member' key."""
-    numbers = [normalise_membership_number(n) for n in membership_numbers]
+    numbers = normalise_membership_numbers(membership_numbers)
     return keyed(db.key(con, "member"), numbers, MEMBER_KEY_LENGTH)
 
 

@@ -73,7 +73,7 @@ def _members(con: duckdb.DuckDBPyConnection, org: Organisation, keys: list[str])
 
 def _identities(con: duckdb.DuckDBPyConnection, org: Organisation, keys: list[str]) -> int:
     m = org.members
-    numbers = [pseudonymise.normalise_membership_number(n) for n in m["membership_number"]]
+    numbers = pseudonymise.normalise_membership_numbers(m["membership_number"])
     phones = m["phone"].astype(object).where(m["phone"].notna(), None)
     frame = pd.DataFrame(
         {
