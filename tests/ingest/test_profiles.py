@@ -353,6 +353,9 @@ def test_spoke_opt_outs_join_the_register(con, tools):
         ("Do not call again", "do_not_call"),
         ("Moved away", "deceased_moved"),
         ("Line engaged", "busy"),
+        ("Voicemial left", "voicemail"),
+        ("Number not in service", "wrong_number"),
+        ("Not a good time, call back", "call_back_later"),
     ],
 )
 def test_wordy_outcome_labels_are_matched_by_meaning(con, tmp_path, label, outcome):
@@ -362,6 +365,16 @@ def test_wordy_outcome_labels_are_matched_by_meaning(con, tmp_path, label, outco
     ).to_csv(path, index=False)
     ingest.import_calls(con, path)
     assert con.execute("SELECT outcome FROM calls").fetchone()[0] == outcome
+
+
+@pytest.mark.parametrize("label", ["Away", "Interested", "A:", "Not busy", "Not contacted",
+                                   "Never call again", "表ポあA鷗ŒéＢ逍Üßªąñ2丂㐀𠀀"])
+def test_a_label_holding_fewer_words_than_an_outcome_or_a_negation_it_lacks_is_not_matched(label):
+    # Token-set ratio scores a subset 100: "Away" read as deceased or moved left a member off every
+    # list, "Contact" read as do not call put them on the register.
+    from workbench.ingest import labels
+
+    assert labels.by_meaning([label]) == {}
 
 
 def test_an_outcome_label_that_means_nothing_is_still_a_row_problem(con, tmp_path):

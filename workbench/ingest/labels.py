@@ -80,6 +80,7 @@ _OUTCOME_LABELS = {
         "Moved",
         "Moved away",
         "Died",
+        "Passed away",
         "Gone away",
         "Deceased or moved",
     ),
@@ -161,9 +162,13 @@ MEANING_ACCEPT, MEANING_MARGIN = 85.0, 5.0
 def by_meaning(labels: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
     """Outcome codes for labels no vocabulary or mapping names, matched by meaning, per label.
 
-    "Engaged" is busy, "Voicemail left" is voicemail, "Do not call again" is do not call and
-    "Moved away" is deceased/moved: rapidfuzz's token-set ratio lets a label carry extra words,
-    and word order does not matter. A label close to two outcomes is left alone.
+    "Line engaged" is busy, "Voicemail left" is voicemail and "Do not call again" is do not call:
+    rapidfuzz's token-set ratio lets a label carry extra words, and word order does not matter. It
+    must not drop words, though: the token-set ratio of "Contact" and "Do not contact" is 100 too.
+    So a known label counts only when each of its words is in the label (or one spelled a letter or
+    two apart), and the label says "not", "no" or "never" only where the known label does: "Away" is
+    not "Moved away", "Interested" is not "Not interested", "Not contacted" is not "Contacted". A
+    label close to two outcomes is left alone.
 
     Args:
         labels: the distinct labels in a file's outcome column (not per row).
@@ -181,10 +186,12 @@ def by_meaning(labels: list[str], known: dict[str, str] | None = None) -> dict[s
     for label in labels:
         if label is None or not normalise(label) or normalise(label) in normalised:
             continue
-        text = " ".join(_words(label))
+        words = _words(label)
+        text = " ".join(words)
         best: dict[str, float] = {}
         for known_text, code in readable:
-            best[code] = max(best.get(code, 0.0), fuzz.token_set_ratio(text, known_text))
+            if _covers(words, known_text.split()):
+                best[code] = max(best.get(code, 0.0), fuzz.token_set_ratio(text, known_text))
         ranked = sorted(best.items(), key=lambda item: -item[1])
         if ranked and ranked[0][1] >= MEANING_ACCEPT and (
             len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= MEANING_MARGIN
@@ -195,6 +202,21 @@ def by_meaning(labels: list[str], known: dict[str, str] | None = None) -> dict[s
 
 def _words(label: str) -> list[str]:
     return [w for w in normalise_words(label) if w]
+
+
+# Words that turn a label's meaning around ("don't" splits into "don" and "t").
+NEGATIONS = frozenset({"no", "not", "non", "never", "don", "dont", "cannot", "cant", "won", "wont", "unable"})
+
+
+def _covers(words: list[str], known: list[str]) -> bool:
+    """Each known word is among `words` (a word of more than four letters may be misspelled by a
+    letter or two), and `words` negate only what the known label negates."""
+    def present(word: str) -> bool:
+        if len(word) <= 4:
+            return word in words
+        return any(fuzz.ratio(word, w) >= MEANING_ACCEPT for w in words)
+
+    return all(present(w) for w in known) and NEGATIONS.intersection(words) <= NEGATIONS.intersection(known)
 
 
 def normalise_words(text: str) -> list[str]:
