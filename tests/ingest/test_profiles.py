@@ -325,10 +325,16 @@ def test_a_plain_export_with_date_called_gets_a_round_from_its_dates_or_from_rou
     assert con.execute("SELECT DISTINCT round FROM calls").fetchall() == [("April check-ins",)]
 
 
-def test_nationbuilder_contact_log_times_become_uk_local_time(con, tools):
+def test_nationbuilder_contact_log_reaches_its_people_by_id_at_uk_local_time(con, tools):
     ingest.import_members(con, tools["nationbuilder_people"])
+    members = con.execute("SELECT count(*) FROM members").fetchone()[0]
     result = ingest.import_calls(con, tools["nationbuilder_contacts"])
     assert result.profile == "nationbuilder_contacts"
+    # Every call reaches a person of the people export by their NationBuilder id: none made a new,
+    # empty member ("person_id" is also a synonym of the membership number).
+    assert con.execute("SELECT count(*) FROM members").fetchone()[0] == members
+    assert con.execute("SELECT count(*) FROM calls JOIN members USING (member_key) WHERE branch IS NULL"
+                       ).fetchone()[0] == 0
     log = pd.read_csv(tools["nationbuilder_contacts"], dtype=str)
     # 2020-03-30T08:24:00+00:00 was 09:24 in London (British Summer Time).
     stamp = pd.Timestamp(log["created_at"].iloc[0]).tz_convert("Europe/London").tz_localize(None)

@@ -293,6 +293,7 @@ def match(
     """
     fields = KINDS[kind]
     chosen = _mapped(kind, headers, (mapping or {}).get("columns", {}), file_name)
+    chosen.update(_profile_named(names or {}, headers, chosen))
     scores = dict.fromkeys(chosen, 100.0)
     pairs = _scored_pairs(fields, headers, names or {}, fit)
     taken = set(chosen.values())
@@ -310,6 +311,23 @@ def match(
         if WEAK <= adjusted < ACCEPT and name not in chosen and header not in taken
     ]
     return HeaderMatch(chosen, [h for h in headers if h not in taken], scores, _first_per_header(weak))
+
+
+def _profile_named(profile_names: dict, headers: list[str], chosen: dict[str, str]) -> dict[str, str]:
+    """Fields whose header is, exactly, the one the format profile names for them. These win over a
+    synonym's equal score: NationBuilder's contact log names the person by "person_id", which is also
+    a synonym of the membership number, and its calls all went to new, empty members."""
+    found: dict[str, str] = {}
+    taken = set(chosen.values())
+    for name, candidates in profile_names.items():
+        if name in chosen:
+            continue
+        wanted = {normalise(c) for c in candidates}
+        header = next((h for h in headers if normalise(h) in wanted and h not in taken), None)
+        if header is not None:
+            found[name] = header
+            taken.add(header)
+    return found
 
 
 def _scored_pairs(fields, headers, profile_names, fit) -> list[tuple[float, int, str, str, float]]:
