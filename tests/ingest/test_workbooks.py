@@ -229,3 +229,44 @@ def test_namespaced_sheet_xml_is_scanned_too(tmp_path):
     assert b"<x:f>" in zipfile.ZipFile(prefixed).read("xl/worksheets/sheet1.xml")
     with pytest.raises(InputError, match="A2 holds a formula Excel never calculated"):
         workbooks.read_frame(prefixed, None)
+
+
+# -- the OOXML escape (_xHHHH_) -------------------------------------------------------------------------
+
+# Text a workbook cannot hold as typed: xlsxwriter writes U+FFFE, U+FFFF and control characters as _xHHHH_
+# and a literal "_xHHHH_" as "_x005F_xHHHH_"; calamine decodes only _x00HH_, and "_x00+F_" as if it were one.
+AWKWARD = ["\ufffe", "\uffff", "a\x01b\x1bc\x1f", "x\ry", "_x0041_", "_x005F_", "_x005f_", "_xFFFE_",
+           "\ufffex0041_", "_x00+F_", "__x0041__", "_xD800_", "\U0001f600", "plain"]
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["shared strings", "inline strings"])
+def test_text_a_workbook_escapes_reads_back_exactly(tmp_path, inline):
+    path = tmp_path / "awkward.xlsx"
+    book = xlsxwriter.Workbook(path, {"constant_memory": inline, "strings_to_numbers": False})
+    sheet = book.add_worksheet()
+    sheet.write_string(0, 0, "Ward")
+    for row, text in enumerate(AWKWARD, start=1):
+        sheet.write_string(row, 0, text)
+    book.close()
+    assert [row[0] for row in workbooks.read_rows(path)] == ["Ward", *AWKWARD]
+    assert list(workbooks.read_frame(path, None)["Ward"]) == AWKWARD
+    assert [row[0] for row in workbooks.read_rows(path, data=path.read_bytes())] == ["Ward", *AWKWARD]
+
+
+def test_escapes_are_decoded_once_as_the_standard_says_whoever_wrote_them(tmp_path):
+    """ECMA-376 ST_Xstring: each _xHHHH_ (a UTF-16 code, hex in either case) is decoded once, in order."""
+    written = tmp_path / "written.xlsx"
+    book = xlsxwriter.Workbook(written, {"constant_memory": True})
+    book.add_worksheet().write_column(0, 0, ["Ward", "ONE", "TWO", "THREE", "FOUR", "FIVE"])
+    book.close()
+    raw = {b"ONE": b"North_xfffe_End", b"TWO": b"_x005f_xFFFE_", b"THREE": b"_xD83D__xDE00_ smile",
+           b"FOUR": b"_x0041__x005F__xD800_", b"FIVE": b"_x005F_x00+F_"}
+
+    def escape(xml: bytes) -> bytes:
+        for placeholder, text in raw.items():
+            xml = xml.replace(b">" + placeholder + b"<", b">" + text + b"<")
+        return xml
+
+    path = rewrite_sheet(written, tmp_path / "escaped.xlsx", escape)
+    expected = ["North\ufffeEnd", "_xFFFE_", "\U0001f600 smile", "A__xD800_", "_x00+F_"]
+    assert [row[0] for row in workbooks.read_rows(path)[1:]] == expected

@@ -553,6 +553,41 @@ def test_importing_returns_again_changes_nothing(store, tmp_path):
     assert store.execute("SELECT count(*) FROM imports WHERE kind = 'returns'").fetchone()[0] == 2
 
 
+# First names a workbook cannot hold as typed (from the Big List of Naughty Strings), one per person on the
+# list: xlsxwriter writes U+FFFE, U+FFFF and control characters as _xHHHH_ escapes and a literal "_xHHHH_"
+# as "_x005F_xHHHH_". calamine decodes only _x00HH_ (and reads "_x00+F_" as one), so both readings of
+# "_xFFFE_" must be told apart from the XML itself.
+AWKWARD_NAMES = (
+    "\ufffe",
+    "Ann\uffff",
+    "A\x01\x1b[0mB",
+    "_x0041_",
+    "_x005F_",
+    "_xFFFE_ and \ufffex0041_",
+    "_x00+F_",
+)
+
+
+def awkward_names(con) -> None:
+    """Give SYN01-07, the people on the list, the awkward first names."""
+    for n, name in enumerate(AWKWARD_NAMES, start=1):
+        con.execute("UPDATE identities SET first_name = ? WHERE membership_number = ?", [name, f"SYN0{n}"])
+
+
+def test_names_a_workbook_escapes_come_back_exactly_from_the_unmodified_list(store, tmp_path):
+    awkward_names(store)
+    done = _export(store, tmp_path)
+    header, rows = read_returned(done.path, header_first=followups.LIST_ID)
+    names = [cells[header.index(followups.FIRST)] for _, cells in rows]
+    assert sorted(names) == sorted(AWKWARD_NAMES)
+    for _, cells in rows:  # each on its own row, as stored
+        key = _row_key(store, done.list_id, cells[header.index(followups.ROW)])
+        stored = store.execute("SELECT first_name FROM identities WHERE member_key = ?", [key]).fetchone()[0]
+        assert cells[header.index(followups.FIRST)] == stored
+    result = returns.import_results(store, done.path, actor="ana")
+    assert (result.changed, result.not_called, result.rows_read) == ({}, ON_LIST, ON_LIST)
+
+
 def test_a_row_that_opts_out_again_after_a_withdrawal_is_on_the_register_again(store, tmp_path):
     # Opted out, withdrawn as recorded in error, resolved, then opted out again on a later call: the
     # withdrawn entry of that row must not stop the new one (it did: the CLI said "opted out" and the

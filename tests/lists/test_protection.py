@@ -19,9 +19,10 @@ import pytest
 from msoffcrypto.exceptions import InvalidKeyError
 
 from tests.conftest import PASSPHRASE
-from tests.lists.test_followups import ON_LIST, _build, _fill_xlsx
+from tests.lists.test_followups import AWKWARD_NAMES, ON_LIST, _build, _fill_xlsx, awkward_names
 from workbench.cli import main
 from workbench.errors import InputError
+from workbench.ingest.returned import read_table as read_returned
 from workbench.lists import breach, followups, protection, registry, returns
 from workbench.store import db
 
@@ -286,6 +287,16 @@ def test_returns_from_a_protected_workbook(store, tmp_path):
     result = returns.import_results(store, back, actor="ana", passphrase=as_read_out)
     assert result.changed == {"resolved": 1, "opted_out": 1} and result.rows_read == ON_LIST
     assert returns.import_results(store, back, actor="ana", passphrase=done.passphrase).already_imported
+
+
+def test_names_a_workbook_escapes_come_back_exactly_from_the_unmodified_protected_list(store, tmp_path):
+    awkward_names(store)
+    done = _export(store, tmp_path / "list.xlsx")
+    plain = protection.decrypt_xlsx(done.path.read_bytes(), done.passphrase, file_name="list.xlsx")
+    header, rows = read_returned(done.path, header_first=followups.LIST_ID, data=plain)
+    assert sorted(cells[header.index(followups.FIRST)] for _, cells in rows) == sorted(AWKWARD_NAMES)
+    result = returns.import_results(store, done.path, actor="ana", passphrase=done.passphrase)
+    assert (result.changed, result.not_called, result.warnings) == ({}, ON_LIST, ())
 
 
 def test_cli_imports_a_protected_return_with_a_passphrase_file(store_path, tmp_path, capsys, monkeypatch):

@@ -10,6 +10,9 @@ shows its value across every cell it covers, so that value is copied into each (
 told). A cell holding an Excel error (#DIV/0!, #N/A, ...) or a formula no spreadsheet ever
 calculated has no value to import, so the sheet is refused, naming each such cell: calamine does
 not say which cells these are, so the sheet's XML is scanned for them, chunk by chunk.
+
+Text XML cannot carry (U+FFFE, control characters) is stored as an `_xHHHH_` escape, which calamine
+decodes only in part; `_with_escapes_resolved` makes what it reads what the standard says was written.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def _calamine(path: Path, chosen: str, data: bytes | None, *, merged: bool = Fal
     import python_calamine
 
     try:
+        data = _with_escapes_resolved(path, chosen, data)
         source = python_calamine.CalamineWorkbook.from_path(str(path)) if data is None else (
             python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)))
         with source as book:
@@ -92,6 +96,71 @@ def _unreadable(path: Path, sheet: str, error: Exception) -> InputError:
 def _reason(error: Exception) -> str:
     # calamine's messages can quote cell text: keep only the kind of error.
     return type(error).__name__
+
+
+# -- the OOXML escape: _xHHHH_ --------------------------------------------------------------------------
+#
+# XML cannot carry most control characters, U+FFFE or U+FFFF, so ECMA-376 (ST_Xstring) stores such a
+# character as _xHHHH_, its UTF-16 code in hex, and a literal "_xHHHH_" with its underscore escaped:
+# "_x005F_xHHHH_". A reader decodes every _xHHHH_ once, left to right (openpyxl's utils.escape.unescape);
+# xlsxwriter writes these escapes (xmlwriter._escape_control_characters). calamine decodes only _x00HH_,
+# and "_x00+H_" as if it were one (Rust's from_str_radix takes a "+"): U+FFFE came back as the text
+# "_xFFFE_", which is also how it rightly reads a person's "_xFFFE_" (written "_x005F_xFFFE_"), so no
+# correction of its output can tell the two apart. Instead the XML it reads has each escape it would
+# misread resolved first: decoded to the character itself (which calamine reads as text), or, for
+# "_x00+H_", its underscore escaped. The _x00HH_ escapes it decodes rightly are left to it, so each
+# escape is still decoded once.
+ESCAPE = re.compile(  # a UTF-16 pair of escapes (a character past U+FFFF), one escape, or "_x00+H_"
+    rb"_x([Dd][89ABab][0-9A-Fa-f]{2})__x([Dd][C-Fc-f][0-9A-Fa-f]{2})_|_x([0-9A-Fa-f]{4})_|_(?=x00\+[0-9A-Fa-f]_)"
+)
+MISREAD = re.compile(rb"_x(?!00)[0-9A-Fa-f]{4}_|_x00\+[0-9A-Fa-f]_")  # some escape calamine may misread
+
+
+def _with_escapes_resolved(path: Path, sheet: str, data: bytes | None) -> bytes | None:
+    """The workbook for calamine: `data` as given (None: the file at `path`) when its sheet and shared
+    strings hold no escape calamine misreads, the usual case; else a copy, in memory, with them resolved."""
+    with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as archive:
+        _, part = limits.sheet_part(archive, sheet, path.name)
+        parts = [n for n in archive.namelist() if n == part or n.lower() == "xl/sharedstrings.xml"]
+        if not any(_may_be_misread(archive, n) for n in parts):
+            return data
+        resolved = {n: ESCAPE.sub(_resolve_escape, archive.read(n)) for n in parts}
+        copy = io.BytesIO()
+        with zipfile.ZipFile(copy, "w") as out:  # stored, not compressed: it is read once, at once
+            for info in archive.infolist():
+                out.writestr(info.filename, resolved[info.filename] if info.filename in resolved
+                             else archive.read(info))
+        return copy.getvalue()
+
+
+def _may_be_misread(archive: zipfile.ZipFile, part: str) -> bool:
+    with archive.open(part) as xml:
+        tail = b""
+        while chunk := xml.read(SCAN_CHUNK):
+            if MISREAD.search(tail + chunk):
+                return True
+            tail = chunk[-6:]  # an escape cut where a chunk ends is found with the next
+    return False
+
+
+def _resolve_escape(match: re.Match) -> bytes:
+    r"""One escape as calamine should be given it: its character, or as it was when calamine reads it so.
+
+    Examples:
+        >>> [ESCAPE.sub(_resolve_escape, x).decode() for x in (b"_xFFFE_", b"_x005F_xFFFE_", b"_x00+F_")]
+        ['\ufffe', '_x005F_xFFFE_', '_x005F_x00+F_']
+        >>> resolved = ESCAPE.sub(_resolve_escape, b"_xD83D__xDE00__x0001__xD800_")
+        >>> resolved.decode() == "\U0001f600_x0001__xD800_"
+        True
+    """
+    high, low, code = match.groups()
+    if high:
+        return chr(0x10000 + (int(high, 16) - 0xD800) * 0x400 + int(low, 16) - 0xDC00).encode()
+    if code is None:
+        return b"_x005F_"  # "_x00+H_" is text: calamine reads "_x005F_" as "_", then "x00+H_"
+    if code.startswith(b"00") or 0xD800 <= int(code, 16) <= 0xDFFF:
+        return match.group()  # calamine decodes _x00HH_ rightly; half a UTF-16 pair stays as text
+    return chr(int(code, 16)).encode()
 
 
 # -- merged cells ----------------------------------------------------------------------------------
