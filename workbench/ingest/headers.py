@@ -293,7 +293,7 @@ def match(
     """
     fields = KINDS[kind]
     chosen = _mapped(kind, headers, (mapping or {}).get("columns", {}), file_name)
-    chosen.update(_profile_named(names or {}, headers, chosen))
+    chosen.update(_profile_named({k: v for k, v in (names or {}).items() if k in fields}, headers, chosen))
     scores = dict.fromkeys(chosen, 100.0)
     pairs = _scored_pairs(fields, headers, names or {}, fit)
     taken = set(chosen.values())
