@@ -25,7 +25,7 @@ from workbench.privacy import optouts
 from workbench.scoring import WAITING_CAP_DAYS, needing_columns
 from workbench.store import settings, snapshot
 from workbench.store.audit import audit
-from workbench.store.filters import check_filters, known, where
+from workbench.store.filters import check_filters, check_moment, known, where
 from workbench.store.state import fingerprint as store_fingerprint
 from workbench.store.state import transaction
 from workbench.vocabulary import NEED_CATEGORIES, URGENCIES
@@ -312,17 +312,22 @@ def _joinable(values: pa.Array) -> bool:
 def reference_time(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None = None) -> datetime:
     """The moment waiting is counted to: `as_of`, else the store's "as_of" setting, else now.
 
+    `as_of` is checked by `filters.check_moment`: YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], a date or a
+    datetime. An empty or NaN `as_of` is an error, not "now": leave it out (None) for that.
+
     Raises:
-        InputError: `as_of` is not a date or time.
+        InputError: `as_of`, or the stored setting, is not a date or time.
     """
-    if as_of is None:
-        as_of = settings.get(con, "as_of") or None
-    if as_of is None:
+    if as_of is not None:
+        return check_moment("--as-of", as_of)
+    stored = settings.get(con, "as_of")
+    if not stored:
         return datetime.now(UTC).replace(tzinfo=None)
     try:
-        return pd.Timestamp(as_of).to_pydatetime().replace(tzinfo=None)
-    except (ValueError, TypeError):
-        raise InputError(f'as_of "{as_of}" is not a date or time; write it as YYYY-MM-DD.') from None
+        return check_moment("The store's as_of setting", stored)
+    except InputError as error:  # set before the setting was checked as strictly
+        raise InputError(f"{error} Change it with: workbench config set as_of YYYY-MM-DD "
+                         '(or "" to count up to today).') from None
 
 
 def escalation_days(con: duckdb.DuckDBPyConnection, days: int | None = None) -> int:

@@ -7,10 +7,11 @@ branch and ward on each call row, so its queries pass the same alias for both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from datetime import date, datetime
 
 import duckdb
-import pandas as pd
 
 from workbench.errors import InputError
 from workbench.store import snapshot
@@ -83,8 +84,8 @@ def check_filters(con: duckdb.DuckDBPyConnection, **filters) -> dict[str, object
             allowed = list(OUTCOMES)
         elif name == "category":
             allowed = list(NEED_CATEGORIES)
-        elif name in ("date_from", "date_to"):
-            chosen[name] = _check_date(name, value)
+        elif name in DATE_OPTIONS:
+            chosen[name] = check_date(DATE_OPTIONS[name], value)
             continue
         else:
             raise InputError(f'Unknown filter "{name}". Filters: {", ".join([*FILTERS, "category"])}.')
@@ -95,13 +96,73 @@ def check_filters(con: duckdb.DuckDBPyConnection, **filters) -> dict[str, object
     return chosen
 
 
-def _check_date(name: str, value: object) -> str:
-    try:
-        return pd.Timestamp(value).date().isoformat()
-    except (ValueError, TypeError):
-        raise InputError(
-            f'{name} "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2020-04-06.'
-        ) from None
+# ---- dates given as options ------------------------------------------------------------------------
+# Every date a person types (--from, --to, --as-of, the as_of setting) passes one of the two checks
+# below, so a date means the same day everywhere. They are strict on purpose: pandas would read ''
+# and 'NaN' as NaT (no date at all), '1/2' as 2 January of year 1 and '--1' as year 0, and each of
+# those once ran, or crashed, as if it were a day. The years are those an import accepts
+# (workbench/ingest/dates.py); a date beyond them is a typo, and overflowed a day's arithmetic.
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+# How the options are spelled on the command line, for the messages.
+DATE_OPTIONS = {"date_from": "--from", "date_to": "--to"}
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DAY_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?", re.ASCII)
+DAY_FORM = "YYYY-MM-DD"
+MOMENT_FORM = "YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS]"
+
+
+def check_date(name: str, value: object) -> str:
+    """A day as YYYY-MM-DD: `value` is text written that way, or a date (a datetime gives its day).
+
+    `name` is the option as the user wrote it ("--from"); a message names it and the value.
+
+    Raises:
+        InputError: anything else: empty, NaN, NaT, another order such as 1/2, a time, a day that
+            the calendar does not have (2020-02-30), or a year outside 1900 to 2100.
+
+    Examples:
+        >>> check_date("--from", "2020-04-06")
+        '2020-04-06'
+        >>> check_date("--from", "1/2")
+        Traceback (most recent call last):
+        ...
+        workbench.errors.InputError: --from "1/2" is not a date. Write it as YYYY-MM-DD, a day from 1900 \
+to 2100, e.g. 2020-04-06.
+    """
+    return _checked(name, value, _DAY, DAY_FORM, "a date", "e.g. 2020-04-06").date().isoformat()
+
+
+def check_moment(name: str, value: object) -> datetime:
+    """A moment to count up to (an as-of): a day, or a day and time, as a datetime with no time zone.
+
+    `value` is text written YYYY-MM-DD (midnight starting that day) or YYYY-MM-DD HH:MM[:SS] (a T
+    may stand for the space), or a date or datetime (a time zone is dropped, its wall time kept).
+
+    Raises:
+        InputError: as for `check_date`, or a time that is not one (25:00), or a time zone in text.
+    """
+    return _checked(name, value, _DAY_TIME, MOMENT_FORM, "a date or time",
+                    "e.g. 2020-04-06 or 2020-04-06 09:30")
+
+
+def _checked(name: str, value: object, form: re.Pattern, form_text: str, what: str, example: str) -> datetime:
+    when = None
+    if isinstance(value, datetime):  # pandas' Timestamp too; NaT is a datetime that is not equal to itself
+        if value == value:  # noqa: PLR0124
+            when = datetime(*value.timetuple()[:6], value.microsecond)  # a plain datetime, wall time
+    elif isinstance(value, date):
+        when = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and form.fullmatch(value):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:  # a day or time the calendar does not have
+            when = None
+    if when is None or not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        shown = str(value) if len(str(value)) <= 60 else f"{str(value)[:60]}…"
+        raise InputError(f'{name} "{shown}" is not {what}. Write it as {form_text}, a day from '
+                         f"{EARLIEST_YEAR} to {LATEST_YEAR}, {example}.")
+    return when
 
 
 def where(filters: dict[str, object], allowed: Iterable[str] = tuple(FILTERS), *, calls: str = "c",
@@ -126,4 +187,4 @@ def where(filters: dict[str, object], allowed: Iterable[str] = tuple(FILTERS), *
     return " AND ".join(parts), params
 
 
-__all__ = ["FILTERS", "check_filters", "known", "wards", "where"]
+__all__ = ["FILTERS", "check_date", "check_filters", "check_moment", "known", "wards", "where"]

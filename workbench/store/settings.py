@@ -8,6 +8,7 @@ import duckdb
 
 from workbench.errors import InputError
 from workbench.store.audit import audit
+from workbench.store.filters import check_date
 
 # Every setting, with its default and what it is for. The guidance names one contact for
 # lost lists, complaints and "how did you get my number?": the data-protection team.
@@ -52,8 +53,11 @@ def set(con: duckdb.DuckDBPyConnection, key: str, value: str, *, actor: str) -> 
         raise InputError(
             f'dp_contact must be an email address, e.g. dataprotection@example.org; got "{value}".'
         )
-    if key == "as_of" and value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise InputError(f'as_of must be a date written YYYY-MM-DD, or blank for today; got "{value}".')
+    if key == "as_of" and value:
+        try:
+            value = check_date("as_of", value)
+        except InputError as error:
+            raise InputError(f"{error} Or leave it blank (\"\") to count up to today.") from None
     if key == "call_purpose" and not 10 <= len(value) <= 400:
         raise InputError(
             "call_purpose must be one or two sentences (10 to 400 characters) saying why members are "
