@@ -266,6 +266,40 @@ def test_missing_or_wrong_columns_say_what_was_expected_and_found(con, tmp_path,
     assert message in str(error.value)
 
 
+HEADERLESS_ROWS = [
+    ("members", "SYN1000004,Ann,Example,0161 496 0940,1 High St,NV4 1QP,Larkley,Kestrel Moor,74,10/09/1970\n"
+                "SYN1000005,Bob,Example,07700 900123,2 High St,NV4 1QB,Larkley,Kestrel Moor,51,11/09/1970\n"),
+    ("calls", "SYN1000004,R1,01/04/2020,answered,Ann Caller\nSYN1000005,R1,02/04/2020,busy,Ann Caller\n"),
+]
+
+
+@pytest.mark.parametrize(("kind", "rows"), HEADERLESS_ROWS)
+def test_a_file_without_its_header_row_is_refused_without_repeating_the_persons_details(
+        con, tmp_path, capsys, kind, rows):
+    # A typed-up paper list often has no header row: its first row is a person, and the message
+    # listed it as the columns found (number, names, phone, address, postcode).
+    path = tmp_path / "headerless.csv"
+    path.write_text(rows, encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        getattr(ingest, f"import_{kind}")(con, path)
+    message = str(error.value)
+    assert "first row looks like a person's details" in message and "Add a header row" in message
+    for value in ("SYN1000004", "Ann", "0161", "NV4 1QP", "High St", "1970", "Caller"):
+        assert value not in message
+
+
+def test_a_bulk_opt_out_file_without_its_header_row_is_refused_without_repeating_it(con, tmp_path):
+    from workbench.ingest import optout_lists
+
+    path = tmp_path / "paper.csv"
+    path.write_text("07700 900123,Dr. Herman I. Libshitz\n07700 900124,Ann Example\n", encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        optout_lists.import_file(con, path, actor="ana")
+    message = str(error.value)
+    assert "first row looks like a person's details" in message
+    assert "Libshitz" not in message and "900123" not in message
+
+
 # -- values -------------------------------------------------------------------------------------------
 
 

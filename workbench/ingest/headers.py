@@ -403,6 +403,9 @@ def _check_required(
     missing = [name for name in REQUIRED[kind] if name not in chosen and name not in optional]
     if not missing:
         return
+    expected = ", ".join(_label(n) for n in REQUIRED[kind])
+    if looks_like_data(headers):
+        raise InputError(f"{file_name}: {HEADERLESS} Expected at least: {expected}.")
     name = missing[0]
     names = (name, *KINDS[kind][name])
     close = sorted(
@@ -423,11 +426,23 @@ def _check_required(
         if guess and guess != kind
         else ""
     )
-    expected = ", ".join(_label(n) for n in REQUIRED[kind])
     raise InputError(
         f"{file_name}: no column for {_label(name)} (required). Expected: {expected}. "
         f"Found: {', '.join(headers) or '(no columns)'}.{hint}{also}"
     )
+
+
+# A first row holding what only data holds: a run of digits (a phone, a membership or id number, a
+# date), an email address or a postcode. Such a "header" is a person's row, and must not be repeated.
+DATA_LIKE = re.compile(r"\d{4}|\d[\s/.-]\d|@|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
+HEADERLESS = ("the first row looks like a person's details, not column names (it holds numbers, dates, "
+              "postcodes or email addresses), so it is not repeated here. Add a header row naming each "
+              "column, or check the right file was chosen. Nothing was imported.")
+
+
+def looks_like_data(headers: list[str]) -> bool:
+    """True when the 'headers' are a row of data: a file saved without its header row."""
+    return any(DATA_LIKE.search(str(h)) for h in headers)
 
 
 def _label(name: str) -> str:

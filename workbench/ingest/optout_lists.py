@@ -20,7 +20,7 @@ import pandas as pd
 
 from workbench import ids
 from workbench.errors import InputError
-from workbench.ingest import files
+from workbench.ingest import files, headers
 from workbench.privacy import optouts, pseudonymise
 from workbench.privacy.optouts import REASONS, SCOPES, vocabulary
 from workbench.privacy.subjects import phone_e164
@@ -63,6 +63,8 @@ def read_entries(frame: pd.DataFrame, name: str, default_reason: str, default_sc
     phone_col = next((columns[k] for k in columns if k in PHONE_HEADERS), None)
     number_col = next((columns[k] for k in columns if k in MEMBERSHIP_HEADERS), None)
     if phone_col is None and number_col is None:
+        if headers.looks_like_data(list(frame.columns)):
+            raise InputError(f"{name}: {headers.HEADERLESS} Expected a Phone or a Membership Number column.")
         raise InputError(f"{name}: no Phone or Membership Number column. Found: "
                          f"{', '.join(map(str, frame.columns)) or 'no columns'}. "
                          "Add a header row naming one.")
