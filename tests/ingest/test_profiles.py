@@ -617,3 +617,22 @@ def test_the_command_takes_the_calls_day():
 
     args = build_parser().parse_args(["import", "calls", "spoke.csv", "--date", "03/04/2020"])
     assert args.call_date == "03/04/2020"
+
+
+def test_nationbuilder_apostrophes_go_only_from_the_numbers_excel_kept_as_text(con, tools, tmp_path):
+    # The profile strips Excel's text marker ('07700900123); it stripped every leading apostrophe of
+    # every column: 't Hooft became t Hooft, and a value of just quotes became blank.
+    people = pd.read_csv(tools["nationbuilder_people"], dtype=str, keep_default_na=False)
+    people.loc[0, "last_name"] = "'t Hooft"
+    people.loc[1, "last_name"] = "''"
+    people.loc[2, "first_name"] = "'Ann'"
+    path = tmp_path / "nationbuilder-people.csv"
+    people.to_csv(path, index=False)
+    ingest.import_members(con, path, actor="ana")
+    names = dict(con.execute("SELECT nationbuilder_id, first_name || '|' || last_name FROM identities")
+                 .fetchall())
+    ids = people["nationbuilder_id"].str.lstrip("'")
+    assert names[ids[0]].endswith("|'t Hooft") and names[ids[1]].endswith("|''")
+    assert names[ids[2]].startswith("'Ann'|")
+    phone = con.execute("SELECT phone FROM identities WHERE nationbuilder_id = ?", [ids[0]]).fetchone()[0]
+    assert phone.startswith("+44")

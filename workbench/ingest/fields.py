@@ -351,7 +351,10 @@ def _text(header: str, nul_free: bool, strip_apostrophe: bool) -> str:
         f"AND NOT ends_with({cell}, ' ') THEN {cell} ELSE trim({cell}) END"
     )
     if strip_apostrophe:
-        cell = f"ltrim({cell}, '''')"
+        # One apostrophe, before a number only: what Excel's text marker protects (ids, phones). A
+        # name such as 't Hooft, or text that begins with quotes, is kept as written.
+        cell = (f"CASE WHEN starts_with({cell}, '''') AND regexp_full_match({cell}, '''[0-9+() .-]+') "
+                f"THEN substr({cell}, 2) ELSE {cell} END")
     return f"nullif({cell}, '')"
 
 
@@ -408,7 +411,7 @@ def stage(
 
     Args:
         nul_free: the file holds no NUL byte, so cells need not have them stripped.
-        strip_apostrophe: drop a leading ' that kept a value as text in Excel ('07700900123).
+        strip_apostrophe: drop the leading ' that kept a number as text in Excel ('07700900123).
 
     Returns:
         The checks (problem columns) to collect.
