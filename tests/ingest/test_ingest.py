@@ -415,6 +415,15 @@ def test_outcome_labels_map_onto_the_vocabulary(shared, tmp_path, label, code):
         ),
         ({"DP Query": "lawyer"}, "DP Query", "is not a data-protection query type we know"),
         ({"Notes": "x" * 10_001}, "Notes", "is 10001 characters long; the longest accepted is 10000"),
+        # Text a label is not written in: its other characters were dropped and the rest read as a
+        # label ("%n" as No, "--1" as Yes), or a need in another script was silently nothing.
+        ({"Needs Support": "%n"}, "Needs Support", "is not yes or no"),
+        ({"Needs Support": "{0}"}, "Needs Support", "is not yes or no"),
+        ({"Needs Support": "--1"}, "Needs Support", "is not yes or no"),
+        ({"Needs Support": "\U0001f3f30\U0001f308\ufe0f"}, "Needs Support", "is not yes or no"),
+        ({"Urgency": "-1"}, "Urgency", "is not an urgency we know"),
+        ({"Need Categories": "田中さんにあげて下さい"}, "Need Categories", "holds a need category we do not"),
+        ({"Need Categories": "Food; Ω≈ç√∫˜µ≤≥÷"}, "Need Categories", "holds a need category we do not"),
     ],
 )
 def test_bad_values_are_row_errors_naming_column_and_fix(shared, tmp_path, cells, column, problem):
@@ -441,6 +450,18 @@ def test_bad_values_are_row_errors_naming_column_and_fix(shared, tmp_path, cells
 def test_yes_no(shared, tmp_path, text, expected):
     value = one_call(shared, tmp_path, **{"Needs Support": text})["needs_support"]
     assert (None if pd.isna(value) else bool(value)) == expected
+
+
+def test_skills_in_any_script_are_kept_and_blank_parts_dropped(shared, tmp_path):
+    call = one_call(shared, tmp_path, **{"Skills": "Driving; パーティーへ行かないか; ; Dog walking"})
+    skills = shared.execute("SELECT skill FROM call_skills WHERE call_id = ? ORDER BY 1", [call["call_id"]])
+    assert [r[0] for r in skills.fetchall()] == ["dog_walking", "driving", "パーティーへ行かないか"]
+
+
+def test_need_categories_written_plainly_still_read(shared, tmp_path):
+    call = one_call(shared, tmp_path, **{"Need Categories": "Food; ; mental health, Medicine!"})
+    needs = shared.execute("SELECT category FROM call_needs WHERE call_id = ? ORDER BY 1", [call["call_id"]])
+    assert [r[0] for r in needs.fetchall()] == ["food", "medicine", "mental_health"]
 
 
 def test_identity_values_never_appear_in_problems(con, tmp_path):

@@ -111,10 +111,24 @@ def label_sql(vocabulary: str, mapping: dict | None = None, text: str = "{t}") -
 
     Most cells of the optional columns are blank: both lookups are skipped for them.
     """
+    normalised = f"({vocab_map(vocabulary, mapping)})[{norm_sql(text)}]"
+    if vocabulary != "outcome":  # outcome labels are many and wordy, and matched by meaning besides
+        normalised = f"CASE WHEN {plain_sql(text)} THEN {normalised} END"
     return (
         f"CASE WHEN {text} IS NOT NULL THEN coalesce(({_lower_map(vocabulary, mapping)})[lower({text})], "
-        f"({vocab_map(vocabulary, mapping)})[{norm_sql(text)}]) END"
+        f"{normalised}) END"
     )
+
+
+# A label as people write one: a letter or digit first, then letters, digits, spaces and the marks
+# of ordinary writing. Only such text is normalised to find its label: "%n", "{0}", "--1" and "0"
+# between emoji had their other characters dropped and were read as No, Yes or low.
+PLAIN_LABEL = r"[\p{L}\p{N}][\p{L}\p{N}\s.,;:!?''’/_&+()-]*"
+
+
+def plain_sql(expression: str) -> str:
+    """SQL: true when `expression` is written as a label is (`PLAIN_LABEL`)."""
+    return f"regexp_full_match({expression}, '{PLAIN_LABEL}')"
 
 
 def required(field: str, what: str) -> Rule:
@@ -236,10 +250,10 @@ def call_rules(
             round is filled in for every row after staging.
         month_first: the format writes dates M/D/YYYY.
     """
-    split_norm = (
-        f"list_filter(list_transform(string_split_regex({{t}}, '{SPLIT}'), x -> {norm_sql('x')}), "
-        "x -> x <> '')"
-    )
+    # Parts left blank are dropped before normalising, so a part in a script the categories are not
+    # written in is a problem, not silently nothing.
+    parts = f"list_filter(string_split_regex({{t}}, '{SPLIT}'), x -> trim(x) <> '')"
+    category = vocab_case("category", _answers("need_categories", mapping, NEED_CATEGORIES, norm_sql("x")))
     return [
         # Its problems are set later: a cell too long, or the same id as an earlier row.
         Rule("call_id", fix="give each call its own id, within the length limit, or remove the later row"),
@@ -266,8 +280,8 @@ def call_rules(
         Rule(
             "need_categories",
             # Most calls name no need: skip the list work for them.
-            value=f"CASE WHEN {{t}} IS NOT NULL THEN list_transform({split_norm}, "
-            f"x -> {vocab_case('category', _answers('need_categories', mapping, NEED_CATEGORIES, 'x'))}) END",
+            value=f"CASE WHEN {{t}} IS NOT NULL THEN list_transform({parts}, "
+            f"x -> CASE WHEN {plain_sql('trim(x)')} THEN {category} END) END",
             problem="CASE WHEN list_count({v}) < len({v}) THEN "
             f"'holds a need category we do not know. Accepted: {_sq(accepted('category'))}' END",
             fix="use the accepted categories, separated by ; or ,",
@@ -278,7 +292,7 @@ def call_rules(
             "skills",
             value=f"CASE WHEN {{t}} IS NOT NULL THEN list_distinct(list_filter(list_transform("
             f"string_split_regex({{t}}, '{SPLIT}'), "
-            "x -> trim(regexp_replace(lower(x), '[^0-9a-z]+', '_', 'g'), '_')), x -> x <> '')) END",
+            "x -> trim(regexp_replace(lower(x), '[^\\p{L}\\p{N}]+', '_', 'g'), '_')), x -> x <> '')) END",
         ),
         Rule(
             "services_referenced",
