@@ -19,8 +19,11 @@ import contextlib
 import csv
 import io
 import os
+import pty
 import re
 import stat
+import threading
+import tty
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
@@ -174,8 +177,7 @@ def _no_markup_from_data(text: str, org: dict) -> None:
 
 
 def _terminal(argv: list[str]) -> str:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _on_a_terminal() as (out, err):
         rc = main(argv)
     shown = out.getvalue() + err.getvalue()
     assert rc in (0, 1), shown[-500:]
@@ -184,6 +186,47 @@ def _terminal(argv: list[str]) -> str:
     assert not found, f"a raw control character reached the terminal: U+{ord(found.group()):04X}"
     assert "\r" not in out.getvalue().replace("\r\n", ""), "a lone carriage return on stdout"
     return shown
+
+
+@contextlib.contextmanager
+def _on_a_terminal():
+    """sys.stdout and sys.stderr on two pseudo-terminals, as in a terminal window (the CLI escapes
+    control characters only there); yields what each received, readable once the block ends.
+
+    Raw mode: the terminal adds nothing (no \\r before \\n), so what is read is what was written.
+    """
+    shown = (io.StringIO(), io.StringIO())
+    ends = [pty.openpty() for _ in shown]
+    received = [bytearray() for _ in shown]
+
+    def drain(fd: int, into: bytearray) -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:  # EIO: the other end is closed and everything was read
+                return
+            if not chunk:
+                return
+            into += chunk
+
+    readers = [threading.Thread(target=drain, args=(master, into), daemon=True)
+               for (master, _), into in zip(ends, received, strict=True)]
+    for (_, slave), reader in zip(ends, readers, strict=True):
+        tty.setraw(slave)
+        reader.start()
+    streams = [open(slave, "w", encoding="utf-8", closefd=True) for _, slave in ends]  # noqa: SIM115
+    try:
+        with contextlib.redirect_stdout(streams[0]), contextlib.redirect_stderr(streams[1]):
+            yield shown
+    finally:
+        for stream in streams:
+            stream.close()
+        for reader in readers:
+            reader.join(timeout=30)
+        for master, _ in ends:
+            os.close(master)
+        for text, data in zip(shown, received, strict=True):
+            text.write(data.decode("utf-8"))
 
 
 def _identity(con) -> list[str]:

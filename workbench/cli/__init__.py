@@ -49,8 +49,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit status. No traceback ever reaches the user.
 
-    Everything it prints, to stdout or stderr, shows control characters from data as visible
-    escapes (`common.guarded_terminal`), so a value cannot clear the screen or reorder a line.
+    Everything it prints to a terminal, on stdout or stderr, shows control characters from data as
+    visible escapes (`common.guarded_terminal`), so a value cannot clear the screen or reorder a
+    line; output redirected to a file or a pipe is the data as stored.
     """
     with common.guarded_terminal():
         return _run(argv)

@@ -181,8 +181,11 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
 
 # ---- the terminal guard -------------------------------------------------------------------------
 # A name, ward or service can hold escape sequences (`\x1b[2J` clears the screen) or bidirectional
-# overrides that reorder what is shown. Everything the CLI prints passes through one stream wrapper
-# that shows such characters as visible escapes (`\x1b`, `\u202e`); the data itself is unchanged.
+# overrides that reorder what is shown. Everything the CLI prints to a terminal passes through one
+# stream wrapper that shows such characters as visible escapes (`\x1b`, `\u202e`); the data itself
+# is unchanged. Output redirected to a file or a pipe is the data as stored: `--format csv > f.csv`
+# must hold the ward's name, not four characters standing for its escape (exports' own rule, that no
+# cell starts a formula, applies wherever the CSV goes).
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _HIDDEN = {c for c in range(0x20) if chr(c) not in "\n\t\r"} | {0x7F} | set(range(0x80, 0xA0))
@@ -224,10 +227,18 @@ class TerminalStream:
 
 @contextlib.contextmanager
 def guarded_terminal():
-    """While inside, sys.stdout and sys.stderr escape control characters (see `terminal_text`)."""
+    """While inside, sys.stdout and sys.stderr escape control characters (see `terminal_text`), each
+    only if it is a terminal; redirected to a file or a pipe, it is left as it is."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = TerminalStream(sys.stdout), TerminalStream(sys.stderr)
+    sys.stdout, sys.stderr = (TerminalStream(s) if _is_terminal(s) else s for s in saved)
     try:
         yield
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no stream, a closed one, or one that cannot say
+        return False
