@@ -8,9 +8,11 @@ browser left open on a shared machine shows nothing until someone types it.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -147,19 +149,69 @@ def wait_until_ready(port: int, timeout: float = 30.0, process: subprocess.Popen
     raise StoreError(f"The app did not start on {HOST}:{port} within {timeout:.0f} s.")
 
 
+# What stops the app in the foreground: Ctrl+C (SIGINT), `kill PID` or a service manager (SIGTERM),
+# and the terminal closing (SIGHUP). Voilà runs in a session of its own, so none of them reaches it
+# directly: `serve` passes each on as one SIGTERM, on which Voilà stops listening and shuts its
+# kernels down, and waits for it. Left to Python's defaults, SIGTERM and SIGHUP ended `workbench app`
+# alone and left Voilà and its kernels holding the port.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+# How long Voilà may take to shut its kernels down before it is killed (it takes about a second).
+STOP_GRACE_S = 10.0
+
+
 def serve(store: Path, port: int = DEFAULT_PORT) -> int:
-    """Run the app in the foreground until Ctrl+C; return Voilà's exit status."""
+    """Run the app in the foreground until Ctrl+C, SIGTERM or SIGHUP; then stop Voilà and its kernels.
+
+    Returns:
+        0 once stopped so; else Voilà's exit status, if it ended by itself.
+    """
     check(Path(store), port)
     print(
         f"The workbench app is at http://{HOST}:{port}/ (this computer only). It will ask for the "
         "store's passphrase. Ctrl+C to stop.",
         flush=True,
     )
+    asked: list[int] = []  # the stop signals received
+    voila: subprocess.Popen | None = None
+
+    def stop(signum: int, _frame) -> None:
+        if not asked and voila is not None:
+            voila.terminate()
+        asked.append(signum)
+
+    # Signal handlers can only be set from the main thread; elsewhere Python's defaults stay.
+    here = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS} if here else {}
     try:
-        return subprocess.call(command(port), env=environment(Path(store)),
-                               cwd=APP_NOTEBOOK.parent)
-    except KeyboardInterrupt:
-        return 0
+        voila = subprocess.Popen(command(port), env=environment(Path(store)), cwd=APP_NOTEBOOK.parent,
+                                 start_new_session=True)
+        if asked:  # a signal came while Voilà was being started
+            voila.terminate()
+        status = _wait(voila, asked)
+        return 0 if asked else status
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if voila is not None and voila.poll() is None:  # an error in this process: never leave it behind
+            voila.kill()
+            voila.wait()
+
+
+def _wait(voila: subprocess.Popen, asked: list[int]) -> int:
+    """Voilà's exit status; once a stop is asked, it is killed after STOP_GRACE_S."""
+    deadline = None
+    while True:
+        try:
+            return voila.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if asked and deadline is None:
+                deadline = time.monotonic() + STOP_GRACE_S
+            if deadline is not None and time.monotonic() > deadline:
+                # Its kernels were started with its process id to watch (JPY_PARENT_PID), and end
+                # when it does.
+                voila.kill()
+                return voila.wait()
 
 
 __all__ = [
