@@ -124,11 +124,15 @@ def label_sql(vocabulary: str, mapping: dict | None = None, text: str = "{t}") -
 # of ordinary writing. Only such text is normalised to find its label: "%n", "{0}", "--1" and "0"
 # between emoji had their other characters dropped and were read as No, Yes or low.
 PLAIN_LABEL = r"[\p{L}\p{N}][\p{L}\p{N}\s.,;:!?''’/_&+()-]*"
+# The same for text all in ASCII, most cells: RE2 matches Unicode classes ten times slower.
+PLAIN_ASCII_LABEL = r"[0-9A-Za-z][0-9A-Za-z\s.,;:!?''/_&+()-]*"
 
 
 def plain_sql(expression: str) -> str:
     """SQL: true when `expression` is written as a label is (`PLAIN_LABEL`)."""
-    return f"regexp_full_match({expression}, '{PLAIN_LABEL}')"
+    return (f"CASE WHEN strlen({expression}) = length({expression}) "
+            f"THEN regexp_full_match({expression}, '{PLAIN_ASCII_LABEL}') "
+            f"ELSE regexp_full_match({expression}, '{PLAIN_LABEL}') END")
 
 
 def required(field: str, what: str) -> Rule:
@@ -252,8 +256,14 @@ def call_rules(
     """
     # Parts left blank are dropped before normalising, so a part in a script the categories are not
     # written in is a problem, not silently nothing.
-    parts = f"list_filter(string_split_regex({{t}}, '{SPLIT}'), x -> trim(x) <> '')"
-    category = vocab_case("category", _answers("need_categories", mapping, NEED_CATEGORIES, norm_sql("x")))
+    # Each part normalised once, in a list of its own: `vocab_case` repeats its expression in every
+    # WHEN, and a regular expression there ran once per known label. Categories are written in ASCII,
+    # and a pattern with Unicode classes is compiled again and again inside a lambda: a part with
+    # other letters is simply not plain.
+    plain = f"strlen(trim(x)) = length(trim(x)) AND regexp_full_match(trim(x), '{PLAIN_ASCII_LABEL}')"
+    parts = (f"list_transform(list_filter(string_split_regex({{t}}, '{SPLIT}'), x -> trim(x) <> ''), "
+             f"x -> CASE WHEN {plain} THEN {norm_sql('x')} END)")
+    category = vocab_case("category", _answers("need_categories", mapping, NEED_CATEGORIES, "x"))
     return [
         # Its problems are set later: a cell too long, or the same id as an earlier row.
         Rule("call_id", fix="give each call its own id, within the length limit, or remove the later row"),
@@ -281,7 +291,7 @@ def call_rules(
             "need_categories",
             # Most calls name no need: skip the list work for them.
             value=f"CASE WHEN {{t}} IS NOT NULL THEN list_transform({parts}, "
-            f"x -> CASE WHEN {plain_sql('trim(x)')} THEN {category} END) END",
+            f"x -> {category}) END",
             problem="CASE WHEN list_count({v}) < len({v}) THEN "
             f"'holds a need category we do not know. Accepted: {_sq(accepted('category'))}' END",
             fix="use the accepted categories, separated by ; or ,",
@@ -290,9 +300,7 @@ def call_rules(
         _yes_no("keen_to_volunteer", mapping),
         Rule(
             "skills",
-            value=f"CASE WHEN {{t}} IS NOT NULL THEN list_distinct(list_filter(list_transform("
-            f"string_split_regex({{t}}, '{SPLIT}'), "
-            "x -> trim(regexp_replace(lower(x), '[^\\p{L}\\p{N}]+', '_', 'g'), '_')), x -> x <> '')) END",
+            value=_skills_sql(),
         ),
         Rule(
             "services_referenced",
@@ -302,6 +310,18 @@ def call_rules(
         _labelled("dp_query", "dp_query", "a data-protection query type"),
         Rule("notes", max_length=MAX_NOTES),
     ]
+
+
+def _skills_sql() -> str:
+    """A cell's skills as stored: lower case, each run of other characters one underscore, letters of
+    any script kept. DuckDB compiles a regular expression inside a list lambda again and again, and
+    one with Unicode classes took four times the whole column's work: so a cell not all ASCII has its
+    other marks made spaces first, outside the lambda, and the lambda's pattern has no classes."""
+    cell = ("CASE WHEN strlen({t}) = length({t}) THEN {t} "
+            r"ELSE regexp_replace({t}, '[^\p{L}\p{N}\s;,]+', ' ', 'g') END")
+    snake = r"trim(regexp_replace(lower(x), '[^0-9a-z\x{80}-\x{10FFFF}]+', '_', 'g'), '_')"
+    return (f"CASE WHEN {{t}} IS NOT NULL THEN list_distinct(list_filter(list_transform("
+            f"string_split_regex({cell}, '{SPLIT}'), x -> {snake}), x -> x <> '')) END")
 
 
 def service_rules() -> list[Rule]:
