@@ -453,9 +453,11 @@ def test_yes_no(shared, tmp_path, text, expected):
 
 
 def test_skills_in_any_script_are_kept_and_blank_parts_dropped(shared, tmp_path):
-    call = one_call(shared, tmp_path, **{"Skills": "Driving; パーティーへ行かないか; ; Dog walking—fast, Café"})
+    text = "Driving; パーティーへ行かないか; ; Dog walking—fast, Café"
+    call = one_call(shared, tmp_path, **{"Skills": text})
     skills = shared.execute("SELECT skill FROM call_skills WHERE call_id = ? ORDER BY 1", [call["call_id"]])
-    assert [r[0] for r in skills.fetchall()] == ["café", "dog_walking_fast", "driving", "パーティーへ行かないか"]
+    expected = ["café", "dog_walking_fast", "driving", "パーティーへ行かないか"]
+    assert [r[0] for r in skills.fetchall()] == expected
 
 
 def test_need_categories_written_plainly_still_read(shared, tmp_path):
