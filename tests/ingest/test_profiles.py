@@ -362,6 +362,7 @@ def test_spoke_opt_outs_join_the_register(con, tools):
         ("Voicemial left", "voicemail"),
         ("Number not in service", "wrong_number"),
         ("Not a good time, call back", "call_back_later"),
+        ("Never call again", "do_not_call"),
     ],
 )
 def test_wordy_outcome_labels_are_matched_by_meaning(con, tmp_path, label, outcome):
@@ -373,8 +374,8 @@ def test_wordy_outcome_labels_are_matched_by_meaning(con, tmp_path, label, outco
     assert con.execute("SELECT outcome FROM calls").fetchone()[0] == outcome
 
 
-@pytest.mark.parametrize("label", ["Away", "Interested", "A:", "Not busy", "Not contacted",
-                                   "Never call again", "表ポあA鷗ŒéＢ逍Üßªąñ2丂㐀𠀀"])
+@pytest.mark.parametrize("label", ["Away", "Interested", "A:", "Not busy", "Not contacted", "Never answered",
+                                   "表ポあA鷗ŒéＢ逍Üßªąñ2丂㐀𠀀"])
 def test_a_label_holding_fewer_words_than_an_outcome_or_a_negation_it_lacks_is_not_matched(label):
     # Token-set ratio scores a subset 100: "Away" read as deceased or moved left a member off every
     # list, "Contact" read as do not call put them on the register.

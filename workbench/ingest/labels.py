@@ -73,6 +73,7 @@ _OUTCOME_LABELS = {
         "Remove",
         "Don't call",
         "Dont call",
+        "Never call",
     ),
     "deceased_moved": (
         "Deceased/Moved",
