@@ -128,11 +128,17 @@ PLAIN_LABEL = r"[\p{L}\p{N}][\p{L}\p{N}\s.,;:!?''’/_&+()-]*"
 PLAIN_ASCII_LABEL = r"[0-9A-Za-z][0-9A-Za-z\s.,;:!?''/_&+()-]*"
 
 
-def plain_sql(expression: str) -> str:
-    """SQL: true when `expression` is written as a label is (`PLAIN_LABEL`)."""
-    return (f"CASE WHEN strlen({expression}) = length({expression}) "
-            f"THEN regexp_full_match({expression}, '{PLAIN_ASCII_LABEL}') "
-            f"ELSE regexp_full_match({expression}, '{PLAIN_LABEL}') END")
+def plain_sql(expression: str, *, ascii_only: bool = False) -> str:
+    """SQL: true when `expression` is written as a label is (`PLAIN_LABEL`).
+
+    `ascii_only`: text with other letters is not plain. For use inside a list lambda, where DuckDB
+    compiles a pattern with Unicode classes again and again.
+    """
+    ascii_ = (f"strlen({expression}) = length({expression}) "
+              f"AND regexp_full_match({expression}, '{PLAIN_ASCII_LABEL}')")
+    if ascii_only:
+        return ascii_
+    return f"CASE WHEN {ascii_} THEN TRUE ELSE regexp_full_match({expression}, '{PLAIN_LABEL}') END"
 
 
 def required(field: str, what: str) -> Rule:
@@ -254,15 +260,11 @@ def call_rules(
             round is filled in for every row after staging.
         month_first: the format writes dates M/D/YYYY.
     """
-    # Parts left blank are dropped before normalising, so a part in a script the categories are not
-    # written in is a problem, not silently nothing.
-    # Each part normalised once, in a list of its own: `vocab_case` repeats its expression in every
-    # WHEN, and a regular expression there ran once per known label. Categories are written in ASCII,
-    # and a pattern with Unicode classes is compiled again and again inside a lambda: a part with
-    # other letters is simply not plain.
-    plain = f"strlen(trim(x)) = length(trim(x)) AND regexp_full_match(trim(x), '{PLAIN_ASCII_LABEL}')"
+    # Need parts: blank ones dropped before normalising, so a part in a script the categories are not
+    # written in (they are ASCII) is a problem, not silently nothing; each normalised once, in a list
+    # of its own, because `vocab_case` repeats its expression in every WHEN.
     parts = (f"list_transform(list_filter(string_split_regex({{t}}, '{SPLIT}'), x -> trim(x) <> ''), "
-             f"x -> CASE WHEN {plain} THEN {norm_sql('x')} END)")
+             f"x -> CASE WHEN {plain_sql('trim(x)', ascii_only=True)} THEN {norm_sql('x')} END)")
     category = vocab_case("category", _answers("need_categories", mapping, NEED_CATEGORIES, "x"))
     return [
         # Its problems are set later: a cell too long, or the same id as an earlier row.

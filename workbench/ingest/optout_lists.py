@@ -105,7 +105,7 @@ def _entry(name: str, row: int, values: dict, phone_col, number_col, reason: str
     if phone_text and phone is None:
         raise InputError(f'{name} row {row}, column "{phone_col}": not a UK phone number. Write it like '
                          "07700 900123 or +44 7700 900123, or leave the cell empty. Nothing was imported.")
-    number = number_text or None  # normalised with the file's other numbers (`_read_entries`)
+    number = number_text or None  # normalised with the file's other numbers (`read_entries`)
     row_reason, row_scope = _row_vocab(name, row, values, reason, scope)
     return phone, number, row_reason, row_scope
 
