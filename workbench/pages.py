@@ -30,14 +30,30 @@ def css_string(text: object) -> Markup:
     return Markup(f'"{escaped}"')  # noqa: S704 - every character that is not plainly inert is escaped above
 
 
+def md_text(text: object) -> str:
+    """Text for Markdown prose: lines joined, and the backslash and square brackets escaped.
+
+    Jinja2's escaping already stops raw HTML and <autolinks>. This stops the rest of what a value
+    could become in a Markdown viewer: a link whose text hides where it goes, an image fetched from
+    someone's server when the report is opened (telling them it was read), or a new heading or list
+    started on a line of its own.
+
+    Examples:
+        >>> md_text("[Verify](https://x.example)\\n# Done")
+        '\\\\[Verify\\\\](https://x.example) # Done'
+    """
+    joined = " ".join(str(text).splitlines())
+    return joined.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
 def md_cell(text: object) -> str:
-    """Text for one Markdown table cell: pipes and backslashes escaped, lines joined.
+    """Text for one Markdown table cell: as `md_text`, and pipes escaped.
 
     Examples:
         >>> md_cell("a|b\\nc")
         'a\\\\|b c'
     """
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return md_text(text).replace("|", "\\|")
 
 
 @functools.cache
@@ -55,6 +71,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["css_string"] = css_string
     env.filters["md_cell"] = md_cell
+    env.filters["md_text"] = md_text
     return env
 
 
@@ -73,4 +90,4 @@ def source(template: str) -> str:
     return environment().loader.get_source(environment(), template)[0]
 
 
-__all__ = ["css_string", "environment", "md_cell", "render", "source"]
+__all__ = ["css_string", "environment", "md_cell", "md_text", "render", "source"]

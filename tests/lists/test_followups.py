@@ -468,6 +468,19 @@ def test_breach_report_escapes_markup_from_the_list_record_in_both_formats(store
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;b&gt;secretary&lt;/b&gt;" in text
 
 
+def test_a_markdown_breach_report_shows_links_and_images_from_the_list_record_as_text(store, tmp_path):
+    """Read in a Markdown viewer, a value must not become a link hiding where it goes, nor an image
+    fetched from someone's server when the report is opened."""
+    from markdown_it import MarkdownIt
+
+    done = _export(store, tmp_path, purpose="[Verify the list](https://evil.example/a) "
+                   "![seen](https://evil.example/p.png)", recipient="Ward secretary [x]: https://evil.example/r")
+    text = breach.write_breach(store, done.list_id, tmp_path / "breach.md", actor="dp").read_text()
+    page = MarkdownIt("commonmark").render(text)
+    assert "<a " not in page and "<img" not in page
+    assert "[Verify the list](https://evil.example/a)" in page  # shown as typed, as text
+
+
 # ---- returns ---------------------------------------------------------------------------------------------
 
 
