@@ -81,18 +81,23 @@ class ImportResult:
             + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "")
             + "."
         ]
-        will = "would be" if self.dry_run else "were"
+        def will(n: int) -> str:
+            return "would be" if self.dry_run else ("was" if n == 1 else "were")
+
         if self.members_created:
-            lines.append(f"{_count(self.members_created, 'member')} {will} created from the call export.")
+            lines.append(
+                f"{_count(self.members_created, 'member')} {will(self.members_created)} created from the "
+                "call export."
+            )
         if self.optouts_recorded:
             lines.append(
-                f"{_count(self.optouts_recorded, 'do-not-call outcome')} {will} added to the opt-out "
-                "register."
+                f"{_count(self.optouts_recorded, 'do-not-call outcome')} {will(self.optouts_recorded)} added "
+                "to the opt-out register."
             )
         if self.source_optouts:
             lines.append(
-                f"{_count(self.source_optouts, 'member')} marked do-not-call in the file {will} added to the "
-                "opt-out register."
+                f"{_count(self.source_optouts, 'member')} marked do-not-call in the file "
+                f"{will(self.source_optouts)} added to the opt-out register."
             )
         if self.dry_run and self.columns:
             lines.append("Columns used (field <- column, match score out of 100):")
@@ -445,12 +450,12 @@ def _stage_rows(kind, con, staged, understood: formats.Understanding) -> list[in
                 ingest_fields.Rule("phone", problem="CAST(NULL AS VARCHAR)", fix=_MEMBER_FIX),
                 ingest_fields.Rule(
                     "membership_number",
-                    value=ingest_fields.member_rules(serials)[0].value,
-                    problem="CASE WHEN {t} IS NULL THEN 'is blank; every call needs the "
-                    "member''s membership number' END"
-                    if by_number
-                    else "CAST(NULL AS VARCHAR)",  # filled in from the member's other ids
-                    fix="fill in the membership number, or remove the row" if by_number else _MEMBER_FIX,
+                    value=ingest_fields.membership_number_value(),
+                    # Without it, a blank number is filled in from the member's other ids.
+                    problem=ingest_fields.membership_number_problem(
+                        "is blank; every call needs the member''s membership number" if by_number else None
+                    ),
+                    fix=ingest_fields.MEMBERSHIP_NUMBER_FIX if by_number else _MEMBER_FIX,
                 ),
             ]
         ),
@@ -573,6 +578,30 @@ def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) 
         )
 
 
+def _unmatched_numbers(con, created: int, dry_run: bool) -> list[str]:
+    """A warning when most of a calls file's membership numbers match no member held.
+
+    A calls file may bring members the member list lacks, but when most of its numbers are new to a
+    store that holds members, they are more likely written differently there (a prefix, leading zeros
+    dropped), and each such call now belongs to a new, empty member. Counted, never quoted: a
+    membership number identifies a person.
+    """
+    if not created:
+        return []
+    numbers = con.execute(ingest_members.FILE_NUMBERS).fetchone()[0]
+    held = con.execute("SELECT count(*) FROM members").fetchone()[0] - created
+    if not held or created * 2 <= numbers:
+        return []
+    made = "would be made" if dry_run else ("was made" if created == 1 else "were made")
+    return [
+        f"{created:,} of the {numbers:,} membership numbers in this file match no member held ({held:,} "
+        f"member{'s' if held != 1 else ''} held), so {'it' if created == 1 else 'they'} {made} new "
+        "members, with their calls. If this file writes membership numbers differently from your member "
+        "list (a prefix, spaces, leading zeros dropped), correct it before importing: once imported, "
+        "those calls belong to the new members, not to the people they were made to."
+    ]
+
+
 def _stage_calls(con, valid, result: ImportResult, progress, columns) -> ingest_calls.StagedCalls:
     """Everything of a calls import that only reads the store, in temporary tables, before the write
     transaction (`ingest.calls.stage`); a failure here has written nothing."""
@@ -600,6 +629,8 @@ def _write_calls(con, valid, actor, result: ImportResult, columns, staged: inges
     _member_warnings(
         ingest_members.MemberCounts(0, 0, 0, members.phones_unreadable, members.phone_rows), result
     )
+    if "membership_number" in columns:
+        result.warnings += _unmatched_numbers(con, members.created, result.dry_run)
     counts = ingest_calls.write(con, staged, result.import_id, actor)
     result.loaded, result.skipped_duplicate = counts.loaded, counts.already_held
     result.updated = counts.answered_held

@@ -44,6 +44,7 @@ GROUP BY s.membership_number
 """
 
 NEW_NUMBERS = "SELECT membership_number FROM temp.ingest_known_keys WHERE member_key IS NULL"
+FILE_NUMBERS = "SELECT count(*) FROM temp.ingest_known_keys"  # distinct membership numbers of valid rows
 
 ALL_KEYS = """
 CREATE OR REPLACE TEMP TABLE ingest_keys AS
