@@ -105,7 +105,7 @@ def check_workbook(
 
     Args:
         path: the .xlsx file.
-        sheet: the sheet asked for, or None for the first.
+        sheet: the sheet asked for, or None for the first visible sheet of cells.
         shown: the name to use in messages (default: the file's name).
         data: the workbook's bytes, when they were decrypted in memory (`path` then only names it).
 
@@ -113,25 +113,60 @@ def check_workbook(
         The name of the sheet that will be read.
 
     Raises:
-        InputError: not a workbook, too large when inflated, no such sheet, or a sheet reaching
-            beyond MAX_COLUMNS, MAX_SHEET_ROWS or MAX_SHEET_CELLS.
+        InputError: not a workbook, too large when inflated, no such sheet, a sheet without cells (a
+            chart), or a sheet reaching beyond MAX_COLUMNS, MAX_SHEET_ROWS or MAX_SHEET_CELLS.
+    """
+    return check_sheets(path, [sheet], shown=shown, data=data)[0]
+
+
+def check_sheets(
+    path: Path, sheets: list[str | None], *, shown: str | None = None, data: bytes | None = None
+) -> list[str]:
+    """`check_workbook` for several sheets at once: the archive is checked once, each sheet's extent
+    on its own. Returns their names.
+
+    Raises:
+        InputError: as `check_workbook`, for the first sheet found wanting.
     """
     name = shown or path.name
     check_workbook_size(path.stat().st_size if data is None else len(data), name)
     try:
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as archive:
             _check_inflated_size(archive, name)
-            chosen, part = sheet_part(archive, sheet, name)
-            extent = _extent(archive, part, name, chosen)
-            _check_true_sizes(archive, part)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ParseError, defusedxml.DefusedXmlException, KeyError,
-            EOFError, OSError):
-        raise InputError(
-            f"{name} is not a readable .xlsx workbook (its archive or its list of sheets is damaged). "
-            "Open it in Excel and save it again as .xlsx, or export it as CSV."
-        ) from None
-    _check_extent(extent, name, chosen)
-    return chosen
+            chosen = [sheet_part(archive, sheet, name) for sheet in sheets]
+            extents = [(_extent(archive, part, name, sheet), sheet) for sheet, part in chosen]
+            _check_true_sizes(archive, {part for _, part in chosen})
+    except DAMAGED:
+        raise _damaged(name) from None
+    for extent, sheet in extents:
+        _check_extent(extent, name, sheet)
+    return [sheet for sheet, _ in chosen]
+
+
+def workbook_sheets(path: Path, *, shown: str | None = None) -> list[Sheet]:
+    """Every sheet the workbook lists, in its order, with what it is and whether it is hidden.
+
+    Raises:
+        InputError: not a readable workbook, or one listing no sheets.
+    """
+    name = shown or path.name
+    check_workbook_size(path.stat().st_size, name)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return list_sheets(archive, name)
+    except DAMAGED:
+        raise _damaged(name) from None
+
+
+DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, ParseError, defusedxml.DefusedXmlException, KeyError,
+           EOFError, OSError)
+
+
+def _damaged(name: str) -> InputError:
+    return InputError(
+        f"{name} is not a readable .xlsx workbook (its archive or its list of sheets is damaged). "
+        "Open it in Excel and save it again as .xlsx, or export it as CSV."
+    )
 
 
 def check_workbook_size(size: int, name: str) -> None:
@@ -157,11 +192,11 @@ def _check_inflated_size(archive: zipfile.ZipFile, name: str) -> None:
         )
 
 
-def _check_true_sizes(archive: zipfile.ZipFile, scanned: str) -> None:
+def _check_true_sizes(archive: zipfile.ZipFile, scanned: set[str]) -> None:
     """Inflate every other XML part once, through zipfile, which stops at each part's declared size
     and fails its CRC if there was more: so no part can inflate past what was checked above."""
     for info in archive.infolist():
-        if info.filename != scanned and info.filename.endswith((".xml", ".rels")):
+        if info.filename not in scanned and info.filename.endswith((".xml", ".rels")):
             with archive.open(info) as part:
                 while part.read(SCAN_CHUNK):
                     pass
@@ -175,19 +210,87 @@ def _small_xml(archive: zipfile.ZipFile, part: str) -> Element:
     return defusedxml.ElementTree.fromstring(archive.read(info), forbid_dtd=True)
 
 
-def sheet_part(archive: zipfile.ZipFile, sheet: str | None, name: str) -> tuple[str, str]:
-    """The chosen sheet's name and the archive part holding its XML."""
+@dataclass(frozen=True)
+class Sheet:
+    """A sheet as the workbook lists it: its name, the archive part holding it, what it is, and whether
+    Excel shows it."""
+
+    name: str
+    part: str
+    kind: str  # the last word of its relationship's type: worksheet, chartsheet, dialogsheet, macrosheet
+    state: str  # visible, hidden, or veryHidden (hidden so that Excel's menus cannot show it)
+
+    @property
+    def has_cells(self) -> bool:
+        """A sheet of cells, the only kind an import can read (a chart sheet holds a chart). A sheet
+        of a kind not known here is taken to hold cells, as it was before kinds were told apart."""
+        return self.kind not in KIND_NAMES
+
+    @property
+    def visible(self) -> bool:
+        return self.state == "visible"
+
+
+KIND_NAMES = {"chartsheet": "a chart", "dialogsheet": "a dialog sheet", "macrosheet": "a macro sheet"}
+
+
+def list_sheets(archive: zipfile.ZipFile, name: str) -> list[Sheet]:
+    """Every sheet workbook.xml lists, in its order.
+
+    Raises:
+        InputError: the workbook lists no sheets.
+    """
     book = _small_xml(archive, "xl/workbook.xml")
-    sheets = [(s.get("name", ""), s.get(RELATIONSHIPS)) for s in book.iter() if _local(s.tag) == "sheet"]
-    if not sheets:
+    rels = {r.get("Id"): r for r in _small_xml(archive, "xl/_rels/workbook.xml.rels").iter()}
+    found = []
+    for element in book.iter():
+        if _local(element.tag) == "sheet":
+            rel = rels.get(element.get(RELATIONSHIPS))
+            target, kind = ("", "") if rel is None else (rel.get("Target", ""), rel.get("Type", ""))
+            found.append(Sheet(element.get("name", ""), _part(target), kind.rsplit("/", 1)[-1],
+                               element.get("state", "visible")))
+    if not found:
         raise InputError(f"{name} has no sheets. Open it in Excel, check it holds the export, and save it.")
-    if sheet is not None and sheet not in [s for s, _ in sheets]:
-        raise InputError(f'{name} has no sheet "{sheet}". Sheets: {", ".join(s for s, _ in sheets)}.')
-    chosen, rel_id = next((s, r) for s, r in sheets if sheet is None or s == sheet)
-    rels = _small_xml(archive, "xl/_rels/workbook.xml.rels")
-    target = next(r.get("Target", "") for r in rels.iter() if r.get("Id") == rel_id)
+    return found
+
+
+def _part(target: str) -> str:
+    # No relationship gives no part: reading it then fails as a damaged workbook.
+    if not target:
+        return ""
     part = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return chosen, part.replace("xl/./", "xl/")
+    return part.replace("xl/./", "xl/")
+
+
+def sheet_part(archive: zipfile.ZipFile, sheet: str | None, name: str) -> tuple[str, str]:
+    """The chosen sheet's name and the archive part holding its XML. None chooses the first visible
+    sheet of cells (else the first sheet of cells): a chart sheet has no cells to read.
+
+    Raises:
+        InputError: no such sheet, or the sheet is a chart (or another sheet without cells).
+    """
+    listed = list_sheets(archive, name)
+    names = [s.name for s in listed]
+    if sheet is not None and sheet not in names:
+        raise InputError(f'{name} has no sheet "{sheet}". Sheets: {", ".join(names)}.')
+    if sheet is None:
+        ranked = sorted(listed, key=lambda s: (not s.has_cells, not s.visible))  # stable: keeps the order
+        chosen = ranked[0]
+    else:
+        chosen = next(s for s in listed if s.name == sheet)
+    if not chosen.has_cells:
+        raise _no_cells(name, chosen, listed)
+    return chosen.name, chosen.part
+
+
+def _no_cells(name: str, chosen: Sheet, listed: list[Sheet]) -> InputError:
+    cells = [f'"{s.name}"' for s in listed if s.has_cells]
+    choose = f"Choose a sheet of cells with --sheet NAME: {', '.join(cells)}." if cells else (
+        "The workbook has no sheet of cells: check the right file was chosen.")
+    return InputError(
+        f'{name}: sheet "{chosen.name}" is {KIND_NAMES[chosen.kind]}, which '
+        f"holds no cells to import. {choose}"
+    )
 
 
 def _local(tag: str) -> str:
@@ -281,8 +384,13 @@ __all__ = [
     "MAX_SHEET_CELLS",
     "MAX_ZIP_MEMBERS",
     "SheetExtent",
+    "Sheet",
     "check_size",
     "check_workbook",
+    "check_sheets",
+    "workbook_sheets",
+    "list_sheets",
+    "sheet_part",
     "check_workbook_size",
     "too_many_columns",
     "field_too_long",

@@ -34,20 +34,27 @@ ROW_NAME = "\x01row"
 
 
 def read_frame(path: Path, sheet: str | None) -> pd.DataFrame:
-    """The chosen sheet (default: the first) as text cells, with each row's number in the sheet.
+    """The chosen sheet as text cells, with each row's number in the sheet.
 
-    Merged cells in the data give their value to every cell they cover; `warnings(frame)` says which.
+    Without a sheet named, the first visible sheet of cells with anything in it is read (see
+    `_first_with_data`). Merged cells in the data give their value to every cell they cover.
+    `warnings(frame)` says which sheet was read, which were not, and which cells were filled.
 
     Raises:
-        InputError: not a workbook, no such sheet, beyond the limits, cells that cannot be parsed, a
-            merged cell in the header row, or cells holding an Excel error or an uncalculated formula.
+        InputError: not a workbook, no such sheet, no sheet with data, beyond the limits, cells that
+            cannot be parsed, a merged cell in the header row, or cells holding an Excel error or an
+            uncalculated formula.
     """
-    chosen = limits.check_workbook(path, sheet)
+    listed = limits.workbook_sheets(path)
+    if sheet is None:
+        chosen, rows, merged, skipped = _first_with_data(path, listed)
+    else:
+        chosen, skipped = limits.check_workbook(path, sheet), {}
+        rows, merged = _calamine(path, chosen, None, merged=True)
     _refuse_valueless_cells(path, chosen)
-    rows, merged = _calamine(path, chosen, None, merged=True)
     filled = fill_merged(rows, merged, path.name, chosen)
     result = frame(rows)
-    result.attrs["warnings"] = _merged_warning(filled, chosen)
+    result.attrs["warnings"] = _sheet_note(listed, chosen, skipped) + _merged_warning(filled, chosen)
     return result
 
 
@@ -96,6 +103,70 @@ def _unreadable(path: Path, sheet: str, error: Exception) -> InputError:
 def _reason(error: Exception) -> str:
     # calamine's messages can quote cell text: keep only the kind of error.
     return type(error).__name__
+
+
+# -- which sheet: the one named, or the first visible sheet of cells with data ------------------------
+
+
+def _first_with_data(path: Path, listed: list) -> tuple[str, list, list, dict[str, str]]:
+    """The first visible sheet of cells holding anything: its name, rows and merged ranges, and why
+    each sheet before it was passed over (hidden, a chart, empty).
+
+    Hidden sheets are passed over: a person sees the visible ones, and a very hidden sheet cannot
+    even be shown from Excel's menus, so reading one would import what nobody can check.
+
+    Raises:
+        InputError: no sheet has anything to import; naming every sheet and what it is.
+    """
+    skipped: dict[str, str] = {}
+    for sheet in listed:
+        why = _passed_over(sheet)
+        if why is None:
+            chosen = limits.check_workbook(path, sheet.name)
+            rows, merged = _calamine(path, chosen, None, merged=True)
+            # A sheet of uncalculated formulas reads as blank, but is not empty: it is refused later.
+            if _has_values(rows) or _valueless_cells(path, chosen, None)[1]:
+                return chosen, rows, merged, skipped
+            why = "empty"
+        skipped[sheet.name] = why
+    raise _nothing_to_read(path.name, skipped)
+
+
+def _passed_over(sheet) -> str | None:
+    """Why a sheet is not a candidate to read by default, or None when it is."""
+    if not sheet.has_cells:
+        return limits.KIND_NAMES[sheet.kind]
+    if not sheet.visible:
+        return "very hidden" if sheet.state == "veryHidden" else "hidden"
+    return None
+
+
+def _has_values(rows: list[list]) -> bool:
+    return any(c not in (None, "") for row in rows for c in row)
+
+
+def _nothing_to_read(name: str, skipped: dict[str, str]) -> InputError:
+    listed = ", ".join(f'"{sheet}" ({why})' for sheet, why in skipped.items())
+    return InputError(
+        f"{name}: no visible sheet has anything to import. Sheets: {listed}. If the data is on a hidden "
+        "sheet, choose it with --sheet NAME; otherwise check the right file was chosen. Nothing was "
+        "imported."
+    )
+
+
+def _sheet_note(listed: list, chosen: str, skipped: dict[str, str]) -> list[str]:
+    """Which sheet was read, when the workbook has more than one, and which were not and why."""
+    if len(listed) < 2:
+        return []
+    position = [s.name for s in listed].index(chosen) + 1
+    first = "" if position == 1 or not skipped else ", the first visible sheet with data"
+    note = f'Read sheet "{chosen}" (sheet {position} of {len(listed)}){first}.'
+    if skipped:
+        shown = ", ".join(f'"{sheet}" ({why})' for sheet, why in skipped.items())
+        note += f" Not read: {shown}."
+        if set(skipped.values()) - {"empty", *limits.KIND_NAMES.values()}:  # one may hold data
+            note += " To import one of those, use --sheet NAME."
+    return [note]
 
 
 # -- the OOXML escape: _xHHHH_ --------------------------------------------------------------------------

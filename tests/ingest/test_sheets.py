@@ -1,0 +1,113 @@
+"""Which sheet of a workbook is read: hidden, chart and empty sheets are passed over, and the import
+says which sheet it read.
+
+Every workbook here is a real file written by xlsxwriter into tmp_path and read by the real import.
+"""
+
+from __future__ import annotations
+
+import pytest
+import xlsxwriter
+
+from workbench import ingest
+from workbench.errors import InputError
+
+HEADER = ["Membership Number", "First Name", "Last Name", "Phone", "Ward", "Branch"]
+
+
+def member(n: int) -> list:
+    return [f"SYN{n:07d}", "Ann", "Smith", f"07700 900{n:03d}", "Central", "Ashcombe"]
+
+
+def put(sheet, members: range, top: int = 0) -> None:
+    sheet.write_row(top, 0, HEADER)
+    for row, n in enumerate(members, start=top + 1):
+        sheet.write_row(row, 0, member(n))
+
+
+def numbers(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT membership_number FROM identities ORDER BY 1").fetchall()]
+
+
+# -- F2, F10: hidden, chart and empty sheets are not read by default -----------------------------------
+
+
+@pytest.mark.parametrize("state", ["hidden", "very hidden"])
+def test_a_hidden_first_sheet_is_passed_over_for_the_visible_one_and_the_note_says_so(con, tmp_path, state):
+    path = tmp_path / "hidden.xlsx"
+    book = xlsxwriter.Workbook(path)
+    old = book.add_worksheet("Old list")
+    put(old, range(1, 4))
+    put(book.add_worksheet("Members"), range(11, 41))
+    book.worksheets()[1].activate()
+    old.hide() if state == "hidden" else old.very_hidden()
+    book.close()
+    result = ingest.import_members(con, path, actor="test")
+    assert result.loaded == 30 and numbers(con)[0] == "SYN0000011"
+    note = next(w for w in result.warnings if w.startswith("Read sheet"))
+    assert note.startswith('Read sheet "Members" (sheet 2 of 2), the first visible sheet with data.')
+    assert f'Not read: "Old list" ({state}). To import one of those, use --sheet NAME.' in note
+
+
+def test_a_hidden_sheet_is_read_when_named(con, tmp_path):
+    path = tmp_path / "hidden.xlsx"
+    book = xlsxwriter.Workbook(path)
+    old = book.add_worksheet("Old list")
+    put(old, range(1, 4))
+    put(book.add_worksheet("Members"), range(11, 41))
+    book.worksheets()[1].activate()
+    old.hide()
+    book.close()
+    result = ingest.import_members(con, path, actor="test", sheet="Old list")
+    assert result.loaded == 3
+    assert 'Read sheet "Old list" (sheet 1 of 2).' in result.warnings
+
+
+@pytest.mark.parametrize("first", ["empty", "chart"])
+def test_an_empty_or_chart_first_sheet_is_passed_over(con, tmp_path, first):
+    path = tmp_path / "book.xlsx"
+    book = xlsxwriter.Workbook(path)
+    if first == "chart":
+        chart = book.add_chart({"type": "column"})
+        chart.add_series({"values": "=Members!$A$2:$A$4"})
+        book.add_chartsheet("Chart").set_chart(chart)
+    else:
+        book.add_worksheet("Sheet1")
+    put(book.add_worksheet("Members"), range(1, 6))
+    book.close()
+    result = ingest.import_members(con, path, actor="test")
+    assert result.loaded == 5
+    why = "a chart" if first == "chart" else "empty"
+    name = "Chart" if first == "chart" else "Sheet1"
+    assert (f'Read sheet "Members" (sheet 2 of 2), the first visible sheet with data. Not read: "{name}" '
+            f"({why}).") in result.warnings
+
+
+def test_a_workbook_with_no_visible_data_names_its_sheets_and_suggests_sheet(con, tmp_path):
+    path = tmp_path / "nothing.xlsx"
+    book = xlsxwriter.Workbook(path)
+    book.add_worksheet("Sheet1")
+    hidden = book.add_worksheet("Members")
+    put(hidden, range(1, 3))
+    hidden.hide()
+    book.close()
+    with pytest.raises(InputError) as error:
+        ingest.import_members(con, path, actor="test")
+    message = str(error.value)
+    assert message.startswith('nothing.xlsx: no visible sheet has anything to import. Sheets: "Sheet1" '
+                              '(empty), "Members" (hidden).')
+    assert "--sheet NAME" in message and "has no header row" not in message
+    assert numbers(con) == []
+
+
+def test_a_chart_sheet_named_with_sheet_is_refused_naming_the_sheets_of_cells(con, tmp_path):
+    path = tmp_path / "chart.xlsx"
+    book = xlsxwriter.Workbook(path)
+    put(book.add_worksheet("Members"), range(1, 3))
+    chart = book.add_chart({"type": "column"})
+    chart.add_series({"values": "=Members!$A$2:$A$3"})
+    book.add_chartsheet("Chart").set_chart(chart)
+    book.close()
+    with pytest.raises(InputError, match='sheet "Chart" is a chart, which holds no cells to import. Choose '
+                                         'a sheet of cells with --sheet NAME: "Members".'):
+        ingest.import_members(con, path, actor="test", sheet="Chart")
