@@ -42,7 +42,8 @@ def test_mapping_wins_over_synonyms(tmp_path):
         ('[columns]\nshoe_size = "Shoe"\n', '"shoe_size" is not a members field. Fields: membership_number'),
         (
             '[columns]\nphone = "Tel No"\n',
-            'Mapping: the file has no column "Tel No" (for phone). Columns found: Ref',
+            'Mapping: the file has no column "Tel No" (for phone). Columns found: Membership No (and 1 '
+            "cell more, not repeated",
         ),
     ],
 )
@@ -50,8 +51,28 @@ def test_mapping_errors_say_what_is_allowed(tmp_path, text, message):
     path = tmp_path / "map.toml"
     path.write_text(text)
     with pytest.raises(InputError) as error:
-        headers.match("members", ["Ref"], headers.load_mapping(path))
+        headers.match("members", ["Membership No", "Ref"], headers.load_mapping(path))
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("kind", ["members", "calls"])
+def test_a_first_row_of_sentences_is_counted_never_repeated(kind):
+    """A notes tab read as the header row: its cells are a person's name and needs."""
+    row = ["Mrs Leach needs her prescription collected", "Gary Bates - lonely since his wife died", "Chase"]
+    with pytest.raises(InputError) as error:
+        headers.match(kind, row, {})
+    message = str(error.value)
+    assert "Leach" not in message and "Bates" not in message and "lonely" not in message
+    assert "3 cells, none named like a column the workbench knows" in message
+    assert "--sheet NAME" in message
+
+
+def test_the_header_names_found_are_still_listed_beside_a_cell_that_is_not_one():
+    with pytest.raises(InputError) as error:
+        headers.match("calls", ["Membership Number", "Outcome", "Gary Bates - lonely"], {})
+    message = str(error.value)
+    assert "Found: Membership Number, Outcome (and 1 cell more, not repeated" in message
+    assert "Bates" not in message
 
 
 def test_missing_mapping_file(tmp_path):

@@ -391,7 +391,7 @@ def _mapped(kind: str, headers: list[str], columns: dict, file_name: str) -> dic
         if not found:
             raise InputError(
                 f'Mapping: {file_name} has no column "{header}" (for {name}). '
-                f"Columns found: {', '.join(headers)}."
+                f"Columns found: {shown_headers(headers)}."
             )
         chosen[name] = found[0]
     return chosen
@@ -428,8 +428,37 @@ def _check_required(
     )
     raise InputError(
         f"{file_name}: no column for {_label(name)} (required). Expected: {expected}. "
-        f"Found: {', '.join(headers) or '(no columns)'}.{hint}{also}"
+        f"Found: {shown_headers(headers)}.{hint}{also}"
     )
+
+
+def _known_like(header: str) -> bool:
+    return any(score(header, n) >= WEAK for fields in KINDS.values() for names in fields.items()
+               for n in (names[0], *names[1]))
+
+
+def shown_headers(headers: list[str]) -> str:
+    """The header cells a message may repeat: those named like a column the workbench knows.
+
+    Any other cell may be a person's details: a notes tab or a title read as the header row holds
+    sentences such as a name and a need. Those are counted, never repeated; and when none of the
+    cells is a column name, the message says where the names may be instead.
+
+    Examples:
+        >>> shown_headers(["Phone", "Mrs Leach needs her prescription collected"])
+        'Phone (and 1 cell more, not repeated: not named like a column the workbench knows)'
+    """
+    if not headers:
+        return "(no columns)"
+    known = [str(h) for h in headers if _known_like(h)]
+    hidden = len(headers) - len(known)
+    cells = f"{hidden} cell{'s' if hidden != 1 else ''}"
+    if not known:
+        return (f"{cells}, none named like a column the workbench knows, so not repeated (the column "
+                "names may be lower down: delete the rows above them; or on another sheet: choose it "
+                "with --sheet NAME)")
+    more = f" (and {cells} more, not repeated: not named like a column the workbench knows)" if hidden else ""
+    return ", ".join(known) + more
 
 
 # A first row holding what only data holds: a run of digits (a phone, a membership or id number, a

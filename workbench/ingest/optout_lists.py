@@ -66,8 +66,7 @@ def read_entries(frame: pd.DataFrame, name: str, default_reason: str, default_sc
         if headers.looks_like_data(list(frame.columns)):
             raise InputError(f"{name}: {headers.HEADERLESS} Expected a Phone or a Membership Number column.")
         raise InputError(f"{name}: no Phone or Membership Number column. Found: "
-                         f"{', '.join(map(str, frame.columns)) or 'no columns'}. "
-                         "Add a header row naming one.")
+                         f"{headers.shown_headers(list(frame.columns))}. Add a header row naming one.")
     rows = []
     for number, values in zip(numbers, frame.to_dict("records"), strict=True):
         rows.append(_entry(name, int(number), values, phone_col, number_col, default_reason, default_scope))
