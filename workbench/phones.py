@@ -22,6 +22,9 @@ REGION = "GB"
 UK_LENGTHS = (9, 10)
 
 
+WHOLE_AS_DECIMAL = re.compile(r"\+?\d+\.0+")
+
+
 def to_e164(text: str | None) -> str | None:
     """One phone number as E.164, or None when it cannot be a phone number.
 
@@ -36,6 +39,8 @@ def to_e164(text: str | None) -> str | None:
     text = str(text).strip().lstrip("'")  # a rejects file marks "+44..." as text with an apostrophe
     if not text or sum(c.isdigit() for c in text) < 9:
         return None
+    if WHOLE_AS_DECIMAL.fullmatch(text):
+        text = text.split(".", 1)[0]  # 7700900123.0: a number column as pandas writes it
     if text.isdigit() and len(text) == 10 and text[0] == "7":
         text = "0" + text  # Excel drops the leading zero of a mobile number stored as a number
     try:

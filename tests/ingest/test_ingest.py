@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from workbench import ingest
 from workbench.errors import InputError
 from workbench.ingest import ImportRejected
+from workbench.phones import to_e164
 from workbench.privacy import pseudonymise
 
 TABLES = (
@@ -481,9 +482,19 @@ def test_unreadable_phone_is_a_warning_and_the_member_loads_without_it(con, tmp_
     frame = MEMBERS.assign(Phone=["call after 6pm", "07700 900124", "12345"])
     result = ingest.import_members(con, write(frame, tmp_path / "m.csv"))
     assert result.loaded == 3
-    assert "2 phone numbers could not be read as a phone number (rows 2, 4)" in result.warnings[0]
+    assert 'could not be read as a phone number (column "Phone", rows 2, 4)' in result.warnings[0]
     assert "6pm" not in " ".join(result.warnings)
     assert identity(con, "SYN0001")["phone"] is None and identity(con, "SYN0001")["phone_hash"] is None
+
+
+def test_phones_written_as_decimals_are_read_and_never_become_another_number(con, tmp_path):
+    """pandas writes a number column as 7700900125.0: the ".0" is not a digit of the number (read as
+    a separator, it made 0770090012.0 the mobile +447700900120)."""
+    frame = MEMBERS.assign(Phone=["7700900125.0", "447700900128.0", "0770090012.0"])
+    result = ingest.import_members(con, write(frame, tmp_path / "m.csv"))
+    phones = [identity(con, n)["phone"] for n in ("SYN0001", "SYN0002", "SYN0003")]
+    assert phones == ["+447700900125", "+447700900128", to_e164("0770090012")]
+    assert not [w for w in result.warnings if "phone" in w]
 
 
 # -- calls --------------------------------------------------------------------------------------------

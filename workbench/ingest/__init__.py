@@ -565,11 +565,14 @@ def _write_members(con, valid, actor, result: ImportResult, progress, columns) -
 def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) -> None:
     if counts.phones_unreadable:
         rows = ", ".join(str(r) for r in counts.phone_rows)
+        header = result.columns.get("phone", ("",))[0]
+        column = f"column {_shown_header(header)}, " if header else ""
         result.warnings.append(
             f"{counts.phones_unreadable:,} phone number{'s' if counts.phones_unreadable > 1 else ''}"
-            f" could not be read as a phone number (rows {rows}"
+            f" could not be read as a phone number ({column}rows {rows}"
             f"{', …' if counts.phones_unreadable > len(counts.phone_rows) else ''}); "
-            "those members were loaded without a phone."
+            "those members were loaded without a phone. A number a spreadsheet shows as 7.70E+09 has "
+            "lost digits: format the column as text and export it again."
         )
     if counts.erased_skipped:
         result.warnings.append(

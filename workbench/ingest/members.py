@@ -95,14 +95,18 @@ SEPARATORS = r"[ .()-]"
 PLAIN_PHONES = """
 SELECT raw, CASE WHEN regexp_matches(bare, '{plain}') THEN '+44' || regexp_extract(bare, '{plain}', 2) END
        AS e164
-FROM (SELECT raw, regexp_replace(raw, '{separators}', '', 'g') AS bare FROM temp.ingest_raw_phones)
+FROM (SELECT raw, regexp_replace(regexp_replace(raw, '{decimal}', '\\1'), '{separators}', '', 'g') AS bare
+      FROM temp.ingest_raw_phones)
 """
+# A whole number as pandas writes a number column (7700900123.0): the ".0" goes before the dots
+# that people write between digits are dropped, so it never becomes a digit of the number.
+WHOLE_AS_DECIMAL = r"^(\+?[0-9]+)\.0+$"
 
 
 def _filled(query: str, stage: str, valid: str) -> str:
     # str.replace, not str.format: the phone pattern has braces of its own.
     return (query.replace("{stage}", stage).replace("{valid}", valid).replace("{plain}", PLAIN_UK)
-            .replace("{separators}", SEPARATORS))
+            .replace("{separators}", SEPARATORS).replace("{decimal}", WHOLE_AS_DECIMAL))
 
 
 PHONES_READY = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'ingest_phones'"
