@@ -111,3 +111,57 @@ def test_a_chart_sheet_named_with_sheet_is_refused_naming_the_sheets_of_cells(co
     with pytest.raises(InputError, match='sheet "Chart" is a chart, which holds no cells to import. Choose '
                                          'a sheet of cells with --sheet NAME: "Members".'):
         ingest.import_members(con, path, actor="test", sheet="Chart")
+
+
+# -- F3: one tab per branch is refused, not read one tab of; other sheets are named in a note ----------
+
+
+def branch_book(path, header_of=lambda branch: HEADER):
+    """A tab per branch, each with its own members, as a hand-kept list is often laid out."""
+    book = xlsxwriter.Workbook(path)
+    for start, branch in ((1, "Ashcombe"), (11, "Brackenhurst"), (21, "Elderfield")):
+        sheet = book.add_worksheet(branch)
+        sheet.write_row(0, 0, header_of(branch))
+        for row, n in enumerate(range(start, start + 4), start=1):
+            sheet.write_row(row, 0, member(n))
+    book.close()
+    return path
+
+
+def test_a_list_split_into_one_tab_per_branch_is_refused_naming_the_tabs(con, tmp_path):
+    path = branch_book(tmp_path / "branches.xlsx")
+    with pytest.raises(InputError) as error:
+        ingest.import_members(con, path, actor="test")
+    message = str(error.value)
+    assert message.startswith('branches.xlsx: sheets "Brackenhurst", "Elderfield" have the same columns as '
+                              'sheet "Ashcombe"')
+    assert 'Nothing was imported. Import each sheet on its own: --sheet "Ashcombe", then --sheet ' in message
+    assert "SYN" not in message and "Smith" not in message
+    assert numbers(con) == []
+    assert ingest.import_members(con, path, actor="test", sheet="Elderfield").loaded == 4
+
+
+def test_tabs_whose_headers_are_spelled_differently_count_as_the_same_columns(con, tmp_path):
+    spelled = {"Ashcombe": HEADER, "Brackenhurst": ["Membership No.", "First name", "Surname", "Mobile",
+                                                    "Ward", "Branch"]}
+    path = branch_book(tmp_path / "branches.xlsx", lambda branch: spelled.get(branch, HEADER))
+    with pytest.raises(InputError, match='sheets "Brackenhurst", "Elderfield" have the same columns'):
+        ingest.import_members(con, path, actor="test")
+
+
+def test_a_sheet_of_other_content_after_the_data_is_named_in_the_note_and_not_quoted(con, tmp_path):
+    path = tmp_path / "notes.xlsx"
+    book = xlsxwriter.Workbook(path)
+    put(book.add_worksheet("Members"), range(1, 6))
+    notes = book.add_worksheet("Read me")
+    notes.write(0, 0, "Mrs Leach needs her prescription collected")
+    notes.write(1, 0, "Call Gary Bates after 6pm")
+    calls = book.add_worksheet("Calls")
+    calls.write_row(0, 0, ["Membership Number", "Date", "Outcome", "Notes"])
+    calls.write_row(1, 0, ["SYN0000001", "03/04/2020", "answered", "lonely"])
+    book.close()
+    result = ingest.import_members(con, path, actor="test")
+    assert result.loaded == 5
+    note = next(w for w in result.warnings if w.startswith("Read sheet"))
+    assert note == ('Read sheet "Members" (sheet 1 of 3). Not read: "Read me" (other columns), "Calls" '
+                    "(other columns). To import one of those, use --sheet NAME.")

@@ -27,7 +27,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError
-from workbench.ingest import limits
+from workbench.ingest import headers, limits
 
 # The name of the column holding each row's number in the file; see files.ROW.
 ROW_NAME = "\x01row"
@@ -48,6 +48,7 @@ def read_frame(path: Path, sheet: str | None) -> pd.DataFrame:
     listed = limits.workbook_sheets(path)
     if sheet is None:
         chosen, rows, merged, skipped = _first_with_data(path, listed)
+        skipped |= _sheets_after(path, listed, chosen, rows)
     else:
         chosen, skipped = limits.check_workbook(path, sheet), {}
         rows, merged = _calamine(path, chosen, None, merged=True)
@@ -151,6 +152,102 @@ def _nothing_to_read(name: str, skipped: dict[str, str]) -> InputError:
         f"{name}: no visible sheet has anything to import. Sheets: {listed}. If the data is on a hidden "
         "sheet, choose it with --sheet NAME; otherwise check the right file was chosen. Nothing was "
         "imported."
+    )
+
+
+HEAD_ROWS = 12  # rows of another sheet read to find its header row: enough for a title block above it
+SAME_SHARE = 0.8  # two header rows whose names match at least this share have the same columns
+SHOWN_SHEETS = 10  # sheets named in one message; the rest are counted
+
+
+def _sheets_after(path: Path, listed: list, chosen: str, rows: list[list]) -> dict[str, str]:
+    """Why each sheet after the one read was not read (hidden, a chart, empty, other columns).
+
+    Raises:
+        InputError: other visible sheets have the sheet's columns: the list is split across sheets
+            (one tab per branch), and reading one would leave the rest behind without a word.
+    """
+    later = listed[[s.name for s in listed].index(chosen) + 1 :]
+    skipped = {s.name: why for s in later if (why := _passed_over(s))}
+    header = _header_names(rows)
+    same = []
+    for name, head in _heads(path, [s.name for s in later if s.name not in skipped]).items():
+        if not _has_values(head):
+            skipped[name] = "empty"
+        elif _same_columns(header, _header_names(head)):
+            same.append(name)
+        else:
+            skipped[name] = "other columns"
+    if same:
+        raise _split_list(path.name, chosen, same)
+    return skipped
+
+
+def _heads(path: Path, names: list[str]) -> dict[str, list[list]]:
+    """The first HEAD_ROWS rows of each named sheet, each checked against the limits first."""
+    import python_calamine
+
+    if not names:
+        return {}
+    try:
+        limits.check_sheets(path, names)
+    except InputError as error:
+        raise InputError(f"{error} To read one sheet only, choose it with --sheet NAME.") from None
+    heads = {}
+    with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
+        for name in names:
+            try:
+                heads[name] = book.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=HEAD_ROWS)
+            except Exception as error:  # calamine's own errors, and a Rust panic surfaced as an exception
+                raise _unreadable(path, name, error) from None
+    return heads
+
+
+def _header_names(rows: list[list]) -> list[str]:
+    """The names in the header row, as `frame` will find it (blank cells left out)."""
+    index = _header_index(rows)
+    cells = [_cell(c) for c in rows[index]] if index >= 0 else []
+    return [c.strip() for c in cells if c not in (None, "") and c.strip()]
+
+
+def _same_columns(these: list[str], those: list[str]) -> bool:
+    """Two header rows name the same columns: at least SAME_SHARE of the longer one's columns stand
+    for a column of the other, spelled the same or matching the same field (Membership No. and
+    Membership Number; Surname and Last Name). A row of one cell (a title, a note) never matches.
+    """
+    if min(len(these), len(those)) < 2:
+        return False
+    fuzzy = max(len(these), len(those)) <= FUZZY_COLUMNS
+    keys = {_column_key(h, fuzzy) for h in these}
+    matched = sum(_column_key(h, fuzzy) in keys for h in those)
+    return matched >= SAME_SHARE * max(len(these), len(those))
+
+
+FUZZY_COLUMNS = 200  # wider rows compare by spelling only: rapidfuzz per header and field name adds up
+
+
+def _column_key(header: str, fuzzy: bool) -> str:
+    """The field a header stands for, as the import would match it, or else its normalised spelling."""
+    if fuzzy:
+        best = max(
+            ((max(headers.score(header, n) for n in (field, *names)), field)
+             for fields in headers.KINDS.values() for field, names in fields.items()),
+            default=(0.0, ""),
+        )
+        if best[0] >= headers.ACCEPT:
+            return best[1]
+    return headers.normalise(header)
+
+
+def _split_list(name: str, chosen: str, same: list[str]) -> InputError:
+    shown = ", ".join(f'"{s}"' for s in same[:SHOWN_SHEETS]) + (
+        f" and {len(same) - SHOWN_SHEETS:,} more" if len(same) > SHOWN_SHEETS else "")
+    them = "sheet" if len(same) == 1 else "sheets"
+    return InputError(
+        f'{name}: {them} {shown} {"has" if len(same) == 1 else "have"} the same columns as sheet "{chosen}", '
+        "so the list looks split across sheets (one per branch, say); an import reads one sheet, and "
+        "the others would be left out. Nothing was imported. Import each sheet on its own: "
+        f'--sheet "{chosen}", then --sheet "{same[0]}", and so on.'
     )
 
 
