@@ -1,15 +1,24 @@
-"""Dates and times as real exports write them, read in SQL, and never month-first.
+"""Dates and times as real exports write them, read in SQL, day first unless a column shows otherwise.
 
 Accepted: UK day-first `dd/mm/yyyy` (also with `-` or `.`, or `3 Apr 2020`) with an optional
 `HH:MM[:SS]`; ISO 8601 (`2020-04-03`, `2020-04-03T10:15:00`); and Excel serial day numbers when
-the file is a workbook. "04/03/2020" is always 4 March. A date that is not a real day-first date
+the file is a workbook. "04/03/2020" is 4 March. A date that is not a real day-first date
 ("12/25/2020"), has a two-digit year ("03/04/20"), or lies in the future is an error on its row.
+
+A column is judged as a whole too (`date_order`): one whose dates include some that read only
+month first ("04/13/2020"), none that read only day first, and no more that read either way is month
+first; one holding both kinds is mixed, so that "04/05/2020" in it is never guessed. ingest.formats
+decides what follows.
 
 The functions here return SQL expressions over an already-quoted column, so 2 million dates are
 parsed by DuckDB in one pass rather than by Python one at a time.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 # Day, month (number or name), four-digit year, then an optional time. DuckDB's try_strptime with a
 # list of formats crashed the process when run repeatedly on one connection (DuckDB 1.4.4), so the
@@ -145,4 +154,91 @@ def time_sql(text: str) -> str:
         f"CASE WHEN {text} IS NOT NULL THEN list_transform([{parts}], p -> CASE WHEN p.h <> '' "
         "THEN TRY_CAST(lpad(p.h, 2, '0') || ':' || p.m || ':' || coalesce(nullif(p.s, ''), '00') AS TIME) "
         "END)[1] END"
+    )
+
+
+# A date written in numbers with the day and month in either order (04/13/2020, 13.04.2020, 4-5-20):
+# the two numbers before the year, and the date itself for a message (only digits and separators).
+NUMBERED = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})?"
+# The opening of a cell that holds those two numbers and their separators ("dd/mm/"): cells grouped
+# by it tell a column's date order from a few hundred groups rather than every cell.
+NUMBERED_OPENING = 6
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """How a column's numbered dates read: only day first, only month first, or either way.
+
+    Attributes:
+        day_first: dates that read only day first (13/04/2020: there is no month 13).
+        month_first: dates that read only month first (04/13/2020).
+        either: dates that read as two different days (04/05/2020: 4 May or 5 April).
+        same: dates that read as the same day either way (04/04/2020).
+        first: kind ("day_first", "month_first", "either") -> (row, date) of its first date.
+    """
+
+    day_first: int = 0
+    month_first: int = 0
+    either: int = 0
+    same: int = 0
+    first: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """"month first" when some dates read only month first, none only day first, and no more
+        read either way; "unclear" when more read either way (a mistyped date or two must not turn a
+        day-first column); "mixed" when there are both kinds; else "day first" (also when nothing
+        tells)."""
+        if self.month_first and self.day_first:
+            return "mixed"
+        if self.month_first:
+            return "month first" if self.month_first >= self.either else "unclear"
+        return "day first"
+
+    def example(self, kind: str) -> str:
+        """The first date of a kind, as "row 14 (04/13/2020)", for a message."""
+        row, text = self.first[kind]
+        return f"row {row} ({text})"
+
+
+def _kind(first: int, second: int) -> str | None:
+    if not (1 <= first <= 31 and 1 <= second <= 31) or (first > 12 and second > 12):
+        return None  # no date either way: its own problem says why
+    if first > 12:
+        return "day_first"
+    if second > 12:
+        return "month_first"
+    return "same" if first == second else "either"
+
+
+def date_order(groups: Iterable[tuple[str, int, int]]) -> DateOrder:
+    """How a column's dates read, from its cells grouped by their opening.
+
+    Args:
+        groups: (the group's first cell, how many cells, the first cell's row), one per opening
+            (`NUMBERED_OPENING` characters); cells that are not numbered dates are ignored.
+
+    Returns:
+        The counts of each kind of date, and where each kind first appears.
+    """
+    counts = {"day_first": 0, "month_first": 0, "either": 0, "same": 0}
+    first: dict[str, tuple[int, str]] = {}
+    for text, cells, row in groups:
+        found = re.match(NUMBERED, text.strip())
+        kind = found and _kind(int(found[1]), int(found[2]))
+        if not kind:
+            continue
+        counts[kind] += cells
+        if kind not in first or row < first[kind][0]:
+            first[kind] = (row, found[0].rstrip("/.-"))
+    return DateOrder(**counts, first=first)
+
+
+def either_way_sql(text: str) -> str:
+    """SQL: TRUE when `text` is a numbered date that reads as two different days (04/05/2020)."""
+    parts = f"regexp_extract({text}, '{NUMBERED}', ['a', 'b'])"
+    numbers = f"list_transform([{parts}], p -> [TRY_CAST(p.a AS INTEGER), TRY_CAST(p.b AS INTEGER)])"
+    # A one-element list and a lambda, so the regular expression runs once per value.
+    return (
+        f"list_transform({numbers}, n -> n[1] <> n[2] AND n[1] BETWEEN 1 AND 12 AND n[2] BETWEEN 1 AND 12)[1]"
     )

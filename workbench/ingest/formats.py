@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from workbench.errors import InputError
-from workbench.ingest import headers, labels, limits, profiles
+from workbench.ingest import dates, headers, labels, limits, profiles
 from workbench.ingest import members as ingest_members
 from workbench.ingest.fields import lit, norm_sql
 from workbench.ingest.files import ROW, ROW_NAME, SourceFile, quote
@@ -36,6 +36,7 @@ class Understanding:
     match: headers.HeaderMatch
     mapping: dict  # the mapping file's contents, with the profile's and matched outcome labels added
     notes: list[str] = field(default_factory=list)
+    date_order: dates.DateOrder | None = None  # how the call dates read, when they were judged
 
     @property
     def columns(self) -> dict[str, str]:
@@ -220,7 +221,60 @@ def understand(
         understanding.notes += [f'outcome "{label}" read as {code}' for label, code in sorted(found.items())]
     if not merged["outcomes"]:
         merged.pop("outcomes")
+    if kind == "calls" and "called_at" in match.columns:
+        _judge_dates(con, staged, understanding)
     return understanding
+
+
+# The date column's cells grouped by their opening (dates.NUMBERED_OPENING characters): 2 million
+# dates have a few hundred openings, so judging the whole column costs one grouping rather than a
+# regular expression per cell. Only the openings of numbered dates come back.
+DATE_OPENINGS = """
+SELECT first, cells, first_row FROM (
+    SELECT left(CASE WHEN starts_with(v, ' ') THEN ltrim(v) ELSE v END, {opening}) AS opening,
+           arg_min(v, {row}) AS first, count(*) AS cells, min({row}) AS first_row
+    FROM (SELECT CAST({col} AS VARCHAR) AS v, {row} FROM temp.{raw}) WHERE v IS NOT NULL GROUP BY opening
+) WHERE regexp_matches(opening, ?)
+"""
+
+
+def _judge_dates(con: duckdb.DuckDBPyConnection, staged: SourceFile, understanding: Understanding) -> None:
+    """Judge the call dates as a column, not cell by cell (see dates.date_order).
+
+    A plain export's column that is month first is read month first, with a note: nothing else says
+    how it writes dates. A tool's format says day first, so there, and in a column that is mixed or
+    unclear, the dates that read either way become row problems in `prepare_calls`, never a guess. A
+    format that writes month first is not judged.
+    """
+    profile, header = understanding.profile, understanding.columns["called_at"]
+    if profile.month_first:
+        return
+    query = DATE_OPENINGS.format(opening=dates.NUMBERED_OPENING, row=ROW, col=quote(header), raw=staged.table)
+    order = dates.date_order(con.execute(query, [dates.NUMBERED]).fetchall())
+    understanding.date_order = order
+    if order.verdict == "month first" and profile.name == "plain":
+        # The profile reaches the staging rules, which then read every date of the file month first.
+        understanding.profile = dataclasses.replace(profile, month_first=True)
+        understanding.notes.append(_month_first_note(header, order))
+
+
+def _month_first_note(header: str, order: dates.DateOrder) -> str:
+    either = (
+        f"The {order.either:,} that read either way (first: {order.example('either')}) were read month first "
+        "too."
+        if order.either
+        else "None reads either way."
+    )
+    return (
+        f'column "{_short(header)}" was read month first (m/d/yyyy): {order.month_first:,} of its dates read '
+        f"only that way (first: {order.example('month_first')}) and none only day first. {either} If its "
+        "dates are meant to be day first, those that read only month first are mistakes: correct them."
+    )
+
+
+def _short(header: str) -> str:
+    text = str(header).replace("\n", " ")
+    return text[:40] + "…" if len(text) > 40 else text
 
 
 # A single name written "Last, First" (VAN): split on the comma.
@@ -298,9 +352,76 @@ def prepare_calls(
                 f"could not be read (rows {shown}); those calls keep their date. Times are read as "
                 "14:08, 14.08 or 1408."
             )
+    warnings += _unguessed_dates(con, stage, understanding)
     notes += _fill_round(con, stage, columns, round_name)
     _find_members(con, stage, understanding)
     return notes, warnings
+
+
+# Dates that read as two different days, in a column that cannot say which order it is written in.
+UNGUESSED_DATES = """
+UPDATE temp.{stage}_rows SET p__called_at = ? WHERE p__called_at IS NULL AND {either} RETURNING row
+"""
+
+
+def _unguessed_dates(con: duckdb.DuckDBPyConnection, stage: str, understanding: Understanding) -> list[str]:
+    """Make the call dates that read either way (04/05/2020) row problems, when the column holds dates
+    that read only month first but is read day first: a mixed column, or a tool's day-first format.
+    Read day first they would be loaded, silently, on the wrong day as often as not.
+
+    Returns:
+        A warning naming the column and why, when any date was made a problem.
+    """
+    order, profile = understanding.date_order, understanding.profile
+    if order is None or profile.month_first or order.verdict == "day first":
+        return []
+    why, fix = _why_unguessed(order, profile)
+    problem = f"reads as two different days (day first or month first), and {why}; it is not guessed"
+    query = UNGUESSED_DATES.format(stage=stage, either=dates.either_way_sql("t__called_at"))
+    n = len(con.execute(query, [problem]).fetchall())
+    if not n:
+        return []
+    header = _short(understanding.columns["called_at"])
+    first = f" (first: {order.example('either')})" if "either" in order.first else ""
+    dates_read = "dates read" if n > 1 else "date reads"
+    they = "they are row problems" if n > 1 else "it is a row problem"
+    return [f'{n:,} {dates_read} as two different days in column "{header}"{first}, so {they}: {why}. {fix}']
+
+
+def _why_unguessed(order: dates.DateOrder, profile: profiles.Profile) -> tuple[str, str]:
+    """Why a column's dates that read either way are not guessed, and what to do, for messages."""
+    if order.verdict == "mixed":
+        return (
+            f"this column holds both kinds: {order.example('day_first')} reads only day first and "
+            f"{order.example('month_first')} only month first",
+            "Write every date in the column the same way: day first (dd/mm/yyyy), or yyyy-mm-dd.",
+        )
+    if profile.name == "plain":  # unclear: month first, by too few dates to decide the rest on
+        return (
+            f"this column may be month first ({order.example('month_first')} reads only that way, and no "
+            f"date only day first), but by too few dates to decide the {order.either:,} that read either way",
+            "If its dates are day first, correct those that read only month first; if month first, write "
+            "them as yyyy-mm-dd.",
+        )
+    twin = _month_first_twin(profile)
+    return (
+        f"this column looks month first ({order.example('month_first')} reads only that way, and no "
+        f"date only day first), but the {profile.title} format is read day first",
+        f"If the export writes dates month first, import it with --profile {twin.name}."
+        if twin
+        else "Ask for the export with its dates written yyyy-mm-dd.",
+    )
+
+
+def _month_first_twin(profile: profiles.Profile) -> profiles.Profile | None:
+    """The profile that reads this one's format with its dates month first (van -> van_us), if any."""
+    for other in profiles.PROFILES:
+        same_otherwise = dataclasses.replace(
+            other, name=profile.name, title=profile.title, telltales=profile.telltales, month_first=False
+        )
+        if other.month_first and same_otherwise == profile:
+            return other
+    return None
 
 
 def _fill_round(con, stage: str, columns: dict[str, str], round_name: str | None) -> list[str]:

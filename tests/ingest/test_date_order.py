@@ -1,0 +1,167 @@
+"""A call export's dates judged as a column: day first, month first, mixed or unclear.
+
+Each cell alone cannot say whether 04/05/2020 is 4 May or 5 April; the column can. Real files in
+tmp_path, the real import, and a real store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import ingest
+from workbench.ingest import dates
+
+
+def calls_file(path: Path, when: list[str]) -> Path:
+    """A plain call export with one call a row, dated as given, for members it creates."""
+    frame = pd.DataFrame(
+        {
+            "Call ID": [f"D{i:02d}" for i in range(len(when))],
+            "Membership Number": [f"SYN{i:04d}" for i in range(len(when))],
+            "Round": "R1",
+            "Caller": "C0001",
+            "Date": when,
+            "Outcome": "No answer",
+        }
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def stored(con) -> dict[str, dt.datetime]:
+    return dict(con.execute("SELECT call_id, called_at FROM calls").fetchall())
+
+
+# -- the column's order, from its cells ---------------------------------------------------------------
+
+
+def test_date_order_counts_each_kind_and_where_it_first_appears():
+    groups = [
+        ("04/13/2020 10:00", 3, 14),  # (the group's first cell, cells, that cell's row)
+        ("04/01/2020", 2, 2),
+        (" 4/4/2020", 1, 9),
+        ("13.04.2020", 1, 20),
+        ("yesterday", 5, 1),
+        ("2020-04-01", 7, 1),
+        ("31/31/2020", 1, 3),
+    ]
+    order = dates.date_order(groups)
+    assert (order.day_first, order.month_first, order.either, order.same) == (1, 3, 2, 1)
+    assert order.example("month_first") == "row 14 (04/13/2020)"
+    assert order.example("day_first") == "row 20 (13.04.2020)"
+    assert order.verdict == "mixed"
+
+
+@pytest.mark.parametrize(
+    ("counts", "verdict"),
+    [
+        ({"month_first": 16, "either": 12}, "month first"),
+        ({"month_first": 11, "either": 11, "same": 1}, "month first"),
+        ({"month_first": 1}, "month first"),
+        ({"month_first": 1, "either": 2}, "unclear"),  # one mistyped date decides nothing
+        ({"day_first": 3, "month_first": 1, "either": 5}, "mixed"),
+        ({"day_first": 16, "either": 12}, "day first"),
+        ({"either": 12, "same": 1}, "day first"),  # nothing tells: the workbench's default
+        ({}, "day first"),
+    ],
+)
+def test_a_column_is_month_first_when_its_dates_say_so_and_none_says_otherwise(counts, verdict):
+    assert dates.DateOrder(**counts).verdict == verdict
+
+
+# -- a plain export written month first ----------------------------------------------------------------
+
+
+def test_a_month_first_column_is_read_month_first_with_a_note_saying_so(con, tmp_path):
+    # A US tool's export: every call in April 2020, written mm/dd/yyyy. 04/01 ... 04/12 read either
+    # way; judged alone they were loaded as 4 January ... 4 December.
+    when = [f"04/{day:02d}/2020 10:00" for day in range(1, 29)]
+    result = ingest.import_calls(con, calls_file(tmp_path / "us.csv", when), skip_invalid=True)
+    assert (result.loaded, result.rejected) == (28, 0)
+    assert sorted(stored(con).values()) == [dt.datetime(2020, 4, day, 10) for day in range(1, 29)]
+    note = next(n for n in result.notes if "month first" in n)
+    assert note.startswith('column "Date" was read month first (m/d/yyyy): 16 of its dates read only')
+    assert "first: row 14 (04/13/2020)" in note
+    # 04/04 is the same day either way, so 11 of the 12 were a decision.
+    assert "The 11 that read either way (first: row 2 (04/01/2020)) were read month first" in note
+
+
+def test_one_month_first_date_in_a_day_first_column_decides_nothing(con, tmp_path):
+    # Calls in the first days of April, written day first, and one typed month first: read month
+    # first, the rest would be 4 January, 4 February and 4 March; read day first, guessed.
+    when = ["01/04/2020", "02/04/2020", "03/04/2020 18:00", "04/13/2020"]
+    result = ingest.import_calls(
+        con, calls_file(tmp_path / "early.csv", when), skip_invalid=True, rejects=tmp_path / "r.csv"
+    )
+    assert (result.loaded, result.rejected) == (0, 4)
+    assert not any("was read month first" in n for n in result.notes)
+    warning = next(w for w in result.warnings if "two different days" in w)
+    assert warning.startswith('3 dates read as two different days in column "Date" (first: row 2 (01/04/')
+    assert "this column may be month first (row 5 (04/13/2020) reads only that way" in warning
+    assert "If its dates are day first, correct those that read only month first" in warning
+
+
+# -- a mixed column ------------------------------------------------------------------------------------
+
+
+MIXED = ["13/04/2020", "04/14/2020", "05/04/2020 09:30", "04/04/2020", "4/6/2020"]
+
+
+def test_a_mixed_column_makes_its_either_way_dates_row_problems(con, tmp_path):
+    path = calls_file(tmp_path / "mixed.csv", MIXED)
+    with pytest.raises(ingest.ImportRejected) as rejected:
+        ingest.import_calls(con, path)
+    problems = rejected.value.result.problems.set_index("row")
+    assert list(problems.index) == [3, 4, 6]
+    assert set(problems["column"]) == {"Date"}
+    assert "is not a date we can read" in problems.loc[3, "problem"]  # 04/14: only month first
+    for row in (4, 6):  # 05/04 and 4/6: 5 April or 4 May, 4 June or 6 April
+        problem = problems.loc[row, "problem"]
+        assert problem.startswith("reads as two different days (day first or month first)")
+        assert "row 2 (13/04/2020) reads only day first and row 3 (04/14/2020) only month first" in problem
+    assert 'mixed.csv row 4, column "Date": 05/04/2020 09:30 reads as two different days' in str(
+        rejected.value
+    )
+
+
+def test_skip_invalid_never_guesses_a_mixed_columns_either_way_dates(con, tmp_path):
+    path = calls_file(tmp_path / "mixed.csv", MIXED)
+    result = ingest.import_calls(con, path, skip_invalid=True, rejects=tmp_path / "mixed.rejects.csv")
+    # Only the dates that say their order, and 04/04 (the same day either way), are loaded.
+    assert stored(con) == {"D00": dt.datetime(2020, 4, 13), "D03": dt.datetime(2020, 4, 4)}
+    assert result.rejected == 3
+    warning = next(w for w in result.warnings if "two different days" in w)
+    assert warning.startswith('2 dates read as two different days in column "Date" (first: row 4 (05/04/')
+    assert "Write every date in the column the same way" in warning
+
+
+# -- a tool's format that reads dates day first -------------------------------------------------------
+
+
+def test_a_day_first_format_with_month_first_dates_guesses_none_and_names_the_month_first_profile(
+    con, tmp_path
+):
+    members = pd.DataFrame({"Membership Number": ["SYN1", "SYN2", "SYN3"], "VANID": ["101", "102", "103"]})
+    members.to_csv(tmp_path / "members.csv", index=False)
+    ingest.import_members(con, tmp_path / "members.csv")
+    van = pd.DataFrame(
+        {
+            "Voter File VANID": ["101", "102", "103"],
+            "Contact Name": ["Ng, Zoe", "Khan, Amir", "Lee, Sam"],
+            "Date Canvassed": ["3/30/2020", "4/2/2020", "4/4/2020"],  # a US instance's export
+            "Result": ["Canvassed", "Not Home", "Not Home"],
+        }
+    )
+    van.to_csv(tmp_path / "van.csv", index=False)
+    result = ingest.import_calls(con, tmp_path / "van.csv", skip_invalid=True, rejects=tmp_path / "r.csv")
+    assert result.profile == "van"
+    assert (result.loaded, result.rejected) == (1, 2)  # 4/4 is the same day either way
+    rejects = pd.read_csv(result.rejects_path, dtype=str)
+    assert "reads as two different days" in " ".join(rejects.astype(str).to_numpy().ravel())
+    warning = next(w for w in result.warnings if "two different days" in w)
+    assert "the NGP VAN / EveryAction contact history (day-first dates) format is read day first" in warning
+    assert warning.endswith("If the export writes dates month first, import it with --profile van_us.")
