@@ -1,4 +1,4 @@
-"""A call export's dates judged as a column: day first, month first, mixed or unclear.
+"""A call export's dates judged as a column: month first, mixed, or as Excel left them.
 
 Each cell alone cannot say whether 04/05/2020 is 4 May or 5 April; the column can. Real files in
 tmp_path, the real import, and a real store.
@@ -165,3 +165,42 @@ def test_a_day_first_format_with_month_first_dates_guesses_none_and_names_the_mo
     warning = next(w for w in result.warnings if "two different days" in w)
     assert "the NGP VAN / EveryAction contact history (day-first dates) format is read day first" in warning
     assert warning.endswith("If the export writes dates month first, import it with --profile van_us.")
+
+
+# -- a day-first file opened in Excel set to US dates ---------------------------------------------------
+
+
+def test_date_cells_beside_text_that_reads_one_way_only_are_warned_of(con, tmp_path):
+    import xlsxwriter
+
+    def workbook(name: str, cells: list) -> Path:
+        path = tmp_path / name
+        book = xlsxwriter.Workbook(path)
+        sheet = book.add_worksheet("Calls")
+        shown = book.add_format({"num_format": "m/d/yyyy h:mm"})
+        sheet.write_row(0, 0, ["Call ID", "Membership Number", "Round", "Caller", "Date", "Outcome"])
+        for row, cell in enumerate(cells, start=1):
+            sheet.write_row(row, 0, [f"{name[:2]}{row:02d}", f"SYN{row:04d}", "R1", "C0001"])
+            if isinstance(cell, dt.datetime):
+                sheet.write_datetime(row, 4, cell, shown)
+            else:
+                sheet.write_string(row, 4, cell)
+            sheet.write_string(row, 5, "No answer")
+        book.close()
+        return path
+
+    def warned(path: Path) -> list[str]:
+        result = ingest.import_calls(con, path, dry_run=True)
+        return [w for w in result.warnings if "date cell" in w]
+
+    # 01/04/2020 ... 12/04/2020 typed in a day-first CSV became date cells for 4 January ... 4 December;
+    # 13/04/2020 ... 28/04/2020 stayed text.
+    april = [dt.datetime(2020, day, 4, 10) if day <= 12 else f"{day}/04/2020 10:00" for day in range(1, 29)]
+    (warning,) = warned(workbook("mangled.xlsx", april))
+    assert warning.startswith('column "Date" holds 12 date cells, each with a day of 12 or less, beside 16')
+    assert "read only day first (first: row 14 (13/04/2020))" in warning
+    # Ordinary workbooks: all date cells, all text, or cells with a day over 12 beside the text.
+    assert warned(workbook("cells.xlsx", [dt.datetime(2020, 4, day, 10) for day in range(1, 29)])) == []
+    assert warned(workbook("texts.xlsx", [f"{day:02d}/04/2020" for day in range(1, 29)])) == []
+    later = [dt.datetime(2020, 4, 20), "13/04/2020", dt.datetime(2020, 5, 4)]
+    assert warned(workbook("typed.xlsx", later)) == []

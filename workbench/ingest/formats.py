@@ -36,6 +36,8 @@ class Understanding:
     match: headers.HeaderMatch
     mapping: dict  # the mapping file's contents, with the profile's and matched outcome labels added
     notes: list[str] = field(default_factory=list)
+    # Shown by the import through `prepare_calls`, which runs once the rows are staged.
+    warnings: list[str] = field(default_factory=list)
     date_order: dates.DateOrder | None = None  # how the call dates read, when they were judged
 
     @property
@@ -256,6 +258,8 @@ def _judge_dates(con: duckdb.DuckDBPyConnection, staged: SourceFile, understandi
         # The profile reaches the staging rules, which then read every date of the file month first.
         understanding.profile = dataclasses.replace(profile, month_first=True)
         understanding.notes.append(_month_first_note(header, order))
+    if staged.fmt == "xlsx":
+        understanding.warnings += _excel_order_warning(con, staged, header, order)
 
 
 def _month_first_note(header: str, order: dates.DateOrder) -> str:
@@ -275,6 +279,41 @@ def _month_first_note(header: str, order: dates.DateOrder) -> str:
 def _short(header: str) -> str:
     text = str(header).replace("\n", " ")
     return text[:40] + "…" if len(text) > 40 else text
+
+
+# Cells calamine read as dates are staged as ISO text; their day is characters 9 and 10.
+DATE_CELLS = """
+SELECT count(*), count(*) FILTER (WHERE substr(v, 9, 2) > '12')
+FROM (SELECT CAST({col} AS VARCHAR) AS v FROM temp.{raw}) WHERE regexp_matches(v, ?)
+"""
+
+
+def _excel_order_warning(
+    con: duckdb.DuckDBPyConnection, staged: SourceFile, header: str, order: dates.DateOrder
+) -> list[str]:
+    """A warning when a workbook's date column looks like a text file opened in Excel set to the other
+    date order: date cells, none with a day over 12, beside text dates that each read only one way.
+
+    Excel makes a date cell of each date it can read its own way, swapping day and month, and leaves
+    the rest as text. A column all of date cells, or all of text, is never warned of.
+    """
+    text_one_way = (order.day_first > 0) != (order.month_first > 0) and not (order.either or order.same)
+    if not text_one_way:
+        return []
+    query = DATE_CELLS.format(col=quote(header), raw=staged.table)
+    cells, late = con.execute(query, [dates.ISO_PREFIX]).fetchone()
+    if not cells or late:
+        return []
+    kind = "day_first" if order.day_first else "month_first"
+    shown = f'{cells:,} date cell{"s" if cells > 1 else ""}'
+    return [
+        f'column "{_short(header)}" holds {shown}, each with a day of 12 or less, beside '
+        f"{order.day_first + order.month_first:,} dates written as text that read only "
+        f"{kind.replace('_', ' ')} (first: {order.example(kind)}). That is the mark of a file opened in "
+        "Excel set to the other date order: Excel made date cells of the dates it could read its own way, "
+        "swapping their day and month, and left the rest as text. The date cells were read as Excel holds "
+        "them; check them against the original file, or import the original file instead."
+    ]
 
 
 # A single name written "Last, First" (VAN): split on the comma.
@@ -352,7 +391,7 @@ def prepare_calls(
                 f"could not be read (rows {shown}); those calls keep their date. Times are read as "
                 "14:08, 14.08 or 1408."
             )
-    warnings += _unguessed_dates(con, stage, understanding)
+    warnings += _unguessed_dates(con, stage, understanding) + understanding.warnings
     notes += _fill_round(con, stage, columns, round_name)
     _find_members(con, stage, understanding)
     return notes, warnings
