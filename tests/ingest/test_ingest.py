@@ -341,6 +341,7 @@ def one_call(con, tmp_path, **cells) -> ImportRejected | pd.Series:
         ("03-04-2020", dt.datetime(2020, 4, 3)),
         ("3 Apr 2020", dt.datetime(2020, 4, 3)),
         ("13/04/2020 09:00", dt.datetime(2020, 4, 13, 9)),
+        ("04/25/2020", dt.datetime(2020, 4, 25)),  # a column whose dates read only month first
     ],
 )
 def test_dates_are_read_day_first_or_iso(shared, tmp_path, text, expected):
@@ -350,7 +351,7 @@ def test_dates_are_read_day_first_or_iso(shared, tmp_path, text, expected):
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("04/25/2020", "is not a date we can read: dates are read day first, as dd/mm/yyyy [HH:MM]"),
+        ("25/25/2020", "is not a date we can read: dates are read day first, as dd/mm/yyyy [HH:MM]"),
         ("31/02/2020", "is not a date we can read"),
         ("03/04/20", "has a two-digit year; write the year in full, e.g. 03/04/2020"),
         ("yesterday", "is not a date we can read"),

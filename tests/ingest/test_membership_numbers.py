@@ -128,3 +128,22 @@ def test_calls_mostly_of_members_held_give_no_such_warning(held, tmp_path):
     result = ingest.import_calls(held, path, actor="t")
     assert result.members_created == 1
     assert not [w for w in result.warnings if "match no member" in w]
+
+
+@pytest.mark.parametrize(("number", "first"), [("Total", ""), ("TOTALS:", ""), ("30", "Total members"),
+                                               ("", "Grand total")])
+def test_a_totals_row_at_the_foot_of_a_member_list_is_refused_not_made_a_member(con, tmp_path, number, first):
+    frame = _members(NUMBERS[:2])
+    frame.loc[len(frame)] = [number, first, "", "", ""]
+    with pytest.raises(ImportRejected) as refused:
+        ingest.import_members(con, _csv(frame, tmp_path / "members.csv"), actor="t")
+    problems = refused.value.result.problems
+    assert set(problems["row"]) == {4}
+    assert problems["problem"].str.contains("is the label of a totals row, not a member").any()
+    assert con.execute("SELECT count(*) FROM members").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("name", ["Totally", "Sumaya", "Countess"])
+def test_names_that_begin_like_a_totals_label_are_names(con, tmp_path, name):
+    frame = _members(NUMBERS[:1]).assign(**{"First Name": [name]})
+    assert ingest.import_members(con, _csv(frame, tmp_path / "members.csv"), actor="t").loaded == 1

@@ -229,6 +229,13 @@ SCIENTIFIC_PROBLEM = (
     f"WHEN contains({{t}}, '+') AND regexp_full_match({{t}}, '{SCIENTIFIC}') "
     "THEN 'is in scientific notation, as a spreadsheet shows a long number: its last digits are lost'"
 )
+# The label of a totals row at the foot of a list ("Total", "Grand total:", "Totals"), where a
+# member's number or first name would be.
+TOTALS_LABEL = r"(?i)((grand|sub) ?)?totals?\b.*|sum|count"
+TOTALS_PROBLEM = (
+    f"WHEN regexp_full_match({{t}}, '{TOTALS_LABEL}') "
+    "THEN 'is the label of a totals row, not a member: delete the totals row'"
+)
 MEMBERSHIP_NUMBER_FIX = (
     "fill in the membership number in full (if the spreadsheet shows it as 1.00E+11, format the column "
     "as text and export it again), or remove the row"
@@ -249,7 +256,12 @@ def membership_number_problem(blank: str | None) -> str:
     """SQL: a membership number's problem: in scientific notation, or blank (`blank`: the problem
     text; None when a blank number is filled in later from the member's other ids)."""
     blank_case = f"WHEN {{t}} IS NULL THEN '{blank}' " if blank else ""
-    return f"CASE {blank_case}{SCIENTIFIC_PROBLEM} END"
+    return f"CASE {blank_case}{SCIENTIFIC_PROBLEM} {TOTALS_PROBLEM} END"
+
+
+def _name(field: str) -> Rule:
+    """A name field: any text, but the label of a totals row ("Total members") is no one's name."""
+    return Rule(field, problem=f"CASE {TOTALS_PROBLEM} END", fix="delete the totals row")
 
 
 def member_rules(serials: bool) -> list[Rule]:
@@ -260,9 +272,9 @@ def member_rules(serials: bool) -> list[Rule]:
             problem=membership_number_problem("is blank; every row needs a membership number"),
             fix=MEMBERSHIP_NUMBER_FIX,
         ),
-        Rule("first_name"),
+        _name("first_name"),
         Rule("last_name"),
-        Rule("full_name"),
+        _name("full_name"),
         Rule("phone"),  # normalised later, once per distinct number
         Rule("email", value="lower({t})"),
         Rule("address"),
