@@ -64,6 +64,9 @@ def test_date_order_counts_each_kind_and_where_it_first_appears():
         ({"month_first": 1}, "month first"),
         ({"month_first": 1, "either": 2}, "unclear"),  # one mistyped date decides nothing
         ({"day_first": 3, "month_first": 1, "either": 5}, "mixed"),
+        ({"day_first": 400, "month_first": 1, "either": 300}, "day first"),  # a typo among 400
+        ({"month_first": 400, "day_first": 1, "either": 300}, "month first"),
+        ({"day_first": 19, "month_first": 1}, "mixed"),
         ({"day_first": 16, "either": 12}, "day first"),
         ({"either": 12, "same": 1}, "day first"),  # nothing tells: the workbench's default
         ({}, "day first"),
@@ -103,6 +106,17 @@ def test_one_month_first_date_in_a_day_first_column_decides_nothing(con, tmp_pat
     assert warning.startswith('3 dates read as two different days in column "Date" (first: row 2 (01/04/')
     assert "this column may be month first (row 5 (04/13/2020) reads only that way" in warning
     assert "If its dates are day first, correct those that read only month first" in warning
+
+
+def test_a_mistyped_date_in_a_long_day_first_column_is_its_own_problem_and_no_other_date_is(con, tmp_path):
+    # A month of calls written day first, and one typed month first: only that one is refused.
+    when = [f"{day:02d}/04/2020" for day in range(1, 31)] * 2 + ["04/13/2020"]
+    result = ingest.import_calls(
+        con, calls_file(tmp_path / "uk.csv", when), skip_invalid=True, rejects=tmp_path / "r.csv"
+    )
+    assert (result.loaded, result.rejected) == (60, 1)
+    assert stored(con)["D05"] == dt.datetime(2020, 4, 6)  # 06/04/2020: 6 April, as the column says
+    assert not [w for w in result.warnings if "two different days" in w]
 
 
 # -- a mixed column ------------------------------------------------------------------------------------

@@ -165,6 +165,10 @@ NUMBERED = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})?"
 NUMBERED_OPENING = 6
 
 
+# How many times the dates of one order must outnumber the other's for the column to be of that order.
+DOMINANT = 20
+
+
 @dataclass(frozen=True)
 class DateOrder:
     """How a column's numbered dates read: only day first, only month first, or either way.
@@ -187,9 +191,15 @@ class DateOrder:
     def verdict(self) -> str:
         """"month first" when some dates read only month first, none only day first, and no more
         read either way; "unclear" when more read either way (a mistyped date or two must not turn a
-        day-first column); "mixed" when there are both kinds; else "day first" (also when nothing
-        tells)."""
+        day-first column); "mixed" when there are both kinds, unless one outnumbers the other
+        `DOMINANT` times; else "day first" (also when nothing tells)."""
         if self.month_first and self.day_first:
+            # One order this many times the other: the others are mistyped dates (each its own row
+            # problem, as ever), not a column in two orders whose every 04/05 must be refused.
+            if self.day_first >= DOMINANT * self.month_first:
+                return "day first"
+            if self.month_first >= DOMINANT * self.day_first and self.month_first >= self.either:
+                return "month first"
             return "mixed"
         if self.month_first:
             return "month first" if self.month_first >= self.either else "unclear"
