@@ -165,3 +165,63 @@ def test_a_sheet_of_other_content_after_the_data_is_named_in_the_note_and_not_qu
     note = next(w for w in result.warnings if w.startswith("Read sheet"))
     assert note == ('Read sheet "Members" (sheet 1 of 3). Not read: "Read me" (other columns), "Calls" '
                     "(other columns). To import one of those, use --sheet NAME.")
+
+
+# -- F9: a title above the header row -----------------------------------------------------------------
+
+
+def problem_rows(con, path, **options) -> list[int]:
+    with pytest.raises(ingest.ImportRejected) as rejected:
+        ingest.import_members(con, path, actor="test", **options)
+    return list(rejected.value.result.problems["row"])
+
+
+def titled_book(path, merged: bool = False):
+    """A title in A1 (or merged across A1:F1), a blank row, the header on row 3, and four members; the
+    third (row 6) has no membership number."""
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("Members")
+    if merged:
+        sheet.merge_range(0, 0, 0, len(HEADER) - 1, "Northvale members", book.add_format({"bold": True}))
+    else:
+        sheet.write(0, 0, "Northvale welfare calls - April 2020")
+    sheet.write_row(2, 0, HEADER)
+    for row, n in enumerate(range(1, 5), start=3):
+        sheet.write_row(row, 0, [None, *member(n)[1:]] if row == 5 else member(n))
+    book.close()
+    return path
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_a_title_above_the_header_is_skipped_with_a_note(con, tmp_path, merged):
+    result = ingest.import_members(con, titled_book(tmp_path / "titled.xlsx", merged), actor="test",
+                                   skip_invalid=True)
+    assert (result.loaded, result.rejected) == (3, 1)
+    assert "Row 1 holds a title; the column names are on row 3, so rows 1-2 were skipped." in result.warnings
+    assert not [w for w in result.warnings if "merged" in w]
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_problems_below_a_title_name_the_sheets_own_row_numbers(con, tmp_path, merged):
+    path = titled_book(tmp_path / "titled.xlsx", merged)
+    with pytest.raises(ingest.ImportRejected) as rejected:
+        ingest.import_members(con, path, actor="test")
+    message = str(rejected.value)
+    assert list(rejected.value.result.problems["row"]) == [6]
+    assert "person's details" not in message and "Unmerge" not in message
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("excel.csv", "Northvale welfare calls - April 2020,,,,,\n,,,,,\n{rows}"),  # as Excel saves the sheet
+    ("typed.csv", "Northvale welfare calls\n\n{rows}"),
+    ("semicolons.csv", "Northvale welfare calls\nPrepared by the secretary\n{rows}"),
+])
+def test_a_title_above_the_header_of_a_csv_is_skipped_with_a_note(con, tmp_path, name, text):
+    delimiter = ";" if name.startswith("semicolons") else ","
+    rows = "".join(delimiter.join(cells) + "\n" for cells in [HEADER, *(member(n) for n in range(1, 4))])
+    path = tmp_path / name
+    path.write_text(text.format(rows=rows), encoding="utf-8")
+    result = ingest.import_members(con, path, actor="test")
+    assert result.loaded == 3 and numbers(con)[0] == "SYN0000001"
+    assert any("the column names are on row 3, so rows 1-2 were skipped." in w for w in result.warnings)
+

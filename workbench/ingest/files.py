@@ -196,7 +196,7 @@ def _stage_csv(con, path: Path, table: str, sheet) -> SourceFile:
                 f"{path.name} could not be read as {encodings.ENCODING_NAMES.get(encoding, encoding)} "
                 "text. Check it opens in a spreadsheet, then save it as 'CSV UTF-8' and import that."
             ) from None
-    return SourceFile(**{**staged.__dict__, "warnings": warnings})
+    return SourceFile(**{**staged.__dict__, "warnings": warnings + staged.warnings})
 
 
 def _refuse_damaged_utf8(path: Path, head: bytes, delimiter: str) -> None:
@@ -259,7 +259,18 @@ def _check_header(text: str, name: str) -> str:
     best = max(counts, key=counts.get)
     if counts[best] + 1 > limits.MAX_COLUMNS:
         raise limits.too_many_columns(name, counts[best] + 1)
-    return best if counts[best] else ","
+    return best if counts[best] else _delimiter_below(text)
+
+
+def _delimiter_below(text: str) -> str:
+    """The delimiter of the first line below that has one, when the first line has none: a title
+    above the header ("Northvale welfare calls"). A file of one column has none: comma, the default."""
+    for line in text.lstrip("\ufeff").splitlines()[1 : workbooks.TITLE_SPAN + 2]:
+        counts = {d: line.count(d) for d in DELIMITERS}
+        best = max(counts, key=counts.get)
+        if counts[best]:
+            return best
+    return ","
 
 
 # Fast and parallel first, with the header already read, so DuckDB guesses nothing: a sniffer
@@ -277,9 +288,12 @@ def _read_csv(
 ) -> SourceFile:
     name = shown or path.name
     header = _header(path, delimiter)
+    warnings: list[str] = []
     try:
-        if not header:
-            raise duckdb.InvalidInputException("blank first line")  # leave it to the row-by-row reader
+        if not header or _one_cell(header):
+            # A blank first line, or one cell: perhaps a title above the header, which the row-by-row
+            # reader finds (workbooks.header_index); DuckDB would take the title for the header.
+            raise duckdb.InvalidInputException("blank or one-cell first line")
         con.execute(
             READ_CSV.format(table=table, columns=_columns_literal(header), max_line=limits.MAX_FIELD_BYTES),
             [str(path), delimiter],
@@ -289,7 +303,7 @@ def _read_csv(
             raise duckdb.InvalidInputException("not UTF-8") from None
         if "line size" in str(error).lower():
             raise limits.field_too_long(name, _line_number(error)) from None
-        _read_ragged(con, path, table, delimiter, name)
+        warnings = _read_ragged(con, path, table, delimiter, name)
     headers = _columns(con, table)
     if ROW_NAME not in headers:
         # rowid follows the file's order; the header is row 1, so data starts at row 2.
@@ -297,7 +311,14 @@ def _read_csv(
         con.execute(f"UPDATE temp.{table} SET {ROW} = rowid + 2")
     headers = [h for h in headers if h != ROW_NAME]
     rows = con.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
-    return SourceFile(table, headers, rows, "csv", encoding, delimiter, nul_free=not _has_nul(path))
+    return SourceFile(table, headers, rows, "csv", encoding, delimiter, warnings=warnings,
+                      nul_free=not _has_nul(path))
+
+
+def _one_cell(header: list[str]) -> bool:
+    """A first line of one named cell among blank ones ("Northvale welfare calls,,,,"), as Excel saves
+    a sheet with a title in A1. A file of one column has one cell and no blanks: DuckDB reads it."""
+    return len(header) > 1 and sum(h != f"column{i}" for i, h in enumerate(header)) == 1
 
 
 def _header(path: Path, delimiter: str) -> list[str]:
@@ -334,7 +355,8 @@ def _has_nul(path: Path) -> bool:
         return any(b"\x00" in chunk for chunk in iter(lambda: handle.read(CHUNK), b""))
 
 
-def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> None:
+def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> list[str]:
+    """Read the file row by row into `table`; returns what the reader says the user should check."""
     csv.field_size_limit(limits.MAX_FIELD_BYTES)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -351,6 +373,7 @@ def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> None
             "spreadsheet, then save it again as CSV UTF-8."
         ) from None
     workbooks.load_frame(con, table, frame)
+    return workbooks.warnings(frame)
 
 
 # A noncharacter, which no export holds: the end-of-file line above. Outside quotes it makes a row of

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import re
 import zipfile
 from pathlib import Path
@@ -55,7 +56,8 @@ def read_frame(path: Path, sheet: str | None) -> pd.DataFrame:
     _refuse_valueless_cells(path, chosen)
     filled = fill_merged(rows, merged, path.name, chosen)
     result = frame(rows)
-    result.attrs["warnings"] = _sheet_note(listed, chosen, skipped) + _merged_warning(filled, chosen)
+    result.attrs["warnings"] = (_sheet_note(listed, chosen, skipped) + warnings(result)
+                                + _merged_warning(filled, chosen))
     return result
 
 
@@ -205,7 +207,7 @@ def _heads(path: Path, names: list[str]) -> dict[str, list[list]]:
 
 def _header_names(rows: list[list]) -> list[str]:
     """The names in the header row, as `frame` will find it (blank cells left out)."""
-    index = _header_index(rows)
+    index = header_index(rows)
     cells = [_cell(c) for c in rows[index]] if index >= 0 else []
     return [c.strip() for c in cells if c not in (None, "") and c.strip()]
 
@@ -349,11 +351,11 @@ def fill_merged(rows: list[list], merged: list, name: str, sheet: str) -> list[s
         InputError: a merged cell with a value reaches into the header row. Its one name would have to
             stand for several columns (or a column's name would become data), so it is refused.
     """
-    header = _header_index(rows)
+    header = header_index(rows)
     filled = []
     for (top, left), (bottom, right) in sorted(merged):
         value = rows[top][left] if top < len(rows) and left < len(rows[top]) else ""
-        if value in (None, ""):
+        if value in (None, "") or bottom < header:  # a title merged across the top is not read
             continue
         ref = f"{cell_ref(top, left)}:{cell_ref(bottom, right)}"
         if top <= header <= bottom:
@@ -365,9 +367,66 @@ def fill_merged(rows: list[list], merged: list, name: str, sheet: str) -> list[s
     return filled
 
 
-def _header_index(rows: list[list]) -> int:
-    """The 0-based index of the header row (the first row with any value), as `frame` finds it."""
-    return next((i for i, row in enumerate(rows) if any(c not in (None, "") for c in row)), -1)
+# -- the header row: the first row with any value, or the row below a title ----------------------------
+
+TITLE_ROWS = 3  # a title block holds at most this many rows of one cell (a title, a subtitle, a date)
+TITLE_SPAN = 6  # and ends, blank rows included, within this many rows of the first
+
+
+def header_index(rows: list[list]) -> int:
+    """The 0-based index of the header row: the first row with any value, unless that row starts a
+    short title block (rows of one cell of text, such as "Northvale welfare calls - April 2020" or
+    a title merged across the top) directly above a row that looks like column names. -1 if blank.
+
+    Examples:
+        >>> header_index([["Welfare calls"], [], ["Membership Number", "Phone"], ["SYN1", "07700 900123"]])
+        2
+        >>> header_index([["Name"], ["Ann, Smith", "Leeds"]])
+        0
+    """
+    first = next((i for i, row in enumerate(rows) if _filled(row)), -1)
+    titles = 0
+    for index in range(max(first, 0), min(len(rows), first + TITLE_SPAN + 1)):
+        filled = _filled(rows[index])
+        if not filled:
+            continue
+        if len(filled) == 1 and isinstance(filled[0], str) and titles < TITLE_ROWS:
+            if _names_a_field(filled[0]):
+                return first  # a header of one column, not a title
+            titles += 1
+            continue
+        return index if titles and _looks_like_header(filled) else first
+    return first
+
+
+def _filled(row: list) -> list:
+    return [c for c in row if c not in (None, "")]
+
+
+def _looks_like_header(cells: list) -> bool:
+    """Column names: two or more cells of text, none shaped like data, one naming a field the
+    workbench knows (so a row of a person's details is never taken for them)."""
+    return (len(cells) >= 2 and all(isinstance(c, str) for c in cells)
+            and not headers.looks_like_data(cells) and any(_names_a_field(c) for c in cells))
+
+
+def _names_a_field(cell: str) -> bool:
+    return _column_key(cell, fuzzy=True) in FIELD_NAMES
+
+
+FIELD_NAMES = {field for fields in headers.KINDS.values() for field in fields}
+
+
+def _title_note(rows: list[list], header: int) -> list[str]:
+    """What was skipped above the header row, when it sits below a title: by row number, not text."""
+    first = next((i for i, row in enumerate(rows) if _filled(row)), header)
+    if header <= first:
+        return []
+    titles = [i + 1 for i in range(first, header) if _filled(rows[i])]
+    held = f"Row {titles[0]} holds a title" if len(titles) == 1 else (
+        f"Rows {', '.join(map(str, titles[:-1]))} and {titles[-1]} hold a title")
+    skipped = "row 1 was skipped" if header == 1 else f"rows 1-{header} were skipped"
+    return [f"{held}; the column names are on row {header + 1}, so {skipped}."]
 
 
 def _merged_header(name: str, sheet: str, ref: str) -> InputError:
@@ -551,15 +610,20 @@ def _reference(attributes: bytes) -> str:
 
 
 def frame(rows) -> pd.DataFrame:
-    """Rows of cells as an all-text frame: the first non-blank row names the columns, blank rows go.
+    """Rows of cells as an all-text frame: the header row (see `header_index`) names the columns, the
+    rows above it (a title) and blank rows go; each row keeps its number in the file.
 
     A row longer than the header gets columns of its own (reported as extra), never silently cut.
+    `warnings(frame)` says when rows above the header were skipped.
     """
+    rows = iter(rows)
+    head = list(itertools.islice(rows, TITLE_SPAN + HEAD_ROWS))
+    at = header_index(head)
     header, data, numbers = None, [], []
-    for number, values in enumerate(rows, start=1):
+    for number, values in enumerate(itertools.chain(head, rows), start=1):
         cells = [_cell(v) for v in values]
         if header is None:
-            if any(c not in (None, "") for c in cells):
+            if number > at and any(c not in (None, "") for c in cells):
                 header = unique_headers(cells)
             continue
         if any(c not in (None, "") for c in cells):
@@ -572,6 +636,7 @@ def frame(rows) -> pd.DataFrame:
     data = [row + [None] * (width - len(row)) for row in data]
     result = pd.DataFrame(data, columns=header, dtype="object")
     result[ROW_NAME] = pd.Series(numbers, dtype="int64")
+    result.attrs["warnings"] = _title_note(head, at)
     return result
 
 
@@ -618,6 +683,7 @@ __all__ = [
     "warnings",
     "read_rows",
     "fill_merged",
+    "header_index",
     "cell_ref",
     "frame",
     "load_frame",
