@@ -225,3 +225,31 @@ def test_a_title_above_the_header_of_a_csv_is_skipped_with_a_note(con, tmp_path,
     assert result.loaded == 3 and numbers(con)[0] == "SYN0000001"
     assert any("the column names are on row 3, so rows 1-2 were skipped." in w for w in result.warnings)
 
+
+
+# -- F8: two columns with the same name ----------------------------------------------------------------
+
+
+def test_two_columns_with_the_same_name_are_refused_by_letter(con, tmp_path):
+    path = tmp_path / "phones.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("Members")
+    sheet.write_row(0, 0, ["Membership Number", "First Name", "Last Name", "Phone", "Phone", "Ward", "ward"])
+    sheet.write_row(1, 0, ["SYN0000001", "Ann", "Smith", None, "07700 900123", "Central", "Old Central"])
+    book.close()
+    with pytest.raises(InputError) as error:
+        ingest.import_members(con, path, actor="test")
+    message = str(error.value)
+    assert message.startswith('phones.xlsx, sheet "Members": columns D and E are both named "Phone"; columns '
+                              'F and G are both named "Ward", so the import would read only one of each.')
+    assert "rename one" in message and "900123" not in message and "Central" not in message
+    assert numbers(con) == []
+
+
+def test_two_columns_with_the_same_name_in_a_csv_are_refused_by_position(con, tmp_path):
+    path = tmp_path / "phones.csv"
+    path.write_text("Membership Number,Phone,Last Name,Phone\nSYN0000001,,Smith,07700 900123\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match='phones.csv: columns 2 and 4 are both named "Phone", so the import '
+                                         "would read only one of each"):
+        ingest.import_members(con, path, actor="test")

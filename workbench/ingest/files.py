@@ -287,7 +287,7 @@ def _read_csv(
     con, path: Path, table: str, encoding: str, delimiter: str, shown: str | None = None
 ) -> SourceFile:
     name = shown or path.name
-    header = _header(path, delimiter)
+    header = _header(path, delimiter, refuse_duplicates=name)
     warnings: list[str] = []
     try:
         if not header or _one_cell(header):
@@ -321,8 +321,12 @@ def _one_cell(header: list[str]) -> bool:
     return len(header) > 1 and sum(h != f"column{i}" for i, h in enumerate(header)) == 1
 
 
-def _header(path: Path, delimiter: str) -> list[str]:
-    """The first line's names, made unique and free of control characters ([] if it is blank)."""
+def _header(path: Path, delimiter: str, refuse_duplicates: str | None = None) -> list[str]:
+    """The first line's names, made unique and free of control characters ([] if it is blank).
+
+    Raises:
+        InputError: with `refuse_duplicates` (the file's name in messages), two columns share a name.
+    """
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
         csv.field_size_limit(limits.MAX_HEADER_BYTES)
         try:
@@ -331,7 +335,10 @@ def _header(path: Path, delimiter: str) -> list[str]:
             return []
     if not any(cell.strip() for cell in first):
         return []
-    return workbooks.unique_headers([CONTROL.sub(" ", cell) for cell in first])
+    cells = [CONTROL.sub(" ", cell) for cell in first]
+    if refuse_duplicates:
+        workbooks.refuse_duplicate_headers(cells, refuse_duplicates, letters=False)
+    return workbooks.unique_headers(cells)
 
 
 def _columns_literal(header: list[str]) -> str:
@@ -362,7 +369,7 @@ def _read_ragged(con, path: Path, table: str, delimiter: str, name: str) -> list
         with open(path, encoding="utf-8-sig", newline="") as handle:
             # One more line after the file's own, to see whether it ended inside a quoted value.
             reader = csv.reader(itertools.chain(handle, [END + '"\n']), delimiter=delimiter)
-            frame = workbooks.frame(_checked_rows(reader, name, delimiter))
+            frame = workbooks.frame(_checked_rows(reader, name, delimiter), name)
     except UnicodeDecodeError:
         raise duckdb.InvalidInputException("not UTF-8") from None  # the caller finds the encoding
     except csv.Error as error:

@@ -55,7 +55,7 @@ def read_frame(path: Path, sheet: str | None) -> pd.DataFrame:
         rows, merged = _calamine(path, chosen, None, merged=True)
     _refuse_valueless_cells(path, chosen)
     filled = fill_merged(rows, merged, path.name, chosen)
-    result = frame(rows)
+    result = frame(rows, f'{path.name}, sheet "{chosen}"', letters=True)
     result.attrs["warnings"] = (_sheet_note(listed, chosen, skipped) + warnings(result)
                                 + _merged_warning(filled, chosen))
     return result
@@ -609,9 +609,16 @@ def _reference(attributes: bytes) -> str:
 # -- rows to a frame --------------------------------------------------------------------------------
 
 
-def frame(rows) -> pd.DataFrame:
+def frame(rows, where: str = "the file", *, letters: bool = False) -> pd.DataFrame:
     """Rows of cells as an all-text frame: the header row (see `header_index`) names the columns, the
     rows above it (a title) and blank rows go; each row keeps its number in the file.
+
+    Args:
+        where: the file (and sheet) as messages name it.
+        letters: a sheet's columns are named by letter (D), a text file's by position (column 4).
+
+    Raises:
+        InputError: two columns of the header row have the same name (`refuse_duplicate_headers`).
 
     A row longer than the header gets columns of its own (reported as extra), never silently cut.
     `warnings(frame)` says when rows above the header were skipped.
@@ -624,6 +631,7 @@ def frame(rows) -> pd.DataFrame:
         cells = [_cell(v) for v in values]
         if header is None:
             if number > at and any(c not in (None, "") for c in cells):
+                refuse_duplicate_headers(cells, where, letters=letters)
                 header = unique_headers(cells)
             continue
         if any(c not in (None, "") for c in cells):
@@ -664,7 +672,11 @@ def _cell(value) -> str | None:
 
 
 def unique_headers(cells: list) -> list[str]:
-    """Header cells made unique ("Ward", "Ward_1") and named where blank ("column3")."""
+    """Header cells made unique ("Ward", "Ward_1") and named where blank ("column3").
+
+    Two cells with the same name are refused first (`refuse_duplicate_headers`); what is left to
+    rename is a blank cell whose "column3" a real header already took, and columns past the header.
+    """
     seen: dict[str, int] = {}
     out = []
     for index, cell in enumerate(cells):
@@ -675,6 +687,44 @@ def unique_headers(cells: list) -> list[str]:
         seen.setdefault(name, 0)
         out.append(name)
     return out
+
+
+def refuse_duplicate_headers(cells: list, where: str, *, letters: bool) -> None:
+    """Refuse a header row that names two columns the same ("Phone" and "Phone", or "phone").
+
+    Renaming one ("Phone_1") gave a name the file does not have, and the import used only the first:
+    a member whose number was in the second column lost it without a word. Blank cells are not names.
+    A row shaped like data is left alone: it is a person's row, refused later without being repeated.
+
+    Args:
+        where: the file (and sheet) as messages name it.
+        letters: name columns as Excel does (D), else by position (column 4).
+
+    Raises:
+        InputError: naming each set of columns that share a name, and how to fix it.
+    """
+    names = [str(c).strip() if c not in (None, "") else "" for c in cells]
+    if headers.looks_like_data([n for n in names if n]):
+        return
+    groups: dict[str, list[int]] = {}
+    for index, name in enumerate(names):
+        if name:
+            groups.setdefault(headers.normalise(name) or name.casefold(), []).append(index)
+    shared = [found for found in groups.values() if len(found) > 1]
+    if shared:
+        clashes = "; ".join(_clash(found, names[found[0]], letters) for found in shared)
+        raise InputError(
+            f"{where}: {clashes}, so the import would read only one of each. Each column needs a name of "
+            'its own: rename one (for example add "mobile" or "landline") and import again. Nothing was '
+            "imported."
+        )
+
+
+def _clash(columns: list[int], name: str, letters: bool) -> str:
+    named = [cell_ref(0, c)[:-1] if letters else str(c + 1) for c in columns]
+    listed = ", ".join(named[:-1]) + f" and {named[-1]}"
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    return f'columns {listed} are {"both" if len(columns) == 2 else "all"} named "{shown}"'
 
 
 __all__ = [
@@ -688,4 +738,5 @@ __all__ = [
     "frame",
     "load_frame",
     "unique_headers",
+    "refuse_duplicate_headers",
 ]
