@@ -253,3 +253,26 @@ def test_two_columns_with_the_same_name_in_a_csv_are_refused_by_position(con, tm
     with pytest.raises(InputError, match='phones.csv: columns 2 and 4 are both named "Phone", so the import '
                                          "would read only one of each"):
         ingest.import_members(con, path, actor="test")
+
+
+# -- F1: a number formatted "000000" is read as Excel shows it -----------------------------------------
+
+
+def test_a_zero_padded_number_is_read_with_its_leading_zeros_and_other_numbers_as_before(con, tmp_path):
+    path = tmp_path / "padded.xlsx"
+    book = xlsxwriter.Workbook(path)
+    six, eight, plain = (book.add_format({"num_format": f}) for f in ("000000", "00000000", "0"))
+    sheet = book.add_worksheet("Members")
+    sheet.write_row(0, 0, ["Membership Number", "First Name", "Age"])
+    sheet.write_number(1, 0, 121, six)  # Excel shows 000121
+    sheet.write_number(2, 0, 4567, eight)  # 00004567
+    sheet.write_number(3, 0, 989, plain)  # 989: a plain whole-number format pads nothing
+    sheet.write_string(4, 0, "000042", six)  # text stays as typed
+    for row in range(1, 5):
+        sheet.write_string(row, 1, "Ann")
+        sheet.write_number(row, 2, 40 + row, six)  # a whole-number field reads the same either way
+    book.close()
+    assert ingest.import_members(con, path, actor="test").loaded == 4
+    assert numbers(con) == ["000042", "00004567", "000121", "989"]
+    ages = con.execute("SELECT age FROM members ORDER BY age").fetchall()
+    assert [a for (a,) in ages] == [41, 42, 43, 44]

@@ -202,7 +202,13 @@ def _check_true_sizes(archive: zipfile.ZipFile, scanned: set[str]) -> None:
                     pass
 
 
-def _small_xml(archive: zipfile.ZipFile, part: str) -> Element:
+def small_xml(archive: zipfile.ZipFile, part: str) -> Element:
+    """A small XML part of the workbook (its list of sheets, its styles), parsed safely.
+
+    Raises:
+        zipfile.BadZipFile: the part is larger than such a part ever is.
+        KeyError: no such part.
+    """
     info = archive.getinfo(part)
     if info.file_size > 16 * 1024**2:
         raise zipfile.BadZipFile(part)
@@ -240,8 +246,8 @@ def list_sheets(archive: zipfile.ZipFile, name: str) -> list[Sheet]:
     Raises:
         InputError: the workbook lists no sheets.
     """
-    book = _small_xml(archive, "xl/workbook.xml")
-    rels = {r.get("Id"): r for r in _small_xml(archive, "xl/_rels/workbook.xml.rels").iter()}
+    book = small_xml(archive, "xl/workbook.xml")
+    rels = {r.get("Id"): r for r in small_xml(archive, "xl/_rels/workbook.xml.rels").iter()}
     found = []
     for element in book.iter():
         if _local(element.tag) == "sheet":
@@ -391,6 +397,8 @@ __all__ = [
     "workbook_sheets",
     "list_sheets",
     "sheet_part",
+    "small_xml",
+    "DAMAGED",
     "check_workbook_size",
     "too_many_columns",
     "field_too_long",

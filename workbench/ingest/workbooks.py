@@ -54,6 +54,7 @@ def read_frame(path: Path, sheet: str | None) -> pd.DataFrame:
         chosen, skipped = limits.check_workbook(path, sheet), {}
         rows, merged = _calamine(path, chosen, None, merged=True)
     _refuse_valueless_cells(path, chosen)
+    _pad_numbers(rows, _padded_cells(path, chosen))
     filled = fill_merged(rows, merged, path.name, chosen)
     result = frame(rows, f'{path.name}, sheet "{chosen}"', letters=True)
     result.attrs["warnings"] = (_sheet_note(listed, chosen, skipped) + warnings(result)
@@ -604,6 +605,73 @@ def _cell_start(piece: bytes, inside: int) -> tuple[int, bytes]:
 def _reference(attributes: bytes) -> str:
     found = REFERENCE.search(attributes)
     return found.group(1).decode().upper() if found else "a cell (its position is not recorded)"
+
+
+# -- numbers shown with leading zeros: the "000000" format ---------------------------------------------
+#
+# A membership number typed as a number and formatted "000000" shows 000121 in Excel; calamine gives
+# the number, 121, and drops the format. What the organiser sees is what a calls file will quote, so
+# such cells are read as shown. Only formats of zeros alone: any other format keeps the number as read.
+
+PADDED_FORMAT = re.compile(r"0{2,}")  # a whole format code of two or more zeros
+STYLED_CELL = rb"<(?:\w+:)?c\s([^>]*\bs=[\"'](?:%s)[\"'][^>]*)>"
+
+
+def _padded_cells(path: Path, sheet: str) -> dict[tuple[int, int], int]:
+    """(row, column), 0-based, of each number cell of the sheet with a zero-padded format: its width."""
+    with zipfile.ZipFile(path) as archive:
+        styles = _padded_styles(archive)
+        if not styles:
+            return {}
+        _, part = limits.sheet_part(archive, sheet, path.name)
+        pattern = re.compile(STYLED_CELL % b"|".join(re.escape(s) for s in styles))
+        found = {}
+        for piece in _sheet_pieces(archive, part):
+            for match in pattern.finditer(piece):
+                attributes = match.group(1)
+                kind, ref = CELL_TYPE.search(attributes), REFERENCE.search(attributes)
+                if ref and (kind is None or kind.group(1) == b"n"):  # a number, not text
+                    style = re.search(rb"\bs=[\"'](\d+)", attributes).group(1)
+                    found[_position(ref.group(1))] = styles[style]
+    return found
+
+
+def _padded_styles(archive: zipfile.ZipFile) -> dict[bytes, int]:
+    """Each cell style (its index, as a cell's s="3" names it) whose number format is zeros alone,
+    and how many digits it shows. Built-in formats have none: "0" (id 1) pads nothing."""
+    part = next((n for n in archive.namelist() if n.lower() == "xl/styles.xml"), None)
+    if part is None:
+        return {}
+    try:
+        styles = limits.small_xml(archive, part)
+    except limits.DAMAGED:  # a damaged styles part: the cells read as they always have
+        return {}
+    widths = {f.get("numFmtId"): len(f.get("formatCode", "")) for f in styles.iter()
+              if _local(f.tag) == "numFmt" and PADDED_FORMAT.fullmatch(f.get("formatCode", ""))}
+    cell_styles = next((e for e in styles.iter() if _local(e.tag) == "cellXfs"), [])
+    formats = [xf.get("numFmtId") for xf in cell_styles if _local(xf.tag) == "xf"]
+    return {str(i).encode(): widths[f] for i, f in enumerate(formats) if f in widths}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _position(ref: bytes) -> tuple[int, int]:
+    """A cell reference (b"AB12") as a 0-based (row, column)."""
+    letters = re.match(rb"[A-Za-z]+", ref).group()
+    column = 0
+    for char in letters.upper():
+        column = column * 26 + char - 64
+    return int(ref[len(letters):]) - 1, column - 1
+
+
+def _pad_numbers(rows: list[list], padded: dict[tuple[int, int], int]) -> None:
+    """Whole numbers in the given cells as text with their leading zeros, as Excel shows them."""
+    for (row, column), width in padded.items():
+        value = rows[row][column] if row < len(rows) and column < len(rows[row]) else None
+        if isinstance(value, float) and value.is_integer():
+            rows[row][column] = ("-" if value < 0 else "") + f"{abs(int(value)):0{width}d}"
 
 
 # -- rows to a frame --------------------------------------------------------------------------------
