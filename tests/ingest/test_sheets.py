@@ -167,6 +167,25 @@ def test_a_sheet_of_other_content_after_the_data_is_named_in_the_note_and_not_qu
                     "(other columns). To import one of those, use --sheet NAME.")
 
 
+def test_a_notes_sheet_read_first_is_refused_naming_the_sheet_with_the_data(con, tmp_path):
+    """A "Read me" tab before the data: its sentences are no column names. The refusal says which
+    sheet was read and which was not, and quotes none of the notes."""
+    path = tmp_path / "readme-first.xlsx"
+    book = xlsxwriter.Workbook(path)
+    notes = book.add_worksheet("Read me")
+    notes.write(0, 0, "Mrs Leach needs her prescription collected")
+    notes.write(1, 0, "Call Gary Bates after 6pm")
+    put(book.add_worksheet("Members"), range(1, 6))
+    book.close()
+    with pytest.raises(InputError) as refused:
+        ingest.import_members(con, path, actor="test")
+    message = str(refused.value)
+    assert 'Read sheet "Read me" (sheet 1 of 2). Not read: "Members" (other columns). To import one of ' \
+           "those, use --sheet NAME." in message
+    assert "Leach" not in message and "Bates" not in message
+    assert ingest.import_members(con, path, actor="test", sheet="Members").loaded == 5
+
+
 # -- F9: a title above the header row -----------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from workbench.ingest import formats, headers, oruk, profiles
 from workbench.ingest import members as ingest_members
 from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
+from workbench.ingest import workbooks as ingest_workbooks
 from workbench.privacy import masking, pseudonymise
 from workbench.store.state import transaction
 
@@ -350,7 +351,14 @@ def _checked_import(
     bar.update()
     # With --date, a file need not have a date column.
     optional = ("called_at",) if call_date is not None else ()
-    understood = _match(con, kind, staged, mapping_data, path.name, profile, optional)
+    try:
+        understood = _match(con, kind, staged, mapping_data, path.name, profile, optional)
+    except InputError as error:
+        # The wrong sheet is the likeliest reason none of its columns fit: say which was read.
+        sheets = [w for w in staged.warnings if w.startswith(ingest_workbooks.SHEET_NOTE)]
+        if sheets:
+            raise InputError(f"{error} {' '.join(sheets)}") from None
+        raise
     matched = understood.match
     result.profile, result.profile_title = understood.profile.name, understood.profile.title
     result.columns = {f: (h, matched.scores.get(f, 100.0)) for f, h in matched.columns.items()}

@@ -254,13 +254,16 @@ def _split_list(name: str, chosen: str, same: list[str]) -> InputError:
     )
 
 
+SHEET_NOTE = "Read sheet"  # how the note naming the sheet read begins (an import refused repeats it)
+
+
 def _sheet_note(listed: list, chosen: str, skipped: dict[str, str]) -> list[str]:
     """Which sheet was read, when the workbook has more than one, and which were not and why."""
     if len(listed) < 2:
         return []
     position = [s.name for s in listed].index(chosen) + 1
     first = "" if position == 1 or not skipped else ", the first visible sheet with data"
-    note = f'Read sheet "{chosen}" (sheet {position} of {len(listed)}){first}.'
+    note = f'{SHEET_NOTE} "{chosen}" (sheet {position} of {len(listed)}){first}.'
     if skipped:
         shown = ", ".join(f'"{sheet}" ({why})' for sheet, why in skipped.items())
         note += f" Not read: {shown}."
