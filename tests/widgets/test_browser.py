@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from workbench.analysis import outreach
+from workbench.errors import StoreError
 from workbench.lists import followups
 from workbench.privacy import optouts
 from workbench.store import db
@@ -80,10 +81,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture
 def running_app(synthetic_store):
-    port = server.free_port()
-    process = server.start(synthetic_store, port)
+    # A port found free can be taken before the app binds it (by another test's kernel, when tests
+    # run in parallel): then the app stops while starting, and another port is tried.
+    for attempt in range(3):
+        port = server.free_port()
+        process = server.start(synthetic_store, port)
+        try:
+            server.wait_until_ready(port, timeout=60, process=process)
+            break
+        except StoreError:
+            _stop(process)
+            if attempt == 2:
+                raise
     try:
-        server.wait_until_ready(port, timeout=60, process=process)
         yield f"http://{server.HOST}:{port}/"
     finally:
         _stop(process)

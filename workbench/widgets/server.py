@@ -7,6 +7,7 @@ browser left open on a shared machine shows nothing until someone types it.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -132,7 +133,10 @@ def start(store: Path, port: int, *, quiet: bool = True) -> subprocess.Popen:
 
 
 def wait_until_ready(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
-    """Block until the app accepts connections.
+    """Block until the app answers HTTP on the port.
+
+    An answer, not only an open port: a port found free a moment ago can be taken meanwhile by
+    another program (a notebook kernel's sockets, say), and a browser sent there gets no web page.
 
     Raises:
         StoreError: it did not start in time, or its process ended.
@@ -141,12 +145,22 @@ def wait_until_ready(port: int, timeout: float = 30.0, process: subprocess.Popen
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise StoreError(f"The app stopped while starting (exit status {process.returncode}).")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.settimeout(0.2)
-            if probe.connect_ex((HOST, port)) == 0:
-                return
+        if _answers_http(port):
+            return
         time.sleep(0.1)
     raise StoreError(f"The app did not start on {HOST}:{port} within {timeout:.0f} s.")
+
+
+def _answers_http(port: int) -> bool:
+    connection = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        connection.request("HEAD", "/")
+        connection.getresponse()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 # What stops the app in the foreground: Ctrl+C (SIGINT), `kill PID` or a service manager (SIGTERM),
