@@ -11,6 +11,7 @@ from workbench.cli import main
 from workbench.errors import DisclosureError, InputError
 from workbench.privacy import optouts
 from workbench.reports import ledger
+from workbench.store import settings
 
 ROUND = {"date_from": "2020-03-30", "date_to": "2020-04-14"}
 
@@ -192,3 +193,74 @@ def test_a_release_recorded_before_the_state_version_is_compared_by_its_data_ver
     assert ledger.slices(new, old) == []
     changed = ledger.Request.from_dict({**new.as_dict(), "state_version": "s1"})
     assert ledger.slices(new, changed) == ["new-calls"]
+
+
+# ---- who left the data between two releases, and the day waiting is counted to ----------------------
+
+
+def _calls_elsewhere(con, n: int = 150) -> None:
+    """n late calls in the window, of members of another branch than Millbridge's: enough to pass the
+    new-calls rule, and nowhere near the member who left."""
+    con.execute(
+        "INSERT INTO calls SELECT 'late-' || c.call_id, c.member_key, c.round, c.caller, "
+        "c.called_at + INTERVAL 1 MINUTE, c.outcome, c.wellbeing, c.needs_support, c.urgency, "
+        "c.keen_to_volunteer, c.dp_query, NULL, c.import_id FROM calls c JOIN members m USING (member_key) "
+        "WHERE m.branch <> 'Millbridge' AND c.called_at::DATE BETWEEN '2020-03-30' AND '2020-04-14' "
+        f"ORDER BY c.call_id LIMIT {n}")
+
+
+def _waiting_in_millbridge(con) -> str:
+    queue = reports.needs.queue(con, branch="Millbridge")
+    return queue["member_key"].iloc[0]
+
+
+@pytest.mark.parametrize("profile", ["public", "internal"])
+def test_a_release_overlapping_an_earlier_one_after_an_opt_out_is_refused_however_many_calls_came(
+        synthetic_con, tmp_path, profile):
+    """Cell-key noise is the same for the same records, so beside 150 calls elsewhere, the cells that
+    changed would be the opted-out member's (their ward, their urgency in the waiting table)."""
+    earlier = _build(synthetic_con, tmp_path, "first", profile=profile, **ROUND)
+    optouts.add(synthetic_con, actor="tester", reason="asked_not_to_be_called",
+                member_key=_waiting_in_millbridge(synthetic_con))
+    _calls_elsewhere(synthetic_con)
+    wider = {"date_from": "2020-03-23", "date_to": "2020-04-21"}
+    with pytest.raises(DisclosureError, match=f"or withdrawn, since release {earlier.release_id}") as refused:
+        _build(synthetic_con, tmp_path, "again", profile=profile, **wider)
+    if profile == "public":
+        assert "Publish only calls no earlier release covered" in str(refused.value)
+    # Calls no earlier release covered may be published.
+    _build(synthetic_con, tmp_path, "next", profile=profile, date_from="2020-04-15", date_to="2020-05-11")
+
+
+def test_the_removed_rule_compares_only_releases_that_recorded_who_had_left():
+    old = ledger.Request("public", True, ("2020-03-30", "2020-04-14"), None, None, "v1", 500, "s1", None,
+                         (0, 3, 0))
+    erased = ledger.Request("public", True, ("2020-03-30", "2020-05-14"), None, None, "v2", 900, "s1", None,
+                            (1, 3, 0))
+    assert ledger.slices(erased, old) == ["removed"]
+    apart = ledger.Request.from_dict({**erased.as_dict(), "window": ["2020-04-15", "2020-05-14"]})
+    assert ledger.slices(apart, old) == []
+    before = ledger.Request.from_dict({**old.as_dict(), "removed": None})  # recorded before the rule
+    assert ledger.slices(erased, before) == []
+
+
+def test_a_release_made_again_on_a_later_day_shows_the_same_waiting_table(synthetic_con, tmp_path):
+    """Waiting is counted to the day after the scope's last call, not to the moment of release: made
+    again a day later on the same data, it is the same release, not one whose moved cells are the
+    people whose wait crossed 7 days overnight."""
+    settings.set(synthetic_con, "as_of", "2020-07-01", actor="tester")
+    _build(synthetic_con, tmp_path, "first", profile="public", **ROUND)
+    settings.set(synthetic_con, "as_of", "2020-07-02", actor="tester")
+    _build(synthetic_con, tmp_path, "next day", profile="public", **ROUND)
+    first, again = ([line for line in (tmp_path / name / "waiting.csv").read_text().splitlines()
+                     if not line.lstrip("\ufeff").startswith('"#')]  # the notice names the release
+                    for name in ("first", "next day"))
+    assert first == again and len(first) > 3
+    recorded = [e.request.as_of for e in ledger.entries(synthetic_con)]
+    assert recorded == ["2020-04-15T00:00:00"] * 2
+
+
+def test_waiting_counted_to_another_day_is_a_change_the_ledger_sees(synthetic_con, tmp_path):
+    _build(synthetic_con, tmp_path, "first", profile="public", **ROUND)
+    with pytest.raises(DisclosureError, match="the day waiting is counted to"):
+        _build(synthetic_con, tmp_path, "later", profile="public", as_of="2020-04-22", **ROUND)

@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -132,7 +132,8 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
             profile: sector internal, district public); period week|month|quarter (week / month).
         needs_detail: "categories" (each need listed) or "any" (yes/no) in the extract.
         link_to: reuse that release's pseudonym key so the two extracts can be linked.
-        as_of: when "waiting" is measured to (default: the end of date_to, or now).
+        as_of: when "waiting" is measured to (default: the start of the day after the scope's last
+            call, or of today if sooner: the same data gives the same figures whenever it is released).
         allow_overlap: the reason an internal release may be a narrow slice of an earlier one
             (see `ledger`); recorded with the release.
         force: replace what is at `out_dir` (a folder with files, a file or a symlink), once the new
@@ -235,7 +236,7 @@ def _options(con, profile, rounding, date_from, date_to, branch, extract, area, 
     _check_choice("area", area, AREA_LEVELS)
     _check_choice("period", period, disclosure.PERIODS)
     _check_choice("needs detail", needs_detail, NEEDS_DETAIL)
-    when = _as_of(con, as_of, end)
+    when = _as_of(con, as_of, start, end, chosen.get("branch"))
     options = Options(prof, start, end, chosen.get("branch"), bool(extract), area, period, needs_detail,
                       link_to, when)
     _check_not_empty(con, options)
@@ -247,13 +248,27 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise InputError(f'Unknown {name} "{value}". Expected one of: {", ".join(allowed)}.')
 
 
-def _as_of(con, as_of, end: str | None) -> datetime:
+def _as_of(con, as_of, start: str | None, end: str | None, branch: str | None) -> datetime:
+    """The moment the waiting table is counted to: `as_of` if given, else the start of the day after
+    the scope's last call, or the start of today if that is sooner.
+
+    Never "now" to the second, nor the end of a window padded with days without calls: a release made
+    again on the same data must show the same figures, or the people whose wait crossed a bucket's edge
+    in between would be the cells that moved (and the ledger records this moment, to compare).
+    """
     if as_of is not None:
         return needs.reference_time(con, as_of)
-    now = needs.reference_time(con)
-    if end:
-        return min(now, datetime.combine(date.fromisoformat(end) + timedelta(days=1), datetime.min.time()))
-    return now
+    today = datetime.combine(needs.reference_time(con).date(), datetime.min.time())
+    scope = {k: v for k, v in (("branch", branch), ("date_from", start), ("date_to", end)) if v is not None}
+    body, params = where(scope, members="c")
+    with snapshot.get(con).cursor() as cursor:
+        last = cursor.execute(LAST_CALL_QUERY.format(where=body), params).fetchone()[0]
+    if last is None:
+        return today
+    return min(today, datetime.combine(last + timedelta(days=1), datetime.min.time()))
+
+
+LAST_CALL_QUERY = "SELECT max(c.called_at)::DATE FROM calls c WHERE c.known AND {where}"
 
 
 # Every (ward, branch) pair of the geography. Ward names repeat across councils ("Central", "Abbey"),
@@ -466,7 +481,8 @@ def ledger_request(con, options: Options) -> ledger.Request:
     """What the release ledger compares and records for this build."""
     return ledger.request(con, profile=options.profile.name, rounding=options.profile.rounding,
                           date_from=options.date_from, date_to=options.date_to, branch=options.branch,
-                          extract=options.extract_settings(), calls=scope_calls(con, options))
+                          extract=options.extract_settings(), calls=scope_calls(con, options),
+                          as_of=options.as_of.isoformat(timespec="seconds"))
 
 
 def admit(con, options: Options, release_id: str, *, actor: str, allow_overlap: str | None = None) -> dict:

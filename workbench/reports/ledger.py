@@ -16,6 +16,9 @@ when, with the same extract setting, it:
 - ``new-calls``: has the same scope after the store's data changed (calls, members, needs,
   services, an erasure, an opt-out, a follow-up's state) by fewer than `NEW_CALLS_SLICE` calls in
   that scope;
+- ``removed``: overlaps the earlier release's scope after a member was erased, or an opt-out was
+  recorded or withdrawn (however many calls came meanwhile: the cells that changed include that
+  member's, and cell-key noise, the same for the same records, does not hide that they changed);
 - ``extract``: releases a row-level extract overlapping an earlier extract's scope (any overlap,
   unless it is the same scope on the same data with the same settings: the same rows again under new
   pseudonyms).
@@ -65,6 +68,12 @@ SELECT (SELECT (count(*), count(withdrawn_at), max(recorded_at), max(withdrawn_a
        (SELECT (count(*), max(updated_at)) FROM followups),
        (SELECT (count(*), string_agg(DISTINCT category, ',' ORDER BY category)) FROM services)
 """
+# Who has left the data since a release: members erased, and opt-outs recorded or withdrawn (an opt-out
+# takes a member out of the waiting table). Counts, so the ledger can tell that one happened.
+REMOVED_QUERY = """
+SELECT (SELECT count(*) FROM members WHERE erased_at IS NOT NULL), (SELECT count(*) FROM optouts),
+       (SELECT count(withdrawn_at) FROM optouts)
+"""
 # Calls on each day, branch by branch (the window rule judges days by their calls).
 CallsOn = Callable[[str | None], Mapping[str, int]]
 SPAN_QUERY = "SELECT min(called_at)::DATE, max(called_at)::DATE FROM calls"
@@ -82,23 +91,34 @@ class Request:
     data_version: str
     calls: int                         # calls in the release's scope
     state_version: str | None = None   # opt-outs, follow-ups, directory; None before it was recorded
+    as_of: str | None = None           # the moment waiting was counted to; None before it was recorded
+    removed: tuple[int, ...] | None = None  # `REMOVED_QUERY` then; None before it was recorded
 
     def as_dict(self) -> dict:
         return {"profile": self.profile, "rounding": self.rounding,
                 "window": list(self.window) if self.window else None, "branch": self.branch,
                 "extract": self.extract, "data_version": self.data_version, "calls": self.calls,
-                "state_version": self.state_version}
+                "state_version": self.state_version, "as_of": self.as_of,
+                "removed": list(self.removed) if self.removed is not None else None}
 
     @classmethod
     def from_dict(cls, data: dict) -> Request:
         window = tuple(data["window"]) if data.get("window") else None
+        removed = tuple(data["removed"]) if data.get("removed") is not None else None
         return cls(data["profile"], bool(data["rounding"]), window, data.get("branch"), data.get("extract"),
-                   data["data_version"], int(data["calls"]), data.get("state_version"))
+                   data["data_version"], int(data["calls"]), data.get("state_version"), data.get("as_of"),
+                   removed)
 
     def same_data(self, other: Request) -> bool:
-        """Whether the store held the same data for both (state compared when both recorded it)."""
-        mine, theirs = self.state_version, other.state_version
-        return self.data_version == other.data_version and (None in (mine, theirs) or mine == theirs)
+        """Whether the store held the same data for both, counted to the same moment (the state and the
+        moment compared when both recorded them)."""
+        return self.data_version == other.data_version and all(
+            None in (mine, theirs) or mine == theirs
+            for mine, theirs in ((self.state_version, other.state_version), (self.as_of, other.as_of)))
+
+    def removed_since(self, other: Request) -> bool:
+        """Whether a member was erased, or an opt-out recorded or withdrawn, between `other` and this."""
+        return None not in (self.removed, other.removed) and self.removed != other.removed
 
 
 @dataclass(frozen=True)
@@ -120,10 +140,12 @@ def data_version(con: duckdb.DuckDBPyConnection, query: str = DATA_VERSION_QUERY
 
 
 def request(con: duckdb.DuckDBPyConnection, *, profile: str, rounding: bool, date_from: str | None,
-            date_to: str | None, branch: str | None, extract: dict | None, calls: int) -> Request:
+            date_to: str | None, branch: str | None, extract: dict | None, calls: int,
+            as_of: str | None = None) -> Request:
     """The ledger's view of a release about to be made (open ends of the window resolved)."""
     return Request(profile, rounding, window(con, date_from, date_to), branch, extract, data_version(con),
-                   calls, data_version(con, STATE_VERSION_QUERY))
+                   calls, data_version(con, STATE_VERSION_QUERY), as_of,
+                   tuple(int(n) for n in con.execute(REMOVED_QUERY).fetchone()))
 
 
 def window(con: duckdb.DuckDBPyConnection, date_from: str | None, date_to: str | None
@@ -237,6 +259,10 @@ def slices(new: Request, old: Request, calls_on: CallsOn | None = None) -> list[
     if new.branch == old.branch and same_window and not new.same_data(old) \
             and abs(new.calls - old.calls) < NEW_CALLS_SLICE:
         found.append("new-calls")
+    if new.removed_since(old):
+        # Cell-key noise is the same for the same records: beside this, a cell that changed is one the
+        # member left, however many calls were added elsewhere in the scope.
+        found.append("removed")
     if new.extract is not None and old.extract is not None:
         if not new.same_data(old):
             found.append("extract-refresh")
@@ -272,7 +298,9 @@ PATTERNS = {
               f"days or by days with fewer than {NEW_CALLS_SLICE} calls",
     "branch": "it sets one branch against all branches over a window that overlaps release {id}'s",
     "new-calls": f"it repeats release {{id}}'s scope after the data changed by fewer than {NEW_CALLS_SLICE} "
-                 "calls (an import, an erasure, an opt-out or a follow-up)",
+                 "calls (an import, an erasure, an opt-out, a follow-up, or the day waiting is counted to)",
+    "removed": "a member was erased, or an opt-out recorded or withdrawn, since release {id}, whose scope "
+               "this one overlaps: the cells that changed between the two would be that member's",
     "extract": "its extract overlaps release {id}'s extract",
     "extract-refresh": "its extract overlaps release {id}'s extract and the data changed since",
 }
@@ -319,10 +347,15 @@ def check(con: duckdb.DuckDBPyConnection, new: Request, *, allow_overlap: str | 
     reasons = "; ".join(PATTERNS[p].format(id=rid) for p, rid in findings[:3])
     more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
     if new.profile == "public":
+        remedy = (
+            "Publish only calls no earlier release covered: a window that starts after the last day of each "
+            "release named"
+            if any(p == "removed" for p, _ in findings)
+            else f"Choose a window that differs by {WINDOW_SLICE_DAYS} days or more and by {NEW_CALLS_SLICE} "
+                 "calls or more, no --branch, or wait for more calls"
+        )
         raise DisclosureError(f"Refused: a public release must not be a narrow slice of an earlier one, and "
-                              f"{reasons}{more}. Choose a window that differs by {WINDOW_SLICE_DAYS} days or "
-                              f"more and by {NEW_CALLS_SLICE} calls or more, no --branch, or wait for more "
-                              "calls.")
+                              f"{reasons}{more}. {remedy}.")
     if allow_overlap is None:
         raise DisclosureError(f"Refused: {reasons}{more}, so the two could be subtracted. If this "
                               "internal release is needed anyway, give --allow-overlap REASON (recorded in "
