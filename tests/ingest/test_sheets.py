@@ -32,9 +32,8 @@ def numbers(con) -> list[str]:
 # -- F2, F10: hidden, chart and empty sheets are not read by default -----------------------------------
 
 
-@pytest.mark.parametrize("state", ["hidden", "very hidden"])
-def test_a_hidden_first_sheet_is_passed_over_for_the_visible_one_and_the_note_says_so(con, tmp_path, state):
-    path = tmp_path / "hidden.xlsx"
+def hidden_old_list(path, state: str = "hidden"):
+    """A workbook whose first sheet, "Old list" (3 members), is hidden behind "Members" (30)."""
     book = xlsxwriter.Workbook(path)
     old = book.add_worksheet("Old list")
     put(old, range(1, 4))
@@ -42,6 +41,12 @@ def test_a_hidden_first_sheet_is_passed_over_for_the_visible_one_and_the_note_sa
     book.worksheets()[1].activate()
     old.hide() if state == "hidden" else old.very_hidden()
     book.close()
+    return path
+
+
+@pytest.mark.parametrize("state", ["hidden", "very hidden"])
+def test_a_hidden_first_sheet_is_passed_over_for_the_visible_one_and_the_note_says_so(con, tmp_path, state):
+    path = hidden_old_list(tmp_path / "hidden.xlsx", state)
     result = ingest.import_members(con, path, actor="test")
     assert result.loaded == 30 and numbers(con)[0] == "SYN0000011"
     note = next(w for w in result.warnings if w.startswith("Read sheet"))
@@ -50,14 +55,7 @@ def test_a_hidden_first_sheet_is_passed_over_for_the_visible_one_and_the_note_sa
 
 
 def test_a_hidden_sheet_is_read_when_named(con, tmp_path):
-    path = tmp_path / "hidden.xlsx"
-    book = xlsxwriter.Workbook(path)
-    old = book.add_worksheet("Old list")
-    put(old, range(1, 4))
-    put(book.add_worksheet("Members"), range(11, 41))
-    book.worksheets()[1].activate()
-    old.hide()
-    book.close()
+    path = hidden_old_list(tmp_path / "hidden.xlsx")
     result = ingest.import_members(con, path, actor="test", sheet="Old list")
     assert result.loaded == 3
     assert 'Read sheet "Old list" (sheet 1 of 2).' in result.warnings
