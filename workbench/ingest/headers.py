@@ -432,9 +432,19 @@ def _check_required(
     )
 
 
+def closest_field(header: str) -> tuple[float, str]:
+    """The field of any kind a header comes closest to naming, with its `score`.
+
+    Examples:
+        >>> closest_field("Membership No.")
+        (100.0, 'membership_number')
+    """
+    return max(((max(score(header, n) for n in (name, *names)), name)
+                for fields in KINDS.values() for name, names in fields.items()), default=(0.0, ""))
+
+
 def _known_like(header: str) -> bool:
-    return any(score(header, n) >= WEAK for fields in KINDS.values() for names in fields.items()
-               for n in (names[0], *names[1]))
+    return closest_field(header)[0] >= WEAK
 
 
 def shown_headers(headers: list[str]) -> str:

@@ -250,7 +250,7 @@ def list_sheets(archive: zipfile.ZipFile, name: str) -> list[Sheet]:
     rels = {r.get("Id"): r for r in small_xml(archive, "xl/_rels/workbook.xml.rels").iter()}
     found = []
     for element in book.iter():
-        if _local(element.tag) == "sheet":
+        if local_name(element.tag) == "sheet":
             rel = rels.get(element.get(RELATIONSHIPS))
             target, kind = ("", "") if rel is None else (rel.get("Target", ""), rel.get("Type", ""))
             found.append(Sheet(element.get("name", ""), _part(target), kind.rsplit("/", 1)[-1],
@@ -299,7 +299,8 @@ def _no_cells(name: str, chosen: Sheet, listed: list[Sheet]) -> InputError:
     )
 
 
-def _local(tag: str) -> str:
+def local_name(tag: str) -> str:
+    """An XML tag without its namespace: "{http://...}sheet" -> "sheet"."""
     return tag.rsplit("}", 1)[-1]
 
 
@@ -397,6 +398,7 @@ __all__ = [
     "workbook_sheets",
     "list_sheets",
     "sheet_part",
+    "local_name",
     "small_xml",
     "DAMAGED",
     "check_workbook_size",

@@ -146,7 +146,7 @@ def _passed_over(sheet) -> str | None:
 
 
 def _has_values(rows: list[list]) -> bool:
-    return any(c not in (None, "") for row in rows for c in row)
+    return any(_filled(row) for row in rows)
 
 
 def _nothing_to_read(name: str, skipped: dict[str, str]) -> InputError:
@@ -232,13 +232,9 @@ FUZZY_COLUMNS = 200  # wider rows compare by spelling only: rapidfuzz per header
 def _column_key(header: str, fuzzy: bool) -> str:
     """The field a header stands for, as the import would match it, or else its normalised spelling."""
     if fuzzy:
-        best = max(
-            ((max(headers.score(header, n) for n in (field, *names)), field)
-             for fields in headers.KINDS.values() for field, names in fields.items()),
-            default=(0.0, ""),
-        )
-        if best[0] >= headers.ACCEPT:
-            return best[1]
+        closeness, field = headers.closest_field(header)
+        if closeness >= headers.ACCEPT:
+            return field
     return headers.normalise(header)
 
 
@@ -650,14 +646,10 @@ def _padded_styles(archive: zipfile.ZipFile) -> dict[bytes, int]:
     except limits.DAMAGED:  # a damaged styles part: the cells read as they always have
         return {}
     widths = {f.get("numFmtId"): len(f.get("formatCode", "")) for f in styles.iter()
-              if _local(f.tag) == "numFmt" and PADDED_FORMAT.fullmatch(f.get("formatCode", ""))}
-    cell_styles = next((e for e in styles.iter() if _local(e.tag) == "cellXfs"), [])
-    formats = [xf.get("numFmtId") for xf in cell_styles if _local(xf.tag) == "xf"]
+              if limits.local_name(f.tag) == "numFmt" and PADDED_FORMAT.fullmatch(f.get("formatCode", ""))}
+    cell_styles = next((e for e in styles.iter() if limits.local_name(e.tag) == "cellXfs"), [])
+    formats = [xf.get("numFmtId") for xf in cell_styles if limits.local_name(xf.tag) == "xf"]
     return {str(i).encode(): widths[f] for i, f in enumerate(formats) if f in widths}
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
 
 
 def _position(ref: bytes) -> tuple[int, int]:
