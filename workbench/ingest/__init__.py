@@ -434,8 +434,7 @@ def _match(
 
 
 def _shown_header(header: str) -> str:
-    text = str(header).replace("\n", " ")
-    return f'"{text[:40]}…"' if len(text) > 40 else f'"{text}"'
+    return f'"{formats.short_header(header)}"'
 
 
 def _stage_rows(kind, con, staged, understood: formats.Understanding) -> list[ingest_problems.Check]:

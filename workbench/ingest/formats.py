@@ -270,13 +270,15 @@ def _month_first_note(header: str, order: dates.DateOrder) -> str:
         else "None reads either way."
     )
     return (
-        f'column "{_short(header)}" was read month first (m/d/yyyy): {order.month_first:,} of its dates read '
-        f"only that way (first: {order.example('month_first')}) and none only day first. {either} If its "
-        "dates are meant to be day first, those that read only month first are mistakes: correct them."
+        f'column "{short_header(header)}" was read month first (m/d/yyyy): {order.month_first:,} of its '
+        f"dates read only that way (first: {order.example('month_first')}) and none only day first. "
+        f"{either} If its dates are meant to be day first, those that read only month first are mistakes: "
+        "correct them."
     )
 
 
-def _short(header: str) -> str:
+def short_header(header: str) -> str:
+    """A header as a message shows it: on one line, cut to 40 characters."""
     text = str(header).replace("\n", " ")
     return text[:40] + "…" if len(text) > 40 else text
 
@@ -307,7 +309,7 @@ def _excel_order_warning(
     kind = "day_first" if order.day_first else "month_first"
     shown = f'{cells:,} date cell{"s" if cells > 1 else ""}'
     return [
-        f'column "{_short(header)}" holds {shown}, each with a day of 12 or less, beside '
+        f'column "{short_header(header)}" holds {shown}, each with a day of 12 or less, beside '
         f"{order.day_first + order.month_first:,} dates written as text that read only "
         f"{kind.replace('_', ' ')} (first: {order.example(kind)}). That is the mark of a file opened in "
         "Excel set to the other date order: Excel made date cells of the dates it could read its own way, "
@@ -420,7 +422,7 @@ def _unguessed_dates(con: duckdb.DuckDBPyConnection, stage: str, understanding: 
     n = len(con.execute(query, [problem]).fetchall())
     if not n:
         return []
-    header = _short(understanding.columns["called_at"])
+    header = short_header(understanding.columns["called_at"])
     first = f" (first: {order.example('either')})" if "either" in order.first else ""
     dates_read = "dates read" if n > 1 else "date reads"
     they = "they are row problems" if n > 1 else "it is a row problem"
