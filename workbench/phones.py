@@ -22,7 +22,9 @@ REGION = "GB"
 UK_LENGTHS = (9, 10)
 
 
-WHOLE_AS_DECIMAL = re.compile(r"\+?\d+\.0+")
+# A whole number as pandas writes a number column (7700900123.0): the ".0" is no digit of the number.
+# The same pattern in Python and in DuckDB's regular expressions (ingest.members).
+WHOLE_AS_DECIMAL = r"(\+?[0-9]+)\.0+"
 
 
 def to_e164(text: str | None) -> str | None:
@@ -39,8 +41,8 @@ def to_e164(text: str | None) -> str | None:
     text = str(text).strip().lstrip("'")  # a rejects file marks "+44..." as text with an apostrophe
     if not text or sum(c.isdigit() for c in text) < 9:
         return None
-    if WHOLE_AS_DECIMAL.fullmatch(text):
-        text = text.split(".", 1)[0]  # 7700900123.0: a number column as pandas writes it
+    if re.fullmatch(WHOLE_AS_DECIMAL, text):
+        text = text.split(".", 1)[0]
     if text.isdigit() and len(text) == 10 and text[0] == "7":
         text = "0" + text  # Excel drops the leading zero of a mobile number stored as a number
     try:

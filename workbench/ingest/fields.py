@@ -253,8 +253,9 @@ def membership_number_value() -> str:
 
 
 def membership_number_problem(blank: str | None) -> str:
-    """SQL: a membership number's problem: in scientific notation, or blank (`blank`: the problem
-    text; None when a blank number is filled in later from the member's other ids)."""
+    """SQL: a membership number's problem: blank, in scientific notation, or a totals row's label
+    (`blank`: the blank problem's text; None when a blank number is filled in later from the member's
+    other ids)."""
     blank_case = f"WHEN {{t}} IS NULL THEN '{blank}' " if blank else ""
     return f"CASE {blank_case}{SCIENTIFIC_PROBLEM} {TOTALS_PROBLEM} END"
 

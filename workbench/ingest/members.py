@@ -98,9 +98,9 @@ SELECT raw, CASE WHEN regexp_matches(bare, '{plain}') THEN '+44' || regexp_extra
 FROM (SELECT raw, regexp_replace(regexp_replace(raw, '{decimal}', '\\1'), '{separators}', '', 'g') AS bare
       FROM temp.ingest_raw_phones)
 """
-# A whole number as pandas writes a number column (7700900123.0): the ".0" goes before the dots
+# The ".0" of a whole number as pandas writes it (`phones.WHOLE_AS_DECIMAL`) goes before the dots
 # that people write between digits are dropped, so it never becomes a digit of the number.
-WHOLE_AS_DECIMAL = r"^(\+?[0-9]+)\.0+$"
+WHOLE_AS_DECIMAL = f"^{phones.WHOLE_AS_DECIMAL}$"
 
 
 def _filled(query: str, stage: str, valid: str) -> str:
