@@ -438,18 +438,19 @@ def _shown_header(header: str) -> str:
 
 
 def _stage_rows(kind, con, staged, understood: formats.Understanding) -> list[ingest_problems.Check]:
-    serials = staged.fmt == "xlsx"
+    serials, date1904 = staged.fmt == "xlsx", staged.date1904
     columns, mapping_data, profile = understood.columns, understood.mapping, understood.profile
     by_number = understood.identity() == "membership_number"
     rules = {
-        "members": lambda: ingest_fields.member_rules(serials),
+        "members": lambda: ingest_fields.member_rules(serials, date1904=date1904),
         "calls": lambda: (
             ingest_fields.call_rules(
-                serials, mapping_data, has_round="round" in columns, month_first=profile.month_first
+                serials, mapping_data, has_round="round" in columns, month_first=profile.month_first,
+                date1904=date1904,
             )
             + [
                 r
-                for r in ingest_fields.member_rules(serials)
+                for r in ingest_fields.member_rules(serials, date1904=date1904)
                 if r.field not in ("membership_number", "phone")
             ]
             + [

@@ -2,8 +2,9 @@
 
 Accepted: UK day-first `dd/mm/yyyy` (also with `-` or `.`, or `3 Apr 2020`) with an optional
 `HH:MM[:SS]`; ISO 8601 (`2020-04-03`, `2020-04-03T10:15:00`); and Excel serial day numbers when
-the file is a workbook. "04/03/2020" is 4 March. A date that is not a real day-first date
-("12/25/2020"), has a two-digit year ("03/04/20"), or lies in the future is an error on its row.
+the file is a workbook (counted from 1900, or from 1904 when the workbook says so). "04/03/2020" is
+4 March. A date that is not a real day-first date ("12/25/2020"), has a two-digit year ("03/04/20"),
+or lies in the future is an error on its row.
 
 A column is judged as a whole too (`date_order`): one whose dates include some that read only
 month first ("04/13/2020"), none that read only day first, and no more that read either way is month
@@ -32,6 +33,11 @@ MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", 
 ISO_PREFIX = r"^\d{4}-\d{2}-\d{2}"
 TWO_DIGIT_YEAR = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(\s.*)?$"
 EXCEL_SERIAL = r"^\d{1,7}(\.\d+)?$"
+# Day 0 of Excel's serial day numbers. In the 1900 system (Windows Excel) it is 30 December 1899, not
+# 31 December, because Excel counts a 29 February 1900 that never was; in the 1904 system (workbooks
+# saved by Mac Excel, flagged in the workbook) it is 1 January 1904, so the same number is 1,462 days later.
+EXCEL_DAY_ZERO = "1899-12-30"
+MAC_DAY_ZERO = "1904-01-01"
 ISO_OFFSET = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z)$"
 UK_ZONE = "Europe/London"
 # A time on its own: 14:08, 14.08, 1408, 9:05, optionally with seconds.
@@ -85,18 +91,20 @@ def _fast_sql(text: str) -> str:
     )
 
 
-def parse_sql(column: str, *, serials: bool = False) -> str:
+def parse_sql(column: str, *, serials: bool = False, date1904: bool = False) -> str:
     """SQL: the TIMESTAMP in `column` (trimmed text, blank as NULL), or NULL.
 
     Args:
         column: SQL expression holding the trimmed text; NULL means no date.
         serials: also read Excel serial day numbers (workbooks only: in a CSV they are
             more likely a typo than a date).
+        date1904: the workbook counts its serial days from 1904 (`limits.uses_1904_dates`).
     """
     text = column
+    day_zero = MAC_DAY_ZERO if date1904 else EXCEL_DAY_ZERO
     serial = (
         f"WHEN regexp_matches({text}, '{EXCEL_SERIAL}') AND TRY_CAST({text} AS DOUBLE) BETWEEN 1 AND 2958465 "
-        f"THEN TIMESTAMP '1899-12-30' + to_seconds(CAST(round(CAST({text} AS DOUBLE) * 86400) AS BIGINT)) "
+        f"THEN TIMESTAMP '{day_zero}' + to_seconds(CAST(round(CAST({text} AS DOUBLE) * 86400) AS BIGINT)) "
         if serials
         else ""
     )

@@ -205,9 +205,11 @@ def _labelled(
 
 
 def _date(
-    field: str, serials: bool, as_date: bool, required: str | None = None, month_first: bool = False
+    field: str, serials: bool, as_date: bool, required: str | None = None, month_first: bool = False,
+    date1904: bool = False,
 ) -> Rule:
-    parsed = dates.parse_sql(dates.month_first_sql("{t}") if month_first else "{t}", serials=serials)
+    text = dates.month_first_sql("{t}") if month_first else "{t}"
+    parsed = dates.parse_sql(text, serials=serials, date1904=date1904)
     value = f"CAST({parsed} AS DATE)" if as_date else parsed
     problem = dates.problem_sql("{t}", "{v}")
     if required:
@@ -265,7 +267,13 @@ def _name(field: str) -> Rule:
     return Rule(field, problem=f"CASE {TOTALS_PROBLEM} END", fix="delete the totals row")
 
 
-def member_rules(serials: bool) -> list[Rule]:
+def member_rules(serials: bool, *, date1904: bool = False) -> list[Rule]:
+    """The member fields' rules.
+
+    Args:
+        serials: the file is a workbook, whose numbers in a date column are Excel serial days.
+        date1904: the workbook counts serial days from 1904.
+    """
     return [
         Rule(
             "membership_number",
@@ -289,14 +297,15 @@ def member_rules(serials: bool) -> list[Rule]:
             "THEN 'is not an age in whole years (0 to 120)' END",
             fix="write the age as a whole number, or leave it blank",
         ),
-        _date("joined_on", serials, as_date=True),
+        _date("joined_on", serials, as_date=True, date1904=date1904),
         *(Rule(alias, value=r"regexp_replace({t}, '\s+', '', 'g')") for alias in ALIASES),
         _yes_no("do_not_call"),
     ]
 
 
 def call_rules(
-    serials: bool, mapping: dict | None, *, has_round: bool = True, month_first: bool = False
+    serials: bool, mapping: dict | None, *, has_round: bool = True, month_first: bool = False,
+    date1904: bool = False,
 ) -> list[Rule]:
     """The call fields' rules.
 
@@ -304,6 +313,7 @@ def call_rules(
         has_round: the file has a round column (so a blank round is a problem); otherwise the
             round is filled in for every row after staging.
         month_first: the format writes dates M/D/YYYY.
+        date1904: the workbook counts serial days from 1904.
     """
     # Need parts: blank ones dropped before normalising, so a part in a script the categories are not
     # written in (they are ASCII) is a problem, not silently nothing; each normalised once, in a list
@@ -322,7 +332,8 @@ def call_rules(
             fix="fill in the round (e.g. R1), or remove the row",
         ),
         Rule("caller"),
-        _date("called_at", serials, as_date=False, required="the date of the call", month_first=month_first),
+        _date("called_at", serials, as_date=False, required="the date of the call", month_first=month_first,
+              date1904=date1904),
         # A time of its own (council logs): 14:08, 14.08 or 1408. Unreadable is a warning, not a problem.
         Rule("call_time", value=dates.time_sql("{t}")),
         _labelled("outcome", "outcome", "an outcome", mapping, blank_ok=False),

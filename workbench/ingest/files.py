@@ -62,6 +62,8 @@ class SourceFile:
     # No NUL byte anywhere in what was read, so no cell needs them stripped (a clean national
     # file then skips one string function per cell: about 0.4 s on 2 million calls).
     nul_free: bool = False
+    # A workbook whose serial day numbers count from 1904 (Mac Excel), not from 1900.
+    date1904: bool = False
 
 
 @dataclass
@@ -463,7 +465,7 @@ def _stage_xlsx(con, path: Path, table: str, sheet: str | None) -> SourceFile:
     data = workbooks.read_frame(path, sheet)
     workbooks.load_frame(con, table, data)
     return SourceFile(table, [c for c in data.columns if c != ROW_NAME], len(data), "xlsx",
-                      warnings=workbooks.warnings(data))
+                      warnings=workbooks.warnings(data), date1904=limits.uses_1904_dates(path))
 
 
 # -- Parquet --------------------------------------------------------------------------------------

@@ -158,6 +158,24 @@ def workbook_sheets(path: Path, *, shown: str | None = None) -> list[Sheet]:
         raise _damaged(name) from None
 
 
+def uses_1904_dates(path: Path) -> bool:
+    """Whether the workbook counts its serial days from 1904 (`<workbookPr date1904="1"/>`), as Mac
+    Excel saved workbooks. calamine reads date cells by it, but gives a number in a cell not shown as
+    a date as the bare number, which the import may read as a date (`dates.parse_sql`): counted from
+    1900 it would be 4 years and 1 day early. The attribute is an XML boolean: "1" or "true".
+
+    Raises:
+        InputError: not a readable workbook.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            book = small_xml(archive, "xl/workbook.xml")
+    except DAMAGED:
+        raise _damaged(path.name) from None
+    settings = next((e for e in book.iter() if local_name(e.tag) == "workbookPr"), None)
+    return settings is not None and settings.get("date1904", "").strip() in ("1", "true")
+
+
 DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, ParseError, defusedxml.DefusedXmlException, KeyError,
            EOFError, OSError)
 
@@ -396,6 +414,7 @@ __all__ = [
     "check_workbook",
     "check_sheets",
     "workbook_sheets",
+    "uses_1904_dates",
     "list_sheets",
     "sheet_part",
     "local_name",
