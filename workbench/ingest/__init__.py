@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -375,6 +376,8 @@ def _checked_import(
     if kind == "calls":
         notes, warnings = formats.prepare_calls(con, "ingest_stage", understood, round_name, call_date)
         result.notes, result.warnings = result.notes + notes, result.warnings + warnings
+    elif kind == "members":
+        result.warnings += formats.prepare_dates(con, "ingest_stage", understood)
     bar.update()
     if ingest_problems.has_any(con, "ingest_stage", checks):
         result.problems = ingest_problems.collect(
@@ -441,16 +444,20 @@ def _stage_rows(kind, con, staged, understood: formats.Understanding) -> list[in
     serials, date1904 = staged.fmt == "xlsx", staged.date1904
     columns, mapping_data, profile = understood.columns, understood.mapping, understood.profile
     by_number = understood.identity() == "membership_number"
+    member_rules = functools.partial(
+        ingest_fields.member_rules, serials, month_first=understood.month_first("joined_on"),
+        date1904=date1904,
+    )
     rules = {
-        "members": lambda: ingest_fields.member_rules(serials, date1904=date1904),
+        "members": member_rules,
         "calls": lambda: (
             ingest_fields.call_rules(
-                serials, mapping_data, has_round="round" in columns, month_first=profile.month_first,
-                date1904=date1904,
+                serials, mapping_data, has_round="round" in columns,
+                month_first=understood.month_first("called_at"), date1904=date1904,
             )
             + [
                 r
-                for r in ingest_fields.member_rules(serials, date1904=date1904)
+                for r in member_rules()
                 if r.field not in ("membership_number", "phone")
             ]
             + [

@@ -267,11 +267,12 @@ def _name(field: str) -> Rule:
     return Rule(field, problem=f"CASE {TOTALS_PROBLEM} END", fix="delete the totals row")
 
 
-def member_rules(serials: bool, *, date1904: bool = False) -> list[Rule]:
+def member_rules(serials: bool, *, month_first: bool = False, date1904: bool = False) -> list[Rule]:
     """The member fields' rules.
 
     Args:
         serials: the file is a workbook, whose numbers in a date column are Excel serial days.
+        month_first: the joined dates are read M/D/YYYY (the format, or the column, says so).
         date1904: the workbook counts serial days from 1904.
     """
     return [
@@ -297,7 +298,7 @@ def member_rules(serials: bool, *, date1904: bool = False) -> list[Rule]:
             "THEN 'is not an age in whole years (0 to 120)' END",
             fix="write the age as a whole number, or leave it blank",
         ),
-        _date("joined_on", serials, as_date=True, date1904=date1904),
+        _date("joined_on", serials, as_date=True, month_first=month_first, date1904=date1904),
         *(Rule(alias, value=r"regexp_replace({t}, '\s+', '', 'g')") for alias in ALIASES),
         _yes_no("do_not_call"),
     ]
@@ -312,7 +313,7 @@ def call_rules(
     Args:
         has_round: the file has a round column (so a blank round is a problem); otherwise the
             round is filled in for every row after staging.
-        month_first: the format writes dates M/D/YYYY.
+        month_first: the call dates are read M/D/YYYY (the format, or the column, says so).
         date1904: the workbook counts serial days from 1904.
     """
     # Need parts: blank ones dropped before normalising, so a part in a script the categories are not

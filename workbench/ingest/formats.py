@@ -36,9 +36,16 @@ class Understanding:
     match: headers.HeaderMatch
     mapping: dict  # the mapping file's contents, with the profile's and matched outcome labels added
     notes: list[str] = field(default_factory=list)
-    # Shown by the import through `prepare_calls`, which runs once the rows are staged.
+    # Shown by the import through `prepare_dates`, which runs once the rows are staged.
     warnings: list[str] = field(default_factory=list)
-    date_order: dates.DateOrder | None = None  # how the call dates read, when they were judged
+    # How each judged date column's dates read, by field (`_judge_dates`).
+    date_orders: dict[str, dates.DateOrder] = field(default_factory=dict)
+    # The date fields a plain export's column shows to be written month first, and so read.
+    month_first_columns: set[str] = field(default_factory=set)
+
+    def month_first(self, name: str) -> bool:
+        """Whether a date field is read M/D/YYYY: its format writes dates so, or its column shows it."""
+        return self.profile.month_first or name in self.month_first_columns
 
     @property
     def columns(self) -> dict[str, str]:
@@ -223,8 +230,7 @@ def understand(
         understanding.notes += [f'outcome "{label}" read as {code}' for label, code in sorted(found.items())]
     if not merged["outcomes"]:
         merged.pop("outcomes")
-    if kind == "calls" and "called_at" in match.columns:
-        _judge_dates(con, staged, understanding)
+    _judge_dates(con, staged, understanding)
     return understanding
 
 
@@ -240,23 +246,34 @@ SELECT first, cells, first_row FROM (
 """
 
 
+DATE_FIELDS = ("called_at", "joined_on")  # the fields read as dates (fields._date), of either kind of file
+
+
 def _judge_dates(con: duckdb.DuckDBPyConnection, staged: SourceFile, understanding: Understanding) -> None:
-    """Judge the call dates as a column, not cell by cell (see dates.date_order).
+    """Judge each date column the file has as a column, not cell by cell (see dates.date_order): the
+    call dates, and the joined dates of a member list (or of a call export that carries them).
 
     A plain export's column that is month first is read month first, with a note: nothing else says
     how it writes dates. A tool's format says day first, so there, and in a column that is mixed or
-    unclear, the dates that read either way become row problems in `prepare_calls`, never a guess. A
-    format that writes month first is not judged.
+    unclear, the dates that read either way become row problems in `prepare_dates`, never a guess. A
+    format that writes month first is not judged. Each column is judged on its own dates.
     """
-    profile, header = understanding.profile, understanding.columns["called_at"]
-    if profile.month_first:
+    if understanding.profile.month_first:
         return
+    for name in DATE_FIELDS:
+        if name in understanding.columns:
+            _judge_column(con, staged, understanding, name)
+
+
+def _judge_column(con: duckdb.DuckDBPyConnection, staged: SourceFile, understanding: Understanding,
+                  name: str) -> None:
+    header = understanding.columns[name]
     query = DATE_OPENINGS.format(opening=dates.NUMBERED_OPENING, row=ROW, col=quote(header), raw=staged.table)
     order = dates.date_order(con.execute(query, [dates.NUMBERED]).fetchall())
-    understanding.date_order = order
-    if order.verdict == "month first" and profile.name == "plain":
-        # The profile reaches the staging rules, which then read every date of the file month first.
-        understanding.profile = dataclasses.replace(profile, month_first=True)
+    understanding.date_orders[name] = order
+    if order.verdict == "month first" and understanding.profile.name == "plain":
+        # Reaches the staging rules (`Understanding.month_first`), which read this column month first.
+        understanding.month_first_columns.add(name)
         understanding.notes.append(_month_first_note(header, order))
     if staged.fmt == "xlsx":
         understanding.warnings += _excel_order_warning(con, staged, header, order)
@@ -393,36 +410,55 @@ def prepare_calls(
                 f"could not be read (rows {shown}); those calls keep their date. Times are read as "
                 "14:08, 14.08 or 1408."
             )
-    warnings += _unguessed_dates(con, stage, understanding) + understanding.warnings
+    warnings += prepare_dates(con, stage, understanding)
     notes += _fill_round(con, stage, columns, round_name)
     _find_members(con, stage, understanding)
     return notes, warnings
 
 
+def prepare_dates(con: duckdb.DuckDBPyConnection, stage: str, understanding: Understanding) -> list[str]:
+    """Apply the judgement of the file's date columns (`_judge_dates`) to its staged rows, member list
+    or call export alike.
+
+    Args:
+        stage: the staging table (fields.stage), before its problems are collected.
+
+    Returns:
+        Warnings for the person importing: dates made row problems rather than guessed, and date
+        columns that look like a file opened in Excel set to the other date order.
+    """
+    warnings = []
+    for name in understanding.date_orders:
+        warnings += _unguessed_dates(con, stage, understanding, name)
+    return warnings + understanding.warnings
+
+
 # Dates that read as two different days, in a column that cannot say which order it is written in.
 UNGUESSED_DATES = """
-UPDATE temp.{stage}_rows SET p__called_at = ? WHERE p__called_at IS NULL AND {either} RETURNING row
+UPDATE temp.{stage}_rows SET p__{field} = ? WHERE p__{field} IS NULL AND {either} RETURNING row
 """
 
 
-def _unguessed_dates(con: duckdb.DuckDBPyConnection, stage: str, understanding: Understanding) -> list[str]:
-    """Make the call dates that read either way (04/05/2020) row problems, when the column holds dates
-    that read only month first but is read day first: a mixed column, or a tool's day-first format.
-    Read day first they would be loaded, silently, on the wrong day as often as not.
+def _unguessed_dates(
+    con: duckdb.DuckDBPyConnection, stage: str, understanding: Understanding, name: str
+) -> list[str]:
+    """Make the dates of field `name` that read either way (04/05/2020) row problems, when its column
+    holds dates that read only month first but is read day first: a mixed column, or a tool's
+    day-first format. Read day first they would be loaded, silently, on the wrong day as often as not.
 
     Returns:
         A warning naming the column and why, when any date was made a problem.
     """
-    order, profile = understanding.date_order, understanding.profile
-    if order is None or profile.month_first or order.verdict == "day first":
+    order, profile = understanding.date_orders[name], understanding.profile
+    if understanding.month_first(name) or order.verdict == "day first":
         return []
     why, fix = _why_unguessed(order, profile)
     problem = f"reads as two different days (day first or month first), and {why}; it is not guessed"
-    query = UNGUESSED_DATES.format(stage=stage, either=dates.either_way_sql("t__called_at"))
+    query = UNGUESSED_DATES.format(stage=stage, field=name, either=dates.either_way_sql(f"t__{name}"))
     n = len(con.execute(query, [problem]).fetchall())
     if not n:
         return []
-    header = short_header(understanding.columns["called_at"])
+    header = short_header(understanding.columns[name])
     first = f" (first: {order.example('either')})" if "either" in order.first else ""
     dates_read = "dates read" if n > 1 else "date reads"
     they = "they are row problems" if n > 1 else "it is a row problem"
@@ -587,4 +623,4 @@ def source_optouts(con: duckdb.DuckDBPyConnection, stage: str, valid: str, *, ac
     return optouts.record_from_import(con, actor=actor, member_keys=keys, sha256=sha256)
 
 
-__all__ = ["Understanding", "understand", "prepare_calls", "source_optouts"]
+__all__ = ["Understanding", "understand", "prepare_dates", "prepare_calls", "source_optouts"]
