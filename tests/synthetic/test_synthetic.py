@@ -13,6 +13,7 @@ from workbench import synthetic
 from workbench.errors import InputError
 from workbench.store import db
 from workbench.store.state import transaction
+from workbench.synthetic import geo as synthetic_geo
 from workbench.synthetic.phones import pool
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+\.[A-Za-z]+)")
@@ -154,6 +155,22 @@ def test_geography_is_coherent(demo):
     assert (placed["ward"] == placed["ward_geo"]).all() and (placed["branch"] == placed["branch_geo"]).all()
     per_ward = demo.members["ward"].value_counts()
     assert per_ward.min() < 10 and per_ward.max() > 150  # small cells and large ones
+
+
+def test_a_large_organisation_can_have_more_branches_in_the_same_strict_hierarchy():
+    # The benchmarks' union has 20 branches, so its branches do not grow with it.
+    org = synthetic.generate(None, members=4_000, calls=0, seed=7, branches=synthetic_geo.MAX_BRANCHES)
+    geo = org.geography
+    assert geo["branch"].nunique() == synthetic_geo.MAX_BRANCHES
+    assert set(synthetic_geo.BRANCH_NAMES) < set(geo["branch"])  # the demo's names come first
+    assert not set(geo["branch"]) & set(geo["ward"])
+    assert geo["postcode"].is_unique and geo["postcode"].str.fullmatch(POSTCODE).all()
+    assert geo["sector"].str.extract(r"^NV(\d+) ")[0].astype(int).max() <= 99  # a district has two digits
+    assert (geo.groupby("ward")["branch"].nunique() == 1).all()
+    assert org.members["branch"].nunique() == synthetic_geo.MAX_BRANCHES
+    for wrong in (0, synthetic_geo.MAX_BRANCHES + 1):
+        with pytest.raises(InputError, match="out of range"):
+            synthetic.generate(None, members=300, calls=0, branches=wrong)
 
 
 def test_members_look_like_a_party_membership(demo):

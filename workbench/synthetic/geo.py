@@ -28,6 +28,9 @@ BRANCH_NAMES = (
     "Brackenhurst",
     "Wyvern Cross",
 )
+# Tails for further invented branch names, when an organisation has more than eight branches; none is
+# a ward tail, so a branch never shares a ward's name.
+_BRANCH_TAILS = ("combe", "bridge", " Moor", "hurst", "dene", " Cross")
 _WARD_STEMS = (
     "Ash",
     "Beck",
@@ -75,6 +78,9 @@ _WARD_TAILS = (
 _UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 _UNITS_TOTAL = 5000  # postcodes in the whole constituency (a real one has ~3,000-6,000)
 _TINY_WARDS = 3  # wards shrunk to a few per cent of normal, for small cells
+# Each branch fills at most two postcode districts (at most 5 wards of at most 4 sectors), and a UK
+# district number has at most two digits: NV1 to NV99.
+MAX_BRANCHES = 45
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,15 @@ class Geography:
 def _ward_names(rng: np.random.Generator, count: int) -> list[str]:
     combos = [s + t for s in _WARD_STEMS for t in _WARD_TAILS]
     return [combos[i] for i in rng.choice(len(combos), size=count, replace=False)]
+
+
+def _branch_names(rng: np.random.Generator, count: int) -> list[str]:
+    """The eight fixed names first, then invented ones: a demo always has the same branches."""
+    if count <= len(BRANCH_NAMES):
+        return list(BRANCH_NAMES[:count])
+    combos = [s + t for s in _WARD_STEMS for t in _BRANCH_TAILS if s + t not in BRANCH_NAMES]
+    extra = rng.choice(len(combos), size=count - len(BRANCH_NAMES), replace=False)
+    return list(BRANCH_NAMES) + [combos[i] for i in extra]
 
 
 def _ward_weights(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -145,17 +160,20 @@ def _postcodes(
     return postcodes, sector_of, ward_of
 
 
-def build(rng: np.random.Generator, faker: Faker) -> Geography:
+def build(rng: np.random.Generator, faker: Faker, branches: int | None = None) -> Geography:
     """Generate Northvale's geography.
 
     Args:
         rng: seeded generator (consumed in a fixed order, so the result depends only on the seed).
         faker: seeded en_GB Faker, used once for a pool of street names.
+        branches: how many branches (1 to MAX_BRANCHES); None for the seed's choice of 5-8.
 
     Returns:
-        A Geography with about 5,000 postcodes in 5-8 branches and 18-40 wards.
+        A Geography with about 5,000 postcodes in its branches, each of 3-5 wards.
     """
-    n_branches = int(rng.integers(5, 9))
+    n_branches = int(rng.integers(5, 9))  # drawn even when given, so later draws keep their order
+    if branches is not None:
+        n_branches = branches
     wards_per_branch = rng.integers(3, 6, size=n_branches)
     ward_branch = np.repeat(np.arange(n_branches), wards_per_branch)
     wards = np.array(_ward_names(rng, len(ward_branch)), dtype=object)
@@ -163,12 +181,12 @@ def build(rng: np.random.Generator, faker: Faker) -> Geography:
     sectors = _sectors(rng, ward_branch, weight)
     postcodes, sector_of, ward_of = _postcodes(rng, sectors, weight)
     ward_of_arr = np.array(ward_of)
-    branches = np.array(BRANCH_NAMES[:n_branches], dtype=object)
+    names = np.array(_branch_names(rng, n_branches), dtype=object)
     streets = np.array(sorted({faker.street_name() for _ in range(300)}), dtype=object)
     frame = pd.DataFrame(
         {
             "constituency": CONSTITUENCY,
-            "branch": branches[ward_branch[ward_of_arr]],
+            "branch": names[ward_branch[ward_of_arr]],
             "ward": wards[ward_of_arr],
             "sector": sector_of,
             "postcode": postcodes,
@@ -179,7 +197,7 @@ def build(rng: np.random.Generator, faker: Faker) -> Geography:
         wards,
         ward_branch,
         weight,
-        branches,
+        names,
         ward_of_arr,
         streets[rng.integers(0, len(streets), size=len(postcodes))],
     )

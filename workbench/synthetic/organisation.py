@@ -122,6 +122,7 @@ def generate(
     members: int | None = None,
     calls: int | None = None,
     seed: int = 2020,
+    branches: int | None = None,
     progress: bool = False,
 ) -> Organisation:
     """Generate a synthetic organisation.
@@ -131,20 +132,24 @@ def generate(
         members: exact number of members instead of a preset.
         calls: approximate number of call attempts (default 4 per member); 0 for none.
         seed: same seed and version, same organisation, byte for byte.
+        branches: how many branches (1 to 45); by default the seed chooses 5-8. A large organisation
+            needs more, or its branches grow with it.
         progress: show a tqdm progress bar.
 
     Returns:
         An Organisation.
 
     Raises:
-        InputError: unknown preset, or a size below 1.
+        InputError: unknown preset, a size below 1, or a branch count out of range.
     """
     label, n_members, n_calls = _sizes(preset, members, calls)
+    if branches is not None and not 1 <= branches <= synthetic_geo.MAX_BRANCHES:
+        raise InputError(f"branches={branches} is out of range: give 1 to {synthetic_geo.MAX_BRANCHES}.")
     rng = np.random.default_rng(seed)
     faker = Faker("en_GB")
     faker.seed_instance(seed)
     with tqdm(total=8, desc="synthetic organisation", unit="step", disable=not progress) as bar:
-        geo = synthetic_geo.build(rng, faker)
+        geo = synthetic_geo.build(rng, faker, branches)
         services, coverage = synthetic_services.build(rng, geo)
         pools = synthetic_members.name_pools(faker)
         people = synthetic_members.build(rng, pools, geo, n_members)
