@@ -14,6 +14,7 @@ import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -27,6 +28,7 @@ from workbench.errors import InputError
 from workbench.ingest.returned import read_table as read_returned
 from workbench.lists import breach, followups, registry, returns
 from workbench.privacy import erasure, optouts, pseudonymise
+from workbench.store import db
 
 PLAIN = "test reads the plain file back"
 # membership number, first name, phone, branch, ward, calls [(outcome, wellbeing, urgency, needs)]
@@ -352,6 +354,32 @@ def test_the_limit_keeps_the_most_urgent(store, tmp_path):
     first_two = followups.compose(store, branch="Ashcombe", limit=2)
     assert first_two.rows["member_key"].tolist() == everyone.rows["member_key"].tolist()[:2]
     assert everyone.rows["urgency"].tolist()[0] == "high" and len(everyone.rows) == ON_LIST
+
+
+def test_a_list_finds_each_identity_by_its_number_or_else_by_its_key(store):
+    # _build writes identities behind the library's back, with no key_number: every one is then
+    # found by member_key. Numbering some, then all, must change nothing on the list.
+    def listed():
+        composed = followups.compose(store, branch="Ashcombe")
+        return composed.rows[["member_key", "first_name", "phone"]].values.tolist(), composed.excluded
+
+    unnumbered = listed()
+    number = db.key_number_sql("member_key")
+    store.execute(f"UPDATE identities SET key_number = {number} WHERE membership_number < 'SYN05'")
+    assert listed() == unnumbered
+    store.execute(f"UPDATE identities SET key_number = {number}")
+    assert store.execute("SELECT count(*) FROM identities WHERE key_number IS NULL").fetchone()[0] == 0
+    assert listed() == unnumbered
+    assert len(unnumbered[0]) == ON_LIST and unnumbered[1] == {"opted out": 1, "no phone number": 1}
+
+
+def test_a_key_number_is_read_only_from_sixteen_lowercase_hex_digits():
+    # Otherwise "abc" and "0000000000000abc" would be one number, and one member's name and phone
+    # could be found for another.
+    values = ["00000000000000ff", "0000000000000abc", "abc", "ABCDEF0123456789", "00000000000000ff0",
+              "ffffffffffffffff", "0x00000000000000f", " 00000000000000f", None]
+    got = duckdb.sql(f"SELECT {db.key_number_sql('k')} FROM unnest(?::VARCHAR[]) t(k)", params=[values])
+    assert [r[0] for r in got.fetchall()] == [255, 2748, None, None, None, 2**64 - 1, None, None, None]
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PASSPHRASE
+from workbench import ingest
 from workbench.cli import main
 from workbench.errors import InputError, StoreError
 from workbench.privacy import pseudonymise
@@ -107,7 +108,7 @@ def test_a_schema_3_store_keeps_its_calls_and_loses_only_the_slow_keys(store_pat
     with db.session(store_path, PASSPHRASE) as con:
         con.execute(SCHEMA_3_CALLS)
     with db.session(store_path, PASSPHRASE) as con:
-        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 5
+        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 6
         assert con.execute("SELECT call_id, outcome, notes, import_id FROM calls").fetchall() == [
             ("C1", "answered", "a note", "i1")
         ]
@@ -156,7 +157,7 @@ def test_a_schema_4_store_keeps_its_calls_and_stores_new_ids_uncompressed(store_
         con.execute("CHECKPOINT")
         before = dict(con.execute(COMPRESSION).fetchall())
     with db.session(store_path, PASSPHRASE) as con:
-        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 5
+        assert db.store_info(con).schema_version == db.SCHEMA_VERSION == 6
         assert con.execute("SELECT * FROM calls WHERE call_id = 'C1'").fetchall() == [
             ("C1", "k1", "R1", "C0001", datetime(2020, 4, 2, 10), "answered", 4, True, "high", False, None,
              "a note", "i1")
@@ -170,6 +171,25 @@ def test_a_schema_4_store_keeps_its_calls_and_stores_new_ids_uncompressed(store_
     assert before["call_id"] != ["Uncompressed"]  # schema 4: DuckDB compressed the digests
     assert after["call_id"] == after["member_key"] == ["Uncompressed"]
     assert after["notes"] != ["Uncompressed"]  # free text is still compressed
+
+
+def test_a_schema_5_store_numbers_its_identities_and_a_member_import_numbers_new_ones(store_path: Path,
+                                                                                    tmp_path: Path):
+    with db.session(store_path, PASSPHRASE) as con:
+        con.execute("INSERT INTO identities (member_key, membership_number) "
+                    "VALUES ('00000000000000ff', 'SYN1'), ('k1', 'SYN2')")
+        con.execute("ALTER TABLE identities DROP COLUMN key_number")
+        con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    with db.session(store_path, PASSPHRASE) as con:
+        assert db.store_info(con).schema_version == 6
+        numbers = con.execute("SELECT member_key, key_number FROM identities ORDER BY 1").fetchall()
+        assert numbers == [("00000000000000ff", 255), ("k1", None)]  # not 16 hex digits: no number
+        members = tmp_path / "members.csv"
+        members.write_text("Membership Number,First Name,Last Name,Branch\nSYN9,Ann,Lee,Ashcombe\n")
+        ingest.import_members(con, members, actor="ana")
+        key = pseudonymise.member_keys(con, ["SYN9"])[0]
+        row = con.execute("SELECT key_number FROM identities WHERE member_key = ?", [key]).fetchone()
+        assert row == (int(key, 16),)
 
 
 def test_member_keys_are_keyed_stable_and_store_specific(tmp_path: Path, con):

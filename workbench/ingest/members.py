@@ -14,6 +14,7 @@ import pandas as pd
 
 from workbench import phones
 from workbench.privacy import pseudonymise
+from workbench.store import db
 
 DETAILS = ("branch", "ward", "postcode", "age", "joined_on")
 ALIASES = ("nationbuilder_id", "van_id", "external_id")  # other ids the member is known by
@@ -224,11 +225,12 @@ FROM temp.ingest_people WHERE member_key IN (SELECT member_key FROM temp.ingest_
 """
 
 # New members, and existing (not erased) ones that somehow lack an identity row.
-INSERT_IDENTITIES = """
+INSERT_IDENTITIES = f"""
 INSERT INTO identities (member_key, membership_number, first_name, last_name, phone, email, address,
-                        phone_hash, membership_hash, nationbuilder_id, van_id, external_id)
+                        phone_hash, membership_hash, nationbuilder_id, van_id, external_id, key_number)
 SELECT p.member_key, p.membership_number, p.first_name, p.last_name, p.phone, p.email, p.address,
-       p.phone_hash, p.membership_hash, p.nationbuilder_id, p.van_id, p.external_id
+       p.phone_hash, p.membership_hash, p.nationbuilder_id, p.van_id, p.external_id,
+       {db.key_number_sql("p.member_key")}
 FROM temp.ingest_people p
 WHERE p.member_key IN (SELECT member_key FROM temp.ingest_state WHERE NOT erased)
   AND p.member_key NOT IN (SELECT member_key FROM identities)

@@ -30,10 +30,24 @@ from workbench.errors import InputError, StoreError
 from workbench.exports import protect
 from workbench.store.state import transaction
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 ALIAS = "wb"
 DEFAULT_PATH = Path("data") / "workbench.duckdb"
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - published on purpose: the demo store holds only fake people
+
+
+def key_number_sql(key: str) -> str:
+    """SQL: the member_key in `key` as the number its 16 lowercase hex digits spell, else NULL.
+
+    Only exactly 16 lowercase digits are read, so no two keys give one number: "abc" and
+    "0000000000000abc" would otherwise both be 2748, and one member's identity found for another.
+
+    Examples:
+        >>> key_number_sql("k")
+        "CASE WHEN regexp_full_match(k, '[0-9a-f]{16}') THEN ('0x' || k)::UBIGINT END"
+    """
+    return f"CASE WHEN regexp_full_match({key}, '[0-9a-f]{{16}}') THEN ('0x' || {key})::UBIGINT END"
+
 
 # Each entry upgrades a store from version N-1 to N. schema.sql (all CREATE ... IF NOT EXISTS)
 # runs after them, so new tables need no migration; changed columns do.
@@ -82,6 +96,11 @@ MIGRATIONS: dict[int, str] = {
     INSERT INTO calls_v5 SELECT * FROM calls;
     DROP TABLE calls;
     ALTER TABLE calls_v5 RENAME TO calls;
+    """,
+    # 6: each identity keeps its member_key as a number too (schema.sql says why).
+    6: f"""
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS key_number UBIGINT;
+    UPDATE identities SET key_number = {key_number_sql("member_key")};
     """,
 }
 

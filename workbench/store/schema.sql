@@ -60,7 +60,11 @@ CREATE TABLE IF NOT EXISTS identities (
     -- that carries one of them instead of the membership number still finds its member.
     nationbuilder_id  VARCHAR,
     van_id            VARCHAR,
-    external_id       VARCHAR
+    external_id       VARCHAR,
+    -- member_key as the 64-bit number its 16 hex digits spell (db.key_number_sql; schema 6), so a
+    -- list's identity join compares integers, not strings: at union scale (1.5 million identities)
+    -- that halves the join. A lookup never depends on it: a row without one is found by member_key.
+    key_number        UBIGINT
 );
 
 -- ingest.py -------------------------------------------------------------------------------------

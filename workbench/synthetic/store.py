@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.privacy import pseudonymise
-from workbench.store import boundaries
+from workbench.store import boundaries, db
 from workbench.synthetic.boundaries import ward_shapes
 
 if TYPE_CHECKING:
@@ -88,7 +88,9 @@ def _identities(con: duckdb.DuckDBPyConnection, org: Organisation, keys: list[st
             "membership_hash": pseudonymise.suppression_hashes(con, numbers),
         }
     )
-    return _insert(con, "identities", frame)
+    count = _insert(con, "identities", frame)
+    con.execute(f"UPDATE identities SET key_number = {db.key_number_sql('member_key')}")
+    return count
 
 
 def _calls(con: duckdb.DuckDBPyConnection, org: Organisation, key_map: pd.DataFrame) -> int:
