@@ -216,9 +216,15 @@ def _check_keys(con: duckdb.DuckDBPyConnection, keys: pa.Array | pa.ChunkedArray
         everyone = pa.Table.from_pandas(flagged_now[["member_key", "reason"]], preserve_index=False)
     keys = (keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys).cast(pa.string())
     flagged_keys = everyone.column("member_key").cast(pa.string()).combine_chunks()
-    flagged_rows = pc.is_in(keys, value_set=flagged_keys)  # a null key is not in the set: False
+    # The smaller side is hashed: a branch list is smaller than a union's register, a whole
+    # membership larger. Either way the flagged people on the list come out of it.
+    if len(keys) < len(flagged_keys):
+        on_list = everyone.filter(pc.is_in(flagged_keys, value_set=keys))
+        flagged_rows = pc.is_in(keys, value_set=on_list.column("member_key").cast(pa.string()))
+    else:
+        flagged_rows = pc.is_in(keys, value_set=flagged_keys)  # a null key is not in the set: False
+        on_list = everyone.filter(pc.is_in(flagged_keys, value_set=keys.filter(flagged_rows)))
     # Counts are of distinct people on this list, whatever their number of rows.
-    on_list = everyone.filter(pc.is_in(flagged_keys, value_set=keys.filter(flagged_rows)))
     counts = pc.value_counts(on_list.column("reason").combine_chunks()).to_pylist()
     excluded = {str(c["values"]): int(c["counts"]) for c in sorted(counts, key=lambda c: -c["counts"])}
     missing = keys.null_count
