@@ -301,3 +301,36 @@ def test_the_extension_signature_is_checked_again_whenever_the_file_changes(tmp_
     con = db._new_connection()  # the real file again: loaded, and unsigned loads stay refused
     assert con.execute("SELECT current_setting('allow_unsigned_extensions')").fetchone() == (False,)
     con.close()
+
+
+
+def _limit(con) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def _as_duckdb_prints(limit: str) -> str:
+    scratch = duckdb.connect()
+    scratch.execute(f"SET memory_limit = '{limit}'")
+    try:
+        return _limit(scratch)
+    finally:
+        scratch.close()
+
+
+def test_a_large_import_may_hold_more_memory_and_gives_it_back(con, monkeypatch):
+    monkeypatch.delenv("WORKBENCH_MEMORY_LIMIT", raising=False)
+    usual = _limit(con)
+    assert usual == _as_duckdb_prints(db.MEMORY_LIMIT)
+    with db.memory_for_import(con, 169 * 10**6):  # a national calls file: within the usual limit
+        assert _limit(con) == usual
+    wanted = min(8 * 507 * 10**6, db._physical_memory() // 2)  # a union's: 8x the file, half the machine
+    with db.memory_for_import(con, 507 * 10**6):
+        raised = _limit(con)
+    assert _limit(con) == usual
+    if wanted > db.MEMORY_LIMIT_MB * 10**6:
+        assert raised == _as_duckdb_prints(f"{wanted // 10**6}MB") != usual
+    else:  # a machine with under 8 GB: the usual limit stays
+        assert raised == usual
+    monkeypatch.setenv("WORKBENCH_MEMORY_LIMIT", "1GB")  # the user's choice is kept
+    with db.memory_for_import(con, 507 * 10**6):
+        assert _limit(con) == usual

@@ -36,6 +36,7 @@ from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
 from workbench.ingest import workbooks as ingest_workbooks
 from workbench.privacy import masking, pseudonymise
+from workbench.store import db
 from workbench.store.state import transaction
 
 KINDS = ("members", "calls", "services")
@@ -309,16 +310,17 @@ def _import(
         total=4, desc=f"import {kind}", unit="step", disable=True if progress is False else None, leave=False
     )
     try:
-        if directory:
-            staged = None  # staged table by table in `_checked_import`
-        elif source is not None and source.connection is con:
-            staged = source.staged
-        else:  # read here, holding whatever lock `con` holds; or a source read for another connection
-            staged = ingest_files.stage(con, path, sheet=source.sheet if source else sheet)
-        return _checked_import(
-            kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar,
-            profile=profile, round_name=round_name, call_date=call_date, force_rejects=force_rejects,
-        )
+        with db.memory_for_import(con, 0 if directory else path.stat().st_size):
+            if directory:
+                staged = None  # staged table by table in `_checked_import`
+            elif source is not None and source.connection is con:
+                staged = source.staged
+            else:  # read here, holding whatever lock `con` holds; or a source read for another connection
+                staged = ingest_files.stage(con, path, sheet=source.sheet if source else sheet)
+            return _checked_import(
+                kind, con, path, staged, mapping_data, skip_invalid, actor, rejects, progress, result, bar,
+                profile=profile, round_name=round_name, call_date=call_date, force_rejects=force_rejects,
+            )
     finally:
         bar.close()
         _drop_temp_tables(con)
