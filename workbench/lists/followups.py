@@ -10,10 +10,8 @@ calling tool. Returns (`lists.returns`) close the loop.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +31,7 @@ from workbench.phones import display_phone, display_phones
 from workbench.privacy import optouts
 from workbench.store import settings
 from workbench.store.audit import EMAIL_LIKE, PHONE_LIKE
-from workbench.store.db import key, key_number_sql
+from workbench.store.db import key, key_number_sql, registered
 from workbench.store.filters import check_filters
 from workbench.store.state import transaction
 
@@ -188,25 +186,15 @@ def _with_identity(con: duckdb.DuckDBPyConnection, people: pa.Table, columns: Se
 
 def _identity_rows(con: duckdb.DuckDBPyConnection, keys: pa.Table, identity: str) -> pa.Table:
     """position, phone_held and the identity columns of each key with an identity row, unordered."""
-    with _registered(con, keys) as people:
+    with registered(con, keys, "_list_people") as people:
         found = con.execute(BY_NUMBER_QUERY.format(
             people=people, identity=identity, number=key_number_sql("member_key"))).fetch_arrow_table()
     if found.num_rows == keys.num_rows:
         return found
     rest = keys.filter(pc.invert(pc.is_in(keys.column("position"), value_set=found.column("position"))))
-    with _registered(con, rest) as people:
+    with registered(con, rest, "_list_people") as people:
         more = con.execute(BY_KEY_QUERY.format(people=people, identity=identity)).fetch_arrow_table()
     return pa.concat_tables([found, more])
-
-
-@contextlib.contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, table: pa.Table) -> Iterator[str]:
-    name = f"_list_people_{uuid.uuid4().hex}"
-    con.register(name, table)
-    try:
-        yield name
-    finally:
-        con.unregister(name)
 
 
 FOLLOWUP_IDENTITY = ("first_name", "phone")

@@ -18,6 +18,7 @@ import platform
 import re
 import secrets
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -213,6 +214,17 @@ def _physical_memory() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):  # no sysconf (Windows): keep the usual limit
         return 0
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, data, prefix: str = "_data") -> Iterator[str]:
+    """A DataFrame or Arrow table visible to SQL under a unique name for the length of the block."""
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    con.register(name, data)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
 
 
 def memory_connection() -> duckdb.DuckDBPyConnection:

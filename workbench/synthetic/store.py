@@ -7,9 +7,6 @@ other table gets the keyed member_key.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -29,19 +26,8 @@ FOLLOWUP_STATES = ("open", "assigned", "in_progress", "resolved")
 FOLLOWUP_P = np.array([0.7, 0.12, 0.1, 0.08])
 
 
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
-    """A DataFrame visible to SQL under a unique name for the length of the block."""
-    name = f"_synth_{uuid.uuid4().hex}"
-    con.register(name, frame)
-    try:
-        yield name
-    finally:
-        con.unregister(name)
-
-
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, select: str = "*") -> int:
-    with _registered(con, frame) as name:
+    with db.registered(con, frame, "_synth") as name:
         con.execute(f"INSERT INTO {table} ({', '.join(_columns(select, frame))}) SELECT {select} FROM {name}")
     return len(frame)
 
@@ -95,7 +81,7 @@ def _identities(con: duckdb.DuckDBPyConnection, org: Organisation, keys: list[st
 
 def _calls(con: duckdb.DuckDBPyConnection, org: Organisation, key_map: pd.DataFrame) -> int:
     c = org.calls
-    with _registered(con, key_map) as keys, _registered(con, c) as calls:
+    with db.registered(con, key_map, "_synth") as keys, db.registered(con, c, "_synth") as calls:
         con.execute(f"""
             INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome, wellbeing,
                                needs_support, urgency, keen_to_volunteer, dp_query, notes)
