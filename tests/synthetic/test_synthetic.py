@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from faker import Faker
 
@@ -16,6 +17,7 @@ from workbench.errors import InputError
 from workbench.store import db
 from workbench.store.state import transaction
 from workbench.synthetic import geo as synthetic_geo
+from workbench.synthetic import io as synthetic_io
 from workbench.synthetic import members as synthetic_members
 from workbench.synthetic.phones import pool
 
@@ -90,6 +92,15 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     for fmt in ("csv", "xlsx", "parquet"):
         assert files(5, f"a{fmt}", fmt) == files(5, f"b{fmt}", fmt), fmt
     assert files(5, "c", "csv")[0] != files(6, "d", "csv")[0]
+
+
+def test_an_exported_list_column_joins_each_calls_entries_in_the_order_drawn():
+    # Entries out of call order, an entry for no exported call, and an entry with no label.
+    ids = pa.array(["CL1", "CL2", "CL3"])
+    frame = pd.DataFrame({"call_id": ["CL3", "CL1", "CL3", "CL9", "CL1"]})
+    (rows,) = synthetic_io._rows(ids, frame)
+    joined = synthetic_io._joined(rows, pd.Series(["Food", "Shopping", "Medication", "Lost", None]), len(ids))
+    assert joined.to_pylist() == ["Shopping", None, "Food; Medication"]
 
 
 def test_exports_have_the_agreed_headers_and_mode_0600(tmp_path, demo):

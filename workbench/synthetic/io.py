@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from workbench.errors import InputError
@@ -110,24 +111,30 @@ def _service_names(org: Organisation, rng: np.random.Generator) -> pd.Series:
     return pd.Series(names)
 
 
-# Each call's list entries joined with "; " in the order they were drawn, per call's row position.
-# Grouping 2M calls' lists in pandas took most of a national `synth --out`.
-JOINED_QUERY = """
-SELECT c.row, string_agg(p.text, '; ' ORDER BY p.pos) AS text
-FROM parts p JOIN calls c USING (call_id) GROUP BY c.row
-"""
 DATES_QUERY = "SELECT strftime(called_at, '%d/%m/%Y %H:%M') AS date FROM calls"
 
 
-def _joined(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, labels: pd.Series, rows: int) -> pa.Array:
-    """Per call (by row), the labels of its entries in `frame` joined with "; "; null where none."""
-    con.register("parts", pa.table({"call_id": pa.array(frame["call_id"], pa.string()),
-                                    "text": pa.array(labels, pa.string()), "pos": np.arange(len(frame))}))
-    joined = con.execute(JOINED_QUERY).fetch_arrow_table()
-    con.unregister("parts")
-    where = np.full(rows, -1, dtype=np.int64)
-    where[joined["row"].to_numpy()] = np.arange(len(joined))
-    return joined["text"].combine_chunks().take(pa.array(where, mask=where < 0))
+def _rows(ids: pa.Array, *frames: pd.DataFrame) -> list[np.ndarray]:
+    """For each frame, the row in `ids` of each entry's call_id (-1 if none): one hash of the ids."""
+    probes = pa.chunked_array([pa.array(f["call_id"], pa.string()) for f in frames], pa.string())
+    rows = pc.index_in(probes, value_set=ids).fill_null(-1).to_numpy()
+    return np.split(rows, np.cumsum([len(f) for f in frames])[:-1])
+
+
+def _joined(row: np.ndarray, labels: pd.Series, calls: int) -> pa.Array:
+    """Per call, the labels of its entries (in the call's `row`) joined with "; " in the order
+    they were drawn; null where none.
+
+    Done on Arrow lists (`binary_join`) after a stable sort on the row: grouping 2M calls' lists
+    in pandas took most of a national `synth --out`, and DuckDB's ordered string_agg a second.
+    """
+    text = pa.array(labels, pa.string())
+    kept = np.flatnonzero((row >= 0) & text.is_valid().to_numpy(zero_copy_only=False))
+    order = kept[np.argsort(row[kept], kind="stable")]  # stable: a call's entries stay in drawn order
+    counts = np.bincount(row[kept], minlength=calls)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]), pa.int32())
+    lists = pa.ListArray.from_arrays(offsets, text.take(pa.array(order)), mask=pa.array(counts == 0))
+    return pc.binary_join(lists, "; ")
 
 
 def _labels(values: pd.Series, names: dict | Callable[[str], str]) -> pa.Array:
@@ -140,14 +147,15 @@ def calls_export(org: Organisation, rng: np.random.Generator) -> pa.Table:
     """call_outcomes.csv as a phone-banking tool would export it (an Arrow table, in call order)."""
     c = org.calls
     with duckdb.connect() as con:
-        con.register("calls", pa.table({"call_id": pa.array(c["call_id"], pa.string()),
-                                        "called_at": pa.array(c["called_at"]), "row": np.arange(len(c))}))
+        con.register("calls", pa.table({"called_at": pa.array(c["called_at"])}))
         dates = con.execute(DATES_QUERY).fetch_arrow_table()["date"]
-        needs = _joined(con, org.call_needs, _labels(org.call_needs["category"], _label), len(c))
-        skills = _joined(con, org.call_skills, _labels(org.call_skills["skill"], _label), len(c))
-        services = _joined(con, org.call_services, _service_names(org, rng), len(c))
+    ids = pa.array(c["call_id"], pa.string())
+    need_rows, skill_rows, service_rows = _rows(ids, org.call_needs, org.call_skills, org.call_services)
+    needs = _joined(need_rows, _labels(org.call_needs["category"], _label), len(c))
+    skills = _joined(skill_rows, _labels(org.call_skills["skill"], _label), len(c))
+    services = _joined(service_rows, _service_names(org, rng), len(c))
     return pa.table({
-        "Call ID": pa.array(c["call_id"], pa.string()),
+        "Call ID": ids,
         "Membership Number": pa.array(c["membership_number"], pa.string()),
         "Round": _labels(c["round"], str),
         "Caller": _labels(c["caller"], str),
