@@ -93,6 +93,16 @@ def test_a_month_first_column_is_read_month_first_with_a_note_saying_so(con, tmp
     assert "The 11 that read either way (first: row 2 (04/01/2020)) were read month first" in note
 
 
+def test_a_day_first_date_in_a_month_first_column_is_refused_and_told_to_follow_the_column(con, tmp_path):
+    # Two months written month first, 36 of whose dates read only that way, and one typed day first.
+    when = [f"{month:02d}/{day:02d}/2020" for month in (4, 5) for day in range(13, 31)] + ["13/04/2020"]
+    result = ingest.import_calls(con, calls_file(tmp_path / "us.csv", when), skip_invalid=True,
+                                 rejects=tmp_path / "r.csv")
+    assert (result.loaded, result.rejected) == (36, 1)
+    (fix,) = result.problems.loc[result.problems["column"] == "Date", "fix"]
+    assert fix == "write the date month first as m/d/yyyy, as this column's other dates are (or yyyy-mm-dd)"
+
+
 def test_one_month_first_date_in_a_day_first_column_decides_nothing(con, tmp_path):
     # Calls in the first days of April, written day first, and one typed month first: read month
     # first, the rest would be 4 January, 4 February and 4 March; read day first, guessed.

@@ -215,7 +215,7 @@ def _date(
     if required:
         problem = f"CASE WHEN {{t}} IS NULL THEN 'is blank; every row needs {required}' ELSE {problem} END"
     fix = (
-        "write the date month first as m/d/yyyy, as this format does (or yyyy-mm-dd)"
+        "write the date month first as m/d/yyyy, as this column's other dates are (or yyyy-mm-dd)"
         if month_first
         else "write the date day first as dd/mm/yyyy (or yyyy-mm-dd)"
     )
