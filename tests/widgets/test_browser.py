@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -271,6 +272,59 @@ def test_without_ward_boundaries_the_dashboard_says_so_and_draws_every_chart_who
     page.locator(".wb-chart-needs .legend").wait_for()
     assert page.locator(".wb-needs").get_by_text("No ward map").is_visible()
     assert page.evaluate(CLIPPED_CHARTS) == []
+
+
+def _kernel_of(page, url: str) -> str:
+    """Open the app in `page`, type the passphrase, wait for the dashboard; the page's kernel id."""
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto(url)
+    page.locator("input[type=password]").fill(db.DEMO_PASSPHRASE)
+    page.locator("input[type=password]").press("Enter")
+    page.locator(".wb-chart-place .xtick text").first.wait_for()
+    (kernel,) = {m.group(1) for u in sockets if (m := re.search(r"/api/kernels/([0-9a-f-]{36})/", u))}
+    return kernel
+
+
+def _kernel_running(kernel: str) -> bool:
+    """True while a kernel process runs with that id's connection file (kernel-<id>.json)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f"kernel-{kernel}.json".encode() in cmdline.read_bytes():
+                return True
+        except OSError:  # the process ended while being read
+            continue
+    return False
+
+
+def test_a_kernel_whose_page_vanished_is_shut_down_and_an_open_pages_is_kept(browser, synthetic_store):
+    # A tab that crashes or a laptop that sleeps never tells the app it left; its kernel held the open
+    # store until the app stopped. Here kernels left alone for 4 s are shut down.
+    port = server.free_port()
+    process = server.start(synthetic_store, port, orphaned_kernel_s=4)
+    contexts = [browser.new_context(viewport=VIEWPORT) for _ in range(2)]
+    try:
+        server.wait_until_ready(port, timeout=60, process=process)
+        kept, vanished = (context.new_page() for context in contexts)
+        for page in (kept, vanished):
+            page.set_default_timeout(60_000)
+        kept_kernel = _kernel_of(kept, f"http://{server.HOST}:{port}/")
+        vanished_kernel = _kernel_of(vanished, f"http://{server.HOST}:{port}/")
+        assert _kernel_running(kept_kernel) and _kernel_running(vanished_kernel)
+        contexts.pop().close()  # no beforeunload: the app is never told, as when a tab crashes
+        deadline = time.monotonic() + 60
+        while _kernel_running(vanished_kernel) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _kernel_running(vanished_kernel), "a kernel with no page kept running"
+        # The page still open, idle for longer than that, keeps its kernel and still answers.
+        assert _kernel_running(kept_kernel)
+        branch = kept.locator(".wb-filter-branch select option").nth(1).inner_text()
+        kept.locator(".wb-filter-branch select").select_option(branch)
+        _wait_for_headline(kept, _expected_headline(synthetic_store, branch=branch))
+    finally:
+        for context in contexts:
+            context.close()
+        _stop(process)
 
 
 def test_a_notebook_runs_in_jupyterlab(page, synthetic_store, tmp_path):

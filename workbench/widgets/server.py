@@ -38,11 +38,20 @@ APP_ENV = "WORKBENCH_APP"  # set in the app's kernel: charts are drawn with widg
 
 
 REFILL_DELAY_S = 20
+# A kernel that no page has been connected to for this long is shut down: a tab that crashed, or a
+# laptop that went to sleep, never says goodbye (a closed tab does, and Voilà stops its kernel at
+# once), and the kernel would otherwise hold the open store and its members' data until the app
+# stops. A page still open keeps its kernel however long it sits idle. Voilà never culls the kernel
+# it keeps warm for the next visitor.
+ORPHANED_KERNEL_S = 600
 UNUSED_EXTENSIONS = ("jupyterlab-plotly", "jupyterlab_pygments")
 
 
-def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
-    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened."""
+def command(
+    port: int, notebook: Path = APP_NOTEBOOK, *, orphaned_kernel_s: int = ORPHANED_KERNEL_S
+) -> list[str]:
+    """The Voilà command line: loopback only, code stripped, no tracebacks, no browser opened, and a
+    kernel left without a page shut down after `orphaned_kernel_s` seconds."""
     return [
         sys.executable,
         "-m",
@@ -68,6 +77,9 @@ def command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
         # shows none.
         *(f"--VoilaConfiguration.extension_denylist={name}" for name in UNUSED_EXTENSIONS),
         f"--VoilaConfiguration.extra_labextensions_path={BUNDLE_FOLDER}",
+        f"--MappingKernelManager.cull_idle_timeout={orphaned_kernel_s}",
+        f"--MappingKernelManager.cull_interval={max(1, min(60, orphaned_kernel_s // 4))}",
+        "--MappingKernelManager.cull_connected=False",
     ]
 
 
@@ -122,13 +134,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(store: Path, port: int, *, quiet: bool = True) -> subprocess.Popen:
+def start(
+    store: Path, port: int, *, quiet: bool = True, orphaned_kernel_s: int = ORPHANED_KERNEL_S
+) -> subprocess.Popen:
     """Start the app in the background; the caller stops it. Use `wait_until_ready` before visiting."""
     check(Path(store), port)
     output = subprocess.DEVNULL if quiet else None
     return subprocess.Popen(
-        command(port), env=environment(Path(store)), stdout=output, stderr=output,
-        cwd=APP_NOTEBOOK.parent,
+        command(port, orphaned_kernel_s=orphaned_kernel_s), env=environment(Path(store)),
+        stdout=output, stderr=output, cwd=APP_NOTEBOOK.parent,
     )
 
 
