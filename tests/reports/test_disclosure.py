@@ -380,6 +380,26 @@ def test_the_release_scan_finds_each_kind_of_person_in_the_store(scanned_store, 
                      ("a caller id", "d.html"), ("call note text", "e.html"), ("call note text", "f.csv")]
 
 
+def test_short_numeric_membership_numbers_and_letterless_names_never_match_a_reports_counts(
+    scanned_store, tmp_path
+):
+    from dp_helpers import add_member
+
+    # Many tools number members 1, 2, 3 ... (a NationBuilder id); a placeholder name of "0 0" or "- -".
+    # Either matched the counts of every report, and no report could be released.
+    for number, first, last in (("7", "0", "0"), ("1234567", "-", "-"), ("12345678", "Sam", "Ovenden")):
+        key = add_member(scanned_store, number)
+        scanned_store.execute("UPDATE identities SET first_name = ?, last_name = ? WHERE member_key = ?",
+                              [first, last, key])
+    counts = "ward,called,reached\nRookton,7,0\nTotal,1234567,0 0\n- -,1,2\n"
+    assert _scan(scanned_store, tmp_path, {"counts.csv": counts}) == []
+    # A long number, a number with letters, and a real name are still found.
+    assert _scan(scanned_store, tmp_path, {"a.csv": "n\n12345678\n", "b.csv": "n\nsyn0000042\n",
+                                           "c.csv": "Sam Ovenden,3\n"}) == [
+        ("a membership number", "a.csv"), ("a membership number", "b.csv"),
+        ("a member's full name", "c.csv"), ("a member's surname", "c.csv")]
+
+
 def test_the_release_scan_allows_the_reports_own_words_and_known_safe_text(scanned_store, tmp_path):
     # "Quennell" is also a ward the report names: alone it is the ward, never a reason to refuse.
     assert _scan(scanned_store, tmp_path, {"a.csv": "ward,n\nQuennell Park,12\n"},

@@ -638,6 +638,11 @@ MIN_NOTE_LENGTH = 12     # shorter notes ("ok", "fine") are common words, not id
 SHINGLE = 5              # a run of five words shared with any call note is a leak of that note
 MIN_SURNAME_LENGTH = 3
 MIN_CALLER_LENGTH = 3    # 'C01' and up (pseudonymise.caller_pseudonym gives 'C0001'), never '1'
+# A membership number that is a bare number counts only from this many digits: a report is made of
+# counts (up to 7 digits for a union's calls), and many tools number members 1, 2, 3 ... (a
+# NationBuilder id), so a shorter one matched a count and stopped every report. A number with
+# letters in it ('SYN0000042', 'M123') counts at any length.
+MIN_NUMBER_DIGITS = 8
 
 
 @dataclass(frozen=True)
@@ -677,12 +682,17 @@ notes AS (
 )
 -- Length limits are filters inside the subqueries, not join conditions: as join conditions they
 -- made DuckDB plan a nested-loop join, 0.4 s of every national release.
+-- A name made only of digits and punctuation ('0', '-') says nothing of anyone, and matched counts;
+-- a bare membership number counts from {min_number} digits. Tested on the files' few tokens (equal to
+-- the name or number they match), not on every identity.
 SELECT DISTINCT 'a member''s full name' AS kind, t.file FROM scan_pairs t
     SEMI JOIN people p ON t.token = p.first || ' ' || p.last
+    WHERE regexp_matches(t.token, '[^0-9[:punct:][:space:]]')
 UNION SELECT 'a member''s surname', t.file FROM scan_tokens t
     SEMI JOIN (SELECT last FROM people WHERE length(last) >= {min_surname}) p ON t.token = p.last
-    WHERE NOT t.allowed
+    WHERE NOT t.allowed AND regexp_matches(t.token, '[^0-9[:punct:][:space:]]')
 UNION SELECT 'a membership number', t.file FROM scan_tokens t SEMI JOIN people p ON t.token = p.number
+    WHERE length(t.token) >= {min_number} OR NOT regexp_full_match(t.token, '[0-9]+')
 UNION SELECT 'a caller id', t.file FROM (SELECT token, file FROM scan_tokens UNION ALL
                                         SELECT token, file FROM scan_pairs) t
     SEMI JOIN callers c ON t.token = c.caller
@@ -782,7 +792,8 @@ def _identity_findings(con, tokens: list, pairs: list, segments: list, shingles:
         con.register(name, frame.astype({"file": "object", "token": "object"}))
     try:
         sql = IDENTITY_SCAN_QUERY.format(min_note=MIN_NOTE_LENGTH, min_surname=MIN_SURNAME_LENGTH,
-                                         min_caller=MIN_CALLER_LENGTH, shingle=SHINGLE)
+                                         min_caller=MIN_CALLER_LENGTH, min_number=MIN_NUMBER_DIGITS,
+                                         shingle=SHINGLE)
         rows = con.execute(sql, [note_pattern, note_pattern]).fetchall()
     finally:
         for name in frames:
