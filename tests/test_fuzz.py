@@ -114,8 +114,8 @@ def _files(org: dict, folder: Path, *, safe: bool = True) -> tuple[Path, Path]:
 
 
 def _balanced(result) -> None:
-    accounted = (result.loaded + result.updated + result.rejected + result.skipped_duplicate
-                 + result.erased_skipped)
+    accounted = (result.loaded + result.updated + result.unchanged + result.rejected
+                 + result.skipped_duplicate + result.erased_skipped)
     assert accounted == result.rows_read, result.summary()
 
 

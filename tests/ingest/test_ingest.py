@@ -488,6 +488,23 @@ def test_unreadable_phone_is_a_warning_and_the_member_loads_without_it(con, tmp_
     assert identity(con, "SYN0001")["phone"] is None and identity(con, "SYN0001")["phone_hash"] is None
 
 
+def test_a_later_members_file_accounts_for_every_row_and_blanks_keep_what_is_held(con, tmp_path):
+    ingest.import_members(con, write(MEMBERS, tmp_path / "first.csv"))
+    # Next month's export: SYN0001 as before but with a blank first name and a phone no one can read,
+    # SYN0002 moved ward, SYN0003 left out, and a new member.
+    later = pd.concat([MEMBERS.iloc[:2], MEMBERS.iloc[:1].assign(**{"Membership Number": "SYN0004"})])
+    later.iloc[0, later.columns.get_loc("First Name")] = " "
+    later.iloc[0, later.columns.get_loc("Phone")] = "not a phone"
+    later.iloc[1, later.columns.get_loc("Ward")] = "Kingsfield"
+    result = ingest.import_members(con, write(later, tmp_path / "later.csv"))
+    accounted = (result.rows_read, result.loaded, result.updated, result.unchanged, result.rejected)
+    assert accounted == (3, 1, 1, 1, 0)
+    assert "read 3 rows; loaded 1 new member, updated 1, unchanged 1, rejected 0." in result.summary()
+    assert "one already held keeps the phone on record" in result.warnings[0]
+    held = identity(con, "SYN0001")
+    assert (held["first_name"], held["phone"]) == ("Zoë", to_e164("07700 900123"))
+
+
 def test_phones_written_as_decimals_are_read_and_never_become_another_number(con, tmp_path):
     """pandas writes a number column as 7700900125.0: the ".0" is not a digit of the number (read as
     a separator, it made 0770090012.0 the mobile +447700900120)."""

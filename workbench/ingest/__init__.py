@@ -53,6 +53,7 @@ class ImportResult:
     rows_read: int = 0
     loaded: int = 0
     updated: int = 0
+    unchanged: int = 0  # members held already, of whom the file said nothing new
     rejected: int = 0
     skipped_duplicate: int = 0
     already_imported: bool = False
@@ -80,7 +81,9 @@ class ImportResult:
             f"{self.file}: read as {self.profile_title} (profile {self.profile}; --profile NAME to choose "
             "another).",
             f"{self.file}: read {self.rows_read:,} rows; {verb} {self.loaded:,} new {noun}, "
-            f"updated {self.updated:,}, rejected {self.rejected:,}"
+            f"updated {self.updated:,}, "
+            + (f"unchanged {self.unchanged:,}, " if self.unchanged else "")
+            + f"rejected {self.rejected:,}"
             + (f", {self.skipped_duplicate:,} already held" if self.skipped_duplicate else "")
             + "."
         ]
@@ -572,9 +575,10 @@ def _write_members(con, valid, actor, result: ImportResult, progress, columns) -
     ingest_members.register_keys(con, "ingest_stage", valid)
     ingest_members.gather(con, "ingest_stage", valid, progress=progress)
     counts = ingest_members.write(con, "ingest_stage", valid)
-    result.loaded, result.updated, result.erased_skipped = (
+    result.loaded, result.updated, result.unchanged, result.erased_skipped = (
         counts.created,
         counts.updated,
+        counts.unchanged,
         counts.erased_skipped,
     )
     _member_warnings(counts, result)
@@ -593,7 +597,8 @@ def _member_warnings(counts: ingest_members.MemberCounts, result: ImportResult) 
             f"{counts.phones_unreadable:,} phone number{'s' if counts.phones_unreadable > 1 else ''}"
             f" could not be read as a phone number ({column}rows {rows}"
             f"{', …' if counts.phones_unreadable > len(counts.phone_rows) else ''}); "
-            "those members were loaded without a phone. A number a spreadsheet shows as 7.70E+09 has "
+            "those members were loaded without a phone (one already held keeps the phone on record). "
+            "A number a spreadsheet shows as 7.70E+09 has "
             "lost digits: format the column as text and export it again."
         )
     if counts.erased_skipped:

@@ -30,6 +30,7 @@ class MemberCounts:
     erased_skipped: int
     phones_unreadable: int
     phone_rows: list[int]
+    unchanged: int = 0  # held already, and the file says nothing new of them
 
 
 # A member already held has their member_key and membership_hash on their identity row, both
@@ -237,8 +238,8 @@ WHERE p.member_key IN (SELECT member_key FROM temp.ingest_state WHERE NOT erased
 """
 
 COUNTS = (
-    "SELECT count(*) FILTER (is_new), count(*) FILTER (changed), count(*) FILTER (erased) "
-    "FROM temp.ingest_state"
+    "SELECT count(*) FILTER (is_new), count(*) FILTER (changed), count(*) FILTER (erased), "
+    "count(*) FILTER (NOT (is_new OR changed OR erased)) FROM temp.ingest_state"
 )
 
 UNREADABLE = """
@@ -250,7 +251,7 @@ WHERE {valid} AND ph.e164 IS NULL ORDER BY s.row
 def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> MemberCounts:
     """Apply temp.ingest_people to members and identities; return what changed."""
     con.execute(STATE)
-    created, updated, erased = con.execute(COUNTS).fetchone()
+    created, updated, erased, unchanged = con.execute(COUNTS).fetchone()
     if updated:
         con.execute(UPDATE_MEMBERS)
         con.execute(UPDATE_IDENTITIES)
@@ -258,4 +259,4 @@ def write(con: duckdb.DuckDBPyConnection, stage: str, valid: str) -> MemberCount
         con.execute(INSERT_MEMBERS)
     con.execute(INSERT_IDENTITIES)
     bad_rows = [r[0] for r in con.execute(UNREADABLE.format(stage=stage, valid=valid)).fetchall()]
-    return MemberCounts(created, updated, erased, len(bad_rows), bad_rows[:10])
+    return MemberCounts(created, updated, erased, len(bad_rows), bad_rows[:10], unchanged)
