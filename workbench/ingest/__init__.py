@@ -547,9 +547,9 @@ def _formula_warning(con: duckdb.DuckDBPyConnection, columns: dict[str, str]) ->
     n = con.execute(FORMULA_CELLS.format(any=cond)).fetchone()[0]
     return (
         [
-            f"{n:,} row{'s' if n > 1 else ''} hold text starting with = or @ (or a character read as "
-            "one, such as ＝), which a spreadsheet could run as a formula. It was stored as plain text; "
-            "the workbench's exports neutralise it."
+            f"{n:,} {'rows hold' if n > 1 else 'row holds'} text starting with = or @ (or a character "
+            "read as one, such as ＝), which a spreadsheet could run as a formula. It was stored as plain "
+            "text; the workbench's exports neutralise it."
         ]
         if n
         else []
