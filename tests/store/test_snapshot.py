@@ -295,7 +295,7 @@ def test_the_kept_file_is_encrypted_and_holds_no_identity(small):
     path = snapshot_file.path_for(_store_path(small))
     with pytest.raises(duckdb.Error):
         duckdb.connect().execute(f"ATTACH '{path}' AS k (READ_ONLY)")
-    kept = snapshot_file.load(_store_path(small), snapshot_file.file_key(small), snapshot._stamp(
+    kept = snapshot_file.load(_store_path(small), snapshot_file.file_key(small), snapshot.stamp_for(
         snapshot.content(small)))
     columns = {r[0] for r in kept.execute("SELECT column_name FROM duckdb_columns()").fetchall()}
     assert "member_key" in columns
@@ -306,7 +306,7 @@ def test_the_kept_file_is_encrypted_and_holds_no_identity(small):
 def test_a_kept_file_of_other_data_or_another_key_is_not_opened(small):
     snapshot.get(small)
     store = _store_path(small)
-    stamp = snapshot._stamp(snapshot.content(small))
+    stamp = snapshot.stamp_for(snapshot.content(small))
     assert snapshot_file.load(store, snapshot_file.file_key(small), stamp + "x") is None
     assert snapshot_file.load(store, "0" * 64, stamp) is None
 
@@ -327,17 +327,17 @@ def test_a_kept_file_is_trusted_without_the_checksum_only_at_the_exact_store_sta
     snapshot.get(small)
     store, file_key = _store_path(small), snapshot_file.file_key(small)
     saved_at = state.fingerprint(small)
-    kept = snapshot_file.load(store, file_key, state=snapshot._state(saved_at))
+    kept = snapshot_file.load(store, file_key, state=snapshot.state_for(saved_at))
     assert kept is not None
     kept.close()
     path, calls, members, seq, stats = saved_at
     for changed in [(path, calls + 1, members, seq, stats), (path, calls, members, (seq or 0) + 1, stats),
                     (path, calls, members, seq, tuple((i, size + 1, t) for i, size, t in stats))]:
-        assert snapshot_file.load(store, file_key, state=snapshot._state(changed)) is None
+        assert snapshot_file.load(store, file_key, state=snapshot.state_for(changed)) is None
     # A write from another program moves the fingerprint, so the next process checks the content.
     small.execute("UPDATE calls SET wellbeing = 1 WHERE wellbeing = 2")
     assert state.fingerprint(small) != saved_at
-    assert snapshot_file.load(store, file_key, state=snapshot._state(state.fingerprint(small))) is None
+    assert snapshot_file.load(store, file_key, state=snapshot.state_for(state.fingerprint(small))) is None
     _, built, loaded = _new_process_get(small)
     assert (built, loaded) == (1, 0)
 
@@ -349,17 +349,17 @@ def test_a_kept_file_checked_by_content_records_the_state_so_the_next_process_sk
     store, file_key = _store_path(small), snapshot_file.file_key(small)
     settings.set(small, "escalate_after_days", "9", actor="test")  # a write that leaves the data alone
     now = state.fingerprint(small)
-    assert snapshot_file.load(store, file_key, state=snapshot._state(now)) is None  # saved before it
+    assert snapshot_file.load(store, file_key, state=snapshot.state_for(now)) is None  # saved before it
     _, built, loaded = _new_process_get(small)  # checked by content, opened, and stamped with the state
     assert (built, loaded) == (0, 1)
-    kept = snapshot_file.load(store, file_key, state=snapshot._state(now))
+    kept = snapshot_file.load(store, file_key, state=snapshot.state_for(now))
     assert kept is not None
     kept.close()
     path = snapshot_file.path_for(store)
     assert (path.stat().st_mode & 0o777) == 0o600 and not path.with_name(path.name + ".wal").exists()
     # A stamp for other data is never given a state.
-    assert not snapshot_file.restamp(store, file_key, "another build:()", snapshot._state(now) + "x")
-    assert snapshot_file.load(store, file_key, state=snapshot._state(now) + "x") is None
+    assert not snapshot_file.restamp(store, file_key, "another build:()", snapshot.state_for(now) + "x")
+    assert snapshot_file.load(store, file_key, state=snapshot.state_for(now) + "x") is None
 
 
 def _hashed_record_keys(con, secret: bytes) -> dict[int, int]:

@@ -36,7 +36,7 @@ from workbench.ingest import problems as ingest_problems
 from workbench.ingest import services as ingest_services
 from workbench.ingest import workbooks as ingest_workbooks
 from workbench.privacy import masking, pseudonymise
-from workbench.store import db
+from workbench.store import db, snapshot_append
 from workbench.store.state import transaction
 
 KINDS = ("members", "calls", "services")
@@ -569,6 +569,10 @@ def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dic
                 con, valid, actor, result, progress, columns
             )
         _record(con, actor, result)
+    if staged is not None and result.loaded and not result.dry_run:
+        # Most calls imports only add calls: the analysis copy kept beside the store is brought up to
+        # date now, so the next report need not rebuild it (it checks that nothing else changed).
+        snapshot_append.calls_appended(con, result.import_id)
 
 
 def _write_members(con, valid, actor, result: ImportResult, progress, columns) -> None:

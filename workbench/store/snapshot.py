@@ -116,6 +116,46 @@ CONTENT_QUERY = "SELECT " + ", ".join(
     f"(SELECT (count(*), sum(hash(s))) FROM ({sql}) s)" for sql in CONTENT_SOURCES.values()
 )
 
+# The tables below are defined once, as queries, so an import that appends calls brings a kept
+# snapshot up to date with the same definitions (`snapshot_append`). Placeholders: AFTER_CID, the
+# last cid before the calls being added (0 in a build: every call); AFFECTED, the members whose calls
+# those are (TRUE in a build: everyone). The `src_` tables hold only the rows being added then.
+CALL_NEEDS_QUERY = "SELECT c.cid, n.category FROM src_call_needs n JOIN calls c USING (call_id)"
+CALL_SKILLS_QUERY = "SELECT c.cid, k.skill FROM src_call_skills k JOIN calls c USING (call_id)"
+CALL_SERVICES_QUERY = (
+    "SELECT c.cid, s.service_id, s.raw_name FROM src_call_services s JOIN calls c USING (call_id)"
+)
+NEEDS_RECORDED_QUERY = """
+    SELECT c.cid, c.mid, c.branch, c.ward, c.round, c.called_at, n.category,
+           EXISTS (SELECT 1 FROM call_services s WHERE s.cid = c.cid) AS serviced
+    FROM call_needs n JOIN calls c USING (cid)
+    WHERE c.outcome = 'answered' AND c.known AND c.cid > AFTER_CID"""
+SERVICES_NAMED_QUERY = """
+    SELECT c.cid, c.mid, c.branch, c.ward, c.round, c.called_at, s.service_id, s.raw_name
+    FROM call_services s JOIN calls c USING (cid) WHERE c.known AND c.cid > AFTER_CID"""
+# Every member's latest answered call; ties on time break by call_id, as in the store queries.
+LATEST_QUERY = """
+    WITH l AS (SELECT mid, arg_max(cid, (called_at, call_id)) AS cid FROM calls
+               WHERE outcome = 'answered' AND AFFECTED GROUP BY mid)
+    SELECT c.mid, m.member_key, c.branch, c.ward, m.age, c.cid, c.call_id, c.called_at,
+           coalesce(c.needs_support, FALSE) AS needs_support, c.urgency, c.wellbeing,
+           coalesce(c.keen_to_volunteer, FALSE) AS keen
+    FROM l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = c.mid WHERE m.known"""
+CALL_CATEGORIES_QUERY = """
+    SELECT cid, list(category ORDER BY category) AS categories FROM call_needs WHERE cid > AFTER_CID
+    GROUP BY cid"""
+# Members whose latest answered call recorded a need, with the static part of their urgency
+# score (`scoring.needing_columns`); the queue adds the live follow-up state and days waiting.
+NEEDING_QUERY = """
+    SELECT NEEDING_COLUMNS FROM latest l LEFT JOIN call_categories k USING (cid)
+    WHERE l.needs_support AND AFFECTED"""
+# Gone: the member's latest call (by time) is deceased_moved; on a tie at that moment, the safe
+# side: suppressed. Calls of keys without a members row count too, as in the store query.
+GONE_QUERY = """
+    SELECT m.member_key FROM calls c JOIN members m USING (mid) WHERE AFFECTED
+    GROUP BY m.member_key
+    HAVING max(c.called_at) FILTER (WHERE c.outcome = 'deceased_moved') = max(c.called_at)"""
+
 BUILD_STATEMENTS = (
     # Outcomes compare as small integers, not strings: every summary counts each of them.
     # The whole vocabulary is in the type, so filtering on an outcome nobody had is not an error.
@@ -168,38 +208,16 @@ BUILD_STATEMENTS = (
               CAST(date_trunc('week', called_at) AS DATE) AS week, min(called_at) AS first_at,
               count(*) AS attempts, CUBE_COUNTS
        FROM calls GROUP BY ALL""",
-    "CREATE TABLE call_needs AS SELECT c.cid, n.category FROM src_call_needs n JOIN calls c USING (call_id)",
-    "CREATE TABLE call_skills AS SELECT c.cid, k.skill FROM src_call_skills k JOIN calls c USING (call_id)",
-    """CREATE TABLE call_services AS
-       SELECT c.cid, s.service_id, s.raw_name FROM src_call_services s JOIN calls c USING (call_id)""",
+    f"CREATE TABLE call_needs AS {CALL_NEEDS_QUERY}",
+    f"CREATE TABLE call_skills AS {CALL_SKILLS_QUERY}",
+    f"CREATE TABLE call_services AS {CALL_SERVICES_QUERY}",
     "CREATE TABLE services AS SELECT * FROM src_services",
-    """CREATE TABLE needs_recorded AS
-       SELECT c.cid, c.mid, c.branch, c.ward, c.round, c.called_at, n.category,
-              EXISTS (SELECT 1 FROM call_services s WHERE s.cid = c.cid) AS serviced
-       FROM call_needs n JOIN calls c USING (cid) WHERE c.outcome = 'answered' AND c.known""",
-    """CREATE TABLE services_named AS
-       SELECT c.cid, c.mid, c.branch, c.ward, c.round, c.called_at, s.service_id, s.raw_name
-       FROM call_services s JOIN calls c USING (cid) WHERE c.known""",
-    # Every member's latest answered call; ties on time break by call_id, as in the store queries.
-    """CREATE TABLE latest AS
-       WITH l AS (SELECT mid, arg_max(cid, (called_at, call_id)) AS cid FROM calls
-                  WHERE outcome = 'answered' GROUP BY mid)
-       SELECT c.mid, m.member_key, c.branch, c.ward, m.age, c.cid, c.call_id, c.called_at,
-              coalesce(c.needs_support, FALSE) AS needs_support, c.urgency, c.wellbeing,
-              coalesce(c.keen_to_volunteer, FALSE) AS keen
-       FROM l JOIN calls c ON c.cid = l.cid JOIN members m ON m.mid = c.mid WHERE m.known""",
-    """CREATE TABLE call_categories AS
-       SELECT cid, list(category ORDER BY category) AS categories FROM call_needs GROUP BY cid""",
-    # Members whose latest answered call recorded a need, with the static part of their urgency
-    # score (`scoring.needing_columns`); the queue adds the live follow-up state and days waiting.
-    """CREATE TABLE needing AS
-       SELECT NEEDING_COLUMNS FROM latest l LEFT JOIN call_categories k USING (cid) WHERE l.needs_support""",
-    # Gone: the member's latest call (by time) is deceased_moved; on a tie at that moment, the safe
-    # side: suppressed. Calls of keys without a members row count too, as in the store query.
-    """CREATE TABLE gone AS
-       SELECT m.member_key FROM calls c JOIN members m USING (mid)
-       GROUP BY m.member_key
-       HAVING max(c.called_at) FILTER (WHERE c.outcome = 'deceased_moved') = max(c.called_at)""",
+    f"CREATE TABLE needs_recorded AS {NEEDS_RECORDED_QUERY}",
+    f"CREATE TABLE services_named AS {SERVICES_NAMED_QUERY}",
+    f"CREATE TABLE latest AS {LATEST_QUERY}",
+    f"CREATE TABLE call_categories AS {CALL_CATEGORIES_QUERY}",
+    f"CREATE TABLE needing AS {NEEDING_QUERY}",
+    f"CREATE TABLE gone AS {GONE_QUERY}",
     "CREATE TABLE neighbours AS SELECT * FROM src_neighbours",
 )
 
@@ -344,16 +362,7 @@ def _add_firsts(snap: duckdb.DuckDBPyConnection) -> None:
     Worked out in numpy on the sorted rows: a GROUP BY per mark and a rejoin of 2M calls in SQL took
     over a second of every national snapshot build.
     """
-    inputs = snap.execute(MARK_INPUTS_QUERY).fetchnumpy()
-    column = {name: np.asarray(values) for name, values in inputs.items()}
-    row = column.pop("row")
-    if not np.array_equal(row, np.arange(len(row))):  # a plain scan keeps insertion order; if not:
-        order = np.empty(len(row), dtype=np.int64)
-        order[row] = np.arange(len(row))
-        column = {name: values[order] for name, values in column.items()}
-    mid, answered = column.pop("mid"), column.pop("answered")
-    firsts = first_marks(mid, column, answered)
-    snap.register("_firsts", pa.table({"firsts": firsts}))
+    snap.register("_firsts", pa.table({"firsts": sorted_marks(snap)}))
     try:
         snap.execute(
             "CREATE TABLE calls AS SELECT CAST(s.rowid + 1 AS INTEGER) AS cid, "
@@ -363,36 +372,71 @@ def _add_firsts(snap: duckdb.DuckDBPyConnection) -> None:
         snap.unregister("_firsts")
 
 
+def sorted_marks(snap: duckdb.DuckDBPyConnection) -> np.ndarray:
+    """`firsts` (`first_marks`) of the rows of the table `calls_sorted` on `snap`, in its row order.
+
+    Its rows must come by member and in time order within each member, with `mid`, `called_at`,
+    `outcome` (of `outcome_t`), and `round_code` and `caller_code` numbering rounds and callers.
+    """
+    inputs = snap.execute(MARK_INPUTS_QUERY).fetchnumpy()
+    column = {name: np.asarray(values) for name, values in inputs.items()}
+    row = column.pop("row")
+    if not np.array_equal(row, np.arange(len(row))):  # a plain scan keeps insertion order; if not
+        # (or rows numbered from elsewhere, as a table made inside a transaction is):
+        order = np.argsort(row, kind="stable")
+        column = {name: values[order] for name, values in column.items()}
+    mid, answered = column.pop("mid"), column.pop("answered")
+    return first_marks(mid, column, answered)
+
+
 def _sql_list(values) -> str:
     # Only fixed vocabularies from the code reach here (outcomes, skills, categories), never input.
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
-def _cube_counts() -> str:
+def cube_counts(weight: str = "") -> str:
     """`outreach_cube`'s counts: attempts per outcome, and the calls carrying each mark (`MARKS`), as
-    sums of a bit rather than FILTER clauses, which took a third longer over 2M calls."""
-    outcomes = [f"CAST(sum(CAST(outcome = '{o}' AS INTEGER)) AS BIGINT) AS {o}" for o in OUTCOMES]
-    marks = [f"CAST(sum((firsts >> {bit}) & 1) AS BIGINT) AS {mark_column(*mark)}"
+    sums of a bit rather than FILTER clauses, which took a third longer over 2M calls.
+
+    `weight`: a column to multiply each call's bits by (`snapshot_append` counts +1 and -1 rows).
+    """
+    times = f"{weight} * " if weight else ""
+    outcomes = [f"CAST(sum({times}CAST(outcome = '{o}' AS INTEGER)) AS BIGINT) AS {o}" for o in OUTCOMES]
+    marks = [f"CAST(sum({times}((firsts >> {bit}) & 1)) AS BIGINT) AS {mark_column(*mark)}"
              for bit, mark in enumerate(MARKS)]
     return ", ".join(outcomes + marks)
 
 
-def _expand(statement: str) -> str:
-    """A build statement with its placeholders filled from the code's own constants."""
+def cube_count_columns() -> list[str]:
+    """The `outreach_cube` columns that are counts (summed when cube rows are merged)."""
+    return ["attempts", *OUTCOMES, *(mark_column(*mark) for mark in MARKS)]
+
+
+def expand(statement: str, after_cid: int = 0, affected: str = "TRUE") -> str:
+    """A build statement with its placeholders filled from the code's own constants.
+
+    `after_cid` and `affected` narrow the per-call and per-member queries to the calls an import
+    added and their members (`snapshot_append`); the defaults take every call and member.
+    """
     pairs = [(skill, category) for category, skills in CATEGORY_SKILLS.items() for skill in skills]
     return (
         statement.replace("OUTCOME_LIST", _sql_list(OUTCOMES))
         .replace("SKILL_NAMES", _sql_list(s for s, _ in pairs))
         .replace("SKILL_CATEGORIES", _sql_list(c for _, c in pairs))
         .replace("NEEDING_COLUMNS", needing_columns())
-        .replace("CUBE_COUNTS", _cube_counts())
+        .replace("CUBE_COUNTS", cube_counts())
+        .replace("AFTER_CID", str(int(after_cid)))
+        .replace("AFFECTED", affected)
     )
 
 
-# A kept snapshot file is valid only for the code that wrote it: any edit to this module, the
-# scoring or the vocabularies, or another DuckDB (its file format), gives a new version.
+# A kept snapshot file is valid only for the code that wrote it: any edit to this module (or to
+# `snapshot_append`, which updates kept files), the scoring or the vocabularies, or another DuckDB
+# (its file format), gives a new version.
 VERSION = hashlib.sha256(
-    repr((Path(__file__).read_text(encoding="utf-8"), needing_columns(), CATEGORY_SKILLS, OUTCOMES,
+    repr((Path(__file__).read_text(encoding="utf-8"),
+          Path(__file__).with_name("snapshot_append.py").read_text(encoding="utf-8"),
+          needing_columns(), CATEGORY_SKILLS, OUTCOMES,
           record_keys.sql(b"", "member_key"), duckdb.__version__)).encode()
 ).hexdigest()[:16]
 RECORD_KEYS_BUILD = "CREATE TABLE kept_record_keys AS SELECT mid, {rk} AS rk FROM members"
@@ -426,7 +470,7 @@ class Snapshot:
         with self._lock:
             if not self._volunteers:
                 for statement in VOLUNTEER_STATEMENTS:
-                    self.db.execute(_expand(statement))
+                    self.db.execute(expand(statement))
                 self._volunteers = True
         return self
 
@@ -499,7 +543,7 @@ def build(con: duckdb.DuckDBPyConnection, key: tuple | None = None) -> Snapshot:
             if statement == FIRSTS:
                 _add_firsts(snap)
             else:
-                snap.execute(_expand(statement))
+                snap.execute(expand(statement))
     finally:
         for name in SOURCE_QUERIES:
             snap.unregister(f"src_{name}")
@@ -544,12 +588,12 @@ def get(con: duckdb.DuckDBPyConnection) -> Snapshot:
         return _CURRENT
 
 
-def _stamp(now: tuple) -> str:
+def stamp_for(now: tuple) -> str:
     """What a kept snapshot file is valid for: this build's version and the store's content checksum."""
     return f"{VERSION}:{now!r}"
 
 
-def _state(key: tuple) -> str:
+def state_for(key: tuple) -> str:
     """The store state a kept snapshot file was saved at: this build's version and the fingerprint.
 
     Without the path (the fingerprint's first part): the web app names the store by its resolved
@@ -570,7 +614,7 @@ def _open_kept_at(con: duckdb.DuckDBPyConnection, key: tuple) -> Snapshot | None
         file_key = snapshot_file.file_key(con)
     except StoreError:
         return None
-    kept = snapshot_file.load(key[0], file_key, state=_state(key))
+    kept = snapshot_file.load(key[0], file_key, state=state_for(key))
     if kept is None:
         return None
     LOADS += 1
@@ -586,8 +630,8 @@ def _open_kept(con: duckdb.DuckDBPyConnection, key: tuple, now: tuple) -> Snapsh
         return None
     # Checked by content, so the store was written since the file was saved (a command that opened it
     # for writing, say): record the state it is valid at now, so later processes skip the checksum.
-    snapshot_file.restamp(key[0], file_key, _stamp(now), _state(key))
-    kept = snapshot_file.load(key[0], file_key, _stamp(now))
+    snapshot_file.restamp(key[0], file_key, stamp_for(now), state_for(key))
+    kept = snapshot_file.load(key[0], file_key, stamp_for(now))
     if kept is None:
         return None
     LOADS += 1
@@ -606,7 +650,7 @@ def _build_and_keep(con: duckdb.DuckDBPyConnection, key: tuple, now: tuple) -> S
     if (secret := record_keys.existing_secret(con)) is not None:
         snap.keep_record_keys(secret)
     with contextlib.suppress(StoreError):
-        snapshot_file.save(snap.db, key[0], snapshot_file.file_key(con), _stamp(now), _state(key))
+        snapshot_file.save(snap.db, key[0], snapshot_file.file_key(con), stamp_for(now), state_for(key))
     return snap
 
 
@@ -645,7 +689,7 @@ def carry_over_own_writes(con: duckdb.DuckDBPyConnection, before: tuple | None) 
             return False
         if not snapshot_file.path_for(after[0]).exists():
             return False
-        stamp = _stamp(snap.content) if snap.content is not None else snapshot_file.kept_stamp(snap.db)
+        stamp = stamp_for(snap.content) if snap.content is not None else snapshot_file.kept_stamp(snap.db)
         if stamp is None:
             return False
         snap.db.close()
@@ -654,7 +698,7 @@ def carry_over_own_writes(con: duckdb.DuckDBPyConnection, before: tuple | None) 
         file_key = snapshot_file.file_key(con)
     except StoreError:
         return False
-    return snapshot_file.restamp(after[0], file_key, stamp, _state(after))
+    return snapshot_file.restamp(after[0], file_key, stamp, state_for(after))
 
 
 def current(con: duckdb.DuckDBPyConnection, key: tuple | None = ...) -> Snapshot | None:
