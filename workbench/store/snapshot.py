@@ -40,7 +40,9 @@ A new process does not rebuild it: each build is written, encrypted, beside the 
 (`snapshot_file`), and the next process whose store holds the same data (the same `content`
 checksum, below) opens that file instead: ~0.3 s against ~3.5 s on the national store. A report's
 release, which writes no analysis data, records the state it leaves the store in
-(`carry_over_own_writes`), so the next process skips the checksum too.
+(`carry_over_own_writes`), so the next process skips the checksum too. An import that only adds
+calls brings the kept file up to date itself (`snapshot_append`), so the next process opens it
+rather than rebuilding; it does so with the queries below, narrowed to the calls added.
 
 It is kept per store state, keyed by `state.fingerprint` (file inode/size/mtime, row counts,
 audit head), so any committed write, from any process, is noticed on the next call. Then a

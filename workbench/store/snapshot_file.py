@@ -5,6 +5,8 @@ and every new kernel is a new process. The file sits next to the store (`workben
 `workbench.analysis.duckdb`), is a DuckDB database encrypted with a key derived from the store's own
 secret (so only someone who can open the store can open it), has mode 0600, and is written to a
 temporary name and renamed into place, so a reader sees the old file or the new one, never half.
+An import that only adds calls updates it in place instead (`snapshot_append`), in one DuckDB
+transaction of the file's own, which it can open for writing only while no other process reads it.
 
 It is only ever trusted after a check: it records the checksum of the store's analysis data it was
 built from (`snapshot.content`), the store's fingerprint when it was saved (`state.fingerprint`:
