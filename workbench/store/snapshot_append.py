@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import os
 
 import duckdb
 import pyarrow as pa
 
 from workbench.errors import StoreError
-from workbench.store import db, snapshot, snapshot_file
+from workbench.store import snapshot, snapshot_file
 from workbench.store.state import fingerprint, in_transaction
 
 # Beyond this share of the calls already held, the import would wait longer than the rebuild it
@@ -149,40 +148,38 @@ def _update(con, path: str, key: str, import_id: str, after: tuple) -> bool:
         name: con.execute(ADDED_CONTENT.format(sql=snapshot.CONTENT_SOURCES[name]), [import_id]).fetchone()
         for name in CALL_SOURCES
     }
-    old_umask = os.umask(0o077)  # the file's WAL is created 0600 too
-    kept = db.memory_connection()
     try:
-        kept.execute("RESET memory_limit")
-        kept.execute(f"ATTACH {_quote(str(snapshot_file.path_for(path)))} AS {snapshot_file.ALIAS} "
-                     f"(ENCRYPTION_KEY {_quote(key)})")
-        kept.execute(f"USE {snapshot_file.ALIAS}")
-        before = _stamped_content(kept)
-        if before is None or not _only_added(before, added, now):
-            return False
-        if added["calls"][0] > MAX_ADDED_SHARE * _held(before, "calls"):
-            return False
-        for name in CALL_SOURCES:
-            rows = con.execute(ADDED_ROWS.format(sql=snapshot.SOURCE_QUERIES[name]), [import_id])
-            kept.register(f"src_{name}", rows.fetch_arrow_table(rows_per_batch=snapshot.ARROW_BATCH_ROWS))
-        kept.execute("BEGIN TRANSACTION")
-        try:
-            done = _work_in(kept)
+        with snapshot_file.opened_for_update(path, key) as kept:
+            before = _stamped_content(kept)
+            if before is None or not _only_added(before, added, now):
+                return False
+            if added["calls"][0] > MAX_ADDED_SHARE * _held(before, "calls"):
+                return False
+            for name in CALL_SOURCES:
+                rows = con.execute(ADDED_ROWS.format(sql=snapshot.SOURCE_QUERIES[name]), [import_id])
+                kept.register(f"src_{name}", rows.fetch_arrow_table(rows_per_batch=snapshot.ARROW_BATCH_ROWS))
+            done = _in_one_transaction(kept, now, after)
             if done:
-                kept.execute(f"UPDATE {snapshot_file.META_TABLE} SET stamp = ?, state = ?",
-                             [snapshot.stamp_for(now), snapshot.state_for(after)])
-            kept.execute("COMMIT" if done else "ROLLBACK")
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                kept.execute("ROLLBACK")
-            raise
-        if done:
-            kept.execute(f"CHECKPOINT {snapshot_file.ALIAS}")
-        return done
-    except duckdb.Error:  # another process reading the file holds its lock, a damaged file: rebuilt later
+                kept.execute(f"CHECKPOINT {snapshot_file.ALIAS}")
+            return done
+    except (duckdb.Error, FileNotFoundError):  # a process reading it holds its lock, a damaged file
         return False
-    finally:
-        kept.close()
-        os.umask(old_umask)
+
+
+def _in_one_transaction(kept: duckdb.DuckDBPyConnection, now: tuple, after: tuple) -> bool:
+    """`_work_in` and the file's new stamp, committed together or not at all."""
+    kept.execute("BEGIN TRANSACTION")
+    try:
+        done = _work_in(kept)
+        if done:
+            kept.execute(f"UPDATE {snapshot_file.META_TABLE} SET stamp = ?, state = ?",
+                         [snapshot.stamp_for(now), snapshot.state_for(after)])
+        kept.execute("COMMIT" if done else "ROLLBACK")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            kept.execute("ROLLBACK")
+        raise
+    return done
 
 
 def _stamped_content(kept: duckdb.DuckDBPyConnection) -> tuple | None:
@@ -267,9 +264,6 @@ def _merge_cube(kept: duckdb.DuckDBPyConnection) -> None:
     kept.execute(f"DELETE FROM outreach_cube o WHERE EXISTS (SELECT 1 FROM cube_change d WHERE {SAME_CELL})")
     kept.execute("INSERT INTO outreach_cube BY NAME SELECT * FROM cube_merged")
 
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 __all__ = ["MAX_ADDED_SHARE", "calls_appended"]

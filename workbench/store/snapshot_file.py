@@ -25,6 +25,7 @@ import contextlib
 import hmac
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -159,6 +160,30 @@ def restamp(store: str | Path, key: str, stamp: str, state: str) -> bool:
             snap.close()
 
 
+@contextlib.contextmanager
+def opened_for_update(store: str | Path, key: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A new connection whose default database is the store's kept file, open for writing.
+
+    For `snapshot_append`, which updates the file in place in a transaction of its own. Any WAL the
+    update leaves is created 0600 too. Raises duckdb.Error if the file cannot be opened so (another
+    process reading it holds its lock, another key, a damaged file); FileNotFoundError if there is
+    no file.
+    """
+    path = path_for(store)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    old_umask = os.umask(0o077)
+    kept = db.memory_connection()
+    try:
+        kept.execute("RESET memory_limit")  # sized by the data, as a build is
+        kept.execute(f"ATTACH {_quote(str(path))} AS {ALIAS} (ENCRYPTION_KEY {_quote(key)})")
+        kept.execute(f"USE {ALIAS}")
+        yield kept
+    finally:
+        kept.close()
+        os.umask(old_umask)
+
+
 KEPT_TABLES_QUERY = f"""
 SELECT table_name FROM duckdb_tables() WHERE database_name = '{ALIAS}' AND table_name <> '{META_TABLE}'
 """
@@ -187,4 +212,4 @@ def _remove(path: Path) -> None:
             candidate.unlink()
 
 
-__all__ = ["discard", "file_key", "kept_stamp", "load", "path_for", "restamp", "save"]
+__all__ = ["discard", "file_key", "kept_stamp", "load", "opened_for_update", "path_for", "restamp", "save"]
