@@ -101,7 +101,7 @@ def neighbours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # Round robin within each (ward, category) pool, so one volunteer is not suggested for everyone:
 # the i-th need takes pool places i*k .. i*k+k-1 (mod the pool size). The pool is the same-ward
 # volunteers when there are at least k, else those plus the neighbouring wards' volunteers, in the
-# order of md5(member_key) (the snapshot's `vorder`).
+# order of md5(member_key) (the snapshot's `vorder`, its first 64 bits; `mid` breaks a tie).
 #
 # POOL_PLACES_QUERY lists every pool's places once per (snapshot, volunteers kept by suppression,
 # k): nothing a filter changes touches it, so a dashboard's filter changes reuse it. ASKS_QUERY
@@ -125,7 +125,7 @@ WITH vols AS (
     JOIN vols o ON o.pool = np.pool
     WHERE coalesce(s.n, 0) < ?
 )
-SELECT need_pool, mid, ward, skill, same_ward FROM pool_rows ORDER BY need_pool, same_ward DESC, vorder
+SELECT need_pool, mid, ward, skill, same_ward FROM pool_rows ORDER BY need_pool, same_ward DESC, vorder, mid
 """
 
 # The needs to match, one row per (need, category), as integers only: `_asks` puts them in the order

@@ -24,7 +24,7 @@ table: a registered Arrow table scans several times slower):
   (this and the next two are built by `Snapshot.volunteer_tables`: with every kept build, otherwise
   on first use);
 - `pools`, `offers`: keen members by the need category their skills suit (`vocabulary.CATEGORY_SKILLS`),
-  in integer pools per (ward, category), with `vorder`, their rank by md5(member_key), so matching
+  in integer pools per (ward, category), with `vorder`, md5(member_key) as an integer, so matching
   sorts and joins integers rather than hashing keys;
 - `gone`: members whose latest call says deceased or moved (`optouts.suppress` reads it; it depends
   only on calls, so it is as fresh as the snapshot; opt-outs and erasures are read from the store);
@@ -223,31 +223,39 @@ BUILD_STATEMENTS = (
     "CREATE TABLE neighbours AS SELECT * FROM src_neighbours",
 )
 
+# Keen members: each keen member's latest call's skills, as a sorted list. `korder`, the order keen
+# lists are shown in (branch, ward, member_key), is one integer fixed per member: the member's
+# `place` (branch and ward, numbered in that order) in the high bits and `mid` (numbered in
+# member_key order) in the low, so calls added later insert keen rows without renumbering the rest.
+KEEN_QUERY = """
+    SELECT l.mid, l.member_key, l.branch, l.ward, l.cid,
+           coalesce((SELECT list(k.skill ORDER BY k.skill) FROM call_skills k WHERE k.cid = l.cid), [])
+           AS skills,
+           (CAST(m.place AS BIGINT) << 32) + l.mid AS korder
+    FROM latest l JOIN members m USING (mid) WHERE l.keen AND AFFECTED"""
+# A volunteer offers a category once, with the first (alphabetical) of their skills that suits it.
+# `vorder`, the order volunteers are dealt out in, is md5(member_key)'s first 64 bits: a fixed
+# shuffle that needs no ranking of the others.
+OFFERS_QUERY = """
+    SELECT p.pool, o.* FROM (
+        SELECT k.mid, k.member_key, k.ward, s.category, min(s.skill) AS skill,
+               CAST('0x' || left(md5(k.member_key), 16) AS UBIGINT) AS vorder
+        FROM (SELECT mid, member_key, ward, unnest(skills) AS skill FROM keen WHERE AFFECTED) k
+        JOIN (SELECT unnest(SKILL_NAMES) AS skill, unnest(SKILL_CATEGORIES) AS category) s USING (skill)
+        GROUP BY k.mid, k.member_key, k.ward, s.category) o
+    LEFT JOIN pools p USING (ward, category)"""
+
 # Only the volunteer views read these, so they are built on first use (`Snapshot.volunteer_tables`),
 # not by every report and dashboard that never asks for them.
 VOLUNTEER_STATEMENTS = (
-    # `korder`: the order keen lists are shown in (branch, ward, member_key), as one integer.
-    """CREATE TABLE keen AS
-       SELECT l.mid, l.member_key, l.branch, l.ward, l.cid,
-              coalesce((SELECT list(k.skill ORDER BY k.skill) FROM call_skills k WHERE k.cid = l.cid), [])
-              AS skills,
-              CAST(row_number() OVER (ORDER BY l.branch, l.ward, l.mid) AS INTEGER) AS korder
-       FROM latest l WHERE l.keen""",
+    f"CREATE TABLE keen AS {KEEN_QUERY}",
     # A matching pool is a (ward, category): an integer id, so matching joins and partitions on it.
     """CREATE TABLE pools AS
        SELECT CAST(row_number() OVER (ORDER BY ward, category) AS INTEGER) AS pool, ward, category,
               CAST(dense_rank() OVER (ORDER BY category) AS INTEGER) AS category_order
        FROM (SELECT DISTINCT ward FROM members WHERE ward IS NOT NULL),
             (SELECT DISTINCT unnest(SKILL_CATEGORIES) AS category)""",
-    # A volunteer offers a category once, with the first (alphabetical) of their skills that suits it.
-    """CREATE TABLE offers AS
-       SELECT p.pool, o.* FROM (
-           SELECT k.mid, k.member_key, k.ward, s.category, min(s.skill) AS skill,
-                  CAST(dense_rank() OVER (ORDER BY md5(k.member_key)) AS INTEGER) AS vorder
-           FROM (SELECT mid, member_key, ward, unnest(skills) AS skill FROM keen) k
-           JOIN (SELECT unnest(SKILL_NAMES) AS skill, unnest(SKILL_CATEGORIES) AS category) s USING (skill)
-           GROUP BY k.mid, k.member_key, k.ward, s.category) o
-       LEFT JOIN pools p USING (ward, category)""",
+    f"CREATE TABLE offers AS {OFFERS_QUERY}",
 )
 
 

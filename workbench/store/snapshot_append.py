@@ -10,9 +10,9 @@ its connection still holds the store's write lock (so no other process can write
   the same queries the build uses (`snapshot.CALL_NEEDS_QUERY` and the rest);
 - only the members those calls are about can change their "first call" marks, latest answered
   call, need, keenness or gone-ness: their marks are worked out again from all their calls, the
-  dashboard's cube is adjusted by the difference, and their `latest`, `needing` and `gone` rows are
-  replaced, again with the build's own queries, narrowed to them;
-- the keen and matching tables, a few thousand rows, are built again whole.
+  dashboard's cube is adjusted by the difference, and their `latest`, `needing`, `gone`, `keen` and
+  `offers` rows are replaced, again with the build's own queries, narrowed to them.
+- so are their rows of the keen and matching tables.
 
 It is done only when arithmetic proves the import added calls and did nothing else to what the
 snapshot copies: the checksum the file was stamped with (per source: rows and summed row hashes,
@@ -37,13 +37,15 @@ from workbench.store import snapshot, snapshot_file
 from workbench.store.state import fingerprint, in_transaction
 
 # Beyond this share of the calls already held, the import would wait longer than the rebuild it
-# saves the next reader. On the national store (2M calls) working the change in took 0.8 s for 400
-# calls, 1.0 s for 20,000 and 2.4 s for 100,000 (about 17 µs a call), against ~6.5 s for a rebuild.
+# saves the next reader. On the national store (2M calls) working the change in took 0.5 s for 400
+# calls, 0.8 s for 20,000 and 2.0 s for 100,000 (about 15 µs a call), against ~6.5 s for a rebuild.
 MAX_ADDED_SHARE = 0.1
 CALL_SOURCES = ("calls", "call_needs", "call_skills", "call_services")
-ADDED_ROWS = "SELECT * FROM ({sql}) s WHERE s.call_id IN (SELECT call_id FROM calls WHERE import_id = ?)"
+# The import's calls are found once (a scan of every call), into a temporary table on its connection.
+ADDED = "CREATE OR REPLACE TEMP TABLE snapshot_added AS SELECT call_id FROM calls WHERE import_id = ?"
+ADDED_ROWS = "SELECT * FROM ({sql}) s WHERE s.call_id IN (SELECT call_id FROM temp.snapshot_added)"
 ADDED_CONTENT = "SELECT count(*), sum(hash(s)) FROM ({sql}) s WHERE s.call_id IN " \
-    "(SELECT call_id FROM calls WHERE import_id = ?)"
+    "(SELECT call_id FROM temp.snapshot_added)"
 
 # The calls added, as the snapshot holds calls: numbered after the last cid, in the build's order.
 NEW_CALLS = """
@@ -100,12 +102,15 @@ PER_CALL = (
     ("services_named", snapshot.SERVICES_NAMED_QUERY),
     ("call_categories", snapshot.CALL_CATEGORIES_QUERY),
 )
-# Tables with a row per member: the affected members' rows are replaced.
+# Tables with rows per member: the affected members' rows are replaced (`pools` depends on members'
+# wards alone, which an import of calls leaves alone).
 PER_MEMBER = (
     ("latest", snapshot.LATEST_QUERY, f"DELETE FROM latest WHERE {IN_AFFECTED}"),
     ("needing", snapshot.NEEDING_QUERY, f"DELETE FROM needing WHERE {IN_AFFECTED}"),
     ("gone", snapshot.GONE_QUERY,
      f"DELETE FROM gone WHERE member_key IN (SELECT member_key FROM members WHERE {IN_AFFECTED})"),
+    ("keen", snapshot.KEEN_QUERY, f"DELETE FROM keen WHERE {IN_AFFECTED}"),
+    ("offers", snapshot.OFFERS_QUERY, f"DELETE FROM offers WHERE {IN_AFFECTED}"),
 )
 CUBE_KEYS = ("branch", "ward", "known", "round", "outcome", "day", "week")
 SAME_CELL = " AND ".join(f"o.{k} IS NOT DISTINCT FROM d.{k}" for k in CUBE_KEYS)
@@ -144,11 +149,10 @@ def calls_appended(con: duckdb.DuckDBPyConnection, import_id: str) -> bool:
 
 def _update(con, path: str, key: str, import_id: str, after: tuple) -> bool:
     now = snapshot.content(con)
-    added = {
-        name: con.execute(ADDED_CONTENT.format(sql=snapshot.CONTENT_SOURCES[name]), [import_id]).fetchone()
-        for name in CALL_SOURCES
-    }
+    con.execute(ADDED, [import_id])
     try:
+        added = {name: con.execute(ADDED_CONTENT.format(sql=snapshot.CONTENT_SOURCES[name])).fetchone()
+                 for name in CALL_SOURCES}
         with snapshot_file.opened_for_update(path, key) as kept:
             before = _stamped_content(kept)
             if before is None or not _only_added(before, added, now):
@@ -156,7 +160,7 @@ def _update(con, path: str, key: str, import_id: str, after: tuple) -> bool:
             if added["calls"][0] > MAX_ADDED_SHARE * _held(before, "calls"):
                 return False
             for name in CALL_SOURCES:
-                rows = con.execute(ADDED_ROWS.format(sql=snapshot.SOURCE_QUERIES[name]), [import_id])
+                rows = con.execute(ADDED_ROWS.format(sql=snapshot.SOURCE_QUERIES[name]))
                 kept.register(f"src_{name}", rows.fetch_arrow_table(rows_per_batch=snapshot.ARROW_BATCH_ROWS))
             done = _in_one_transaction(kept, now, after)
             if done:
@@ -164,6 +168,8 @@ def _update(con, path: str, key: str, import_id: str, after: tuple) -> bool:
             return done
     except (duckdb.Error, FileNotFoundError):  # a process reading it holds its lock, a damaged file
         return False
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.snapshot_added")
 
 
 def _in_one_transaction(kept: duckdb.DuckDBPyConnection, now: tuple, after: tuple) -> bool:
@@ -227,13 +233,9 @@ def _work_in(kept: duckdb.DuckDBPyConnection) -> bool:
     kept.execute(INSERT_CALLS)
     for table, query in PER_CALL:
         kept.execute(f"INSERT INTO {table} BY NAME " + snapshot.expand(query, after_cid=after_cid))
-    for table, query, delete in PER_MEMBER:  # in this order: `needing` reads `latest`
+    for table, query, delete in PER_MEMBER:  # in this order: each reads the ones before
         kept.execute(delete)
         kept.execute(f"INSERT INTO {table} BY NAME " + snapshot.expand(query, affected=IN_AFFECTED))
-    for table in ("offers", "pools", "keen"):
-        kept.execute(f"DROP TABLE IF EXISTS {table}")
-    for statement in snapshot.VOLUNTEER_STATEMENTS:
-        kept.execute(snapshot.expand(statement))
     return True
 
 
