@@ -12,7 +12,7 @@ import pytest
 
 from workbench import ingest
 from workbench.analysis import needs, outreach, services, volunteers
-from workbench.store import db, snapshot, snapshot_file
+from workbench.store import db, snapshot, snapshot_append, snapshot_file
 from workbench.synthetic.io import write_exports
 
 # Groupings a "first call" mark counts members by (`snapshot.MARKS`), as SQL over the snapshot's calls.
@@ -178,3 +178,20 @@ def test_a_write_behind_the_librarys_back_before_an_import_is_still_caught(store
     wrong = outreach.summary(con, by="round")["wrong_number"].sum()
     assert wrong == con.execute("SELECT count(*) FROM calls WHERE outcome = 'wrong_number'").fetchone()[0]
 
+
+
+def test_a_large_import_is_left_to_the_next_reader(store, tmp_path):
+    con, export = store
+    held = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+    many = int(held * snapshot_append.MAX_ADDED_SHARE) + 1  # beyond it, a rebuild is the quicker way
+    result = ingest.import_calls(con, _more_calls(export, tmp_path / "many.csv", n=many), actor="test")
+    assert result.loaded == many
+    assert _new_process_get(con) == (1, 0)
+    assert outreach.headline(con)["attempts"] == held + many
+
+
+def test_a_dry_run_leaves_the_kept_snapshot_as_it_was(store, tmp_path):
+    con, export = store
+    result = ingest.import_calls(con, _more_calls(export, tmp_path / "more.csv"), actor="test", dry_run=True)
+    assert result.loaded == 60
+    assert _new_process_get(con) == (0, 1)  # still valid: the store is as it was

@@ -572,7 +572,7 @@ def _write(kind, con, valid, actor, result: ImportResult, progress, columns: dic
     if staged is not None and result.loaded and not result.dry_run:
         # Most calls imports only add calls: the analysis copy kept beside the store is brought up to
         # date now, so the next report need not rebuild it (it checks that nothing else changed).
-        snapshot_append.calls_appended(con, result.import_id)
+        snapshot_append.calls_appended(con, result.import_id, result.loaded)
 
 
 def _write_members(con, valid, actor, result: ImportResult, progress, columns) -> None:

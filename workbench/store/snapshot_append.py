@@ -116,12 +116,13 @@ CUBE_KEYS = ("branch", "ward", "known", "round", "outcome", "day", "week")
 SAME_CELL = " AND ".join(f"o.{k} IS NOT DISTINCT FROM d.{k}" for k in CUBE_KEYS)
 
 
-def calls_appended(con: duckdb.DuckDBPyConnection, import_id: str) -> bool:
+def calls_appended(con: duckdb.DuckDBPyConnection, import_id: str, calls_added: int) -> bool:
     """Bring the snapshot kept beside the store on `con` up to date with the calls import
     `import_id` has just committed, if that import only added calls (see the module's docstring).
 
-    Call it on the connection that imported, after its transaction commits. Best effort: anything
-    that stops it leaves the file stale, and the next reader rebuilds it.
+    Call it on the connection that imported, after its transaction commits. `calls_added`: how many
+    calls it loaded (checked again against the store). Best effort: anything that stops it leaves
+    the file stale, and the next reader rebuilds it.
 
     Returns:
         True if the kept file now holds the store's analysis data as it is.
@@ -138,38 +139,41 @@ def calls_appended(con: duckdb.DuckDBPyConnection, import_id: str) -> bool:
     # This process's own snapshot is of the state before; and the file must be open nowhere here.
     snapshot.clear()
     try:
-        # Closing a connection that wrote folds its WAL into the file, changing the state the next
-        # process sees; after a checkpoint it changes nothing (as `snapshot.carry_over_own_writes`).
-        con.execute("CHECKPOINT")
-        after = fingerprint(con)
-        return after is not None and _update(con, path, key, import_id, after)
+        with snapshot_file.opened_for_update(path, key) as kept:
+            before = _stamped_content(kept)
+            # A first load, or a large one: the next reader's rebuild is the quicker way.
+            if before is None or calls_added > MAX_ADDED_SHARE * _held(before, "calls"):
+                return False
+            return _update(con, kept, import_id, before)
     except Exception:  # noqa: BLE001 - the import has committed: a copy not updated is rebuilt later
         return False
 
 
-def _update(con, path: str, key: str, import_id: str, after: tuple) -> bool:
+def _update(con: duckdb.DuckDBPyConnection, kept: duckdb.DuckDBPyConnection, import_id: str,
+            before: tuple) -> bool:
+    """Check that the import only added calls; if so, work them into `kept` and stamp it."""
+    # Closing a connection that wrote folds its WAL into the file, changing the state the next
+    # process sees; after a checkpoint it changes nothing (as `snapshot.carry_over_own_writes`).
+    con.execute("CHECKPOINT")
+    after = fingerprint(con)
+    if after is None:
+        return False
     now = snapshot.content(con)
     con.execute(ADDED, [import_id])
     try:
         added = {name: con.execute(ADDED_CONTENT.format(sql=snapshot.CONTENT_SOURCES[name])).fetchone()
                  for name in CALL_SOURCES}
-        with snapshot_file.opened_for_update(path, key) as kept:
-            before = _stamped_content(kept)
-            if before is None or not _only_added(before, added, now):
-                return False
-            if added["calls"][0] > MAX_ADDED_SHARE * _held(before, "calls"):
-                return False
-            for name in CALL_SOURCES:
-                rows = con.execute(ADDED_ROWS.format(sql=snapshot.SOURCE_QUERIES[name]))
-                kept.register(f"src_{name}", rows.fetch_arrow_table(rows_per_batch=snapshot.ARROW_BATCH_ROWS))
-            done = _in_one_transaction(kept, now, after)
-            if done:
-                kept.execute(f"CHECKPOINT {snapshot_file.ALIAS}")
-            return done
-    except (duckdb.Error, FileNotFoundError):  # a process reading it holds its lock, a damaged file
-        return False
+        if not _only_added(before, added, now):
+            return False
+        for name in CALL_SOURCES:
+            rows = con.execute(ADDED_ROWS.format(sql=snapshot.SOURCE_QUERIES[name]))
+            kept.register(f"src_{name}", rows.fetch_arrow_table(rows_per_batch=snapshot.ARROW_BATCH_ROWS))
     finally:
         con.execute("DROP TABLE IF EXISTS temp.snapshot_added")
+    done = _in_one_transaction(kept, now, after)
+    if done:
+        kept.execute(f"CHECKPOINT {snapshot_file.ALIAS}")
+    return done
 
 
 def _in_one_transaction(kept: duckdb.DuckDBPyConnection, now: tuple, after: tuple) -> bool:
