@@ -579,3 +579,36 @@ def test_questions_view_maps_survey_columns_previews_and_saves(synthetic_store, 
     questions.save_button.click()
     assert "already exists" in questions.feedback.text
     assert (tmp_path / "theirs.toml").read_text() == "[columns]\n"
+
+
+def test_more_calls_imported_in_the_app_keep_the_analysis_copy_current(synthetic_store, tiny_org, tmp_path):
+    # The dashboard has read the store (its snapshot kept beside it); more calls come in through the
+    # load page; the next look opens the copy the import brought up to date, rebuilding nothing.
+    import csv
+
+    from workbench.analysis import outreach
+    from workbench.store import snapshot
+    from workbench.synthetic.io import write_exports
+    from workbench.widgets.load import LoadView
+
+    export = next(p for p in write_exports(tiny_org, tmp_path / "exports") if p.name.startswith("call_"))
+    with export.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:20]
+    more = tmp_path / "more_calls.csv"
+    with more.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "Call ID": f"APP{i:03d}", "Date": "20/06/2020 11:00"}
+                         for i, row in enumerate(rows))
+    store_view = StoreView(synthetic_store, db.DEMO_PASSPHRASE)
+    page = LoadView(store_view)
+    snapshot.clear()
+    with page.opened.read() as con:
+        before = outreach.headline(con)["attempts"]
+    page.kind.value, page.path.value = "calls", str(more)
+    page.import_button.click()
+    assert page.feedback.text == "Imported." and page.last.loaded == 20, page.feedback.text
+    builds, loads = snapshot.BUILDS, snapshot.LOADS
+    with page.opened.read() as con:
+        assert outreach.headline(con)["attempts"] == before + 20
+    assert (snapshot.BUILDS - builds, snapshot.LOADS - loads) == (0, 1)
