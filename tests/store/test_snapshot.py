@@ -444,3 +444,48 @@ def test_nothing_is_carried_over_when_calls_changed_or_the_snapshot_is_of_anothe
     snapshot.get(small)  # rebuilt: of the state after the update, not of `before`
     assert not snapshot.carry_over_own_writes(small, before)
     assert snapshot.current(small) is not None  # and kept, untouched
+
+
+@pytest.mark.parametrize("write", ["opt-out", "follow-up", "withdrawal"])
+def test_after_an_opt_out_or_follow_up_change_nothing_checks_the_data_again(small, write):
+    snap = snapshot.get(small)  # built and kept: this process and the file are of the state now
+    if write == "opt-out":
+        optouts.add(small, actor="test", reason="asked not to be called", member_key="m2")
+    elif write == "follow-up":
+        needs.set_state(small, needs.queue(small)["member_key"].iloc[0], "resolved", actor="test")
+    else:
+        optouts.add(small, actor="test", reason="asked not to be called", member_key="m2")
+        optouts.withdraw(small, actor="test", reason="re-consented", member_key="m2")
+    checks = snapshot.CHECKS
+    # This process carries on with its snapshot, without checking the data...
+    assert snapshot.get(small) is snap and snapshot.CHECKS == checks
+    # ...and so does the next one, opening the kept file by the state the write left.
+    again, built, loaded = _new_process_get(small)
+    assert (built, loaded) == (0, 1) and again.content is None and snapshot.CHECKS == checks
+    flagged = optouts.flagged(small)
+    assert ("m2" in flagged["member_key"].tolist()) == (write == "opt-out")
+
+
+def test_a_write_said_to_leave_the_analysis_data_alone_that_adds_a_call_is_still_caught(small):
+    snapshot.get(small)
+    with snapshot.leaving_analysis_data_alone(small):
+        small.execute("INSERT INTO calls (call_id, member_key, round, caller, called_at, outcome) "
+                      "VALUES ('c97', 'm4', 'R2', 'C01', '2020-04-22 10:00', 'answered')")
+    _, built, loaded = _new_process_get(small)
+    assert (built, loaded) == (1, 0)  # a call more than before: not carried over, so checked and rebuilt
+    assert outreach.headline(small)["reached"] == small.execute(
+        "SELECT count(DISTINCT member_key) FROM calls JOIN members USING (member_key) "
+        "WHERE outcome = 'answered'").fetchone()[0]
+
+
+def test_a_snapshot_read_from_the_kept_file_is_carried_over_here_and_the_file_checked_once(small):
+    snapshot.get(small)
+    snap, _, loaded = _new_process_get(small)  # as a dashboard kernel: reading the kept file
+    assert loaded == 1
+    needs.set_state(small, needs.queue(small)["member_key"].iloc[0], "resolved", actor="test")
+    checks = snapshot.CHECKS
+    assert snapshot.get(small) is snap and snapshot.CHECKS == checks
+    # The file was open here, so it could not record the new state: the next process checks the
+    # data once (and records the state for the one after).
+    _, built, loaded = _new_process_get(small)
+    assert (built, loaded, snapshot.CHECKS) == (0, 1, checks + 1)

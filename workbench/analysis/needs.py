@@ -518,7 +518,7 @@ def set_states(
     if not str(actor or "").strip():
         raise InputError("A follow-up change needs an actor: give --by NAME or set WORKBENCH_USER.")
     now = datetime.now(UTC).replace(tzinfo=None)
-    with transaction(con):
+    with snapshot.leaving_analysis_data_alone(con), transaction(con):
         for key in keys:
             _set_one(con, key, state, actor, list_id, assigned_to, now)
         audit(

@@ -29,7 +29,7 @@ from workbench.lists.protection import Protection
 from workbench.lists.registry import ListRecord
 from workbench.phones import display_phone, display_phones
 from workbench.privacy import optouts
-from workbench.store import settings
+from workbench.store import settings, snapshot
 from workbench.store.audit import EMAIL_LIKE, PHONE_LIKE
 from workbench.store.db import key, key_number_sql, registered
 from workbench.store.filters import check_filters
@@ -503,7 +503,7 @@ def _issue(
     write = _writer(table, record.format, notice(con, record), editable, secret, force)
     written = False
     try:
-        with transaction(con):
+        with snapshot.leaving_analysis_data_alone(con), transaction(con):
             registry.register(con, record, entries)
             write(out)  # atomic: whole file or none
             written = True

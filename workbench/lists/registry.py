@@ -19,6 +19,7 @@ import pandas as pd
 from workbench import ids
 from workbench.errors import InputError
 from workbench.lists.protection import Protection
+from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.state import transaction
 
@@ -279,7 +280,7 @@ def mark_destroyed(
             f"{record.destroyed_at:%d/%m/%Y} by {record.destroyed_by}; nothing changed."
         )
     when = destroyed_at or now()
-    with transaction(con):
+    with snapshot.leaving_analysis_data_alone(con), transaction(con):
         con.execute(DESTROY_QUERY, [when, actor.strip(), record.list_id])
         overdue = max((when.date() - record.shred_by).days, 0)
         audit(

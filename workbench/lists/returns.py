@@ -40,6 +40,7 @@ from workbench.lists.followups import (
     row_digest,
 )
 from workbench.privacy import optouts
+from workbench.store import snapshot
 from workbench.store.audit import audit
 from workbench.store.db import key
 from workbench.store.state import transaction
@@ -464,7 +465,7 @@ def _apply(
         registry.ID_LETTERS[b % len(registry.ID_LETTERS)] for b in bytes.fromhex(sha[:24])
     )
     when = registry.now()
-    with transaction(con):
+    with snapshot.leaving_analysis_data_alone(con), transaction(con):
         _set_states(con, changed, actor)
         added = _record_optouts(con, [r for r in changed if r.outcome == "opted_out"], actor, when)
         for r in changed:

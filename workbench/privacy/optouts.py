@@ -487,7 +487,7 @@ def add(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, scope: str =
         return Change(tuple(i for i, _ in existing), False,
                       "Already on the opt-out register; nothing changed.")
     optout_id = f"opt-{ids.random_letters(12)}"
-    with transaction(con):
+    with snapshot.leaving_analysis_data_alone(con), transaction(con):
         con.execute(ADD_QUERY, [optout_id, person.member_key, by_phone or person.phone_hash,
                                 person.membership_hash, scope, reason, source, actor])
         audit(con, "optout.add", actor=actor, object_id=optout_id,
@@ -507,7 +507,7 @@ def _add_unmatched(con: duckdb.DuckDBPyConnection, actor: str, reason: str, scop
         return Change(tuple(i for i, _ in existing), False,
                       "Already on the opt-out register; nothing changed.")
     optout_id = f"opt-{ids.random_letters(12)}"
-    with transaction(con):
+    with snapshot.leaving_analysis_data_alone(con), transaction(con):
         con.execute(ADD_QUERY, [optout_id, None, phone_h, number_h, scope, reason, source, actor])
         audit(con, "optout.add", actor=actor, object_id=optout_id,
               counts={"added": 1, "matched": 0, "scope": scope, "reason": reason, "source": source})
@@ -542,7 +542,7 @@ def withdraw(con: duckdb.DuckDBPyConnection, *, actor: str, reason: str, members
     if not ids:
         raise InputError("No active opt-out matches; nothing changed. "
                          "See the register with: workbench optout list")
-    with transaction(con):
+    with snapshot.leaving_analysis_data_alone(con), transaction(con):
         rows = con.execute(WITHDRAW_QUERY, [actor, reason, ids]).fetchall()
         audit(con, "optout.withdraw", actor=actor, counts={"withdrawn": len(rows), "reason": reason},
               member_keys=[r[1] for r in rows if r[1]])

@@ -64,7 +64,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -537,6 +537,7 @@ _LOCK = threading.Lock()
 _CURRENT: Snapshot | None = None
 BUILDS = 0  # how many snapshots this process has built (for tests and the benchmark)
 LOADS = 0  # how many it has opened from the file kept beside the store (`snapshot_file`)
+CHECKS = 0  # how many content checksums it has taken (`content`)
 
 
 def build(con: duckdb.DuckDBPyConnection, key: tuple | None = None) -> Snapshot:
@@ -567,6 +568,8 @@ def content(con: duckdb.DuckDBPyConnection) -> tuple:
     ~0.1 s on the national store, against ~3.5 s for a build: after a write that leaves the
     analysis data alone (an audit entry, a key, a list, an opt-out), the snapshot is kept.
     """
+    global CHECKS
+    CHECKS += 1
     return con.execute(CONTENT_QUERY).fetchone()
 
 
@@ -689,15 +692,8 @@ def carry_over_own_writes(con: duckdb.DuckDBPyConnection, before: tuple | None) 
         snap = _CURRENT
         if before is None or snap is None or snap.key != before:
             return False
-        try:
-            con.execute("CHECKPOINT")
-        except duckdb.Error:  # best effort: the caller's work is done, whatever happens here
-            return False
-        after = fingerprint(con)
-        # A cheap guard besides the caller's word: no call or member was added or removed.
-        if after is None or after == before or after[1:3] != before[1:3]:
-            return False
-        if not snapshot_file.path_for(after[0]).exists():
+        after = _checkpointed(con, before)
+        if after is None or not snapshot_file.path_for(after[0]).exists():
             return False
         stamp = stamp_for(snap.content) if snap.content is not None else snapshot_file.kept_stamp(snap.db)
         if stamp is None:
@@ -709,6 +705,70 @@ def carry_over_own_writes(con: duckdb.DuckDBPyConnection, before: tuple | None) 
     except StoreError:
         return False
     return snapshot_file.restamp(after[0], file_key, stamp, state_for(after))
+
+
+def _checkpointed(con: duckdb.DuckDBPyConnection, before: tuple) -> tuple | None:
+    """The store's state after checkpointing `con` (so closing it changes nothing a new process
+    sees), or None if it cannot be, or calls or members were added or removed since `before`: a
+    cheap guard besides the caller's word that its writes left the analysis data alone."""
+    try:
+        con.execute("CHECKPOINT")
+    except duckdb.Error:  # best effort: the caller's work is done, whatever happens here
+        return None
+    after = fingerprint(con)
+    if after is None or after == before or after[1:3] != before[1:3]:
+        return None
+    return after
+
+
+@contextlib.contextmanager
+def leaving_analysis_data_alone(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Around a write that changes nothing the snapshot copies (an opt-out, a follow-up's state, a
+    returned list, a list's record): once it has committed, the snapshot is carried over to the
+    store state the write leaves (`carry_over`), so neither this process's next look nor the next
+    process checks the data again (~0.1 s on the national store, ~0.5 s at union scale).
+
+    Inside the caller's transaction it does nothing: that caller's own write decides.
+    """
+    before = fingerprint(con)
+    yield
+    if before is not None:
+        carry_over(con, before)
+
+
+def carry_over(con: duckdb.DuckDBPyConnection, before: tuple) -> bool:
+    """Carry the snapshot over from store state `before` to the state now, after this process's own
+    committed writes that left the analysis data alone (the caller vouches; a guard checks that no
+    call or member was added or removed).
+
+    `before`: `state.fingerprint(con)` read before those writes, on `con` open for writing. While it
+    is open no other process can write the store, so nothing but the caller's writes came between.
+    The store is checkpointed first (`_checkpointed`). Then:
+    - this process's snapshot, if it is of `before`, is re-keyed to the state now;
+    - the kept file, if it records `before` (or holds the data of this process's snapshot of
+      `before`) and this process does not have it open (it cannot be written while it is), records
+      the state now, as `_open_kept` would after checking the data.
+
+    Returns:
+        True if the kept file now vouches for the store's present state.
+    """
+    with _LOCK:
+        after = _checkpointed(con, before)
+        if after is None:
+            return False
+        snap, stamp = _CURRENT, None
+        if snap is not None and snap.key == before:
+            snap.key = after
+            stamp = stamp_for(snap.content) if snap.content is not None else None
+        if snap is not None and snapshot_file.kept_stamp(snap.db) is not None:
+            return False  # read from the kept file here: the next process checks it once
+    try:
+        file_key = snapshot_file.file_key(con)
+    except StoreError:
+        return False
+    if stamp is not None:  # built here from the data the file holds, whatever state it records
+        return snapshot_file.restamp(after[0], file_key, stamp, state_for(after))
+    return snapshot_file.restamp_state(after[0], file_key, state_for(before), state_for(after))
 
 
 def current(con: duckdb.DuckDBPyConnection, key: tuple | None = ...) -> Snapshot | None:
@@ -755,6 +815,6 @@ def live_followups(con: duckdb.DuckDBPyConnection):
 
 
 __all__ = [
-    "NEIGHBOURS_QUERY", "Snapshot", "build", "clear", "content", "current", "discard", "get",
-    "live_followups",
+    "NEIGHBOURS_QUERY", "Snapshot", "build", "carry_over", "clear", "content", "current", "discard", "get",
+    "leaving_analysis_data_alone", "live_followups",
 ]

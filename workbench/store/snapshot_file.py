@@ -184,6 +184,26 @@ def opened_for_update(store: str | Path, key: str) -> Iterator[duckdb.DuckDBPyCo
         os.umask(old_umask)
 
 
+def restamp_state(store: str | Path, key: str, old_state: str, new_state: str) -> bool:
+    """Record that the file, valid at store state `old_state`, is valid at `new_state` too (after
+    writes that left the analysis data alone: `snapshot.carry_over`).
+
+    Best effort, as `restamp`: False if there is no such file, it records another state, or it
+    cannot be written now. Call it only while this process has the file open nowhere.
+    """
+    path = path_for(store)
+    if not path.exists():
+        return False
+    try:
+        with opened_for_update(store, key) as kept:
+            done = kept.execute(f"UPDATE {META_TABLE} SET state = ? WHERE state = ? RETURNING 1",
+                                [new_state, old_state]).fetchall()
+            kept.execute(f"CHECKPOINT {ALIAS}")
+        return bool(done)
+    except (duckdb.Error, OSError):
+        return False
+
+
 KEPT_TABLES_QUERY = f"""
 SELECT table_name FROM duckdb_tables() WHERE database_name = '{ALIAS}' AND table_name <> '{META_TABLE}'
 """
@@ -212,4 +232,7 @@ def _remove(path: Path) -> None:
             candidate.unlink()
 
 
-__all__ = ["discard", "file_key", "kept_stamp", "load", "opened_for_update", "path_for", "restamp", "save"]
+__all__ = [
+    "discard", "file_key", "kept_stamp", "load", "opened_for_update", "path_for", "restamp", "restamp_state",
+    "save",
+]
