@@ -12,7 +12,6 @@ its connection still holds the store's write lock (so no other process can write
   call, need, keenness or gone-ness: their marks are worked out again from all their calls, the
   dashboard's cube is adjusted by the difference, and their `latest`, `needing`, `gone`, `keen` and
   `offers` rows are replaced, again with the build's own queries, narrowed to them.
-- so are their rows of the keen and matching tables.
 
 It is done only when arithmetic proves the import added calls and did nothing else to what the
 snapshot copies: the checksum the file was stamped with (per source: rows and summed row hashes,
