@@ -164,7 +164,7 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, profile: str =
     result = _release(con, out, release_id, options, tables, rows, metrics, actor, force=force)
     # A release writes its ledger entry, keys and audit entry, never analysis data: the next process
     # may open the kept snapshot without checking the data again.
-    snapshot.carry_over_own_writes(con, before)
+    snapshot.carry_over(con, before, let_go=True)
     return result
 
 

@@ -40,7 +40,7 @@ A new process does not rebuild it: each build is written, encrypted, beside the 
 (`snapshot_file`), and the next process whose store holds the same data (the same `content`
 checksum, below) opens that file instead: ~0.3 s against ~3.5 s on the national store. A report's
 release, which writes no analysis data, records the state it leaves the store in
-(`carry_over_own_writes`), so the next process skips the checksum too. An import that only adds
+(`carry_over`), so the next process skips the checksum too. An import that only adds
 calls brings the kept file up to date itself (`snapshot_append`), so the next process opens it
 rather than rebuilding; it does so with the queries below, narrowed to the calls added.
 
@@ -667,46 +667,6 @@ def _build_and_keep(con: duckdb.DuckDBPyConnection, key: tuple, now: tuple) -> S
     return snap
 
 
-def carry_over_own_writes(con: duckdb.DuckDBPyConnection, before: tuple | None) -> bool:
-    """Record that the kept snapshot file holds the store's analysis data as it is now, after this
-    process's own writes that left that data alone (a report's release: its ledger entry, keys and
-    audit entry), so the next process opens it without the content checksum (~0.2 s on the
-    national store, ~1.7 s at union scale).
-
-    `before`: `state.fingerprint(con)` read before those writes, on `con` open for writing. While it
-    is open no other process can write the store (DuckDB lets one process write, and refuses a second
-    connection in this one), so if the current snapshot is of exactly that state, nothing but the
-    caller's own writes came between. The caller vouches that those left the analysis data alone;
-    any other case changes nothing, and the next process checks the content as before.
-
-    The store is checkpointed first: closing a connection that wrote folds its WAL into the file,
-    which changes the state a new process sees; after a checkpoint, closing changes nothing. The
-    snapshot is closed (a kept file is restamped only while this process has it open nowhere); the
-    next look here reopens it from the file, as a new process would.
-
-    Returns:
-        True if the kept file now vouches for the store's present state.
-    """
-    global _CURRENT
-    with _LOCK:
-        snap = _CURRENT
-        if before is None or snap is None or snap.key != before:
-            return False
-        after = _checkpointed(con, before)
-        if after is None or not snapshot_file.path_for(after[0]).exists():
-            return False
-        stamp = stamp_for(snap.content) if snap.content is not None else snapshot_file.kept_stamp(snap.db)
-        if stamp is None:
-            return False
-        snap.db.close()
-        _CURRENT = None
-    try:
-        file_key = snapshot_file.file_key(con)
-    except StoreError:
-        return False
-    return snapshot_file.restamp(after[0], file_key, stamp, state_for(after))
-
-
 def _checkpointed(con: duckdb.DuckDBPyConnection, before: tuple) -> tuple | None:
     """The store's state after checkpointing `con` (so closing it changes nothing a new process
     sees), or None if it cannot be, or calls or members were added or removed since `before`: a
@@ -726,7 +686,7 @@ def leaving_analysis_data_alone(con: duckdb.DuckDBPyConnection) -> Iterator[None
     """Around a write that changes nothing the snapshot copies (an opt-out, a follow-up's state, a
     returned list, a list's record): once it has committed, the snapshot is carried over to the
     store state the write leaves (`carry_over`), so neither this process's next look nor the next
-    process checks the data again (~0.1 s on the national store, ~0.5 s at union scale).
+    process checks the data again.
 
     Inside the caller's transaction it does nothing: that caller's own write decides.
     """
@@ -736,37 +696,49 @@ def leaving_analysis_data_alone(con: duckdb.DuckDBPyConnection) -> Iterator[None
         carry_over(con, before)
 
 
-def carry_over(con: duckdb.DuckDBPyConnection, before: tuple) -> bool:
+def carry_over(con: duckdb.DuckDBPyConnection, before: tuple | None, *, let_go: bool = False) -> bool:
     """Carry the snapshot over from store state `before` to the state now, after this process's own
     committed writes that left the analysis data alone (the caller vouches; a guard checks that no
-    call or member was added or removed).
+    call or member was added or removed), so no process takes the content checksum again (~0.1 s
+    on the national store, ~0.5 s at union scale).
 
     `before`: `state.fingerprint(con)` read before those writes, on `con` open for writing. While it
-    is open no other process can write the store, so nothing but the caller's writes came between.
-    The store is checkpointed first (`_checkpointed`). Then:
+    is open no other process can write the store (DuckDB lets one process write, and refuses a
+    second connection in this one), so nothing but the caller's writes came between. The store is
+    checkpointed first (`_checkpointed`). Then:
     - this process's snapshot, if it is of `before`, is re-keyed to the state now;
     - the kept file, if it records `before` (or holds the data of this process's snapshot of
-      `before`) and this process does not have it open (it cannot be written while it is), records
-      the state now, as `_open_kept` would after checking the data.
+      `before`), records the state now, as `_open_kept` would after checking the data. It cannot
+      be written while this process reads it: then only with `let_go` (a report's release, after
+      which the command ends) is the snapshot closed to let the file be written, and only if it is
+      of `before`; otherwise the next process checks the file once.
 
     Returns:
         True if the kept file now vouches for the store's present state.
     """
+    global _CURRENT
     with _LOCK:
+        snap = _CURRENT
+        own = before is not None and snap is not None and snap.key == before
+        if before is None or (let_go and not own):
+            return False
         after = _checkpointed(con, before)
         if after is None:
             return False
-        snap, stamp = _CURRENT, None
-        if snap is not None and snap.key == before:
+        stamp = None
+        if own:
             snap.key = after
-            stamp = stamp_for(snap.content) if snap.content is not None else None
-        if snap is not None and snapshot_file.kept_stamp(snap.db) is not None:
-            return False  # read from the kept file here: the next process checks it once
+            stamp = stamp_for(snap.content) if snap.content is not None else snapshot_file.kept_stamp(snap.db)
+        if snap is not None and snapshot_file.kept_stamp(snap.db) is not None:  # read from the file here
+            if not let_go:
+                return False
+            snap.db.close()
+            _CURRENT = None
     try:
         file_key = snapshot_file.file_key(con)
     except StoreError:
         return False
-    if stamp is not None:  # built here from the data the file holds, whatever state it records
+    if stamp is not None:  # of the data the file holds, whatever state it records
         return snapshot_file.restamp(after[0], file_key, stamp, state_for(after))
     return snapshot_file.restamp_state(after[0], file_key, state_for(before), state_for(after))
 

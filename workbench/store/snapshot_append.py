@@ -32,7 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import StoreError
-from workbench.store import snapshot, snapshot_file
+from workbench.store import db, snapshot, snapshot_file
 from workbench.store.state import fingerprint, in_transaction
 
 # Beyond this share of the calls already held, the import would wait longer than the rebuild it
@@ -152,7 +152,7 @@ def _update(con: duckdb.DuckDBPyConnection, kept: duckdb.DuckDBPyConnection, imp
             before: tuple) -> bool:
     """Check that the import only added calls; if so, work them into `kept` and stamp it."""
     # Closing a connection that wrote folds its WAL into the file, changing the state the next
-    # process sees; after a checkpoint it changes nothing (as `snapshot.carry_over_own_writes`).
+    # process sees; after a checkpoint it changes nothing (as `snapshot.carry_over`).
     con.execute("CHECKPOINT")
     after = fingerprint(con)
     if after is None:
@@ -249,11 +249,9 @@ def _new_marks(kept: duckdb.DuckDBPyConnection) -> None:
     kept.execute(AFFECTED_CALLS)
     new = snapshot.sorted_marks(kept)
     calls = kept.execute(CALLS_QUERY).fetch_arrow_table()
-    kept.register("_marks", pa.table({"cid": calls["cid"], "old": calls["old"], "new": new}))
-    try:
-        kept.execute("CREATE TEMP TABLE marks AS SELECT cid, coalesce(old, -1) AS old, new FROM _marks")
-    finally:
-        kept.unregister("_marks")
+    table = pa.table({"cid": calls["cid"], "old": calls["old"], "new": new})
+    with db.registered(kept, table, "_marks") as marks:
+        kept.execute(f"CREATE TEMP TABLE marks AS SELECT cid, coalesce(old, -1) AS old, new FROM {marks}")
 
 
 def _merge_cube(kept: duckdb.DuckDBPyConnection) -> None:

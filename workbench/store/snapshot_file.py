@@ -13,7 +13,7 @@ built from (`snapshot.content`), the store's fingerprint when it was saved (`sta
 the store file's and its WAL's inode, size and mtime, row counts, audit head) and the build's
 version. A new process opens it without the checksum only if the fingerprint is unchanged, so no
 process has written since (or the one process that wrote, a report's release, recorded the state its
-own writes left, having changed no analysis data: `snapshot.carry_over_own_writes`); otherwise a
+own writes left, having changed no analysis data: `snapshot.carry_over`); otherwise a
 load whose checksum differs from the store's now returns nothing, so a write made behind the
 library's back is caught and rebuilt, not served stale. Erasure and retention call `discard`, so
 rows they remove do not linger here.
@@ -136,35 +136,32 @@ def restamp(store: str | Path, key: str, stamp: str, state: str) -> bool:
     Best effort: False if it could not be (no such file, another stamp, a process reading the file
     holds its lock, a read-only folder). Call it only while this process has the file open nowhere.
     """
-    path = path_for(store)
-    if not path.exists():
-        return False
-    old_umask = os.umask(0o077)  # the WAL of this small write is created 0600 too
-    snap = None
+    return _record_state(store, key, state, "stamp", stamp)
+
+
+def restamp_state(store: str | Path, key: str, old_state: str, new_state: str) -> bool:
+    """Record that the file, valid at store state `old_state`, is valid at `new_state` too (after
+    writes that left the analysis data alone: `snapshot.carry_over`). Best effort, as `restamp`."""
+    return _record_state(store, key, new_state, "state", old_state)
+
+
+def _record_state(store: str | Path, key: str, state: str, where: str, equals: str) -> bool:
+    """Set the file's recorded state to `state` if its `where` column (stamp or state) is `equals`."""
     try:
-        snap = db.memory_connection()
-        snap.execute(f"ATTACH {_quote(str(path))} AS {ALIAS} (ENCRYPTION_KEY {_quote(key)})")
-        try:
-            done = snap.execute(
-                f"UPDATE {ALIAS}.{META_TABLE} SET state = ? WHERE stamp = ? RETURNING 1", [state, stamp]
-            ).fetchall()
-            snap.execute(f"CHECKPOINT {ALIAS}")
-        finally:
-            snap.execute(f"DETACH {ALIAS}")
+        with opened_for_update(store, key) as kept:
+            done = kept.execute(f"UPDATE {META_TABLE} SET state = ? WHERE {where} = ? RETURNING 1",
+                                [state, equals]).fetchall()
+            kept.execute(f"CHECKPOINT {ALIAS}")
         return bool(done)
-    except (duckdb.Error, OSError):
+    except (duckdb.Error, OSError):  # no file (FileNotFoundError), a reader's lock, a read-only folder
         return False
-    finally:
-        os.umask(old_umask)
-        if snap is not None:
-            snap.close()
 
 
 @contextlib.contextmanager
 def opened_for_update(store: str | Path, key: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A new connection whose default database is the store's kept file, open for writing.
 
-    For `snapshot_append`, which updates the file in place in a transaction of its own. Any WAL the
+    For updates in place (`snapshot_append`, `restamp`), each in a transaction of its own. Any WAL the
     update leaves is created 0600 too. Raises duckdb.Error if the file cannot be opened so (another
     process reading it holds its lock, another key, a damaged file); FileNotFoundError if there is
     no file.
@@ -182,26 +179,6 @@ def opened_for_update(store: str | Path, key: str) -> Iterator[duckdb.DuckDBPyCo
     finally:
         kept.close()
         os.umask(old_umask)
-
-
-def restamp_state(store: str | Path, key: str, old_state: str, new_state: str) -> bool:
-    """Record that the file, valid at store state `old_state`, is valid at `new_state` too (after
-    writes that left the analysis data alone: `snapshot.carry_over`).
-
-    Best effort, as `restamp`: False if there is no such file, it records another state, or it
-    cannot be written now. Call it only while this process has the file open nowhere.
-    """
-    path = path_for(store)
-    if not path.exists():
-        return False
-    try:
-        with opened_for_update(store, key) as kept:
-            done = kept.execute(f"UPDATE {META_TABLE} SET state = ? WHERE state = ? RETURNING 1",
-                                [new_state, old_state]).fetchall()
-            kept.execute(f"CHECKPOINT {ALIAS}")
-        return bool(done)
-    except (duckdb.Error, OSError):
-        return False
 
 
 KEPT_TABLES_QUERY = f"""
